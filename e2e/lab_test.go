@@ -1,0 +1,165 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestLab checks the lab itself, independently of dcctl: real systemd on every host, sshd
+// answering with the host key recorded in known_hosts, the sudo user, and the two DCs joined
+// through a link that partition cuts and heal restores.
+func TestLab(t *testing.T) {
+	nodes := labNodes(t)
+	if len(nodes) != labHosts {
+		t.Fatalf("lab inventory has %d nodes, want %d", len(nodes), labHosts)
+	}
+
+	t.Run("systemd", func(t *testing.T) {
+		for _, n := range nodes {
+			// Right after up, a host may still be "starting" (sshd is up before the last units).
+			eventually(t, time.Minute, n.Name+" systemd running", func() error {
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				defer cancel()
+				// is-system-running exits non-zero for "degraded": read its output, not its code.
+				out, _ := trySSH(ctx, "root", n.Host, "systemctl is-system-running; cat /proc/1/comm")
+				f := strings.Fields(out)
+				if len(f) != 2 || (f[0] != "running" && f[0] != "degraded") || f[1] != "systemd" {
+					return fmt.Errorf("state %q", strings.TrimSpace(out))
+				}
+				return nil
+			})
+		}
+	})
+
+	t.Run("host keys", func(t *testing.T) {
+		known, err := os.ReadFile(filepath.Join(repoRoot(), "lab", "known_hosts"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen := map[string]string{}
+		for _, n := range nodes {
+			// The key sshd serves must be the one known_hosts records (ssh already refused a
+			// mismatch; this also proves the entry came from the host's own key file).
+			pub := strings.Fields(sshHost(t, n.Name, "cat /etc/ssh/ssh_host_ed25519_key.pub"))
+			if len(pub) < 2 {
+				t.Fatalf("%s: bad host key file", n.Name)
+			}
+			want := n.Host + " " + pub[0] + " " + pub[1]
+			if !strings.Contains(string(known), want+"\n") {
+				t.Errorf("%s: known_hosts lacks %q", n.Name, want)
+			}
+			if other, dup := seen[pub[1]]; dup {
+				t.Errorf("%s and %s share a host key", n.Name, other)
+			}
+			seen[pub[1]] = n.Name
+			if id := strings.TrimSpace(sshHost(t, n.Name, "hostname")); id != strings.ReplaceAll(n.Name, "_", "-") {
+				t.Errorf("%s: hostname %q", n.Name, id)
+			}
+		}
+		// With an empty known_hosts, strict checking must refuse: nothing bypasses it.
+		empty := filepath.Join(t.TempDir(), "known_hosts")
+		if err := os.WriteFile(empty, nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		args := append(sshArgs(empty), "root@"+nodes[0].Host, "true")
+		if out, err := runCmd(ctx, "ssh", args...); err == nil {
+			t.Errorf("ssh with an empty known_hosts succeeded: %s", out)
+		}
+	})
+
+	t.Run("machine ids differ", func(t *testing.T) {
+		seen := map[string]string{}
+		for _, n := range nodes {
+			id := strings.TrimSpace(sshHost(t, n.Name, "cat /etc/machine-id"))
+			if len(id) != 32 {
+				t.Errorf("%s: machine-id %q", n.Name, id)
+			}
+			if other, dup := seen[id]; dup {
+				t.Errorf("%s and %s share machine-id %s", n.Name, other, id)
+			}
+			seen[id] = n.Name
+		}
+	})
+
+	t.Run("sudo user", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		out, err := trySSH(ctx, "deploy", nodes[0].Host, "id -un; sudo -n id -u")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Fields(out); len(got) != 2 || got[0] != "deploy" || got[1] != "0" {
+			t.Fatalf("deploy with sudo -n: got %q, want deploy and uid 0", out)
+		}
+	})
+
+	emea, us := byDC(nodes, "emea"), byDC(nodes, "us")
+	if len(emea) < 2 || len(us) < 2 {
+		t.Fatalf("need 2 hosts per DC, have emea %d, us %d", len(emea), len(us))
+	}
+
+	t.Run("partition and heal", func(t *testing.T) {
+		t.Cleanup(func() { runLab(t, "heal") })
+		// Every pair below connects to sshd's port: TCP through the real path, no ICMP tools needed.
+		crossDC := func() error { return tcpReach(emea[0], us[0].Host) }
+		crossDCBack := func() error { return tcpReach(us[1], emea[1].Host) }
+		inEMEA := func() error { return tcpReach(emea[0], emea[1].Host) }
+		inUS := func() error { return tcpReach(us[0], us[1].Host) }
+
+		for _, c := range []func() error{crossDC, crossDCBack, inEMEA, inUS} {
+			if err := c(); err != nil {
+				t.Fatalf("before partition: %v", err)
+			}
+		}
+
+		runLab(t, "partition", "emea", "us")
+		if err := crossDC(); err == nil {
+			t.Errorf("partitioned: %s still reaches %s", emea[0].Name, us[0].Name)
+		}
+		if err := crossDCBack(); err == nil {
+			t.Errorf("partitioned: %s still reaches %s", us[1].Name, emea[1].Name)
+		}
+		if err := inEMEA(); err != nil {
+			t.Errorf("partitioned: inside emea: %v", err)
+		}
+		if err := inUS(); err != nil {
+			t.Errorf("partitioned: inside us: %v", err)
+		}
+		// The operator's machine keeps reaching both DCs (it sits on both bridges).
+		sshHost(t, emea[0].Name, "true")
+		sshHost(t, us[0].Name, "true")
+
+		runLab(t, "heal")
+		eventually(t, 10*time.Second, "healed emea -> us", crossDC)
+		eventually(t, 10*time.Second, "healed us -> emea", crossDCBack)
+	})
+}
+
+func byDC(nodes []labNode, dc string) []labNode {
+	var out []labNode
+	for _, n := range nodes {
+		if n.DC == dc {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// tcpReach opens a TCP connection from host `from` to addr:22 (sshd) with a 2 s limit.
+func tcpReach(from labNode, addr string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	cmd := fmt.Sprintf("timeout 2 bash -c 'exec 3<>/dev/tcp/%s/22' && echo reached", addr)
+	out, err := trySSH(ctx, "root", from.Host, cmd)
+	if err != nil || !strings.Contains(out, "reached") {
+		return fmt.Errorf("%s (%s) -> %s:22: %v", from.Name, from.Host, addr, err)
+	}
+	return nil
+}
