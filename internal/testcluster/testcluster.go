@@ -1,0 +1,283 @@
+// Package testcluster starts real nats-server clusters in-process from the
+// configs dcctl renders, for tests that need JetStream without hosts: every
+// node of an inventory runs on 127.0.0.1 with its own ports and store.
+package testcluster
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+
+	"github.com/dcctl/dcctl/inventory"
+	"github.com/dcctl/dcctl/templates"
+)
+
+// Spec describes a topology to test: clusters with their nodes, and the
+// application and system accounts.
+type Spec struct {
+	AppAccount, AppUser string
+	SysAccount, SysUser string
+	Clusters            []ClusterSpec
+}
+
+// ClusterSpec is one cluster of a Spec.
+type ClusterSpec struct {
+	Name, Domain, LeafOf string
+	Nodes                []NodeSpec
+}
+
+// NodeSpec is one node of a ClusterSpec.
+type NodeSpec struct {
+	Name, DC string
+	Standby  bool
+}
+
+// Seed is the reference topology of the seed document.
+func Seed() Spec {
+	return Spec{
+		AppAccount: "ACC1", AppUser: "acc1", SysAccount: "SYS", SysUser: "admin",
+		Clusters: []ClusterSpec{
+			{Name: "BB", Domain: "hub", Nodes: []NodeSpec{{"bb_emea_1", "emea", false}, {"bb_emea_2", "emea", false}, {"bb_us_1", "us", false}, {"bb_us_2", "us", false}}},
+			{Name: "US", Domain: "us", LeafOf: "BB", Nodes: []NodeSpec{{"us_1", "us", false}, {"us_2", "us", false}, {"us_3", "us", false}}},
+			{Name: "EMEA", Domain: "emea", LeafOf: "BB", Nodes: []NodeSpec{{"emea_1", "emea", false}, {"emea_2", "emea", false}, {"emea_3", "emea", false}}},
+		},
+	}
+}
+
+// Other is a topology sharing no name with the seed: a 5-node backbone,
+// other server, cluster, account, user and domain names.
+func Other() Spec {
+	return Spec{
+		AppAccount: "ORDERS", AppUser: "svc-orders", SysAccount: "OPS", SysUser: "operator",
+		Clusters: []ClusterSpec{
+			{Name: "CORE", Domain: "central", Nodes: []NodeSpec{{"core-a1", "fra", false}, {"core-a2", "fra", false}, {"core-a3", "fra", false}, {"core-b1", "nyc", false}, {"core-b2", "nyc", false}}},
+			{Name: "EDGE-NYC", Domain: "nyc", LeafOf: "CORE", Nodes: []NodeSpec{{"edge-n1", "nyc", false}, {"edge-n2", "nyc", false}, {"edge-n3", "nyc", false}}},
+			{Name: "EDGE-FRA", Domain: "fra", LeafOf: "CORE", Nodes: []NodeSpec{{"edge-f1", "fra", false}, {"edge-f2", "fra", false}, {"edge-f3", "fra", false}}},
+		},
+	}
+}
+
+// WriteInventory writes spec as an inventory in a temp dir, every node on
+// 127.0.0.1 with free ports, and returns its path.
+func WriteInventory(t testing.TB, spec Spec) string {
+	t.Helper()
+	dir := t.TempDir()
+	var b strings.Builder
+	fmt.Fprintf(&b, "[nats]\nbinary = \"nats-server\"\nsync_interval = \"always\"\nlame_duck_duration = \"30s\"\nlame_duck_grace_period = \"2s\"\n\n")
+	fmt.Fprintf(&b, "[accounts.%q]\njetstream = true\nusers = [%q]\n\n", spec.AppAccount, spec.AppUser)
+	fmt.Fprintf(&b, "[accounts.%q]\nsystem = true\nusers = [%q]\n\n", spec.SysAccount, spec.SysUser)
+	for _, cl := range spec.Clusters {
+		fmt.Fprintf(&b, "[clusters.%q]\ndomain = %q\n", cl.Name, cl.Domain)
+		if cl.LeafOf != "" {
+			fmt.Fprintf(&b, "leaf_of = %q\n", cl.LeafOf)
+		}
+		b.WriteString("\n")
+	}
+	for _, cl := range spec.Clusters {
+		for _, n := range cl.Nodes {
+			ports := freePorts(t, 4)
+			fmt.Fprintf(&b, "[nodes.%q]\ncluster = %q\ndc = %q\nhost = \"127.0.0.1\"\nclient_port = %d\ncluster_port = %d\nleafnode_port = %d\nhttp_port = %d\n",
+				n.Name, cl.Name, n.DC, ports[0], ports[1], ports[2], ports[3])
+			if n.Standby {
+				b.WriteString("standby = true\n")
+			}
+			b.WriteString("\n")
+		}
+	}
+	path := filepath.Join(dir, "inventory.toml")
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func freePorts(t testing.TB, n int) []int {
+	t.Helper()
+	var out []int
+	var ls []net.Listener
+	for i := 0; i < n; i++ {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ls = append(ls, l)
+		out = append(out, l.Addr().(*net.TCPAddr).Port)
+	}
+	for _, l := range ls {
+		l.Close()
+	}
+	return out
+}
+
+// Cluster is a running in-process deployment.
+type Cluster struct {
+	t       testing.TB
+	Inv     *inventory.Inventory
+	Secrets *inventory.Secrets
+	dir     string
+	mu      sync.Mutex
+	servers map[string]*server.Server
+}
+
+// Start loads the inventory at path, renders every non-standby node's files
+// and starts its server from them; it returns once every server is ready for
+// connections and every domain has a meta leader.
+func Start(t testing.TB, path string) *Cluster {
+	t.Helper()
+	inv, err := inventory.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sec, err := inventory.LoadSecrets(inv, func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &Cluster{t: t, Inv: inv, Secrets: sec, dir: t.TempDir(), servers: map[string]*server.Server{}}
+	t.Cleanup(c.Shutdown)
+	for _, n := range inv.Nodes {
+		if !n.Standby {
+			c.Start(n.Name)
+		}
+	}
+	for _, cl := range inv.Clusters {
+		c.WaitMetaLeader(cl.Domain, 30*time.Second)
+	}
+	return c
+}
+
+// Start (re)starts one node from its rendered config, keeping its store.
+func (c *Cluster) Start(node string) *server.Server {
+	c.t.Helper()
+	files, err := templates.Render(c.Inv, c.Secrets, node)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	dir := filepath.Join(c.dir, node)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		c.t.Fatal(err)
+	}
+	for _, f := range files {
+		if err := os.WriteFile(filepath.Join(dir, filepath.Base(f.Path)), f.Content, 0o600); err != nil {
+			c.t.Fatal(err)
+		}
+	}
+	opts, err := server.ProcessConfigFile(filepath.Join(dir, templates.ConfigName))
+	if err != nil {
+		c.t.Fatalf("%s: rendered config rejected: %v", node, err)
+	}
+	// One host's store_dir is shared by every in-process node: give each its own.
+	opts.StoreDir = filepath.Join(dir, "store")
+	opts.NoSigs = true
+	opts.NoLog = true
+	s, err := server.NewServer(opts)
+	if err != nil {
+		c.t.Fatalf("%s: %v", node, err)
+	}
+	go s.Start()
+	if !s.ReadyForConnections(20 * time.Second) {
+		c.t.Fatalf("%s: not ready for connections", node)
+	}
+	c.mu.Lock()
+	c.servers[node] = s
+	c.mu.Unlock()
+	return s
+}
+
+// Stop shuts one node down, as a crash would (no lame duck).
+func (c *Cluster) Stop(node string) {
+	c.mu.Lock()
+	s := c.servers[node]
+	delete(c.servers, node)
+	c.mu.Unlock()
+	if s != nil {
+		s.Shutdown()
+		s.WaitForShutdown()
+	}
+}
+
+// Server returns the running server of node, or nil.
+func (c *Cluster) Server(node string) *server.Server {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.servers[node]
+}
+
+// Running lists the running nodes, sorted.
+func (c *Cluster) Running() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []string
+	for n := range c.servers {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Shutdown stops every node.
+func (c *Cluster) Shutdown() {
+	for _, n := range c.Running() {
+		c.Stop(n)
+	}
+}
+
+// ClientURLs lists the client URLs of every node in the inventory (running
+// or not), as dcctl would use them.
+func (c *Cluster) ClientURLs() []string {
+	var out []string
+	for _, n := range c.Inv.Nodes {
+		out = append(out, n.ClientURL())
+	}
+	return out
+}
+
+// AppUser and SysUser return the credentials of the application and system users.
+func (c *Cluster) AppUser() (user, password string) {
+	u := c.Inv.AppAccount().Users[0]
+	return u, c.Secrets.Password(u)
+}
+
+// SysUser returns the system account's user and password.
+func (c *Cluster) SysUser() (user, password string) {
+	u := c.Inv.SystemAccount().Users[0]
+	return u, c.Secrets.Password(u)
+}
+
+// MetaLeader asks the running servers of a domain which of them leads its
+// meta group; "" when none does.
+func (c *Cluster) MetaLeader(domain string) string {
+	cl := c.Inv.ClusterByDomain(domain)
+	for _, n := range cl.Nodes {
+		s := c.Server(n.Name)
+		if s == nil || !s.JetStreamEnabled() {
+			continue
+		}
+		if s.JetStreamIsLeader() {
+			return n.Name
+		}
+	}
+	return ""
+}
+
+// WaitMetaLeader polls until the domain has a meta leader.
+func (c *Cluster) WaitMetaLeader(domain string, timeout time.Duration) string {
+	c.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		if l := c.MetaLeader(domain); l != "" {
+			return l
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatalf("domain %s: no meta leader after %s", domain, timeout)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

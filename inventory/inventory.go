@@ -1,0 +1,139 @@
+// Package inventory reads and checks the operator's inventory: which NATS
+// servers run where, in which cluster, data center and JetStream domain.
+// It imports nothing else of dcctl; every other package builds on it.
+package inventory
+
+import "sort"
+
+// Inventory is a loaded, validated inventory with defaults applied and
+// paths resolved.
+type Inventory struct {
+	File     string // absolute path of the inventory file
+	Dir      string // its directory: relative paths resolve from here
+	NATS     NATS
+	Accounts []*Account // sorted by name
+	Clusters []*Cluster // sorted by name
+	Nodes    []*Node    // sorted by name
+}
+
+// NATS holds the deployment-wide nats-server settings.
+type NATS struct {
+	Binary         string // local path of the nats-server binary to push
+	InstallPath    string
+	ConfigDir      string
+	StoreDir       string
+	Service        string // systemd unit name, without ".service"
+	User           string // system user the unit runs as
+	MaxMemoryStore string
+	MaxFileStore   string
+	SyncInterval   string
+	LameDuck       string // lame_duck_duration
+	LameDuckGrace  string // lame_duck_grace_period
+}
+
+// Account is a NATS account and its users.
+type Account struct {
+	Name      string
+	JetStream bool
+	System    bool
+	Users     []string
+}
+
+// Cluster is a NATS cluster: one JetStream domain, optionally a leaf of
+// another cluster.
+type Cluster struct {
+	Name   string
+	Domain string
+	LeafOf string
+	Nodes  []*Node // sorted by name
+}
+
+// Node is one nats-server; its Name is the server_name.
+type Node struct {
+	Name    string
+	Cluster string
+	DC      string
+	Host    string // where dcctl connects over SSH
+	Listen  string // address nats-server binds
+	Standby bool   // rendered but not started: a ready replacement
+	SSH     SSH
+	Ports   Ports
+}
+
+// SSH is how dcctl reaches a node's host.
+type SSH struct {
+	User       string
+	Port       int
+	Key        string // absolute path, may be empty when the agent is used
+	KnownHosts string // absolute path
+	Sudo       bool
+}
+
+// Ports are the node's nats-server listeners.
+type Ports struct {
+	Client   int
+	Cluster  int
+	Leafnode int
+	HTTP     int
+}
+
+// Node returns the node with the given server name, or nil.
+func (inv *Inventory) Node(name string) *Node {
+	for _, n := range inv.Nodes {
+		if n.Name == name {
+			return n
+		}
+	}
+	return nil
+}
+
+// Cluster returns the named cluster, or nil.
+func (inv *Inventory) Cluster(name string) *Cluster {
+	for _, c := range inv.Clusters {
+		if c.Name == name {
+			return c
+		}
+	}
+	return nil
+}
+
+// Account returns the named account, or nil.
+func (inv *Inventory) Account(name string) *Account {
+	for _, a := range inv.Accounts {
+		if a.Name == name {
+			return a
+		}
+	}
+	return nil
+}
+
+// SystemAccount is the one account with system = true.
+func (inv *Inventory) SystemAccount() *Account {
+	for _, a := range inv.Accounts {
+		if a.System {
+			return a
+		}
+	}
+	return nil
+}
+
+// AppAccount is the first JetStream-enabled account: the one dcctl uses for
+// stream operations.
+func (inv *Inventory) AppAccount() *Account {
+	for _, a := range inv.Accounts {
+		if a.JetStream && !a.System {
+			return a
+		}
+	}
+	return nil
+}
+
+// Users lists every user name of every account, sorted.
+func (inv *Inventory) Users() []string {
+	var out []string
+	for _, a := range inv.Accounts {
+		out = append(out, a.Users...)
+	}
+	sort.Strings(out)
+	return out
+}

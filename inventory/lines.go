@@ -1,0 +1,101 @@
+package inventory
+
+import (
+	"strings"
+)
+
+// lineIndex maps dotted key paths ("nodes.bb_emea_1.cluster") to the line
+// where they are written. The TOML decoder keeps positions private, so a
+// small scan of the text gives the operator a line to look at.
+type lineIndex map[string]int
+
+func indexLines(text string) lineIndex {
+	idx := lineIndex{}
+	table := ""
+	for i, raw := range strings.Split(text, "\n") {
+		n := i + 1
+		line := strings.TrimSpace(stripComment(raw))
+		if line == "" {
+			continue
+		}
+		if strings.HasPrefix(line, "[") {
+			name := strings.Trim(line, "[] \t")
+			table = joinKey(splitKey(name)...)
+			if _, ok := idx[table]; !ok {
+				idx[table] = n
+			}
+			continue
+		}
+		eq := strings.Index(line, "=")
+		if eq <= 0 {
+			continue
+		}
+		key := joinKey(splitKey(strings.TrimSpace(line[:eq]))...)
+		full := key
+		if table != "" {
+			full = table + "." + key
+		}
+		if _, ok := idx[full]; !ok {
+			idx[full] = n
+		}
+	}
+	return idx
+}
+
+// line finds the key, or the closest enclosing table that is written down.
+func (idx lineIndex) line(key string) int {
+	for key != "" {
+		if n, ok := idx[key]; ok {
+			return n
+		}
+		dot := strings.LastIndex(key, ".")
+		if dot < 0 {
+			break
+		}
+		key = key[:dot]
+	}
+	return 0
+}
+
+// stripComment removes a trailing # comment that is not inside quotes.
+func stripComment(s string) string {
+	var quote rune
+	for i, r := range s {
+		switch {
+		case quote != 0 && r == quote:
+			quote = 0
+		case quote == 0 && (r == '"' || r == '\''):
+			quote = r
+		case quote == 0 && r == '#':
+			return s[:i]
+		}
+	}
+	return s
+}
+
+// splitKey splits a dotted TOML key, honouring quoted parts.
+func splitKey(s string) []string {
+	var parts []string
+	var cur strings.Builder
+	var quote rune
+	for _, r := range s {
+		switch {
+		case quote != 0 && r == quote:
+			quote = 0
+		case quote != 0:
+			cur.WriteRune(r)
+		case r == '"' || r == '\'':
+			quote = r
+		case r == '.':
+			parts = append(parts, strings.TrimSpace(cur.String()))
+			cur.Reset()
+		default:
+			cur.WriteRune(r)
+		}
+	}
+	return append(parts, strings.TrimSpace(cur.String()))
+}
+
+func joinKey(parts ...string) string {
+	return strings.Join(parts, ".")
+}

@@ -1,0 +1,220 @@
+package inventory
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+	"golang.org/x/crypto/bcrypt"
+)
+
+// bcryptCost is what nats-server's own `nats server passwd` uses.
+const bcryptCost = 11
+
+// Secrets holds the NATS users' passwords. They never live in the inventory:
+// they come from DCCTL_PASSWORD_<USER> or from <inventory>.secrets.toml,
+// which dcctl creates with random passwords and mode 0600.
+type Secrets struct {
+	file  string
+	users map[string]secretUser
+}
+
+type secretUser struct {
+	password string
+	hash     string
+}
+
+// secretsFile is the on-disk shape. The bcrypt hashes are kept so that a
+// re-render produces the same config (bcrypt salts are random): otherwise
+// every run would look like a config change.
+type secretsFile struct {
+	Users map[string]secretsEntry `toml:"users"`
+}
+
+type secretsEntry struct {
+	Password  string `toml:"password,omitempty"`
+	Bcrypt    string `toml:"bcrypt,omitempty"`
+	EnvBcrypt string `toml:"env_bcrypt,omitempty"` // hash of the password last given through the environment
+}
+
+// SecretsPath is the secrets file beside the inventory:
+// inventory.toml -> inventory.secrets.toml.
+func SecretsPath(inventoryFile string) string {
+	return strings.TrimSuffix(inventoryFile, ".toml") + ".secrets.toml"
+}
+
+// EnvVar is the environment variable that overrides a user's password:
+// user "acc1" -> DCCTL_PASSWORD_ACC1.
+func EnvVar(user string) string {
+	var b strings.Builder
+	b.WriteString("DCCTL_PASSWORD_")
+	for _, r := range strings.ToUpper(user) {
+		if (r >= 'A' && r <= 'Z') || (r >= '0' && r <= '9') || r == '_' {
+			b.WriteRune(r)
+		} else {
+			b.WriteByte('_')
+		}
+	}
+	return b.String()
+}
+
+// CheckSecretsFile refuses a secrets file that others can read. A missing
+// file is fine: it is created on first use.
+func CheckSecretsFile(inventoryFile string) error {
+	path := SecretsPath(inventoryFile)
+	st, err := os.Stat(path)
+	if os.IsNotExist(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("secrets file: %w", err)
+	}
+	if st.Mode().Perm()&0o077 != 0 {
+		return fmt.Errorf("secrets file %s is readable by group or others (mode %04o): run chmod 600 %s", path, st.Mode().Perm(), path)
+	}
+	return nil
+}
+
+// LoadSecrets returns every inventory user's password and bcrypt hash,
+// creating or completing the secrets file as needed. getenv is os.Getenv in
+// production; tests pass their own.
+func LoadSecrets(inv *Inventory, getenv func(string) string) (*Secrets, error) {
+	path := SecretsPath(inv.File)
+	if err := CheckSecretsFile(inv.File); err != nil {
+		return nil, err
+	}
+	var f secretsFile
+	if data, err := os.ReadFile(path); err == nil {
+		md, err := toml.Decode(string(data), &f)
+		if err != nil {
+			// the decoder's message may quote the line, which may hold a password
+			return nil, fmt.Errorf("secrets file %s is not valid TOML; fix or remove it (a new one gets new passwords)", path)
+		}
+		if und := md.Undecoded(); len(und) > 0 {
+			return nil, fmt.Errorf("secrets file %s: unknown key %s", path, und[0])
+		}
+	} else if !os.IsNotExist(err) {
+		return nil, fmt.Errorf("read secrets file: %w", err)
+	}
+	if f.Users == nil {
+		f.Users = map[string]secretsEntry{}
+	}
+	s := &Secrets{file: path, users: map[string]secretUser{}}
+	dirty := false
+	for _, user := range inv.Users() {
+		e := f.Users[user]
+		if env := getenv(EnvVar(user)); env != "" {
+			if e.EnvBcrypt == "" || bcrypt.CompareHashAndPassword([]byte(e.EnvBcrypt), []byte(env)) != nil {
+				h, err := bcrypt.GenerateFromPassword([]byte(env), bcryptCost)
+				if err != nil {
+					return nil, fmt.Errorf("hash password of user %s: %w", user, err)
+				}
+				e.EnvBcrypt = string(h)
+				dirty = true
+			}
+			s.users[user] = secretUser{password: env, hash: e.EnvBcrypt}
+			f.Users[user] = e
+			continue
+		}
+		if e.Password == "" {
+			p, err := randomPassword()
+			if err != nil {
+				return nil, err
+			}
+			e.Password, e.Bcrypt = p, ""
+			dirty = true
+		}
+		if e.Bcrypt == "" || bcrypt.CompareHashAndPassword([]byte(e.Bcrypt), []byte(e.Password)) != nil {
+			h, err := bcrypt.GenerateFromPassword([]byte(e.Password), bcryptCost)
+			if err != nil {
+				return nil, fmt.Errorf("hash password of user %s: %w", user, err)
+			}
+			e.Bcrypt = string(h)
+			dirty = true
+		}
+		s.users[user] = secretUser{password: e.Password, hash: e.Bcrypt}
+		f.Users[user] = e
+	}
+	if dirty {
+		if err := writeSecrets(path, f); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// Password is the user's plaintext password.
+func (s *Secrets) Password(user string) string { return s.users[user].password }
+
+// Hash is the user's bcrypt hash, stable across runs.
+func (s *Secrets) Hash(user string) string { return s.users[user].hash }
+
+// Values lists every plaintext password, longest first, for redaction.
+func (s *Secrets) Values() []string {
+	var out []string
+	for _, u := range s.users {
+		if u.password != "" {
+			out = append(out, u.password)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return len(out[i]) > len(out[j]) })
+	return out
+}
+
+// Redact replaces every password in text with "<redacted>".
+func (s *Secrets) Redact(text string) string {
+	if s == nil {
+		return text
+	}
+	for _, p := range s.Values() {
+		text = strings.ReplaceAll(text, p, "<redacted>")
+	}
+	return text
+}
+
+// File is the secrets file's path.
+func (s *Secrets) File() string { return s.file }
+
+func randomPassword() (string, error) {
+	b := make([]byte, 24)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("generate password: %w", err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+// writeSecrets writes the file with mode 0600 through a temporary file, so
+// an interrupted write never leaves a truncated secrets file.
+func writeSecrets(path string, f secretsFile) error {
+	var buf bytes.Buffer
+	buf.WriteString("# dcctl secrets: NATS user passwords and their bcrypt hashes.\n# Keep this file mode 0600 and out of version control.\n")
+	if err := toml.NewEncoder(&buf).Encode(f); err != nil {
+		return fmt.Errorf("encode secrets: %w", err)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".secrets-*.tmp")
+	if err != nil {
+		return fmt.Errorf("write secrets file: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(0o600); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write secrets file: %w", err)
+	}
+	if _, err := tmp.Write(buf.Bytes()); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write secrets file: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("write secrets file: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("write secrets file: %w", err)
+	}
+	return nil
+}

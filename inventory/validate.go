@@ -1,0 +1,239 @@
+package inventory
+
+import (
+	"path"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+var (
+	nameRE   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
+	domainRE = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+	unitRE   = regexp.MustCompile(`^[A-Za-z0-9_.@-]+$`)
+	sizeRE   = regexp.MustCompile(`^(?i)[0-9]+\s*(b|k|kb|m|mb|g|gb|t|tb)?$`)
+)
+
+// validate checks the meaning of a decoded inventory: everything nats-server
+// or the topology would reject later, found now, before any connection.
+func validate(c *collector, inv *Inventory) {
+	validateNATS(c, inv)
+	validateAccounts(c, inv)
+	validateClusters(c, inv)
+	validateNodes(c, inv)
+}
+
+func validateNATS(c *collector, inv *Inventory) {
+	n := inv.NATS
+	if n.Binary == "" {
+		c.addf("nats.binary", "must name the local nats-server binary to push")
+	}
+	for key, p := range map[string]string{"nats.install_path": n.InstallPath, "nats.config_dir": n.ConfigDir, "nats.store_dir": n.StoreDir} {
+		if !path.IsAbs(p) {
+			c.addf(key, "must be an absolute path on the hosts, not %q", p)
+		}
+	}
+	if !unitRE.MatchString(n.Service) {
+		c.addf("nats.service", "%q is not a valid systemd unit name (letters, digits, _ . @ -)", n.Service)
+	}
+	if !nameRE.MatchString(n.User) {
+		c.addf("nats.user", "%q is not a valid system user name", n.User)
+	}
+	if n.SyncInterval != "always" {
+		if d, err := time.ParseDuration(n.SyncInterval); err != nil || d <= 0 {
+			c.addf("nats.sync_interval", "must be \"always\" or a duration such as \"2m\", not %q", n.SyncInterval)
+		}
+	}
+	for key, v := range map[string]string{"nats.max_memory_store": n.MaxMemoryStore, "nats.max_file_store": n.MaxFileStore} {
+		if v != "" && !sizeRE.MatchString(v) {
+			c.addf(key, "must be a size such as \"256MB\" or \"2GB\", not %q", v)
+		}
+	}
+	// nats-server refuses a lame duck duration under 30s.
+	if d, err := time.ParseDuration(n.LameDuck); err != nil || d < 30*time.Second {
+		c.addf("nats.lame_duck_duration", "must be a duration of at least 30s (nats-server's minimum), not %q", n.LameDuck)
+	}
+	if d, err := time.ParseDuration(n.LameDuckGrace); err != nil || d <= 0 {
+		c.addf("nats.lame_duck_grace_period", "must be a positive duration such as \"10s\", not %q", n.LameDuckGrace)
+	}
+}
+
+func validateAccounts(c *collector, inv *Inventory) {
+	var system, js []string
+	owner := map[string]string{}
+	for _, a := range inv.Accounts {
+		key := "accounts." + a.Name
+		if !nameRE.MatchString(a.Name) {
+			c.addf(key, "account name %q must start with a letter or digit and hold only letters, digits, _ . -", a.Name)
+		}
+		if a.System {
+			system = append(system, a.Name)
+			if a.JetStream {
+				c.addf(key+".jetstream", "the system account cannot have JetStream enabled")
+			}
+		}
+		if a.JetStream {
+			js = append(js, a.Name)
+		}
+		if len(a.Users) == 0 && (a.System || a.JetStream) {
+			c.addf(key+".users", "account has no users: add at least one (users = [\"name\"])")
+		}
+		for _, u := range a.Users {
+			if !nameRE.MatchString(u) {
+				c.addf(key+".users", "user name %q must start with a letter or digit and hold only letters, digits, _ . -", u)
+				continue
+			}
+			if prev, dup := owner[u]; dup {
+				c.addf(key+".users", "user %q is already a user of account %s: user names must be unique", u, prev)
+				continue
+			}
+			owner[u] = a.Name
+		}
+	}
+	switch {
+	case len(system) == 0:
+		c.addf("accounts", "no system account: mark one account with system = true (the seed's SYS)")
+	case len(system) > 1:
+		c.addf("accounts."+system[1]+".system", "two system accounts (%s): exactly one may have system = true", strings.Join(system, ", "))
+	}
+	if len(js) == 0 {
+		c.addf("accounts", "no application account with jetstream = true: streams need one")
+	}
+}
+
+func validateClusters(c *collector, inv *Inventory) {
+	if len(inv.Clusters) == 0 {
+		c.addf("clusters", "no clusters: define at least one [clusters.NAME] with a domain")
+	}
+	domains := map[string]string{}
+	for _, cl := range inv.Clusters {
+		key := "clusters." + cl.Name
+		if !nameRE.MatchString(cl.Name) {
+			c.addf(key, "cluster name %q must start with a letter or digit and hold only letters, digits, _ . -", cl.Name)
+		}
+		switch {
+		case cl.Domain == "":
+			c.addf(key+".domain", "missing: every cluster needs its own JetStream domain")
+		case !domainRE.MatchString(cl.Domain):
+			c.addf(key+".domain", "domain %q may hold only letters, digits, _ and -", cl.Domain)
+		default:
+			lower := strings.ToLower(cl.Domain)
+			if prev, dup := domains[lower]; dup {
+				c.addf(key+".domain", "domain %q is already the domain of cluster %s: each cluster needs its own", cl.Domain, prev)
+			} else {
+				domains[lower] = cl.Name
+			}
+		}
+		if cl.LeafOf != "" {
+			parent := inv.Cluster(cl.LeafOf)
+			switch {
+			case cl.LeafOf == cl.Name:
+				c.addf(key+".leaf_of", "a cluster cannot be a leaf of itself")
+			case parent == nil:
+				c.addf(key+".leaf_of", "names cluster %q, which is not defined (clusters: %s)", cl.LeafOf, clusterNames(inv))
+			case parent.LeafOf != "":
+				c.addf(key+".leaf_of", "names %s, which is itself a leaf of %s: leaf clusters must connect to a hub cluster", cl.LeafOf, parent.LeafOf)
+			}
+		}
+		active := 0
+		for _, n := range cl.Nodes {
+			if !n.Standby {
+				active++
+			}
+		}
+		if active == 0 {
+			c.addf(key, "cluster has no nodes (other than standby ones): add [nodes.NAME] with cluster = %q", cl.Name)
+		}
+	}
+}
+
+func validateNodes(c *collector, inv *Inventory) {
+	if len(inv.Nodes) == 0 {
+		c.addf("nodes", "no nodes: define at least one [nodes.NAME]")
+	}
+	type hostPort struct {
+		host string
+		port int
+	}
+	used := map[hostPort]string{}
+	lowerNames := map[string]string{}
+	for _, n := range inv.Nodes {
+		key := "nodes." + n.Name
+		if !nameRE.MatchString(n.Name) {
+			c.addf(key, "server name %q must start with a letter or digit and hold only letters, digits, _ . -", n.Name)
+		}
+		if prev, dup := lowerNames[strings.ToLower(n.Name)]; dup {
+			c.addf(key, "server name %q differs from %q only in case: server names must be unique", n.Name, prev)
+		}
+		lowerNames[strings.ToLower(n.Name)] = n.Name
+		switch {
+		case n.Cluster == "":
+			c.addf(key+".cluster", "missing: name the cluster this node belongs to (clusters: %s)", clusterNames(inv))
+		case inv.Cluster(n.Cluster) == nil:
+			c.addf(key+".cluster", "names cluster %q, which is not defined (clusters: %s)", n.Cluster, clusterNames(inv))
+		}
+		if strings.TrimSpace(n.DC) == "" {
+			c.addf(key+".dc", "missing: name the data center of this node")
+		}
+		if strings.TrimSpace(n.Host) == "" {
+			c.addf(key+".host", "missing or empty: the address dcctl connects to over SSH")
+		} else if strings.ContainsAny(n.Host, " \t/") {
+			c.addf(key+".host", "%q is not a host name or address", n.Host)
+		}
+		if strings.ContainsAny(n.Listen, " \t/") {
+			c.addf(key+".listen", "%q is not an address", n.Listen)
+		}
+		if n.SSH.User == "" {
+			c.addf(key+".ssh_user", "must not be empty")
+		}
+		if n.SSH.KnownHosts == "" {
+			c.addf(key+".known_hosts", "must name a known_hosts file: host keys are always verified")
+		}
+		checkPort(c, key+".ssh_port", n.SSH.Port)
+		ports := []struct {
+			name string
+			port int
+		}{{"client_port", n.Ports.Client}, {"cluster_port", n.Ports.Cluster}, {"leafnode_port", n.Ports.Leafnode}, {"http_port", n.Ports.HTTP}}
+		own := map[int]string{}
+		for _, p := range ports {
+			pk := key + "." + p.name
+			if !checkPort(c, pk, p.port) {
+				continue
+			}
+			if other, dup := own[p.port]; dup {
+				c.addf(pk, "port %d is also this node's %s", p.port, other)
+				continue
+			}
+			own[p.port] = p.name
+			hp := hostPort{strings.ToLower(n.Listen), p.port}
+			if other, dup := used[hp]; dup {
+				c.addf(pk, "%s:%d is already used by node %s", n.Listen, p.port, other)
+				continue
+			}
+			used[hp] = n.Name
+		}
+	}
+}
+
+func checkPort(c *collector, key string, p int) bool {
+	if p < 1 || p > 65535 {
+		c.addf(key, "port %d is out of range (1-65535)", p)
+		return false
+	}
+	return true
+}
+
+func clusterNames(inv *Inventory) string {
+	if len(inv.Clusters) == 0 {
+		return "none defined"
+	}
+	names := make([]string, len(inv.Clusters))
+	for i, cl := range inv.Clusters {
+		names[i] = cl.Name
+	}
+	return strings.Join(names, ", ")
+}
+
+// portString is used by topology URLs.
+func portString(p int) string { return strconv.Itoa(p) }

@@ -1,0 +1,41 @@
+package inventory
+
+import "fmt"
+
+// Warning is a topology choice that works but that an operator should know
+// the cost of.
+type Warning struct {
+	Key string `json:"key"`
+	Msg string `json:"message"`
+}
+
+func (w Warning) String() string { return w.Key + ": " + w.Msg }
+
+// Warnings lists the topology risks the reference document itself points out.
+func (inv *Inventory) Warnings() []Warning {
+	var out []Warning
+	for _, cl := range inv.Clusters {
+		key := "clusters." + cl.Name
+		size := len(cl.Active())
+		tolerate := (size - 1) / 2
+		switch {
+		case size < 3:
+			out = append(out, Warning{key, fmt.Sprintf("%d node(s): too small for R3 streams and tolerates no failure of the meta group; use 3 or 5", size)})
+		case size%2 == 0:
+			out = append(out, Warning{key, fmt.Sprintf("%d nodes tolerate only %d failure(s), like %d: an even-sized cluster adds no availability; 5 nodes are recommended for R3 streams (they survive 2 failures)", size, tolerate, size-1)})
+		}
+		if cl.IsLeaf() {
+			dcs := map[string]bool{}
+			for _, n := range cl.Active() {
+				dcs[n.DC] = true
+			}
+			if len(dcs) > 1 {
+				out = append(out, Warning{key, fmt.Sprintf("leaf cluster spread over %d data centers: a leaf cluster is meant to serve one DC; a DC link failure can split its meta group", len(dcs))})
+			}
+		}
+	}
+	if inv.NATS.SyncInterval != "always" {
+		out = append(out, Warning{"nats.sync_interval", fmt.Sprintf("%q acknowledges writes before they reach disk: nodes crashing together (power loss) can lose acknowledged messages (Jepsen, NATS 2.12.1); \"always\" is the safe choice", inv.NATS.SyncInterval)})
+	}
+	return out
+}

@@ -1,0 +1,181 @@
+// Package templates renders each node's nats-server configuration and
+// systemd unit from the embedded *.tmpl files, so an operator can read the
+// exact files dcctl will write.
+package templates
+
+import (
+	"bytes"
+	"embed"
+	"fmt"
+	"net"
+	"net/url"
+	"path"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"text/template"
+	"time"
+
+	"github.com/dcctl/dcctl/inventory"
+)
+
+//go:embed *.tmpl
+var files embed.FS
+
+// File is one file a node needs, as it must be on the host.
+type File struct {
+	Path    string // absolute path on the host
+	Mode    uint32 // permission bits
+	Owner   string
+	Group   string
+	Content []byte
+	Secret  bool // holds plaintext credentials: never shown, diffs redacted
+	Kind    string // "config", "unit" or "binary"
+}
+
+// Names of the rendered files within nats.config_dir.
+const (
+	ConfigName      = "nats-server.conf"
+	LeafRemotesName = "leafnode-remotes.conf"
+)
+
+// Paths lists where a node's files live on its host.
+type Paths struct {
+	Config, LeafRemotes, Unit string
+}
+
+// PathsFor returns the host paths of the files rendered for inv.
+func PathsFor(inv *inventory.Inventory) Paths {
+	return Paths{
+		Config:      path.Join(inv.NATS.ConfigDir, ConfigName),
+		LeafRemotes: path.Join(inv.NATS.ConfigDir, LeafRemotesName),
+		Unit:        path.Join("/etc/systemd/system", inv.NATS.Service+".service"),
+	}
+}
+
+var tmpl = template.Must(template.New("").Funcs(template.FuncMap{
+	"q":        quote,
+	"hostport": func(h string, p int) string { return net.JoinHostPort(h, strconv.Itoa(p)) },
+}).ParseFS(files, "*.tmpl"))
+
+type userData struct{ Name, Hash string }
+
+type accountData struct {
+	Name      string
+	JetStream bool
+	Users     []userData
+}
+
+type remoteData struct {
+	Account string
+	URLs    []string
+}
+
+type data struct {
+	InventoryName   string
+	Node            *inventory.Node
+	Cluster         *inventory.Cluster
+	NATS            inventory.NATS
+	Routes          []string
+	Accounts        []accountData
+	SystemAccount   string
+	LeafListener    bool
+	LeafRemotesFile string
+	Remotes         []remoteData
+	ConfigFile      string
+	StopTimeout     string
+}
+
+// Render returns the files node needs: its nats-server config, its leafnode
+// remotes (leaf clusters only) and its systemd unit.
+func Render(inv *inventory.Inventory, sec *inventory.Secrets, nodeName string) ([]File, error) {
+	node := inv.Node(nodeName)
+	if node == nil {
+		return nil, fmt.Errorf("render: %w", &inventory.UnknownNodeError{Name: nodeName, Inventory: inv.File})
+	}
+	cl := inv.ClusterOf(node)
+	paths := PathsFor(inv)
+	d := data{
+		InventoryName: filepath.Base(inv.File),
+		Node:          node,
+		Cluster:       cl,
+		NATS:          inv.NATS,
+		Routes:        inv.RouteURLs(node),
+		SystemAccount: inv.SystemAccount().Name,
+		LeafListener:  inv.HasLeaves(cl),
+		ConfigFile:    paths.Config,
+		StopTimeout:   stopTimeout(inv.NATS),
+	}
+	for _, a := range inv.Accounts {
+		ad := accountData{Name: a.Name, JetStream: a.JetStream}
+		for _, u := range a.Users {
+			h := sec.Hash(u)
+			if h == "" {
+				return nil, fmt.Errorf("render %s: no password for user %s", node.Name, u)
+			}
+			ad.Users = append(ad.Users, userData{Name: u, Hash: h})
+		}
+		d.Accounts = append(d.Accounts, ad)
+	}
+	for _, r := range inv.LeafRemotes(node) {
+		rd := remoteData{Account: r.Account}
+		pw := sec.Password(r.User)
+		for _, u := range r.URLs {
+			rd.URLs = append(rd.URLs, withCredentials(u, r.User, pw))
+		}
+		d.Remotes = append(d.Remotes, rd)
+	}
+	var out []File
+	if len(d.Remotes) > 0 {
+		d.LeafRemotesFile = LeafRemotesName
+		content, err := execute("leafnode-remotes.conf.tmpl", d)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, File{Path: paths.LeafRemotes, Mode: 0o640, Owner: "root", Group: inv.NATS.User, Content: content, Secret: true, Kind: "config"})
+	}
+	conf, err := execute("nats-server.conf.tmpl", d)
+	if err != nil {
+		return nil, err
+	}
+	unit, err := execute("nats-server.service.tmpl", d)
+	if err != nil {
+		return nil, err
+	}
+	// The main config holds only bcrypt hashes, yet those still invite offline
+	// guessing: keep it from other users too.
+	out = append([]File{{Path: paths.Config, Mode: 0o640, Owner: "root", Group: inv.NATS.User, Content: conf, Kind: "config"}}, out...)
+	out = append(out, File{Path: paths.Unit, Mode: 0o644, Owner: "root", Group: "root", Content: unit, Kind: "unit"})
+	return out, nil
+}
+
+func execute(name string, d data) ([]byte, error) {
+	var buf bytes.Buffer
+	if err := tmpl.ExecuteTemplate(&buf, name, d); err != nil {
+		return nil, fmt.Errorf("render %s for %s: %w", name, d.Node.Name, err)
+	}
+	return buf.Bytes(), nil
+}
+
+// stopTimeout gives lame duck mode its whole grace period and duration, plus
+// a margin for JetStream to flush, before systemd resorts to SIGKILL.
+func stopTimeout(n inventory.NATS) string {
+	ld, _ := time.ParseDuration(n.LameDuck)
+	grace, _ := time.ParseDuration(n.LameDuckGrace)
+	return strconv.Itoa(int((ld + grace + 30*time.Second).Seconds()))
+}
+
+func withCredentials(raw, user, password string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return raw
+	}
+	u.User = url.UserPassword(user, password)
+	return u.String()
+}
+
+// quote writes a string as a double-quoted nats-server config string.
+func quote(s string) string {
+	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)
+	return `"` + r.Replace(s) + `"`
+}
