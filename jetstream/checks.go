@@ -1,0 +1,162 @@
+package jetstream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// pollInterval is how often the wait helpers ask again. Replica catch-up and
+// leader elections take seconds, so a quarter second is responsive without
+// flooding the API.
+const pollInterval = 250 * time.Millisecond
+
+// WaitStreamCurrent waits until stream has replicas replicas (0: its
+// configured count), a leader, and every follower online and current. It
+// requires both the count and current because during a catch-up the replica
+// list is briefly empty and then shows current:false with lag 0 (DESIGN §7).
+// progress, when not nil, sees every state read. On ctx ending it returns the
+// last reason the stream was not yet current.
+func (c *Conn) WaitStreamCurrent(ctx context.Context, domain, stream string, replicas int, progress func(StreamState)) error {
+	return poll(ctx, func() error {
+		st, err := c.Stream(ctx, domain, stream)
+		if err != nil {
+			return err
+		}
+		if progress != nil {
+			progress(*st)
+		}
+		if replicas > 0 && st.Replicas != replicas {
+			return fmt.Errorf("stream %s is configured for %d replicas, not %d", stream, st.Replicas, replicas)
+		}
+		return st.Current()
+	})
+}
+
+// WaitMetaPeer waits until server is a current, online member of domain's
+// meta group under a leader (or, with present false, no longer a member).
+func (c *Conn) WaitMetaPeer(ctx context.Context, domain, server string, present bool) error {
+	return poll(ctx, func() error {
+		m, err := c.Meta(ctx, domain)
+		if err != nil {
+			return err
+		}
+		if !m.HasLeader() {
+			return fmt.Errorf("domain %q has no meta leader", domain)
+		}
+		p, ok := m.Peer(server)
+		switch {
+		case present && !ok:
+			return fmt.Errorf("%s is not in the meta group of domain %q", server, domain)
+		case present && !p.Healthy():
+			return fmt.Errorf("meta peer %s", p.describe())
+		case !present && ok:
+			return fmt.Errorf("%s is still in the meta group of domain %q", server, domain)
+		}
+		return nil
+	})
+}
+
+// poll runs check until it returns nil or ctx ends; then it reports the last
+// reason check gave.
+func poll(ctx context.Context, check func() error) error {
+	t := time.NewTicker(pollInterval)
+	defer t.Stop()
+	for {
+		err := check()
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("%w (last: %v)", ctx.Err(), err)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w (last: %v)", ctx.Err(), err)
+		case <-t.C:
+		}
+	}
+}
+
+// UnsafeError is returned by CanLose: it lists every reason losing the server
+// now would cost availability or data.
+type UnsafeError struct {
+	Server  string
+	Reasons []string
+}
+
+func (e *UnsafeError) Error() string {
+	return fmt.Sprintf("%s cannot be taken down safely: %s", e.Server, strings.Join(e.Reasons, "; "))
+}
+
+// CanLose returns nil when server could go down now without domain losing
+// its meta quorum and without any stream it holds a replica of losing its
+// leader or its only current copies: every other member of the meta group
+// needed for quorum is online and current, and every stream with a replica on
+// server is R2 or more with all its other replicas current. It returns an
+// *UnsafeError listing every problem otherwise.
+func (c *Conn) CanLose(ctx context.Context, domain, server string) error {
+	m, err := c.Meta(ctx, domain)
+	if err != nil {
+		return fmt.Errorf("check whether %s can go down: %w", server, err)
+	}
+	unsafe := &UnsafeError{Server: server}
+	if err := m.QuorumWithout(server); err != nil {
+		unsafe.Reasons = append(unsafe.Reasons, err.Error())
+		// Without a meta leader the streams cannot even be listed.
+		if !m.HasLeader() {
+			return unsafe
+		}
+	}
+	list, err := c.Streams(ctx, domain)
+	if err != nil {
+		return fmt.Errorf("check whether %s can go down: %w", server, err)
+	}
+	for _, name := range list.Missing {
+		unsafe.Reasons = append(unsafe.Reasons, fmt.Sprintf("stream %s did not report (no leader?)", name))
+	}
+	for _, st := range list.Streams {
+		if !st.HasPeer(server) {
+			continue
+		}
+		if r := streamSurvives(st, server); r != "" {
+			unsafe.Reasons = append(unsafe.Reasons, r)
+		}
+	}
+	if len(unsafe.Reasons) > 0 {
+		return unsafe
+	}
+	return nil
+}
+
+// streamSurvives says why st would suffer from losing server, or "".
+func streamSurvives(st StreamState, server string) string {
+	if st.Replicas < 2 {
+		return fmt.Sprintf("stream %s is R1 on %s: it is unavailable while %s is down (expand it first)", st.Name, server, server)
+	}
+	if st.Leader == "" {
+		return fmt.Sprintf("stream %s has no leader", st.Name)
+	}
+	var bad []string
+	for _, f := range st.Followers {
+		if f.Name != server && !f.Healthy() {
+			bad = append(bad, f.describe())
+		}
+	}
+	if have := 1 + len(st.Followers); have < st.Replicas {
+		bad = append(bad, fmt.Sprintf("only %d of %d replicas placed", have, st.Replicas))
+	}
+	if len(bad) > 0 {
+		return fmt.Sprintf("stream %s has other replicas not current (%s): wait for them to catch up", st.Name, strings.Join(bad, ", "))
+	}
+	return ""
+}
+
+// IsUnsafe reports whether err is a CanLose refusal (as opposed to a failure
+// to find out).
+func IsUnsafe(err error) bool {
+	var u *UnsafeError
+	return errors.As(err, &u)
+}

@@ -1,0 +1,229 @@
+// Package jetstream reads and changes the state of NATS JetStream clusters:
+// servers, the meta group of each domain, streams and leafnode links, and the
+// operations the runbooks need (peer removal, replica changes, snapshots,
+// content digests, safety checks).
+//
+// It speaks NATS only. How bytes reach a server is the caller's choice: Options.Dial
+// is called for every connection attempt, so the CLI can hand in an SSH tunnel
+// while tests use a plain dialer against embedded servers.
+package jetstream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+)
+
+// DialFunc opens a network connection to addr. It has the shape of
+// net.Dialer.DialContext and of an SSH client's DialContext.
+type DialFunc func(ctx context.Context, network, addr string) (net.Conn, error)
+
+// Credentials are a NATS user and password.
+type Credentials struct {
+	User     string
+	Password string
+}
+
+func (c Credentials) set() bool { return c.User != "" }
+
+// Options configures Connect.
+type Options struct {
+	// URLs are client URLs (nats://host:port). Any reachable one will do: the
+	// client tries them all before giving up, so nodes being down is fine.
+	URLs []string
+	// Dial opens connections; nil uses a net.Dialer.
+	Dial DialFunc
+	// System is a user of the system account, needed for server-level requests
+	// ($SYS.REQ.SERVER.PING.*, SERVER.REMOVE, META.*). Optional: without it
+	// those methods fail with ErrNoSystemUser.
+	System Credentials
+	// App is a user of the application account, used for stream requests.
+	// Optional: without it stream methods fail with ErrNoAppUser.
+	App Credentials
+	// Timeout bounds each request and each connection attempt. Default 3s.
+	Timeout time.Duration
+	// Gap is how long a scatter-gather request (PING.*) waits after the last
+	// reply for another one before it decides every live server has answered.
+	// Default 300ms.
+	Gap time.Duration
+	// Name is the client connection name shown in the servers' connz.
+	Name string
+}
+
+// ErrNoSystemUser is returned by methods needing the system account when
+// Options.System was empty.
+var ErrNoSystemUser = errors.New("no system account user configured")
+
+// ErrNoAppUser is returned by methods needing the application account when
+// Options.App was empty.
+var ErrNoAppUser = errors.New("no application account user configured")
+
+// Conn holds a connection per account: system and application.
+type Conn struct {
+	sys     *nats.Conn
+	app     *nats.Conn
+	timeout time.Duration
+	gap     time.Duration
+}
+
+const (
+	defaultTimeout = 3 * time.Second
+	defaultGap     = 300 * time.Millisecond
+)
+
+// Connect opens the system and application connections (those with a user set).
+func Connect(ctx context.Context, o Options) (*Conn, error) {
+	if len(o.URLs) == 0 {
+		return nil, errors.New("connect to NATS: no server URLs given")
+	}
+	if !o.System.set() && !o.App.set() {
+		return nil, errors.New("connect to NATS: neither a system nor an application user given")
+	}
+	c := &Conn{timeout: o.Timeout, gap: o.Gap}
+	if c.timeout <= 0 {
+		c.timeout = defaultTimeout
+	}
+	if c.gap <= 0 {
+		c.gap = defaultGap
+	}
+	var err error
+	if o.System.set() {
+		if c.sys, err = dial(ctx, o, o.System, c.timeout); err != nil {
+			return nil, err
+		}
+	}
+	if o.App.set() {
+		if c.app, err = dial(ctx, o, o.App, c.timeout); err != nil {
+			c.Close()
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+// Close closes both connections.
+func (c *Conn) Close() {
+	if c.sys != nil {
+		c.sys.Close()
+	}
+	if c.app != nil {
+		c.app.Close()
+	}
+}
+
+// dialer adapts a DialFunc to nats.CustomDialer, which has no context: each
+// attempt gets its own deadline so that a dead host (or a tunnel to it that
+// hangs) costs at most one timeout before the next URL is tried.
+type dialer struct {
+	dial    DialFunc
+	timeout time.Duration
+}
+
+func (d dialer) Dial(network, addr string) (net.Conn, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), d.timeout)
+	defer cancel()
+	return d.dial(ctx, network, addr)
+}
+
+func dial(ctx context.Context, o Options, cred Credentials, timeout time.Duration) (*nats.Conn, error) {
+	df := o.Dial
+	if df == nil {
+		var nd net.Dialer
+		df = nd.DialContext
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		if left := time.Until(dl); left < timeout {
+			timeout = left
+		}
+	}
+	if timeout <= 0 {
+		return nil, fmt.Errorf("connect to NATS as %s: %w", cred.User, context.DeadlineExceeded)
+	}
+	name := o.Name
+	if name == "" {
+		name = "dcctl"
+	}
+	opts := []nats.Option{
+		nats.Name(name + " (" + cred.User + ")"),
+		nats.UserInfo(cred.User, cred.Password),
+		nats.SetCustomDialer(dialer{dial: df, timeout: timeout}),
+		nats.Timeout(timeout),
+		// Reconnects keep a long --watch alive while nodes restart.
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(250 * time.Millisecond),
+		nats.NoCallbacksAfterClientClose(),
+		// The servers' INFO advertises cluster members by their listen
+		// address, which is not reachable through an SSH tunnel of another
+		// host; stick to the URLs we were given.
+		nats.IgnoreDiscoveredServers(),
+	}
+	type result struct {
+		nc  *nats.Conn
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		nc, err := nats.Connect(strings.Join(o.URLs, ","), opts...)
+		done <- result{nc, err}
+	}()
+	select {
+	case r := <-done:
+		if r.err != nil {
+			return nil, fmt.Errorf("connect to NATS (%s) as %s: %w", redactURLs(o.URLs), cred.User, r.err)
+		}
+		return r.nc, nil
+	case <-ctx.Done():
+		// Reap a connection that succeeds after we gave up on it.
+		go func() {
+			if r := <-done; r.nc != nil {
+				r.nc.Close()
+			}
+		}()
+		return nil, fmt.Errorf("connect to NATS (%s) as %s: %w", redactURLs(o.URLs), cred.User, ctx.Err())
+	}
+}
+
+// redactURLs drops any user info from URLs so that a password given inline
+// never reaches an error message.
+func redactURLs(urls []string) string {
+	out := make([]string, len(urls))
+	for i, s := range urls {
+		u, err := url.Parse(s)
+		if err != nil || u.User == nil {
+			if strings.Contains(s, "@") {
+				s = s[strings.LastIndex(s, "@")+1:]
+			}
+			out[i] = s
+			continue
+		}
+		u.User = nil
+		out[i] = u.String()
+	}
+	return strings.Join(out, ",")
+}
+
+// withTimeout bounds a single request by the configured timeout unless ctx
+// already ends sooner.
+func (c *Conn) withTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, c.timeout)
+}
+
+func (c *Conn) sysConn() (*nats.Conn, error) {
+	if c.sys == nil {
+		return nil, ErrNoSystemUser
+	}
+	return c.sys, nil
+}
+
+func (c *Conn) appConn() (*nats.Conn, error) {
+	if c.app == nil {
+		return nil, ErrNoAppUser
+	}
+	return c.app, nil
+}

@@ -1,0 +1,272 @@
+package jetstream
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+)
+
+// StreamState is a stream's configuration summary, its RAFT group as the
+// stream leader sees it, and its contents.
+type StreamState struct {
+	Name     string    `json:"name"`
+	Domain   string    `json:"domain"`
+	Created  time.Time `json:"created"`
+	Subjects []string  `json:"subjects"`
+	Storage  string    `json:"storage"`  // "file" or "memory"
+	Replicas int       `json:"replicas"` // configured replica count
+
+	Cluster string `json:"cluster,omitempty"`
+	// Leader is empty while the stream has no leader.
+	Leader string `json:"leader,omitempty"`
+	// Followers are the replicas other than the leader. During a catch-up
+	// the list can briefly be shorter than Replicas-1 (DESIGN §7).
+	Followers []Peer `json:"followers"`
+
+	Msgs        uint64 `json:"messages"`
+	Bytes       uint64 `json:"bytes"`
+	FirstSeq    uint64 `json:"first_seq"`
+	LastSeq     uint64 `json:"last_seq"`
+	NumDeleted  int    `json:"num_deleted,omitempty"`
+	NumSubjects uint64 `json:"num_subjects,omitempty"`
+	Consumers   int    `json:"consumers"`
+
+	// config is the stream's full configuration as the server sent it, kept
+	// so that an update changes only what we mean to change.
+	config json.RawMessage
+}
+
+// Peers lists every replica's server name, leader first.
+func (s StreamState) Peers() []string {
+	var out []string
+	if s.Leader != "" {
+		out = append(out, s.Leader)
+	}
+	for _, f := range s.Followers {
+		out = append(out, f.Name)
+	}
+	return out
+}
+
+// HasPeer reports whether server holds a replica of the stream.
+func (s StreamState) HasPeer(server string) bool {
+	for _, p := range s.Peers() {
+		if p == server {
+			return true
+		}
+	}
+	return false
+}
+
+// Current returns nil when the stream has a leader and all of its configured
+// replicas, every follower online and current. Both conditions matter: during
+// a catch-up the follower list is briefly empty (DESIGN §7).
+func (s StreamState) Current() error {
+	if s.Leader == "" {
+		return fmt.Errorf("stream %s has no leader", s.Name)
+	}
+	if have := 1 + len(s.Followers); have != s.Replicas {
+		return fmt.Errorf("stream %s has %d of %d replicas (%s)", s.Name, have, s.Replicas, strings.Join(s.Peers(), ", "))
+	}
+	var bad []string
+	for _, f := range s.Followers {
+		if !f.Healthy() {
+			bad = append(bad, f.describe())
+		}
+	}
+	if len(bad) > 0 {
+		return fmt.Errorf("stream %s replicas not current: %s", s.Name, strings.Join(bad, ", "))
+	}
+	return nil
+}
+
+// wire types: the subset of STREAM.INFO / STREAM.LIST replies we use.
+type streamInfoData struct {
+	Config  json.RawMessage `json:"config"`
+	Created time.Time       `json:"created"`
+	Cluster *struct {
+		Name     string     `json:"name,omitempty"`
+		Leader   string     `json:"leader,omitempty"`
+		Replicas []peerData `json:"replicas,omitempty"`
+	} `json:"cluster,omitempty"`
+	State struct {
+		Msgs        uint64 `json:"messages"`
+		Bytes       uint64 `json:"bytes"`
+		FirstSeq    uint64 `json:"first_seq"`
+		LastSeq     uint64 `json:"last_seq"`
+		NumDeleted  int    `json:"num_deleted,omitempty"`
+		NumSubjects uint64 `json:"num_subjects,omitempty"`
+		Consumers   int    `json:"consumer_count"`
+	} `json:"state"`
+}
+
+type streamConfigData struct {
+	Name     string   `json:"name"`
+	Subjects []string `json:"subjects,omitempty"`
+	Storage  string   `json:"storage"`
+	Replicas int      `json:"num_replicas"`
+}
+
+func (d streamInfoData) state(domain string) (StreamState, error) {
+	var cfg streamConfigData
+	if err := json.Unmarshal(d.Config, &cfg); err != nil {
+		return StreamState{}, fmt.Errorf("decode stream config: %w", err)
+	}
+	s := StreamState{
+		Name: cfg.Name, Domain: domain, Created: d.Created,
+		Subjects: cfg.Subjects, Storage: cfg.Storage, Replicas: cfg.Replicas,
+		Followers: []Peer{},
+		Msgs:      d.State.Msgs, Bytes: d.State.Bytes, FirstSeq: d.State.FirstSeq, LastSeq: d.State.LastSeq,
+		NumDeleted: d.State.NumDeleted, NumSubjects: d.State.NumSubjects, Consumers: d.State.Consumers,
+		config: d.Config,
+	}
+	if s.Replicas == 0 {
+		s.Replicas = 1
+	}
+	if d.Cluster != nil {
+		s.Cluster, s.Leader = d.Cluster.Name, d.Cluster.Leader
+		for _, p := range d.Cluster.Replicas {
+			s.Followers = append(s.Followers, Peer{Name: p.Name, Current: p.Current, Offline: p.Offline, Active: p.Active, Lag: p.Lag})
+		}
+		sort.Slice(s.Followers, func(i, j int) bool { return s.Followers[i].Name < s.Followers[j].Name })
+	}
+	return s, nil
+}
+
+// Stream reports one stream of domain, through the application account. The
+// reply comes from the stream leader, whose view of the replicas is the one
+// to trust (DESIGN §7).
+func (c *Conn) Stream(ctx context.Context, domain, name string) (*StreamState, error) {
+	nc, err := c.appConn()
+	if err != nil {
+		return nil, fmt.Errorf("stream %s in domain %q: %w", name, domain, err)
+	}
+	var info streamInfoData
+	if err := c.apiRequest(ctx, nc, apiPrefix(domain)+".STREAM.INFO."+name, nil, &info); err != nil {
+		return nil, fmt.Errorf("stream %s in domain %q: %w", name, domain, err)
+	}
+	s, err := info.state(domain)
+	if err != nil {
+		return nil, fmt.Errorf("stream %s in domain %q: %w", name, domain, err)
+	}
+	return &s, nil
+}
+
+// StreamList is every stream of a domain. Missing names streams the meta
+// leader knows of but whose leader did not answer in time (offline or
+// leaderless streams).
+type StreamList struct {
+	Streams []StreamState `json:"streams"`
+	Missing []string      `json:"missing,omitempty"`
+}
+
+// Streams lists the streams of domain with their state, sorted by name.
+func (c *Conn) Streams(ctx context.Context, domain string) (*StreamList, error) {
+	nc, err := c.appConn()
+	if err != nil {
+		return nil, fmt.Errorf("list streams in domain %q: %w", domain, err)
+	}
+	out := &StreamList{Streams: []StreamState{}}
+	for offset := 0; ; {
+		var page struct {
+			Total   int              `json:"total"`
+			Offset  int              `json:"offset"`
+			Limit   int              `json:"limit"`
+			Streams []streamInfoData `json:"streams"`
+			Missing []string         `json:"missing,omitempty"`
+		}
+		req := map[string]int{"offset": offset}
+		if err := c.apiRequest(ctx, nc, apiPrefix(domain)+".STREAM.LIST", req, &page); err != nil {
+			return nil, fmt.Errorf("list streams in domain %q: %w", domain, err)
+		}
+		for _, d := range page.Streams {
+			s, err := d.state(domain)
+			if err != nil {
+				return nil, fmt.Errorf("list streams in domain %q: %w", domain, err)
+			}
+			out.Streams = append(out.Streams, s)
+		}
+		out.Missing = append(out.Missing, page.Missing...)
+		offset += len(page.Streams)
+		if len(page.Streams) == 0 || offset >= page.Total {
+			break
+		}
+	}
+	sort.Slice(out.Streams, func(i, j int) bool { return out.Streams[i].Name < out.Streams[j].Name })
+	sort.Strings(out.Missing)
+	return out, nil
+}
+
+// StreamPeerRemove removes server's replica of stream; the meta leader then
+// places a new replica on another server, which catches up from the leader.
+// Works with the application account (DESIGN §7).
+func (c *Conn) StreamPeerRemove(ctx context.Context, domain, stream, server string) error {
+	nc, err := c.appConn()
+	if err != nil {
+		return fmt.Errorf("remove %s from stream %s in domain %q: %w", server, stream, domain, err)
+	}
+	req := struct {
+		Peer string `json:"peer"`
+	}{server}
+	var resp struct {
+		Success bool `json:"success"`
+	}
+	if err := c.apiRequest(ctx, nc, apiPrefix(domain)+".STREAM.PEER.REMOVE."+stream, req, &resp); err != nil {
+		return fmt.Errorf("remove %s from stream %s in domain %q: %w", server, stream, domain, err)
+	}
+	if !resp.Success {
+		return fmt.Errorf("remove %s from stream %s in domain %q: server did not confirm", server, stream, domain)
+	}
+	return nil
+}
+
+// SetReplicas changes stream's replica count to n, leaving the rest of its
+// configuration as the server has it. Waiting for the new replicas to catch
+// up is WaitStreamCurrent's job.
+func (c *Conn) SetReplicas(ctx context.Context, domain, stream string, n int) error {
+	if n < 1 {
+		return fmt.Errorf("set replicas of stream %s to %d: must be at least 1", stream, n)
+	}
+	cur, err := c.Stream(ctx, domain, stream)
+	if err != nil {
+		return fmt.Errorf("set replicas of stream %s to %d: %w", stream, n, err)
+	}
+	if cur.Replicas == n {
+		return nil
+	}
+	// Round-trip the whole configuration through a map so that fields this
+	// package does not model survive the update unchanged.
+	var cfg map[string]any
+	if err := json.Unmarshal(cur.config, &cfg); err != nil {
+		return fmt.Errorf("set replicas of stream %s to %d: decode config: %w", stream, n, err)
+	}
+	cfg["num_replicas"] = n
+	nc, err := c.appConn()
+	if err != nil {
+		return fmt.Errorf("set replicas of stream %s to %d: %w", stream, n, err)
+	}
+	if err := c.apiRequest(ctx, nc, apiPrefix(domain)+".STREAM.UPDATE."+stream, cfg, nil); err != nil {
+		return fmt.Errorf("set replicas of stream %s in domain %q to %d: %w", stream, domain, n, err)
+	}
+	return nil
+}
+
+// StreamStepDown asks the stream's leader to hand over, to preferred when not
+// empty.
+func (c *Conn) StreamStepDown(ctx context.Context, domain, stream, preferred string) error {
+	nc, err := c.appConn()
+	if err != nil {
+		return fmt.Errorf("leader step-down of stream %s: %w", stream, err)
+	}
+	var req any
+	if preferred != "" {
+		req = map[string]any{"placement": map[string]string{"preferred": preferred}}
+	}
+	if err := c.apiRequest(ctx, nc, apiPrefix(domain)+".STREAM.LEADER.STEPDOWN."+stream, req, nil); err != nil {
+		return fmt.Errorf("leader step-down of stream %s in domain %q: %w", stream, domain, err)
+	}
+	return nil
+}
