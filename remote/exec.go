@@ -1,0 +1,166 @@
+package remote
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+)
+
+// ExitError reports a command that ran and failed on the host.
+type ExitError struct {
+	Host   string // node name
+	Cmd    string // the command as the caller gave it (before sudo/sh wrapping)
+	Code   int    // exit status; -1 when killed by a signal or the status was lost
+	Signal string // signal name when killed by one
+	Stderr []byte
+}
+
+func (e *ExitError) Error() string {
+	status := fmt.Sprintf("exited with status %d", e.Code)
+	if e.Signal != "" {
+		status = "was killed by SIG" + e.Signal
+	} else if e.Code < 0 {
+		status = "ended without an exit status"
+	}
+	msg := fmt.Sprintf("%s: command %s %s", e.Host, summarize(e.Cmd), status)
+	if tail := stderrTail(e.Stderr); tail != "" {
+		msg += ": " + tail
+	}
+	return msg
+}
+
+// cancelGrace bounds how long a cancelled Run waits for the session to wind
+// down (to return what output there was) before giving up on it.
+const cancelGrace = 5 * time.Second
+
+// Run runs cmd under sh on the host (through `sudo -n` when Config.Sudo is
+// set) and returns its output. A non-zero exit is an *ExitError. Cancelling
+// ctx sends SIGTERM to the command and closes its session; Run then returns
+// ctx's error. Commands appear in errors: never put a secret in one (pass it
+// on stdin with RunInput).
+func (c *Client) Run(ctx context.Context, cmd string) (stdout, stderr []byte, err error) {
+	return c.RunInput(ctx, cmd, nil)
+}
+
+// RunInput is Run with stdin fed from r (nil: empty stdin).
+func (c *Client) RunInput(ctx context.Context, cmd string, stdin io.Reader) (stdout, stderr []byte, err error) {
+	select {
+	case c.sessions <- struct{}{}:
+	case <-ctx.Done():
+		return nil, nil, fmt.Errorf("%s: run %s: %w", c.name, summarize(cmd), context.Cause(ctx))
+	}
+	sess, err := c.conn.NewSession()
+	if err != nil {
+		<-c.sessions
+		return nil, nil, fmt.Errorf("%s: open session for %s: %w", c.name, summarize(cmd), err)
+	}
+	var outBuf, errBuf bytes.Buffer
+	sess.Stdin = stdin
+	sess.Stdout = &outBuf
+	sess.Stderr = &errBuf
+	if err := sess.Start(c.wrap(cmd)); err != nil {
+		sess.Close()
+		<-c.sessions
+		return nil, nil, fmt.Errorf("%s: start %s: %w", c.name, summarize(cmd), err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		err := sess.Wait()
+		sess.Close()
+		<-c.sessions
+		done <- err
+	}()
+
+	select {
+	case err = <-done:
+	case <-ctx.Done():
+		// SIGTERM first (sudo relays it to its command; SIGKILL would orphan
+		// it), then closing the channel, which ends the command's stdin.
+		_ = sess.Signal(ssh.SIGTERM)
+		sess.Close()
+		grace := time.NewTimer(cancelGrace)
+		defer grace.Stop()
+		select {
+		case <-done:
+			return outBuf.Bytes(), errBuf.Bytes(), fmt.Errorf("%s: run %s: %w", c.name, summarize(cmd), context.Cause(ctx))
+		case <-grace.C:
+			// The buffers may still be written to: do not hand them out.
+			return nil, nil, fmt.Errorf("%s: run %s: %w", c.name, summarize(cmd), context.Cause(ctx))
+		}
+	}
+	stdout, stderr = outBuf.Bytes(), errBuf.Bytes()
+	if err == nil {
+		return stdout, stderr, nil
+	}
+	var exitErr *ssh.ExitError
+	var missing *ssh.ExitMissingError
+	switch {
+	case errors.As(err, &exitErr):
+		e := &ExitError{Host: c.name, Cmd: cmd, Code: exitErr.ExitStatus(), Signal: exitErr.Signal(), Stderr: stderr}
+		if e.Signal != "" {
+			e.Code = -1
+		}
+		if c.sudo && sudoRefused(e) {
+			return stdout, stderr, fmt.Errorf("%s: sudo -n refused to run as root for %s: configure passwordless sudo (NOPASSWD) for it, or set sudo = false and ssh_user = \"root\": %w", c.name, c.user, e)
+		}
+		return stdout, stderr, e
+	case errors.As(err, &missing):
+		return stdout, stderr, &ExitError{Host: c.name, Cmd: cmd, Code: -1, Stderr: stderr}
+	default:
+		return stdout, stderr, fmt.Errorf("%s: run %s: %w", c.name, summarize(cmd), err)
+	}
+}
+
+// wrap puts cmd under POSIX sh, through sudo when asked: one quoting rule for
+// every command whatever the SSH user's login shell.
+func (c *Client) wrap(cmd string) string {
+	return wrapCommand(cmd, c.sudo)
+}
+
+func wrapCommand(cmd string, sudo bool) string {
+	if sudo {
+		return "sudo -n sh -c " + shellQuote(cmd)
+	}
+	return "sh -c " + shellQuote(cmd)
+}
+
+// shellQuote makes s one sh word: single quotes keep everything literal, and
+// a single quote itself is closed, escaped and reopened.
+func shellQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+func sudoRefused(e *ExitError) bool {
+	s := string(e.Stderr)
+	return e.Code == 1 && strings.Contains(s, "sudo:") &&
+		(strings.Contains(s, "password is required") || strings.Contains(s, "a terminal is required") ||
+			strings.Contains(s, "not in the sudoers") || strings.Contains(s, "not allowed to execute"))
+}
+
+// summarize shortens a command for messages: its first line, at most 80 bytes.
+func summarize(cmd string) string {
+	first, _, multi := strings.Cut(strings.TrimSpace(cmd), "\n")
+	if len(first) > 80 {
+		first, multi = first[:80], true
+	}
+	if multi {
+		first += " ..."
+	}
+	return fmt.Sprintf("%q", first)
+}
+
+// stderrTail keeps the end of stderr, where the reason for a failure usually is.
+func stderrTail(b []byte) string {
+	s := strings.TrimSpace(string(b))
+	const max = 2000
+	if len(s) > max {
+		s = "..." + s[len(s)-max:]
+	}
+	return s
+}

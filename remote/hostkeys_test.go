@@ -1,0 +1,131 @@
+package remote
+
+import (
+	"errors"
+	"os"
+	"strings"
+	"testing"
+
+	"golang.org/x/crypto/ssh"
+)
+
+func TestUnknownHostRefusedThenAcceptedOnFirstUse(t *testing.T) {
+	e := newTestEnv(t)
+	cfg := e.config(e.srv)
+	fp := ssh.FingerprintSHA256(e.srv.hostKeys[0].PublicKey())
+
+	// known_hosts does not exist yet: every host is unknown.
+	_, err := Dial(t.Context(), cfg)
+	var unknown *UnknownHostKeyError
+	if !errors.As(err, &unknown) {
+		t.Fatalf("dial of an unknown host: got %v, want UnknownHostKeyError", err)
+	}
+	for _, want := range []string{cfg.Name, e.srv.addr, "ssh-ed25519", fp, "--accept-new-host-keys"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not mention %q", err, want)
+		}
+	}
+	if _, err := os.Stat(e.knownHosts); !os.IsNotExist(err) {
+		t.Fatalf("a refused dial must not create known_hosts (stat: %v)", err)
+	}
+
+	cfg.AcceptNewHostKeys = true
+	c, err := Dial(t.Context(), cfg)
+	if err != nil {
+		t.Fatalf("dial with AcceptNewHostKeys: %v", err)
+	}
+	c.Close()
+	data, err := os.ReadFile(e.knownHosts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantLine := "[127.0.0.1]:" + itoa(e.srv.port()) + " ssh-ed25519 "
+	if !strings.HasPrefix(string(data), wantLine) || strings.Count(string(data), "\n") != 1 {
+		t.Fatalf("known_hosts = %q, want one line starting %q", data, wantLine)
+	}
+
+	// Known now: the next run needs no flag, and adds nothing.
+	cfg.AcceptNewHostKeys = false
+	c, err = Dial(t.Context(), cfg)
+	if err != nil {
+		t.Fatalf("second dial without the flag: %v", err)
+	}
+	c.Close()
+	again, _ := os.ReadFile(e.knownHosts)
+	if string(again) != string(data) {
+		t.Fatalf("known_hosts changed on a dial of a known host: %q -> %q", data, again)
+	}
+}
+
+func TestChangedHostKeyIsFatalEvenWithAccept(t *testing.T) {
+	e := newTestEnv(t)
+	old := newEd25519Signer(t).PublicKey()
+	writeKnownHost(t, e.knownHosts, e.srv.addr, old)
+	before, _ := os.ReadFile(e.knownHosts)
+
+	cfg := e.config(e.srv)
+	cfg.AcceptNewHostKeys = true
+	_, err := Dial(t.Context(), cfg)
+	var changed *HostKeyChangedError
+	if !errors.As(err, &changed) {
+		t.Fatalf("dial with a changed key: got %v, want HostKeyChangedError", err)
+	}
+	for _, want := range []string{
+		ssh.FingerprintSHA256(old),                           // expected
+		ssh.FingerprintSHA256(e.srv.hostKeys[0].PublicKey()), // offered
+		e.knownHosts + ":1", "ssh-keygen -R",
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not mention %q", err, want)
+		}
+	}
+	after, _ := os.ReadFile(e.knownHosts)
+	if string(after) != string(before) {
+		t.Fatalf("known_hosts was modified after a changed key: %q", after)
+	}
+}
+
+// A host with RSA and ed25519 keys, known by only one of them, must be asked
+// for that one: otherwise it offers its preferred key and looks changed.
+func TestHostKeyAlgorithmsFollowKnownHosts(t *testing.T) {
+	rsaKey, edKey := newRSASigner(t), newEd25519Signer(t)
+	for _, known := range []ssh.Signer{rsaKey, edKey} {
+		t.Run(known.PublicKey().Type(), func(t *testing.T) {
+			e := newTestEnv(t, edKey, rsaKey)
+			writeKnownHost(t, e.knownHosts, e.srv.addr, known.PublicKey())
+			c, err := Dial(t.Context(), e.config(e.srv))
+			if err != nil {
+				t.Fatalf("dial a host known by its %s key: %v", known.PublicKey().Type(), err)
+			}
+			c.Close()
+		})
+	}
+}
+
+func TestAcceptAppendsAfterLastLineWithoutNewline(t *testing.T) {
+	e := newTestEnv(t)
+	other := newEd25519Signer(t).PublicKey()
+	writeKnownHost(t, e.knownHosts, "192.0.2.1:22", other)
+	data, _ := os.ReadFile(e.knownHosts)
+	if err := os.WriteFile(e.knownHosts, []byte(strings.TrimRight(string(data), "\n")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := e.config(e.srv)
+	cfg.AcceptNewHostKeys = true
+	c, err := Dial(t.Context(), cfg)
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	c.Close()
+	data, _ = os.ReadFile(e.knownHosts)
+	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+	if len(lines) != 2 || !strings.HasPrefix(lines[0], "192.0.2.1 ") || !strings.HasPrefix(lines[1], "[127.0.0.1]:") {
+		t.Fatalf("known_hosts = %q, want the old line then the new one", data)
+	}
+	cfg.AcceptNewHostKeys = false
+	if c, err := Dial(t.Context(), cfg); err != nil {
+		t.Fatalf("dial after accept: %v", err)
+	} else {
+		c.Close()
+	}
+}

@@ -1,0 +1,222 @@
+package remote
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"regexp"
+	"strings"
+	"sync"
+)
+
+// TempSuffix is appended to a file's path while it is being uploaded.
+const TempSuffix = ".dcctl-tmp"
+
+// File is one file to install on a host.
+type File struct {
+	Path    string      // absolute path on the host
+	Mode    os.FileMode // permission bits (and setuid/setgid/sticky)
+	Owner   string      // user name; "" keeps the uploading user
+	Group   string      // group name; "" keeps the default group
+	Content io.Reader   // read once, streamed: never held in memory by Put
+	// SHA256 is the hex sha256 of Content. The host checks what it received
+	// against it before installing anything. When empty, Content must be an
+	// io.ReadSeeker: Put reads it once to hash it, then seeks back.
+	SHA256 string
+	// Size, when > 0, is Content's length; a different length fails the
+	// upload (the sha256 check would too, but could not say why).
+	Size int64
+}
+
+var sha256Hex = regexp.MustCompile(`^[0-9a-f]{64}$`)
+
+// Put installs f atomically: the content goes to <path>.dcctl-tmp, the host
+// checks its sha256, sets owner and mode, and renames it over <path>. On any
+// failure, including the connection dropping midway, the script on the host
+// removes the temporary file and the old file stays as it was. A temporary
+// file left by an earlier run (a host crash) is replaced. The parent
+// directory must exist. progress, if not nil, is called with the bytes sent
+// so far, from another goroutine.
+func (c *Client) Put(ctx context.Context, f File, progress func(written int64)) error {
+	if !path.IsAbs(f.Path) || path.Clean(f.Path) != f.Path {
+		return fmt.Errorf("upload to %s: path %q must be absolute and clean", c.name, f.Path)
+	}
+	want := strings.ToLower(f.SHA256)
+	if want == "" {
+		sum, err := hashSeeker(f.Content)
+		if err != nil {
+			return fmt.Errorf("upload %s to %s: %w", f.Path, c.name, err)
+		}
+		want = sum
+	}
+	if !sha256Hex.MatchString(want) {
+		return fmt.Errorf("upload %s to %s: SHA256 %q is not 64 hex digits", f.Path, c.name, f.SHA256)
+	}
+
+	src := &uploadReader{r: f.Content, hash: sha256.New(), progress: progress}
+	_, _, err := c.RunInput(ctx, installScript(f, want), src)
+	n, sum, eof, readErr := src.stop()
+	if readErr != nil {
+		return fmt.Errorf("upload %s to %s: read content: %w", f.Path, c.name, readErr)
+	}
+	if err == nil {
+		return nil
+	}
+	var exitErr *ExitError
+	if errors.As(err, &exitErr) && exitErr.Code == exitMismatch && eof {
+		// The host received all we read, so the cause is local: say which.
+		switch {
+		case f.Size > 0 && n != f.Size:
+			return fmt.Errorf("upload %s to %s: content is %d bytes, File.Size says %d; nothing installed", f.Path, c.name, n, f.Size)
+		case sum != want:
+			return fmt.Errorf("upload %s to %s: content has sha256 %s, File.SHA256 says %s; nothing installed", f.Path, c.name, sum, want)
+		}
+	}
+	return fmt.Errorf("upload %s to %s: %w", f.Path, c.name, err)
+}
+
+// exitMismatch is the install script's status when the received content's
+// sha256 is not the expected one.
+const exitMismatch = 65
+
+// installScript reads the content on stdin. Its EXIT trap removes the
+// temporary file whatever happens (after the rename it no longer exists), and
+// the signal traps turn SIGTERM (a cancelled Put), SIGHUP and SIGPIPE (the
+// connection gone) into an exit that runs it.
+func installScript(f File, sum string) string {
+	owner := f.Owner
+	if f.Group != "" {
+		owner += ":" + f.Group
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "p=%s; t=%s\n", shellQuote(f.Path), shellQuote(f.Path+TempSuffix))
+	b.WriteString(`trap 'rm -f -- "$t"' EXIT
+trap 'exit 129' HUP; trap 'exit 130' INT; trap 'exit 141' PIPE; trap 'exit 143' TERM
+if [ -d "$p" ] && [ ! -L "$p" ]; then echo "$p is a directory" >&2; exit 1; fi
+rm -f -- "$t" || exit 1
+umask 077
+cat > "$t" || exit 1
+got=$(sha256sum < "$t") || exit 1
+got=${got%% *}
+`)
+	fmt.Fprintf(&b, "if [ \"$got\" != %s ]; then echo \"received content has sha256 $got, expected %s: incomplete upload, nothing installed\" >&2; exit %d; fi\n", sum, sum, exitMismatch)
+	if owner != "" {
+		fmt.Fprintf(&b, "chown -- %s \"$t\" || exit 1\n", shellQuote(owner))
+	}
+	fmt.Fprintf(&b, "chmod %04o \"$t\" || exit 1\n", uint32(unixMode(f.Mode)))
+	// Flush the content before the rename makes it the file: a crash right
+	// after must not leave an empty file where the old one was.
+	b.WriteString(`sync -- "$t" 2>/dev/null || sync
+mv -f -- "$t" "$p" || exit 1
+`)
+	return b.String()
+}
+
+// unixMode converts Go's mode bits to chmod's octal (Go keeps setuid & co.
+// outside the low 12 bits).
+func unixMode(m os.FileMode) uint32 {
+	u := uint32(m.Perm())
+	if m&os.ModeSetuid != 0 {
+		u |= 0o4000
+	}
+	if m&os.ModeSetgid != 0 {
+		u |= 0o2000
+	}
+	if m&os.ModeSticky != 0 {
+		u |= 0o1000
+	}
+	return u
+}
+
+// SHA256 returns the hex sha256 of the file at p on the host, or an error
+// wrapping fs.ErrNotExist when there is none. Compare it with a local sum to
+// skip uploads that would change nothing.
+func (c *Client) SHA256(ctx context.Context, p string) (string, error) {
+	cmd := fmt.Sprintf("if [ -e %[1]s ]; then sha256sum < %[1]s; else echo absent; fi", shellQuote(p))
+	out, _, err := c.Run(ctx, cmd)
+	if err != nil {
+		return "", fmt.Errorf("sha256 of %s on %s: %w", p, c.name, err)
+	}
+	sum, _, _ := strings.Cut(strings.TrimSpace(string(out)), " ")
+	if sum == "absent" {
+		return "", fmt.Errorf("sha256 of %s on %s: %w", p, c.name, fs.ErrNotExist)
+	}
+	if !sha256Hex.MatchString(sum) {
+		return "", fmt.Errorf("sha256 of %s on %s: unexpected sha256sum output %q", p, c.name, out)
+	}
+	return sum, nil
+}
+
+// hashSeeker hashes r to its end and seeks back to where it was.
+func hashSeeker(r io.Reader) (string, error) {
+	rs, ok := r.(io.ReadSeeker)
+	if !ok {
+		return "", errors.New("File.SHA256 is empty and Content cannot be read twice (not an io.ReadSeeker)")
+	}
+	start, err := rs.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return "", fmt.Errorf("hash content: %w", err)
+	}
+	h := sha256.New()
+	if _, err := io.Copy(h, rs); err != nil {
+		return "", fmt.Errorf("hash content: %w", err)
+	}
+	if _, err := rs.Seek(start, io.SeekStart); err != nil {
+		return "", fmt.Errorf("hash content: %w", err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// uploadReader hashes and counts what goes to the host and remembers a read
+// error, so that Put can name the local cause rather than the host's
+// "incomplete upload". The SSH library reads it from its own goroutine, which
+// may still be running when the session has ended: stop makes sure Content
+// is not read after Put returns.
+type uploadReader struct {
+	mu       sync.Mutex
+	r        io.Reader
+	hash     hash.Hash
+	n        int64
+	eof      bool
+	err      error
+	stopped  bool
+	progress func(int64)
+}
+
+func (u *uploadReader) Read(p []byte) (int, error) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.stopped {
+		return 0, io.ErrClosedPipe
+	}
+	n, err := u.r.Read(p)
+	if n > 0 {
+		u.hash.Write(p[:n])
+		u.n += int64(n)
+		if u.progress != nil {
+			u.progress(u.n)
+		}
+	}
+	switch {
+	case err == io.EOF:
+		u.eof = true
+	case err != nil:
+		u.err = err
+	}
+	return n, err
+}
+
+// stop ends reading and reports what was read.
+func (u *uploadReader) stop() (n int64, sum string, eof bool, err error) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.stopped = true
+	return u.n, hex.EncodeToString(u.hash.Sum(nil)), u.eof, u.err
+}
