@@ -29,7 +29,7 @@ type File struct {
 	Owner   string
 	Group   string
 	Content []byte
-	Secret  bool // holds plaintext credentials: never shown, diffs redacted
+	Secret  bool   // holds plaintext credentials: never shown, diffs redacted
 	Kind    string // "config", "unit" or "binary"
 }
 

@@ -1,0 +1,74 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/dcctl/dcctl/inventory"
+)
+
+func validateCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "validate",
+		Usage:     "check an inventory (schema and topology) without connecting anywhere",
+		ArgsUsage: "[INVENTORY]",
+		Description: "Reports every mistake at once as FILE:LINE: KEY.PATH: what is wrong, and the\n" +
+			"topology warnings of the reference document (even-sized clusters, clusters too\n" +
+			"small for R3, leaf clusters spread over DCs, a lazy sync_interval).\n" +
+			"Exit 0 when valid (warnings included), 2 when not.",
+		Flags:  []cli.Flag{inventoryFlag(), jsonFlag()},
+		Action: runValidate,
+	}
+}
+
+type validateResult struct {
+	File     string              `json:"file"`
+	Valid    bool                `json:"valid"`
+	Problems []inventory.Problem `json:"problems"`
+	Warnings []inventory.Warning `json:"warnings"`
+	Nodes    int                 `json:"nodes,omitempty"`
+	Clusters int                 `json:"clusters,omitempty"`
+}
+
+func runValidate(c *cli.Context) error {
+	path := inventoryPath(c, true)
+	res := validateResult{File: path, Problems: []inventory.Problem{}, Warnings: []inventory.Warning{}}
+	inv, err := inventory.Load(path)
+	var ie *inventory.Error
+	switch {
+	case errors.As(err, &ie):
+		res.Problems = ie.Problems
+	case err != nil:
+		res.Problems = []inventory.Problem{{File: path, Msg: err.Error()}}
+	default:
+		res.Valid = true
+		res.Warnings = inv.Warnings()
+		res.Nodes, res.Clusters = len(inv.Nodes), len(inv.Clusters)
+		if err := inventory.CheckSecretsFile(inv.File); err != nil {
+			res.Valid = false
+			res.Problems = append(res.Problems, inventory.Problem{File: inventory.SecretsPath(inv.File), Msg: err.Error()})
+		}
+	}
+	out := c.App.Writer
+	if c.Bool("json") {
+		if err := writeJSON(out, res); err != nil {
+			return err
+		}
+	} else {
+		for _, p := range res.Problems {
+			fmt.Fprintf(c.App.ErrWriter, "error: %s\n", p)
+		}
+		for _, w := range res.Warnings {
+			fmt.Fprintf(out, "warning: %s\n", w)
+		}
+		if res.Valid {
+			fmt.Fprintf(out, "%s: OK (%d nodes in %d clusters, %d warning(s))\n", path, res.Nodes, res.Clusters, len(res.Warnings))
+		}
+	}
+	if !res.Valid {
+		return refused(fmt.Errorf("%s: %d problem(s)", path, len(res.Problems)))
+	}
+	return nil
+}

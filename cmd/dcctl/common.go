@@ -1,0 +1,102 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/dcctl/dcctl/inventory"
+)
+
+// Exit codes of DESIGN §4.
+const (
+	exitFailed  = 1
+	exitRefused = 2
+)
+
+// codedError carries the exit code an error should end dcctl with.
+type codedError struct {
+	code int
+	err  error
+}
+
+func (e *codedError) Error() string { return e.err.Error() }
+func (e *codedError) Unwrap() error { return e.err }
+
+// refused marks bad input or a failed pre-check: exit 2, nothing was changed.
+func refused(err error) error { return &codedError{exitRefused, err} }
+
+func usageError(err error) error { return refused(fmt.Errorf("%w (see --help)", err)) }
+
+// failed marks an error already reported (a recap, a table): exit 1 quietly.
+var errReported = errors.New("failed (see above)")
+
+func exitCode(err error) int {
+	var ce *codedError
+	if errors.As(err, &ce) {
+		return ce.code
+	}
+	var ie *inventory.Error
+	if errors.As(err, &ie) {
+		return exitRefused
+	}
+	return exitFailed
+}
+
+func inventoryFlag() cli.Flag {
+	return &cli.StringFlag{
+		Name:    "inventory",
+		Aliases: []string{"i"},
+		Usage:   "inventory `FILE` (default: first argument, $DCCTL_INVENTORY, ./inventory.toml)",
+		EnvVars: []string{"DCCTL_INVENTORY"},
+	}
+}
+
+func jsonFlag() cli.Flag {
+	return &cli.BoolFlag{Name: "json", Usage: "print the result as JSON"}
+}
+
+// inventoryPath resolves INVENTORY: positional argument, -i, $DCCTL_INVENTORY,
+// ./inventory.toml, in that order.
+func inventoryPath(c *cli.Context, positional bool) string {
+	if positional && c.Args().Len() > 0 {
+		return c.Args().First()
+	}
+	if p := c.String("inventory"); p != "" {
+		return p
+	}
+	return "inventory.toml"
+}
+
+// loadInventory reads and validates the inventory; a problem is bad input (exit 2).
+func loadInventory(c *cli.Context, positional bool) (*inventory.Inventory, error) {
+	path := inventoryPath(c, positional)
+	if _, err := os.Stat(path); err != nil {
+		return nil, refused(fmt.Errorf("inventory %s: %w", path, errors.Unwrap(err)))
+	}
+	inv, err := inventory.Load(path)
+	if err != nil {
+		return nil, refused(err)
+	}
+	return inv, nil
+}
+
+// loadSecrets returns the users' passwords, creating the secrets file on
+// first use.
+func loadSecrets(inv *inventory.Inventory) (*inventory.Secrets, error) {
+	sec, err := inventory.LoadSecrets(inv, os.Getenv)
+	if err != nil {
+		return nil, refused(err)
+	}
+	return sec, nil
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}

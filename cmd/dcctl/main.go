@@ -1,0 +1,55 @@
+// Command dcctl provisions and operates a two-data-center NATS JetStream
+// deployment over SSH. This package only wires the command line: flags,
+// output format and exit codes. The work lives in the packages it imports.
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/urfave/cli/v2"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	os.Exit(run(os.Args, os.Stdin, os.Stdout, os.Stderr))
+}
+
+func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
+	return &cli.App{
+		Name:  "dcctl",
+		Usage: "provision and operate a two-data-center NATS JetStream deployment over SSH",
+		Description: "INVENTORY is the first argument of the commands that take one, or -i FILE, or\n" +
+			"$DCCTL_INVENTORY, or ./inventory.toml.\n\n" +
+			"Exit codes: 0 done, 1 failed, 2 refused by a pre-check or bad input.",
+		Version:   version,
+		Reader:    stdin,
+		Writer:    stdout,
+		ErrWriter: stderr,
+		Flags:     []cli.Flag{inventoryFlag()},
+		// Each command lives in its own cmd_<verb>.go file.
+		Commands: []*cli.Command{
+			validateCommand(),
+			renderCommand(),
+			graphCommand(),
+		},
+		// run() prints errors and picks the exit code; cli must not exit itself.
+		ExitErrHandler:  func(*cli.Context, error) {},
+		HideHelpCommand: true,
+		OnUsageError: func(c *cli.Context, err error, _ bool) error {
+			return usageError(err)
+		},
+	}
+}
+
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	app := newApp(stdin, stdout, stderr)
+	if err := app.Run(interspersed(app, args)); err != nil {
+		fmt.Fprintf(stderr, "dcctl: %v\n", err)
+		return exitCode(err)
+	}
+	return 0
+}

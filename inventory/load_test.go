@@ -1,0 +1,256 @@
+package inventory_test
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/dcctl/dcctl/inventory"
+)
+
+const base = `
+[defaults]
+ssh_user = "root"
+
+[nats]
+binary = "bin/nats-server"
+
+[accounts.APP]
+jetstream = true
+users = ["app"]
+
+[accounts.SYS]
+system = true
+users = ["admin"]
+
+[clusters.HUB]
+domain = "hub"
+
+[clusters.LEAF]
+domain = "leaf"
+leaf_of = "HUB"
+
+[nodes.h1]
+cluster = "HUB"
+dc = "a"
+host = "10.0.0.1"
+
+[nodes.h2]
+cluster = "HUB"
+dc = "b"
+host = "10.0.0.2"
+
+[nodes.h3]
+cluster = "HUB"
+dc = "b"
+host = "10.0.0.3"
+
+[nodes.l1]
+cluster = "LEAF"
+dc = "a"
+host = "10.0.0.4"
+`
+
+func writeInv(t *testing.T, text string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "inv.toml")
+	if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestBaseIsValid(t *testing.T) {
+	inv, err := inventory.Load(writeInv(t, base))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := inv.Node("h1").SSH.Port; got != 22 {
+		t.Errorf("default ssh_port = %d", got)
+	}
+	if got := inv.NATS.Binary; got != filepath.Join(inv.Dir, "bin/nats-server") {
+		t.Errorf("binary not resolved against the inventory dir: %s", got)
+	}
+	home, _ := os.UserHomeDir()
+	if got := inv.Node("h1").SSH.Key; got != filepath.Join(home, ".ssh/id_ed25519") {
+		t.Errorf("~ not expanded: %s", got)
+	}
+	if got := inv.Node("l1").Listen; got != "10.0.0.4" {
+		t.Errorf("listen defaults to host, got %q", got)
+	}
+}
+
+func TestPerNodeOverride(t *testing.T) {
+	inv, err := inventory.Load(writeInv(t, base+"ssh_port = 2222\nclient_port = 4333\nsudo = true\nssh_user = \"deploy\"\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l1, h1 := inv.Node("l1"), inv.Node("h1")
+	if l1.SSH.Port != 2222 || l1.Ports.Client != 4333 || !l1.SSH.Sudo || l1.SSH.User != "deploy" {
+		t.Errorf("override not applied: %+v %+v", l1.SSH, l1.Ports)
+	}
+	if h1.SSH.Port != 22 || h1.Ports.Client != 4222 || h1.SSH.Sudo {
+		t.Errorf("override leaked to another node: %+v %+v", h1.SSH, h1.Ports)
+	}
+}
+
+// TestBrokenInventories: each mistake is reported with the key path, what is
+// wrong, and the line where it stands.
+func TestBrokenInventories(t *testing.T) {
+	cases := []struct {
+		name, text, key, msg string
+		line                 int
+	}{
+		{"unknown top-level key", base + "\n[extras]\nx = 1\n", "extras", "unknown key", 0},
+		{"unknown node key", base + "clutser = \"HUB\"\n", "nodes.l1.clutser", "unknown key", 42},
+		{"unknown defaults key", strings.Replace(base, `ssh_user = "root"`, `ssh_usr = "root"`, 1), "defaults.ssh_usr", "unknown key", 3},
+		{"unknown nats key", strings.Replace(base, `binary =`, "bynary = \"x\"\nbinary =", 1), "nats.bynary", "unknown key", 6},
+		{"wrong type port", base + "client_port = \"4222\"\n", "nodes.l1.client_port", "must be an integer", 42},
+		{"wrong type sudo", base + "sudo = \"yes\"\n", "nodes.l1.sudo", "must be true or false", 42},
+		{"wrong type users", strings.Replace(base, `users = ["app"]`, `users = "app"`, 1), "accounts.APP.users", "must be a list of strings", 10},
+		{"wrong type jetstream", strings.Replace(base, "jetstream = true", `jetstream = "yes"`, 1), "accounts.APP.jetstream", "must be true or false", 9},
+		{"syntax error", base + "host = \n", "nodes.l1.host", "TOML syntax error", 42},
+		{"duplicate server name", base + "\n[nodes.l1]\ncluster = \"LEAF\"\n", "nodes", "has already been defined", 43},
+		{"server names differing in case", base + "\n[nodes.L1]\ncluster = \"LEAF\"\ndc = \"a\"\nhost = \"10.0.0.9\"\n", "nodes.l1", "only in case", 0},
+		{"two nodes one host:port", base + "\n[nodes.l2]\ncluster = \"LEAF\"\ndc = \"a\"\nhost = \"10.0.0.4\"\n", "nodes.l2.client_port", "already used by node l1", 0},
+		{"node ports collide", base + "http_port = 4222\n", "nodes.l1.http_port", "also this node's client_port", 42},
+		{"unknown cluster", strings.Replace(base, "cluster = \"LEAF\"", "cluster = \"LEEF\"", 1), "nodes.l1.cluster", `names cluster "LEEF", which is not defined`, 39},
+		{"missing cluster", strings.Replace(base, "cluster = \"LEAF\"\n", "", 1), "nodes.l1.cluster", "missing", 38},
+		{"leaf_of missing cluster", strings.Replace(base, `leaf_of = "HUB"`, `leaf_of = "NOPE"`, 1), "clusters.LEAF.leaf_of", `names cluster "NOPE"`, 21},
+		{"leaf_of a leaf cluster", base + "\n[clusters.SUB]\ndomain = \"sub\"\nleaf_of = \"LEAF\"\n[nodes.s1]\ncluster = \"SUB\"\ndc = \"a\"\nhost = \"10.0.0.5\"\n", "clusters.SUB.leaf_of", "itself a leaf of HUB", 0},
+		{"leaf_of itself", strings.Replace(base, `leaf_of = "HUB"`, `leaf_of = "LEAF"`, 1), "clusters.LEAF.leaf_of", "leaf of itself", 21},
+		{"two clusters one domain", strings.Replace(base, `domain = "leaf"`, `domain = "hub"`, 1), "clusters.LEAF.domain", "already the domain of cluster HUB", 20},
+		{"missing domain", strings.Replace(base, "domain = \"leaf\"\n", "", 1), "clusters.LEAF.domain", "missing", 19},
+		{"bad domain", strings.Replace(base, `domain = "leaf"`, `domain = "le.af"`, 1), "clusters.LEAF.domain", "only letters, digits", 20},
+		{"no system account", strings.Replace(base, "system = true", "system = false", 1), "accounts", "no system account", 0},
+		{"two system accounts", strings.Replace(base, "jetstream = true", "system = true", 1), "accounts.SYS.system", "two system accounts", 0},
+		{"system account with jetstream", strings.Replace(base, "system = true", "system = true\njetstream = true", 1), "accounts.SYS.jetstream", "cannot have JetStream", 0},
+		{"jetstream account without users", strings.Replace(base, `users = ["app"]`, `users = []`, 1), "accounts.APP.users", "no users", 10},
+		{"no jetstream account", strings.Replace(base, "jetstream = true", "jetstream = false", 1), "accounts", "jetstream = true", 0},
+		{"user in two accounts", strings.Replace(base, `users = ["admin"]`, `users = ["app"]`, 1), "accounts.SYS.users", "already a user of account APP", 14},
+		{"port 70000", base + "client_port = 70000\n", "nodes.l1.client_port", "out of range", 42},
+		{"port 0 in defaults", strings.Replace(base, `ssh_user = "root"`, "ssh_user = \"root\"\nhttp_port = 0", 1), "nodes.h1.http_port", "out of range", 0},
+		{"empty host", strings.Replace(base, `host = "10.0.0.4"`, `host = ""`, 1), "nodes.l1.host", "missing or empty", 41},
+		{"missing dc", strings.Replace(base, "dc = \"a\"\nhost = \"10.0.0.4\"", "host = \"10.0.0.4\"", 1), "nodes.l1.dc", "missing", 0},
+		{"cluster without nodes", base + "\n[clusters.EMPTY]\ndomain = \"empty\"\n", "clusters.EMPTY", "no nodes", 0},
+		{"bad sync_interval", strings.Replace(base, `binary = "bin/nats-server"`, "binary = \"bin/nats-server\"\nsync_interval = \"sometimes\"", 1), "nats.sync_interval", `"always" or a duration`, 7},
+		{"relative store_dir", strings.Replace(base, `binary = "bin/nats-server"`, "binary = \"bin/nats-server\"\nstore_dir = \"data\"", 1), "nats.store_dir", "absolute path", 7},
+		{"bad size", strings.Replace(base, `binary = "bin/nats-server"`, "binary = \"bin/nats-server\"\nmax_file_store = \"lots\"", 1), "nats.max_file_store", "must be a size", 7},
+		{"short lame duck", strings.Replace(base, `binary = "bin/nats-server"`, "binary = \"bin/nats-server\"\nlame_duck_duration = \"5s\"", 1), "nats.lame_duck_duration", "at least 30s", 7},
+		{"bad server name", base + "\n[nodes.\"bad name\"]\ncluster = \"LEAF\"\ndc = \"a\"\nhost = \"10.0.0.8\"\n", "nodes.bad name", "server name", 0},
+		{"accounts not a table", "accounts = 3\n" + strings.Replace(base, "[accounts.APP]\njetstream = true\nusers = [\"app\"]\n\n[accounts.SYS]\nsystem = true\nusers = [\"admin\"]\n", "", 1), "accounts", "must be a table", 1},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			path := writeInv(t, tc.text)
+			_, err := inventory.Load(path)
+			var ie *inventory.Error
+			if !errors.As(err, &ie) {
+				t.Fatalf("want *inventory.Error, got %v", err)
+			}
+			for _, p := range ie.Problems {
+				if p.Key == tc.key && strings.Contains(p.Msg, tc.msg) {
+					if p.File != path {
+						t.Errorf("problem names file %q, want %q", p.File, path)
+					}
+					if tc.line > 0 && p.Line != tc.line {
+						t.Errorf("problem at line %d, want %d: %s", p.Line, tc.line, p)
+					}
+					if strings.Contains(p.Msg, "reflect") || strings.Contains(p.Msg, "map[string]") {
+						t.Errorf("message leaks Go internals: %s", p)
+					}
+					return
+				}
+			}
+			t.Fatalf("no problem with key %q and message containing %q; got:\n%v", tc.key, tc.msg, err)
+		})
+	}
+}
+
+func TestAllProblemsAtOnce(t *testing.T) {
+	text := strings.Replace(base, `domain = "leaf"`, `domain = "hub"`, 1) + "client_port = 70000\nbogus = 1\n"
+	_, err := inventory.Load(writeInv(t, text))
+	var ie *inventory.Error
+	if !errors.As(err, &ie) || len(ie.Problems) != 3 {
+		t.Fatalf("want 3 problems at once, got %v", err)
+	}
+	if !strings.Contains(err.Error(), "inv.toml:") {
+		t.Errorf("error does not name the file: %v", err)
+	}
+}
+
+func TestWarnings(t *testing.T) {
+	inv, err := inventory.Load("example.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, w := range inv.Warnings() {
+		got = append(got, w.String())
+	}
+	all := strings.Join(got, "\n")
+	if !strings.Contains(all, "clusters.BB: 4 nodes tolerate only 1 failure") {
+		t.Errorf("no even-size warning for BB:\n%s", all)
+	}
+	if len(got) != 1 {
+		t.Errorf("want exactly the BB warning, got:\n%s", all)
+	}
+	lazy := strings.Replace(base, `binary = "bin/nats-server"`, "binary = \"x\"\nsync_interval = \"2m\"", 1) +
+		"\n[nodes.l2]\ncluster = \"LEAF\"\ndc = \"b\"\nhost = \"10.0.0.6\"\n"
+	inv, err = inventory.Load(writeInv(t, lazy))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got = nil
+	for _, w := range inv.Warnings() {
+		got = append(got, w.String())
+	}
+	all = strings.Join(got, "\n")
+	for _, want := range []string{"nats.sync_interval", "clusters.LEAF: 2 node(s): too small", "clusters.LEAF: leaf cluster spread over 2 data centers"} {
+		if !strings.Contains(all, want) {
+			t.Errorf("missing warning %q in:\n%s", want, all)
+		}
+	}
+}
+
+func TestTopology(t *testing.T) {
+	inv, err := inventory.Load("example.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	routes := inv.RouteURLs(inv.Node("bb_us_1"))
+	if len(routes) != 3 || strings.Contains(strings.Join(routes, ","), "10.77.2.11") {
+		t.Errorf("bb_us_1 routes to its 3 peers, not itself: %v", routes)
+	}
+	rem := inv.LeafRemotes(inv.Node("emea_2"))
+	if len(rem) != 2 || rem[0].Account != "ACC1" || rem[1].Account != "SYS" || len(rem[0].URLs) != 4 {
+		t.Errorf("emea_2 remotes: %+v", rem)
+	}
+	if inv.LeafRemotes(inv.Node("bb_us_1")) != nil {
+		t.Errorf("hub node has leaf remotes")
+	}
+	if got := len(inv.NodesInDC("emea")); got != 5 {
+		t.Errorf("emea has %d nodes, want 5", got)
+	}
+	if !inv.HasLeaves(inv.Cluster("BB")) || inv.HasLeaves(inv.Cluster("US")) {
+		t.Errorf("HasLeaves wrong")
+	}
+}
+
+func TestStandbyNotRouted(t *testing.T) {
+	inv, err := inventory.Load(writeInv(t, base+"\n[nodes.h4]\ncluster = \"HUB\"\ndc = \"a\"\nhost = \"10.0.0.7\"\nstandby = true\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := strings.Join(inv.RouteURLs(inv.Node("h1")), ","); strings.Contains(r, "10.0.0.7") {
+		t.Errorf("active node routes to standby: %s", r)
+	}
+	if r := inv.RouteURLs(inv.Node("h4")); len(r) != 3 {
+		t.Errorf("standby routes to %v, want the 3 active peers", r)
+	}
+	if n := len(inv.Cluster("HUB").Active()); n != 3 {
+		t.Errorf("active = %d", n)
+	}
+}

@@ -1,0 +1,122 @@
+package templates_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/dcctl/dcctl/internal/testcluster"
+)
+
+// TestBoot starts every server of a topology from its rendered config and
+// checks the deployment works as the seed describes it; the second topology
+// shares no name, size or port with the seed.
+func TestBoot(t *testing.T) {
+	if testing.Short() {
+		t.Skip("boots 10-11 in-process servers; skipped with -short")
+	}
+	for name, spec := range map[string]testcluster.Spec{"seed": testcluster.Seed(), "other": testcluster.Other()} {
+		t.Run(name, func(t *testing.T) { bootAndCheck(t, spec) })
+	}
+}
+
+func bootAndCheck(t *testing.T, spec testcluster.Spec) {
+	c := testcluster.Start(t, testcluster.WriteInventory(t, spec))
+	hub, leafA := spec.Clusters[0], spec.Clusters[1]
+
+	for _, cl := range spec.Clusters {
+		if l := c.MetaLeader(cl.Domain); l == "" {
+			t.Errorf("domain %s has no meta leader", cl.Domain)
+		}
+	}
+
+	// Each leaf node holds one leafnode connection per account.
+	for _, cl := range spec.Clusters[1:] {
+		for _, n := range cl.Nodes {
+			waitFor(t, 20*time.Second, n.Name+" leafnode connections for both accounts", func() bool {
+				lz, err := c.Server(n.Name).Leafz(&server.LeafzOptions{})
+				if err != nil {
+					return false
+				}
+				accts := map[string]bool{}
+				for _, l := range lz.Leafs {
+					accts[l.Account] = true
+				}
+				return accts[spec.AppAccount] && accts[spec.SysAccount]
+			})
+		}
+	}
+
+	user, pw := c.AppUser()
+	leafNode := c.Inv.Node(leafA.Nodes[0].Name)
+	nc, err := nats.Connect(leafNode.ClientURL(), nats.UserInfo(user, pw))
+	if err != nil {
+		t.Fatalf("connect to %s as %s: %v", leafNode.Name, user, err)
+	}
+	defer nc.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+
+	// A client of a leaf cluster works with a stream in the hub's domain.
+	hubJS, err := jetstream.NewWithDomain(nc, hub.Domain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := hubJS.CreateStream(ctx, jetstream.StreamConfig{Name: "ORDERS_HUB", Subjects: []string{"boot.hub.>"}, Replicas: 3}); err != nil {
+		t.Fatalf("create stream in domain %s from a leaf client: %v", hub.Domain, err)
+	}
+	if _, err := hubJS.Publish(ctx, "boot.hub.1", []byte("hello")); err != nil {
+		t.Fatalf("publish to hub stream: %v", err)
+	}
+	msg, err := hubJS.Stream(ctx, "ORDERS_HUB")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := msg.GetMsg(ctx, 1)
+	if err != nil {
+		t.Fatalf("read back from hub stream: %v", err)
+	}
+	if string(got.Data) != "hello" {
+		t.Fatalf("read back %q from hub stream, want hello", got.Data)
+	}
+
+	// An R3 stream in the leaf domain reaches 3 current replicas.
+	leafJS, err := jetstream.NewWithDomain(nc, leafA.Domain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := leafJS.CreateStream(ctx, jetstream.StreamConfig{Name: "LEAF_R3", Subjects: []string{"boot.leaf.>"}, Replicas: 3}); err != nil {
+		t.Fatalf("create R3 stream in domain %s: %v", leafA.Domain, err)
+	}
+	waitFor(t, 30*time.Second, "3 current replicas in domain "+leafA.Domain, func() bool {
+		s, err := leafJS.Stream(ctx, "LEAF_R3")
+		if err != nil {
+			return false
+		}
+		info, err := s.Info(ctx)
+		if err != nil || info.Cluster == nil || info.Cluster.Leader == "" || len(info.Cluster.Replicas) != 2 {
+			return false
+		}
+		for _, r := range info.Cluster.Replicas {
+			if !r.Current {
+				return false
+			}
+		}
+		return info.Cluster.Name == leafA.Name
+	})
+}
+
+func waitFor(t *testing.T, timeout time.Duration, what string, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
