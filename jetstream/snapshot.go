@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/nats-io/jsm.go"
 	"github.com/nats-io/jsm.go/api"
@@ -82,7 +83,7 @@ func ReadSnapshot(dir string) (*SnapshotInfo, error) {
 		Dir:          dir,
 		Stream:       req.Config.Name,
 		Subjects:     req.Config.Subjects,
-		Storage:      req.Config.Storage.String(),
+		Storage:      strings.ToLower(req.Config.Storage.String()),
 		Replicas:     req.Config.Replicas,
 		Msgs:         req.State.Msgs,
 		Bytes:        req.State.Bytes,

@@ -1,0 +1,605 @@
+package jetstream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	njs "github.com/nats-io/nats.go/jetstream"
+
+	"github.com/dcctl/dcctl/internal/testcluster"
+)
+
+// spec is the seed's backbone (4 nodes, domain hub) and one leaf cluster
+// (3 nodes, domain us): enough for every behaviour here, and the second
+// leaf cluster of the seed would only slow the test down.
+func spec() testcluster.Spec {
+	return testcluster.Spec{
+		AppAccount: "ACC1", AppUser: "acc1", SysAccount: "SYS", SysUser: "admin",
+		Clusters: []testcluster.ClusterSpec{
+			{Name: "BB", Domain: "hub", Nodes: []testcluster.NodeSpec{{Name: "bb_emea_1", DC: "emea"}, {Name: "bb_emea_2", DC: "emea"}, {Name: "bb_us_1", DC: "us"}, {Name: "bb_us_2", DC: "us"}}},
+			{Name: "US", Domain: "us", LeafOf: "BB", Nodes: []testcluster.NodeSpec{{Name: "us_1", DC: "us"}, {Name: "us_2", DC: "us"}, {Name: "us_3", DC: "us"}}},
+		},
+	}
+}
+
+var hubNodes = []string{"bb_emea_1", "bb_emea_2", "bb_us_1", "bb_us_2"}
+
+type env struct {
+	t  *testing.T
+	cl *testcluster.Cluster
+	c  *Conn
+}
+
+func (e *env) urls(cluster string) []string {
+	var out []string
+	for _, n := range e.cl.Inv.Nodes {
+		if cluster == "" || n.Cluster == cluster {
+			out = append(out, n.ClientURL())
+		}
+	}
+	return out
+}
+
+func (e *env) connect(urls []string) *Conn {
+	e.t.Helper()
+	su, sp := e.cl.SysUser()
+	au, ap := e.cl.AppUser()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := Connect(ctx, Options{URLs: urls, System: Credentials{su, sp}, App: Credentials{au, ap}, Timeout: 2 * time.Second, Name: "jetstream-test"})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(c.Close)
+	return c
+}
+
+// js is an independent client (nats.go only) for setting up streams and
+// checking outcomes without the code under test.
+func (e *env) js(domain string) njs.JetStream {
+	e.t.Helper()
+	au, ap := e.cl.AppUser()
+	nc, err := nats.Connect(strings.Join(e.urls("BB"), ","), nats.UserInfo(au, ap))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(nc.Close)
+	js, err := njs.NewWithDomain(nc, domain)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return js
+}
+
+// eventually polls check until it returns nil, failing the test with the
+// last error after timeout.
+func eventually(t *testing.T, timeout time.Duration, what string, check func() error) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		err := check()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %s: %v", what, timeout, err)
+		}
+		select {
+		case <-time.After(100 * time.Millisecond):
+		case <-t.Context().Done():
+			t.Fatal(t.Context().Err())
+		}
+	}
+}
+
+func ctxT(t *testing.T, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(t.Context(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func publish(t *testing.T, js njs.JetStream, subject string, n int) {
+	t.Helper()
+	for i := 1; i <= n; i++ {
+		m := nats.NewMsg(fmt.Sprintf("%s.%d", subject, i%7))
+		m.Data = []byte(fmt.Sprintf("message %d", i))
+		if i%3 == 0 {
+			m.Header.Set("X-Test", fmt.Sprint(i))
+			m.Header.Add("X-Multi", "a")
+			m.Header.Add("X-Multi", "b")
+		}
+		if _, err := js.PublishMsg(t.Context(), m); err != nil {
+			t.Fatalf("publish %d to %s: %v", i, subject, err)
+		}
+	}
+}
+
+// TestDeployment runs one deployment through the seed's drills in order,
+// because forming JetStream clusters costs seconds and the later steps
+// (leaders killed, quorum lost) build on the earlier ones.
+func TestDeployment(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts 7 nats-servers")
+	}
+	e := &env{t: t, cl: testcluster.Start(t, testcluster.WriteInventory(t, spec()))}
+	e.c = e.connect(e.urls(""))
+	hub := e.js("hub")
+
+	t.Run("servers and leafnodes", func(t *testing.T) {
+		var names []string
+		eventually(t, 10*time.Second, "all servers answer", func() error {
+			srv, err := e.c.Servers(ctxT(t, 5*time.Second))
+			if err != nil {
+				return err
+			}
+			names = names[:0]
+			for _, s := range srv {
+				names = append(names, s.Name)
+				if !s.JetStream || s.Version == "" || s.Uptime <= 0 || s.Connections < 0 || s.Mem <= 0 {
+					return fmt.Errorf("incomplete report for %s: %+v", s.Name, s)
+				}
+			}
+			if len(srv) != 7 {
+				return fmt.Errorf("%d servers answered: %v", len(srv), names)
+			}
+			return nil
+		})
+		want := []string{"bb_emea_1", "bb_emea_2", "bb_us_1", "bb_us_2", "us_1", "us_2", "us_3"}
+		if !slices.Equal(names, want) {
+			t.Fatalf("servers = %v, want %v (sorted by domain, then name)", names, want)
+		}
+
+		eventually(t, 10*time.Second, "every leaf server linked for ACC1 and SYS", func() error {
+			ls, err := e.c.Leafnodes(ctxT(t, 5*time.Second))
+			if err != nil {
+				return err
+			}
+			for _, l := range ls {
+				if l.Domain != "us" {
+					continue
+				}
+				var accts []string
+				for _, lf := range l.Leafs {
+					if !strings.HasPrefix(lf.Remote, "bb_") {
+						return fmt.Errorf("%s: leaf link to %q, want a backbone server", l.Server, lf.Remote)
+					}
+					accts = append(accts, lf.Account)
+				}
+				if !slices.Equal(accts, []string{"ACC1", "SYS"}) {
+					return fmt.Errorf("%s: leaf accounts %v, want [ACC1 SYS]", l.Server, accts)
+				}
+			}
+			return nil
+		})
+	})
+
+	t.Run("meta leader per domain", func(t *testing.T) {
+		for _, d := range []struct {
+			domain  string
+			size    int
+			cluster string
+		}{{"hub", 4, "BB"}, {"us", 3, "US"}} {
+			eventually(t, 20*time.Second, d.domain+" meta group whole", func() error {
+				start := time.Now()
+				m, err := e.c.Meta(ctxT(t, 5*time.Second), d.domain)
+				if err != nil {
+					return err
+				}
+				// All members answering ends the gather early.
+				if el := time.Since(start); el > 1500*time.Millisecond {
+					t.Errorf("Meta(%s) with every server up took %s", d.domain, el)
+				}
+				if want := e.cl.MetaLeader(d.domain); m.Leader != want {
+					return fmt.Errorf("leader %q, servers say %q", m.Leader, want)
+				}
+				if m.Size != d.size || m.Quorum != d.size/2+1 || m.Cluster != d.cluster || len(m.Peers) != d.size {
+					return fmt.Errorf("meta %+v, want size %d quorum %d cluster %s", m, d.size, d.size/2+1, d.cluster)
+				}
+				for _, p := range m.Peers {
+					if !p.Healthy() {
+						return fmt.Errorf("peer %s", p.describe())
+					}
+				}
+				return nil
+			})
+		}
+	})
+
+	t.Run("digest with gaps", func(t *testing.T) {
+		ctx := ctxT(t, 30*time.Second)
+		if _, err := hub.CreateStream(ctx, njs.StreamConfig{Name: "foo", Subjects: []string{"foo.>"}, Replicas: 3, Storage: njs.FileStorage}); err != nil {
+			t.Fatal(err)
+		}
+		publish(t, hub, "foo", 100)
+		s, err := hub.Stream(ctx, "foo")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, seq := range []uint64{1, 10, 50, 100} {
+			if err := s.DeleteMsg(ctx, seq); err != nil {
+				t.Fatal(err)
+			}
+		}
+		b1, err := e.c.Digest(ctx, "hub", "foo")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b1.Msgs != 96 || b1.FirstSeq != 2 || b1.LastSeq != 100 || b1.NumSubjects != 7 || len(b1.Digest) != 64 {
+			t.Fatalf("baseline %+v, want 96 messages, seq 2..100, 7 subjects", b1)
+		}
+		b2, err := e.c.Digest(ctx, "hub", "foo")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := b1.Equal(b2); err != nil {
+			t.Fatalf("digest not stable: %v", err)
+		}
+		// The digest covers content, not just counters: change one message
+		// keeping the counts (delete one, the counters move; then compare a
+		// baseline whose digest alone differs).
+		forged := b1
+		forged.Digest = strings.Repeat("0", 64)
+		if err := forged.Equal(b1); err == nil || !strings.Contains(err.Error(), "content digest") {
+			t.Fatalf("Equal with another digest = %v", err)
+		}
+		if err := s.DeleteMsg(ctx, 60); err != nil {
+			t.Fatal(err)
+		}
+		b3, err := e.c.Digest(ctx, "hub", "foo")
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = b1.Equal(b3)
+		if err == nil || !strings.Contains(err.Error(), "messages 95, expected 96") || !strings.Contains(err.Error(), "content digest") {
+			t.Fatalf("Equal after a delete = %v", err)
+		}
+		// The ordered consumer is cleaned up.
+		st, err := e.c.Stream(ctx, "hub", "foo")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Consumers != 0 {
+			t.Fatalf("digest left %d consumers behind", st.Consumers)
+		}
+	})
+
+	t.Run("streams across domains", func(t *testing.T) {
+		ctx := ctxT(t, 30*time.Second)
+		us := e.js("us")
+		if _, err := us.CreateStream(ctx, njs.StreamConfig{Name: "us", Subjects: []string{"us.>"}, Replicas: 3}); err != nil {
+			t.Fatal(err)
+		}
+		publish(t, us, "us", 20)
+		if err := e.c.WaitStreamCurrent(ctx, "us", "us", 3, nil); err != nil {
+			t.Fatal(err)
+		}
+		list, err := e.c.Streams(ctx, "us")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(list.Streams) != 1 || list.Streams[0].Name != "us" || list.Streams[0].Msgs != 20 || list.Streams[0].Cluster != "US" {
+			t.Fatalf("streams in us = %+v", list)
+		}
+		for _, p := range list.Streams[0].Peers() {
+			if !strings.HasPrefix(p, "us_") {
+				t.Fatalf("stream us has a replica on %s, outside domain us", p)
+			}
+		}
+		hubList, err := e.c.Streams(ctx, "hub")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(hubList.Streams) != 1 || hubList.Streams[0].Name != "foo" {
+			t.Fatalf("streams in hub = %+v", hubList)
+		}
+		if _, err := e.c.Stream(ctx, "hub", "us"); !IsErrCode(err, ErrCodeStreamNotFound) {
+			t.Fatalf("stream us looked up in hub: %v, want stream not found", err)
+		}
+	})
+
+	t.Run("set replicas 1 to 3", func(t *testing.T) {
+		ctx := ctxT(t, 30*time.Second)
+		if _, err := hub.CreateStream(ctx, njs.StreamConfig{Name: "bar", Subjects: []string{"bar.>"}, Replicas: 1, MaxMsgsPerSubject: 1000, Description: "kept"}); err != nil {
+			t.Fatal(err)
+		}
+		publish(t, hub, "bar", 50)
+		before, err := e.c.Digest(ctx, "hub", "bar")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := e.c.SetReplicas(ctx, "hub", "bar", 3); err != nil {
+			t.Fatal(err)
+		}
+		seen := 0
+		if err := e.c.WaitStreamCurrent(ctx, "hub", "bar", 3, func(StreamState) { seen++ }); err != nil {
+			t.Fatal(err)
+		}
+		if seen == 0 {
+			t.Fatal("progress never called")
+		}
+		s, err := hub.Stream(ctx, "bar")
+		if err != nil {
+			t.Fatal(err)
+		}
+		info := s.CachedInfo()
+		if info.Config.Replicas != 3 || len(info.Cluster.Replicas) != 2 || info.Config.Description != "kept" || info.Config.MaxMsgsPerSubject != 1000 {
+			t.Fatalf("after SetReplicas: config %+v cluster %+v", info.Config, info.Cluster)
+		}
+		after, err := e.c.Digest(ctx, "hub", "bar")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := before.Equal(after); err != nil {
+			t.Fatal(err)
+		}
+	})
+
+	t.Run("snapshot and restore", func(t *testing.T) {
+		ctx := ctxT(t, 60*time.Second)
+		if _, err := hub.CreateOrUpdateConsumer(ctx, "bar", njs.ConsumerConfig{Durable: "worker", AckPolicy: njs.AckExplicitPolicy}); err != nil {
+			t.Fatal(err)
+		}
+		before, err := e.c.Digest(ctx, "hub", "bar")
+		if err != nil {
+			t.Fatal(err)
+		}
+		dir := t.TempDir() + "/bar"
+		snap, err := e.c.Snapshot(ctx, "hub", "bar", dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if snap.Stream != "bar" || snap.Msgs != 50 || snap.LastSeq != 50 || snap.Consumers != 1 || snap.Storage != "file" || snap.ArchiveBytes == 0 {
+			t.Fatalf("snapshot %+v", snap)
+		}
+		if _, err := e.c.Restore(ctx, "hub", dir, RestoreOptions{}); err == nil || !strings.Contains(err.Error(), "exists") {
+			t.Fatalf("restore over a live stream: %v, want a refusal", err)
+		}
+		if err := hub.DeleteStream(ctx, "bar"); err != nil {
+			t.Fatal(err)
+		}
+		st, err := e.c.Restore(ctx, "hub", dir, RestoreOptions{Replicas: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Replicas != 1 || st.Msgs != 50 {
+			t.Fatalf("restored as %+v", st)
+		}
+		if err := e.c.SetReplicas(ctx, "hub", "bar", 3); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.c.WaitStreamCurrent(ctx, "hub", "bar", 3, nil); err != nil {
+			t.Fatal(err)
+		}
+		after, err := e.c.Digest(ctx, "hub", "bar")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := before.Equal(after); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := hub.Consumer(ctx, "bar", "worker"); err != nil {
+			t.Fatalf("consumer worker after restore: %v", err)
+		}
+
+		if _, err := hub.CreateStream(ctx, njs.StreamConfig{Name: "mem", Subjects: []string{"mem.>"}, Replicas: 3, Storage: njs.MemoryStorage}); err != nil {
+			t.Fatal(err)
+		}
+		_, err = e.c.Snapshot(ctx, "hub", "mem", t.TempDir()+"/mem")
+		if !errors.Is(err, ErrMemoryStream) || !strings.Contains(err.Error(), "memory streams cannot be snapshotted") {
+			t.Fatalf("snapshot of a memory stream: %v", err)
+		}
+	})
+
+	t.Run("can lose a node while healthy, not an R1 holder", func(t *testing.T) {
+		ctx := ctxT(t, 30*time.Second)
+		eventually(t, 15*time.Second, "every hub node can go", func() error {
+			for _, n := range hubNodes {
+				if err := e.c.CanLose(ctx, "hub", n); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if _, err := hub.CreateStream(ctx, njs.StreamConfig{Name: "single", Subjects: []string{"single"}, Replicas: 1}); err != nil {
+			t.Fatal(err)
+		}
+		st, err := e.c.Stream(ctx, "hub", "single")
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = e.c.CanLose(ctx, "hub", st.Leader)
+		if !IsUnsafe(err) || !strings.Contains(err.Error(), "stream single is R1") {
+			t.Fatalf("CanLose(%s) holding an R1 stream = %v", st.Leader, err)
+		}
+		if err := hub.DeleteStream(ctx, "single"); err != nil {
+			t.Fatal(err)
+		}
+	})
+
+	t.Run("meta peer remove in a leaf domain through the hub", func(t *testing.T) {
+		ctx := ctxT(t, 60*time.Second)
+		// Only hub URLs: the request must travel to domain us over the
+		// system account's leafnode link.
+		c := e.connect(e.urls("BB"))
+		m, err := c.Meta(ctx, "us")
+		if err != nil {
+			t.Fatal(err)
+		}
+		victim := "us_1"
+		if m.Leader == victim {
+			victim = "us_2"
+		}
+		e.cl.Stop(victim)
+		eventually(t, 20*time.Second, victim+" offline in domain us", func() error {
+			m, err := c.Meta(ctx, "us")
+			if err != nil {
+				return err
+			}
+			if p, ok := m.Peer(victim); !ok || !p.Offline {
+				return fmt.Errorf("peer %s: %+v", victim, p)
+			}
+			return nil
+		})
+		if err := c.MetaPeerRemove(ctx, "us", victim); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.WaitMetaPeer(ctx, "us", victim, false); err != nil {
+			t.Fatal(err)
+		}
+		m, err = c.Meta(ctx, "us")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Size != 2 || m.Quorum != 2 {
+			t.Fatalf("domain us after removal: size %d quorum %d, want 2 and 2", m.Size, m.Quorum)
+		}
+		if hm, err := c.Meta(ctx, "hub"); err != nil || hm.Size != 4 {
+			t.Fatalf("hub meta group touched by a removal in us: %+v, %v", hm, err)
+		}
+	})
+
+	var killed string
+	var fooBaseline Baseline
+	t.Run("stream and meta leader killed", func(t *testing.T) {
+		ctx := ctxT(t, 60*time.Second)
+		st, err := e.c.Stream(ctx, "hub", "foo")
+		if err != nil {
+			t.Fatal(err)
+		}
+		killed = st.Leader
+		if fooBaseline, err = e.c.Digest(ctx, "hub", "foo"); err != nil {
+			t.Fatal(err)
+		}
+		// The seed's drill kills a server leading both; arrange it.
+		if e.cl.MetaLeader("hub") != killed {
+			if err := e.c.MetaStepDown(ctx, "hub", killed); err != nil {
+				t.Fatal(err)
+			}
+			eventually(t, 15*time.Second, "meta leadership moves to "+killed, func() error {
+				if l := e.cl.MetaLeader("hub"); l != killed {
+					return fmt.Errorf("meta leader is %q", l)
+				}
+				return nil
+			})
+		}
+		e.cl.Stop(killed)
+
+		eventually(t, 30*time.Second, "new meta leader, "+killed+" offline", func() error {
+			m, err := e.c.Meta(ctx, "hub")
+			if err != nil {
+				return err
+			}
+			if !m.HasLeader() || m.Leader == killed {
+				return fmt.Errorf("meta leader %q", m.Leader)
+			}
+			if p, ok := m.Peer(killed); !ok || !p.Offline || p.Healthy() {
+				return fmt.Errorf("meta peer %s: %+v (present %v)", killed, p, ok)
+			}
+			if m.Size != 4 || len(m.Peers) != 4 {
+				return fmt.Errorf("meta size %d, %d peers", m.Size, len(m.Peers))
+			}
+			return nil
+		})
+		eventually(t, 30*time.Second, "new stream leader, "+killed+" replica offline", func() error {
+			st, err := e.c.Stream(ctx, "hub", "foo")
+			if err != nil {
+				return err
+			}
+			if st.Leader == "" || st.Leader == killed {
+				return fmt.Errorf("stream leader %q", st.Leader)
+			}
+			for _, f := range st.Followers {
+				if f.Name == killed && f.Offline {
+					return nil
+				}
+			}
+			return fmt.Errorf("followers %+v", st.Followers)
+		})
+		// One more loss would break the meta quorum (3 of 4 needed).
+		other := hubNodes[0]
+		if other == killed {
+			other = hubNodes[1]
+		}
+		err = e.c.CanLose(ctx, "hub", other)
+		if !IsUnsafe(err) || !strings.Contains(err.Error(), "lose quorum") {
+			t.Fatalf("CanLose(%s) with %s down = %v", other, killed, err)
+		}
+	})
+
+	t.Run("stream peer remove", func(t *testing.T) {
+		ctx := ctxT(t, 60*time.Second)
+		if err := e.c.StreamPeerRemove(ctx, "hub", "foo", killed); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.c.WaitStreamCurrent(ctx, "hub", "foo", 3, nil); err != nil {
+			t.Fatal(err)
+		}
+		st, err := e.c.Stream(ctx, "hub", "foo")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.HasPeer(killed) || len(st.Peers()) != 3 {
+			t.Fatalf("after peer-remove: peers %v, want 3 without %s", st.Peers(), killed)
+		}
+		after, err := e.c.Digest(ctx, "hub", "foo")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := fooBaseline.Equal(after); err != nil {
+			t.Fatal(err)
+		}
+	})
+
+	t.Run("two of four down: no meta leader, promptly", func(t *testing.T) {
+		ctx := ctxT(t, 60*time.Second)
+		second := e.cl.MetaLeader("hub")
+		e.cl.Stop(second)
+		start := time.Now()
+		m, err := e.c.Meta(ctx, "hub")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if el := time.Since(start); el > 4*time.Second {
+			t.Fatalf("Meta with 2 of 4 down took %s", el)
+		}
+		if m.HasLeader() {
+			t.Fatalf("meta leader %q with 2 of 4 servers down", m.Leader)
+		}
+		if len(m.Responded) != 2 || m.Size != 4 || m.Quorum != 3 {
+			t.Fatalf("meta %+v, want 2 responders of 4, quorum 3", m)
+		}
+		start = time.Now()
+		err = e.c.CanLose(ctx, "hub", m.Responded[0])
+		if !IsUnsafe(err) || !strings.Contains(err.Error(), "no meta leader") {
+			t.Fatalf("CanLose without a meta leader = %v", err)
+		}
+		if el := time.Since(start); el > 4*time.Second {
+			t.Fatalf("CanLose took %s", el)
+		}
+		start = time.Now()
+		srv, err := e.c.Servers(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if el := time.Since(start); el > 4*time.Second || len(srv) != 4 {
+			t.Fatalf("Servers with nodes down: %d servers in %s, want 4 (2 hub, 2 us) promptly", len(srv), el)
+		}
+		// Dead servers first in the list still let Connect through.
+		urls := []string{e.cl.Inv.Node(killed).ClientURL(), e.cl.Inv.Node(second).ClientURL()}
+		urls = append(urls, e.urls("BB")...)
+		start = time.Now()
+		c := e.connect(urls)
+		if el := time.Since(start); el > 4*time.Second {
+			t.Fatalf("Connect with dead URLs took %s", el)
+		}
+		if _, err := c.Meta(ctx, "hub"); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
