@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"runtime"
 	"sort"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -58,6 +60,22 @@ func runMain(m *testing.M) int {
 			_ = labCommand(5*time.Minute, "down")
 		}
 		return 1
+	}
+	if !keep {
+		// Interrupted (Ctrl-C, or CI ending the run): take the lab down before exiting, as at
+		// the end of a normal run. A SIGKILL cannot be caught; the next up or down cleans up.
+		sigs := make(chan os.Signal, 1)
+		signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+		defer signal.Stop(sigs)
+		go func() {
+			s, ok := <-sigs
+			if !ok {
+				return
+			}
+			fmt.Fprintf(os.Stderr, "e2e: %v: taking the lab down\n", s)
+			_ = labCommand(5*time.Minute, "down")
+			os.Exit(1)
+		}()
 	}
 	code := m.Run()
 	if keep {
