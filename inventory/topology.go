@@ -63,9 +63,18 @@ func (inv *Inventory) Peers(n *Node) []*Node {
 func (inv *Inventory) RouteURLs(n *Node) []string {
 	var out []string
 	for _, p := range inv.Peers(n) {
-		out = append(out, "nats-route://"+net.JoinHostPort(p.Listen, portString(p.Ports.Cluster)))
+		out = append(out, "nats-route://"+net.JoinHostPort(p.Addr(), portString(p.Ports.Cluster)))
 	}
 	return out
+}
+
+// Addr is the address other nodes and clients reach n's listeners on: its
+// listen address, or its host when it listens on every interface.
+func (n *Node) Addr() string {
+	if ip := net.ParseIP(n.Listen); ip != nil && ip.IsUnspecified() {
+		return n.Host
+	}
+	return n.Listen
 }
 
 // LeafRemote is one leafnode remote of a leaf cluster: one per account, so
@@ -89,7 +98,7 @@ func (inv *Inventory) LeafRemotes(n *Node) []LeafRemote {
 	}
 	var urls []string
 	for _, h := range hub.Active() {
-		urls = append(urls, "nats-leaf://"+net.JoinHostPort(h.Listen, portString(h.Ports.Leafnode)))
+		urls = append(urls, "nats-leaf://"+net.JoinHostPort(h.Addr(), portString(h.Ports.Leafnode)))
 	}
 	var out []LeafRemote
 	for _, a := range inv.Accounts {
@@ -103,11 +112,11 @@ func (inv *Inventory) LeafRemotes(n *Node) []LeafRemote {
 
 // ClientURL is the URL clients use to reach the node.
 func (n *Node) ClientURL() string {
-	return "nats://" + net.JoinHostPort(n.Listen, portString(n.Ports.Client))
+	return "nats://" + net.JoinHostPort(n.Addr(), portString(n.Ports.Client))
 }
 
 // HTTPAddr is the monitoring endpoint's host:port.
-func (n *Node) HTTPAddr() string { return net.JoinHostPort(n.Listen, portString(n.Ports.HTTP)) }
+func (n *Node) HTTPAddr() string { return net.JoinHostPort(n.Addr(), portString(n.Ports.HTTP)) }
 
 // SSHAddr is the host:port dcctl dials.
 func (n *Node) SSHAddr() string { return net.JoinHostPort(n.Host, portString(n.SSH.Port)) }

@@ -31,6 +31,7 @@ type File struct {
 	Content []byte
 	Secret  bool   // holds plaintext credentials: never shown, diffs redacted
 	Kind    string // "config", "unit" or "binary"
+	SHA256  string // hex sha256 of the content, filled in by whoever needs it
 }
 
 // Names of the rendered files within nats.config_dir.

@@ -35,6 +35,8 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 			validateCommand(),
 			renderCommand(),
 			graphCommand(),
+			planCommand(),
+			provisionCommand(),
 		},
 		// run() prints errors and picks the exit code; cli must not exit itself.
 		ExitErrHandler:  func(*cli.Context, error) {},

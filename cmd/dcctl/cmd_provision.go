@@ -1,0 +1,158 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/dcctl/dcctl/provision"
+)
+
+func limitFlag() cli.Flag {
+	return &cli.StringFlag{Name: "limit", Usage: "only these `NODES` (comma-separated server names)"}
+}
+
+func concurrencyFlag() cli.Flag {
+	return &cli.IntFlag{Name: "concurrency", Value: 16, Usage: "hosts worked on at once"}
+}
+
+func provisionCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "provision",
+		Usage:     "make every host match the inventory: binary, config, unit; rolling restarts behind health gates",
+		ArgsUsage: "[INVENTORY]",
+		Description: "Gathers facts from every host in one round trip each, plans, and applies:\n" +
+			"creates the nats user and directories, uploads only files whose sha256\n" +
+			"differs (to <path>.dcctl-tmp, verified, then renamed), checks a new config\n" +
+			"with `nats-server -t` before installing it, starts first installs, reloads\n" +
+			"when every changed option is hot-reloadable and otherwise restarts one node\n" +
+			"at a time per cluster behind the health gate. A second run changes nothing.\n" +
+			"Ends with a recap; exit 1 if any host failed or was unreachable.",
+		Flags: append([]cli.Flag{
+			inventoryFlag(), limitFlag(), concurrencyFlag(), jsonFlag(),
+			&cli.BoolFlag{Name: "check", Usage: "only show the plan; change nothing"},
+			&cli.BoolFlag{Name: "diff", Usage: "show unified diffs of changed text files (secrets redacted)"},
+			&cli.DurationFlag{Name: "gate-timeout", Value: 3 * time.Minute, Usage: "bound on each health-gate wait"},
+		}, sshFlags()...),
+		Action: func(c *cli.Context) error { return runProvision(c, c.Bool("check")) },
+	}
+}
+
+func planCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "plan",
+		Usage:     "show what provision would change, per host (read-only)",
+		ArgsUsage: "[INVENTORY]",
+		Flags: append([]cli.Flag{
+			inventoryFlag(), limitFlag(), concurrencyFlag(), jsonFlag(),
+			&cli.BoolFlag{Name: "diff", Usage: "show unified diffs of changed text files (secrets redacted)"},
+		}, sshFlags()...),
+		Action: func(c *cli.Context) error { return runProvision(c, true) },
+	}
+}
+
+func runProvision(c *cli.Context, checkOnly bool) error {
+	inv, err := loadInventory(c, true)
+	if err != nil {
+		return err
+	}
+	nodes, err := inv.Select(splitList(c.String("limit")))
+	if err != nil {
+		return refused(err)
+	}
+	sec, err := loadSecrets(inv)
+	if err != nil {
+		return err
+	}
+	s := newSession(c, inv, sec)
+	defer s.Close()
+	out := c.App.Writer
+	plans, err := provision.Plan(c.Context, s, nodes)
+	if err != nil {
+		return refused(err)
+	}
+	if checkOnly {
+		if c.Bool("json") {
+			return writeJSON(out, plansJSON(plans, c.Bool("diff")))
+		}
+		provision.PrintPlans(out, plans, c.Bool("diff"))
+		for _, p := range plans {
+			if p.Unreachable != nil || p.Err != nil {
+				return errReported
+			}
+		}
+		return nil
+	}
+	logw := out
+	if c.Bool("json") {
+		logw = c.App.ErrWriter
+	} else {
+		provision.PrintPlans(out, plans, c.Bool("diff"))
+		fmt.Fprintln(out)
+	}
+	recap := provision.Apply(c.Context, s, plans, provision.ApplyOptions{
+		Concurrency: c.Int("concurrency"),
+		GateTimeout: c.Duration("gate-timeout"),
+		Log:         logw,
+	})
+	if c.Bool("json") {
+		if err := writeJSON(out, recap); err != nil {
+			return err
+		}
+	} else {
+		recap.Print(out)
+	}
+	if recap.Failed() {
+		return errReported
+	}
+	return nil
+}
+
+type planJSON struct {
+	Node        string   `json:"node"`
+	Host        string   `json:"host"`
+	Unreachable string   `json:"unreachable,omitempty"`
+	Error       string   `json:"error,omitempty"`
+	Changed     bool     `json:"changed"`
+	Changes     []string `json:"changes"`
+	Action      string   `json:"action,omitempty"`
+	Why         []string `json:"why,omitempty"`
+	Diffs       []string `json:"diffs,omitempty"`
+}
+
+func plansJSON(plans []*provision.HostPlan, diff bool) []planJSON {
+	var out []planJSON
+	for _, p := range plans {
+		j := planJSON{Node: p.Node.Name, Host: p.Node.Host, Changed: p.Changed(), Changes: p.Summary(), Action: string(p.Action), Why: p.Why}
+		if p.Unreachable != nil {
+			j.Unreachable = p.Unreachable.Error()
+		}
+		if p.Err != nil {
+			j.Error = p.Err.Error()
+		}
+		if diff {
+			for _, f := range p.Files {
+				if f.Diff != "" {
+					j.Diffs = append(j.Diffs, f.Diff)
+				}
+			}
+		}
+		if j.Changes == nil {
+			j.Changes = []string{}
+		}
+		out = append(out, j)
+	}
+	return out
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}

@@ -1,0 +1,31 @@
+package main
+
+import (
+	"os"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/dcctl/dcctl/inventory"
+	"github.com/dcctl/dcctl/provision"
+)
+
+// sshFlags are the connection flags of every command that reaches hosts.
+func sshFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.BoolFlag{Name: "accept-new-host-keys", Usage: "trust hosts seen for the first time and add their keys to known_hosts (a changed key is still refused)"},
+		&cli.BoolFlag{Name: "direct", Usage: "reach NATS at the client URLs straight instead of through SSH"},
+		&cli.DurationFlag{Name: "ssh-timeout", Value: 10 * time.Second, Usage: "bound on one SSH connection attempt"},
+	}
+}
+
+// newSession opens nothing yet: hosts are dialled when first needed.
+func newSession(c *cli.Context, inv *inventory.Inventory, sec *inventory.Secrets) *provision.Session {
+	return provision.NewSession(inv, sec, provision.SessionOptions{
+		AcceptNewHostKeys: c.Bool("accept-new-host-keys"),
+		Direct:            c.Bool("direct"),
+		AgentSocket:       os.Getenv("SSH_AUTH_SOCK"),
+		Concurrency:       c.Int("concurrency"),
+		DialTimeout:       c.Duration("ssh-timeout"),
+	})
+}

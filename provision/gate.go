@@ -1,0 +1,113 @@
+package provision
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/dcctl/dcctl/jetstream"
+)
+
+// The health gate shared by provision's rolling restarts and the runbooks:
+// before a node goes down, its cluster must be able to lose it; after it
+// comes back, it must be healthy, a current meta peer, and its stream
+// replicas current again.
+
+// GateBefore waits (up to timeout) until node can go down without its
+// domain losing meta quorum or any stream losing its only current copies.
+func (s *Session) GateBefore(ctx context.Context, node string, timeout time.Duration) error {
+	n := s.Inv.Node(node)
+	domain := s.Inv.Domain(n)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	var last error
+	for {
+		nc, err := s.NATS(ctx)
+		if err == nil {
+			last = nc.CanLose(ctx, domain, node)
+			if last == nil {
+				return nil
+			}
+		} else {
+			last = err
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s cannot be taken down safely (waited %s): %w", node, timeout, last)
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+// GateAfter waits (up to timeout) until node answers /healthz with 200, is a
+// current member of its domain's meta group, and every stream with a replica
+// on it has all replicas current. progress, if not nil, hears what it waits for.
+func (s *Session) GateAfter(ctx context.Context, node string, timeout time.Duration, progress func(string)) error {
+	n := s.Inv.Node(node)
+	domain := s.Inv.Domain(n)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	say := func(msg string) {
+		if progress != nil {
+			progress(msg)
+		}
+	}
+	if err := s.WaitHealthz(ctx, node); err != nil {
+		return err
+	}
+	say("healthz 200; waiting to be a current meta peer")
+	nc, err := s.NATS(ctx)
+	if err != nil {
+		return fmt.Errorf("%s: %w", node, err)
+	}
+	if err := nc.WaitMetaPeer(ctx, domain, node, true); err != nil {
+		return fmt.Errorf("%s is not back as a current meta peer of domain %s (waited %s): %w", node, domain, timeout, err)
+	}
+	list, err := nc.Streams(ctx, domain)
+	if err != nil {
+		return fmt.Errorf("%s: list streams of domain %s: %w", node, domain, err)
+	}
+	for _, st := range list.Streams {
+		if !st.HasPeer(node) || st.Replicas < 2 {
+			continue
+		}
+		say("waiting for stream " + st.Name + " replicas to be current")
+		err := nc.WaitStreamCurrent(ctx, domain, st.Name, st.Replicas, func(ss jetstream.StreamState) {
+			for _, f := range ss.Followers {
+				if !f.Current {
+					say(fmt.Sprintf("stream %s: replica %s lag %d", st.Name, f.Name, f.Lag))
+				}
+			}
+		})
+		if err != nil {
+			return fmt.Errorf("%s: stream %s replicas not current (waited %s): %w", node, st.Name, timeout, err)
+		}
+	}
+	return nil
+}
+
+// WaitHealthz polls node's /healthz until it answers 200 or ctx ends.
+func (s *Session) WaitHealthz(ctx context.Context, node string) error {
+	var last error
+	for {
+		code, err := s.Healthz(ctx, node, "/healthz")
+		switch {
+		case err == nil && code == http.StatusOK:
+			return nil
+		case err == nil:
+			last = fmt.Errorf("/healthz answered %d", code)
+		default:
+			last = err
+		}
+		select {
+		case <-ctx.Done():
+			if last == nil {
+				last = ctx.Err()
+			}
+			return fmt.Errorf("%s is not healthy: %w", node, errors.Join(last))
+		case <-time.After(300 * time.Millisecond):
+		}
+	}
+}

@@ -1,0 +1,210 @@
+package provision
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/dcctl/dcctl/inventory"
+	"github.com/dcctl/dcctl/templates"
+)
+
+// fixture loads the example inventory with a fake 1 KB "binary" (planning
+// only hashes it).
+func fixture(t *testing.T, edit func(string) string) (*inventory.Inventory, *inventory.Secrets, templates.File) {
+	t.Helper()
+	dir := t.TempDir()
+	data, err := os.ReadFile("../inventory/example.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.Replace(string(data), `binary = "../bin/nats-server"`, `binary = "nats-server"`, 1)
+	if edit != nil {
+		text = edit(text)
+	}
+	os.WriteFile(filepath.Join(dir, "inv.toml"), []byte(text), 0o644)
+	os.WriteFile(filepath.Join(dir, "nats-server"), make([]byte, 1024), 0o755)
+	sec, _ := os.ReadFile("../templates/testdata/example.secrets.toml")
+	os.WriteFile(filepath.Join(dir, "inv.secrets.toml"), sec, 0o600)
+	inv, err := inventory.Load(filepath.Join(dir, "inv.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := inventory.LoadSecrets(inv, func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin, err := binaryFile(inv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return inv, s, bin
+}
+
+// hostWith builds the facts of a host that already holds files, and a fetch
+// that returns their content: the state a previous provision left.
+func hostWith(files []templates.File, dirs []templates.File) (*Facts, func(context.Context, string) ([]byte, error)) {
+	f := &Facts{OS: "Linux", Arch: "x86_64", Systemd: true, User: true, UnitEnabled: "enabled", UnitActive: "active",
+		Files: map[string]FileFact{}, Dirs: map[string]FileFact{}}
+	content := map[string][]byte{}
+	for _, x := range files {
+		f.Files[x.Path] = FileFact{Exists: true, SHA256: x.SHA256, Mode: x.Mode, Owner: x.Owner, Group: x.Group}
+		content[x.Path] = x.Content
+	}
+	for _, d := range dirs {
+		f.Dirs[d.Path] = FileFact{Exists: true, Mode: d.Mode, Owner: d.Owner, Group: d.Group}
+	}
+	return f, func(_ context.Context, p string) ([]byte, error) { return content[p], nil }
+}
+
+func TestPlanFreshHost(t *testing.T) {
+	inv, sec, bin := fixture(t, nil)
+	dirs, files, err := desired(inv, sec, bin, "us_1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	facts := &Facts{OS: "Linux", Arch: "x86_64", Systemd: true, UnitEnabled: "not-found", UnitActive: "inactive", Files: map[string]FileFact{}, Dirs: map[string]FileFact{}}
+	p, err := planHost(context.Background(), inv, sec, inv.Node("us_1"), dirs, files, facts, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !p.CreateUser || len(p.Dirs) != 2 || len(p.Files) != 4 || p.Action != ActionStart || !p.DaemonReload || !p.Enable {
+		t.Fatalf("fresh host plan: %+v", p.Summary())
+	}
+	if p.Files[0].File.Kind != "binary" {
+		t.Errorf("binary should be installed first, got %s", p.Files[0].File.Path)
+	}
+}
+
+func TestPlanUnchangedHost(t *testing.T) {
+	inv, sec, bin := fixture(t, nil)
+	dirs, files, _ := desired(inv, sec, bin, "bb_us_1")
+	facts, fetch := hostWith(files, dirs)
+	p, err := planHost(context.Background(), inv, sec, inv.Node("bb_us_1"), dirs, files, facts, fetch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Changed() {
+		t.Fatalf("unchanged host plans changes: %v", p.Summary())
+	}
+}
+
+func TestPlanOneConfigValue(t *testing.T) {
+	inv, sec, bin := fixture(t, nil)
+	dirs, files, _ := desired(inv, sec, bin, "emea_2")
+	facts, fetch := hostWith(files, dirs)
+	inv2, sec2, bin2 := fixture(t, func(s string) string { return strings.Replace(s, `max_file_store = "2GB"`, `max_file_store = "3GB"`, 1) })
+	dirs2, files2, _ := desired(inv2, sec2, bin2, "emea_2")
+	p, err := planHost(context.Background(), inv2, sec2, inv2.Node("emea_2"), dirs2, files2, facts, fetch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Files) != 1 || p.Files[0].File.Path != "/etc/nats/nats-server.conf" {
+		t.Fatalf("want only the config to change, got %v", p.Summary())
+	}
+	if p.Action != ActionRestart || !strings.Contains(strings.Join(p.Why, " "), "jetstream.max_file_store") {
+		t.Errorf("a jetstream limit change should restart, naming the key: %s %v", p.Action, p.Why)
+	}
+	d := p.Files[0].Diff
+	if !strings.Contains(d, "-  max_file_store: 2GB") || !strings.Contains(d, "+  max_file_store: 3GB") {
+		t.Errorf("diff lacks the change:\n%s", d)
+	}
+}
+
+func TestPlanReloadForRoutesAndAccounts(t *testing.T) {
+	// A node added to the cluster changes only the others' routes: reload.
+	inv, sec, bin := fixture(t, nil)
+	dirs, files, _ := desired(inv, sec, bin, "bb_us_1")
+	facts, fetch := hostWith(files, dirs)
+	inv2, sec2, bin2 := fixture(t, func(s string) string {
+		return s + "\n[nodes.bb_us_3]\ncluster = \"BB\"\ndc = \"us\"\nhost = \"10.77.2.13\"\n"
+	})
+	dirs2, files2, _ := desired(inv2, sec2, bin2, "bb_us_1")
+	p, err := planHost(context.Background(), inv2, sec2, inv2.Node("bb_us_1"), dirs2, files2, facts, fetch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Action != ActionReload {
+		t.Fatalf("routes change should reload, got %q %v", p.Action, p.Why)
+	}
+}
+
+func TestPlanDiffRedactsSecrets(t *testing.T) {
+	inv, sec, bin := fixture(t, nil)
+	dirs, files, _ := desired(inv, sec, bin, "us_3")
+	facts, fetch := hostWith(files, dirs)
+	// the secrets change: a new password for acc1 through the environment
+	newPW := "brand-new-password-123"
+	sec2, err := inventory.LoadSecrets(inv, func(k string) string {
+		if k == "DCCTL_PASSWORD_ACC1" {
+			return newPW
+		}
+		return ""
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dirs2, files2, _ := desired(inv, sec2, bin, "us_3")
+	p, err := planHost(context.Background(), inv, sec2, inv.Node("us_3"), dirs2, files2, facts, fetch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var all strings.Builder
+	for _, f := range p.Files {
+		all.WriteString(f.Diff)
+	}
+	if all.Len() == 0 {
+		t.Fatal("no diff for a password change")
+	}
+	for _, pw := range append(sec.Values(), newPW) {
+		if strings.Contains(all.String(), pw) {
+			t.Errorf("diff shows a password")
+		}
+	}
+	if !strings.Contains(all.String(), "<redacted>") {
+		t.Errorf("diff of the remotes file not redacted:\n%s", all.String())
+	}
+	if p.Action != ActionRestart {
+		t.Errorf("leaf remotes change should restart, got %q", p.Action)
+	}
+}
+
+func TestPlanStoppedUnitStarts(t *testing.T) {
+	inv, sec, bin := fixture(t, nil)
+	dirs, files, _ := desired(inv, sec, bin, "us_2")
+	facts, fetch := hostWith(files, dirs)
+	facts.UnitActive = "failed"
+	p, _ := planHost(context.Background(), inv, sec, inv.Node("us_2"), dirs, files, facts, fetch)
+	if p.Action != ActionStart || p.Why[0] != "unit is failed" {
+		t.Errorf("stopped unit: %q %v", p.Action, p.Why)
+	}
+}
+
+func TestConfigChangeKeys(t *testing.T) {
+	a := []byte("server_name: a\njetstream { domain: x, store_dir: /s }\naccounts { A: { users: [ {user: u, password: p} ] } }\ncluster { routes: [r1] }\n")
+	b := []byte("server_name: a\njetstream { domain: x, store_dir: /s }\naccounts { A: { users: [ {user: u, password: q} ] } }\ncluster { routes: [r1, r2] }\n")
+	keys, ok := configChange(a, b)
+	if !ok || strings.Join(keys, ",") != "accounts,cluster.routes" {
+		t.Errorf("keys %v reloadable %v", keys, ok)
+	}
+	c := []byte("server_name: a\njetstream { domain: y, store_dir: /s }\naccounts { A: { users: [ {user: u, password: p} ] } }\ncluster { routes: [r1] }\n")
+	keys, ok = configChange(a, c)
+	if ok || strings.Join(keys, ",") != "jetstream.domain" {
+		t.Errorf("keys %v reloadable %v", keys, ok)
+	}
+}
+
+func TestUnifiedDiff(t *testing.T) {
+	a := []byte("1\n2\n3\n4\n5\n6\n7\n8\n9\n10\n")
+	b := []byte("1\n2\n3\n4\nfive\n6\n7\n8\n9\n10\n11\n")
+	d := unifiedDiff("f", a, b)
+	want := "--- f (on host)\n+++ f (rendered)\n@@ -2,9 +2,10 @@\n 2\n 3\n 4\n-5\n+five\n 6\n 7\n 8\n 9\n 10\n+11\n"
+	if d != want {
+		t.Errorf("got:\n%s\nwant:\n%s", d, want)
+	}
+	if unifiedDiff("f", a, a) != "" {
+		t.Errorf("equal files give a diff")
+	}
+}

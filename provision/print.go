@@ -1,0 +1,80 @@
+package provision
+
+import (
+	"fmt"
+	"io"
+	"strings"
+)
+
+// Summary lists the plan's changes in a few words each.
+func (p *HostPlan) Summary() []string {
+	var out []string
+	if len(p.CleanTemp) > 0 {
+		out = append(out, fmt.Sprintf("remove %d leftover temp file(s)", len(p.CleanTemp)))
+	}
+	if p.CreateUser {
+		out = append(out, "create user")
+	}
+	for _, d := range p.Dirs {
+		out = append(out, "dir "+d.Path)
+	}
+	for _, f := range p.Files {
+		out = append(out, f.Reason+" "+f.File.Path)
+	}
+	if p.DaemonReload {
+		out = append(out, "daemon-reload")
+	}
+	if p.Enable && p.Action != ActionStart {
+		out = append(out, "enable")
+	}
+	if p.Action != ActionNone {
+		out = append(out, string(p.Action))
+	}
+	return out
+}
+
+// PrintPlans writes what provision would do, per host; with diff, the
+// unified diffs of changed text files (secrets redacted).
+func PrintPlans(w io.Writer, plans []*HostPlan, diff bool) {
+	changed := 0
+	for _, p := range plans {
+		head := fmt.Sprintf("%s (%s)", p.Node.Name, p.Node.Host)
+		switch {
+		case p.Unreachable != nil:
+			fmt.Fprintf(w, "%s: UNREACHABLE: %v\n", head, p.Unreachable)
+			continue
+		case p.Err != nil:
+			fmt.Fprintf(w, "%s: FAILED: %v\n", head, p.Err)
+			continue
+		case !p.Changed():
+			fmt.Fprintf(w, "%s: ok, no change\n", head)
+			continue
+		}
+		changed++
+		fmt.Fprintf(w, "%s:\n", head)
+		for _, s := range p.Summary() {
+			if s == string(p.Action) {
+				continue
+			}
+			fmt.Fprintf(w, "  - %s\n", s)
+		}
+		if p.Action != ActionNone {
+			fmt.Fprintf(w, "  => %s: %s\n", p.Action, strings.Join(p.Why, "; "))
+		} else if len(p.Why) > 0 {
+			fmt.Fprintf(w, "  (%s)\n", strings.Join(p.Why, "; "))
+		}
+		if diff {
+			for _, f := range p.Files {
+				if f.Diff != "" {
+					fmt.Fprintf(w, "%s", indent(f.Diff, "    "))
+				}
+			}
+		}
+	}
+	fmt.Fprintf(w, "%d of %d host(s) to change\n", changed, len(plans))
+}
+
+func indent(s, pre string) string {
+	lines := strings.Split(strings.TrimSuffix(s, "\n"), "\n")
+	return pre + strings.Join(lines, "\n"+pre) + "\n"
+}

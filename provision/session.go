@@ -1,0 +1,264 @@
+// Package provision turns an inventory into running nats-servers: it
+// gathers facts from every host, plans what must change, applies the plan
+// with rolling restarts behind health gates, and reports a recap. Its
+// Session is also how runbooks and status reach hosts and NATS.
+package provision
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"sort"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/dcctl/dcctl/inventory"
+	"github.com/dcctl/dcctl/jetstream"
+	"github.com/dcctl/dcctl/remote"
+)
+
+// SessionOptions says how a Session reaches hosts and NATS.
+type SessionOptions struct {
+	AcceptNewHostKeys bool
+	// Direct connects to NATS client URLs straight instead of through SSH.
+	Direct bool
+	// AgentSocket is the ssh-agent socket ($SSH_AUTH_SOCK), "" for none.
+	AgentSocket string
+	// Concurrency bounds parallel SSH dials; < 1 means all at once.
+	Concurrency int
+	// DialTimeout bounds one SSH dial; default 10s.
+	DialTimeout time.Duration
+	// NATSTimeout bounds each NATS request; default 3s.
+	NATSTimeout time.Duration
+}
+
+// Session holds one SSH connection per host for a whole run, and a NATS
+// connection tunnelled through them.
+type Session struct {
+	Inv     *inventory.Inventory
+	Secrets *inventory.Secrets
+	opts    SessionOptions
+
+	mu       sync.Mutex
+	clients  map[string]*remote.Client
+	dialErrs map[string]error
+	stores   map[string]*remote.HostKeyStore
+	nats     *jetstream.Conn
+}
+
+// NewSession prepares a session; nothing is dialled until needed.
+func NewSession(inv *inventory.Inventory, sec *inventory.Secrets, opts SessionOptions) *Session {
+	return &Session{Inv: inv, Secrets: sec, opts: opts,
+		clients: map[string]*remote.Client{}, dialErrs: map[string]error{}, stores: map[string]*remote.HostKeyStore{}}
+}
+
+func (s *Session) config(n *inventory.Node) remote.Config {
+	s.mu.Lock()
+	store := s.stores[n.SSH.KnownHosts]
+	if store == nil {
+		store = remote.NewHostKeyStore(n.SSH.KnownHosts)
+		s.stores[n.SSH.KnownHosts] = store
+	}
+	s.mu.Unlock()
+	key := n.SSH.Key
+	if _, err := os.Stat(key); err != nil && s.opts.AgentSocket != "" {
+		key = "" // the agent holds the key
+	}
+	return remote.Config{
+		Name: n.Name, Host: n.Host, Port: n.SSH.Port, User: n.SSH.User,
+		KeyFile: key, AgentSocket: s.opts.AgentSocket,
+		KnownHosts: n.SSH.KnownHosts, HostKeys: store, AcceptNewHostKeys: s.opts.AcceptNewHostKeys,
+		Sudo: n.SSH.Sudo, DialTimeout: s.opts.DialTimeout,
+	}
+}
+
+// Connect dials every given node's host not yet connected, in parallel, and
+// returns the failures by node name. A failure is remembered for the run:
+// a host that is down is not dialled again and again.
+func (s *Session) Connect(ctx context.Context, nodes []*inventory.Node) map[string]error {
+	var cfgs []remote.Config
+	s.mu.Lock()
+	for _, n := range nodes {
+		if s.clients[n.Name] == nil && s.dialErrs[n.Name] == nil {
+			cfgs = append(cfgs, remote.Config{Name: n.Name})
+		}
+	}
+	s.mu.Unlock()
+	for i := range cfgs {
+		cfgs[i] = s.config(s.Inv.Node(cfgs[i].Name))
+	}
+	if len(cfgs) > 0 {
+		clients, errs := remote.DialAll(ctx, cfgs, s.opts.Concurrency)
+		s.mu.Lock()
+		for k, c := range clients {
+			s.clients[k] = c
+		}
+		for k, e := range errs {
+			s.dialErrs[k] = e
+		}
+		s.mu.Unlock()
+	}
+	out := map[string]error{}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, n := range nodes {
+		if e := s.dialErrs[n.Name]; e != nil {
+			out[n.Name] = e
+		}
+	}
+	return out
+}
+
+// Client returns the SSH connection to node's host, dialling it if needed.
+func (s *Session) Client(ctx context.Context, node string) (*remote.Client, error) {
+	n := s.Inv.Node(node)
+	if n == nil {
+		return nil, &inventory.UnknownNodeError{Name: node, Inventory: s.Inv.File}
+	}
+	if errs := s.Connect(ctx, []*inventory.Node{n}); errs[node] != nil {
+		return nil, errs[node]
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.clients[node], nil
+}
+
+// Forget drops a host's connection (and a remembered dial failure), so the
+// next use dials again: after a host restarts, or to retry one that was down.
+func (s *Session) Forget(node string) {
+	s.mu.Lock()
+	c := s.clients[node]
+	delete(s.clients, node)
+	delete(s.dialErrs, node)
+	s.mu.Unlock()
+	if c != nil {
+		c.Close()
+	}
+}
+
+// dialNATS reaches a node's listener: through the SSH connection to the
+// node's host (so only SSH needs to be open), or straight with Direct.
+func (s *Session) dialNATS(ctx context.Context, network, addr string) (net.Conn, error) {
+	if s.opts.Direct {
+		var d net.Dialer
+		return d.DialContext(ctx, network, addr)
+	}
+	n := s.nodeByAddr(addr)
+	if n == nil {
+		return nil, fmt.Errorf("dial %s: no inventory node listens there", addr)
+	}
+	c, err := s.Client(ctx, n.Name)
+	if err != nil {
+		return nil, fmt.Errorf("dial %s through ssh to %s: %w", addr, n.Name, err)
+	}
+	return c.DialContext(ctx, network, addr)
+}
+
+func (s *Session) nodeByAddr(addr string) *inventory.Node {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil
+	}
+	p, _ := strconv.Atoi(port)
+	for _, n := range s.Inv.Nodes {
+		if n.Addr() == host && (n.Ports.Client == p || n.Ports.HTTP == p || n.Ports.Cluster == p || n.Ports.Leafnode == p) {
+			return n
+		}
+	}
+	return nil
+}
+
+// NATS returns the session's JetStream connection, through any node that
+// answers (system and application users both).
+func (s *Session) NATS(ctx context.Context) (*jetstream.Conn, error) {
+	s.mu.Lock()
+	if s.nats != nil {
+		defer s.mu.Unlock()
+		return s.nats, nil
+	}
+	s.mu.Unlock()
+	sys, app := s.Inv.SystemAccount(), s.Inv.AppAccount()
+	opts := jetstream.Options{
+		Dial:    s.dialNATS,
+		Timeout: s.opts.NATSTimeout,
+		Name:    "dcctl",
+		System:  jetstream.Credentials{User: sys.Users[0], Password: s.Secrets.Password(sys.Users[0])},
+		App:     jetstream.Credentials{User: app.Users[0], Password: s.Secrets.Password(app.Users[0])},
+	}
+	for _, n := range s.liveFirst() {
+		opts.URLs = append(opts.URLs, n.ClientURL())
+	}
+	conn, err := jetstream.Connect(ctx, opts)
+	if err != nil {
+		return nil, fmt.Errorf("connect to NATS: %w", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.nats != nil { // lost a race with another caller
+		conn.Close()
+		return s.nats, nil
+	}
+	s.nats = conn
+	return conn, nil
+}
+
+// liveFirst orders nodes so that hosts already connected come first and
+// hosts known to be unreachable last.
+func (s *Session) liveFirst() []*inventory.Node {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rank := func(n *inventory.Node) int {
+		switch {
+		case n.Standby:
+			return 3
+		case s.clients[n.Name] != nil:
+			return 0
+		case s.dialErrs[n.Name] != nil:
+			return 2
+		}
+		return 1
+	}
+	nodes := append([]*inventory.Node(nil), s.Inv.Nodes...)
+	sort.SliceStable(nodes, func(i, j int) bool { return rank(nodes[i]) < rank(nodes[j]) })
+	return nodes
+}
+
+// Healthz asks node's monitoring endpoint for /healthz (path may carry a
+// query) and returns the HTTP status.
+func (s *Session) Healthz(ctx context.Context, node, path string) (int, error) {
+	n := s.Inv.Node(node)
+	if n == nil {
+		return 0, &inventory.UnknownNodeError{Name: node, Inventory: s.Inv.File}
+	}
+	client := &http.Client{Transport: &http.Transport{DialContext: s.dialNATS, DisableKeepAlives: true}}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+n.HTTPAddr()+path, nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("%s %s: %w", node, path, err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode, nil
+}
+
+// Close ends the NATS connection and every SSH connection.
+func (s *Session) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.nats != nil {
+		s.nats.Close()
+		s.nats = nil
+	}
+	err := remote.CloseAll(s.clients)
+	s.clients = map[string]*remote.Client{}
+	return err
+}
