@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The whole test suite: vet, unit and integration tests (in-process SSH and
+# NATS servers), bounded fuzzing, and the end-to-end tests on the local lab.
+# Run as root on Debian with the prerequisites installed (scripts/install-deps.sh).
+# The end-to-end tests bring the lab up and take it down themselves.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH=$PATH:/usr/local/go/bin
+export GOFLAGS=-buildvcs=false
+
+echo "== vet"
+go vet ./...
+unformatted=$(gofmt -l $(git ls-files '*.go'))
+if [[ -n $unformatted ]]; then echo "gofmt would change: $unformatted" >&2; exit 1; fi
+
+echo "== build"
+go build -o bin/dcctl ./cmd/dcctl
+# nats-server from the module version go.mod pins (checked by go.sum)
+go build -o bin/nats-server github.com/nats-io/nats-server/v2
+
+echo "== fuzz (bounded)"
+go test -run '^$' -fuzz '^FuzzParse$' -fuzztime 10s ./inventory
+go test -run '^$' -fuzz '^FuzzParseFacts$' -fuzztime 10s ./provision
+
+echo "== tests (end-to-end included: DCCTL_E2E=1)"
+DCCTL_E2E=1 go test -count=1 -timeout 45m ./...
