@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -19,19 +20,40 @@ func TestLab(t *testing.T) {
 		t.Fatalf("lab inventory has %d nodes, want %d", len(nodes), labHosts)
 	}
 
-	t.Run("systemd", func(t *testing.T) {
+	// One SSH session per host, all hosts at once: each answers with what the checks below
+	// need. The session itself proves sshd answers with the key known_hosts holds (strict
+	// checking, never off).
+	facts := map[string]hostFacts{}
+	var mu sync.Mutex
+	t.Run("hosts", func(t *testing.T) {
 		for _, n := range nodes {
-			// Right after up, a host may still be "starting" (sshd is up before the last units).
-			eventually(t, time.Minute, n.Name+" systemd running", func() error {
-				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-				defer cancel()
-				// is-system-running exits non-zero for "degraded": read its output, not its code.
-				out, _ := trySSH(ctx, "root", n.Host, "systemctl is-system-running; cat /proc/1/comm")
-				f := strings.Fields(out)
-				if len(f) != 2 || (f[0] != "running" && f[0] != "degraded") || f[1] != "systemd" {
-					return fmt.Errorf("state %q", strings.TrimSpace(out))
+			t.Run(n.Name, func(t *testing.T) {
+				t.Parallel()
+				var f hostFacts
+				// Right after up a host may still be "starting" (sshd is up before the last units).
+				eventually(t, time.Minute, n.Name+" systemd running", func() error {
+					var err error
+					f, err = readHostFacts(n)
+					if err != nil {
+						return err
+					}
+					if f.state != "running" && f.state != "degraded" {
+						return fmt.Errorf("systemctl is-system-running: %q", f.state)
+					}
+					return nil
+				})
+				if f.init != "systemd" {
+					t.Errorf("PID 1 is %q, want systemd", f.init)
 				}
-				return nil
+				if want := strings.ReplaceAll(n.Name, "_", "-"); f.hostname != want {
+					t.Errorf("hostname %q, want %q", f.hostname, want)
+				}
+				if len(f.machineID) != 32 {
+					t.Errorf("machine-id %q", f.machineID)
+				}
+				mu.Lock()
+				facts[n.Name] = f
+				mu.Unlock()
 			})
 		}
 	})
@@ -41,25 +63,25 @@ func TestLab(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		seen := map[string]string{}
+		keys, ids := map[string]string{}, map[string]string{}
 		for _, n := range nodes {
-			// The key sshd serves must be the one known_hosts records (ssh already refused a
-			// mismatch; this also proves the entry came from the host's own key file).
-			pub := strings.Fields(sshHost(t, n.Name, "cat /etc/ssh/ssh_host_ed25519_key.pub"))
-			if len(pub) < 2 {
-				t.Fatalf("%s: bad host key file", n.Name)
+			f, ok := facts[n.Name]
+			if !ok {
+				t.Fatalf("%s: no facts (see the hosts subtest)", n.Name)
 			}
-			want := n.Host + " " + pub[0] + " " + pub[1]
-			if !strings.Contains(string(known), want+"\n") {
+			// The entry must come from the host's own key file, and every host has its own key
+			// and machine-id (the base image carries none).
+			if want := n.Host + " " + f.hostKey; !strings.Contains(string(known), want+"\n") {
 				t.Errorf("%s: known_hosts lacks %q", n.Name, want)
 			}
-			if other, dup := seen[pub[1]]; dup {
+			if other, dup := keys[f.hostKey]; dup {
 				t.Errorf("%s and %s share a host key", n.Name, other)
 			}
-			seen[pub[1]] = n.Name
-			if id := strings.TrimSpace(sshHost(t, n.Name, "hostname")); id != strings.ReplaceAll(n.Name, "_", "-") {
-				t.Errorf("%s: hostname %q", n.Name, id)
+			keys[f.hostKey] = n.Name
+			if other, dup := ids[f.machineID]; dup {
+				t.Errorf("%s and %s share machine-id %s", n.Name, other, f.machineID)
 			}
+			ids[f.machineID] = n.Name
 		}
 		// With an empty known_hosts, strict checking must refuse: nothing bypasses it.
 		empty := filepath.Join(t.TempDir(), "known_hosts")
@@ -71,20 +93,6 @@ func TestLab(t *testing.T) {
 		args := append(sshArgs(empty), "root@"+nodes[0].Host, "true")
 		if out, err := runCmd(ctx, "ssh", args...); err == nil {
 			t.Errorf("ssh with an empty known_hosts succeeded: %s", out)
-		}
-	})
-
-	t.Run("machine ids differ", func(t *testing.T) {
-		seen := map[string]string{}
-		for _, n := range nodes {
-			id := strings.TrimSpace(sshHost(t, n.Name, "cat /etc/machine-id"))
-			if len(id) != 32 {
-				t.Errorf("%s: machine-id %q", n.Name, id)
-			}
-			if other, dup := seen[id]; dup {
-				t.Errorf("%s and %s share machine-id %s", n.Name, other, id)
-			}
-			seen[id] = n.Name
 		}
 	})
 
@@ -162,4 +170,32 @@ func tcpReach(from labNode, addr string) error {
 		return fmt.Errorf("%s (%s) -> %s:22: %v", from.Name, from.Host, addr, err)
 	}
 	return nil
+}
+
+// hostFacts is what one SSH session reads from a host.
+type hostFacts struct {
+	state     string // systemctl is-system-running
+	init      string // /proc/1/comm
+	hostname  string
+	machineID string
+	hostKey   string // "ssh-ed25519 AAAA..." from the host's own key file
+}
+
+func readHostFacts(n labNode) (hostFacts, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	// is-system-running exits non-zero for "degraded": read its output, not its code.
+	out, err := trySSH(ctx, "root", n.Host, "systemctl is-system-running; cat /proc/1/comm; hostname; "+
+		"cat /etc/machine-id; cut -d' ' -f1,2 /etc/ssh/ssh_host_ed25519_key.pub")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 5 {
+		return hostFacts{}, fmt.Errorf("%s: unexpected answer %q (%v)", n.Name, out, err)
+	}
+	return hostFacts{
+		state:     strings.TrimSpace(lines[0]),
+		init:      strings.TrimSpace(lines[1]),
+		hostname:  strings.TrimSpace(lines[2]),
+		machineID: strings.TrimSpace(lines[3]),
+		hostKey:   strings.TrimSpace(lines[4]),
+	}, nil
 }
