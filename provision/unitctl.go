@@ -1,0 +1,146 @@
+package provision
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// Unit actions of UnitCtl.
+const (
+	UnitStart   = "start"
+	UnitStop    = "stop"
+	UnitRestart = "restart"
+	UnitKill    = "kill"
+)
+
+// UnitActions lists what UnitCtl accepts, for usage text.
+var UnitActions = []string{UnitStart, UnitStop, UnitRestart, UnitKill}
+
+// UnitState is a node's nats-server unit as systemd reports it.
+type UnitState struct {
+	Unit     string `json:"unit"`
+	Load     string `json:"load"`   // loaded, not-found, ...
+	Active   string `json:"active"` // active, inactive, failed, activating, deactivating
+	Sub      string `json:"sub"`    // running, dead, auto-restart, ...
+	Result   string `json:"result,omitempty"`
+	MainPID  int    `json:"main_pid"`
+	Restarts int    `json:"restarts"`
+}
+
+// State is the one word status shows: the active state, or "not-found"
+// when the unit is not installed.
+func (u UnitState) State() string {
+	if u.Load == "not-found" {
+		return "not-found"
+	}
+	return u.Active
+}
+
+func (u UnitState) String() string {
+	s := u.State()
+	if u.Sub != "" && u.Load != "not-found" {
+		s += " (" + u.Sub + ")"
+	}
+	if u.Result != "" && u.Result != "success" {
+		s += ", result " + u.Result
+	}
+	if u.MainPID != 0 {
+		s += fmt.Sprintf(", pid %d", u.MainPID)
+	}
+	return s
+}
+
+// UnitState asks systemd on node's host for the state of the nats-server
+// unit, in one round trip.
+func (s *Session) UnitState(ctx context.Context, node string) (UnitState, error) {
+	c, err := s.Client(ctx, node)
+	if err != nil {
+		return UnitState{}, err
+	}
+	unit := s.Inv.NATS.Service + ".service"
+	cmd := "systemctl show --no-pager -p LoadState,ActiveState,SubState,Result,MainPID,NRestarts " + shellQuote(unit)
+	out, _, err := c.Run(ctx, cmd)
+	if err != nil {
+		return UnitState{}, fmt.Errorf("state of %s on %s: %w", unit, node, err)
+	}
+	return parseUnitShow(unit, out), nil
+}
+
+func parseUnitShow(unit string, out []byte) UnitState {
+	u := UnitState{Unit: unit}
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	for sc.Scan() {
+		k, v, ok := strings.Cut(sc.Text(), "=")
+		if !ok {
+			continue
+		}
+		switch k {
+		case "LoadState":
+			u.Load = v
+		case "ActiveState":
+			u.Active = v
+		case "SubState":
+			u.Sub = v
+		case "Result":
+			u.Result = v
+		case "MainPID":
+			u.MainPID, _ = strconv.Atoi(v)
+		case "NRestarts":
+			u.Restarts, _ = strconv.Atoi(v)
+		}
+	}
+	return u
+}
+
+// UnitCtl starts, stops, restarts or kills node's nats-server unit and
+// checks the outcome: after start and restart the unit is active; after stop
+// and kill it is down and its process is gone.
+//
+// kill is the crash drill: SIGKILL, no lame duck. The unit has
+// Restart=on-failure, so systemd would bring the server back after RestartSec;
+// stopping the unit right after the kill cancels that pending restart (the
+// unit ends "failed", result "signal"), so the node stays down until someone
+// starts it, as a crashed host would. A node already down is left as it is.
+func (s *Session) UnitCtl(ctx context.Context, node, action string) error {
+	c, err := s.Client(ctx, node)
+	if err != nil {
+		return err
+	}
+	unit := shellQuote(s.Inv.NATS.Service + ".service")
+	var script string
+	switch action {
+	case UnitStart, UnitRestart:
+		script = fmt.Sprintf(`systemctl %s %s || exit 1
+systemctl is-active --quiet %[2]s || { echo "unit is $(systemctl is-active %[2]s) after %[1]s" >&2; exit 1; }`, action, unit)
+	case UnitStop:
+		script = fmt.Sprintf(`systemctl stop %s || exit 1
+`+waitGone, unit)
+	case UnitKill:
+		// MainPID is read before the kill so that we can prove that very
+		// process is gone, not merely that systemd forgot about it.
+		script = fmt.Sprintf(`pid=$(systemctl show -p MainPID --value %[1]s)
+if [ "$pid" = 0 ] || [ -z "$pid" ]; then exit 0; fi
+systemctl kill --signal=SIGKILL %[1]s || exit 1
+systemctl stop %[1]s || exit 1
+`+waitGone, unit)
+	default:
+		return fmt.Errorf("unit action %q: want one of %s", action, strings.Join(UnitActions, ", "))
+	}
+	if _, _, err := c.Run(ctx, script); err != nil {
+		return fmt.Errorf("%s %s on %s: %w", action, s.Inv.NATS.Service, node, err)
+	}
+	return nil
+}
+
+// waitGone polls (5 s at most) until the process $pid, when set, has exited
+// and the unit (format argument 1) is no longer active.
+const waitGone = `i=0
+while { [ -n "${pid:-}" ] && [ "${pid:-0}" != 0 ] && kill -0 "$pid" 2>/dev/null; } || systemctl is-active --quiet %[1]s; do
+	i=$((i+1))
+	if [ $i -gt 50 ]; then echo "still running after 5s (pid ${pid:-?}, unit $(systemctl is-active %[1]s))" >&2; exit 1; fi
+	sleep 0.1
+done`

@@ -1,0 +1,255 @@
+package status
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Write renders the report as tables: per domain the JetStream summary and
+// the RAFT meta group as natscli's `server report jetstream` shows them,
+// then the streams, the hosts and the leafnode links; the warnings last, so
+// that they are what stays on screen.
+func (r *Report) Write(w io.Writer) {
+	for i, d := range r.Domains {
+		if i > 0 {
+			fmt.Fprintln(w)
+		}
+		d.write(w)
+	}
+	fmt.Fprintln(w)
+	if len(r.Warnings) > 0 {
+		fmt.Fprintln(w, "Warnings:")
+		for _, wn := range r.Warnings {
+			tag := "WARNING"
+			if wn.Level == LevelNotice {
+				tag = "notice"
+			}
+			where := ""
+			if wn.Domain != "" {
+				where = "[" + wn.Domain + "] "
+			}
+			fmt.Fprintf(w, "  %s: %s%s\n", tag, where, wn.Message)
+		}
+		fmt.Fprintln(w)
+	}
+	verdict := "healthy"
+	if !r.Healthy {
+		n := 0
+		for _, wn := range r.Warnings {
+			if wn.Level == LevelDegraded {
+				n++
+			}
+		}
+		verdict = fmt.Sprintf("DEGRADED (%d problem(s))", n)
+	}
+	fmt.Fprintf(w, "Status at %s: %s (collected in %.1fs)\n", r.Time.Local().Format("2006-01-02 15:04:05"), verdict, r.Seconds)
+}
+
+func (d *Domain) write(w io.Writer) {
+	leader := d.MetaLeader
+	if leader == "" {
+		leader = "NONE"
+	}
+	fmt.Fprintf(w, "Domain %s: cluster %s, %d servers, quorum %d, meta leader %s\n", d.Name, d.Cluster, d.ClusterSize, d.Quorum, leader)
+	if d.LeafOf != "" {
+		fmt.Fprintf(w, "Leaf cluster of %s\n", d.LeafOf)
+	}
+	fmt.Fprintln(w)
+
+	d.summary().write(w)
+	fmt.Fprintln(w)
+	if len(d.Meta) > 0 {
+		d.metaTable().write(w)
+	} else if d.MetaError != "" {
+		fmt.Fprintf(w, "RAFT meta group: %s\n", d.MetaError)
+	}
+	fmt.Fprintln(w)
+	switch {
+	case d.StreamsError != "":
+		fmt.Fprintf(w, "Streams: could not be listed: %s\n\n", d.StreamsError)
+	case len(d.Streams) == 0 && len(d.MissingStreams) == 0:
+		fmt.Fprintf(w, "Streams: none in domain %s\n\n", d.Name)
+	default:
+		d.streamTable().write(w)
+		fmt.Fprintln(w)
+	}
+	d.hostTable().write(w)
+	if len(d.Leafnodes) > 0 {
+		fmt.Fprintln(w)
+		d.leafTable().write(w)
+	}
+}
+
+// summary is natscli's "JetStream Summary": the servers that answered, the
+// meta leader starred, totals in the footer.
+func (d *Domain) summary() *table {
+	t := newTable("JetStream Summary: domain "+d.Name,
+		"Server", "Cluster", "Domain", "Streams", "Consumers", "Messages", "Bytes", "Memory", "File", "API Req", "API Err")
+	var streams, consumers int
+	var msgs, bytes, mem, file, req, apiErr uint64
+	for _, s := range d.Servers {
+		if !s.Online || s.NATS == nil {
+			continue
+		}
+		n := s.NATS
+		name := s.Name
+		if name == d.MetaLeader {
+			name += "*"
+		}
+		t.add(name, n.Cluster, n.Domain, count(uint64(n.Streams)), count(uint64(n.Consumers)), count(n.Messages),
+			ibytes(n.Bytes), ibytes(n.MemoryStore), ibytes(n.FileStore), count(n.APIRequests), apiErrors(n.APIErrors, n.APIRequests))
+		streams += n.Streams
+		consumers += n.Consumers
+		msgs += n.Messages
+		bytes += n.Bytes
+		mem += n.MemoryStore
+		file += n.FileStore
+		req += n.APIRequests
+		apiErr += n.APIErrors
+	}
+	t.footer = []string{"", "", "", count(uint64(streams)), count(uint64(consumers)), count(msgs), ibytes(bytes), ibytes(mem), ibytes(file), count(req), count(apiErr)}
+	return t
+}
+
+func (d *Domain) metaTable() *table {
+	t := newTable("RAFT Meta Group Information", "Name", "ID", "Leader", "Current", "Online", "Active", "Lag")
+	for _, p := range d.Meta {
+		lead := ""
+		if p.Leader {
+			lead = "yes"
+		}
+		t.add(p.Name, p.ID, lead, strconv.FormatBool(p.Current), strconv.FormatBool(p.Online),
+			fmtDuration(time.Duration(p.ActiveMS)*time.Millisecond), count(p.Lag))
+	}
+	return t
+}
+
+func (d *Domain) streamTable() *table {
+	t := newTable("Streams", "Stream", "Storage", "Replicas", "Leader", "Followers", "Messages", "Bytes", "Consumers", "State")
+	for _, s := range d.Streams {
+		var fs []string
+		for _, p := range s.Peers {
+			if !p.Leader {
+				fs = append(fs, replicaState(p))
+			}
+		}
+		state := "ok"
+		if s.Problem != "" {
+			state = "DEGRADED"
+		}
+		leader := s.Leader
+		if leader == "" {
+			leader = "NONE"
+		}
+		t.add(s.Name, s.Storage, strconv.Itoa(s.Replicas), leader, strings.Join(fs, ", "),
+			count(s.Messages), ibytes(s.Bytes), strconv.Itoa(s.Consumers), state)
+	}
+	for _, name := range d.MissingStreams {
+		t.add(name, "", "", "NONE", "", "", "", "", "NO ANSWER")
+	}
+	return t
+}
+
+// replicaState reads like natscli's stream info: "bb_us_2 current" or
+// "bb_emea_1 OFFLINE, 8 behind".
+func replicaState(p Replica) string {
+	var parts []string
+	if p.Current {
+		parts = append(parts, "current")
+	} else {
+		parts = append(parts, "outdated")
+	}
+	if !p.Online {
+		parts = append(parts, "OFFLINE")
+	}
+	if p.Lag > 0 {
+		parts = append(parts, count(p.Lag)+" behind")
+	}
+	return p.Name + " " + strings.Join(parts, " ")
+}
+
+// hostTable shows each node of the cluster as its host sees it: the systemd
+// unit, whether the server answers, and its client connections.
+func (d *Domain) hostTable() *table {
+	t := newTable("Servers and hosts", "Server", "Host", "DC", "Unit", "NATS", "Version", "Uptime", "Connections", "RSS")
+	for _, s := range d.Servers {
+		unit := s.Unit
+		if unit == "" {
+			unit = "-"
+		}
+		nats := "OFFLINE"
+		if s.Standby && !s.Online {
+			nats = "standby"
+		}
+		version, uptime, conns, rss := "", "", "", ""
+		if s.Online && s.NATS != nil {
+			nats = "online"
+			version, uptime = s.NATS.Version, fmtDuration(s.NATS.Uptime)
+			conns, rss = strconv.Itoa(s.NATS.Connections), ibytes(uint64(max(s.NATS.Mem, 0)))
+		}
+		t.add(s.Name, s.Host, s.DC, unit, nats, version, uptime, conns, rss)
+	}
+	return t
+}
+
+func (d *Domain) leafTable() *table {
+	t := newTable("Leafnode links to "+d.LeafOf, "Server", "Account", "Hub server", "RTT")
+	for _, l := range d.Leafnodes {
+		hub := l.Hub
+		if hub == "" {
+			hub = "MISSING"
+		}
+		t.add(l.Server, l.Account, hub, l.RTT)
+	}
+	return t
+}
+
+// count writes n with thousands separators, as natscli does.
+func count(n uint64) string {
+	s := strconv.FormatUint(n, 10)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}
+
+// ibytes writes a size in binary units: "0 B", "156 B", "1.2 KiB".
+func ibytes(n uint64) string {
+	if n < 1024 {
+		return fmt.Sprintf("%d B", n)
+	}
+	units := []string{"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"}
+	v := float64(n) / 1024
+	i := 0
+	for v >= 1024 && i < len(units)-1 {
+		v /= 1024
+		i++
+	}
+	return fmt.Sprintf("%.1f %s", v, units[i])
+}
+
+// apiErrors is natscli's "1 / 0.636%" form.
+func apiErrors(errs, total uint64) string {
+	if errs == 0 || total == 0 {
+		return count(errs)
+	}
+	return fmt.Sprintf("%s / %.3f%%", count(errs), float64(errs)*100/float64(total))
+}
+
+// fmtDuration rounds to what a reader needs: milliseconds below a second,
+// seconds below an hour, minutes above.
+func fmtDuration(d time.Duration) string {
+	switch {
+	case d <= 0:
+		return "0s"
+	case d < time.Second:
+		return d.Round(time.Millisecond).String()
+	case d < time.Hour:
+		return d.Round(time.Second).String()
+	default:
+		return strings.TrimSuffix(d.Round(time.Minute).String(), "0s")
+	}
+}

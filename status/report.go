@@ -1,0 +1,446 @@
+// Package status reports the health of a whole deployment in one pass: per
+// JetStream domain the servers, the meta group, the streams and the leafnode
+// links as NATS reports them, the systemd unit of every host over SSH, and
+// the warnings an on-call engineer must act on. It renders the report as
+// natscli-like tables or as JSON (docs/status.md).
+//
+// Everything is asked in parallel and every request has a deadline, so a
+// deployment with hosts down is reported within a few seconds: what did not
+// answer is shown as offline or unreachable, never waited for.
+package status
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/dcctl/dcctl/inventory"
+	"github.com/dcctl/dcctl/jetstream"
+	"github.com/dcctl/dcctl/provision"
+	"github.com/dcctl/dcctl/remote"
+)
+
+// Options select what Collect asks.
+type Options struct {
+	// Domain limits the report to one JetStream domain; "" reports all.
+	Domain string
+	// Units asks systemd on every host (over SSH) for the unit state.
+	Units bool
+}
+
+// Report is the state of the deployment at one moment.
+type Report struct {
+	Time time.Time `json:"time"`
+	// Healthy is false when any warning is of level "degraded".
+	Healthy  bool      `json:"healthy"`
+	Domains  []*Domain `json:"domains"`
+	Warnings []Warning `json:"warnings"`
+	// NATSError is set when no NATS server could be reached at all.
+	NATSError string  `json:"nats_error,omitempty"`
+	Seconds   float64 `json:"seconds"` // how long collecting took
+}
+
+// Warning levels: a degraded warning makes the report unhealthy (exit 1);
+// a notice is a standing risk of the topology.
+const (
+	LevelDegraded = "degraded"
+	LevelNotice   = "notice"
+)
+
+// Warning is one thing the operator should know or act on.
+type Warning struct {
+	Level   string `json:"level"`
+	Domain  string `json:"domain,omitempty"`
+	Message string `json:"message"`
+}
+
+// Domain is one JetStream domain: one cluster of the inventory.
+type Domain struct {
+	Name    string `json:"name"`
+	Cluster string `json:"cluster"`
+	LeafOf  string `json:"leaf_of,omitempty"` // the hub cluster of a leaf cluster
+	// MetaLeader is the server name of the meta leader, "" when there is none.
+	MetaLeader  string `json:"meta_leader"`
+	ClusterSize int    `json:"cluster_size"`
+	Quorum      int    `json:"quorum"`
+	// Responded counts the servers of the domain that answered.
+	Responded int        `json:"responded"`
+	Servers   []*Server  `json:"servers"`
+	Meta      []MetaPeer `json:"meta_peers"`
+	MetaError string     `json:"meta_error,omitempty"`
+	Streams   []*Stream  `json:"streams"`
+	// MissingStreams are streams the meta leader knows whose leader did
+	// not answer in time.
+	MissingStreams []string   `json:"missing_streams,omitempty"`
+	StreamsError   string     `json:"streams_error,omitempty"`
+	Leafnodes      []LeafLink `json:"leafnodes"`
+}
+
+// Server is one inventory node of the domain, whether it answered or not.
+type Server struct {
+	Name    string `json:"name"`
+	Host    string `json:"host"`
+	DC      string `json:"dc"`
+	Standby bool   `json:"standby,omitempty"`
+	// Online is true when the server answered over NATS.
+	Online bool `json:"online"`
+	// NATS is what the server reports about itself; absent when offline.
+	NATS *jetstream.Server `json:"nats,omitempty"`
+	// Unit is systemd's state of the unit (active, inactive, failed,
+	// activating, not-found), "unreachable" when SSH failed, "" when not
+	// asked.
+	Unit       string               `json:"unit,omitempty"`
+	UnitDetail *provision.UnitState `json:"unit_detail,omitempty"`
+	UnitError  string               `json:"unit_error,omitempty"`
+}
+
+// MetaPeer is one member of the meta group as its leader sees it.
+type MetaPeer struct {
+	Name     string `json:"name"`
+	ID       string `json:"id"` // the RAFT peer id nats-server derives from the name
+	Leader   bool   `json:"leader"`
+	Current  bool   `json:"current"`
+	Online   bool   `json:"online"`
+	ActiveMS int64  `json:"active_ms"` // since the leader last heard from it
+	Lag      uint64 `json:"lag"`
+}
+
+// Stream is one stream with its replicas as the stream leader sees them.
+type Stream struct {
+	Name      string    `json:"name"`
+	Storage   string    `json:"storage"`
+	Replicas  int       `json:"replicas"` // configured
+	Leader    string    `json:"leader"`
+	Peers     []Replica `json:"peers"` // leader first
+	Messages  uint64    `json:"messages"`
+	Bytes     uint64    `json:"bytes"`
+	Consumers int       `json:"consumers"`
+	// Problem is why the stream is not whole, "" when it is.
+	Problem string `json:"problem,omitempty"`
+}
+
+// Replica is one copy of a stream.
+type Replica struct {
+	Name     string `json:"name"`
+	Leader   bool   `json:"leader"`
+	Current  bool   `json:"current"`
+	Online   bool   `json:"online"`
+	Lag      uint64 `json:"lag"`
+	ActiveMS int64  `json:"active_ms"`
+}
+
+// LeafLink is one leafnode connection of a leaf cluster's server to its hub,
+// for one account. Hub is "" when the link the inventory expects is missing.
+type LeafLink struct {
+	Server  string `json:"server"`
+	Account string `json:"account"`
+	Hub     string `json:"hub"`
+	RTT     string `json:"rtt,omitempty"`
+}
+
+// Collect builds the report. It returns an error only for bad input (an
+// unknown domain); everything that did not answer is part of the report.
+func Collect(ctx context.Context, s *provision.Session, o Options) (*Report, error) {
+	start := time.Now()
+	inv := s.Inv
+	var clusters []*inventory.Cluster
+	for _, cl := range inv.Clusters {
+		if o.Domain == "" || cl.Domain == o.Domain {
+			clusters = append(clusters, cl)
+		}
+	}
+	if len(clusters) == 0 {
+		var names []string
+		for _, cl := range inv.Clusters {
+			names = append(names, cl.Domain)
+		}
+		return nil, fmt.Errorf("domain %q is not in inventory %s (domains: %v)", o.Domain, inv.File, names)
+	}
+	var nodes []*inventory.Node
+	for _, cl := range clusters {
+		nodes = append(nodes, cl.Nodes...)
+	}
+
+	r := &Report{Time: start.UTC(), Domains: []*Domain{}, Warnings: []Warning{}}
+	var units map[string]unitResult
+	if o.Units {
+		// Dial every host first, all at once: the NATS connection goes
+		// through these SSH connections too, and a silent host then costs
+		// one dial timeout in total, not one per use.
+		s.Connect(ctx, nodes)
+	}
+	var wg sync.WaitGroup
+	if o.Units {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			units = collectUnits(ctx, s, nodes)
+		}()
+	}
+	nr := collectNATS(ctx, s, clusters)
+	wg.Wait()
+
+	for _, cl := range clusters {
+		r.Domains = append(r.Domains, buildDomain(inv, cl, nr, units))
+	}
+	if nr.err != nil {
+		r.NATSError = nr.err.Error()
+	}
+	r.Warnings = warnings(inv, r)
+	r.Healthy = true
+	for _, w := range r.Warnings {
+		if w.Level == LevelDegraded {
+			r.Healthy = false
+		}
+	}
+	r.Seconds = time.Since(start).Seconds()
+	return r, nil
+}
+
+// natsResult is everything asked over NATS, gathered in parallel.
+type natsResult struct {
+	err       error // no connection at all
+	servers   []jetstream.Server
+	leafs     []jetstream.ServerLeafnodes
+	leafErr   error
+	meta      map[string]*jetstream.MetaGroup
+	metaErr   map[string]error
+	streams   map[string]*jetstream.StreamList
+	streamErr map[string]error
+}
+
+func collectNATS(ctx context.Context, s *provision.Session, clusters []*inventory.Cluster) *natsResult {
+	nr := &natsResult{meta: map[string]*jetstream.MetaGroup{}, metaErr: map[string]error{},
+		streams: map[string]*jetstream.StreamList{}, streamErr: map[string]error{}}
+	nc, err := s.NATS(ctx)
+	if err != nil {
+		nr.err = err
+		return nr
+	}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		servers, err := nc.Servers(ctx)
+		mu.Lock()
+		defer mu.Unlock()
+		nr.servers = servers
+		if err != nil && nr.err == nil {
+			nr.err = err
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		leafs, err := nc.Leafnodes(ctx)
+		mu.Lock()
+		defer mu.Unlock()
+		nr.leafs, nr.leafErr = leafs, err
+	}()
+	for _, cl := range clusters {
+		d := cl.Domain
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			m, err := nc.Meta(ctx, d)
+			mu.Lock()
+			defer mu.Unlock()
+			nr.meta[d], nr.metaErr[d] = m, err
+		}()
+		// Streams are asked per domain (DESIGN §7): each domain has its
+		// own JetStream API, reached as $JS.<domain>.API.
+		go func() {
+			defer wg.Done()
+			l, err := nc.Streams(ctx, d)
+			mu.Lock()
+			defer mu.Unlock()
+			nr.streams[d], nr.streamErr[d] = l, err
+		}()
+	}
+	wg.Wait()
+	return nr
+}
+
+type unitResult struct {
+	state provision.UnitState
+	err   error
+}
+
+func collectUnits(ctx context.Context, s *provision.Session, nodes []*inventory.Node) map[string]unitResult {
+	out := map[string]unitResult{}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, n := range nodes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			st, err := s.UnitState(ctx, n.Name)
+			if err != nil {
+				// The connection may have died since it was opened (the
+				// host rebooted): dial afresh next time (--watch).
+				s.Forget(n.Name)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			out[n.Name] = unitResult{st, err}
+		}()
+	}
+	wg.Wait()
+	return out
+}
+
+func buildDomain(inv *inventory.Inventory, cl *inventory.Cluster, nr *natsResult, units map[string]unitResult) *Domain {
+	d := &Domain{Name: cl.Domain, Cluster: cl.Name, LeafOf: cl.LeafOf,
+		Servers: []*Server{}, Meta: []MetaPeer{}, Streams: []*Stream{}, Leafnodes: []LeafLink{}}
+	byName := map[string]*jetstream.Server{}
+	for i := range nr.servers {
+		byName[nr.servers[i].Name] = &nr.servers[i]
+	}
+	for _, n := range cl.Nodes {
+		sv := &Server{Name: n.Name, Host: n.Host, DC: n.DC, Standby: n.Standby}
+		if js, ok := byName[n.Name]; ok {
+			sv.Online, sv.NATS = true, js
+		}
+		if u, ok := units[n.Name]; ok {
+			if u.err != nil {
+				sv.Unit, sv.UnitError = "unreachable", u.err.Error()
+				var ee *remote.ExitError
+				if errors.As(u.err, &ee) {
+					sv.Unit = "unknown" // reached the host, systemctl failed
+				}
+			} else {
+				st := u.state
+				sv.Unit, sv.UnitDetail = st.State(), &st
+			}
+		}
+		d.Servers = append(d.Servers, sv)
+	}
+
+	if m := nr.meta[cl.Domain]; m != nil {
+		d.MetaLeader, d.ClusterSize, d.Quorum, d.Responded = m.Leader, m.Size, m.Quorum, len(m.Responded)
+		for _, p := range m.Peers {
+			d.Meta = append(d.Meta, MetaPeer{Name: p.Name, ID: PeerID(p.Name), Leader: p.Leader,
+				Current: p.Current, Online: !p.Offline && contains(m.Responded, p.Name),
+				ActiveMS: p.Active.Milliseconds(), Lag: p.Lag})
+		}
+	} else if err := nr.metaErr[cl.Domain]; err != nil {
+		d.MetaError = err.Error()
+	}
+	if d.MetaLeader == "" {
+		// Without a leader nobody knows the group; the inventory does. Show
+		// the members that did not answer as offline beside those that did.
+		for _, n := range cl.Active() {
+			if !containsPeer(d.Meta, n.Name) {
+				d.Meta = append(d.Meta, MetaPeer{Name: n.Name, ID: PeerID(n.Name)})
+			}
+		}
+		sort.Slice(d.Meta, func(i, j int) bool { return d.Meta[i].Name < d.Meta[j].Name })
+	}
+	if d.ClusterSize == 0 {
+		// No server answered: the inventory says how big the group is.
+		d.ClusterSize = len(cl.Active())
+		d.Quorum = d.ClusterSize/2 + 1
+	}
+
+	if l := nr.streams[cl.Domain]; l != nil {
+		for _, st := range l.Streams {
+			d.Streams = append(d.Streams, streamOf(st, d))
+		}
+		d.MissingStreams = l.Missing
+	} else if err := nr.streamErr[cl.Domain]; err != nil {
+		d.StreamsError = err.Error()
+	}
+
+	if cl.IsLeaf() {
+		d.Leafnodes = leafLinks(inv, cl, nr.leafs)
+	}
+	return d
+}
+
+func streamOf(st jetstream.StreamState, d *Domain) *Stream {
+	s := &Stream{Name: st.Name, Storage: st.Storage, Replicas: st.Replicas, Leader: st.Leader,
+		Peers: []Replica{}, Messages: st.Msgs, Bytes: st.Bytes, Consumers: st.Consumers}
+	if st.Leader != "" {
+		s.Peers = append(s.Peers, Replica{Name: st.Leader, Leader: true, Current: true, Online: true})
+	}
+	for _, f := range st.Followers {
+		s.Peers = append(s.Peers, Replica{Name: f.Name, Current: f.Current, Online: !f.Offline,
+			Lag: f.Lag, ActiveMS: f.Active.Milliseconds()})
+	}
+	if err := st.Current(); err != nil {
+		s.Problem = err.Error()
+	}
+	return s
+}
+
+// leafLinks pairs every leafnode remote the inventory expects of a leaf
+// cluster's running servers with the connection the server reports.
+func leafLinks(inv *inventory.Inventory, cl *inventory.Cluster, leafs []jetstream.ServerLeafnodes) []LeafLink {
+	out := []LeafLink{}
+	reported := map[string]jetstream.ServerLeafnodes{}
+	for _, l := range leafs {
+		reported[l.Server] = l
+	}
+	for _, n := range cl.Active() {
+		sl, ok := reported[n.Name]
+		if !ok {
+			continue // offline: reported as such elsewhere
+		}
+		seen := map[string]bool{}
+		for _, l := range sl.Leafs {
+			if !l.Spoke {
+				continue
+			}
+			seen[l.Account] = true
+			out = append(out, LeafLink{Server: n.Name, Account: l.Account, Hub: l.Remote, RTT: l.RTT})
+		}
+		for _, rm := range inv.LeafRemotes(n) {
+			if !seen[rm.Account] {
+				out = append(out, LeafLink{Server: n.Name, Account: rm.Account})
+			}
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		if out[i].Server != out[j].Server {
+			return out[i].Server < out[j].Server
+		}
+		return out[i].Account < out[j].Account
+	})
+	return out
+}
+
+func containsPeer(peers []MetaPeer, name string) bool {
+	for _, p := range peers {
+		if p.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// PeerID is the RAFT peer id nats-server gives a server in the meta group:
+// 8 characters of base-62 over the sha256 of the server name (getHash in
+// nats-server's events.go). Computing it saves asking every server for it,
+// and it is what natscli shows in its ID column.
+func PeerID(serverName string) string {
+	const digits = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	sum := sha256.Sum256([]byte(serverName))
+	b := make([]byte, 8)
+	for i := range b {
+		b[i] = digits[int(sum[i]%byte(len(digits)))]
+	}
+	return string(b)
+}

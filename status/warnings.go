@@ -1,0 +1,127 @@
+package status
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/dcctl/dcctl/inventory"
+)
+
+// warnings derives what the operator must know from the report: every
+// degraded state, with what it means and what to do, then the standing
+// risks of the topology that `dcctl validate` also names.
+func warnings(inv *inventory.Inventory, r *Report) []Warning {
+	out := []Warning{}
+	add := func(level, domain, format string, a ...any) {
+		out = append(out, Warning{Level: level, Domain: domain, Message: fmt.Sprintf(format, a...)})
+	}
+	if r.NATSError != "" {
+		add(LevelDegraded, "", "no NATS server could be asked: %s", r.NATSError)
+	}
+	for _, d := range r.Domains {
+		metaWarnings(d, add)
+		for _, s := range d.Servers {
+			serverWarnings(inv, d, s, add)
+		}
+		if d.StreamsError != "" {
+			add(LevelDegraded, d.Name, "streams of domain %q could not be listed: %s", d.Name, d.StreamsError)
+		}
+		for _, s := range d.Streams {
+			if s.Problem == "" {
+				continue
+			}
+			add(LevelDegraded, d.Name, "%s: while it is degraded, create only R1 consumers on it until it is whole (consumers with more replicas may not come up)", s.Problem)
+		}
+		for _, name := range d.MissingStreams {
+			add(LevelDegraded, d.Name, "stream %s did not answer: it has no leader or its leader is offline", name)
+		}
+		for _, l := range d.Leafnodes {
+			if l.Hub == "" {
+				add(LevelDegraded, d.Name, "%s has no leafnode link to cluster %s for account %s: messages of that account do not cross between %s and %s",
+					l.Server, d.LeafOf, l.Account, d.Cluster, d.LeafOf)
+			}
+		}
+	}
+	for _, w := range inv.Warnings() {
+		domain := ""
+		if name, ok := strings.CutPrefix(w.Key, "clusters."); ok {
+			cl := inv.Cluster(name)
+			if cl == nil || !reported(r, cl.Domain) {
+				continue
+			}
+			domain = cl.Domain
+		}
+		add(LevelNotice, domain, "%s", w.String())
+	}
+	return out
+}
+
+func reported(r *Report, domain string) bool {
+	for _, d := range r.Domains {
+		if d.Name == domain {
+			return true
+		}
+	}
+	return false
+}
+
+func metaWarnings(d *Domain, add func(level, domain, format string, a ...any)) {
+	if d.MetaLeader == "" {
+		switch {
+		case d.Responded == 0:
+			add(LevelDegraded, d.Name, "no server of domain %q answered: the cluster %s is down or unreachable", d.Name, d.Cluster)
+		case d.Responded < d.Quorum:
+			add(LevelDegraded, d.Name, "no meta leader in domain %q: quorum lost. The cluster expects %d servers but only %d responded; JetStream administration (creating, changing or peer-removing streams) needs at least %d up. Bring servers back before changing anything",
+				d.Name, d.ClusterSize, d.Responded, d.Quorum)
+		default:
+			add(LevelDegraded, d.Name, "no meta leader in domain %q although %d of %d servers responded: an election is under way or the servers cannot reach each other (check routes)",
+				d.Name, d.Responded, d.ClusterSize)
+		}
+		return
+	}
+	healthy := 0
+	for _, p := range d.Meta {
+		switch {
+		case p.Current && p.Online:
+			healthy++
+		case !p.Online:
+			add(LevelDegraded, d.Name, "meta group peer %s is offline (last heard %s ago)", p.Name, fmtDuration(time.Duration(p.ActiveMS)*time.Millisecond))
+		default:
+			add(LevelDegraded, d.Name, "meta group peer %s is not current (lag %d)", p.Name, p.Lag)
+		}
+	}
+	if healthy < d.Quorum {
+		add(LevelDegraded, d.Name, "meta group of domain %q has %d healthy peers, quorum needs %d: quorum lost", d.Name, healthy, d.Quorum)
+	} else if healthy < d.ClusterSize && healthy == d.Quorum {
+		add(LevelDegraded, d.Name, "domain %q can lose no further server: %d of %d meta peers healthy, quorum is %d", d.Name, healthy, d.ClusterSize, d.Quorum)
+	}
+}
+
+func serverWarnings(inv *inventory.Inventory, d *Domain, s *Server, add func(level, domain, format string, a ...any)) {
+	if s.Standby {
+		if s.Unit == "active" {
+			add(LevelNotice, d.Name, "standby node %s is running: provision it as a member (standby = false) or stop it", s.Name)
+		}
+		return
+	}
+	unit := inv.NATS.Service + ".service"
+	if !s.Online {
+		msg := fmt.Sprintf("server %s (%s) did not answer over NATS: offline", s.Name, s.Host)
+		if s.Unit != "" && s.Unit != "unreachable" {
+			msg += fmt.Sprintf("; %s is %s", unit, s.Unit)
+		}
+		add(LevelDegraded, d.Name, "%s", msg)
+	}
+	switch s.Unit {
+	case "", "active":
+	case "unreachable":
+		add(LevelDegraded, d.Name, "host of %s (%s) is unreachable over SSH: %s", s.Name, s.Host, s.UnitError)
+	case "unknown":
+		add(LevelDegraded, d.Name, "could not read the state of %s on %s: %s", unit, s.Name, s.UnitError)
+	default:
+		if s.Online {
+			add(LevelDegraded, d.Name, "%s on %s is %s although the server answers: check for a server started outside systemd", unit, s.Name, s.Unit)
+		}
+	}
+}
