@@ -60,7 +60,7 @@ func (c *Conn) WaitMetaPeer(ctx context.Context, domain, server string, present 
 }
 
 // poll runs check until it returns nil or ctx ends; then it reports the last
-// reason check gave.
+// reason check gave. A check wrapping its error with stop ends it at once.
 func poll(ctx context.Context, check func() error) error {
 	t := time.NewTicker(pollInterval)
 	defer t.Stop()
@@ -68,6 +68,10 @@ func poll(ctx context.Context, check func() error) error {
 		err := check()
 		if err == nil {
 			return nil
+		}
+		var s stopError
+		if errors.As(err, &s) {
+			return s.err
 		}
 		if ctx.Err() != nil {
 			return fmt.Errorf("%w (last: %v)", ctx.Err(), err)
@@ -79,6 +83,13 @@ func poll(ctx context.Context, check func() error) error {
 		}
 	}
 }
+
+// stopError makes poll give up instead of retrying.
+type stopError struct{ err error }
+
+func (s stopError) Error() string { return s.err.Error() }
+
+func stop(err error) error { return stopError{err} }
 
 // UnsafeError is returned by CanLose: it lists every reason losing the server
 // now would cost availability or data.

@@ -34,8 +34,10 @@ func (c Credentials) set() bool { return c.User != "" }
 
 // Options configures Connect.
 type Options struct {
-	// URLs are client URLs (nats://host:port). Any reachable one will do: the
-	// client tries them all before giving up, so nodes being down is fine.
+	// URLs are client URLs (nats://host:port) in order of preference: the
+	// first reachable one is used (list the servers of the domain you work on
+	// first: requests then avoid leafnode hops). Down nodes cost little: all
+	// addresses are probed at once before connecting.
 	URLs []string
 	// Dial opens connections; nil uses a net.Dialer.
 	Dial DialFunc
@@ -163,13 +165,18 @@ func dial(ctx context.Context, o Options, cred Credentials, timeout time.Duratio
 		// host; stick to the URLs we were given.
 		nats.IgnoreDiscoveredServers(),
 	}
+	// nats.go tries its URLs one after another, each costing a full timeout
+	// when a host is down and silent; probing them all at once first lets it
+	// start with one that answers.
+	urls := preferReachable(ctx, df, o.URLs, timeout)
+	opts = append(opts, nats.DontRandomize())
 	type result struct {
 		nc  *nats.Conn
 		err error
 	}
 	done := make(chan result, 1)
 	go func() {
-		nc, err := nats.Connect(strings.Join(o.URLs, ","), opts...)
+		nc, err := nats.Connect(strings.Join(urls, ","), opts...)
 		done <- result{nc, err}
 	}()
 	select {
@@ -187,6 +194,73 @@ func dial(ctx context.Context, o Options, cred Credentials, timeout time.Duratio
 		}()
 		return nil, fmt.Errorf("connect to NATS (%s) as %s: %w", redactURLs(o.URLs), cred.User, ctx.Err())
 	}
+}
+
+// preferReachable dials every URL's address in parallel and moves one that
+// accepts a TCP connection to the front, keeping the others in their order.
+// URLs are a preference order: once one answers, earlier ones get a short
+// grace to answer too, so that a caller listing the servers of the domain it
+// works on first gets one of those while a silent host costs only the grace.
+// If none answers within timeout the order is kept and nats.go reports the
+// failures. The probe connections are closed unused.
+func preferReachable(ctx context.Context, df DialFunc, urls []string, timeout time.Duration) []string {
+	if len(urls) < 2 {
+		return urls
+	}
+	pctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	ok := make(chan int, len(urls))
+	for i, u := range urls {
+		go func() {
+			conn, err := df(pctx, "tcp", hostPort(u))
+			if err != nil {
+				return
+			}
+			conn.Close()
+			ok <- i
+		}()
+	}
+	best := -1
+	var grace <-chan time.Time
+	for best != 0 {
+		select {
+		case i := <-ok:
+			if best < 0 || i < best {
+				best = i
+			}
+			if grace == nil {
+				grace = time.After(preferenceGrace)
+			}
+			continue
+		case <-grace:
+		case <-pctx.Done():
+		}
+		break
+	}
+	if best <= 0 {
+		return urls
+	}
+	out := append([]string{urls[best]}, urls[:best]...)
+	return append(out, urls[best+1:]...)
+}
+
+// preferenceGrace is how long preferReachable waits for a preferred URL
+// after a less preferred one answered: a few round trips on a WAN.
+const preferenceGrace = 150 * time.Millisecond
+
+// hostPort is the dial address of a client URL, with nats' default port.
+func hostPort(s string) string {
+	if !strings.Contains(s, "://") {
+		s = "nats://" + s
+	}
+	u, err := url.Parse(s)
+	if err != nil || u.Host == "" {
+		return s
+	}
+	if u.Port() == "" {
+		return net.JoinHostPort(u.Hostname(), "4222")
+	}
+	return u.Host
 }
 
 // redactURLs drops any user info from URLs so that a password given inline

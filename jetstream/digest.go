@@ -107,40 +107,55 @@ func (c *Conn) Digest(ctx context.Context, domain, stream string) (Baseline, err
 
 	var count uint64
 	done := false
+	var noResponders time.Time // when the current run of "no responders" began
 	for !done {
 		if err := ctx.Err(); err != nil {
 			return Baseline{}, fmt.Errorf("digest of stream %s after %d of %d messages: %w", stream, count, st.Msgs, err)
 		}
-		want := st.Msgs - count
-		if want > 1000 {
-			want = 1000
-		}
+		want := min(st.Msgs-count, 1000)
 		batch, err := cons.Fetch(int(want), njs.FetchMaxWait(c.timeout))
-		if err != nil {
-			return Baseline{}, fmt.Errorf("digest of stream %s: fetch: %w", stream, err)
-		}
 		got := 0
-		for m := range batch.Messages() {
-			got++
-			md, err := m.Metadata()
-			if err != nil {
-				return Baseline{}, fmt.Errorf("digest of stream %s: %w", stream, err)
+		if err == nil {
+			for m := range batch.Messages() {
+				got++
+				md, merr := m.Metadata()
+				if merr != nil {
+					return Baseline{}, fmt.Errorf("digest of stream %s: %w", stream, merr)
+				}
+				seq := md.Sequence.Stream
+				if seq > st.LastSeq {
+					done = true
+					break
+				}
+				hashMessage(h, seq, m.Subject(), m.Headers(), m.Data())
+				count++
+				if seq == st.LastSeq || count == st.Msgs {
+					done = true
+					break
+				}
 			}
-			seq := md.Sequence.Stream
-			if seq > st.LastSeq {
-				done = true
-				break
-			}
-			hashMessage(h, seq, m.Subject(), m.Headers(), m.Data())
-			count++
-			if seq == st.LastSeq || count == st.Msgs {
-				done = true
-				break
-			}
+			err = batch.Error()
 		}
-		if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) {
+		switch {
+		case errors.Is(err, nats.ErrNoResponders) && got == 0:
+			// The new consumer's subscription has not reached the server
+			// we are connected to yet (interest propagates asynchronously
+			// over routes and leafnode links): try again for a while.
+			if noResponders.IsZero() {
+				noResponders = time.Now()
+			}
+			if time.Since(noResponders) > c.timeout {
+				return Baseline{}, fmt.Errorf("digest of stream %s: fetch: %w", stream, err)
+			}
+			select {
+			case <-ctx.Done():
+			case <-time.After(pollInterval / 5):
+			}
+			continue
+		case err != nil && !errors.Is(err, nats.ErrTimeout):
 			return Baseline{}, fmt.Errorf("digest of stream %s: fetch: %w", stream, err)
 		}
+		noResponders = time.Time{}
 		if got == 0 {
 			// Nothing more to read before LastSeq: the tail was deleted.
 			done = true

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -160,8 +162,15 @@ func TestDeployment(t *testing.T) {
 			if err != nil {
 				return err
 			}
+			hubSide := 0
 			for _, l := range ls {
 				if l.Domain != "us" {
+					for _, lf := range l.Leafs {
+						if lf.Spoke || !strings.HasPrefix(lf.Remote, "us_") {
+							return fmt.Errorf("%s: hub-side leaf %+v", l.Server, lf)
+						}
+						hubSide++
+					}
 					continue
 				}
 				var accts []string
@@ -169,11 +178,17 @@ func TestDeployment(t *testing.T) {
 					if !strings.HasPrefix(lf.Remote, "bb_") {
 						return fmt.Errorf("%s: leaf link to %q, want a backbone server", l.Server, lf.Remote)
 					}
+					if !lf.Spoke {
+						return fmt.Errorf("%s: leaf-side link not marked spoke: %+v", l.Server, lf)
+					}
 					accts = append(accts, lf.Account)
 				}
 				if !slices.Equal(accts, []string{"ACC1", "SYS"}) {
 					return fmt.Errorf("%s: leaf accounts %v, want [ACC1 SYS]", l.Server, accts)
 				}
+			}
+			if hubSide != 6 {
+				return fmt.Errorf("hub side sees %d leaf links, want 6 (3 servers x 2 accounts)", hubSide)
 			}
 			return nil
 		})
@@ -259,14 +274,18 @@ func TestDeployment(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "messages 95, expected 96") || !strings.Contains(err.Error(), "content digest") {
 			t.Fatalf("Equal after a delete = %v", err)
 		}
-		// The ordered consumer is cleaned up.
-		st, err := e.c.Stream(ctx, "hub", "foo")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if st.Consumers != 0 {
-			t.Fatalf("digest left %d consumers behind", st.Consumers)
-		}
+		// The ordered consumer is cleaned up (the count settles once the
+		// deletion is applied through the meta group).
+		eventually(t, 5*time.Second, "digest consumer deleted", func() error {
+			st, err := e.c.Stream(ctx, "hub", "foo")
+			if err != nil {
+				return err
+			}
+			if st.Consumers != 0 {
+				return fmt.Errorf("%d consumers left", st.Consumers)
+			}
+			return nil
+		})
 	})
 
 	t.Run("streams across domains", func(t *testing.T) {
@@ -560,43 +579,84 @@ func TestDeployment(t *testing.T) {
 		ctx := ctxT(t, 60*time.Second)
 		second := e.cl.MetaLeader("hub")
 		e.cl.Stop(second)
+		// Every call returns promptly, whatever the state; the state itself
+		// settles once the survivors' links have reconnected.
+		prompt := func(what string, start time.Time) {
+			if el := time.Since(start); el > 4*time.Second {
+				t.Errorf("%s with 2 of 4 hub servers down took %s", what, el)
+			}
+		}
+		var m *MetaGroup
+		eventually(t, 15*time.Second, "survivors report no meta leader", func() error {
+			start := time.Now()
+			var err error
+			m, err = e.c.Meta(ctx, "hub")
+			prompt("Meta", start)
+			if err != nil {
+				return err
+			}
+			if m.HasLeader() {
+				return fmt.Errorf("meta leader %q with 2 of 4 servers down", m.Leader)
+			}
+			if len(m.Responded) != 2 || m.Size != 4 || m.Quorum != 3 {
+				return fmt.Errorf("meta %+v, want 2 responders of 4, quorum 3", m)
+			}
+			return nil
+		})
+		eventually(t, 15*time.Second, "the 4 live servers answer", func() error {
+			start := time.Now()
+			srv, err := e.c.Servers(ctx)
+			prompt("Servers", start)
+			if err != nil {
+				return err
+			}
+			if len(srv) != 4 {
+				return fmt.Errorf("%d servers answered, want 4 (2 hub, 2 us)", len(srv))
+			}
+			return nil
+		})
 		start := time.Now()
-		m, err := e.c.Meta(ctx, "hub")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if el := time.Since(start); el > 4*time.Second {
-			t.Fatalf("Meta with 2 of 4 down took %s", el)
-		}
-		if m.HasLeader() {
-			t.Fatalf("meta leader %q with 2 of 4 servers down", m.Leader)
-		}
-		if len(m.Responded) != 2 || m.Size != 4 || m.Quorum != 3 {
-			t.Fatalf("meta %+v, want 2 responders of 4, quorum 3", m)
-		}
-		start = time.Now()
-		err = e.c.CanLose(ctx, "hub", m.Responded[0])
+		err := e.c.CanLose(ctx, "hub", m.Responded[0])
 		if !IsUnsafe(err) || !strings.Contains(err.Error(), "no meta leader") {
 			t.Fatalf("CanLose without a meta leader = %v", err)
 		}
 		if el := time.Since(start); el > 4*time.Second {
 			t.Fatalf("CanLose took %s", el)
 		}
+		// Dead hosts first in the list, silent as a blackholed address
+		// (their dials hang until the deadline), still let Connect through
+		// at once, and every connection goes through Options.Dial.
+		dead := map[string]bool{}
+		var urls []string
+		for _, n := range []string{killed, second} {
+			u := e.cl.Inv.Node(n).ClientURL()
+			dead[hostPort(u)] = true
+			urls = append(urls, u)
+		}
+		urls = append(urls, e.urls("BB")...)
+		var dials atomic.Int32
+		blackhole := func(ctx context.Context, network, addr string) (net.Conn, error) {
+			dials.Add(1)
+			if dead[addr] {
+				<-ctx.Done()
+				return nil, ctx.Err()
+			}
+			var d net.Dialer
+			return d.DialContext(ctx, network, addr)
+		}
+		su, sp := e.cl.SysUser()
+		au, ap := e.cl.AppUser()
 		start = time.Now()
-		srv, err := e.c.Servers(ctx)
+		c, err := Connect(ctx, Options{URLs: urls, Dial: blackhole, System: Credentials{su, sp}, App: Credentials{au, ap}, Timeout: 2 * time.Second})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if el := time.Since(start); el > 4*time.Second || len(srv) != 4 {
-			t.Fatalf("Servers with nodes down: %d servers in %s, want 4 (2 hub, 2 us) promptly", len(srv), el)
+		defer c.Close()
+		if el := time.Since(start); el > 1500*time.Millisecond {
+			t.Fatalf("Connect with silent dead hosts first took %s", el)
 		}
-		// Dead servers first in the list still let Connect through.
-		urls := []string{e.cl.Inv.Node(killed).ClientURL(), e.cl.Inv.Node(second).ClientURL()}
-		urls = append(urls, e.urls("BB")...)
-		start = time.Now()
-		c := e.connect(urls)
-		if el := time.Since(start); el > 4*time.Second {
-			t.Fatalf("Connect with dead URLs took %s", el)
+		if dials.Load() == 0 {
+			t.Fatal("Options.Dial was not used")
 		}
 		if _, err := c.Meta(ctx, "hub"); err != nil {
 			t.Fatal(err)

@@ -143,11 +143,10 @@ func (c *Conn) gather(ctx context.Context, subject string, req any, enough func(
 		return nil, fmt.Errorf("subscribe for replies to %s: %w", subject, err)
 	}
 	defer sub.Unsubscribe() //nolint:errcheck // nothing to do about it on the way out
+	// No flush to wait for: while the connection is re-established after its
+	// server went down, nats.go buffers the request and re-subscribes the
+	// inbox, and replies still arrive within the deadline.
 	if err := nc.PublishRequest(subject, inbox, body); err != nil {
-		return nil, fmt.Errorf("request %s: %w", subject, err)
-	}
-	// Flush so a dead connection shows as an error now, not as silence.
-	if err := nc.FlushWithContext(rctx); err != nil {
 		return nil, fmt.Errorf("request %s: %w", subject, err)
 	}
 

@@ -173,8 +173,8 @@ type Leafnode struct {
 	IP      string `json:"ip"`
 	Port    int    `json:"port"`
 	RTT     string `json:"rtt,omitempty"`
-	// Spoke is true when the server at the other end solicited the
-	// connection, i.e. seen from the hub side.
+	// Spoke is true on the server that solicited the connection (the leaf
+	// cluster's side of the link), false on the hub side.
 	Spoke bool `json:"spoke"`
 }
 

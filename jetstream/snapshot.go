@@ -5,12 +5,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/nats-io/jsm.go"
 	"github.com/nats-io/jsm.go/api"
+	"github.com/nats-io/nats.go"
 )
 
 // ErrMemoryStream is returned by Snapshot for a memory stream: nats-server
@@ -134,15 +137,7 @@ func (c *Conn) Restore(ctx context.Context, domain, dir string, o RestoreOptions
 	case !IsErrCode(err, ErrCodeStreamNotFound):
 		return nil, fmt.Errorf("restore of stream %s: %w", name, err)
 	}
-	cfg := req.Config
-	if o.Replicas > 0 {
-		cfg.Replicas = o.Replicas
-	}
-	mgr, err := c.manager(domain)
-	if err != nil {
-		return nil, fmt.Errorf("restore of stream %s: %w", name, err)
-	}
-	if _, _, err := mgr.RestoreSnapshotFromDirectory(ctx, name, dir, jsm.RestoreConfiguration(cfg)); err != nil {
+	if err := c.upload(ctx, domain, dir, o.Replicas); err != nil {
 		return nil, fmt.Errorf("restore of stream %s in domain %q from %s: %w", name, domain, dir, err)
 	}
 	st, err := c.Stream(ctx, domain, name)
@@ -150,6 +145,124 @@ func (c *Conn) Restore(ctx context.Context, domain, dir string, o RestoreOptions
 		return nil, fmt.Errorf("restore of stream %s: read it back: %w", name, err)
 	}
 	return st, nil
+}
+
+// restoreChunk is the most we send per message; the server's max_payload
+// may lower it.
+const restoreChunk = 64 * 1024
+
+// upload runs the restore protocol: STREAM.RESTORE with the saved config and
+// state names a subject, the archive goes there in acknowledged chunks, and
+// an empty message ends it; the reply to that one is the stream-create
+// result. jsm.go has this too, but it gives up on the first "no responders",
+// which is what a chunk meets when the restoring server's subscription has
+// not yet propagated to the server we are connected to (routinely so when
+// connected through a leaf cluster), so we retry that case briefly.
+func (c *Conn) upload(ctx context.Context, domain, dir string, replicas int) error {
+	raw, err := os.ReadFile(filepath.Join(dir, jsm.SnapshotMetaFile))
+	if err != nil {
+		return err
+	}
+	// Edit the saved request as a map so fields we do not model survive.
+	var req map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &req); err != nil {
+		return fmt.Errorf("decode %s: %w", jsm.SnapshotMetaFile, err)
+	}
+	var cfg map[string]any
+	if err := json.Unmarshal(req["config"], &cfg); err != nil {
+		return fmt.Errorf("decode %s config: %w", jsm.SnapshotMetaFile, err)
+	}
+	if replicas > 0 {
+		cfg["num_replicas"] = replicas
+	}
+	name, _ := cfg["name"].(string)
+	if req["config"], err = json.Marshal(cfg); err != nil {
+		return fmt.Errorf("encode config: %w", err)
+	}
+	dataPath, err := jsm.SnapshotDataPath(dir)
+	if err != nil {
+		return err
+	}
+	f, err := os.Open(dataPath)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+
+	nc, err := c.appConn()
+	if err != nil {
+		return err
+	}
+	var resp struct {
+		DeliverSubject string `json:"deliver_subject"`
+	}
+	if err := c.apiRequest(ctx, nc, apiPrefix(domain)+".STREAM.RESTORE."+name, req, &resp); err != nil {
+		return err
+	}
+	if resp.DeliverSubject == "" {
+		return errors.New("server named no subject to upload to")
+	}
+	size := restoreChunk
+	if mp := int(nc.MaxPayload()); mp > 0 && mp < size {
+		size = mp
+	}
+	buf := make([]byte, size)
+	for sent := 0; ; {
+		n, err := io.ReadFull(f, buf)
+		if n > 0 {
+			if err := c.sendChunk(ctx, nc, resp.DeliverSubject, buf[:n]); err != nil {
+				return fmt.Errorf("upload after %d bytes: %w", sent, err)
+			}
+			sent += n
+		}
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("read %s: %w", dataPath, err)
+		}
+	}
+	// The server rebuilds the stream before answering the end marker; that
+	// can take long for a big stream, so only the caller's ctx bounds it
+	// (an hour when it has no deadline).
+	fctx, cancel := context.WithTimeout(ctx, time.Hour)
+	defer cancel()
+	msg, err := nc.RequestWithContext(fctx, resp.DeliverSubject, nil)
+	if err != nil {
+		return fmt.Errorf("finish upload: %w", err)
+	}
+	var done struct {
+		Error *apiError `json:"error"`
+	}
+	if err := json.Unmarshal(msg.Data, &done); err != nil {
+		return fmt.Errorf("decode restore result: %w", err)
+	}
+	return done.Error.err()
+}
+
+// sendChunk sends one chunk and waits for its acknowledgement, retrying a
+// "no responders" within the request timeout (see upload).
+func (c *Conn) sendChunk(ctx context.Context, nc *nats.Conn, subject string, chunk []byte) error {
+	rctx, cancel := c.withTimeout(ctx)
+	defer cancel()
+	return poll(rctx, func() error {
+		msg, err := nc.RequestWithContext(rctx, subject, chunk)
+		if errors.Is(err, nats.ErrNoResponders) {
+			return err
+		}
+		if err != nil {
+			return stop(err)
+		}
+		if len(msg.Data) > 0 {
+			var r struct {
+				Error *apiError `json:"error"`
+			}
+			if json.Unmarshal(msg.Data, &r) == nil && r.Error != nil {
+				return stop(r.Error.err())
+			}
+		}
+		return nil
+	})
 }
 
 // manager is a jsm.go manager on the application connection, addressed to
