@@ -1,0 +1,235 @@
+package runbooks
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/dcctl/dcctl/jetstream"
+)
+
+// Checks and waits shared by several runbooks. Each is named for what it
+// asserts; its error says what is wrong and what to do.
+
+func (e *Env) nats(ctx context.Context) (*jetstream.Conn, error) {
+	return e.Session.NATS(ctx)
+}
+
+// inventoryKnows asserts node is in the inventory.
+func inventoryKnows(e *Env, node string) Check {
+	return Check{Name: fmt.Sprintf("inventoryKnows(%s)", node), Run: func(context.Context) error {
+		if e.Inv.Node(node) == nil {
+			return fmt.Errorf("no node %q in %s: check the name (dcctl status lists them)", node, e.Inv.File)
+		}
+		return nil
+	}}
+}
+
+// inventoryHasDomain asserts some cluster of the inventory serves domain.
+func inventoryHasDomain(e *Env, domain string) Check {
+	return Check{Name: fmt.Sprintf("inventoryHasDomain(%s)", domain), Run: func(context.Context) error {
+		if e.Inv.ClusterByDomain(domain) == nil {
+			var ds []string
+			for _, cl := range e.Inv.Clusters {
+				ds = append(ds, cl.Domain)
+			}
+			return fmt.Errorf("no cluster of %s serves JetStream domain %q (domains: %s)", e.Inv.File, domain, strings.Join(ds, ", "))
+		}
+		return nil
+	}}
+}
+
+// metaLeader asserts domain has a meta leader and a healthy quorum: without
+// one, no stream can be created, changed or peer-removed (error 10008).
+func metaLeader(e *Env, domain string) Check {
+	return Check{Name: fmt.Sprintf("metaLeader(%s)", domain), Run: func(ctx context.Context) error {
+		nc, err := e.nats(ctx)
+		if err != nil {
+			return err
+		}
+		m, err := nc.Meta(ctx, domain)
+		if err != nil {
+			return err
+		}
+		if !m.HasLeader() {
+			return fmt.Errorf("domain %q has no meta leader (%d of %d servers answered: %s): JetStream cannot be administered; bring servers back first (dcctl runbook restore-node NODE)",
+				domain, len(m.Responded), m.Size, strings.Join(m.Responded, ", "))
+		}
+		healthy := 0
+		for _, p := range m.Peers {
+			if p.Healthy() {
+				healthy++
+			}
+		}
+		if healthy < m.Quorum {
+			return fmt.Errorf("domain %q meta group has %d healthy peers of %d needed: restore servers first", domain, healthy, m.Quorum)
+		}
+		return nil
+	}}
+}
+
+// metaQuorumWithout asserts domain keeps its meta quorum without node.
+func metaQuorumWithout(e *Env, domain, node string) Check {
+	return Check{Name: fmt.Sprintf("metaQuorumWithout(%s)", node), Run: func(ctx context.Context) error {
+		nc, err := e.nats(ctx)
+		if err != nil {
+			return err
+		}
+		m, err := nc.Meta(ctx, domain)
+		if err != nil {
+			return err
+		}
+		return m.QuorumWithout(node)
+	}}
+}
+
+// onlineServers lists the healthy members of domain's meta group: the
+// servers a new replica can be placed on.
+func onlineServers(ctx context.Context, e *Env, domain string) ([]string, error) {
+	nc, err := e.nats(ctx)
+	if err != nil {
+		return nil, err
+	}
+	m, err := nc.Meta(ctx, domain)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, p := range m.Peers {
+		if p.Healthy() {
+			out = append(out, p.Name)
+		}
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// enoughServers asserts domain has at least n online servers for a stream of
+// n replicas (each replica needs its own server).
+func enoughServers(e *Env, domain string, n *int) Check {
+	return Check{Name: fmt.Sprintf("enoughServers(%s)", domain), Run: func(ctx context.Context) error {
+		on, err := onlineServers(ctx, e, domain)
+		if err != nil {
+			return err
+		}
+		if len(on) < *n {
+			return fmt.Errorf("domain %q has %d online servers (%s), %d replicas need %d: choose fewer replicas or bring servers back",
+				domain, len(on), strings.Join(on, ", "), *n, *n)
+		}
+		return nil
+	}}
+}
+
+// recordBaseline reads stream's baseline into dst and journals it.
+func recordBaseline(e *Env, domain, stream string, dst *jetstream.Baseline) Check {
+	return Check{Name: fmt.Sprintf("baseline(%s)", stream), Run: func(ctx context.Context) error {
+		nc, err := e.nats(ctx)
+		if err != nil {
+			return err
+		}
+		b, err := nc.Digest(ctx, domain, stream)
+		if err != nil {
+			return fmt.Errorf("%w: without a baseline the outcome cannot be proven; retry when the stream is quiet", err)
+		}
+		*dst = b
+		e.Journal.Baseline("before", b)
+		return nil
+	}}
+}
+
+// streamDataEquals asserts stream holds exactly the messages of want, by
+// reading every one of them again.
+func streamDataEquals(e *Env, domain, stream string, want *jetstream.Baseline, what string) Check {
+	return Check{Name: fmt.Sprintf("streamDataEquals(%s, %s)", stream, what), Run: func(ctx context.Context) error {
+		nc, err := e.nats(ctx)
+		if err != nil {
+			return err
+		}
+		got, err := nc.Digest(ctx, domain, stream)
+		if err != nil {
+			return fmt.Errorf("cannot prove the data of stream %s is intact: %w", stream, err)
+		}
+		e.Journal.Baseline("after", got)
+		if err := want.Equal(got); err != nil {
+			return fmt.Errorf("stream %s differs from its %s: %w", stream, what, err)
+		}
+		return nil
+	}}
+}
+
+// streamReplicasCurrent asserts stream has n replicas (0: its configured
+// count), a leader and every follower current, waiting for a catch-up to end.
+func streamReplicasCurrent(e *Env, domain, stream string, n int) Check {
+	return Check{Name: fmt.Sprintf("streamReplicasCurrent(%s)", stream), Run: func(ctx context.Context) error {
+		return waitStreamCurrent(ctx, e, domain, stream, n, nil)
+	}}
+}
+
+// waitStreamCurrent waits (up to the env's timeout) for stream to be whole,
+// reporting each lagging replica.
+func waitStreamCurrent(ctx context.Context, e *Env, domain, stream string, n int, progress func(string)) error {
+	nc, err := e.nats(ctx)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, e.timeout())
+	defer cancel()
+	err = nc.WaitStreamCurrent(ctx, domain, stream, n, func(st jetstream.StreamState) {
+		if progress == nil {
+			return
+		}
+		var parts []string
+		for _, f := range st.Followers {
+			if !f.Healthy() {
+				state := fmt.Sprintf("lag %d", f.Lag)
+				if f.Offline {
+					state = "offline"
+				}
+				parts = append(parts, fmt.Sprintf("%s %s", f.Name, state))
+			}
+		}
+		if have := 1 + len(st.Followers); st.Leader == "" || have < st.Replicas {
+			parts = append(parts, fmt.Sprintf("%d of %d replicas placed", len(st.Peers()), st.Replicas))
+		}
+		if len(parts) > 0 {
+			progress(fmt.Sprintf("stream %s: waiting for %s", stream, strings.Join(parts, ", ")))
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("stream %s is not whole (waited up to %s): %w", stream, e.timeout(), err)
+	}
+	return nil
+}
+
+// allStreamsCurrent asserts every stream of domain is whole.
+func allStreamsCurrent(e *Env, domain string) Check {
+	return Check{Name: fmt.Sprintf("allStreamsCurrent(%s)", domain), Run: func(ctx context.Context) error {
+		nc, err := e.nats(ctx)
+		if err != nil {
+			return err
+		}
+		list, err := nc.Streams(ctx, domain)
+		if err != nil {
+			return err
+		}
+		if len(list.Missing) > 0 {
+			return fmt.Errorf("streams without a leader in domain %q: %s", domain, strings.Join(list.Missing, ", "))
+		}
+		for _, st := range list.Streams {
+			if err := waitStreamCurrent(ctx, e, domain, st.Name, 0, nil); err != nil {
+				return err
+			}
+		}
+		return nil
+	}}
+}
+
+// unitDown reports whether node's unit is down as far as its host can tell.
+func unitDown(state string) bool {
+	switch state {
+	case "active", "activating", "reloading", "deactivating", "refreshing":
+		return false
+	}
+	return true
+}

@@ -1,0 +1,93 @@
+package runbooks
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/dcctl/dcctl/jetstream"
+)
+
+// ExpandStream raises a stream's replica count (the seed's "expand the R1 to
+// an R3 in EMEA") and proves the data is the same afterwards.
+type ExpandStream struct {
+	Stream   string
+	Domain   string
+	Replicas int // default 3
+
+	state  jetstream.StreamState
+	before jetstream.Baseline
+}
+
+func (r *ExpandStream) Name() string { return "expand-stream" }
+
+func (r *ExpandStream) Target() string {
+	return fmt.Sprintf("%s in domain %s to R%d", r.Stream, r.Domain, r.replicas())
+}
+
+func (r *ExpandStream) replicas() int {
+	if r.Replicas < 1 {
+		return 3
+	}
+	return r.Replicas
+}
+
+func (r *ExpandStream) PreChecks(e *Env) []Check {
+	n := r.replicas()
+	return []Check{
+		inventoryHasDomain(e, r.Domain),
+		metaLeader(e, r.Domain),
+		{Name: fmt.Sprintf("streamFewerReplicasThan(%s, %d)", r.Stream, n), Run: func(ctx context.Context) error {
+			nc, err := e.nats(ctx)
+			if err != nil {
+				return err
+			}
+			st, err := nc.Stream(ctx, r.Domain, r.Stream)
+			if err != nil {
+				return err
+			}
+			r.state = *st
+			if st.Replicas > n {
+				return fmt.Errorf("stream %s is R%d, more than %d: this runbook only adds replicas", r.Stream, st.Replicas, n)
+			}
+			// st.Replicas == n: an earlier run got as far as the update; the
+			// step is skipped and the post-checks prove the rest.
+			return nil
+		}},
+		{Name: fmt.Sprintf("streamLeaderHealthy(%s)", r.Stream), Run: func(ctx context.Context) error {
+			if r.state.Leader == "" {
+				return fmt.Errorf("stream %s has no leader: restore its servers first", r.Stream)
+			}
+			if r.state.Replicas == n {
+				return nil // catching up from an earlier run: the post-check waits
+			}
+			return r.state.Current()
+		}},
+		enoughServers(e, r.Domain, &n),
+		recordBaseline(e, r.Domain, r.Stream, &r.before),
+	}
+}
+
+func (r *ExpandStream) Steps(e *Env) []Step {
+	n := r.replicas()
+	return []Step{{
+		Name: fmt.Sprintf("setReplicas(%s, %d)", r.Stream, n),
+		Done: func(context.Context) (bool, error) { return r.state.Replicas == n, nil },
+		Run: func(ctx context.Context, progress func(string)) error {
+			nc, err := e.nats(ctx)
+			if err != nil {
+				return err
+			}
+			if err := nc.SetReplicas(ctx, r.Domain, r.Stream, n); err != nil {
+				return err
+			}
+			return waitStreamCurrent(ctx, e, r.Domain, r.Stream, n, progress)
+		},
+	}}
+}
+
+func (r *ExpandStream) PostChecks(e *Env) []Check {
+	return []Check{
+		streamReplicasCurrent(e, r.Domain, r.Stream, r.replicas()),
+		streamDataEquals(e, r.Domain, r.Stream, &r.before, "baseline"),
+	}
+}

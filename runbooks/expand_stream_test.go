@@ -1,0 +1,152 @@
+package runbooks
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	njs "github.com/nats-io/nats.go/jetstream"
+
+	"github.com/dcctl/dcctl/internal/testcluster"
+)
+
+// spec is the seed's backbone and one leaf cluster: enough for every
+// runbook, and quicker to start than the whole seed.
+func spec() testcluster.Spec {
+	s := testcluster.Seed()
+	s.Clusters = s.Clusters[:len(s.Clusters)-1] // BB, US
+	return s
+}
+
+func TestExpandStream(t *testing.T) {
+	l := newLab(t, spec())
+	l.stream("us", njs.StreamConfig{Name: "orders", Subjects: []string{"orders.>"}, Storage: njs.FileStorage, Replicas: 1}, 300)
+
+	t.Run("more replicas than servers is refused", func(t *testing.T) {
+		err := l.run(&ExpandStream{Stream: "orders", Domain: "us", Replicas: 4})
+		wantRefused(t, err, "enoughServers(us)")
+		si, err := l.info("us", "orders")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if si.Config.Replicas != 1 {
+			t.Fatalf("refused run changed the stream to R%d", si.Config.Replicas)
+		}
+	})
+
+	t.Run("dry run changes nothing", func(t *testing.T) {
+		if err := l.run(&ExpandStream{Stream: "orders", Domain: "us"}, func(e *Env) { e.DryRun = true }); err != nil {
+			t.Fatal(err)
+		}
+		si, err := l.info("us", "orders")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if si.Config.Replicas != 1 {
+			t.Fatalf("dry run changed the stream to R%d", si.Config.Replicas)
+		}
+	})
+
+	t.Run("R1 to R3", func(t *testing.T) {
+		before, err := l.info("us", "orders")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := l.run(&ExpandStream{Stream: "orders", Domain: "us", Replicas: 3}); err != nil {
+			t.Fatal(err)
+		}
+		// Independently of the runbook's own checks: the leader reports three
+		// replicas, both followers current, and the same counters as before.
+		si, err := l.info("us", "orders")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if si.Config.Replicas != 3 || si.Cluster == nil || len(si.Cluster.Replicas) != 2 {
+			t.Fatalf("after expand: config R%d, cluster %+v", si.Config.Replicas, si.Cluster)
+		}
+		for _, r := range si.Cluster.Replicas {
+			if !r.Current || r.Offline {
+				t.Errorf("replica %s current=%v offline=%v", r.Name, r.Current, r.Offline)
+			}
+		}
+		if si.State.Msgs != before.State.Msgs || si.State.LastSeq != before.State.LastSeq || si.State.Bytes != before.State.Bytes {
+			t.Fatalf("state changed: before %+v, after %+v", before.State, si.State)
+		}
+		// Every server of the cluster holds the messages: ask each one's own
+		// JetStream account details (jsz) in-process.
+		for _, n := range []string{"us_1", "us_2", "us_3"} {
+			eventually(t, 10*time.Second, n+" holds orders", func() error {
+				return serverHolds(l, n, "orders", before.State.Msgs, before.State.LastSeq)
+			})
+		}
+	})
+
+	t.Run("run again converges", func(t *testing.T) {
+		if err := l.run(&ExpandStream{Stream: "orders", Domain: "us", Replicas: 3}); err != nil {
+			t.Fatal(err)
+		}
+		ents := lastJournal(t, l, "expand-stream")
+		var skipped bool
+		for _, e := range ents {
+			if e.Phase == "step" && e.Result == "skipped" {
+				skipped = true
+			}
+		}
+		if !skipped {
+			t.Fatalf("second run did not skip the done step: %+v", ents)
+		}
+	})
+}
+
+// serverHolds asks one in-process server's jsz for the stream's state there.
+func serverHolds(l *lab, node, stream string, msgs, last uint64) error {
+	s := l.c.Server(node)
+	if s == nil {
+		return fmt.Errorf("%s is not running", node)
+	}
+	jsz, err := s.Jsz(&server.JSzOptions{Accounts: true, Streams: true})
+	if err != nil {
+		return err
+	}
+	for _, acc := range jsz.AccountDetails {
+		for _, sd := range acc.Streams {
+			if sd.Name != stream {
+				continue
+			}
+			if sd.State.Msgs != msgs || sd.State.LastSeq != last {
+				return fmt.Errorf("%s has %d messages up to %d, want %d up to %d", node, sd.State.Msgs, sd.State.LastSeq, msgs, last)
+			}
+			return nil
+		}
+	}
+	return fmt.Errorf("%s holds no replica of %s", node, stream)
+}
+
+// lastJournal reads the newest journal of runbook beside the inventory, and
+// checks that no password made it into it.
+func lastJournal(t *testing.T, l *lab, runbook string) []Entry {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(l.c.Inv.Dir, ".dcctl", "journal", "*-"+runbook+".jsonl"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no journal of %s: %v", runbook, err)
+	}
+	path := files[len(files)-1]
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, pw := range l.c.Secrets.Values() {
+		if strings.Contains(string(raw), pw) {
+			t.Fatalf("journal %s holds a password", path)
+		}
+	}
+	ents, err := ReadJournal(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ents
+}

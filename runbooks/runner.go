@@ -1,0 +1,224 @@
+package runbooks
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+)
+
+// RefusedError is a failed pre-check, or a confirmation not given: nothing
+// was changed (exit 2).
+type RefusedError struct {
+	Check string
+	Err   error
+}
+
+func (e *RefusedError) Error() string {
+	return fmt.Sprintf("refused: %s: %v", e.Check, e.Err)
+}
+
+func (e *RefusedError) Unwrap() error { return e.Err }
+
+// FailedError is a step or a post-check that failed (exit 1). Journal names
+// the file that says what was done before it.
+type FailedError struct {
+	What    string
+	Err     error
+	Journal string
+}
+
+func (e *FailedError) Error() string {
+	msg := fmt.Sprintf("%s: %v", e.What, e.Err)
+	if e.Journal != "" {
+		msg += " (journal: " + e.Journal + ")"
+	}
+	return msg
+}
+
+func (e *FailedError) Unwrap() error { return e.Err }
+
+// Run carries out rb: pre-checks, then (unless a dry run) the steps, then
+// the post-checks, writing both a log to e.Out and a journal beside the
+// inventory. It returns nil when done, a *RefusedError when a pre-check or
+// the confirmation refused, a *FailedError otherwise.
+func Run(ctx context.Context, e *Env, rb Runbook) (err error) {
+	redact := func(s string) string { return s }
+	if e.Session != nil && e.Session.Secrets != nil {
+		redact = e.Session.Secrets.Redact
+	}
+	if e.Out == nil {
+		e.Out = io.Discard
+	}
+	j, jerr := OpenJournal(e.Inv.Dir, rb.Name(), redact)
+	if jerr != nil {
+		return &RefusedError{Check: "journal", Err: fmt.Errorf("%w: fix the directory's permissions or run from a writable copy of the inventory", jerr)}
+	}
+	e.Journal = j
+	log := &logger{w: e.Out, redact: redact}
+	start := time.Now()
+	mode := "run"
+	if e.DryRun {
+		mode = "dry run"
+	}
+	log.printf("%s %s (%s)\njournal: %s\n", rb.Name(), rb.Target(), mode, j.Path())
+	j.Write(Entry{Phase: "run", Name: rb.Name() + " " + rb.Target(), Result: "started", Detail: mode})
+	defer func() {
+		res := "done"
+		var errText string
+		switch {
+		case err == nil:
+		case errors.As(err, new(*RefusedError)):
+			res, errText = "refused", err.Error()
+		default:
+			res, errText = "failed", err.Error()
+		}
+		j.Write(Entry{Phase: "run", Name: rb.Name() + " " + rb.Target(), Result: res, Error: errText, Duration: since(start)})
+		if cerr := j.Close(); cerr != nil && err == nil {
+			err = &FailedError{What: "write journal", Err: cerr}
+		}
+	}()
+
+	log.printf("pre-checks:\n")
+	for _, c := range rb.PreChecks(e) {
+		if err := runCheck(ctx, log, j, "pre-check", c); err != nil {
+			if ctx.Err() != nil {
+				return &FailedError{What: "pre-check " + c.Name, Err: err, Journal: j.Path()}
+			}
+			return &RefusedError{Check: c.Name, Err: err}
+		}
+	}
+
+	steps := rb.Steps(e)
+	log.printf("steps:\n")
+	if len(steps) == 0 {
+		log.printf("  (nothing to do)\n")
+	}
+	done := make([]bool, len(steps))
+	var todoDestructive []string
+	for i, s := range steps {
+		if s.Done == nil {
+			continue
+		}
+		d, err := s.Done(ctx)
+		if err != nil {
+			return &FailedError{What: "find out whether step " + s.Name + " is done", Err: err, Journal: j.Path()}
+		}
+		done[i] = d
+	}
+	for i, s := range steps {
+		if s.Destructive && !done[i] {
+			todoDestructive = append(todoDestructive, s.Name)
+		}
+	}
+	if e.DryRun {
+		for i, s := range steps {
+			state := "would run"
+			if done[i] {
+				state = "already done, would skip"
+			}
+			log.printf("  %d. %s%s: %s\n", i+1, s.Name, destructiveMark(s), state)
+			j.Write(Entry{Phase: "step", Name: s.Name, Result: "planned", Detail: state})
+		}
+		log.printf("dry run: nothing changed\n")
+		return nil
+	}
+	if len(todoDestructive) > 0 && e.Confirm != nil {
+		q := fmt.Sprintf("%s %s will: %s. Go on?", rb.Name(), rb.Target(), strings.Join(todoDestructive, "; "))
+		if err := e.Confirm(q); err != nil {
+			return &RefusedError{Check: "confirmation", Err: err}
+		}
+	}
+	for i, s := range steps {
+		t0 := time.Now()
+		prefix := fmt.Sprintf("  %d/%d %s%s", i+1, len(steps), s.Name, destructiveMark(s))
+		if done[i] {
+			log.printf("%s: already done, skipped\n", prefix)
+			j.Write(Entry{Phase: "step", Name: s.Name, Result: "skipped", Detail: "already done"})
+			continue
+		}
+		log.printf("%s ...\n", prefix)
+		err := s.Run(ctx, log.progress(j, s.Name))
+		if err != nil {
+			log.printf("    FAILED after %.1fs: %v\n", time.Since(t0).Seconds(), err)
+			j.Write(Entry{Phase: "step", Name: s.Name, Result: "failed", Error: err.Error(), Duration: since(t0)})
+			return &FailedError{What: "step " + s.Name, Err: fmt.Errorf("%w; the steps before it are done: run the same command again to go on once the cause is fixed", err), Journal: j.Path()}
+		}
+		log.printf("    done in %.1fs\n", time.Since(t0).Seconds())
+		j.Write(Entry{Phase: "step", Name: s.Name, Result: "ok", Duration: since(t0)})
+	}
+
+	log.printf("post-checks:\n")
+	var failed []string
+	for _, c := range rb.PostChecks(e) {
+		if err := runCheck(ctx, log, j, "post-check", c); err != nil {
+			failed = append(failed, fmt.Sprintf("%s: %v", c.Name, err))
+		}
+	}
+	if len(failed) > 0 {
+		return &FailedError{What: "post-checks", Err: errors.New(strings.Join(failed, "; ")), Journal: j.Path()}
+	}
+	log.printf("done: %s %s in %.1fs\n", rb.Name(), rb.Target(), time.Since(start).Seconds())
+	return nil
+}
+
+func runCheck(ctx context.Context, log *logger, j *Journal, phase string, c Check) error {
+	t0 := time.Now()
+	err := c.Run(ctx)
+	if err != nil {
+		word := "REFUSED"
+		if phase == "post-check" {
+			word = "FAILED"
+		}
+		log.printf("  %-7s %s: %v\n", word, c.Name, err)
+		res := "refused"
+		if phase == "post-check" {
+			res = "failed"
+		}
+		j.Write(Entry{Phase: phase, Name: c.Name, Result: res, Error: err.Error(), Duration: since(t0)})
+		return err
+	}
+	log.printf("  %-7s %s (%.1fs)\n", "ok", c.Name, time.Since(t0).Seconds())
+	j.Write(Entry{Phase: phase, Name: c.Name, Result: "ok", Duration: since(t0)})
+	return nil
+}
+
+func destructiveMark(s Step) string {
+	if s.Destructive {
+		return " [destructive]"
+	}
+	return ""
+}
+
+func since(t time.Time) float64 { return time.Since(t).Round(time.Millisecond).Seconds() }
+
+// logger writes the run's human log, redacted.
+type logger struct {
+	w      io.Writer
+	redact func(string) string
+}
+
+func (l *logger) printf(format string, args ...any) {
+	fmt.Fprint(l.w, l.redact(fmt.Sprintf(format, args...)))
+}
+
+// progress returns the callback a step reports its waits to: a line goes to
+// the log when it differs from the previous one (a replica's lag shrinking),
+// and to the journal at most every few seconds so it stays readable.
+func (l *logger) progress(j *Journal, step string) func(string) {
+	var last string
+	var lastJournal time.Time
+	return func(msg string) {
+		if msg == last {
+			return
+		}
+		last = msg
+		l.printf("    %s\n", msg)
+		if time.Since(lastJournal) > 5*time.Second {
+			lastJournal = time.Now()
+			j.Write(Entry{Phase: "step", Name: step, Result: "progress", Detail: msg})
+		}
+	}
+}
