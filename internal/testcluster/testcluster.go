@@ -81,9 +81,17 @@ func WriteInventory(t testing.TB, spec Spec) string {
 		}
 		b.WriteString("\n")
 	}
+	// Every port is picked in one go: ports picked node by node could repeat,
+	// since each batch's listeners are closed before the next is opened.
+	total := 0
+	for _, cl := range spec.Clusters {
+		total += len(cl.Nodes)
+	}
+	all := freePorts(t, 4*total)
 	for _, cl := range spec.Clusters {
 		for _, n := range cl.Nodes {
-			ports := freePorts(t, 4)
+			ports := all[:4]
+			all = all[4:]
 			fmt.Fprintf(&b, "[nodes.%q]\ncluster = %q\ndc = %q\nhost = \"127.0.0.1\"\nclient_port = %d\ncluster_port = %d\nleafnode_port = %d\nhttp_port = %d\n",
 				n.Name, cl.Name, n.DC, ports[0], ports[1], ports[2], ports[3])
 			if n.Standby {
