@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/dcctl/dcctl/jetstream"
 )
@@ -76,11 +77,13 @@ func metaQuorumWithout(e *Env, domain, node string) Check {
 		if err != nil {
 			return err
 		}
-		m, err := nc.Meta(ctx, domain)
-		if err != nil {
-			return err
-		}
-		return m.QuorumWithout(node)
+		return settle(ctx, func() error {
+			m, err := nc.Meta(ctx, domain)
+			if err != nil {
+				return err
+			}
+			return m.QuorumWithout(node)
+		})
 	}}
 }
 
@@ -109,15 +112,17 @@ func onlineServers(ctx context.Context, e *Env, domain string) ([]string, error)
 // n replicas (each replica needs its own server).
 func enoughServers(e *Env, domain string, n *int) Check {
 	return Check{Name: fmt.Sprintf("enoughServers(%s)", domain), Run: func(ctx context.Context) error {
-		on, err := onlineServers(ctx, e, domain)
-		if err != nil {
-			return err
-		}
-		if len(on) < *n {
-			return fmt.Errorf("domain %q has %d online servers (%s), %d replicas need %d: choose fewer replicas or bring servers back",
-				domain, len(on), strings.Join(on, ", "), *n, *n)
-		}
-		return nil
+		return settle(ctx, func() error {
+			on, err := onlineServers(ctx, e, domain)
+			if err != nil {
+				return err
+			}
+			if len(on) < *n {
+				return fmt.Errorf("domain %q has %d online servers (%s), %d replicas need %d: choose fewer replicas or bring servers back",
+					domain, len(on), strings.Join(on, ", "), *n, *n)
+			}
+			return nil
+		})
 	}}
 }
 
@@ -223,6 +228,28 @@ func allStreamsCurrent(e *Env, domain string) Check {
 		}
 		return nil
 	}}
+}
+
+// settleTime is how long a check about peers' "current" flags retries
+// before it refuses: a healthy follower is briefly reported not current
+// now and then (a heartbeat late under load), and refusing on that would
+// send the operator hunting for a problem that is not there.
+const settleTime = 5 * time.Second
+
+// settle retries check until it passes or settleTime has passed.
+func settle(ctx context.Context, check func() error) error {
+	deadline := time.Now().Add(settleTime)
+	for {
+		err := check()
+		if err == nil || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
 }
 
 // unitDown reports whether node's unit is down as far as its host can tell.

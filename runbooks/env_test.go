@@ -83,7 +83,7 @@ type lab struct {
 	c     *testcluster.Cluster
 	s     *provision.Session
 	hosts *processHosts
-	nc    *nats.Conn // application account, for the test's own publishing and checks
+	conns map[string]*nats.Conn // per domain, application account: the test's own publishing and checks
 	out   *bytes.Buffer
 }
 
@@ -92,13 +92,23 @@ func newLab(t *testing.T, spec testcluster.Spec) *lab {
 	c := testcluster.Start(t, testcluster.WriteInventory(t, spec))
 	s := provision.NewSession(c.Inv, c.Secrets, provision.SessionOptions{Direct: true, NATSTimeout: 2 * time.Second})
 	t.Cleanup(func() { s.Close() })
+	l := &lab{t: t, c: c, s: s, hosts: &processHosts{c: c}, conns: map[string]*nats.Conn{}, out: &bytes.Buffer{}}
+	// One connection per domain, to that domain's own servers: API requests
+	// then need no leafnode hop, whose interest propagates asynchronously.
 	user, pass := c.AppUser()
-	nc, err := nats.Connect(strings.Join(c.ClientURLs(), ","), nats.UserInfo(user, pass), nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
+	for _, cl := range c.Inv.Clusters {
+		var urls []string
+		for _, n := range cl.Active() {
+			urls = append(urls, n.ClientURL())
+		}
+		nc, err := nats.Connect(strings.Join(urls, ","), nats.UserInfo(user, pass), nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(nc.Close)
+		l.conns[cl.Domain] = nc
 	}
-	t.Cleanup(nc.Close)
-	return &lab{t: t, c: c, s: s, hosts: &processHosts{c: c}, nc: nc, out: &bytes.Buffer{}}
+	return l
 }
 
 func (l *lab) env() *Env {
@@ -121,7 +131,7 @@ func (l *lab) run(rb Runbook, mod ...func(*Env)) error {
 
 func (l *lab) js(domain string) njs.JetStream {
 	l.t.Helper()
-	js, err := njs.NewWithDomain(l.nc, domain)
+	js, err := njs.NewWithDomain(l.conns[domain], domain)
 	if err != nil {
 		l.t.Fatal(err)
 	}

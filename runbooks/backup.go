@@ -1,0 +1,155 @@
+package runbooks
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/dcctl/dcctl/jetstream"
+)
+
+// Backup snapshots a file stream with its consumers into Dir and writes a
+// manifest with its state and content digest, so that a restore can prove
+// it is complete. Run by `dcctl backup`.
+type Backup struct {
+	Stream string
+	Domain string
+	Dir    string
+
+	state  jetstream.StreamState
+	before jetstream.Baseline
+}
+
+func (r *Backup) Name() string { return "backup" }
+
+func (r *Backup) Target() string {
+	return fmt.Sprintf("stream %s in domain %s to %s", r.Stream, r.Domain, r.Dir)
+}
+
+func (r *Backup) PreChecks(e *Env) []Check {
+	return []Check{
+		inventoryHasDomain(e, r.Domain),
+		metaLeader(e, r.Domain),
+		{Name: fmt.Sprintf("streamIsFileBacked(%s)", r.Stream), Run: func(ctx context.Context) error {
+			nc, err := e.nats(ctx)
+			if err != nil {
+				return err
+			}
+			st, err := nc.Stream(ctx, r.Domain, r.Stream)
+			if err != nil {
+				return err
+			}
+			r.state = *st
+			if st.Storage == "memory" {
+				return fmt.Errorf("stream %s is a memory stream: %w", r.Stream, jetstream.ErrMemoryStream)
+			}
+			return nil
+		}},
+		{Name: fmt.Sprintf("backupDirFree(%s)", r.Dir), Run: func(context.Context) error {
+			if _, err := os.Stat(filepath.Join(r.Dir, ManifestFile)); err == nil {
+				return fmt.Errorf("%s already holds a finished backup: choose another --out (backups are never overwritten)", r.Dir)
+			}
+			if info, err := jetstream.ReadSnapshot(r.Dir); err == nil && info.Stream != r.Stream {
+				return fmt.Errorf("%s holds a snapshot of stream %s: choose another --out", r.Dir, info.Stream)
+			}
+			return nil
+		}},
+		recordBaseline(e, r.Domain, r.Stream, &r.before),
+	}
+}
+
+func (r *Backup) Steps(e *Env) []Step {
+	return []Step{
+		{
+			Name: fmt.Sprintf("snapshot(%s -> %s)", r.Stream, r.Dir),
+			// A snapshot left by an interrupted run is reused only if it is of
+			// this stream; the post-checks prove it matches the baseline.
+			Done: func(context.Context) (bool, error) {
+				info, err := jetstream.ReadSnapshot(r.Dir)
+				return err == nil && info.Stream == r.Stream, nil
+			},
+			Run: func(ctx context.Context, progress func(string)) error {
+				nc, err := e.nats(ctx)
+				if err != nil {
+					return err
+				}
+				// The baseline's ephemeral consumer must be gone first, or
+				// the snapshot would carry it.
+				_ = settle(ctx, func() error {
+					st, err := nc.Stream(ctx, r.Domain, r.Stream)
+					if err == nil && st.Consumers > r.state.Consumers {
+						return fmt.Errorf("%d consumers", st.Consumers)
+					}
+					return err
+				})
+				progress(fmt.Sprintf("snapshot of %d messages (%d bytes) with %d consumers", r.state.Msgs, r.state.Bytes, r.state.Consumers))
+				_, err = nc.Snapshot(ctx, r.Domain, r.Stream, r.Dir)
+				if errors.Is(err, jetstream.ErrMemoryStream) {
+					return fmt.Errorf("stream %s: %w", r.Stream, err)
+				}
+				return err
+			},
+		},
+		{
+			Name: fmt.Sprintf("writeManifest(%s)", filepath.Join(r.Dir, ManifestFile)),
+			Run: func(context.Context, func(string)) error {
+				info, err := jetstream.ReadSnapshot(r.Dir)
+				if err != nil {
+					return err
+				}
+				arc := filepath.Base(archivePath(r.Dir))
+				sum, n, err := fileSHA256(filepath.Join(r.Dir, arc))
+				if err != nil {
+					return err
+				}
+				return writeManifest(r.Dir, &Manifest{
+					Format: 1, Stream: r.Stream, Domain: r.Domain, Created: time.Now().UTC(), DcctlVersion: e.Version,
+					Subjects: info.Subjects, Storage: info.Storage, Replicas: info.Replicas, Consumers: info.Consumers,
+					Baseline: r.before, Archive: arc, ArchiveSHA256: sum, ArchiveBytes: n,
+				})
+			},
+		},
+	}
+}
+
+func (r *Backup) PostChecks(e *Env) []Check {
+	return []Check{
+		{Name: fmt.Sprintf("backupValidates(%s)", r.Dir), Run: func(context.Context) error {
+			m, _, err := ReadManifest(r.Dir)
+			if err != nil {
+				return fmt.Errorf("%w: the stream changed between the baseline and the snapshot if the counts differ; stop its publishers (or back up a mirror) and back up again to a new --out", err)
+			}
+			e.Journal.Baseline("manifest", m.Baseline)
+			return nil
+		}},
+		{Name: fmt.Sprintf("manifestMatchesLiveStream(%s)", r.Stream), Run: func(ctx context.Context) error {
+			nc, err := e.nats(ctx)
+			if err != nil {
+				return err
+			}
+			st, err := nc.Stream(ctx, r.Domain, r.Stream)
+			if err != nil {
+				return err
+			}
+			if st.Msgs != r.before.Msgs || st.LastSeq != r.before.LastSeq || st.FirstSeq != r.before.FirstSeq {
+				return fmt.Errorf("stream %s now has %d messages (%d..%d), the backup %d (%d..%d): it changed during the backup, so the backup is a consistent copy of an earlier state only",
+					r.Stream, st.Msgs, st.FirstSeq, st.LastSeq, r.before.Msgs, r.before.FirstSeq, r.before.LastSeq)
+			}
+			return nil
+		}},
+	}
+}
+
+// archivePath finds the snapshot's archive in dir (its name changed across
+// jsm.go versions); "" when there is none.
+func archivePath(dir string) string {
+	for _, name := range []string{"stream.arc.s2", "stream.tar.s2"} {
+		if _, err := os.Stat(filepath.Join(dir, name)); err == nil {
+			return filepath.Join(dir, name)
+		}
+	}
+	return ""
+}
