@@ -26,7 +26,7 @@ func (e *ExitError) Error() string {
 	if e.Signal != "" {
 		status = "was killed by SIG" + e.Signal
 	} else if e.Code < 0 {
-		status = "ended without an exit status"
+		status = "ended without an exit status (connection lost?)"
 	}
 	msg := fmt.Sprintf("%s: command %s %s", e.Host, summarize(e.Cmd), status)
 	if tail := stderrTail(e.Stderr); tail != "" {
@@ -50,15 +50,20 @@ func (c *Client) Run(ctx context.Context, cmd string) (stdout, stderr []byte, er
 
 // RunInput is Run with stdin fed from r (nil: empty stdin).
 func (c *Client) RunInput(ctx context.Context, cmd string, stdin io.Reader) (stdout, stderr []byte, err error) {
+	return c.run(ctx, cmd, cmd, stdin)
+}
+
+// run runs cmd, naming it label in errors.
+func (c *Client) run(ctx context.Context, label, cmd string, stdin io.Reader) (stdout, stderr []byte, err error) {
 	select {
 	case c.sessions <- struct{}{}:
 	case <-ctx.Done():
-		return nil, nil, fmt.Errorf("%s: run %s: %w", c.name, summarize(cmd), context.Cause(ctx))
+		return nil, nil, fmt.Errorf("%s: run %s: %w", c.name, summarize(label), context.Cause(ctx))
 	}
 	sess, err := c.conn.NewSession()
 	if err != nil {
 		<-c.sessions
-		return nil, nil, fmt.Errorf("%s: open session for %s: %w", c.name, summarize(cmd), err)
+		return nil, nil, fmt.Errorf("%s: open session for %s: %w", c.name, summarize(label), err)
 	}
 	var outBuf, errBuf bytes.Buffer
 	sess.Stdin = stdin
@@ -67,7 +72,7 @@ func (c *Client) RunInput(ctx context.Context, cmd string, stdin io.Reader) (std
 	if err := sess.Start(c.wrap(cmd)); err != nil {
 		sess.Close()
 		<-c.sessions
-		return nil, nil, fmt.Errorf("%s: start %s: %w", c.name, summarize(cmd), err)
+		return nil, nil, fmt.Errorf("%s: start %s: %w", c.name, summarize(label), err)
 	}
 	done := make(chan error, 1)
 	go func() {
@@ -88,10 +93,10 @@ func (c *Client) RunInput(ctx context.Context, cmd string, stdin io.Reader) (std
 		defer grace.Stop()
 		select {
 		case <-done:
-			return outBuf.Bytes(), errBuf.Bytes(), fmt.Errorf("%s: run %s: %w", c.name, summarize(cmd), context.Cause(ctx))
+			return outBuf.Bytes(), errBuf.Bytes(), fmt.Errorf("%s: run %s: %w", c.name, summarize(label), context.Cause(ctx))
 		case <-grace.C:
 			// The buffers may still be written to: do not hand them out.
-			return nil, nil, fmt.Errorf("%s: run %s: %w", c.name, summarize(cmd), context.Cause(ctx))
+			return nil, nil, fmt.Errorf("%s: run %s: %w", c.name, summarize(label), context.Cause(ctx))
 		}
 	}
 	stdout, stderr = outBuf.Bytes(), errBuf.Bytes()
@@ -102,7 +107,7 @@ func (c *Client) RunInput(ctx context.Context, cmd string, stdin io.Reader) (std
 	var missing *ssh.ExitMissingError
 	switch {
 	case errors.As(err, &exitErr):
-		e := &ExitError{Host: c.name, Cmd: cmd, Code: exitErr.ExitStatus(), Signal: exitErr.Signal(), Stderr: stderr}
+		e := &ExitError{Host: c.name, Cmd: label, Code: exitErr.ExitStatus(), Signal: exitErr.Signal(), Stderr: stderr}
 		if e.Signal != "" {
 			e.Code = -1
 		}
@@ -111,9 +116,9 @@ func (c *Client) RunInput(ctx context.Context, cmd string, stdin io.Reader) (std
 		}
 		return stdout, stderr, e
 	case errors.As(err, &missing):
-		return stdout, stderr, &ExitError{Host: c.name, Cmd: cmd, Code: -1, Stderr: stderr}
+		return stdout, stderr, &ExitError{Host: c.name, Cmd: label, Code: -1, Stderr: stderr}
 	default:
-		return stdout, stderr, fmt.Errorf("%s: run %s: %w", c.name, summarize(cmd), err)
+		return stdout, stderr, fmt.Errorf("%s: run %s: %w", c.name, summarize(label), err)
 	}
 }
 

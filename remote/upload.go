@@ -61,7 +61,7 @@ func (c *Client) Put(ctx context.Context, f File, progress func(written int64)) 
 	}
 
 	src := &uploadReader{r: f.Content, hash: sha256.New(), progress: progress}
-	_, _, err := c.RunInput(ctx, installScript(f, want), src)
+	_, _, err := c.run(ctx, "install "+f.Path, installScript(f, want), src)
 	n, sum, eof, readErr := src.stop()
 	if readErr != nil {
 		return fmt.Errorf("upload %s to %s: read content: %w", f.Path, c.name, readErr)
@@ -100,6 +100,7 @@ func installScript(f File, sum string) string {
 	b.WriteString(`trap 'rm -f -- "$t"' EXIT
 trap 'exit 129' HUP; trap 'exit 130' INT; trap 'exit 141' PIPE; trap 'exit 143' TERM
 if [ -d "$p" ] && [ ! -L "$p" ]; then echo "$p is a directory" >&2; exit 1; fi
+if [ ! -d "${p%/*}/" ]; then echo "directory ${p%/*}/ does not exist" >&2; exit 1; fi
 rm -f -- "$t" || exit 1
 umask 077
 cat > "$t" || exit 1
@@ -177,26 +178,35 @@ func hashSeeker(r io.Reader) (string, error) {
 // uploadReader hashes and counts what goes to the host and remembers a read
 // error, so that Put can name the local cause rather than the host's
 // "incomplete upload". The SSH library reads it from its own goroutine, which
-// may still be running when the session has ended: stop makes sure Content
-// is not read after Put returns.
+// may outlive the session: after stop, reads return at once without touching
+// Content. A Read already blocked in Content when Put returns (a pipe that
+// never delivers) stays there; its bytes are dropped.
 type uploadReader struct {
-	mu       sync.Mutex
 	r        io.Reader
-	hash     hash.Hash
-	n        int64
-	eof      bool
-	err      error
-	stopped  bool
 	progress func(int64)
+
+	mu      sync.Mutex
+	hash    hash.Hash
+	n       int64
+	eof     bool
+	err     error
+	stopped bool
 }
 
 func (u *uploadReader) Read(p []byte) (int, error) {
+	u.mu.Lock()
+	stopped := u.stopped
+	u.mu.Unlock()
+	if stopped {
+		return 0, io.ErrClosedPipe
+	}
+	n, err := u.r.Read(p)
+
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	if u.stopped {
 		return 0, io.ErrClosedPipe
 	}
-	n, err := u.r.Read(p)
 	if n > 0 {
 		u.hash.Write(p[:n])
 		u.n += int64(n)
