@@ -78,6 +78,7 @@ func TestRunCancelStopsTheRemoteCommand(t *testing.T) {
 	if d := time.Since(start); d > 5*time.Second {
 		t.Fatalf("Run returned %v after its deadline", d)
 	}
+	t.Logf("Run returned after %v: %v", time.Since(start), err)
 	data, err := os.ReadFile(pidFile)
 	if err != nil {
 		t.Fatal(err)
@@ -86,6 +87,7 @@ func TestRunCancelStopsTheRemoteCommand(t *testing.T) {
 	eventually(t, "the remote sleep to end", func() bool {
 		return syscall.Kill(pid, 0) == syscall.ESRCH
 	})
+	t.Logf("remote command gone after %v", time.Since(start))
 
 	// The connection is still good for the next command.
 	if out, _, err := c.Run(t.Context(), "echo ok"); err != nil || string(out) != "ok\n" {

@@ -1,0 +1,154 @@
+package remote
+
+import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/pem"
+	"errors"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/agent"
+)
+
+// serveAgent runs x/crypto's ssh-agent implementation on a unix socket
+// holding key, as ssh-agent would after ssh-add.
+func serveAgent(t *testing.T, key any) string {
+	t.Helper()
+	keyring := agent.NewKeyring()
+	if err := keyring.Add(agent.AddedKey{PrivateKey: key}); err != nil {
+		t.Fatal(err)
+	}
+	sock := filepath.Join(t.TempDir(), "agent.sock")
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() { agent.ServeAgent(keyring, conn); conn.Close() }()
+		}
+	}()
+	return sock
+}
+
+// newProtectedKey writes a passphrase-protected key and returns its path,
+// the raw key and a server that accepts it.
+func newProtectedKey(t *testing.T) (string, ed25519.PrivateKey, *testEnv) {
+	t.Helper()
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, err := ssh.MarshalPrivateKeyWithPassphrase(priv, "", []byte("correct horse"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "id_protected")
+	if err := os.WriteFile(path, pem.EncodeToMemory(block), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	pub, _ := ssh.NewPublicKey(priv.Public())
+	e := newTestEnv(t)
+	srv := newTestServer(t, pub)
+	e.srv = srv
+	e.trust(t, srv)
+	return path, priv, e
+}
+
+// One test for both cases: encrypting the key (bcrypt KDF) is the slow part.
+func TestPassphraseProtectedKey(t *testing.T) {
+	path, priv, e := newProtectedKey(t)
+
+	t.Run("without agent, says to use the agent", func(t *testing.T) {
+		cfg := e.config(e.srv)
+		cfg.KeyFile = path
+		_, err := Dial(t.Context(), cfg)
+		if err == nil || !strings.Contains(err.Error(), "passphrase") || !strings.Contains(err.Error(), "ssh-add "+path) {
+			t.Fatalf("dial with a protected key and no agent: got %v, want advice to ssh-add it", err)
+		}
+	})
+
+	sock := serveAgent(t, priv)
+	for name, keyFile := range map[string]string{"agent only": "", "protected key file and agent": path} {
+		t.Run(name, func(t *testing.T) {
+			cfg := e.config(e.srv)
+			cfg.KeyFile, cfg.AgentSocket = keyFile, sock
+			c, err := Dial(t.Context(), cfg)
+			if err != nil {
+				t.Fatalf("dial: %v", err)
+			}
+			defer c.Close()
+			if out, _, err := c.Run(t.Context(), "echo ok"); err != nil || string(out) != "ok\n" {
+				t.Fatalf("Run = %q, %v", out, err)
+			}
+		})
+	}
+}
+
+func TestWrongKeyIsRefusedWithContext(t *testing.T) {
+	e := newTestEnv(t)
+	other := newTestEnv(t) // a key the server does not know
+	e.trust(t, e.srv)
+	cfg := e.config(e.srv)
+	cfg.KeyFile = other.keyFile
+	_, err := Dial(t.Context(), cfg)
+	if err == nil || !strings.Contains(err.Error(), "unable to authenticate") || !strings.Contains(err.Error(), "dcctl@") {
+		t.Fatalf("dial with an unknown key: got %v, want an auth error naming the user", err)
+	}
+}
+
+func TestDialTimeoutOnASilentServer(t *testing.T) {
+	e := newTestEnv(t)
+	// Accepts TCP and never speaks SSH.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer conn.Close()
+		}
+	}()
+	cfg := e.config(e.srv)
+	cfg.Port = ln.Addr().(*net.TCPAddr).Port
+	cfg.DialTimeout = 200 * time.Millisecond
+	start := time.Now()
+	_, err = Dial(t.Context(), cfg)
+	if err == nil || time.Since(start) > 3*time.Second {
+		t.Fatalf("dial of a silent server: got %v after %v, want a timeout", err, time.Since(start))
+	}
+	if !strings.Contains(err.Error(), "handshake") {
+		t.Fatalf("error %q does not say the handshake timed out", err)
+	}
+}
+
+func TestDialRequiresKnownHosts(t *testing.T) {
+	e := newTestEnv(t)
+	cfg := e.config(e.srv)
+	cfg.KnownHosts = ""
+	if _, err := Dial(t.Context(), cfg); err == nil || !strings.Contains(err.Error(), "known_hosts") {
+		t.Fatalf("dial without known_hosts: got %v", err)
+	}
+	var unknown *UnknownHostKeyError
+	if errors.As(err0(Dial(t.Context(), e.config(e.srv))), &unknown) == false {
+		t.Fatal("dial with an empty known_hosts should refuse the host as unknown")
+	}
+}
+
+func err0(_ *Client, err error) error { return err }
