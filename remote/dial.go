@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/crypto/ssh"
@@ -54,6 +55,7 @@ type Client struct {
 	conn     *ssh.Client
 	sessions chan struct{} // semaphore, see maxSessions
 	done     chan struct{} // closed by Close: stops the keepalive
+	silent   atomic.Bool   // the keepalive closed the connection: explains later errors
 }
 
 // Name is the node name the client was dialled for.
@@ -135,6 +137,14 @@ func (c *Client) Close() error {
 		return fmt.Errorf("close connection to %s: %w", c.name, err)
 	}
 	return nil
+}
+
+// explain adds why the connection is gone when the keepalive closed it.
+func (c *Client) explain(err error) error {
+	if c.silent.Load() {
+		return fmt.Errorf("%w (connection closed: the host stopped answering keepalives)", err)
+	}
+	return err
 }
 
 func (cfg Config) withDefaults() Config {
@@ -259,6 +269,7 @@ func (c *Client) keepAlive(interval time.Duration) {
 				return // the connection is gone already
 			}
 		case <-timeout.C:
+			c.silent.Store(true)
 			c.conn.Close()
 			return
 		}

@@ -152,3 +152,26 @@ func TestDialRequiresKnownHosts(t *testing.T) {
 }
 
 func err0(_ *Client, err error) error { return err }
+
+// A host that goes silent (a partition) must not leave commands hanging for
+// the kernel's TCP timeout: the keepalive closes the connection.
+func TestKeepAliveClosesASilentConnection(t *testing.T) {
+	e := newTestEnv(t)
+	c := e.dial(t, func(cfg *Config) { cfg.KeepAlive = 100 * time.Millisecond })
+	if _, _, err := c.Run(t.Context(), "true"); err != nil {
+		t.Fatal(err)
+	}
+	e.srv.freeze()
+	start := time.Now()
+	_, _, err := c.Run(t.Context(), "sleep 30")
+	if err == nil {
+		t.Fatal("Run on a silent host succeeded")
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("Run on a silent host took %v to fail", d)
+	}
+	if !strings.Contains(err.Error(), "keepalive") {
+		t.Errorf("error %q does not say the host went silent", err)
+	}
+	t.Logf("after %v: %v", time.Since(start).Round(time.Millisecond), err)
+}

@@ -63,7 +63,7 @@ func (c *Client) run(ctx context.Context, label, cmd string, stdin io.Reader) (s
 	sess, err := c.conn.NewSession()
 	if err != nil {
 		<-c.sessions
-		return nil, nil, fmt.Errorf("%s: open session for %s: %w", c.name, summarize(label), err)
+		return nil, nil, c.explain(fmt.Errorf("%s: open session for %s: %w", c.name, summarize(label), err))
 	}
 	var outBuf, errBuf bytes.Buffer
 	sess.Stdin = stdin
@@ -72,7 +72,7 @@ func (c *Client) run(ctx context.Context, label, cmd string, stdin io.Reader) (s
 	if err := sess.Start(c.wrap(cmd)); err != nil {
 		sess.Close()
 		<-c.sessions
-		return nil, nil, fmt.Errorf("%s: start %s: %w", c.name, summarize(label), err)
+		return nil, nil, c.explain(fmt.Errorf("%s: start %s: %w", c.name, summarize(label), err))
 	}
 	done := make(chan error, 1)
 	go func() {
@@ -116,9 +116,9 @@ func (c *Client) run(ctx context.Context, label, cmd string, stdin io.Reader) (s
 		}
 		return stdout, stderr, e
 	case errors.As(err, &missing):
-		return stdout, stderr, &ExitError{Host: c.name, Cmd: label, Code: -1, Stderr: stderr}
+		return stdout, stderr, c.explain(&ExitError{Host: c.name, Cmd: label, Code: -1, Stderr: stderr})
 	default:
-		return stdout, stderr, fmt.Errorf("%s: run %s: %w", c.name, summarize(label), err)
+		return stdout, stderr, c.explain(fmt.Errorf("%s: run %s: %w", c.name, summarize(label), err))
 	}
 }
 

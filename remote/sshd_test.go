@@ -41,6 +41,10 @@ type testServer struct {
 	// killAfter, when > 0, makes each new connection drop after the server has
 	// read that many bytes from the client: a network failure mid-upload.
 	killAfter atomic.Int64
+	// frozen, once closed, makes the server stop reading from every
+	// connection: a host gone silent behind a partition.
+	frozen     chan struct{}
+	freezeOnce sync.Once
 
 	mu    sync.Mutex
 	conns []net.Conn
@@ -55,7 +59,7 @@ func newTestServer(t *testing.T, clientKey ssh.PublicKey, hostKeys ...ssh.Signer
 	if len(hostKeys) == 0 {
 		hostKeys = []ssh.Signer{newEd25519Signer(t)}
 	}
-	s := &testServer{t: t, hostKeys: hostKeys, procs: map[int]bool{}}
+	s := &testServer{t: t, hostKeys: hostKeys, procs: map[int]bool{}, frozen: make(chan struct{})}
 	s.config = &ssh.ServerConfig{
 		PublicKeyCallback: func(_ ssh.ConnMetadata, key ssh.PublicKey) (*ssh.Permissions, error) {
 			if string(key.Marshal()) == string(clientKey.Marshal()) {
@@ -108,6 +112,7 @@ func (s *testServer) serve() {
 		if n := s.killAfter.Load(); n > 0 {
 			nc = &killConn{Conn: nc, left: n}
 		}
+		nc = &freezableConn{Conn: nc, frozen: s.frozen}
 		s.mu.Lock()
 		s.conns = append(s.conns, nc)
 		s.mu.Unlock()
@@ -290,6 +295,41 @@ func (s *testServer) handleDirectTCPIP(nch ssh.NewChannel) {
 	go func() { io.Copy(ch, conn); ch.CloseWrite(); done <- struct{}{} }()
 	<-done
 	<-done
+}
+
+func (s *testServer) freeze() { s.freezeOnce.Do(func() { close(s.frozen) }) }
+
+// freezableConn stops reading once frozen is closed, until the conn closes.
+type freezableConn struct {
+	net.Conn
+	frozen chan struct{}
+	closed sync.Once
+	done   chan struct{}
+}
+
+func (f *freezableConn) Read(p []byte) (int, error) {
+	select {
+	case <-f.frozen:
+		<-f.closedCh()
+		return 0, net.ErrClosed
+	default:
+		return f.Conn.Read(p)
+	}
+}
+
+func (f *freezableConn) closedCh() chan struct{} {
+	f.closed.Do(func() { f.done = make(chan struct{}) })
+	return f.done
+}
+
+func (f *freezableConn) Close() error {
+	ch := f.closedCh()
+	select {
+	case <-ch:
+	default:
+		close(ch)
+	}
+	return f.Conn.Close()
 }
 
 // killConn drops the connection once left bytes have been read from it.

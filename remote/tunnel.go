@@ -12,7 +12,7 @@ import (
 func (c *Client) Dial(network, addr string) (net.Conn, error) {
 	conn, err := c.conn.Dial(network, addr)
 	if err != nil {
-		return nil, fmt.Errorf("dial %s via %s: %w", addr, c.name, err)
+		return nil, c.explain(fmt.Errorf("dial %s via %s: %w", addr, c.name, err))
 	}
 	return conn, nil
 }
@@ -23,7 +23,7 @@ func (c *Client) Dial(network, addr string) (net.Conn, error) {
 func (c *Client) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
 	conn, err := c.conn.DialContext(ctx, network, addr)
 	if err != nil {
-		return nil, fmt.Errorf("dial %s via %s: %w", addr, c.name, err)
+		return nil, c.explain(fmt.Errorf("dial %s via %s: %w", addr, c.name, err))
 	}
 	return conn, nil
 }
