@@ -19,4 +19,15 @@
 //     an SFTP upload cannot promise; it also works the same with sudo (no
 //     sftp-server to find and start through sudo), and costs one round trip
 //     per file instead of four.
+//
+// Use:
+//
+//	clients, failed := remote.DialAll(ctx, cfgs, 10) // keyed by Config.Name
+//	defer remote.CloseAll(clients)
+//	c := clients["bb_emea_1"]
+//	out, _, err := c.Run(ctx, "systemctl is-active nats-server")
+//	sum, err := c.SHA256(ctx, "/etc/nats/nats-server.conf") // fs.ErrNotExist if absent
+//	err = c.Put(ctx, remote.File{Path: "/etc/nats/nats-server.conf", Mode: 0o640,
+//		Owner: "root", Group: "nats", Content: bytes.NewReader(conf), SHA256: confSum}, nil)
+//	conn, err := c.DialContext(ctx, "tcp", "127.0.0.1:4222") // for nats.SetCustomDialer
 package remote

@@ -31,7 +31,7 @@ import (
 )
 
 type testServer struct {
-	t        *testing.T
+	t        testing.TB
 	addr     string
 	hostKeys []ssh.Signer
 	config   *ssh.ServerConfig
@@ -54,7 +54,7 @@ type testServer struct {
 
 // newTestServer starts an sshd on 127.0.0.1:0 that accepts clientKey and
 // presents hostKeys (one fresh ed25519 key when none are given).
-func newTestServer(t *testing.T, clientKey ssh.PublicKey, hostKeys ...ssh.Signer) *testServer {
+func newTestServer(t testing.TB, clientKey ssh.PublicKey, hostKeys ...ssh.Signer) *testServer {
 	t.Helper()
 	if len(hostKeys) == 0 {
 		hostKeys = []ssh.Signer{newEd25519Signer(t)}
@@ -356,7 +356,7 @@ func (k *killConn) Read(p []byte) (int, error) {
 
 // --- keys and configs ---
 
-func newEd25519Signer(t *testing.T) ssh.Signer {
+func newEd25519Signer(t testing.TB) ssh.Signer {
 	t.Helper()
 	_, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
@@ -369,7 +369,7 @@ func newEd25519Signer(t *testing.T) ssh.Signer {
 	return s
 }
 
-func newRSASigner(t *testing.T) ssh.Signer {
+func newRSASigner(t testing.TB) ssh.Signer {
 	t.Helper()
 	priv, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
@@ -392,7 +392,7 @@ type testEnv struct {
 	srv        *testServer
 }
 
-func newTestEnv(t *testing.T, hostKeys ...ssh.Signer) *testEnv {
+func newTestEnv(t testing.TB, hostKeys ...ssh.Signer) *testEnv {
 	t.Helper()
 	dir := t.TempDir()
 	_, priv, err := ed25519.GenerateKey(rand.Reader)
@@ -417,12 +417,12 @@ func newTestEnv(t *testing.T, hostKeys ...ssh.Signer) *testEnv {
 }
 
 // trust writes the server's first host key into known_hosts.
-func (e *testEnv) trust(t *testing.T, srv *testServer) {
+func (e *testEnv) trust(t testing.TB, srv *testServer) {
 	t.Helper()
 	writeKnownHost(t, e.knownHosts, srv.addr, srv.hostKeys[0].PublicKey())
 }
 
-func writeKnownHost(t *testing.T, file, addr string, key ssh.PublicKey) {
+func writeKnownHost(t testing.TB, file, addr string, key ssh.PublicKey) {
 	t.Helper()
 	if err := os.MkdirAll(filepath.Dir(file), 0o700); err != nil {
 		t.Fatal(err)
@@ -450,7 +450,7 @@ func (e *testEnv) config(srv *testServer) Config {
 }
 
 // dial connects to the env's server with its key trusted.
-func (e *testEnv) dial(t *testing.T, mutate ...func(*Config)) *Client {
+func (e *testEnv) dial(t testing.TB, mutate ...func(*Config)) *Client {
 	t.Helper()
 	if _, err := os.Stat(e.knownHosts); err != nil {
 		e.trust(t, e.srv)
@@ -468,7 +468,7 @@ func (e *testEnv) dial(t *testing.T, mutate ...func(*Config)) *Client {
 }
 
 // eventually polls cond until it holds or the deadline passes.
-func eventually(t *testing.T, what string, cond func() bool) {
+func eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for !cond() {

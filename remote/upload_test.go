@@ -23,7 +23,7 @@ func sum(b []byte) string {
 	return hex.EncodeToString(h[:])
 }
 
-func randomBytes(t *testing.T, n int) []byte {
+func randomBytes(t testing.TB, n int) []byte {
 	t.Helper()
 	b := make([]byte, n)
 	if _, err := rand.Read(b); err != nil {
