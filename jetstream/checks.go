@@ -89,7 +89,12 @@ type stopError struct{ err error }
 
 func (s stopError) Error() string { return s.err.Error() }
 
-func stop(err error) error { return stopError{err} }
+func stop(err error) error {
+	if err == nil {
+		return nil
+	}
+	return stopError{err}
+}
 
 // UnsafeError is returned by CanLose: it lists every reason losing the server
 // now would cost availability or data.

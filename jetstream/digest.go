@@ -97,12 +97,22 @@ func (c *Conn) Digest(ctx context.Context, domain, stream string) (Baseline, err
 		return Baseline{}, fmt.Errorf("digest of stream %s: create ordered consumer: %w", stream, err)
 	}
 	defer func() {
-		// Best effort: the inactive threshold removes it anyway.
+		// Best effort (the inactive threshold removes it anyway), but wait
+		// for the deletion to be applied: a snapshot with consumers taken
+		// right after would otherwise fail on a consumer half gone.
 		dctx, cancel := c.withTimeout(context.WithoutCancel(ctx))
 		defer cancel()
-		if name := cons.CachedInfo().Name; name != "" {
-			_ = js.DeleteConsumer(dctx, stream, name)
+		name := cons.CachedInfo().Name
+		if name == "" || js.DeleteConsumer(dctx, stream, name) != nil {
+			return
 		}
+		_ = poll(dctx, func() error {
+			_, err := js.Consumer(dctx, stream, name)
+			if errors.Is(err, njs.ErrConsumerNotFound) {
+				return nil
+			}
+			return errors.New("consumer still there")
+		})
 	}()
 
 	var count uint64

@@ -57,7 +57,19 @@ func (c *Conn) Snapshot(ctx context.Context, domain, stream, dir string) (*Snaps
 	if err != nil {
 		return nil, fmt.Errorf("snapshot of stream %s: %w", stream, err)
 	}
-	if _, err := s.SnapshotToDirectory(ctx, dir, jsm.SnapshotConsumers()); err != nil {
+	attempts := 0
+	// A consumer deleted while the server collects consumer states (an
+	// application's ephemeral consumer going away) fails the snapshot with
+	// "failed to get consumer state"; that is worth a few more tries.
+	err = poll(ctx, func() error {
+		_, err := s.SnapshotToDirectory(ctx, dir, jsm.SnapshotConsumers())
+		if err != nil && strings.Contains(err.Error(), "failed to get consumer state") && attempts < 2 {
+			attempts++
+			return err
+		}
+		return stop(err)
+	})
+	if err != nil {
 		return nil, fmt.Errorf("snapshot of stream %s in domain %q to %s: %w", stream, domain, dir, err)
 	}
 	info, err := ReadSnapshot(dir)
