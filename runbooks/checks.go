@@ -49,24 +49,28 @@ func metaLeader(e *Env, domain string) Check {
 		if err != nil {
 			return err
 		}
-		m, err := nc.Meta(ctx, domain)
-		if err != nil {
-			return err
-		}
-		if !m.HasLeader() {
-			return fmt.Errorf("domain %q has no meta leader (%d of %d servers answered: %s): JetStream cannot be administered; bring servers back first (dcctl runbook restore-node NODE)",
-				domain, len(m.Responded), m.Size, strings.Join(m.Responded, ", "))
-		}
-		healthy := 0
-		for _, p := range m.Peers {
-			if p.Healthy() {
-				healthy++
+		// settle: a leader election after a crash takes a few seconds
+		// (DESIGN §7), and our connection may be moving to another server.
+		return settle(ctx, func() error {
+			m, err := nc.Meta(ctx, domain)
+			if err != nil {
+				return err
 			}
-		}
-		if healthy < m.Quorum {
-			return fmt.Errorf("domain %q meta group has %d healthy peers of %d needed: restore servers first", domain, healthy, m.Quorum)
-		}
-		return nil
+			if !m.HasLeader() {
+				return fmt.Errorf("domain %q has no meta leader (%d of %d servers answered: %s): JetStream cannot be administered; bring servers back first (dcctl runbook restore-node NODE)",
+					domain, len(m.Responded), m.Size, strings.Join(m.Responded, ", "))
+			}
+			healthy := 0
+			for _, p := range m.Peers {
+				if p.Healthy() {
+					healthy++
+				}
+			}
+			if healthy < m.Quorum {
+				return fmt.Errorf("domain %q meta group has %d healthy peers of %d needed: restore servers first", domain, healthy, m.Quorum)
+			}
+			return nil
+		})
 	}}
 }
 

@@ -1,0 +1,408 @@
+package runbooks
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/dcctl/dcctl/jetstream"
+)
+
+// ReplacePeer moves every stream replica off a node that is gone (the seed's
+// "remove the broken peer from the cluster, which will restore the R3"),
+// optionally removes it from the meta group for good and brings up a
+// replacement under a new server name.
+type ReplacePeer struct {
+	Node        string
+	Replacement string // a node of the same cluster in the inventory, usually standby
+	Permanent   bool   // also remove Node from the meta group
+	Force       bool   // do not require Node to be down
+
+	domain   string
+	affected []jetstream.StreamState
+	before   map[string]*jetstream.Baseline
+}
+
+func (r *ReplacePeer) Name() string { return "replace-peer" }
+
+func (r *ReplacePeer) Target() string {
+	t := r.Node
+	if r.Replacement != "" {
+		t += " with " + r.Replacement
+	}
+	if r.Permanent {
+		t += " (permanent)"
+	}
+	return t
+}
+
+func (r *ReplacePeer) PreChecks(e *Env) []Check {
+	checks := []Check{
+		{Name: fmt.Sprintf("inventoryKnows(%s)", r.Node), Run: func(ctx context.Context) error {
+			if err := inventoryKnows(e, r.Node).Run(ctx); err != nil {
+				return err
+			}
+			r.domain = e.Inv.Domain(e.Inv.Node(r.Node))
+			return nil
+		}},
+	}
+	if r.Replacement != "" {
+		checks = append(checks, Check{Name: fmt.Sprintf("replacementInCluster(%s)", r.Replacement), Run: func(context.Context) error {
+			n, old := e.Inv.Node(r.Replacement), e.Inv.Node(r.Node)
+			switch {
+			case n == nil:
+				return fmt.Errorf("no node %q in %s: add it (standby = true, a new server_name: a removed name is not readmitted for minutes)", r.Replacement, e.Inv.File)
+			case r.Replacement == r.Node:
+				return fmt.Errorf("the replacement must have a new server_name: nats-server does not readmit a removed peer's name for minutes; to bring %s itself back use restore-node", r.Node)
+			case n.Cluster != old.Cluster:
+				return fmt.Errorf("%s is in cluster %s, %s in %s: the replacement must join the same cluster", r.Replacement, n.Cluster, r.Node, old.Cluster)
+			}
+			return nil
+		}})
+	}
+	checks = append(checks,
+		Check{Name: "metaLeader(domain)", Run: func(ctx context.Context) error { return metaLeader(e, r.domain).Run(ctx) }},
+		Check{Name: fmt.Sprintf("metaQuorumWithout(%s)", r.Node), Run: func(ctx context.Context) error {
+			return metaQuorumWithout(e, r.domain, r.Node).Run(ctx)
+		}},
+		r.nodeDown(e),
+		r.streamsKeepQuorumWithout(e),
+		r.replicaPlacementPossible(e),
+		Check{Name: "baselines(affected streams)", Run: func(ctx context.Context) error {
+			r.before = map[string]*jetstream.Baseline{}
+			for _, st := range r.affected {
+				b := new(jetstream.Baseline)
+				if err := recordBaseline(e, r.domain, st.Name, b).Run(ctx); err != nil {
+					return err
+				}
+				r.before[st.Name] = b
+			}
+			return nil
+		}},
+	)
+	return checks
+}
+
+// nodeDown asserts Node is really down: it does not answer a ping (it is not
+// among the servers that replied for its domain) and its unit is not active
+// (or its host cannot be reached). Peer-removing a live node would move its
+// replicas while it still serves them.
+func (r *ReplacePeer) nodeDown(e *Env) Check {
+	return Check{Name: fmt.Sprintf("nodeDown(%s)", r.Node), Run: func(ctx context.Context) error {
+		nc, err := e.nats(ctx)
+		if err != nil {
+			return err
+		}
+		m, err := nc.Meta(ctx, r.domain)
+		if err != nil {
+			return err
+		}
+		var alive []string
+		if slices.Contains(m.Responded, r.Node) {
+			alive = append(alive, "it answers pings")
+		}
+		state, err := e.Hosts.UnitState(ctx, r.Node)
+		switch {
+		case err != nil:
+			alive = append(alive, "its unit state is unknown: "+err.Error())
+		case !unitDown(state):
+			alive = append(alive, "its unit is "+state)
+		}
+		if len(alive) == 0 {
+			return nil
+		}
+		if r.Force {
+			e.Journal.Write(Entry{Phase: "pre-check", Name: fmt.Sprintf("nodeDown(%s)", r.Node), Result: "overridden", Detail: "--force: " + strings.Join(alive, "; ")})
+			return nil
+		}
+		return fmt.Errorf("%s is not down (%s): restart it with restore-node or `dcctl node restart %s` instead, or pass --force to move its replicas away while it runs",
+			r.Node, strings.Join(alive, "; "), r.Node)
+	}}
+}
+
+// streamsKeepQuorumWithout finds the streams with a replica on Node and
+// asserts each keeps a leader and a current majority without it.
+func (r *ReplacePeer) streamsKeepQuorumWithout(e *Env) Check {
+	return Check{Name: fmt.Sprintf("streamsKeepQuorumWithout(%s)", r.Node), Run: func(ctx context.Context) error {
+		nc, err := e.nats(ctx)
+		if err != nil {
+			return err
+		}
+		var list *jetstream.StreamList
+		// settle: right after a node died its streams elect new leaders
+		// (3.5-7.5 s, DESIGN §7) and answer nothing meanwhile.
+		err = settle(ctx, func() error {
+			l, err := nc.Streams(ctx, r.domain)
+			if err != nil {
+				return err
+			}
+			list = l
+			if len(l.Missing) > 0 {
+				return fmt.Errorf("streams %s did not answer (no leader?): their replicas cannot be checked; wait for their election or restore their servers", strings.Join(l.Missing, ", "))
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		r.affected = nil
+		var bad []string
+		for _, st := range list.Streams {
+			if !st.HasPeer(r.Node) {
+				continue
+			}
+			r.affected = append(r.affected, st)
+			if st.Replicas < 2 {
+				bad = append(bad, fmt.Sprintf("stream %s is R1 on %s: its only copy is there; bring the node back (restore-node) or restore the stream from a backup", st.Name, r.Node))
+				continue
+			}
+			healthy := 0
+			if st.Leader != "" && st.Leader != r.Node {
+				healthy++
+			}
+			for _, f := range st.Followers {
+				if f.Name != r.Node && f.Healthy() {
+					healthy++
+				}
+			}
+			if need := st.Replicas/2 + 1; healthy < need {
+				bad = append(bad, fmt.Sprintf("stream %s has %d current replicas besides %s, %d needed for its quorum: removing %s could lose acknowledged messages; restore its other servers first",
+					st.Name, healthy, r.Node, need, r.Node))
+			}
+		}
+		if len(bad) > 0 {
+			return fmt.Errorf("%s", strings.Join(bad, "; "))
+		}
+		return nil
+	}}
+}
+
+// replicaPlacementPossible asserts each affected stream has a server to put
+// its new replica on: nats-server refuses a peer-remove that would leave a
+// stream short of replicas (a 3-node cluster with an R3 stream has none).
+func (r *ReplacePeer) replicaPlacementPossible(e *Env) Check {
+	return Check{Name: "replicaPlacementPossible(affected streams)", Run: func(ctx context.Context) error {
+		if len(r.affected) == 0 {
+			return nil
+		}
+		on, err := onlineServers(ctx, e, r.domain)
+		if err != nil {
+			return err
+		}
+		if r.Replacement != "" && !slices.Contains(on, r.Replacement) {
+			on = append(on, r.Replacement) // it joins before the peer-removes
+		}
+		var bad []string
+		for _, st := range r.affected {
+			free := 0
+			for _, s := range on {
+				if s != r.Node && !st.HasPeer(s) {
+					free++
+				}
+			}
+			if free == 0 {
+				bad = append(bad, st.Name)
+			}
+		}
+		if len(bad) > 0 {
+			return fmt.Errorf("no online server outside their peer groups can take a new replica of %s: bring %s back with restore-node, or add a server with --replacement NEWNODE",
+				strings.Join(bad, ", "), r.Node)
+		}
+		return nil
+	}}
+}
+
+func (r *ReplacePeer) Steps(e *Env) []Step {
+	var steps []Step
+	if r.Replacement != "" {
+		// First, so that its capacity is there when the replicas move.
+		steps = append(steps, Step{
+			Name: fmt.Sprintf("provisionAndStart(%s)", r.Replacement),
+			Done: func(ctx context.Context) (bool, error) {
+				nc, err := e.nats(ctx)
+				if err != nil {
+					return false, err
+				}
+				m, err := nc.Meta(ctx, r.domain)
+				if err != nil {
+					return false, err
+				}
+				p, ok := m.Peer(r.Replacement)
+				return ok && p.Healthy(), nil
+			},
+			Run: func(ctx context.Context, progress func(string)) error {
+				progress("provisioning " + r.Replacement)
+				if err := e.Hosts.Provision(ctx, r.Replacement); err != nil {
+					return err
+				}
+				// provision installs a standby node without starting it.
+				progress("starting " + r.Replacement)
+				if err := e.Hosts.UnitCtl(ctx, r.Replacement, "start"); err != nil {
+					return err
+				}
+				return waitMetaPeer(ctx, e, r.domain, r.Replacement, true, progress)
+			},
+		})
+	}
+	for _, st := range r.affected {
+		st := st
+		steps = append(steps, Step{
+			Name:        fmt.Sprintf("streamPeerRemove(%s, %s)", st.Name, r.Node),
+			Destructive: true,
+			Done: func(ctx context.Context) (bool, error) {
+				nc, err := e.nats(ctx)
+				if err != nil {
+					return false, err
+				}
+				cur, err := nc.Stream(ctx, r.domain, st.Name)
+				if err != nil {
+					return false, err
+				}
+				return !cur.HasPeer(r.Node), nil
+			},
+			Run: func(ctx context.Context, progress func(string)) error {
+				nc, err := e.nats(ctx)
+				if err != nil {
+					return err
+				}
+				if err := nc.StreamPeerRemove(ctx, r.domain, st.Name, r.Node); err != nil {
+					return err
+				}
+				if err := waitStreamWithout(ctx, e, r.domain, st.Name, r.Node, progress); err != nil {
+					return err
+				}
+				return waitStreamCurrent(ctx, e, r.domain, st.Name, st.Replicas, progress)
+			},
+		})
+	}
+	if r.Permanent {
+		steps = append(steps, Step{
+			Name:        fmt.Sprintf("metaPeerRemove(%s)", r.Node),
+			Destructive: true,
+			Done: func(ctx context.Context) (bool, error) {
+				nc, err := e.nats(ctx)
+				if err != nil {
+					return false, err
+				}
+				m, err := nc.Meta(ctx, r.domain)
+				if err != nil {
+					return false, err
+				}
+				_, ok := m.Peer(r.Node)
+				return !ok, nil
+			},
+			Run: func(ctx context.Context, progress func(string)) error {
+				nc, err := e.nats(ctx)
+				if err != nil {
+					return err
+				}
+				if err := nc.MetaPeerRemove(ctx, r.domain, r.Node); err != nil {
+					return err
+				}
+				return waitMetaPeer(ctx, e, r.domain, r.Node, false, progress)
+			},
+		})
+	}
+	return steps
+}
+
+func (r *ReplacePeer) PostChecks(e *Env) []Check {
+	var checks []Check
+	for _, st := range r.affected {
+		st := st
+		checks = append(checks,
+			streamReplicasCurrent(e, r.domain, st.Name, st.Replicas),
+			Check{Name: fmt.Sprintf("streamWithout(%s, %s)", st.Name, r.Node), Run: func(ctx context.Context) error {
+				nc, err := e.nats(ctx)
+				if err != nil {
+					return err
+				}
+				cur, err := nc.Stream(ctx, r.domain, st.Name)
+				if err != nil {
+					return err
+				}
+				if cur.HasPeer(r.Node) {
+					return fmt.Errorf("stream %s still has a replica on %s (%s)", st.Name, r.Node, strings.Join(cur.Peers(), ", "))
+				}
+				return nil
+			}},
+			streamDataEquals(e, r.domain, st.Name, r.before[st.Name], "baseline"),
+		)
+	}
+	checks = append(checks, Check{Name: "metaGroupAsIntended(domain)", Run: func(ctx context.Context) error {
+		if err := metaLeader(e, r.domain).Run(ctx); err != nil {
+			return err
+		}
+		nc, err := e.nats(ctx)
+		if err != nil {
+			return err
+		}
+		m, err := nc.Meta(ctx, r.domain)
+		if err != nil {
+			return err
+		}
+		if _, ok := m.Peer(r.Node); ok && r.Permanent {
+			return fmt.Errorf("%s is still a member of the meta group of domain %q", r.Node, r.domain)
+		}
+		if r.Replacement != "" {
+			if p, ok := m.Peer(r.Replacement); !ok || !p.Healthy() {
+				return fmt.Errorf("replacement %s is not a current meta peer of domain %q", r.Replacement, r.domain)
+			}
+		}
+		return nil
+	}})
+	return checks
+}
+
+// waitMetaPeer waits (up to the env's timeout) until server is a current
+// meta peer of domain (present) or gone from it.
+func waitMetaPeer(ctx context.Context, e *Env, domain, server string, present bool, progress func(string)) error {
+	nc, err := e.nats(ctx)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, e.timeout())
+	defer cancel()
+	if present {
+		progress(fmt.Sprintf("waiting for %s to be a current meta peer of domain %s", server, domain))
+	} else {
+		progress(fmt.Sprintf("waiting for %s to leave the meta group of domain %s", server, domain))
+	}
+	if err := nc.WaitMetaPeer(ctx, domain, server, present); err != nil {
+		return fmt.Errorf("waited %s: %w", e.timeout(), err)
+	}
+	return nil
+}
+
+// waitStreamWithout waits until server holds no replica of stream. A peer
+// that is still online is not dropped at once: the group first places and
+// catches up its replacement, then lets it go.
+func waitStreamWithout(ctx context.Context, e *Env, domain, stream, server string, progress func(string)) error {
+	nc, err := e.nats(ctx)
+	if err != nil {
+		return err
+	}
+	deadline := time.Now().Add(e.timeout())
+	for {
+		st, err := nc.Stream(ctx, domain, stream)
+		if err == nil && !st.HasPeer(server) {
+			return nil
+		}
+		if err == nil {
+			progress(fmt.Sprintf("stream %s: waiting for %s to leave (replicas %s)", stream, server, strings.Join(st.Peers(), ", ")))
+		}
+		if time.Now().After(deadline) {
+			if err == nil {
+				err = fmt.Errorf("still has a replica on %s", server)
+			}
+			return fmt.Errorf("stream %s (waited %s): %w", stream, e.timeout(), err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}

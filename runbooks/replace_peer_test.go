@@ -1,0 +1,276 @@
+package runbooks
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	njs "github.com/nats-io/nats.go/jetstream"
+
+	"github.com/dcctl/dcctl/internal/testcluster"
+)
+
+// withStandby is spec() with a standby node in the backbone, ready to be a
+// replacement.
+func withStandby() testcluster.Spec {
+	s := spec()
+	s.Clusters[0].Nodes = append(s.Clusters[0].Nodes, testcluster.NodeSpec{Name: "bb_emea_3", DC: "emea", Standby: true})
+	return s
+}
+
+// peers lists a stream's replicas as its leader reports them.
+func (l *lab) peers(domain, stream string) ([]string, error) {
+	si, err := l.info(domain, stream)
+	if err != nil {
+		return nil, err
+	}
+	if si.Cluster == nil {
+		return nil, fmt.Errorf("stream %s has no cluster info", stream)
+	}
+	out := []string{si.Cluster.Leader}
+	for _, r := range si.Cluster.Replicas {
+		if !r.Current || r.Offline {
+			return nil, fmt.Errorf("replica %s not current", r.Name)
+		}
+		out = append(out, r.Name)
+	}
+	return out, nil
+}
+
+func TestReplacePeer(t *testing.T) {
+	l := newLab(t, withStandby())
+	l.stream("hub", njs.StreamConfig{Name: "foo", Subjects: []string{"foo.>"}, Storage: njs.FileStorage, Replicas: 3}, 200)
+	l.stream("us", njs.StreamConfig{Name: "us", Subjects: []string{"us.>"}, Storage: njs.FileStorage, Replicas: 3}, 50)
+
+	first, err := l.peers("hub", "foo")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	t.Run("live node is refused", func(t *testing.T) {
+		wantRefused(t, l.run(&ReplacePeer{Node: first[1]}), "is not down")
+		after, err := l.peers("hub", "foo")
+		if err != nil || !slices.Contains(after, first[1]) {
+			t.Fatalf("refused run changed the stream: %v %v", after, err)
+		}
+	})
+
+	t.Run("no server for a new replica is refused", func(t *testing.T) {
+		// US has three servers and an R3 stream: nowhere to move us_1's replica.
+		l.c.Stop("us_1")
+		defer func() {
+			if err := l.run(&RestoreNode{Node: "us_1"}); err != nil {
+				t.Fatalf("restore-node us_1: %v", err)
+			}
+			if !slices.Equal(l.hosts.Calls()[len(l.hosts.Calls())-1:], []string{"start us_1"}) {
+				t.Fatalf("restore-node did not start the unit: %v", l.hosts.Calls())
+			}
+		}()
+		wantRefused(t, l.run(&ReplacePeer{Node: "us_1"}), "no online server")
+	})
+
+	t.Run("dead leader replaced", func(t *testing.T) {
+		dead := first[0] // the stream leader: the seed's drill
+		l.c.Stop(dead)
+		if err := l.run(&ReplacePeer{Node: dead}, func(e *Env) { e.Confirm = func(string) error { return nil } }); err != nil {
+			t.Fatal(err)
+		}
+		got, err := l.peers("hub", "foo")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 3 || slices.Contains(got, dead) {
+			t.Fatalf("foo replicas after replace-peer: %v (dead %s)", got, dead)
+		}
+		si, _ := l.info("hub", "foo")
+		if si.State.Msgs != 200 || si.State.LastSeq != 200 {
+			t.Fatalf("foo state %+v", si.State)
+		}
+		ents := lastJournal(t, l, "replace-peer")
+		var baselines int
+		for _, e := range ents {
+			if e.Phase == "baseline" {
+				baselines++
+			}
+		}
+		if baselines < 2 {
+			t.Fatalf("journal records %d baselines, want before and after", baselines)
+		}
+		// Published messages still land, with a new sequence.
+		l.publish("hub", "foo.>", 1)
+
+		// The node comes back; it holds no replica of foo any more, and a
+		// second replace-peer of the same node has nothing to do.
+		if err := l.run(&RestoreNode{Node: dead}); err != nil {
+			t.Fatal(err)
+		}
+	})
+
+	t.Run("force moves replicas off a running node", func(t *testing.T) {
+		var cur []string
+		eventually(t, 30*time.Second, "foo whole", func() (err error) {
+			cur, err = l.peers("hub", "foo")
+			if err == nil && len(cur) != 3 {
+				err = fmt.Errorf("replicas %v", cur)
+			}
+			return err
+		})
+		victim := cur[1]
+		if err := l.run(&ReplacePeer{Node: victim, Force: true}); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, 30*time.Second, "foo off "+victim, func() error {
+			got, err := l.peers("hub", "foo")
+			if err != nil {
+				return err
+			}
+			if len(got) != 3 || slices.Contains(got, victim) {
+				return fmt.Errorf("replicas %v", got)
+			}
+			return nil
+		})
+	})
+
+	t.Run("permanent with a standby replacement", func(t *testing.T) {
+		var cur []string
+		eventually(t, 30*time.Second, "foo whole", func() (err error) {
+			cur, err = l.peers("hub", "foo")
+			if err == nil && len(cur) != 3 {
+				err = fmt.Errorf("replicas %v", cur)
+			}
+			return err
+		})
+		gone := cur[2]
+		l.c.Stop(gone)
+		err = l.run(&ReplacePeer{Node: gone, Replacement: "bb_emea_3", Permanent: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if l.c.Server("bb_emea_3") == nil {
+			t.Fatal("replacement not running")
+		}
+		// Ask a live server directly: the meta group has bb_emea_3 and not the removed node.
+		leader := l.c.MetaLeader("hub")
+		jsz, err := l.c.Server(leader).Jsz(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, p := range jsz.Meta.Replicas {
+			names = append(names, p.Name)
+		}
+		names = append(names, leader)
+		if slices.Contains(names, gone) || !slices.Contains(names, "bb_emea_3") {
+			t.Fatalf("meta group %v: want bb_emea_3 in, %s out", names, gone)
+		}
+	})
+}
+
+// TestRefusalsWithoutMetaLeader is the seed's "2 of 4 backbone nodes down":
+// every runbook that needs the meta group refuses and changes nothing; then
+// restore-node brings the nodes back and the meta group is whole again.
+func TestRefusalsWithoutMetaLeader(t *testing.T) {
+	l := newLab(t, spec())
+	l.stream("hub", njs.StreamConfig{Name: "foo", Subjects: []string{"foo.>"}, Storage: njs.FileStorage, Replicas: 1}, 20)
+	dir := filepath.Join(t.TempDir(), "backup")
+	l.stream("hub", njs.StreamConfig{Name: "bar", Subjects: []string{"bar.>"}, Storage: njs.FileStorage, Replicas: 1}, 20)
+	if err := l.run(&Backup{Stream: "bar", Domain: "hub", Dir: dir}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := l.js("hub").DeleteStream(ctx, "bar"); err != nil {
+		t.Fatal(err)
+	}
+	si, err := l.info("hub", "foo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	home := si.Cluster.Leader
+	var down []string
+	for _, n := range []string{"bb_emea_1", "bb_emea_2", "bb_us_1", "bb_us_2"} {
+		if n != home && len(down) < 2 {
+			down = append(down, n)
+		}
+	}
+	for _, n := range down {
+		l.c.Stop(n)
+	}
+	eventually(t, 30*time.Second, "hub loses its meta leader", func() error {
+		if ml := l.c.MetaLeader("hub"); ml != "" {
+			return fmt.Errorf("meta leader %s", ml)
+		}
+		return nil
+	})
+
+	wantRefused(t, l.run(&ReplacePeer{Node: down[0]}), "no meta leader")
+	wantRefused(t, l.run(&ExpandStream{Stream: "foo", Domain: "hub", Replicas: 2}), "no meta leader")
+	wantRefused(t, l.run(&RestoreStream{From: dir}), "no meta leader")
+	wantRefused(t, l.run(&RollingRestart{Cluster: "BB"}), "no meta leader")
+	// Nothing changed: the running servers still hold foo as R1, bar is not back.
+	for _, n := range []string{home} {
+		if err := serverHolds(l, n, "foo", 20, 20); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if l.c.Server(down[0]) != nil || l.c.Server(down[1]) != nil {
+		t.Fatal("a refused runbook started a node")
+	}
+
+	for _, n := range down {
+		if err := l.run(&RestoreNode{Node: n}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if ml := l.c.WaitMetaLeader("hub", 30*time.Second); ml == "" {
+		t.Fatal("no meta leader after restoring")
+	}
+	eventually(t, 30*time.Second, "foo back", func() error {
+		si, err := l.info("hub", "foo")
+		if err != nil {
+			return err
+		}
+		if si.Config.Replicas != 1 || si.State.Msgs != 20 {
+			return fmt.Errorf("foo R%d with %d messages", si.Config.Replicas, si.State.Msgs)
+		}
+		return nil
+	})
+	if _, err := l.info("hub", "bar"); err == nil {
+		t.Fatal("bar was restored by a refused run")
+	}
+}
+
+func TestRollingRestart(t *testing.T) {
+	l := newLab(t, spec())
+	l.stream("us", njs.StreamConfig{Name: "us", Subjects: []string{"us.>"}, Storage: njs.FileStorage, Replicas: 3}, 100)
+	before := map[string]*server.Server{}
+	for _, n := range []string{"us_1", "us_2", "us_3"} {
+		before[n] = l.c.Server(n)
+	}
+	if err := l.run(&RollingRestart{Cluster: "US"}, func(e *Env) { e.Confirm = func(string) error { return nil } }); err != nil {
+		t.Fatal(err)
+	}
+	for n, old := range before {
+		// testcluster starts a new server object for every start.
+		if s := l.c.Server(n); s == nil || s == old {
+			t.Errorf("%s was not restarted", n)
+		}
+	}
+	want := []string{"restart us_1", "restart us_2", "restart us_3"}
+	got := l.hosts.Calls()
+	slices.Sort(got)
+	if !slices.Equal(got, want) {
+		t.Fatalf("unit calls %v, want one restart each", got)
+	}
+	si, err := l.info("us", "us")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if si.State.Msgs != 100 || len(si.Cluster.Replicas) != 2 {
+		t.Fatalf("us after the restart: %+v %+v", si.State, si.Cluster)
+	}
+}

@@ -1,0 +1,127 @@
+package runbooks
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/dcctl/dcctl/inventory"
+)
+
+// RollingRestart restarts every active node of one cluster (or of every
+// cluster), one node at a time, each behind the provision health gate:
+// before, the cluster must be able to lose the node; after, the node must be
+// healthy, a current meta peer, with its replicas current, before the next
+// one goes down. The meta leader of each cluster goes last, so that the
+// cluster elects a new leader once instead of at every step.
+type RollingRestart struct {
+	Cluster string // empty: every cluster
+
+	order []*inventory.Node
+}
+
+func (r *RollingRestart) Name() string { return "rolling-restart" }
+
+func (r *RollingRestart) Target() string {
+	if r.Cluster == "" {
+		return "all clusters"
+	}
+	return "cluster " + r.Cluster
+}
+
+func (r *RollingRestart) clusters(e *Env) []*inventory.Cluster {
+	if r.Cluster == "" {
+		return e.Inv.Clusters
+	}
+	if cl := e.Inv.Cluster(r.Cluster); cl != nil {
+		return []*inventory.Cluster{cl}
+	}
+	return nil
+}
+
+func (r *RollingRestart) PreChecks(e *Env) []Check {
+	checks := []Check{{Name: "inventoryKnowsCluster", Run: func(context.Context) error {
+		if len(r.clusters(e)) == 0 {
+			return fmt.Errorf("no cluster %q in %s", r.Cluster, e.Inv.File)
+		}
+		return nil
+	}}}
+	for _, cl := range r.clusters(e) {
+		cl := cl
+		checks = append(checks, metaLeader(e, cl.Domain))
+		for _, n := range cl.Active() {
+			n := n
+			checks = append(checks, Check{Name: fmt.Sprintf("unitActive(%s)", n.Name), Run: func(ctx context.Context) error {
+				state, err := e.Hosts.UnitState(ctx, n.Name)
+				if err != nil {
+					return err
+				}
+				if state != "active" {
+					return fmt.Errorf("%s's unit is %s: a rolling restart keeps the cluster whole only if it starts whole; bring it back first (dcctl runbook restore-node %s)", n.Name, state, n.Name)
+				}
+				return nil
+			}})
+		}
+		checks = append(checks, Check{Name: fmt.Sprintf("restartOrder(%s)", cl.Name), Run: func(ctx context.Context) error {
+			nc, err := e.nats(ctx)
+			if err != nil {
+				return err
+			}
+			m, err := nc.Meta(ctx, cl.Domain)
+			if err != nil {
+				return err
+			}
+			var leader *inventory.Node
+			for _, n := range cl.Active() {
+				if n.Name == m.Leader {
+					leader = n
+					continue
+				}
+				r.order = append(r.order, n)
+			}
+			if leader != nil {
+				r.order = append(r.order, leader)
+			}
+			return nil
+		}})
+	}
+	return checks
+}
+
+func (r *RollingRestart) Steps(e *Env) []Step {
+	var steps []Step
+	for _, n := range r.order {
+		n := n
+		steps = append(steps, Step{
+			Name:        fmt.Sprintf("restart(%s)", n.Name),
+			Destructive: true,
+			Run: func(ctx context.Context, progress func(string)) error {
+				progress("gate: can the cluster lose " + n.Name + "?")
+				if err := e.Session.GateBefore(ctx, n.Name, e.timeout()); err != nil {
+					return err
+				}
+				t0 := time.Now()
+				if err := e.Hosts.UnitCtl(ctx, n.Name, "restart"); err != nil {
+					return err
+				}
+				if err := e.Session.GateAfter(ctx, n.Name, e.timeout(), progress); err != nil {
+					return err
+				}
+				progress(fmt.Sprintf("%s back and current in %.1fs", n.Name, time.Since(t0).Seconds()))
+				return nil
+			},
+		})
+	}
+	return steps
+}
+
+func (r *RollingRestart) PostChecks(e *Env) []Check {
+	var checks []Check
+	for _, cl := range r.clusters(e) {
+		for _, n := range cl.Active() {
+			checks = append(checks, nodeWhole(e, n.Name))
+		}
+		checks = append(checks, allStreamsCurrent(e, cl.Domain))
+	}
+	return checks
+}
