@@ -194,6 +194,19 @@ func TestDeployment(t *testing.T) {
 		})
 	})
 
+	t.Run("bad password: clear error without the password", func(t *testing.T) {
+		su, _ := e.cl.SysUser()
+		const secret = "not-the-password-4711"
+		urls := append([]string{"nats://user:" + secret + "@127.0.0.1:1"}, e.urls("BB")...)
+		_, err := Connect(ctxT(t, 10*time.Second), Options{URLs: urls, System: Credentials{su, secret}, Timeout: time.Second})
+		if err == nil {
+			t.Fatal("connected with a wrong password")
+		}
+		if strings.Contains(err.Error(), secret) || !strings.Contains(err.Error(), "as "+su) {
+			t.Fatalf("error %q: want the user named and the password absent", err)
+		}
+	})
+
 	t.Run("meta leader per domain", func(t *testing.T) {
 		for _, d := range []struct {
 			domain  string
