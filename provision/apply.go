@@ -195,6 +195,9 @@ func applyHost(ctx context.Context, s *Session, p *HostPlan, log *lineLog) error
 			return fmt.Errorf("%w%s", err, journalTail(ctx, c, unit))
 		}
 		log.say(name, "enabled and started "+unit+" ("+strings.Join(p.Why, "; ")+")")
+		if err := writeMarker(ctx, c, s, p); err != nil {
+			return err
+		}
 	case p.Enable:
 		if err := run("enable "+unit, "systemctl enable "+shellQuote(unit)); err != nil {
 			return err
@@ -289,6 +292,9 @@ func (s *Session) rollOne(ctx context.Context, p *HostPlan, timeout time.Duratio
 			return fmt.Errorf("reload: %w", withStderr(err, stderr))
 		}
 		log.say(name, "reloaded ("+strings.Join(p.Why, "; ")+")")
+		if err := writeMarker(ctx, c, s, p); err != nil {
+			return err
+		}
 		hctx, cancel := context.WithTimeout(ctx, timeout)
 		defer cancel()
 		return s.WaitHealthz(hctx, name)
@@ -300,6 +306,9 @@ func (s *Session) rollOne(ctx context.Context, p *HostPlan, timeout time.Duratio
 	log.say(name, "restarting ("+strings.Join(p.Why, "; ")+")")
 	if _, stderr, err := c.Run(ctx, "systemctl restart "+shellQuote(unit)); err != nil {
 		return fmt.Errorf("restart: %w%s", withStderr(err, stderr), journalTail(ctx, c, unit))
+	}
+	if err := writeMarker(ctx, c, s, p); err != nil {
+		return err
 	}
 	if err := s.GateAfter(ctx, name, timeout, func(msg string) { log.say(name, msg) }); err != nil {
 		return fmt.Errorf("%w%s", err, journalTail(ctx, c, unit))
@@ -341,4 +350,15 @@ func (l *lineLog) say(node, msg string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	fmt.Fprintf(l.w, "%-14s %s\n", node, msg)
+}
+
+// writeMarker records which files the server now runs with, so that a later
+// run can tell files that were installed but never put into effect.
+func writeMarker(ctx context.Context, c *remote.Client, s *Session, p *HostPlan) error {
+	content := markerContent(p.Desired)
+	f := templates.File{Path: markerPath(s.Inv), Mode: 0o640, Owner: "root", Group: s.Inv.NATS.User, Content: content, SHA256: sha256Hex(content)}
+	if err := c.Put(ctx, remoteFile(f), nil); err != nil {
+		return fmt.Errorf("record applied files: %w", err)
+	}
+	return nil
 }

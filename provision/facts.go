@@ -20,6 +20,9 @@ type Facts struct {
 	UnitEnabled  string // systemctl is-enabled: enabled, disabled, not-found, ...
 	UnitActive   string // systemctl is-active: active, inactive, failed, activating, ...
 	LeftoverTemp []string
+	// Applied is the sha256 of each file as it was when the running server
+	// was last started, restarted or reloaded by dcctl (the applied marker).
+	Applied map[string]string
 }
 
 // FileFact is one path on the host; Exists false when absent.
@@ -32,7 +35,7 @@ type FileFact struct {
 }
 
 // factsScript prints one fact per line. It only reads: facts never change a host.
-func factsScript(user, service string, files, dirs []string) string {
+func factsScript(user, service, marker string, files, dirs []string) string {
 	var b strings.Builder
 	b.WriteString("export LC_ALL=C\n")
 	b.WriteString(`echo "os $(uname -s)"; echo "arch $(uname -m)"` + "\n")
@@ -40,13 +43,14 @@ func factsScript(user, service string, files, dirs []string) string {
 	fmt.Fprintf(&b, `if id -u %s >/dev/null 2>&1; then echo "user yes"; else echo "user no"; fi`+"\n", shellQuote(user))
 	for _, f := range files {
 		q := shellQuote(f)
-		fmt.Fprintf(&b, `if [ -f %[1]s ]; then echo "file $(sha256sum %[1]s | cut -d' ' -f1) $(stat -c '%%a %%U %%G' %[1]s) %[1]s"; else echo "file - - - - %[1]s"; fi`+"\n", q)
-		fmt.Fprintf(&b, `[ -e %s ] && echo "temp %s"`+"\n", shellQuote(f+remote.TempSuffix), q)
+		fmt.Fprintf(&b, `if [ -f %[1]s ]; then printf 'file %%s %%s %%s\n' "$(sha256sum %[1]s | cut -d' ' -f1)" "$(stat -c '%%a %%U %%G' %[1]s)" %[1]s; else printf 'file - - - - %%s\n' %[1]s; fi`+"\n", q)
+		fmt.Fprintf(&b, `if [ -e %s ]; then printf 'temp %%s\n' %s; fi`+"\n", shellQuote(f+remote.TempSuffix), q)
 	}
 	for _, d := range dirs {
 		q := shellQuote(d)
-		fmt.Fprintf(&b, `if [ -d %[1]s ]; then echo "dir x $(stat -c '%%a %%U %%G' %[1]s) %[1]s"; else echo "dir - - - - %[1]s"; fi`+"\n", q)
+		fmt.Fprintf(&b, `if [ -d %[1]s ]; then printf 'dir x %%s %%s\n' "$(stat -c '%%a %%U %%G' %[1]s)" %[1]s; else printf 'dir - - - - %%s\n' %[1]s; fi`+"\n", q)
 	}
+	fmt.Fprintf(&b, `if [ -f %[1]s ]; then sed 's/^/applied /' %[1]s; fi`+"\n", shellQuote(marker))
 	unit := shellQuote(service + ".service")
 	fmt.Fprintf(&b, `echo "enabled $(systemctl is-enabled %[1]s 2>/dev/null || true)"; echo "active $(systemctl is-active %[1]s 2>/dev/null || true)"`+"\n", unit)
 	b.WriteString("true\n")
@@ -54,8 +58,8 @@ func factsScript(user, service string, files, dirs []string) string {
 }
 
 // gatherFacts runs the facts script on one host.
-func gatherFacts(ctx context.Context, c *remote.Client, user, service string, files, dirs []string) (*Facts, error) {
-	out, _, err := c.Run(ctx, factsScript(user, service, files, dirs))
+func gatherFacts(ctx context.Context, c *remote.Client, user, service, marker string, files, dirs []string) (*Facts, error) {
+	out, _, err := c.Run(ctx, factsScript(user, service, marker, files, dirs))
 	if err != nil {
 		return nil, fmt.Errorf("gather facts: %w", err)
 	}
@@ -69,7 +73,7 @@ func gatherFacts(ctx context.Context, c *remote.Client, user, service string, fi
 // parseFacts reads the facts script's output. Paths come last on their line
 // so that they may hold spaces.
 func parseFacts(out string) (*Facts, error) {
-	f := &Facts{Files: map[string]FileFact{}, Dirs: map[string]FileFact{}}
+	f := &Facts{Files: map[string]FileFact{}, Dirs: map[string]FileFact{}, Applied: map[string]string{}}
 	sc := bufio.NewScanner(strings.NewReader(out))
 	n := 0
 	for sc.Scan() {
@@ -89,6 +93,12 @@ func parseFacts(out string) (*Facts, error) {
 			f.UnitEnabled = strings.TrimSpace(rest)
 		case "active":
 			f.UnitActive = strings.TrimSpace(rest)
+		case "applied":
+			sha, path, ok := strings.Cut(rest, " ")
+			if !ok || path == "" {
+				return nil, fmt.Errorf("line %d: malformed applied fact %q", n, line)
+			}
+			f.Applied[path] = sha
 		case "temp":
 			f.LeftoverTemp = append(f.LeftoverTemp, rest)
 		case "file", "dir":

@@ -1,7 +1,12 @@
 package provision
 
 import (
+	"os"
+	"os/exec"
+	"path/filepath"
 	"testing"
+
+	"github.com/dcctl/dcctl/remote"
 )
 
 func TestParseFacts(t *testing.T) {
@@ -41,4 +46,39 @@ func FuzzParseFacts(f *testing.F) {
 			t.Fatal("nil facts without error")
 		}
 	})
+}
+
+// TestFactsScriptOnThisMachine runs the facts script under the local sh, as
+// the host would, and parses what it prints.
+func TestFactsScriptOnThisMachine(t *testing.T) {
+	dir := t.TempDir()
+	withSpace := filepath.Join(dir, "with space.conf")
+	os.WriteFile(withSpace, []byte("hello\n"), 0o640)
+	os.WriteFile(withSpace+remote.TempSuffix, []byte("half"), 0o600)
+	missing := filepath.Join(dir, "missing")
+	script := factsScript("root", "dcctl-test-no-such-unit", filepath.Join(dir, "marker"), []string{withSpace, missing}, []string{dir, filepath.Join(dir, "nodir")})
+	out, err := exec.Command("sh", "-c", script).Output()
+	if err != nil {
+		t.Fatalf("facts script: %v", err)
+	}
+	f, err := parseFacts(string(out))
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	got := f.Files[withSpace]
+	if !got.Exists || got.SHA256 != sha256Hex([]byte("hello\n")) || got.Mode != 0o640 {
+		t.Errorf("file fact %+v from:\n%s", got, out)
+	}
+	if m, ok := f.Files[missing]; !ok || m.Exists {
+		t.Errorf("missing file: %+v %v", m, ok)
+	}
+	if !f.Dirs[dir].Exists || f.Dirs[filepath.Join(dir, "nodir")].Exists {
+		t.Errorf("dir facts %+v", f.Dirs)
+	}
+	if len(f.LeftoverTemp) != 1 || f.LeftoverTemp[0] != withSpace {
+		t.Errorf("leftover temp %v", f.LeftoverTemp)
+	}
+	if !f.User {
+		t.Errorf("user root not found")
+	}
 }

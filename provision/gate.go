@@ -65,9 +65,19 @@ func (s *Session) GateAfter(ctx context.Context, node string, timeout time.Durat
 	if err := nc.WaitMetaPeer(ctx, domain, node, true); err != nil {
 		return fmt.Errorf("%s is not back as a current meta peer of domain %s (waited %s): %w", node, domain, timeout, err)
 	}
-	list, err := nc.Streams(ctx, domain)
-	if err != nil {
-		return fmt.Errorf("%s: list streams of domain %s: %w", node, domain, err)
+	// Right after a restart the domain's API can miss a request while routes
+	// and leafnode interest settle: retry until the gate's deadline.
+	var list *jetstream.StreamList
+	for {
+		list, err = nc.Streams(ctx, domain)
+		if err == nil {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s: list streams of domain %s: %w", node, domain, err)
+		case <-time.After(500 * time.Millisecond):
+		}
 	}
 	for _, st := range list.Streams {
 		if !st.HasPeer(node) || st.Replicas < 2 {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"sort"
 	"strings"
 
@@ -47,6 +48,7 @@ type HostPlan struct {
 	Enable       bool
 	Action       Action
 	Why          []string
+	Desired      []templates.File // every file the node should have, for the applied marker
 }
 
 // Changed reports whether the plan changes anything on the host.
@@ -95,7 +97,7 @@ func sha256Hex(b []byte) string {
 // content of a config file that differs, for the diff and the reload
 // decision.
 func planHost(ctx context.Context, inv *inventory.Inventory, sec *inventory.Secrets, node *inventory.Node, dirs, files []templates.File, facts *Facts, fetch func(ctx context.Context, path string) ([]byte, error)) (*HostPlan, error) {
-	p := &HostPlan{Node: node, Facts: facts}
+	p := &HostPlan{Node: node, Facts: facts, Desired: files}
 	if !facts.Systemd {
 		return nil, fmt.Errorf("%s: systemd is not running on the host (os %s %s): dcctl manages nats-server as a systemd unit", node.Name, facts.OS, facts.Arch)
 	}
@@ -184,6 +186,32 @@ func planHost(ctx context.Context, inv *inventory.Inventory, sec *inventory.Secr
 			p.Why = append(p.Why, "config changed, needs restart: "+strings.Join(keys, ", "))
 		}
 	}
+	if running && p.Action == ActionNone && len(facts.Applied) > 0 {
+		var pending []string
+		for _, f := range files {
+			if cur := facts.Files[f.Path]; cur.Exists && facts.Applied[f.Path] != cur.SHA256 {
+				pending = append(pending, f.Path)
+			}
+		}
+		if len(pending) > 0 {
+			p.Action = ActionRestart
+			p.Why = append(p.Why, "installed but not yet in effect (an earlier run stopped before restarting): "+strings.Join(pending, ", "))
+		}
+	}
 	sort.SliceStable(p.Files, func(i, j int) bool { return p.Files[i].File.Kind == "binary" && p.Files[j].File.Kind != "binary" })
 	return p, nil
+}
+
+// markerPath is where the applied marker lives on a host.
+func markerPath(inv *inventory.Inventory) string {
+	return path.Join(inv.NATS.ConfigDir, ".dcctl-applied")
+}
+
+// markerContent records the files a server now runs with.
+func markerContent(files []templates.File) []byte {
+	var b strings.Builder
+	for _, f := range files {
+		b.WriteString(f.SHA256 + " " + f.Path + "\n")
+	}
+	return []byte(b.String())
 }

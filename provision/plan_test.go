@@ -95,7 +95,9 @@ func TestPlanOneConfigValue(t *testing.T) {
 	inv, sec, bin := fixture(t, nil)
 	dirs, files, _ := desired(inv, sec, bin, "emea_2")
 	facts, fetch := hostWith(files, dirs)
-	inv2, sec2, bin2 := fixture(t, func(s string) string { return strings.Replace(s, `max_file_store = "2GB"`, `max_file_store = "3GB"`, 1) })
+	inv2, sec2, bin2 := fixture(t, func(s string) string {
+		return strings.Replace(s, `max_file_store = "2GB"`, `max_file_store = "3GB"`, 1)
+	})
 	dirs2, files2, _ := desired(inv2, sec2, bin2, "emea_2")
 	p, err := planHost(context.Background(), inv2, sec2, inv2.Node("emea_2"), dirs2, files2, facts, fetch)
 	if err != nil {
