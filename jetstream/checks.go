@@ -114,21 +114,33 @@ func (e *UnsafeError) Error() string {
 // server is R2 or more with all its other replicas current. It returns an
 // *UnsafeError listing every problem otherwise.
 func (c *Conn) CanLose(ctx context.Context, domain, server string) error {
+	_, err := c.canLose(ctx, domain, server, false)
+	return err
+}
+
+// CanRestart is CanLose for a planned restart: an R1 stream on server is not
+// a refusal (it cannot be helped, and its data stays on disk) but a warning,
+// returned so that the operator hears about the outage.
+func (c *Conn) CanRestart(ctx context.Context, domain, server string) (warnings []string, err error) {
+	return c.canLose(ctx, domain, server, true)
+}
+
+func (c *Conn) canLose(ctx context.Context, domain, server string, allowR1 bool) (warnings []string, err error) {
 	m, err := c.Meta(ctx, domain)
 	if err != nil {
-		return fmt.Errorf("check whether %s can go down: %w", server, err)
+		return nil, fmt.Errorf("check whether %s can go down: %w", server, err)
 	}
 	unsafe := &UnsafeError{Server: server}
 	if err := m.QuorumWithout(server); err != nil {
 		unsafe.Reasons = append(unsafe.Reasons, err.Error())
 		// Without a meta leader the streams cannot even be listed.
 		if !m.HasLeader() {
-			return unsafe
+			return nil, unsafe
 		}
 	}
 	list, err := c.Streams(ctx, domain)
 	if err != nil {
-		return fmt.Errorf("check whether %s can go down: %w", server, err)
+		return nil, fmt.Errorf("check whether %s can go down: %w", server, err)
 	}
 	for _, name := range list.Missing {
 		unsafe.Reasons = append(unsafe.Reasons, fmt.Sprintf("stream %s did not report (no leader?)", name))
@@ -137,14 +149,18 @@ func (c *Conn) CanLose(ctx context.Context, domain, server string) error {
 		if !st.HasPeer(server) {
 			continue
 		}
+		if allowR1 && st.Replicas < 2 {
+			warnings = append(warnings, fmt.Sprintf("stream %s is R1 on %s: unavailable until %s is back", st.Name, server, server))
+			continue
+		}
 		if r := streamSurvives(st, server); r != "" {
 			unsafe.Reasons = append(unsafe.Reasons, r)
 		}
 	}
 	if len(unsafe.Reasons) > 0 {
-		return unsafe
+		return warnings, unsafe
 	}
-	return nil
+	return warnings, nil
 }
 
 // streamSurvives says why st would suffer from losing server, or "".

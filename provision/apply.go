@@ -300,7 +300,7 @@ func (s *Session) rollOne(ctx context.Context, p *HostPlan, timeout time.Duratio
 		return s.WaitHealthz(hctx, name)
 	}
 	log.say(name, "gate: checking the cluster can lose "+name)
-	if err := s.GateBefore(ctx, name, timeout); err != nil {
+	if err := s.GateBefore(ctx, name, timeout, func(w string) { log.say(name, "warning: "+w) }); err != nil {
 		return err
 	}
 	log.say(name, "restarting ("+strings.Join(p.Why, "; ")+")")

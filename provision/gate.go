@@ -17,7 +17,12 @@ import (
 
 // GateBefore waits (up to timeout) until node can go down without its
 // domain losing meta quorum or any stream losing its only current copies.
-func (s *Session) GateBefore(ctx context.Context, node string, timeout time.Duration) error {
+// warn, if not nil, hears about the outages it allows (an R1 stream on node
+// is unavailable while node restarts).
+func (s *Session) GateBefore(ctx context.Context, node string, timeout time.Duration, warn func(string)) error {
+	if warn == nil {
+		warn = func(string) {}
+	}
 	n := s.Inv.Node(node)
 	domain := s.Inv.Domain(n)
 	ctx, cancel := context.WithTimeout(ctx, timeout)
@@ -26,8 +31,12 @@ func (s *Session) GateBefore(ctx context.Context, node string, timeout time.Dura
 	for {
 		nc, err := s.NATS(ctx)
 		if err == nil {
-			last = nc.CanLose(ctx, domain, node)
+			var warnings []string
+			warnings, last = nc.CanRestart(ctx, domain, node)
 			if last == nil {
+				for _, w := range warnings {
+					warn(w)
+				}
 				return nil
 			}
 		} else {
