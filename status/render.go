@@ -121,8 +121,11 @@ func (d *Domain) metaTable() *table {
 		if p.Leader {
 			lead = "yes"
 		}
-		t.add(p.Name, p.ID, lead, strconv.FormatBool(p.Current), strconv.FormatBool(p.Online),
-			fmtDuration(time.Duration(p.ActiveMS)*time.Millisecond), count(p.Lag))
+		active, lag := fmtDuration(time.Duration(p.ActiveMS)*time.Millisecond), count(p.Lag)
+		if d.MetaLeader == "" {
+			active, lag = "", "" // only a leader knows them
+		}
+		t.add(p.Name, p.ID, lead, strconv.FormatBool(p.Current), strconv.FormatBool(p.Online), active, lag)
 	}
 	return t
 }
@@ -202,7 +205,7 @@ func (d *Domain) leafTable() *table {
 		if hub == "" {
 			hub = "MISSING"
 		}
-		t.add(l.Server, l.Account, hub, l.RTT)
+		t.add(l.Server, l.Account, hub, fmtRTT(l.RTT))
 	}
 	return t
 }
@@ -252,4 +255,16 @@ func fmtDuration(d time.Duration) string {
 	default:
 		return strings.TrimSuffix(d.Round(time.Minute).String(), "0s")
 	}
+}
+
+// fmtRTT shortens the server's RTT ("1.388365ms") to what matters ("1.4ms").
+func fmtRTT(s string) string {
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return s
+	}
+	if d >= time.Millisecond {
+		return d.Round(100 * time.Microsecond).String()
+	}
+	return d.Round(time.Microsecond).String()
 }

@@ -171,7 +171,14 @@ func Collect(ctx context.Context, s *provision.Session, o Options) (*Report, err
 		// Dial every host first, all at once: the NATS connection goes
 		// through these SSH connections too, and a silent host then costs
 		// one dial timeout in total, not one per use.
-		s.Connect(ctx, nodes)
+		failed := s.Connect(ctx, nodes)
+		// Dial the failed hosts afresh next time (--watch): a host that
+		// was down may be back.
+		defer func() {
+			for n := range failed {
+				s.Forget(n)
+			}
+		}()
 	}
 	var wg sync.WaitGroup
 	if o.Units {
@@ -265,6 +272,9 @@ func collectNATS(ctx context.Context, s *provision.Session, clusters []*inventor
 	return nr
 }
 
+// unitTimeout bounds asking one host for its unit state once connected.
+const unitTimeout = 5 * time.Second
+
 type unitResult struct {
 	state provision.UnitState
 	err   error
@@ -278,7 +288,10 @@ func collectUnits(ctx context.Context, s *provision.Session, nodes []*inventory.
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			st, err := s.UnitState(ctx, n.Name)
+			// A host that accepted SSH but hangs must not stall the report.
+			uctx, cancel := context.WithTimeout(ctx, unitTimeout)
+			defer cancel()
+			st, err := s.UnitState(uctx, n.Name)
 			if err != nil {
 				// The connection may have died since it was opened (the
 				// host rebooted): dial afresh next time (--watch).

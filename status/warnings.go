@@ -24,7 +24,13 @@ func warnings(inv *inventory.Inventory, r *Report) []Warning {
 		for _, s := range d.Servers {
 			serverWarnings(inv, d, s, add)
 		}
-		if d.StreamsError != "" {
+		switch {
+		case d.StreamsError == "":
+		case d.MetaLeader == "":
+			// Only the meta leader lists streams; the cause is already
+			// warned about, this says what it costs.
+			add(LevelDegraded, d.Name, "streams of domain %q cannot be listed without a meta leader; streams whose replicas keep a majority still accept messages", d.Name)
+		default:
 			add(LevelDegraded, d.Name, "streams of domain %q could not be listed: %s", d.Name, d.StreamsError)
 		}
 		for _, s := range d.Streams {
@@ -86,7 +92,11 @@ func metaWarnings(d *Domain, add func(level, domain, format string, a ...any)) {
 		case p.Current && p.Online:
 			healthy++
 		case !p.Online:
-			add(LevelDegraded, d.Name, "meta group peer %s is offline (last heard %s ago)", p.Name, fmtDuration(time.Duration(p.ActiveMS)*time.Millisecond))
+			seen := ""
+			if p.ActiveMS > 0 {
+				seen = fmt.Sprintf(" (last heard %s ago)", fmtDuration(time.Duration(p.ActiveMS)*time.Millisecond))
+			}
+			add(LevelDegraded, d.Name, "meta group peer %s is offline%s", p.Name, seen)
 		default:
 			add(LevelDegraded, d.Name, "meta group peer %s is not current (lag %d)", p.Name, p.Lag)
 		}

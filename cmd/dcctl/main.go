@@ -37,6 +37,11 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 			graphCommand(),
 			planCommand(),
 			provisionCommand(),
+			runbookCommand(),
+			backupCommand(),
+			statusCommand(),
+			nodeCommand(),
+			contextCommand(),
 		},
 		// run() prints errors and picks the exit code; cli must not exit itself.
 		ExitErrHandler:  func(*cli.Context, error) {},

@@ -1,0 +1,220 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/dcctl/dcctl/inventory"
+)
+
+func contextCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "context",
+		Usage: "natscli contexts for the application and system users",
+		Subcommands: []*cli.Command{{
+			Name:      "export",
+			Usage:     "write natscli context files for the application user and the system user",
+			ArgsUsage: "[INVENTORY]",
+			Description: "Writes NAME.json and NAME:admin.json (NAME from --prefix, default \"local\")\n" +
+				"into natscli's context directory ($XDG_CONFIG_HOME/nats/context, else\n" +
+				"~/.config/nats/context) or --dir, mode 0600 since they hold passwords, so that\n" +
+				"`nats --context local:admin server report jetstream --js-domain hub` works at\n" +
+				"once. The URL lists every node's client URL: natscli connects straight, so it\n" +
+				"needs the client port reachable from here (dcctl itself only needs SSH).\n" +
+				"A context file that exists with other content is overwritten only after\n" +
+				"confirmation (or --yes). The selected natscli context is not changed.",
+			Flags: []cli.Flag{
+				inventoryFlag(), jsonFlag(), yesFlag(),
+				&cli.StringFlag{Name: "prefix", Value: "local", Usage: "context `NAME` for the application user; the system user's is NAME:admin"},
+				&cli.StringFlag{Name: "dir", Usage: "write into `DIR` instead of natscli's context directory"},
+			},
+			Action: runContextExport,
+		}},
+	}
+}
+
+// natsContext is a natscli context file (ADR-21, "NATS Configuration
+// Contexts"). natscli writes every key, empty or not, so that someone
+// editing the file sees all of them; we do the same for the keys that make
+// sense here.
+type natsContext struct {
+	Description     string   `json:"description"`
+	URL             string   `json:"url"`
+	Token           string   `json:"token"`
+	User            string   `json:"user"`
+	Password        string   `json:"password"`
+	Creds           string   `json:"creds"`
+	NKey            string   `json:"nkey"`
+	Cert            string   `json:"cert"`
+	Key             string   `json:"key"`
+	CA              string   `json:"ca"`
+	NSC             string   `json:"nsc"`
+	JSDomain        string   `json:"jetstream_domain"`
+	JSAPIPrefix     string   `json:"jetstream_api_prefix"`
+	JSEventPrefix   string   `json:"jetstream_event_prefix"`
+	InboxPrefix     string   `json:"inbox_prefix"`
+	UserJWT         string   `json:"user_jwt"`
+	TLSFirst        bool     `json:"tls_first"`
+	ColorScheme     string   `json:"color_scheme"`
+	SocksProxy      string   `json:"socks_proxy"`
+	WinCertStore    string   `json:"windows_cert_store"`
+	WinCertMatchBy  string   `json:"windows_cert_match_by"`
+	WinCertMatch    string   `json:"windows_cert_match"`
+	WinCaCertsMatch []string `json:"windows_ca_certs_match"`
+}
+
+// exportedContext is what we say about a written context: never its password.
+type exportedContext struct {
+	Name    string `json:"name"`
+	Path    string `json:"path"`
+	User    string `json:"user"`
+	Account string `json:"account"`
+	URL     string `json:"url"`
+	Changed bool   `json:"changed"`
+}
+
+func runContextExport(c *cli.Context) error {
+	inv, err := loadInventory(c, true)
+	if err != nil {
+		return err
+	}
+	prefix := c.String("prefix")
+	if err := checkContextName(prefix); err != nil {
+		return refused(err)
+	}
+	dir := c.String("dir")
+	if dir == "" {
+		if dir, err = natsContextDir(); err != nil {
+			return refused(err)
+		}
+	}
+	sec, err := loadSecrets(inv)
+	if err != nil {
+		return err
+	}
+	var urls []string
+	for _, n := range inv.Nodes {
+		if !n.Standby {
+			urls = append(urls, n.ClientURL())
+		}
+	}
+	app, sys := inv.AppAccount(), inv.SystemAccount()
+	type want struct {
+		name string
+		acc  *inventory.Account
+	}
+	var out []exportedContext
+	for _, w := range []want{{prefix, app}, {prefix + ":admin", sys}} {
+		user := w.acc.Users[0]
+		ctx := natsContext{
+			Description: fmt.Sprintf("dcctl: user %s of account %s, from %s", user, w.acc.Name, inv.File),
+			URL:         strings.Join(urls, ","),
+			User:        user,
+			Password:    sec.Password(user),
+		}
+		path := filepath.Join(dir, w.name+".json")
+		changed, err := writeContext(c, path, ctx)
+		if err != nil {
+			return err
+		}
+		out = append(out, exportedContext{Name: w.name, Path: path, User: user, Account: w.acc.Name, URL: ctx.URL, Changed: changed})
+	}
+	if c.Bool("json") {
+		return writeJSON(c.App.Writer, out)
+	}
+	for _, e := range out {
+		verb := "wrote"
+		if !e.Changed {
+			verb = "unchanged"
+		}
+		fmt.Fprintf(c.App.Writer, "%s context %s (user %s, account %s): %s\n", verb, e.Name, e.User, e.Account, e.Path)
+	}
+	hub := ""
+	for _, cl := range inv.Clusters {
+		if !cl.IsLeaf() {
+			hub = cl.Domain
+			break
+		}
+	}
+	fmt.Fprintf(c.App.Writer, "try: nats --context %s:admin server report jetstream --js-domain %s\n", prefix, hub)
+	return nil
+}
+
+// writeContext writes ctx to path (mode 0600, atomically) unless the file
+// already holds exactly that. A file with other content is someone's
+// context: overwriting it needs confirmation.
+func writeContext(c *cli.Context, path string, ctx natsContext) (bool, error) {
+	data, err := json.MarshalIndent(ctx, "", "  ")
+	if err != nil {
+		return false, fmt.Errorf("encode context %s: %w", path, err)
+	}
+	data = append(data, '\n')
+	old, err := os.ReadFile(path)
+	switch {
+	case err == nil && bytes.Equal(old, data):
+		// Same content; still make sure nobody else can read the password.
+		if err := os.Chmod(path, 0o600); err != nil {
+			return false, fmt.Errorf("context %s: %w", path, err)
+		}
+		return false, nil
+	case err == nil:
+		if err := confirm(c, fmt.Sprintf("overwrite the natscli context %s?", path)); err != nil {
+			return false, err
+		}
+	case !errors.Is(err, fs.ErrNotExist):
+		return false, fmt.Errorf("read context %s: %w", path, err)
+	}
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return false, fmt.Errorf("context directory: %w", err)
+	}
+	// CreateTemp makes the file 0600 from the start: the password is never
+	// readable by others, not even for a moment.
+	f, err := os.CreateTemp(dir, ".dcctl-context-*")
+	if err != nil {
+		return false, fmt.Errorf("write context %s: %w", path, err)
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp) // after a successful rename there is nothing left to remove
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return false, fmt.Errorf("write context %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return false, fmt.Errorf("write context %s: %w", path, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return false, fmt.Errorf("write context %s: %w", path, err)
+	}
+	return true, nil
+}
+
+// natsContextDir is where natscli looks for contexts (ADR-21).
+func natsContextDir() (string, error) {
+	base := os.Getenv("XDG_CONFIG_HOME")
+	if base == "" {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return "", fmt.Errorf("natscli context directory: %w (give --dir)", err)
+		}
+		base = filepath.Join(home, ".config")
+	}
+	return filepath.Join(base, "nats", "context"), nil
+}
+
+// checkContextName refuses names that would not be a plain file name in
+// the context directory.
+func checkContextName(name string) error {
+	if name == "" || name == "." || name == ".." || strings.ContainsAny(name, `/\`) || strings.HasPrefix(name, ".") {
+		return fmt.Errorf("context name %q: want a plain name such as \"local\" (no slashes, not starting with a dot)", name)
+	}
+	return nil
+}

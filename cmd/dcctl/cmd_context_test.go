@@ -1,0 +1,93 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/dcctl/dcctl/inventory"
+)
+
+func TestContextExport(t *testing.T) {
+	t.Setenv("DCCTL_PASSWORD_ACC1", "")
+	t.Setenv("DCCTL_PASSWORD_ADMIN", "")
+	p := copyExample(t)
+	dir := filepath.Join(t.TempDir(), "ctx")
+	out, errOut, code := runCLI(t, "context", "export", p, "--dir", dir)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	inv, err := inventory.Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sec, err := inventory.LoadSecrets(inv, func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	var urls []string
+	for _, n := range inv.Nodes {
+		if !n.Standby {
+			urls = append(urls, n.ClientURL())
+		}
+	}
+	for name, user := range map[string]string{"local": "acc1", "local:admin": "admin"} {
+		path := filepath.Join(dir, name+".json")
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s: mode %v, want 0600", path, fi.Mode().Perm())
+		}
+		data, _ := os.ReadFile(path)
+		var ctx map[string]any
+		if err := json.Unmarshal(data, &ctx); err != nil {
+			t.Fatal(err)
+		}
+		if ctx["user"] != user || ctx["password"] != sec.Password(user) || ctx["url"] != strings.Join(urls, ",") || ctx["description"] == "" {
+			t.Errorf("%s: %v", name, ctx)
+		}
+		if !strings.Contains(out, path) {
+			t.Errorf("output does not say where %s went:\n%s", name, out)
+		}
+		if strings.Contains(out+errOut, sec.Password(user)) {
+			t.Error("password printed")
+		}
+	}
+
+	// Again: nothing to change.
+	if out, _, code := runCLI(t, "context", "export", p, "--dir", dir); code != 0 || !strings.Contains(out, "unchanged context local ") {
+		t.Errorf("second run: exit %d\n%s", code, out)
+	}
+	// Someone's own context of that name is not overwritten unasked.
+	mine := filepath.Join(dir, "local.json")
+	os.WriteFile(mine, []byte(`{"url":"nats://elsewhere:4222"}`), 0o600)
+	if _, errOut, code := runCLI(t, "context", "export", p, "--dir", dir); code != 2 || !strings.Contains(errOut, "--yes") {
+		t.Errorf("overwrite without --yes: exit %d: %s", code, errOut)
+	}
+	if data, _ := os.ReadFile(mine); !strings.Contains(string(data), "elsewhere") {
+		t.Error("context overwritten without confirmation")
+	}
+	if _, errOut, code := runCLI(t, "context", "export", p, "--dir", dir, "--yes"); code != 0 {
+		t.Errorf("--yes: exit %d: %s", code, errOut)
+	}
+	if data, _ := os.ReadFile(mine); strings.Contains(string(data), "elsewhere") {
+		t.Error("--yes did not overwrite")
+	}
+
+	// --prefix names both; --json says where, without passwords.
+	out, _, code = runCLI(t, "context", "export", p, "--dir", dir, "--prefix", "dc1", "--json")
+	var res []exportedContext
+	if err := json.Unmarshal([]byte(out), &res); err != nil || code != 0 || len(res) != 2 || res[0].Name != "dc1" || res[1].Name != "dc1:admin" {
+		t.Fatalf("json: exit %d, %v, %s", code, err, out)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "dc1:admin.json")); err != nil {
+		t.Error(err)
+	}
+	if _, _, code := runCLI(t, "context", "export", p, "--dir", dir, "--prefix", "../x"); code != 2 {
+		t.Errorf("prefix with a slash: exit %d", code)
+	}
+}

@@ -1,0 +1,116 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/dcctl/dcctl/inventory"
+	"github.com/dcctl/dcctl/jetstream"
+	"github.com/dcctl/dcctl/provision"
+)
+
+func nodeCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "node",
+		Usage:     "systemd control of one node: start, stop, restart, kill (SIGKILL, for drills)",
+		ArgsUsage: "start|stop|restart|kill NODE [INVENTORY]",
+		Description: "Runs systemctl on NODE's host over SSH and checks the outcome.\n" +
+			"stop goes through lame duck mode (leadership moves away first); kill sends\n" +
+			"SIGKILL, as a crash would, and keeps systemd from restarting the server\n" +
+			"(the unit has Restart=on-failure), so the node stays down until\n" +
+			"`dcctl node start NODE`. stop and kill ask for confirmation, showing what\n" +
+			"the cluster would lose; --yes skips the question, and without a terminal\n" +
+			"and without --yes they refuse (exit 2) before changing anything.",
+		Flags:  append([]cli.Flag{inventoryFlag(), yesFlag(), jsonFlag()}, sshFlags()...),
+		Action: runNode,
+	}
+}
+
+func runNode(c *cli.Context) error {
+	if c.Args().Len() < 2 || c.Args().Len() > 3 {
+		return usageError(fmt.Errorf("node: want ACTION NODE [INVENTORY], ACTION one of %s", strings.Join(provision.UnitActions, ", ")))
+	}
+	action, name := c.Args().Get(0), c.Args().Get(1)
+	if !slices.Contains(provision.UnitActions, action) {
+		return usageError(fmt.Errorf("node: unknown action %q: want one of %s", action, strings.Join(provision.UnitActions, ", ")))
+	}
+	if c.Args().Len() == 3 {
+		if err := c.Set("inventory", c.Args().Get(2)); err != nil {
+			return err
+		}
+	}
+	inv, err := loadInventory(c, false)
+	if err != nil {
+		return err
+	}
+	n := inv.Node(name)
+	if n == nil {
+		return refused(&inventory.UnknownNodeError{Name: name, Inventory: inv.File})
+	}
+	sec, err := loadSecrets(inv)
+	if err != nil {
+		return err
+	}
+	s := newSession(c, inv, sec)
+	defer s.Close()
+	ctx := c.Context
+
+	if action == provision.UnitStop || action == provision.UnitKill {
+		q := fmt.Sprintf("%s nats-server on %s (%s)?", action, n.Name, n.Host)
+		if action == provision.UnitKill {
+			q = fmt.Sprintf("kill nats-server on %s (%s) with SIGKILL? It stays down until `dcctl node start %s`.", n.Name, n.Host, n.Name)
+		}
+		// Without a terminal and without --yes confirm refuses anyway: do
+		// not spend seconds on NATS first.
+		if c.Bool("yes") || isTerminal(c.App.Reader) {
+			if risk := lossRisk(ctx, s, inv, n); risk != "" {
+				fmt.Fprintf(c.App.ErrWriter, "WARNING: %s\n", risk)
+			}
+		}
+		if err := confirm(c, q); err != nil {
+			return err
+		}
+	}
+	if err := s.UnitCtl(ctx, n.Name, action); err != nil {
+		return err
+	}
+	st, err := s.UnitState(ctx, n.Name)
+	if err != nil {
+		return fmt.Errorf("%s done on %s, but reading the unit state failed: %w", action, n.Name, err)
+	}
+	if c.Bool("json") {
+		return writeJSON(c.App.Writer, struct {
+			Node   string              `json:"node"`
+			Action string              `json:"action"`
+			Unit   provision.UnitState `json:"unit"`
+		}{n.Name, action, st})
+	}
+	fmt.Fprintf(c.App.Writer, "%s: %s %s: %s\n", n.Name, action, st.Unit, st)
+	if action == provision.UnitStart || action == provision.UnitRestart {
+		fmt.Fprintf(c.App.Writer, "check that it rejoined: dcctl status %s --domain %s\n", inv.File, inv.Domain(n))
+	}
+	return nil
+}
+
+// lossRisk says what losing n now would cost its domain (meta quorum,
+// streams without current replicas), or "" when nothing or when that cannot
+// be found out quickly: a drill may break quorum on purpose, so this informs
+// the question rather than refusing.
+func lossRisk(ctx context.Context, s *provision.Session, inv *inventory.Inventory, n *inventory.Node) string {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	nc, err := s.NATS(ctx)
+	if err != nil {
+		return ""
+	}
+	err = nc.CanLose(ctx, inv.Domain(n), n.Name)
+	if err == nil || !jetstream.IsUnsafe(err) {
+		return ""
+	}
+	return err.Error()
+}

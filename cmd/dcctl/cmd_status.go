@@ -1,0 +1,136 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/dcctl/dcctl/provision"
+	"github.com/dcctl/dcctl/status"
+)
+
+func statusCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "status",
+		Usage:     "per domain: servers, meta group, streams, leafnode links, units, warnings (exit 1 when degraded)",
+		ArgsUsage: "[INVENTORY]",
+		Description: "Asks NATS (through SSH, or straight with --direct) and systemd on every host,\n" +
+			"all in parallel and each with a deadline: hosts that are down are reported as\n" +
+			"offline or unreachable within a few seconds. Exit 0 when everything is\n" +
+			"healthy, 1 when anything is degraded or unreachable. --json prints the\n" +
+			"report documented in docs/status.md; --watch redraws it every second until\n" +
+			"Ctrl-C (with --json: one report per line).",
+		Flags: append([]cli.Flag{
+			inventoryFlag(), jsonFlag(),
+			&cli.StringFlag{Name: "domain", Usage: "only this JetStream `DOMAIN`"},
+			&cli.BoolFlag{Name: "watch", Usage: "redraw every second until Ctrl-C"},
+			&cli.BoolFlag{Name: "no-units", Usage: "do not ask systemd over SSH for the unit states"},
+		}, statusSSHFlags()...),
+		Action: runStatus,
+	}
+}
+
+// statusSSHFlags are sshFlags with a shorter dial timeout: status must
+// answer within seconds, and a host that takes longer to accept SSH is
+// reported unreachable rather than waited for.
+func statusSSHFlags() []cli.Flag {
+	flags := sshFlags()
+	for _, f := range flags {
+		if df, ok := f.(*cli.DurationFlag); ok && df.Name == "ssh-timeout" {
+			df.Value = 3 * time.Second
+		}
+	}
+	return flags
+}
+
+func runStatus(c *cli.Context) error {
+	inv, err := loadInventory(c, true)
+	if err != nil {
+		return err
+	}
+	if d := c.String("domain"); d != "" && inv.ClusterByDomain(d) == nil {
+		return refused(fmt.Errorf("domain %q is not in inventory %s", d, inv.File))
+	}
+	sec, err := loadSecrets(inv)
+	if err != nil {
+		return err
+	}
+	s := newSession(c, inv, sec)
+	defer s.Close()
+	opts := status.Options{Domain: c.String("domain"), Units: !c.Bool("no-units")}
+	if c.Bool("watch") {
+		return watchStatus(c, s, opts)
+	}
+	r, err := status.Collect(c.Context, s, opts)
+	if err != nil {
+		return refused(err)
+	}
+	if c.Bool("json") {
+		if err := writeJSON(c.App.Writer, r); err != nil {
+			return err
+		}
+	} else {
+		r.Write(c.App.Writer)
+	}
+	return statusExit(r)
+}
+
+// statusExit is exit 0 for a healthy report, 1 otherwise, so that scripts
+// and monitors can use dcctl status as a check.
+func statusExit(r *status.Report) error {
+	if r.Healthy {
+		return nil
+	}
+	return errReported
+}
+
+// watchStatus redraws the report every second, the way the seed watches
+// `nats server report jetstream`. The whole frame is rendered first and then
+// written with one clear-screen, so the screen does not flicker. Ctrl-C ends
+// it; the exit code is that of the last report.
+func watchStatus(c *cli.Context, s *provision.Session, opts status.Options) error {
+	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt)
+	defer stop()
+	const interval = time.Second
+	var last *status.Report
+	for {
+		began := time.Now()
+		r, err := status.Collect(ctx, s, opts)
+		if ctx.Err() != nil {
+			break // interrupted while collecting: keep the last full frame
+		}
+		if err != nil {
+			return refused(err)
+		}
+		last = r
+		var frame bytes.Buffer
+		if c.Bool("json") {
+			if err := json.NewEncoder(&frame).Encode(r); err != nil {
+				return err
+			}
+		} else {
+			frame.WriteString("\033[H\033[2J")
+			fmt.Fprintf(&frame, "dcctl status %s (every %s, Ctrl-C to stop)\n\n", s.Inv.File, interval)
+			r.Write(&frame)
+		}
+		if _, err := c.App.Writer.Write(frame.Bytes()); err != nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Until(began.Add(interval))):
+			continue
+		}
+		break
+	}
+	if last == nil {
+		return errors.New("interrupted before the first report")
+	}
+	return statusExit(last)
+}

@@ -1,0 +1,387 @@
+package status_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	njs "github.com/nats-io/nats.go/jetstream"
+
+	"github.com/dcctl/dcctl/internal/testcluster"
+	"github.com/dcctl/dcctl/inventory"
+	"github.com/dcctl/dcctl/provision"
+	"github.com/dcctl/dcctl/status"
+)
+
+// session reaches the embedded servers straight (they listen on 127.0.0.1);
+// units are not asked, since there is no systemd behind testcluster (the
+// lab's e2e test covers that side).
+func session(t *testing.T, c *testcluster.Cluster) *provision.Session {
+	t.Helper()
+	s := provision.NewSession(c.Inv, c.Secrets, provision.SessionOptions{Direct: true, NATSTimeout: 2 * time.Second})
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func collect(t *testing.T, s *provision.Session, domain string) *status.Report {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	r, err := status.Collect(ctx, s, status.Options{Domain: domain})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// waitReport collects until ok accepts the report or the deadline passes.
+func waitReport(t *testing.T, s *provision.Session, timeout time.Duration, ok func(*status.Report) error) *status.Report {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		r := collect(t, s, "")
+		err := ok(r)
+		if err == nil {
+			return r
+		}
+		if time.Now().After(deadline) {
+			var b bytes.Buffer
+			r.Write(&b)
+			t.Fatalf("after %s: %v\n%s", timeout, err, b.String())
+		}
+	}
+}
+
+// appJS is an independent client (nats.go only) to set up streams and read
+// the truth without the code under test.
+func appJS(t *testing.T, c *testcluster.Cluster, cluster, domain string) njs.JetStream {
+	t.Helper()
+	var urls []string
+	for _, n := range c.Inv.Nodes {
+		if n.Cluster == cluster {
+			urls = append(urls, n.ClientURL())
+		}
+	}
+	u, p := c.AppUser()
+	nc, err := nats.Connect(strings.Join(urls, ","), nats.UserInfo(u, p))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := njs.NewWithDomain(nc, domain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return js
+}
+
+func domain(r *status.Report, name string) *status.Domain {
+	for _, d := range r.Domains {
+		if d.Name == name {
+			return d
+		}
+	}
+	return nil
+}
+
+func healthy(r *status.Report) error {
+	if r.Healthy {
+		return nil
+	}
+	var ws []string
+	for _, w := range r.Warnings {
+		ws = append(ws, w.Level+": "+w.Message)
+	}
+	return fmt.Errorf("not healthy: %s", strings.Join(ws, "; "))
+}
+
+func TestAllUp(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		spec testcluster.Spec
+	}{{"seed", testcluster.Seed()}, {"other", testcluster.Other()}} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := testcluster.Start(t, testcluster.WriteInventory(t, tc.spec))
+			hub := tc.spec.Clusters[0]
+			js := appJS(t, c, hub.Name, hub.Domain)
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			if _, err := js.CreateStream(ctx, njs.StreamConfig{Name: "orders", Subjects: []string{"orders.>"}, Replicas: 3}); err != nil {
+				t.Fatal(err)
+			}
+			for i := 0; i < 5; i++ {
+				if _, err := js.Publish(ctx, fmt.Sprintf("orders.%d", i), []byte("x")); err != nil {
+					t.Fatal(err)
+				}
+			}
+			s := session(t, c)
+			r := waitReport(t, s, 20*time.Second, healthy)
+
+			if len(r.Domains) != len(tc.spec.Clusters) {
+				t.Fatalf("%d domains, want %d", len(r.Domains), len(tc.spec.Clusters))
+			}
+			for _, cs := range tc.spec.Clusters {
+				d := domain(r, cs.Domain)
+				if d == nil {
+					t.Fatalf("domain %s missing", cs.Domain)
+				}
+				if want := c.MetaLeader(cs.Domain); d.MetaLeader == "" || d.MetaLeader != want {
+					t.Errorf("domain %s: meta leader %q, servers say %q", cs.Domain, d.MetaLeader, want)
+				}
+				if d.ClusterSize != len(cs.Nodes) || len(d.Meta) != len(cs.Nodes) {
+					t.Errorf("domain %s: size %d, %d meta peers, want %d", cs.Domain, d.ClusterSize, len(d.Meta), len(cs.Nodes))
+				}
+				for _, p := range d.Meta {
+					// The ID column must be the server's own RAFT peer id.
+					if want := c.Server(p.Name).Node(); p.ID != want {
+						t.Errorf("%s: peer id %s, server says %s", p.Name, p.ID, want)
+					}
+					if !p.Online || !p.Current {
+						t.Errorf("%s: %+v", p.Name, p)
+					}
+				}
+				for _, sv := range d.Servers {
+					if !sv.Online || sv.NATS == nil || sv.NATS.Connections < 0 {
+						t.Errorf("server %s not online: %+v", sv.Name, sv)
+					}
+				}
+				if cs.LeafOf != "" {
+					// One link per account to the hub from every server.
+					if len(d.Leafnodes) != 2*len(cs.Nodes) {
+						t.Errorf("domain %s: leafnode links %+v", cs.Domain, d.Leafnodes)
+					}
+					for _, l := range d.Leafnodes {
+						if l.Hub == "" {
+							t.Errorf("domain %s: missing link %+v", cs.Domain, l)
+						}
+					}
+				}
+			}
+			hd := domain(r, hub.Domain)
+			if len(hd.Streams) != 1 {
+				t.Fatalf("hub streams: %+v", hd.Streams)
+			}
+			st := hd.Streams[0]
+			info, err := js.Stream(ctx, "orders")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.Name != "orders" || st.Replicas != 3 || len(st.Peers) != 3 || st.Messages != 5 || st.Leader != info.CachedInfo().Cluster.Leader {
+				t.Errorf("stream %+v, server says leader %s", st, info.CachedInfo().Cluster.Leader)
+			}
+
+			var text bytes.Buffer
+			r.Write(&text)
+			out := text.String()
+			t.Logf("report:\n%s", out)
+			for _, want := range []string{"JetStream Summary", "RAFT Meta Group Information", "│ " + hd.MetaLeader + "*", "orders", ": healthy"} {
+				if !strings.Contains(out, want) {
+					t.Errorf("text lacks %q", want)
+				}
+			}
+			// The JSON carries every domain's name and meta leader (docs/status.md).
+			data, err := json.Marshal(r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var doc struct {
+				Healthy bool `json:"healthy"`
+				Domains []struct {
+					Name       string `json:"name"`
+					MetaLeader string `json:"meta_leader"`
+				} `json:"domains"`
+			}
+			if err := json.Unmarshal(data, &doc); err != nil || !doc.Healthy || len(doc.Domains) != len(tc.spec.Clusters) {
+				t.Fatalf("json: %v %+v", err, doc)
+			}
+			for _, d := range doc.Domains {
+				if d.MetaLeader != c.MetaLeader(d.Name) {
+					t.Errorf("json domain %s: meta leader %q", d.Name, d.MetaLeader)
+				}
+			}
+			if s.Secrets != nil {
+				for _, pw := range s.Secrets.Values() {
+					if strings.Contains(out, pw) || strings.Contains(string(data), pw) {
+						t.Error("a password is in the report")
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestLeadersKilled is the seed's drill: the node leading both the stream
+// and the meta group dies; the report shows it offline and the new leaders.
+func TestLeadersKilled(t *testing.T) {
+	c := testcluster.Start(t, testcluster.WriteInventory(t, testcluster.Seed()))
+	js := appJS(t, c, "BB", "hub")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if _, err := js.CreateStream(ctx, njs.StreamConfig{Name: "foo", Subjects: []string{"foo.>"}, Replicas: 3, Storage: njs.MemoryStorage}); err != nil {
+		t.Fatal(err)
+	}
+	s := session(t, c)
+	nc, err := s.NATS(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// With 4 backbone nodes, killing two distinct leaders would lose the meta
+	// quorum: move the meta leadership to the stream leader first, so that
+	// one node leads both, as bb_emea_1 did in the seed.
+	var victim string
+	waitReport(t, s, 30*time.Second, func(r *status.Report) error {
+		d := domain(r, "hub")
+		if len(d.Streams) != 1 || d.Streams[0].Problem != "" {
+			return fmt.Errorf("stream foo not whole yet: %+v", d.Streams)
+		}
+		victim = d.Streams[0].Leader
+		if d.MetaLeader == victim {
+			return nil
+		}
+		if err := nc.MetaStepDown(ctx, "hub", victim); err != nil {
+			t.Logf("meta step-down: %v", err)
+		}
+		return fmt.Errorf("meta leader %s, stream leader %s", d.MetaLeader, victim)
+	})
+	for i := 0; i < 6; i++ {
+		if _, err := js.Publish(ctx, fmt.Sprintf("foo.%d", i), []byte("test")); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	c.Stop(victim)
+	began := time.Now()
+	r := waitReport(t, s, 30*time.Second, func(r *status.Report) error {
+		d := domain(r, "hub")
+		if d.MetaLeader == "" || d.MetaLeader == victim {
+			return fmt.Errorf("meta leader %q", d.MetaLeader)
+		}
+		if len(d.Streams) != 1 || d.Streams[0].Leader == "" || d.Streams[0].Leader == victim {
+			return fmt.Errorf("streams %+v missing %v", d.Streams, d.MissingStreams)
+		}
+		return nil
+	})
+	t.Logf("new leaders reported %s after the kill", time.Since(began).Round(time.Millisecond))
+	d := domain(r, "hub")
+	if want := c.MetaLeader("hub"); d.MetaLeader != want {
+		t.Errorf("meta leader %s, servers say %s", d.MetaLeader, want)
+	}
+	info, err := js.Stream(ctx, "foo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := d.Streams[0]
+	if st.Leader != info.CachedInfo().Cluster.Leader || st.Messages != 6 {
+		t.Errorf("stream %+v; server says leader %s", st, info.CachedInfo().Cluster.Leader)
+	}
+	for _, p := range st.Peers {
+		if p.Name == victim && (p.Online || p.Leader) {
+			t.Errorf("killed replica shown as %+v", p)
+		}
+	}
+	for _, p := range d.Meta {
+		if p.Name == victim && p.Online {
+			t.Errorf("killed meta peer shown online: %+v", p)
+		}
+	}
+	for _, sv := range d.Servers {
+		if sv.Name == victim && sv.Online {
+			t.Errorf("killed server shown online")
+		}
+	}
+	if r.Healthy {
+		t.Error("report healthy with a node down")
+	}
+	var text bytes.Buffer
+	r.Write(&text)
+	out := text.String()
+	t.Logf("report:\n%s", out)
+	for _, want := range []string{"server " + victim, "create only R1 consumers", d.MetaLeader + "*", "OFFLINE", "DEGRADED"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("text lacks %q", want)
+		}
+	}
+}
+
+// TestQuorumLost: half the backbone down leaves no meta leader; the report
+// says so clearly, promptly, and is unhealthy (exit 1 in the CLI).
+func TestQuorumLost(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		spec testcluster.Spec
+		down int
+	}{{"seed 2 of 4", testcluster.Seed(), 2}, {"other 3 of 5", testcluster.Other(), 3}} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := testcluster.Start(t, testcluster.WriteInventory(t, tc.spec))
+			hub := tc.spec.Clusters[0]
+			var stopped []string
+			for _, n := range hub.Nodes[:tc.down] {
+				c.Stop(n.Name)
+				stopped = append(stopped, n.Name)
+			}
+			s := session(t, c)
+			var took time.Duration
+			r := waitReport(t, s, 30*time.Second, func(r *status.Report) error {
+				took = time.Duration(r.Seconds * float64(time.Second))
+				if d := domain(r, hub.Domain); d.MetaLeader != "" {
+					return fmt.Errorf("meta leader %s still reported", d.MetaLeader)
+				}
+				// Leaf servers whose links went to the stopped hub nodes
+				// reconnect to the others within seconds; until then the
+				// system account cannot reach them through the hub.
+				for _, cs := range tc.spec.Clusters[1:] {
+					if od := domain(r, cs.Domain); od.MetaLeader == "" || od.Responded != len(cs.Nodes) {
+						return fmt.Errorf("domain %s: meta leader %q, %d responded", cs.Domain, od.MetaLeader, od.Responded)
+					}
+				}
+				return nil
+			})
+			t.Logf("report with %d of %d backbone nodes down took %s", tc.down, len(hub.Nodes), took.Round(time.Millisecond))
+			if r.Healthy {
+				t.Error("healthy without a meta leader")
+			}
+			d := domain(r, hub.Domain)
+			var warned bool
+			for _, w := range r.Warnings {
+				if w.Level == status.LevelDegraded && strings.Contains(w.Message, "no meta leader") && strings.Contains(w.Message, "quorum lost") {
+					warned = true
+				}
+			}
+			if !warned {
+				t.Errorf("no quorum warning: %+v", r.Warnings)
+			}
+			for _, p := range d.Meta {
+				down := false
+				for _, n := range stopped {
+					down = down || p.Name == n
+				}
+				if p.Online == down {
+					t.Errorf("meta peer %+v, stopped %v", p, stopped)
+				}
+			}
+			var text bytes.Buffer
+			r.Write(&text)
+			t.Logf("report:\n%s", text.String())
+			if !strings.Contains(text.String(), "meta leader NONE") {
+				t.Error("text does not say there is no meta leader")
+			}
+		})
+	}
+}
+
+func TestUnknownDomain(t *testing.T) {
+	inv, err := inventory.Load(testcluster.WriteInventory(t, testcluster.Seed()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := provision.NewSession(inv, nil, provision.SessionOptions{Direct: true})
+	_, err = status.Collect(context.Background(), s, status.Options{Domain: "nowhere"})
+	if err == nil || !strings.Contains(err.Error(), `"nowhere"`) {
+		t.Fatalf("err %v", err)
+	}
+}
