@@ -42,6 +42,9 @@ func (r *ExpandStream) PreChecks(e *Env) []Check {
 				return err
 			}
 			st, err := nc.Stream(ctx, r.Domain, r.Stream)
+			if jetstream.IsErrCode(err, jetstream.ErrCodeStreamNotFound) {
+				return fmt.Errorf("no stream %s in domain %q: check the name and the domain (dcctl status --domain %s lists its streams)", r.Stream, r.Domain, r.Domain)
+			}
 			if err != nil {
 				return err
 			}

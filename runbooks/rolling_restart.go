@@ -97,7 +97,7 @@ func (r *RollingRestart) Steps(e *Env) []Step {
 			Destructive: true,
 			Run: func(ctx context.Context, progress func(string)) error {
 				progress("gate: can the cluster lose " + n.Name + "?")
-				if err := e.Session.GateBefore(ctx, n.Name, e.timeout()); err != nil {
+				if err := e.Session.GateBefore(ctx, n.Name, e.timeout(), progress); err != nil {
 					return err
 				}
 				t0 := time.Now()

@@ -125,7 +125,7 @@ func Catalog() []Description {
 			Name: "backup", Usage: "dcctl backup STREAM --domain D --out DIR",
 			Short: "snapshot a file stream with its consumers, and write a manifest with its state and digest",
 			Pre:   []string{"the domain has a meta leader", "the stream exists and is file-backed (memory streams cannot be snapshotted)", "DIR holds no other backup", "baseline"},
-			Steps: []string{"snapshot to DIR (with consumers)", "write manifest.json"},
+			Steps: []string{"snapshot to DIR (with consumers)", "write dcctl-manifest.json beside it"},
 			Post:  []string{"the archive validates; the manifest matches the snapshot and the live state"},
 		},
 		{
