@@ -37,6 +37,8 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 			graphCommand(),
 			planCommand(),
 			provisionCommand(),
+			runbookCommand(),
+			backupCommand(),
 			statusCommand(),
 			nodeCommand(),
 			contextCommand(),

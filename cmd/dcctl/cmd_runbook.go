@@ -1,0 +1,208 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/dcctl/dcctl/inventory"
+	"github.com/dcctl/dcctl/runbooks"
+)
+
+func runbookCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "runbook",
+		Usage: "operator procedures: pre-checks, steps, post-checks, with a journal",
+		Description: "Every runbook runs read-only pre-checks first: any failure refuses (exit 2) and\n" +
+			"says why and what to do instead. Then its steps, each logged; destructive ones are\n" +
+			"confirmed once before the first step (--yes skips the question; without a terminal\n" +
+			"and without --yes the run is refused). Then post-checks prove the outcome (exit 1\n" +
+			"if they cannot). --dry-run runs the pre-checks and lists the steps. Each run writes\n" +
+			"a journal of JSON lines under <inventory dir>/.dcctl/journal/. A run interrupted\n" +
+			"halfway converges when run again: steps already done are skipped.\n" +
+			"See docs/runbooks.md.",
+		Subcommands: []*cli.Command{
+			{
+				Name:   "list",
+				Usage:  "describe every runbook",
+				Flags:  []cli.Flag{jsonFlag()},
+				Action: runRunbookList,
+			},
+			{
+				Name:      "replace-peer",
+				Usage:     "move every stream replica off a dead node; optionally remove it for good and start a replacement",
+				ArgsUsage: "NODE [INVENTORY]",
+				Flags: runbookFlags(
+					&cli.StringFlag{Name: "replacement", Usage: "provision and start `NEWNODE` (a node of the same cluster in the inventory, usually standby = true) first"},
+					&cli.BoolFlag{Name: "permanent", Usage: "also remove NODE from the meta group (it is gone for good)"},
+					&cli.BoolFlag{Name: "force", Usage: "do not require NODE to be down (it answers pings or its unit is active)"},
+				),
+				Action: func(c *cli.Context) error {
+					node, err := oneArg(c, "NODE")
+					if err != nil {
+						return err
+					}
+					return runRunbook(c, &runbooks.ReplacePeer{Node: node, Replacement: c.String("replacement"), Permanent: c.Bool("permanent"), Force: c.Bool("force")})
+				},
+			},
+			{
+				Name:      "expand-stream",
+				Usage:     "raise a stream's replica count and prove the data is unchanged",
+				ArgsUsage: "STREAM [INVENTORY]",
+				Flags: runbookFlags(
+					domainFlag(true),
+					&cli.IntFlag{Name: "replicas", Value: 3, Usage: "replica count `N` to reach"},
+				),
+				Action: func(c *cli.Context) error {
+					stream, err := oneArg(c, "STREAM")
+					if err != nil {
+						return err
+					}
+					return runRunbook(c, &runbooks.ExpandStream{Stream: stream, Domain: c.String("domain"), Replicas: c.Int("replicas")})
+				},
+			},
+			{
+				Name:      "restore-stream",
+				Usage:     "recreate a stream from a dcctl backup and prove it matches the manifest",
+				ArgsUsage: "[INVENTORY]",
+				Flags: runbookFlags(
+					&cli.StringFlag{Name: "from", Required: true, Usage: "backup `DIR` written by dcctl backup"},
+					domainFlag(false),
+					&cli.IntFlag{Name: "replicas", Usage: "replica count `N` (default: the backed-up stream's); restored as R1, then scaled up"},
+				),
+				Action: func(c *cli.Context) error {
+					if err := optionalInventoryArg(c, 0); err != nil {
+						return err
+					}
+					return runRunbook(c, &runbooks.RestoreStream{From: c.String("from"), Domain: c.String("domain"), Replicas: c.Int("replicas")})
+				},
+			},
+			{
+				Name:      "restore-node",
+				Usage:     "bring a stopped node back (re-provisioned first if its files drifted) and wait until it is whole",
+				ArgsUsage: "NODE [INVENTORY]",
+				Flags:     runbookFlags(),
+				Action: func(c *cli.Context) error {
+					node, err := oneArg(c, "NODE")
+					if err != nil {
+						return err
+					}
+					return runRunbook(c, &runbooks.RestoreNode{Node: node})
+				},
+			},
+			{
+				Name:      "rolling-restart",
+				Usage:     "restart every node one at a time behind the health gate",
+				ArgsUsage: "[INVENTORY]",
+				Flags:     runbookFlags(&cli.StringFlag{Name: "cluster", Usage: "only this `CLUSTER` (default: all, one cluster after the other)"}),
+				Action: func(c *cli.Context) error {
+					if err := optionalInventoryArg(c, 0); err != nil {
+						return err
+					}
+					return runRunbook(c, &runbooks.RollingRestart{Cluster: c.String("cluster")})
+				},
+			},
+		},
+	}
+}
+
+// runbookFlags are the flags every runbook takes, then its own.
+func runbookFlags(own ...cli.Flag) []cli.Flag {
+	flags := append([]cli.Flag{inventoryFlag(), yesFlag(),
+		&cli.BoolFlag{Name: "dry-run", Usage: "run the pre-checks and list the steps; change nothing"},
+		&cli.DurationFlag{Name: "timeout", Value: 3 * time.Minute, Usage: "bound on each wait (replica catch-up, meta peer, health)"},
+	}, own...)
+	return append(flags, sshFlags()...)
+}
+
+func domainFlag(required bool) cli.Flag {
+	return &cli.StringFlag{Name: "domain", Required: required, Usage: "JetStream `DOMAIN`"}
+}
+
+// oneArg takes the runbook's subject (NODE, STREAM) and an optional INVENTORY after it.
+func oneArg(c *cli.Context, what string) (string, error) {
+	if c.Args().Len() < 1 {
+		return "", usageError(fmt.Errorf("%s: missing %s", c.Command.Name, what))
+	}
+	if err := optionalInventoryArg(c, 1); err != nil {
+		return "", err
+	}
+	return c.Args().First(), nil
+}
+
+// optionalInventoryArg accepts INVENTORY as the positional argument at index i.
+func optionalInventoryArg(c *cli.Context, i int) error {
+	switch n := c.Args().Len(); {
+	case n == i:
+		return nil
+	case n == i+1:
+		return c.Set("inventory", c.Args().Get(i))
+	default:
+		return usageError(fmt.Errorf("%s: unexpected arguments %s", c.Command.Name, strings.Join(c.Args().Slice()[i:], " ")))
+	}
+}
+
+// runRunbook wires a runbook to the inventory, a session and the terminal.
+func runRunbook(c *cli.Context, rb runbooks.Runbook) error {
+	inv, err := loadInventory(c, false)
+	if err != nil {
+		return err
+	}
+	return runRunbookWith(c, inv, rb)
+}
+
+func runRunbookWith(c *cli.Context, inv *inventory.Inventory, rb runbooks.Runbook) error {
+	sec, err := loadSecrets(inv)
+	if err != nil {
+		return err
+	}
+	s := newSession(c, inv, sec)
+	defer s.Close()
+	e := &runbooks.Env{
+		Inv: inv, Session: s, Hosts: runbooks.SystemdHosts{S: s},
+		Out:     c.App.Writer,
+		Timeout: c.Duration("timeout"),
+		DryRun:  c.Bool("dry-run"),
+		Confirm: func(q string) error { return confirm(c, q) },
+		Version: version,
+	}
+	err = runbooks.Run(c.Context, e, rb)
+	var r *runbooks.RefusedError
+	if errors.As(err, &r) {
+		return refused(err)
+	}
+	return err
+}
+
+func runRunbookList(c *cli.Context) error {
+	cat := runbooks.Catalog()
+	if c.Bool("json") {
+		return writeJSON(c.App.Writer, cat)
+	}
+	w := c.App.Writer
+	for i, d := range cat {
+		if i > 0 {
+			fmt.Fprintln(w)
+		}
+		fmt.Fprintf(w, "%s\n  %s\n", d.Usage, d.Short)
+		tw := tabwriter.NewWriter(w, 0, 0, 1, ' ', 0)
+		for _, sec := range []struct {
+			title string
+			items []string
+		}{{"pre-checks", d.Pre}, {"steps", d.Steps}, {"post-checks", d.Post}} {
+			for j, it := range sec.items {
+				title := ""
+				if j == 0 {
+					title = sec.title + ":"
+				}
+				fmt.Fprintf(tw, "  %s\t%s\n", title, it)
+			}
+		}
+		tw.Flush()
+	}
+	return nil
+}
