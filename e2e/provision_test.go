@@ -1,0 +1,314 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// These tests judge provision by what the hosts and servers report
+// themselves (systemctl over ssh, /healthz and /jsz over HTTP), never
+// through dcctl's own checks.
+
+const natsHTTPPort = 8222
+
+// httpGet fetches a monitoring endpoint of a lab host straight from this
+// machine (the root namespace has an address on every DC bridge).
+func httpGet(ctx context.Context, addr string, port int, path string) (int, []byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("http://%s:%d%s", addr, port, path), nil)
+	if err != nil {
+		return 0, nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, b, err
+}
+
+// metaLeaderSeenBy asks one server's /jsz who leads its meta group.
+func metaLeaderSeenBy(addr string, port int) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	code, body, err := httpGet(ctx, addr, port, "/jsz")
+	if err != nil {
+		return "", err
+	}
+	if code != http.StatusOK {
+		return "", fmt.Errorf("/jsz answered %d", code)
+	}
+	var jsz struct {
+		Meta *struct {
+			Leader string `json:"leader"`
+		} `json:"meta_cluster"`
+	}
+	if err := json.Unmarshal(body, &jsz); err != nil {
+		return "", err
+	}
+	if jsz.Meta == nil {
+		return "", nil
+	}
+	return jsz.Meta.Leader, nil
+}
+
+// unitTimes reads when the node's unit last stopped being active and last
+// became active, on the kernel's monotonic clock (shared by every lab host).
+func unitTimes(t *testing.T, node string) (exit, enter uint64) {
+	t.Helper()
+	out := sshHost(t, node, "systemctl show -p ActiveExitTimestampMonotonic -p ActiveEnterTimestampMonotonic nats-server")
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		k, v, _ := strings.Cut(line, "=")
+		n, _ := strconv.ParseUint(strings.TrimSpace(v), 10, 64)
+		switch k {
+		case "ActiveExitTimestampMonotonic":
+			exit = n
+		case "ActiveEnterTimestampMonotonic":
+			enter = n
+		}
+	}
+	return exit, enter
+}
+
+func activeNodes(t *testing.T) []labNode {
+	var out []labNode
+	for _, n := range labNodes(t) {
+		if !n.Standby {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// ensureProvisioned provisions the lab unless every active node's unit runs.
+func ensureProvisioned(t *testing.T) {
+	t.Helper()
+	for _, n := range activeNodes(t) {
+		if strings.TrimSpace(sshHost(t, n.Name, "systemctl is-active nats-server || true")) != "active" {
+			if _, stderr, code := runDcctl(t, "provision", labInventory(t)); code != 0 {
+				t.Fatalf("provision: exit %d: %s", code, stderr)
+			}
+			return
+		}
+	}
+}
+
+func TestProvision(t *testing.T) {
+	inv := labInventory(t)
+	nodes := activeNodes(t)
+
+	t.Run("fresh", func(t *testing.T) {
+		out, stderr, code := runDcctl(t, "provision", inv)
+		if code != 0 {
+			t.Fatalf("provision exit %d\n%s\n%s", code, out, stderr)
+		}
+		leaders := map[string]map[string]bool{} // cluster -> leaders seen
+		for _, n := range nodes {
+			if got := strings.TrimSpace(sshHost(t, n.Name, "systemctl is-active nats-server")); got != "active" {
+				t.Errorf("%s: unit %s", n.Name, got)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			code, _, err := httpGet(ctx, n.Host, natsHTTPPort, "/healthz")
+			cancel()
+			if err != nil || code != http.StatusOK {
+				t.Errorf("%s: /healthz %d %v", n.Name, code, err)
+			}
+			l, err := metaLeaderSeenBy(n.Host, natsHTTPPort)
+			if err != nil {
+				t.Errorf("%s: /jsz: %v", n.Name, err)
+			}
+			if leaders[n.Cluster] == nil {
+				leaders[n.Cluster] = map[string]bool{}
+			}
+			leaders[n.Cluster][l] = true
+		}
+		if len(leaders) != 3 {
+			t.Errorf("want 3 clusters with meta leaders, got %v", leaders)
+		}
+		for cl, seen := range leaders {
+			if len(seen) != 1 || seen[""] {
+				t.Errorf("cluster %s: servers disagree on or lack a meta leader: %v", cl, seen)
+			}
+		}
+		// the standby node is installed but not running
+		for _, n := range labNodes(t) {
+			if n.Standby {
+				sshHost(t, n.Name, "test -x /usr/local/bin/nats-server && test -f /etc/nats/nats-server.conf")
+				if got := strings.TrimSpace(sshHost(t, n.Name, "systemctl is-active nats-server || true")); got == "active" {
+					t.Errorf("standby %s was started", n.Name)
+				}
+			}
+		}
+		// secrets-bearing files are not readable by others
+		for _, n := range nodes {
+			modes := sshHost(t, n.Name, "stat -c '%a %U %G %n' /etc/nats/*.conf")
+			for _, line := range strings.Split(strings.TrimSpace(modes), "\n") {
+				if !strings.HasPrefix(line, "640 root nats ") {
+					t.Errorf("%s: %s", n.Name, line)
+				}
+			}
+		}
+	})
+
+	t.Run("second run changes nothing", func(t *testing.T) {
+		before := map[string]uint64{}
+		for _, n := range nodes {
+			_, before[n.Name] = unitTimes(t, n.Name)
+		}
+		out, stderr, code := runDcctl(t, "provision", inv, "--json")
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, stderr)
+		}
+		var recap struct {
+			Hosts []struct {
+				Node, Status string
+				Changes      []string
+			}
+		}
+		if err := json.Unmarshal([]byte(out), &recap); err != nil {
+			t.Fatalf("recap json: %v\n%s", err, out)
+		}
+		for _, h := range recap.Hosts {
+			if h.Status != "ok" {
+				t.Errorf("%s: %s %v", h.Node, h.Status, h.Changes)
+			}
+		}
+		for _, n := range nodes {
+			if _, after := unitTimes(t, n.Name); after != before[n.Name] {
+				t.Errorf("%s was restarted by a no-op run", n.Name)
+			}
+		}
+	})
+
+	t.Run("config change rolls through one cluster", func(t *testing.T) {
+		// A second inventory beside the lab's (so its relative paths and
+		// secrets hold) that changes one value on the US cluster's nodes.
+		data, err := os.ReadFile(inv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		changed := filepath.Join(filepath.Dir(inv), "inventory.e2e-change.toml")
+		var touched []labNode
+		text := string(data)
+		for _, n := range nodes {
+			if n.Cluster == "US" {
+				touched = append(touched, n)
+				text = strings.Replace(text, "[nodes."+n.Name+"]\n", "[nodes."+n.Name+"]\nhttp_port = 8223\n", 1)
+			}
+		}
+		if len(touched) != 3 {
+			t.Fatalf("want the 3 US nodes, got %v", touched)
+		}
+		os.WriteFile(changed, []byte(text), 0o644)
+		sec, _ := os.ReadFile(strings.TrimSuffix(inv, ".toml") + ".secrets.toml")
+		os.WriteFile(strings.TrimSuffix(changed, ".toml")+".secrets.toml", sec, 0o600)
+		defer os.Remove(changed)
+		defer os.Remove(strings.TrimSuffix(changed, ".toml") + ".secrets.toml")
+
+		rollThrough(t, changed, touched, nodes, 8223)
+		// and back, which restarts the same nodes again
+		rollThrough(t, inv, touched, nodes, natsHTTPPort)
+	})
+}
+
+// rollThrough provisions inventory and checks that exactly the touched
+// nodes restarted, never two at once, while their cluster kept a meta leader.
+func rollThrough(t *testing.T, inventory string, touched, all []labNode, newPort int) {
+	t.Helper()
+	before := map[string]uint64{}
+	for _, n := range all {
+		_, before[n.Name] = unitTimes(t, n.Name)
+	}
+	// Watch the cluster's meta leader from every touched node while the
+	// rollout runs: record the longest stretch in which nobody knew one.
+	stop := make(chan struct{})
+	var mu sync.Mutex
+	var longest, gapStart time.Duration
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t0 := time.Now()
+		gapStart = -1
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(200 * time.Millisecond): // poll interval
+			}
+			leader := ""
+			for _, n := range touched {
+				for _, port := range []int{natsHTTPPort, 8223} {
+					if l, err := metaLeaderSeenBy(n.Host, port); err == nil && l != "" {
+						leader = l
+					}
+				}
+			}
+			now := time.Since(t0)
+			mu.Lock()
+			if leader == "" && gapStart < 0 {
+				gapStart = now
+			}
+			if leader != "" && gapStart >= 0 {
+				longest = max(longest, now-gapStart)
+				gapStart = -1
+			}
+			mu.Unlock()
+		}
+	}()
+	out, stderr, code := runDcctl(t, "provision", inventory)
+	close(stop)
+	wg.Wait()
+	if code != 0 {
+		t.Fatalf("provision exit %d\n%s\n%s", code, out, stderr)
+	}
+	t.Logf("longest stretch without a meta leader in cluster US: %s", longest)
+	if longest > 5*time.Second || gapStart >= 0 {
+		t.Errorf("cluster US was without a meta leader for %s during the rollout", longest)
+	}
+	type window struct {
+		node        string
+		exit, enter uint64
+	}
+	var windows []window
+	isTouched := map[string]bool{}
+	for _, n := range touched {
+		isTouched[n.Name] = true
+		exit, enter := unitTimes(t, n.Name)
+		if enter == before[n.Name] {
+			t.Errorf("%s was not restarted", n.Name)
+		}
+		windows = append(windows, window{n.Name, exit, enter})
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		code, _, err := httpGet(ctx, n.Host, newPort, "/healthz")
+		cancel()
+		if err != nil || code != http.StatusOK {
+			t.Errorf("%s: /healthz on the new port %d: %d %v", n.Name, newPort, code, err)
+		}
+	}
+	for _, n := range all {
+		if !isTouched[n.Name] {
+			if _, enter := unitTimes(t, n.Name); enter != before[n.Name] {
+				t.Errorf("%s was restarted though its files did not change", n.Name)
+			}
+		}
+	}
+	for i := range windows {
+		for j := i + 1; j < len(windows); j++ {
+			a, b := windows[i], windows[j]
+			if a.exit < b.enter && b.exit < a.enter {
+				t.Errorf("%s and %s were down at the same time", a.node, b.node)
+			}
+		}
+	}
+}
