@@ -178,6 +178,10 @@ func planHost(ctx context.Context, inv *inventory.Inventory, sec *inventory.Secr
 		}
 	case configChanged:
 		keys, reloadable := configChange(configOld, configNew)
+		if len(keys) == 0 {
+			p.Why = append(p.Why, "config changed in comments or layout only: nothing to reload")
+			break
+		}
 		if reloadable {
 			p.Action = ActionReload
 			p.Why = append(p.Why, "config changed, hot-reloadable: "+strings.Join(keys, ", "))

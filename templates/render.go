@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/url"
 	"path"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"text/template"
@@ -73,7 +72,6 @@ type remoteData struct {
 }
 
 type data struct {
-	InventoryName   string
 	Node            *inventory.Node
 	Cluster         *inventory.Cluster
 	NATS            inventory.NATS
@@ -97,7 +95,6 @@ func Render(inv *inventory.Inventory, sec *inventory.Secrets, nodeName string) (
 	cl := inv.ClusterOf(node)
 	paths := PathsFor(inv)
 	d := data{
-		InventoryName: filepath.Base(inv.File),
 		Node:          node,
 		Cluster:       cl,
 		NATS:          inv.NATS,
