@@ -62,6 +62,14 @@ func newDrillLab(t *testing.T) *drillLab {
 	return d
 }
 
+// with returns the drill lab reporting to t: a subtest's failure must end
+// that subtest, not its parent.
+func (d *drillLab) with(t *testing.T) *drillLab {
+	c := *d
+	c.t = t
+	return &c
+}
+
 func (d *drillLab) js(domain string) njs.JetStream {
 	js, err := njs.NewWithDomain(d.conns[domain], domain)
 	if err != nil {
@@ -100,8 +108,8 @@ func (d *drillLab) publish(domain, prefix string, n int) {
 	}
 }
 
-// content reads every message of stream through an ordered consumer and
-// hashes sequence, subject and data: the test's own digest.
+// content reads every message of stream and hashes sequence, subject and
+// data: the test's own digest, independent of the runbooks' Digest.
 type content struct {
 	Msgs    uint64
 	LastSeq uint64
@@ -123,26 +131,28 @@ func (d *drillLab) content(domain, stream string) content {
 		if err != nil {
 			return err
 		}
-		cons, err := s.OrderedConsumer(ctx, njs.OrderedConsumerConfig{})
-		if err != nil {
-			return err
-		}
+		// One STREAM.MSG.GET per sequence, answered by the stream leader: no
+		// consumer to place, so a dead peer cannot strand the read.
 		h := sha256.New()
-		var got uint64
-		var last uint64
-		for got < info.State.Msgs {
-			m, err := cons.Next(njs.FetchMaxWait(5 * time.Second))
-			if err != nil {
-				return fmt.Errorf("after %d of %d: %w", got, info.State.Msgs, err)
+		var got, last uint64
+		for seq := info.State.FirstSeq; seq <= info.State.LastSeq && info.State.Msgs > 0; seq++ {
+			m, err := s.GetMsg(ctx, seq)
+			if errors.Is(err, njs.ErrMsgNotFound) {
+				continue
 			}
-			md, _ := m.Metadata()
-			var seq [8]byte
-			binary.BigEndian.PutUint64(seq[:], md.Sequence.Stream)
-			h.Write(seq[:])
-			h.Write([]byte(m.Subject() + "\x00"))
-			h.Write(m.Data())
+			if err != nil {
+				return fmt.Errorf("get %s seq %d: %w", stream, seq, err)
+			}
+			var b [8]byte
+			binary.BigEndian.PutUint64(b[:], m.Sequence)
+			h.Write(b[:])
+			h.Write([]byte(m.Subject + "\x00"))
+			h.Write(m.Data)
 			got++
-			last = md.Sequence.Stream
+			last = m.Sequence
+		}
+		if got != info.State.Msgs {
+			return fmt.Errorf("read %d messages, the stream reports %d", got, info.State.Msgs)
 		}
 		c = content{Msgs: got, LastSeq: last, SHA256: hex.EncodeToString(h.Sum(nil))}
 		return nil
@@ -261,6 +271,7 @@ func TestRunbookDrills(t *testing.T) {
 	inv := labInventory(t)
 
 	t.Run("kill the leader of foo, replace-peer", func(t *testing.T) {
+		d := d.with(t)
 		d.freshStream("hub", njs.StreamConfig{Name: "foo", Subjects: []string{"foo.>"}, Storage: njs.FileStorage, Replicas: 3}, 200)
 		before := d.content("hub", "foo")
 		si, err := d.info("hub", "foo")
@@ -294,6 +305,7 @@ func TestRunbookDrills(t *testing.T) {
 	})
 
 	t.Run("us R3: kill its leader, replace-peer refuses (no spare server), restore-node", func(t *testing.T) {
+		d := d.with(t)
 		d.freshStream("us", njs.StreamConfig{Name: "us", Subjects: []string{"us.>"}, Storage: njs.FileStorage, Replicas: 3}, 100)
 		si, err := d.info("us", "us")
 		if err != nil {
@@ -324,6 +336,7 @@ func TestRunbookDrills(t *testing.T) {
 	})
 
 	t.Run("emea R1 to R3", func(t *testing.T) {
+		d := d.with(t)
 		d.freshStream("emea", njs.StreamConfig{Name: "emea", Subjects: []string{"emea.>"}, Storage: njs.FileStorage, Replicas: 1}, 300)
 		before := d.content("emea", "emea")
 		if _, stderr, code := runDcctl(t, "runbook", "expand-stream", "emea", "--domain", "emea", "--replicas", "3", "-i", inv, "--yes"); code != 0 {
@@ -351,6 +364,7 @@ func TestRunbookDrills(t *testing.T) {
 	})
 
 	t.Run("backup us, delete, restore", func(t *testing.T) {
+		d := d.with(t)
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
 		js := d.js("us")
@@ -384,6 +398,7 @@ func TestRunbookDrills(t *testing.T) {
 	})
 
 	t.Run("2 of 4 backbone down: refusals, then restore-node", func(t *testing.T) {
+		d := d.with(t)
 		d.freshStream("hub", njs.StreamConfig{Name: "foo", Subjects: []string{"foo.>"}, Storage: njs.FileStorage, Replicas: 3}, 50)
 		d.freshStream("hub", njs.StreamConfig{Name: "hubone", Subjects: []string{"hubone.>"}, Storage: njs.FileStorage, Replicas: 1}, 10)
 		dir := filepath.Join(t.TempDir(), "hubone")
