@@ -24,6 +24,9 @@ type ApplyOptions struct {
 	GateTimeout time.Duration
 	// Log receives one line per step, prefixed with the node name.
 	Log io.Writer
+	// Upload, if not nil, hears how far each host's binary upload got; it
+	// is called from many goroutines.
+	Upload func(node string, written, total int64)
 }
 
 // Apply carries out the plans: files and units on every host in parallel,
@@ -55,7 +58,7 @@ func Apply(ctx context.Context, s *Session, plans []*HostPlan, o ApplyOptions) *
 			sem <- struct{}{}
 			defer func() { <-sem }()
 			t0 := time.Now()
-			err := applyHost(ctx, s, p, log)
+			err := applyHost(ctx, s, p, log, o.Upload)
 			r.add(p.Node.Name, time.Since(t0), err)
 		}(p)
 	}
@@ -113,7 +116,7 @@ func Apply(ctx context.Context, s *Session, plans []*HostPlan, o ApplyOptions) *
 }
 
 // applyHost installs files and units on one host and starts a first install.
-func applyHost(ctx context.Context, s *Session, p *HostPlan, log *lineLog) error {
+func applyHost(ctx context.Context, s *Session, p *HostPlan, log *lineLog, upload func(string, int64, int64)) error {
 	name := p.Node.Name
 	c, err := s.Client(ctx, name)
 	if err != nil {
@@ -162,7 +165,7 @@ func applyHost(ctx context.Context, s *Session, p *HostPlan, log *lineLog) error
 			}
 			log.say(name, "fixed mode/owner of "+f.Path)
 		case f.Kind == "binary":
-			if err := putBinary(ctx, c, s.Inv.NATS.Binary, f, name, log); err != nil {
+			if err := putBinary(ctx, c, s.Inv.NATS.Binary, f, name, log, upload); err != nil {
 				return err
 			}
 		case f.Kind == "config":
@@ -213,7 +216,7 @@ func remoteFile(f templates.File) remote.File {
 }
 
 // putBinary streams the local binary to the host, then checks it runs there.
-func putBinary(ctx context.Context, c *remote.Client, local string, f templates.File, name string, log *lineLog) error {
+func putBinary(ctx context.Context, c *remote.Client, local string, f templates.File, name string, log *lineLog, upload func(string, int64, int64)) error {
 	fh, err := os.Open(local)
 	if err != nil {
 		return fmt.Errorf("open nats.binary: %w", err)
@@ -225,7 +228,12 @@ func putBinary(ctx context.Context, c *remote.Client, local string, f templates.
 	}
 	t0 := time.Now()
 	rf := remote.File{Path: f.Path, Mode: os.FileMode(f.Mode), Owner: f.Owner, Group: f.Group, Content: fh, SHA256: f.SHA256, Size: st.Size()}
-	if err := c.Put(ctx, rf, nil); err != nil {
+	var progress func(int64)
+	if upload != nil {
+		total := st.Size()
+		progress = func(n int64) { upload(name, n, total) }
+	}
+	if err := c.Put(ctx, rf, progress); err != nil {
 		return fmt.Errorf("upload nats-server binary to %s: %w", f.Path, err)
 	}
 	out, stderr, err := c.Run(ctx, shellQuote(f.Path)+" --version")

@@ -92,11 +92,18 @@ func runProvision(c *cli.Context, checkOnly bool) error {
 		provision.PrintPlans(out, plans, c.Bool("diff"))
 		fmt.Fprintln(out)
 	}
-	recap := provision.Apply(c.Context, s, plans, provision.ApplyOptions{
+	opts := provision.ApplyOptions{
 		Concurrency: c.Int("concurrency"),
 		GateTimeout: c.Duration("gate-timeout"),
 		Log:         logw,
-	})
+	}
+	meter := newUploadMeter(logw)
+	if meter != nil {
+		opts.Upload = meter.update
+		opts.Log = meter
+	}
+	recap := provision.Apply(c.Context, s, plans, opts)
+	meter.done()
 	if c.Bool("json") {
 		if err := writeJSON(out, recap); err != nil {
 			return err
