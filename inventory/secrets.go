@@ -3,7 +3,9 @@ package inventory
 import (
 	"bytes"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -38,9 +40,20 @@ type secretsFile struct {
 }
 
 type secretsEntry struct {
-	Password  string `toml:"password,omitempty"`
-	Bcrypt    string `toml:"bcrypt,omitempty"`
+	Password string `toml:"password,omitempty"`
+	Bcrypt   string `toml:"bcrypt,omitempty"`
+	// Checked binds Bcrypt to Password (see hashChecked) once the hash was
+	// verified against the password: later loads skip bcrypt's deliberately
+	// slow comparison (~150 ms per user at cost 11) unless either was edited.
+	Checked   string `toml:"checked,omitempty"`
 	EnvBcrypt string `toml:"env_bcrypt,omitempty"` // hash of the password last given through the environment
+}
+
+// hashChecked is what Checked holds for a password and its verified hash.
+// It adds nothing an attacker could use: the password is beside it.
+func hashChecked(password, hash string) string {
+	sum := sha256.Sum256([]byte(hash + "\n" + password))
+	return hex.EncodeToString(sum[:])
 }
 
 // SecretsPath is the secrets file beside the inventory:
@@ -130,12 +143,15 @@ func LoadSecrets(inv *Inventory, getenv func(string) string) (*Secrets, error) {
 			e.Password, e.Bcrypt = p, ""
 			dirty = true
 		}
-		if e.Bcrypt == "" || bcrypt.CompareHashAndPassword([]byte(e.Bcrypt), []byte(e.Password)) != nil {
-			h, err := bcrypt.GenerateFromPassword([]byte(e.Password), bcryptCost)
-			if err != nil {
-				return nil, fmt.Errorf("hash password of user %s: %w", user, err)
+		if e.Bcrypt == "" || e.Checked != hashChecked(e.Password, e.Bcrypt) {
+			if e.Bcrypt == "" || bcrypt.CompareHashAndPassword([]byte(e.Bcrypt), []byte(e.Password)) != nil {
+				h, err := bcrypt.GenerateFromPassword([]byte(e.Password), bcryptCost)
+				if err != nil {
+					return nil, fmt.Errorf("hash password of user %s: %w", user, err)
+				}
+				e.Bcrypt = string(h)
 			}
-			e.Bcrypt = string(h)
+			e.Checked = hashChecked(e.Password, e.Bcrypt)
 			dirty = true
 		}
 		s.users[user] = secretUser{password: e.Password, hash: e.Bcrypt}

@@ -85,3 +85,39 @@ func TestSecretsLooseModeRefused(t *testing.T) {
 		t.Fatalf("loose secrets file accepted: %v", err)
 	}
 }
+
+// A password edited by hand in the secrets file gets a new hash: the stored
+// "checked" binding no longer matches, so the shortcut past bcrypt is not taken.
+func TestSecretsHandEditedPasswordRehashed(t *testing.T) {
+	inv, err := inventory.Load(writeInv(t, base))
+	if err != nil {
+		t.Fatal(err)
+	}
+	noenv := func(string) string { return "" }
+	s1, err := inventory.LoadSecrets(inv, noenv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := inventory.SecretsPath(inv.File)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edited := strings.Replace(string(data), s1.Password("app"), "rotated-by-hand-0123456789", 1)
+	if err := os.WriteFile(path, []byte(edited), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s2, err := inventory.LoadSecrets(inv, noenv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s2.Password("app") != "rotated-by-hand-0123456789" {
+		t.Fatalf("edited password not read")
+	}
+	if bcrypt.CompareHashAndPassword([]byte(s2.Hash("app")), []byte("rotated-by-hand-0123456789")) != nil {
+		t.Errorf("hash not renewed for the edited password")
+	}
+	if s2.Hash("admin") != s1.Hash("admin") {
+		t.Errorf("untouched user's hash changed")
+	}
+}
