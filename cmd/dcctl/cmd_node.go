@@ -26,7 +26,7 @@ func nodeCommand() *cli.Command {
 			"`dcctl node start NODE`. stop and kill ask for confirmation, showing what\n" +
 			"the cluster would lose; --yes skips the question, and without a terminal\n" +
 			"and without --yes they refuse (exit 2) before changing anything.",
-		Flags:  append([]cli.Flag{inventoryFlag(), yesFlag(), jsonFlag()}, sshFlags()...),
+		Flags:  append([]cli.Flag{inventoryFlag(), yesFlag(), jsonFlag(), breakLockFlag()}, sshFlags()...),
 		Action: runNode,
 	}
 }
@@ -76,6 +76,11 @@ func runNode(c *cli.Context) error {
 			return err
 		}
 	}
+	release, err := takeLock(c, s, inv)
+	if err != nil {
+		return err
+	}
+	defer release()
 	if err := s.UnitCtl(ctx, n.Name, action); err != nil {
 		return err
 	}

@@ -35,6 +35,7 @@ func provisionCommand() *cli.Command {
 			&cli.BoolFlag{Name: "check", Usage: "only show the plan; change nothing"},
 			&cli.BoolFlag{Name: "diff", Usage: "show unified diffs of changed text files (secrets redacted)"},
 			&cli.DurationFlag{Name: "gate-timeout", Value: 3 * time.Minute, Usage: "bound on each health-gate wait"},
+			breakLockFlag(),
 		}, sshFlags()...),
 		Action: func(c *cli.Context) error { return runProvision(c, c.Bool("check")) },
 	}
@@ -68,6 +69,13 @@ func runProvision(c *cli.Context, checkOnly bool) error {
 	}
 	s := newSession(c, inv, sec)
 	defer s.Close()
+	if !checkOnly {
+		release, err := takeLock(c, s, inv)
+		if err != nil {
+			return err
+		}
+		defer release()
+	}
 	out := c.App.Writer
 	plans, err := provision.Plan(c.Context, s, nodes)
 	if err != nil {

@@ -115,6 +115,7 @@ func runbookFlags(own ...cli.Flag) []cli.Flag {
 	flags := append([]cli.Flag{inventoryFlag(), yesFlag(),
 		&cli.BoolFlag{Name: "dry-run", Usage: "run the pre-checks and list the steps; change nothing"},
 		&cli.DurationFlag{Name: "timeout", Value: 3 * time.Minute, Usage: "bound on each wait (replica catch-up, meta peer, health)"},
+		breakLockFlag(),
 	}, own...)
 	return append(flags, sshFlags()...)
 }
@@ -162,6 +163,13 @@ func runRunbookWith(c *cli.Context, inv *inventory.Inventory, rb runbooks.Runboo
 	}
 	s := newSession(c, inv, sec)
 	defer s.Close()
+	if !c.Bool("dry-run") {
+		release, err := takeLock(c, s, inv)
+		if err != nil {
+			return err
+		}
+		defer release()
+	}
 	e := &runbooks.Env{
 		Inv: inv, Session: s, Hosts: runbooks.SystemdHosts{S: s},
 		Out:     c.App.Writer,

@@ -1,0 +1,443 @@
+// Package lock keeps two operators from changing one deployment at once.
+//
+// The lock lives on the hosts, not on the operator's machine: a file
+// (DefaultPath) on every host a run reaches, so that anyone operating the
+// deployment, from any machine and with any copy of the inventory, meets it.
+// It is taken host by host in a fixed order (node names sorted), so two runs
+// racing for it collide on the first host both reach and one of them backs
+// off, releasing what it took; no two runs can each hold part of it and wait
+// for the other.
+//
+// The file holds who took it (user@host), the pid, since when and the
+// command. Its modification time is the heartbeat: the holder touches it
+// while it runs, and a lock whose heartbeat is older than the expiry bound
+// (measured with the host's own clock, so clock skew between operators'
+// machines does not matter) belongs to a holder that died and is taken over.
+// Break removes whatever lock is there.
+//
+// Every read-modify-write of the file runs under flock(1) on a mutex file
+// beside it, on the host: taking over an expired lock, refreshing a
+// heartbeat and releasing are atomic with respect to another operator doing
+// the same.
+//
+// Use:
+//
+//	l, err := lock.Acquire(ctx, hosts, lock.Me("dcctl provision inventory.toml"), lock.Options{})
+//	var held *lock.HeldError // errors.As(err, &held): someone else holds it
+//	defer l.Release(context.WithoutCancel(ctx))
+package lock
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/user"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/dcctl/dcctl/remote"
+)
+
+// DefaultPath is the lock file on each host. /run is a tmpfs: a host that
+// reboots forgets its lock, which is right, since a reboot ends whatever run
+// held it on that host.
+const DefaultPath = "/run/dcctl/deployment.lock"
+
+// DefaultExpiry is how old a heartbeat may get before the lock counts as
+// abandoned. It must be well above the heartbeat interval plus the time one
+// refresh can take on a slow link.
+const DefaultExpiry = 90 * time.Second
+
+// Host is a machine the lock is taken on: remote.Client satisfies it.
+type Host interface {
+	Name() string
+	Run(ctx context.Context, cmd string) (stdout, stderr []byte, err error)
+	RunInput(ctx context.Context, cmd string, stdin io.Reader) (stdout, stderr []byte, err error)
+}
+
+// Holder says who holds a lock.
+type Holder struct {
+	ID      string    `json:"id"`      // random, tells this run's lock from another's
+	Who     string    `json:"who"`     // user@host of the operator's machine
+	PID     int       `json:"pid"`     // of the dcctl process
+	Since   time.Time `json:"since"`   // when it was taken
+	Command string    `json:"command"` // the command line (dcctl never takes secrets as arguments)
+}
+
+// Me describes this process as a holder running command.
+func Me(command string) Holder {
+	who := "unknown"
+	if u, err := user.Current(); err == nil {
+		who = u.Username
+	}
+	host, err := os.Hostname()
+	if err != nil {
+		host = "unknown"
+	}
+	return Holder{ID: newID(), Who: who + "@" + host, PID: os.Getpid(), Since: time.Now().UTC().Truncate(time.Second), Command: command}
+}
+
+func newID() string {
+	var b [12]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		// crypto/rand does not fail on Linux; a time-based id still tells
+		// runs apart.
+		return strconv.FormatInt(time.Now().UnixNano(), 16)
+	}
+	return hex.EncodeToString(b[:])
+}
+
+func (h Holder) encode() []byte {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "id=%s\nwho=%s\npid=%d\nsince=%s\ncommand=%s\n",
+		oneLine(h.ID), oneLine(h.Who), h.PID, h.Since.UTC().Format(time.RFC3339), oneLine(h.Command))
+	return b.Bytes()
+}
+
+func oneLine(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '\n' || r == '\r' {
+			return ' '
+		}
+		return r
+	}, s)
+}
+
+// Found is a lock seen on a host.
+type Found struct {
+	Holder
+	Node string        `json:"node"`
+	Age  time.Duration `json:"age"` // since its last heartbeat, by the host's clock
+}
+
+func (f Found) String() string {
+	return fmt.Sprintf("%s (pid %d, `%s`) since %s, last heartbeat %s ago",
+		f.Who, f.PID, f.Command, f.Since.Format(time.RFC3339), f.Age.Round(time.Second))
+}
+
+// HeldError refuses a run because someone else holds the lock.
+type HeldError struct {
+	Found
+	Path   string
+	Expiry time.Duration
+}
+
+func (e *HeldError) Error() string {
+	return fmt.Sprintf("the deployment is locked by %s (lock %s on %s). Wait for that run to finish; "+
+		"if its process is gone, the lock expires once its heartbeat is older than %s, "+
+		"or remove it now with --break-lock (only when you are sure it is not running)",
+		e.Found, e.Path, e.Node, e.Expiry)
+}
+
+// Options tune Acquire.
+type Options struct {
+	Path      string        // default DefaultPath
+	Expiry    time.Duration // default DefaultExpiry
+	Heartbeat time.Duration // default Expiry/6
+	// Break replaces a lock whoever holds it (--break-lock).
+	Break bool
+	// Notice receives what an operator should know: a lock broken or taken
+	// over from a dead holder, a heartbeat that failed. Nil: discarded.
+	Notice func(string)
+	// Redial returns a fresh connection to a host whose connection broke
+	// (a heartbeat or the release then goes through it). Nil: no retry.
+	Redial func(ctx context.Context, name string) (Host, error)
+}
+
+func (o Options) withDefaults() Options {
+	if o.Path == "" {
+		o.Path = DefaultPath
+	}
+	if o.Expiry <= 0 {
+		o.Expiry = DefaultExpiry
+	}
+	if o.Heartbeat <= 0 {
+		o.Heartbeat = o.Expiry / 6
+	}
+	if o.Notice == nil {
+		o.Notice = func(string) {}
+	}
+	return o
+}
+
+// Lock is a held lock; Release it when the run ends.
+type Lock struct {
+	me   Holder
+	o    Options
+	mu   sync.Mutex
+	held []Host // in acquisition order
+
+	stop chan struct{}
+	done chan struct{}
+}
+
+// Acquire takes the lock on every host, in the order of their names. If
+// one host has a live lock of someone else, the hosts already taken are
+// released and a *HeldError says who holds it. A host that fails to answer
+// is an error too (and releases the rest): a lock with a hole in it would
+// let a second operator in.
+func Acquire(ctx context.Context, hosts []Host, me Holder, o Options) (*Lock, error) {
+	o = o.withDefaults()
+	if me.ID == "" {
+		me.ID = newID()
+	}
+	sorted := append([]Host(nil), hosts...)
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Name() < sorted[j].Name() })
+	l := &Lock{me: me, o: o, stop: make(chan struct{}), done: make(chan struct{})}
+	for _, h := range sorted {
+		prev, err := l.take(ctx, h)
+		if err != nil {
+			l.releaseAll(context.WithoutCancel(ctx))
+			return nil, err
+		}
+		l.held = append(l.held, h)
+		if prev != nil {
+			o.Notice(fmt.Sprintf("%s: replaced the lock of %s", h.Name(), prev))
+		}
+	}
+	go l.heartbeat()
+	return l, nil
+}
+
+// take acquires the lock on one host and returns the lock it replaced
+// (broken, or expired), if any.
+func (l *Lock) take(ctx context.Context, h Host) (*Found, error) {
+	brk := "0"
+	if l.o.Break {
+		brk = "1"
+	}
+	script := l.guarded(fmt.Sprintf(`content=$(cat)
+now=$(date +%%s)
+if [ -f "$f" ]; then
+  age=$(( now - $(stat -c %%Y "$f") ))
+  if grep -qx %[1]s "$f"; then touch "$f"; echo state=acquired; exit 0; fi
+  if [ %[2]s = 0 ] && [ "$age" -le %[3]d ]; then echo state=held; echo "age=$age"; sed 's/^/prev./' "$f"; exit 0; fi
+  echo "age=$age"; sed 's/^/prev./' "$f"
+fi
+printf '%%s\n' "$content" > "$f.tmp.$$"
+mv -f "$f.tmp.$$" "$f"
+echo state=acquired
+`, shellQuote("id="+l.me.ID), brk, int(l.o.Expiry.Seconds())))
+	out, stderr, err := h.RunInput(ctx, script, bytes.NewReader(l.me.encode()))
+	if err != nil {
+		return nil, fmt.Errorf("take the deployment lock %s on %s: %w%s", l.o.Path, h.Name(), err, stderrSuffix(stderr))
+	}
+	res := parseResult(h.Name(), out)
+	switch res.State {
+	case "acquired":
+		if res.Prev != nil && res.Prev.ID != "" {
+			return res.Prev, nil
+		}
+		return nil, nil
+	case "held":
+		if res.Prev == nil {
+			return nil, fmt.Errorf("take the deployment lock %s on %s: held, but its content is unreadable: %q", l.o.Path, h.Name(), out)
+		}
+		return nil, &HeldError{Found: *res.Prev, Path: l.o.Path, Expiry: l.o.Expiry}
+	default:
+		return nil, fmt.Errorf("take the deployment lock %s on %s: unexpected answer %q", l.o.Path, h.Name(), out)
+	}
+}
+
+// guarded wraps body so that it runs under the host-side mutex, with $f set
+// to the lock file.
+func (l *Lock) guarded(body string) string {
+	return fmt.Sprintf(`set -e
+f=%[1]s
+d=$(dirname "$f")
+[ -d "$d" ] || mkdir -p -m 755 "$d"
+exec 9>>"$f.mutex"
+flock -w 20 9 || { echo "another dcctl holds $f.mutex for over 20s" >&2; exit 1; }
+%[2]s`, shellQuote(l.o.Path), body)
+}
+
+// result is what the host scripts print: state=, age=, prev.<key>=.
+type result struct {
+	State string
+	Prev  *Found
+}
+
+func parseResult(node string, out []byte) result {
+	var r result
+	prev := Found{Node: node}
+	seen := false
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	for sc.Scan() {
+		k, v, ok := strings.Cut(sc.Text(), "=")
+		if !ok {
+			continue
+		}
+		switch k {
+		case "state":
+			r.State = v
+		case "age":
+			if n, err := strconv.Atoi(v); err == nil && n >= 0 {
+				prev.Age = time.Duration(n) * time.Second
+			}
+		case "prev.id":
+			prev.ID, seen = v, true
+		case "prev.who":
+			prev.Who, seen = v, true
+		case "prev.pid":
+			prev.PID, _ = strconv.Atoi(v)
+			seen = true
+		case "prev.since":
+			prev.Since, _ = time.Parse(time.RFC3339, v)
+			seen = true
+		case "prev.command":
+			prev.Command, seen = v, true
+		}
+	}
+	if seen {
+		r.Prev = &prev
+	}
+	return r
+}
+
+// heartbeat touches the lock on every held host until Release.
+func (l *Lock) heartbeat() {
+	defer close(l.done)
+	t := time.NewTicker(l.o.Heartbeat)
+	defer t.Stop()
+	for {
+		select {
+		case <-l.stop:
+			return
+		case <-t.C:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), l.o.Heartbeat)
+		l.mu.Lock()
+		hosts := append([]Host(nil), l.held...)
+		l.mu.Unlock()
+		var wg sync.WaitGroup
+		for i, h := range hosts {
+			wg.Add(1)
+			go func(i int, h Host) {
+				defer wg.Done()
+				l.refresh(ctx, i, h)
+			}(i, h)
+		}
+		wg.Wait()
+		cancel()
+	}
+}
+
+func (l *Lock) refresh(ctx context.Context, i int, h Host) {
+	script := l.guarded(fmt.Sprintf(`if [ -f "$f" ] && grep -qx %s "$f"; then touch "$f"; echo state=refreshed; exit 0; fi
+echo state=lost
+if [ -f "$f" ]; then echo "age=$(( $(date +%%s) - $(stat -c %%Y "$f") ))"; sed 's/^/prev./' "$f"; fi
+`, shellQuote("id="+l.me.ID)))
+	out, _, err := l.run(ctx, i, h, script)
+	if err != nil {
+		l.o.Notice(fmt.Sprintf("%s: could not refresh the deployment lock's heartbeat: %v", h.Name(), err))
+		return
+	}
+	if res := parseResult(h.Name(), out); res.State == "lost" {
+		who := "nobody holds it now"
+		if res.Prev != nil {
+			who = "now held by " + res.Prev.String()
+		}
+		l.o.Notice(fmt.Sprintf("%s: this run's deployment lock was removed (--break-lock?): %s", h.Name(), who))
+	}
+}
+
+// run runs script on held host i, once more through a fresh connection if
+// the old one broke (not if the script itself failed).
+func (l *Lock) run(ctx context.Context, i int, h Host, script string) ([]byte, []byte, error) {
+	out, stderr, err := h.Run(ctx, script)
+	var exit *remote.ExitError
+	if err == nil || errors.As(err, &exit) || l.o.Redial == nil || ctx.Err() != nil {
+		return out, stderr, err
+	}
+	nh, derr := l.o.Redial(ctx, h.Name())
+	if derr != nil {
+		return out, stderr, fmt.Errorf("%w (reconnecting: %v)", err, derr)
+	}
+	l.mu.Lock()
+	if i < len(l.held) && l.held[i] == h {
+		l.held[i] = nh
+	}
+	l.mu.Unlock()
+	return nh.Run(ctx, script)
+}
+
+// Release stops the heartbeat and removes this run's lock from every host
+// (a lock that someone broke and took in the meantime stays). It reports
+// the hosts where that failed; their lock expires by itself.
+func (l *Lock) Release(ctx context.Context) error {
+	if l == nil {
+		return nil
+	}
+	close(l.stop)
+	<-l.done
+	return l.releaseAll(ctx)
+}
+
+func (l *Lock) releaseAll(ctx context.Context) error {
+	script := l.guarded(fmt.Sprintf(`if [ -f "$f" ] && grep -qx %s "$f"; then rm -f "$f"; fi`, shellQuote("id="+l.me.ID)))
+	l.mu.Lock()
+	hosts := append([]Host(nil), l.held...)
+	l.mu.Unlock()
+	errs := make([]error, len(hosts))
+	var wg sync.WaitGroup
+	for i, h := range hosts {
+		wg.Add(1)
+		go func(i int, h Host) {
+			defer wg.Done()
+			if _, stderr, err := l.run(ctx, i, h, script); err != nil {
+				errs[i] = fmt.Errorf("%s: %w%s (the lock there expires %s after its last heartbeat)", h.Name(), err, stderrSuffix(stderr), l.o.Expiry)
+			}
+		}(i, h)
+	}
+	wg.Wait()
+	l.mu.Lock()
+	l.held = nil
+	l.mu.Unlock()
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("release the deployment lock: %w", err)
+	}
+	return nil
+}
+
+// Inspect reads the lock on each host without changing anything: for
+// status-like commands and tests. Hosts without a lock are left out.
+func Inspect(ctx context.Context, hosts []Host, path string) ([]Found, error) {
+	if path == "" {
+		path = DefaultPath
+	}
+	var out []Found
+	var errs []error
+	for _, h := range hosts {
+		script := fmt.Sprintf(`f=%s; if [ -f "$f" ]; then echo "age=$(( $(date +%%s) - $(stat -c %%Y "$f") ))"; sed 's/^/prev./' "$f"; fi`, shellQuote(path))
+		res, stderr, err := h.Run(ctx, script)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("read the deployment lock on %s: %w%s", h.Name(), err, stderrSuffix(stderr)))
+			continue
+		}
+		if r := parseResult(h.Name(), res); r.Prev != nil {
+			out = append(out, *r.Prev)
+		}
+	}
+	return out, errors.Join(errs...)
+}
+
+func stderrSuffix(stderr []byte) string {
+	if s := strings.TrimSpace(string(stderr)); s != "" {
+		return ": " + s
+	}
+	return ""
+}
+
+// shellQuote quotes s for POSIX sh.
+func shellQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}

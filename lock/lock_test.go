@@ -1,0 +1,361 @@
+package lock
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/dcctl/dcctl/remote"
+)
+
+// shHost runs the lock's scripts with the real sh, flock, stat and touch of
+// this machine, in a directory of its own that stands for one host's file
+// system (the lock path is relative in these tests). Only the SSH transport
+// is left out; e2e/reliability_test.go takes the lock on real hosts.
+type shHost struct {
+	name, root string
+	broken     bool // the "connection" is gone: every Run fails like a dropped SSH connection
+}
+
+func (h *shHost) Name() string { return h.name }
+
+func (h *shHost) Run(ctx context.Context, cmd string) ([]byte, []byte, error) {
+	return h.RunInput(ctx, cmd, nil)
+}
+
+func (h *shHost) RunInput(ctx context.Context, cmd string, stdin io.Reader) ([]byte, []byte, error) {
+	if h.broken {
+		return nil, nil, fmt.Errorf("ssh: connection to %s lost", h.name)
+	}
+	c := exec.CommandContext(ctx, "sh", "-c", cmd)
+	c.Dir = h.root
+	c.Stdin = stdin
+	var out, errb bytes.Buffer
+	c.Stdout, c.Stderr = &out, &errb
+	err := c.Run()
+	var exit *exec.ExitError
+	if errors.As(err, &exit) {
+		return out.Bytes(), errb.Bytes(), &remote.ExitError{Host: h.name, Cmd: cmd, Code: exit.ExitCode(), Stderr: errb.Bytes()}
+	}
+	return out.Bytes(), errb.Bytes(), err
+}
+
+const testPath = "run/dcctl/deployment.lock"
+
+func newHosts(t *testing.T, names ...string) []Host {
+	t.Helper()
+	var hs []Host
+	for _, n := range names {
+		root := filepath.Join(t.TempDir(), n)
+		if err := os.MkdirAll(root, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		hs = append(hs, &shHost{name: n, root: root})
+	}
+	return hs
+}
+
+func lockFile(h Host) string { return filepath.Join(h.(*shHost).root, testPath) }
+
+func holder(who string) Holder {
+	return Holder{ID: newID(), Who: who, PID: 4242, Since: time.Now().UTC().Truncate(time.Second), Command: "dcctl provision inv.toml"}
+}
+
+func ctxT(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// notices collects Notice calls from the heartbeat goroutine and the caller.
+type notices struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (n *notices) add(s string) { n.mu.Lock(); n.lines = append(n.lines, s); n.mu.Unlock() }
+func (n *notices) text() string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return strings.Join(n.lines, "\n")
+}
+
+func TestSecondHolderRefusedUntilRelease(t *testing.T) {
+	ctx := ctxT(t)
+	hosts := newHosts(t, "c", "a", "b")
+	alice := holder("alice@ops1")
+	l, err := Acquire(ctx, hosts, alice, Options{Path: testPath})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range hosts {
+		b, err := os.ReadFile(lockFile(h))
+		if err != nil {
+			t.Fatalf("%s: no lock file: %v", h.Name(), err)
+		}
+		if !strings.Contains(string(b), "who=alice@ops1\n") || !strings.Contains(string(b), "pid=4242\n") || !strings.Contains(string(b), "command=dcctl provision inv.toml\n") {
+			t.Fatalf("%s: lock content %q", h.Name(), b)
+		}
+	}
+
+	_, err = Acquire(ctx, hosts, holder("bob@ops2"), Options{Path: testPath})
+	var held *HeldError
+	if !errors.As(err, &held) {
+		t.Fatalf("second Acquire: %v, want *HeldError", err)
+	}
+	// Fixed order: the collision is on the first host by name.
+	if held.Node != "a" || held.Who != "alice@ops1" || held.PID != 4242 || held.Command != "dcctl provision inv.toml" || !held.Since.Equal(alice.Since) {
+		t.Fatalf("HeldError names %+v", held.Found)
+	}
+	for _, want := range []string{"alice@ops1", "pid 4242", "dcctl provision inv.toml", alice.Since.Format(time.RFC3339), "--break-lock"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("refusal %q lacks %q", err, want)
+		}
+	}
+
+	found, err := Inspect(ctx, hosts, testPath)
+	if err != nil || len(found) != 3 {
+		t.Fatalf("Inspect: %v %+v", err, found)
+	}
+
+	if err := l.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range hosts {
+		if _, err := os.Stat(lockFile(h)); !errors.Is(err, os.ErrNotExist) {
+			t.Fatalf("%s: lock file after Release: %v", h.Name(), err)
+		}
+	}
+	l2, err := Acquire(ctx, hosts, holder("bob@ops2"), Options{Path: testPath})
+	if err != nil {
+		t.Fatalf("Acquire after release: %v", err)
+	}
+	l2.Release(ctx)
+}
+
+func TestCollisionReleasesHostsAlreadyTaken(t *testing.T) {
+	ctx := ctxT(t)
+	hosts := newHosts(t, "a", "b", "c")
+	// Someone holds only c (say, a run with --limit c, or hosts a and b
+	// were unreachable for it): our run takes a and b, then must give them
+	// back.
+	other, err := Acquire(ctx, hosts[2:], holder("carol@ops3"), Options{Path: testPath})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Release(ctx)
+	_, err = Acquire(ctx, hosts, holder("bob@ops2"), Options{Path: testPath})
+	var held *HeldError
+	if !errors.As(err, &held) || held.Node != "c" || held.Who != "carol@ops3" {
+		t.Fatalf("Acquire: %v", err)
+	}
+	for _, h := range hosts[:2] {
+		if _, err := os.Stat(lockFile(h)); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s still locked after the refused Acquire: %v", h.Name(), err)
+		}
+	}
+}
+
+func TestExpiredLockIsTakenOver(t *testing.T) {
+	ctx := ctxT(t)
+	hosts := newHosts(t, "a", "b")
+	// A holder that died: its lock stays, and its heartbeat stops.
+	dead, err := Acquire(ctx, hosts, holder("dave@gone"), Options{Path: testPath, Heartbeat: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = dead // never released: the process "died"
+	old := time.Now().Add(-2 * time.Minute)
+	for _, h := range hosts {
+		if err := os.Chtimes(lockFile(h), old, old); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Within the bound it still refuses...
+	if _, err := Acquire(ctx, hosts, holder("bob@ops2"), Options{Path: testPath, Expiry: 5 * time.Minute}); err == nil {
+		t.Fatal("a lock with a 2 minute old heartbeat was taken with a 5 minute bound")
+	}
+	// ...past it, it is taken over, and the operator is told whose it was.
+	var n notices
+	l, err := Acquire(ctx, hosts, holder("bob@ops2"), Options{Path: testPath, Expiry: time.Minute, Notice: n.add})
+	if err != nil {
+		t.Fatalf("expired lock not taken over: %v", err)
+	}
+	defer l.Release(ctx)
+	if got := n.text(); !strings.Contains(got, "dave@gone") || strings.Count(got, "replaced") != 2 {
+		t.Fatalf("notices %q", got)
+	}
+	b, _ := os.ReadFile(lockFile(hosts[0]))
+	if !strings.Contains(string(b), "who=bob@ops2") {
+		t.Fatalf("lock after takeover: %q", b)
+	}
+}
+
+func TestBreakLockAndTheLoserNotices(t *testing.T) {
+	ctx := ctxT(t)
+	hosts := newHosts(t, "a", "b")
+	var lost notices
+	alice, err := Acquire(ctx, hosts, holder("alice@ops1"), Options{Path: testPath, Heartbeat: 50 * time.Millisecond, Notice: lost.add})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n notices
+	bob, err := Acquire(ctx, hosts, holder("bob@ops2"), Options{Path: testPath, Break: true, Notice: n.add})
+	if err != nil {
+		t.Fatalf("--break-lock: %v", err)
+	}
+	if !strings.Contains(n.text(), "alice@ops1") {
+		t.Fatalf("breaking did not say whose lock it broke: %q", n.text())
+	}
+	// alice's heartbeat finds the lock gone and says so.
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(lost.text(), "bob@ops2") {
+		if time.Now().After(deadline) {
+			t.Fatalf("alice's heartbeat did not notice the broken lock: %q", lost.text())
+		}
+		time.Sleep(20 * time.Millisecond) // poll interval
+	}
+	// alice's release must not remove bob's lock.
+	if err := alice.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range hosts {
+		b, err := os.ReadFile(lockFile(h))
+		if err != nil || !strings.Contains(string(b), "who=bob@ops2") {
+			t.Fatalf("%s: bob's lock after alice's release: %q %v", h.Name(), b, err)
+		}
+	}
+	bob.Release(ctx)
+}
+
+func TestHeartbeatKeepsLockAlive(t *testing.T) {
+	ctx := ctxT(t)
+	hosts := newHosts(t, "a")
+	l, err := Acquire(ctx, hosts, holder("alice@ops1"), Options{Path: testPath, Heartbeat: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Release(ctx)
+	old := time.Now().Add(-time.Hour)
+	if err := os.Chtimes(lockFile(hosts[0]), old, old); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		st, err := os.Stat(lockFile(hosts[0]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if time.Since(st.ModTime()) < time.Minute {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("heartbeat did not refresh the lock's mtime")
+		}
+		time.Sleep(20 * time.Millisecond) // poll interval
+	}
+}
+
+func TestReleaseRedialsABrokenConnection(t *testing.T) {
+	ctx := ctxT(t)
+	hosts := newHosts(t, "a", "b")
+	redialed := map[string]int{}
+	var mu sync.Mutex
+	o := Options{Path: testPath, Heartbeat: time.Hour, Redial: func(ctx context.Context, name string) (Host, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		redialed[name]++
+		for _, h := range hosts {
+			if h.Name() == name {
+				return &shHost{name: name, root: h.(*shHost).root}, nil
+			}
+		}
+		return nil, fmt.Errorf("no host %s", name)
+	}}
+	l, err := Acquire(ctx, hosts, holder("alice@ops1"), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hosts[1].(*shHost).broken = true // the SSH connection to b dropped mid-run
+	if err := l.Release(ctx); err != nil {
+		t.Fatalf("Release: %v", err)
+	}
+	if redialed["b"] != 1 || redialed["a"] != 0 {
+		t.Fatalf("redials %v, want b once", redialed)
+	}
+	for _, h := range hosts {
+		if _, err := os.Stat(lockFile(h)); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s still locked: %v", h.Name(), err)
+		}
+	}
+}
+
+// TestRace: many operators start at once; at every moment at most one
+// holds the lock, and every one of them either gets it or is told who has it.
+func TestRace(t *testing.T) {
+	ctx := ctxT(t)
+	hosts := newHosts(t, "a", "b", "c")
+	const runs = 8
+	var mu sync.Mutex
+	holding := 0
+	var wg sync.WaitGroup
+	errs := make(chan error, runs)
+	for i := 0; i < runs; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			l, err := Acquire(ctx, hosts, holder(fmt.Sprintf("op%d@m", i)), Options{Path: testPath})
+			var held *HeldError
+			switch {
+			case errors.As(err, &held):
+				return
+			case err != nil:
+				errs <- err
+				return
+			}
+			mu.Lock()
+			holding++
+			n := holding
+			mu.Unlock()
+			if n > 1 {
+				errs <- fmt.Errorf("op%d holds the lock with %d others", i, n-1)
+			}
+			mu.Lock()
+			holding--
+			mu.Unlock()
+			if err := l.Release(ctx); err != nil {
+				errs <- err
+			}
+		}(i)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
+
+func FuzzParseResult(f *testing.F) {
+	f.Add([]byte("state=held\nage=12\nprev.id=ab\nprev.who=a@b\nprev.pid=1\nprev.since=2026-01-01T00:00:00Z\nprev.command=dcctl x\n"))
+	f.Add([]byte("state=acquired\n"))
+	f.Add([]byte("age=-5\nprev.pid=x\nprev.since=yesterday\n=\n\x00"))
+	f.Fuzz(func(t *testing.T, out []byte) {
+		r := parseResult("n", out)
+		if r.Prev != nil {
+			if r.Prev.Age < 0 {
+				t.Fatalf("negative age %v", r.Prev.Age)
+			}
+			_ = r.Prev.String()
+			_ = (&HeldError{Found: *r.Prev}).Error()
+		}
+	})
+}
