@@ -7,7 +7,7 @@ export PATH=$PATH:/usr/local/go/bin
 export GOFLAGS=-buildvcs=false
 
 bash scripts/install-deps.sh
-go build -o bin/dcctl ./cmd/dcctl
+go build -ldflags "-X main.version=$(git describe --always --dirty 2>/dev/null || echo dev)" -o bin/dcctl ./cmd/dcctl
 go build -o bin/nats-server github.com/nats-io/nats-server/v2
 lab/lab up "${LAB_HOSTS:-10}"
 bin/dcctl validate lab/inventory.toml
