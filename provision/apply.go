@@ -165,7 +165,7 @@ func applyHost(ctx context.Context, s *Session, p *HostPlan, log *lineLog, uploa
 			}
 			log.say(name, "fixed mode/owner of "+f.Path)
 		case f.Kind == "binary":
-			if err := putBinary(ctx, c, s.Inv.NATS.Binary, f, name, log, upload); err != nil {
+			if err := putBinary(ctx, c, s.Inv.NATS.Binary, sumsPath(s.Inv), f, name, log, upload); err != nil {
 				return err
 			}
 		case f.Kind == "config":
@@ -216,7 +216,7 @@ func remoteFile(f templates.File) remote.File {
 }
 
 // putBinary streams the local binary to the host, then checks it runs there.
-func putBinary(ctx context.Context, c *remote.Client, local string, f templates.File, name string, log *lineLog, upload func(string, int64, int64)) error {
+func putBinary(ctx context.Context, c *remote.Client, local, sums string, f templates.File, name string, log *lineLog, upload func(string, int64, int64)) error {
 	fh, err := os.Open(local)
 	if err != nil {
 		return fmt.Errorf("open nats.binary: %w", err)
@@ -236,7 +236,11 @@ func putBinary(ctx context.Context, c *remote.Client, local string, f templates.
 	if err := c.Put(ctx, rf, progress); err != nil {
 		return fmt.Errorf("upload nats-server binary to %s: %w", f.Path, err)
 	}
-	out, stderr, err := c.Run(ctx, shellQuote(f.Path)+" --version")
+	// The version check, then the sums stamp (a cache: failing to write it
+	// only costs the next run a hash).
+	cmd := fmt.Sprintf(`v=$(%[1]s --version) || exit $?; echo "$v"; { printf '%%s %%s %%s\n' "$(stat -c '%[2]s' %[1]s)" %[3]s %[1]s > %[4]s && mv -f %[4]s %[5]s; } 2>/dev/null || rm -f %[4]s`,
+		shellQuote(f.Path), statSignature, f.SHA256, shellQuote(sums+remote.TempSuffix), shellQuote(sums))
+	out, stderr, err := c.Run(ctx, cmd)
 	if err != nil {
 		return fmt.Errorf("installed binary does not run on the host (wrong architecture?): %w", withStderr(err, stderr))
 	}

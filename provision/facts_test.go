@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/dcctl/dcctl/remote"
@@ -56,7 +57,7 @@ func TestFactsScriptOnThisMachine(t *testing.T) {
 	os.WriteFile(withSpace, []byte("hello\n"), 0o640)
 	os.WriteFile(withSpace+remote.TempSuffix, []byte("half"), 0o600)
 	missing := filepath.Join(dir, "missing")
-	script := factsScript("root", "dcctl-test-no-such-unit", filepath.Join(dir, "marker"), []string{withSpace, missing}, []string{dir, filepath.Join(dir, "nodir")})
+	script := factsScript("root", "dcctl-test-no-such-unit", filepath.Join(dir, "marker"), filepath.Join(dir, "sums"), []string{withSpace, missing}, []string{dir, filepath.Join(dir, "nodir")})
 	out, err := exec.Command("sh", "-c", script).Output()
 	if err != nil {
 		t.Fatalf("facts script: %v", err)
@@ -80,5 +81,38 @@ func TestFactsScriptOnThisMachine(t *testing.T) {
 	}
 	if !f.User {
 		t.Errorf("user root not found")
+	}
+}
+
+// TestFactsSumsStamp: a file whose signature matches the sums stamp gets the
+// stamped sha256 (not hashed again); once the file is written, it is hashed.
+func TestFactsSumsStamp(t *testing.T) {
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "nats-server")
+	sums := filepath.Join(dir, "sums")
+	os.WriteFile(bin, []byte("binary v1\n"), 0o755)
+	sig, err := exec.Command("stat", "-c", statSignature, bin).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stamped := strings.Repeat("ab", 32)
+	os.WriteFile(sums, []byte(strings.TrimSpace(string(sig))+" "+stamped+" "+bin+"\n"), 0o640)
+	facts := func() string {
+		out, err := exec.Command("sh", "-c", factsScript("root", "dcctl-test-no-such-unit", filepath.Join(dir, "marker"), sums, []string{bin}, nil)).Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := parseFacts(string(out))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f.Files[bin].SHA256
+	}
+	if got := facts(); got != stamped {
+		t.Errorf("stamped file hashed again: %s", got)
+	}
+	os.WriteFile(bin, []byte("binary v2\n"), 0o755) // same size, new content
+	if got := facts(); got != sha256Hex([]byte("binary v2\n")) {
+		t.Errorf("changed file: got %s, want the real sha256", got)
 	}
 }

@@ -211,6 +211,16 @@ func markerPath(inv *inventory.Inventory) string {
 	return path.Join(inv.NATS.ConfigDir, ".dcctl-applied")
 }
 
+// sumsPath is the sums stamp on a host: "<signature> <sha256> <path>" for
+// the binary as dcctl installed it, so that facts need not hash it again.
+func sumsPath(inv *inventory.Inventory) string {
+	return path.Join(inv.NATS.ConfigDir, ".dcctl-sums")
+}
+
+// statSignature is the stat(1) format of a file's signature in the sums
+// stamp: any write to the file changes its ctime.
+const statSignature = "%s:%.9Y:%.9Z:%i"
+
 // markerContent records the files a server now runs with.
 func markerContent(files []templates.File) []byte {
 	var b strings.Builder

@@ -49,7 +49,7 @@ func Plan(ctx context.Context, s *Session, nodes []*inventory.Node) ([]*HostPlan
 			for _, d := range w.dirs {
 				dirs = append(dirs, d.Path)
 			}
-			facts, err := gatherFacts(ctx, c, s.Inv.NATS.User, s.Inv.NATS.Service, markerPath(s.Inv), paths, dirs)
+			facts, err := gatherFacts(ctx, c, s.Inv.NATS.User, s.Inv.NATS.Service, markerPath(s.Inv), sumsPath(s.Inv), paths, dirs)
 			if err != nil {
 				plans[i] = &HostPlan{Node: n, Unreachable: err}
 				return
