@@ -21,6 +21,11 @@ go build -o bin/nats-server github.com/nats-io/nats-server/v2
 echo "== fuzz (bounded)"
 go test -run '^$' -fuzz '^FuzzParse$' -fuzztime 10s ./inventory
 go test -run '^$' -fuzz '^FuzzParseFacts$' -fuzztime 10s ./provision
+# parsers of what hosts send back, and the redaction in front of the operator
+for target in FuzzParseUnitShow:provision FuzzRedactConfig:provision FuzzConfigChange:provision \
+	FuzzExitError:remote FuzzRedact:inventory FuzzParseResult:lock; do
+	go test -run '^$' -fuzz "^${target%%:*}\$" -fuzztime 3s "./${target#*:}"
+done
 
 echo "== unit and integration tests"
 # The lab tests run on their own afterwards: the embedded-cluster tests load
