@@ -187,7 +187,10 @@ func applyHost(ctx context.Context, s *Session, p *HostPlan, log *lineLog, uploa
 		log.say(name, "installed "+fc.File.Path)
 	}
 	unit := nats.Service + ".service"
-	if p.DaemonReload {
+	// `systemctl enable` (with or without --now) reloads systemd itself, even
+	// for a unit already enabled (systemd 252): a second reload costs ~0.1 s
+	// of each host's CPU.
+	if p.DaemonReload && p.Action != ActionStart && !p.Enable {
 		if err := run("systemctl daemon-reload", "systemctl daemon-reload"); err != nil {
 			return err
 		}
