@@ -64,6 +64,22 @@ func Apply(ctx context.Context, s *Session, plans []*HostPlan, o ApplyOptions) *
 	}
 	wg.Wait()
 
+	// First installs start together once every host has its files: a new
+	// cluster's nodes then come up at once, on hosts no longer busy with
+	// uploads, rather than trickling in behind the slowest uploads.
+	for _, p := range plans {
+		if p.Action != ActionStart || !r.ok(p.Node.Name) {
+			continue
+		}
+		wg.Add(1)
+		go func(p *HostPlan) {
+			defer wg.Done()
+			t0 := time.Now()
+			r.add(p.Node.Name, time.Since(t0), startHost(ctx, s, p, log))
+		}(p)
+	}
+	wg.Wait()
+
 	// Phase 2: rolling restarts and reloads, clusters in parallel, one node
 	// at a time within a cluster.
 	byCluster := map[string][]*HostPlan{}
@@ -198,13 +214,7 @@ func applyHost(ctx context.Context, s *Session, p *HostPlan, log *lineLog, uploa
 	}
 	switch {
 	case p.Action == ActionStart:
-		if err := run("start "+unit, "systemctl enable --now "+shellQuote(unit)); err != nil {
-			return fmt.Errorf("%w%s", err, journalTail(ctx, c, unit))
-		}
-		log.say(name, "enabled and started "+unit+" ("+strings.Join(p.Why, "; ")+")")
-		if err := writeMarker(ctx, c, s, p); err != nil {
-			return err
-		}
+		// startHost, with the other first installs, once every host has its files
 	case p.Enable:
 		if err := run("enable "+unit, "systemctl enable "+shellQuote(unit)); err != nil {
 			return err
@@ -212,6 +222,20 @@ func applyHost(ctx context.Context, s *Session, p *HostPlan, log *lineLog, uploa
 		log.say(name, "enabled "+unit)
 	}
 	return nil
+}
+
+// startHost enables and starts a first install.
+func startHost(ctx context.Context, s *Session, p *HostPlan, log *lineLog) error {
+	c, err := s.Client(ctx, p.Node.Name)
+	if err != nil {
+		return err
+	}
+	unit := s.Inv.NATS.Service + ".service"
+	if _, stderr, err := c.Run(ctx, "systemctl enable --now "+shellQuote(unit)); err != nil {
+		return fmt.Errorf("start %s: %w%s", unit, withStderr(err, stderr), journalTail(ctx, c, unit))
+	}
+	log.say(p.Node.Name, "enabled and started "+unit+" ("+strings.Join(p.Why, "; ")+")")
+	return writeMarker(ctx, c, s, p)
 }
 
 func remoteFile(f templates.File) remote.File {
