@@ -1,0 +1,353 @@
+#!/usr/bin/env bash
+# bench/run.sh: dcctl provision against an equivalent Ansible playbook and the
+# physical floor, on the local lab, at several sizes. Prints medians and ratios,
+# writes bench/results/{raw.tsv,summary.txt,hosts.dat,hosts.png}. See
+# docs/performance.md. Needs root (the lab); not part of scripts/test.sh.
+#
+#   bash bench/run.sh                 every size in $SIZES, then the report
+#   bash bench/run.sh round N R       round R at N hosts (the caller holds the lab lock;
+#                                     round 1 starts from a fresh lab)
+#   bash bench/run.sh report          medians, ratios and chart from raw.tsv
+#
+# Environment: ROUNDS (3), SIZES ("10 25 50"), ANSIBLE_SIZES ("10 25": Ansible
+# at 50 hosts takes minutes per round on a small machine), RESULTS (bench/results).
+#
+# Each size starts on a fresh lab (lab/lab down; lab/lab up N); per round,
+# alternating which tool goes first: dcctl fresh + no-op, Ansible fresh + no-op,
+# the floor's push (binary to every host in parallel), and the floor's
+# start-to-healthy (every unit started with its files in place, until every
+# /healthz answers 200). "Fresh" means the hosts were reset first: unit
+# stopped, files, directories, store and user removed.
+#
+# The lab is shared: `all` takes /tmp/dcctl-lab.lock for one round at a time
+# (flock -o, so the lab's processes do not inherit it), waits while an e2e
+# run is going, and leaves the lab down.
+set -euo pipefail
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$REPO"
+ROUNDS=${ROUNDS:-3}
+SIZES=${SIZES:-"10 25 50"}
+ANSIBLE_SIZES=${ANSIBLE_SIZES:-"10 25"}
+RESULTS=${RESULTS:-bench/results}
+LOCK=/tmp/dcctl-lab.lock
+WORK=/var/tmp/dcctl-bench
+PYCACHE=/var/cache/dcctl-bench
+INV=lab/inventory.toml
+
+log() { printf 'bench: %s\n' "$*" >&2; }
+die() {
+	log "$*"
+	exit 1
+}
+now() { date +%s.%N; }
+elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
+
+# record SIZE ROUND WHAT SECONDS [RSS_KB]
+record() {
+	printf '%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "${5:--}" >>"$RESULTS/raw.tsv"
+	log "$(printf 'n=%-3s round %s  %-14s %7.2f s%s' "$1" "$2" "$3" "$4" "${5:+  rss ${5} KB}")"
+}
+
+prereqs() {
+	[[ $(id -u) -eq 0 ]] || die "must run as root (the lab needs it)"
+	local missing=()
+	command -v ansible-playbook >/dev/null || missing+=(ansible-core)
+	command -v gnuplot >/dev/null || missing+=(gnuplot-nox)
+	[[ -x /usr/bin/time ]] || missing+=(time)
+	if ((${#missing[@]})); then
+		log "installing ${missing[*]} from Debian"
+		apt-get install -y -q "${missing[@]}" >/dev/null
+	fi
+}
+
+build() {
+	log "building bin/dcctl, bin/nats-server and the Ansible inventory generator"
+	go build -o bin/dcctl ./cmd/dcctl
+	[[ -x bin/nats-server ]] || go build -o bin/nats-server github.com/nats-io/nats-server/v2
+	mkdir -p "$WORK"
+	go build -o "$WORK/ansible-inventory" ./bench/ansible-inventory
+}
+
+# python_tar: the lab's base image has no Python, which Ansible needs on its
+# targets. Debian's python3 packages (those the base lacks) are unpacked into
+# one tar, byte-compiled here, and streamed to each host before timing.
+python_tar() {
+	local tar=$PYCACHE/python3.tar base=/var/cache/dcctl-lab/bookworm-v1
+	[[ -f $tar ]] && return
+	log "preparing Python for the Ansible targets (Debian's python3 debs)"
+	[[ -f $base/var/lib/dpkg/status ]] || die "no lab base image at $base (run lab/lab base)"
+	mkdir -p "$PYCACHE/debs/partial"
+	apt-get -q -y --no-install-recommends --download-only \
+		-o Dir::State::status="$base/var/lib/dpkg/status" -o Dir::Cache::archives="$PYCACHE/debs" \
+		install python3 >/dev/null
+	local root=$PYCACHE/root d
+	rm -rf "$root" && mkdir -p "$root"
+	for d in "$PYCACHE"/debs/*.deb; do dpkg-deb -x "$d" "$root"; done
+	/usr/bin/python3 -m compileall -q "$root/usr/lib/python3.11" >/dev/null 2>&1 || true
+	tar -C "$root" -cf "$tar.tmp" usr etc && mv "$tar.tmp" "$tar"
+}
+
+# --- hosts ----------------------------------------------------------------
+
+SSH_OPTS=()
+HOSTS=()   # every host address
+STARTED=() # addresses of nodes provision starts (not standby)
+HTTP=()    # their monitoring addresses
+
+load_hosts() {
+	SSH_OPTS=(-i lab/id_ed25519 -o UserKnownHostsFile=lab/known_hosts -o StrictHostKeyChecking=yes
+		-o BatchMode=yes -o ConnectTimeout=10 -o LogLevel=ERROR)
+	HOSTS=() STARTED=() HTTP=()
+	local line host http standby
+	while read -r line; do
+		host=$(sed -n 's/.* ansible_host=\([^ ]*\).*/\1/p' <<<"$line")
+		http=$(sed -n 's/.* nats_http=\([^ ]*\).*/\1/p' <<<"$line")
+		standby=$(sed -n 's/.* nats_standby=\([^ ]*\).*/\1/p' <<<"$line")
+		HOSTS+=("$host")
+		if [[ $standby != true ]]; then
+			STARTED+=("$host")
+			HTTP+=("$http")
+		fi
+	done < <(grep ' ansible_host=' "$WORK/hosts.ini")
+	((${#HOSTS[@]})) || die "no hosts in $WORK/hosts.ini"
+}
+
+var() { sed -n "s/^$1=//p" "$WORK/hosts.ini"; }
+
+# on_all CMD [STDIN_FILE]: CMD on every host in parallel; fails if any fails.
+on_all() {
+	local h pids=() fail=0
+	for h in "${HOSTS[@]}"; do
+		if [[ -n ${2:-} ]]; then
+			ssh "${SSH_OPTS[@]}" "root@$h" "$1" <"$2" &
+		else
+			ssh "${SSH_OPTS[@]}" -n "root@$h" "$1" &
+		fi
+		pids+=($!)
+	done
+	for h in "${pids[@]}"; do wait "$h" || fail=1; done
+	return $fail
+}
+
+# reset: back to a host dcctl has never touched (Python for Ansible stays).
+reset_hosts() {
+	local svc bin cfg store unit user
+	svc=$(var nats_service) bin=$(var nats_install_path) cfg=$(var nats_config_dir)
+	store=$(var nats_store_dir) unit=$(var nats_unit) user=$(var nats_user)
+	on_all "systemctl kill -s KILL $svc 2>/dev/null; systemctl disable --now $svc >/dev/null 2>&1
+rm -rf $unit $bin $bin.dcctl-tmp $cfg $store
+userdel $user 2>/dev/null; groupdel $user 2>/dev/null
+systemctl daemon-reload; systemctl reset-failed 2>/dev/null; true"
+	sync # no write-back of one step's files slows the next
+	sleep 1
+}
+
+# --- the measured runs ----------------------------------------------------
+
+# timed NAME SIZE ROUND CMD...: wall time and peak RSS of CMD, output to a log.
+timed() {
+	local name=$1 n=$2 r=$3 t0 t1 logf="$WORK/log/$2-$3-$1.log"
+	shift 3
+	t0=$(now)
+	if ! /usr/bin/time -f '%M' -o "$WORK/rss" "$@" >"$logf" 2>&1; then
+		tail -20 "$logf" >&2
+		die "$name failed (log: $logf)"
+	fi
+	t1=$(now)
+	record "$n" "$r" "$name" "$(elapsed "$t0" "$t1")" "$(tail -1 "$WORK/rss")"
+}
+
+dcctl_runs() {
+	local n=$1 r=$2
+	timed dcctl-fresh "$n" "$r" bin/dcctl provision "$INV"
+	timed dcctl-noop "$n" "$r" bin/dcctl provision "$INV"
+	grep -q 'changed=[1-9]' "$WORK/log/$n-$r-dcctl-noop.log" && log "warning: dcctl no-op run changed something"
+	return 0
+}
+
+ansible_runs() {
+	local n=$1 r=$2 cp
+	for what in ansible-fresh ansible-noop; do
+		# A new control directory per run: no SSH connection is reused across
+		# runs (dcctl cannot reuse one either); the masters are closed after.
+		cp=$(mktemp -d "$WORK/cp.XXXXXX")
+		ANSIBLE_CONFIG=bench/ansible.cfg ANSIBLE_SSH_CONTROL_PATH_DIR=$cp \
+			timed "$what" "$n" "$r" ansible-playbook -i "$WORK/hosts.ini" bench/provision.yml
+		for s in "$cp"/*; do [[ -S $s ]] && ssh -o ControlPath="$s" -O exit x 2>/dev/null; done
+		rm -rf "$cp"
+	done
+	grep -Eq 'changed=[1-9]' "$WORK/log/$n-$r-ansible-noop.log" && log "warning: Ansible no-op run changed something"
+	return 0
+}
+
+# floor_push: the binary to every host at once, one fresh SSH connection each.
+floor_push() {
+	local n=$1 r=$2 t0 t1 bin
+	bin=$(var nats_install_path)
+	t0=$(now)
+	on_all "cat > $bin && chmod 755 $bin" bin/nats-server
+	t1=$(now)
+	record "$n" "$r" floor-push "$(elapsed "$t0" "$t1")"
+}
+
+# floor_start: with every file in place (after dcctl's runs), stop the units
+# and empty the stores, open SSH connections (untimed), then start every unit
+# at once and wait until every /healthz answers 200.
+floor_start() {
+	local n=$1 r=$2 t0 t1 cp h a pending next svc store
+	svc=$(var nats_service) store=$(var nats_store_dir)
+	on_all "systemctl kill -s KILL $svc 2>/dev/null; systemctl stop $svc; rm -rf $store/*"
+	cp=$(mktemp -d "$WORK/cp.XXXXXX")
+	for h in "${STARTED[@]}"; do
+		ssh "${SSH_OPTS[@]}" -o ControlMaster=yes -o ControlPath="$cp/$h" -o ControlPersist=120 -fN "root@$h"
+	done
+	t0=$(now)
+	local pids=()
+	for h in "${STARTED[@]}"; do
+		ssh "${SSH_OPTS[@]}" -o ControlPath="$cp/$h" -n "root@$h" "systemctl start $svc" &
+		pids+=($!)
+	done
+	pending=("${HTTP[@]}")
+	while ((${#pending[@]})); do
+		next=()
+		for a in "${pending[@]}"; do
+			[[ $(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "http://$a/healthz") == 200 ]] || next+=("$a")
+		done
+		pending=("${next[@]}")
+		(($(elapsed "$t0" "$(now)" | cut -d. -f1) < 180)) || die "floor start: not healthy after 180 s: ${pending[*]}"
+		((${#pending[@]})) && sleep 0.05
+	done
+	for h in "${pids[@]}"; do wait "$h"; done
+	t1=$(now)
+	record "$n" "$r" floor-start "$(elapsed "$t0" "$t1")"
+	for h in "${STARTED[@]}"; do ssh -o ControlPath="$cp/$h" -O exit "root@$h" 2>/dev/null || true; done
+	rm -rf "$cp"
+}
+
+# prepare_round N FRESH: the lab of N hosts up (rebuilt when FRESH=1 or when
+# it is not a healthy lab of N: another user of the lab may have replaced
+# it between rounds), rendered files and the Ansible inventory for it.
+prepare_round() {
+	local n=$1 fresh=$2
+	if ((fresh)); then
+		log "size $n: fresh lab"
+		lab/lab down >/dev/null
+	fi
+	lab/lab up "$n" >/dev/null
+	rm -rf "$WORK/render"
+	bin/dcctl render "$INV" --out "$WORK/render" >/dev/null
+	"$WORK/ansible-inventory" "$INV" "$WORK/render" >"$WORK/hosts.ini"
+	load_hosts
+}
+
+# run_round N R: one round at one size; the caller holds the lab lock.
+run_round() {
+	local n=$1 r=$2 ansible=0 s
+	for s in $ANSIBLE_SIZES; do [[ $s == "$n" ]] && ansible=1; done
+	[[ -z $(pgrep -f e2e.test) ]] || die "an e2e run is going: the lab is theirs"
+	[[ -x $WORK/ansible-inventory && -x bin/dcctl ]] || build
+	mkdir -p "$RESULTS" "$WORK/log"
+	prepare_round "$n" "$((r == 1))"
+	if ((ansible)); then
+		python_tar
+		on_all "[ -x /usr/bin/python3 ] || tar --no-overwrite-dir -x -C /" "$PYCACHE/python3.tar"
+	fi
+	if ((ansible && r % 2 == 0)); then
+		reset_hosts
+		ansible_runs "$n" "$r"
+	fi
+	reset_hosts
+	dcctl_runs "$n" "$r"
+	floor_start "$n" "$r"
+	if ((ansible && r % 2 == 1)); then
+		reset_hosts
+		ansible_runs "$n" "$r"
+	fi
+	reset_hosts
+	floor_push "$n" "$r"
+	reset_hosts # nothing left to stop slowly: the next user's down is quick
+}
+
+# --- report ---------------------------------------------------------------
+
+median() { # SIZE WHAT [COLUMN]: median of raw.tsv's column (4: seconds, 5: RSS)
+	awk -F'\t' -v n="$1" -v w="$2" -v c="${3:-4}" '$1 == n && $3 == w && $c != "-" { print $c }' "$RESULTS/raw.tsv" |
+		sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "-"; else if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || b == 0) print "-"; else printf "%.2f", a / b }'; }
+
+report() {
+	[[ -s $RESULTS/raw.tsv ]] || die "no measurements in $RESULTS/raw.tsv"
+	local sizes n df dn af an fp fs floor rss rn
+	sizes=$(cut -f1 "$RESULTS/raw.tsv" | sort -nu)
+	{
+		echo "machine: $(nproc) CPUs, $(awk '/MemTotal/ { printf "%.0f GB", $2 / 1048576 }' /proc/meminfo), kernel $(uname -r), $(. /etc/os-release && echo "$PRETTY_NAME")"
+		echo "medians over rounds (seconds; RSS in MB); floor = push + start-to-healthy"
+		printf '%5s %8s %8s %8s %8s %8s %8s %8s %10s %10s %10s %8s %8s\n' hosts dc-fresh dc-noop an-fresh an-noop push start floor fresh/floor an/dc-fr an/dc-noop rss-fr rss-noop
+		for n in $sizes; do
+			df=$(median "$n" dcctl-fresh) dn=$(median "$n" dcctl-noop) af=$(median "$n" ansible-fresh) an=$(median "$n" ansible-noop)
+			fp=$(median "$n" floor-push) fs=$(median "$n" floor-start)
+			floor=$(awk -v a="$fp" -v b="$fs" 'BEGIN { if (a == "-" || b == "-") print "-"; else printf "%.3f", a + b }')
+			rss=$(awk -v k="$(median "$n" dcctl-fresh 5)" 'BEGIN { if (k == "-") print "-"; else printf "%.0f", k / 1024 }')
+			rn=$(awk -v k="$(median "$n" dcctl-noop 5)" 'BEGIN { if (k == "-") print "-"; else printf "%.0f", k / 1024 }')
+			printf '%5s %8s %8s %8s %8s %8s %8s %8s %10s %10s %10s %8s %8s\n' "$n" "$df" "$dn" "$af" "$an" "$fp" "$fs" "$floor" \
+				"$(ratio "$df" "$floor")" "$(ratio "$af" "$df")" "$(ratio "$an" "$dn")" "$rss" "$rn"
+			printf '%s %s %s %s %s %s\n' "$n" "$df" "$dn" "$af" "$an" "$floor" >>"$RESULTS/hosts.dat.tmp"
+		done
+		local first last
+		first=$(head -1 <<<"$sizes") last=$(tail -1 <<<"$sizes")
+		if [[ $first != "$last" ]]; then
+			echo "dcctl fresh at $last hosts / at $first hosts: $(ratio "$(median "$last" dcctl-fresh)" "$(median "$first" dcctl-fresh)")x;" \
+				"no-op: $(ratio "$(median "$last" dcctl-noop)" "$(median "$first" dcctl-noop)")x"
+		fi
+	} | tee "$RESULTS/summary.txt"
+	mv "$RESULTS/hosts.dat.tmp" "$RESULTS/hosts.dat"
+	chart
+}
+
+chart() {
+	gnuplot <<EOF
+set terminal pngcairo size 900,560 font ",11"
+set output "$RESULTS/hosts.png"
+set title "Provisioning the lab: wall time against hosts (medians)"
+set xlabel "hosts"
+set ylabel "seconds"
+set key top left
+set grid
+set datafile missing "-"
+set xrange [0:*]
+set yrange [0:*]
+plot "$RESULTS/hosts.dat" using 1:6 with linespoints lw 2 dt 2 title "floor (parallel push + start-to-healthy)", \
+     "" using 1:2 with linespoints lw 2 title "dcctl provision, fresh", \
+     "" using 1:3 with linespoints lw 2 title "dcctl provision, no-op", \
+     "" using 1:4 with linespoints lw 2 title "Ansible playbook, fresh", \
+     "" using 1:5 with linespoints lw 2 title "Ansible playbook, no-op"
+EOF
+	log "chart: $RESULTS/hosts.png"
+}
+
+case "${1:-all}" in
+all)
+	prereqs
+	build
+	mkdir -p "$RESULTS"
+	: >"$RESULTS/raw.tsv"
+	for n in $SIZES; do
+		for ((r = 1; r <= ROUNDS; r++)); do
+			# One round per hold of the lock, so e2e runs can take the lab between.
+			while [[ -n $(pgrep -f e2e.test) ]]; do
+				log "an e2e run is going; waiting for it to end"
+				sleep 10
+			done
+			flock -o "$LOCK" bash "$0" round "$n" "$r"
+		done
+	done
+	flock -o "$LOCK" lab/lab down >/dev/null
+	report
+	;;
+round) run_round "$2" "$3" ;;
+report) report ;;
+*) die "usage: bench/run.sh [all | round N R | report]" ;;
+esac
