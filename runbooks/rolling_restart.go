@@ -105,7 +105,7 @@ func (r *RollingRestart) Steps(e *Env) []Step {
 					return err
 				}
 				if err := e.Session.GateAfter(ctx, n.Name, e.timeout(), progress); err != nil {
-					return err
+					return fmt.Errorf("%w%s", err, e.Session.UnitLogTail(ctx, n.Name))
 				}
 				progress(fmt.Sprintf("%s back and current in %.1fs", n.Name, time.Since(t0).Seconds()))
 				return nil
