@@ -59,6 +59,9 @@ func TestReliability(t *testing.T) {
 	t.Run("node does not come back in a rolling restart: rollout stops there; meanwhile a second operator is refused", func(t *testing.T) {
 		testRolloutStops(t, tr)
 	})
+	t.Run("node does not come back in provision's rollout: the next node is not touched", func(t *testing.T) {
+		testProvisionRolloutStops(t, tr)
+	})
 	t.Run("secrets: no password in any output, error or journal", func(t *testing.T) {
 		testNoSecrets(t, tr, start)
 	})
@@ -714,22 +717,7 @@ func testRolloutStops(t *testing.T, tr *transcript) {
 	for _, n := range nodes {
 		_, enters[n] = unitTimes(t, n)
 	}
-	// The store directory becomes unwritable for the nats user: the running
-	// server does not care, the restarted one cannot start JetStream.
-	sshHost(t, victim, "chmod 000 /var/lib/nats")
-	t.Cleanup(func() {
-		sshHost(t, victim, "chmod 750 /var/lib/nats && systemctl reset-failed nats-server; systemctl restart nats-server")
-		eventually(t, 2*time.Minute, victim+" healthy again", func() error {
-			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-			defer cancel()
-			code, body, err := httpGet(ctx, hostAddr(t, victim), natsHTTPPort, "/healthz")
-			if err == nil && code != http.StatusOK {
-				err = fmt.Errorf("/healthz %d %s", code, body)
-			}
-			return err
-		})
-		restoreLab(t, tr)
-	})
+	breakStore(t, tr, victim)
 
 	run := tr.start(t, "runbook", "rolling-restart", "--cluster", "US", "--yes", "--timeout", "20s", inv)
 	// While it runs, a second operator is refused, told who holds the lock.
@@ -756,6 +744,9 @@ func testRolloutStops(t *testing.T, tr *transcript) {
 		t.Fatalf("rolling restart with %s unable to come back: exit %d, want 1\n%s%s", victim, code, out, errOut)
 	}
 	text := out + errOut
+	if i := strings.Index(out, "FAILED after"); i >= 0 {
+		t.Logf("the runbook says: %s", out[i:])
+	}
 	if !strings.Contains(text, victim) {
 		t.Errorf("the failure does not name %s:\n%s", victim, text)
 	}
@@ -863,6 +854,77 @@ func testNoSecrets(t *testing.T, tr *transcript, since time.Time) {
 	for name, text := range texts {
 		if hash.MatchString(text) {
 			t.Errorf("%s shows a bcrypt hash", name)
+		}
+	}
+}
+
+// breakStore makes node's JetStream store unreadable for the nats user (the
+// running server does not notice; a restarted one cannot start JetStream)
+// and repairs it at cleanup, waiting until the node is healthy again. It is
+// the store's jetstream directory, which nats-server creates, not the
+// store_dir itself: provision manages that one's mode and would repair it.
+func breakStore(t *testing.T, tr *transcript, node string) {
+	t.Helper()
+	const dir = "/var/lib/nats/jetstream"
+	mode := strings.TrimSpace(sshHost(t, node, "stat -c %a "+dir))
+	sshHost(t, node, "chmod 000 "+dir)
+	t.Cleanup(func() {
+		sshHost(t, node, fmt.Sprintf("chmod %s %s && systemctl reset-failed nats-server; systemctl restart nats-server", mode, dir))
+		eventually(t, 2*time.Minute, node+" healthy again", func() error {
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+			defer cancel()
+			code, body, err := httpGet(ctx, hostAddr(t, node), natsHTTPPort, "/healthz")
+			if err == nil && code != http.StatusOK {
+				err = fmt.Errorf("/healthz %d %s", code, body)
+			}
+			return err
+		})
+		restoreLab(t, tr)
+	})
+}
+
+// testProvisionRolloutStops: a change that needs a restart rolls through
+// cluster US one node at a time (inventory order); the first node cannot
+// come back, so provision stops there and the other two keep running the
+// old config.
+func testProvisionRolloutStops(t *testing.T, tr *transcript) {
+	nodes := []string{"us_1", "us_2", "us_3"}
+	victim := nodes[0]
+	// max_file_store is not hot-reloadable: a restart.
+	inv := copyInventory(t, tr, "max_file_store = \"3GB\"\n")
+	enters := map[string]uint64{}
+	for _, n := range nodes {
+		_, enters[n] = unitTimes(t, n)
+	}
+	breakStore(t, tr, victim)
+	out, errOut, code := tr.dcctl(t, "provision", inv, "--limit", strings.Join(nodes, ","), "--gate-timeout", "20s", "--json")
+	if code != 1 {
+		t.Fatalf("provision with %s unable to come back: exit %d, want 1\n%s%s", victim, code, out, errOut)
+	}
+	var r recapJSON
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatalf("recap: %v\n%s", err, out)
+	}
+	for _, h := range r.Hosts {
+		switch {
+		case h.Node == victim:
+			t.Logf("recap of %s: %s: %s", victim, h.Status, h.Error)
+			if h.Status != "failed" || !strings.Contains(h.Error, victim) || !strings.Contains(h.Error, "Can't start JetStream") {
+				t.Errorf("%s: %s %q, want failed, naming it, with the server's own log", h.Node, h.Status, h.Error)
+			}
+		case h.Node == "us_2" || h.Node == "us_3":
+			if h.Status != "failed" || !strings.Contains(h.Error, "rollout of cluster US stopped at "+victim) {
+				t.Errorf("%s: %s %q, want failed: not restarted, the rollout stopped at %s", h.Node, h.Status, h.Error, victim)
+			}
+		}
+	}
+	for _, n := range nodes {
+		_, e := unitTimes(t, n)
+		switch {
+		case n == victim && e == enters[n]:
+			t.Errorf("%s was not restarted at all", n)
+		case n != victim && e != enters[n]:
+			t.Errorf("%s was restarted after %s failed to come back", n, victim)
 		}
 	}
 }
