@@ -28,9 +28,10 @@ for target in FuzzParseUnitShow:provision FuzzRedactConfig:provision FuzzConfigC
 done
 
 echo "== unit and integration tests"
-# The lab tests run on their own afterwards: the embedded-cluster tests load
-# both cores, and the lab's timings should not compete with them.
-go test -count=1 -timeout 20m $(go list ./... | grep -v '/e2e$')
+# One package at a time (-p 1): each starts clusters of in-process servers
+# whose elections slow down when two such packages share the 2 cores. The
+# lab tests run on their own afterwards for the same reason.
+go test -p 1 -count=1 -timeout 20m $(go list ./... | grep -v '/e2e$')
 
 echo "== end-to-end tests on the lab (DCCTL_E2E=1)"
 DCCTL_E2E=1 go test -count=1 -timeout 30m -v ./e2e

@@ -156,7 +156,7 @@ func Start(t testing.TB, path string) *Cluster {
 		}
 	}
 	for _, cl := range inv.Clusters {
-		c.WaitMetaLeader(cl.Domain, 30*time.Second)
+		c.WaitMetaLeader(cl.Domain, 60*time.Second)
 	}
 	return c
 }
