@@ -10,7 +10,11 @@
 #   bash bench/run.sh report          medians, ratios and chart from raw.tsv
 #
 # Environment: ROUNDS (3), SIZES ("10 25 50"), ANSIBLE_SIZES ("10 25": Ansible
-# at 50 hosts takes minutes per round on a small machine), RESULTS (bench/results).
+# at 50 hosts takes minutes per round on a small machine), RESULTS (bench/results),
+# KEEP=1 (add to raw.tsv instead of starting it anew), DCCTL_FLAGS (extra flags
+# of dcctl provision, e.g. "--gate-timeout 30s"), FLOOR_TIMEOUT (120 s). A run
+# that fails (a cluster never healthy) is recorded as <what>-failed, not as a
+# figure.
 #
 # Each size starts on a fresh lab (lab/lab down; lab/lab up N); per round,
 # alternating which tool goes first: dcctl fresh + no-op, Ansible fresh + no-op,
@@ -34,6 +38,8 @@ LOCK=/tmp/dcctl-lab.lock
 WORK=/var/tmp/dcctl-bench
 PYCACHE=/var/cache/dcctl-bench
 INV=lab/inventory.toml
+DCCTL_FLAGS=${DCCTL_FLAGS:-}        # e.g. --gate-timeout 30s
+FLOOR_TIMEOUT=${FLOOR_TIMEOUT:-120} # seconds for every /healthz to answer 200
 
 log() { printf 'bench: %s\n' "$*" >&2; }
 die() {
@@ -151,8 +157,12 @@ timed() {
 	shift 3
 	t0=$(now)
 	if ! /usr/bin/time -f '%M' -o "$WORK/rss" "$@" >"$logf" 2>&1; then
-		tail -20 "$logf" >&2
-		die "$name failed (log: $logf)"
+		# Recorded under another name (not a figure for the medians), and on.
+		t1=$(now)
+		tail -4 "$logf" >&2
+		log "$name failed (log: $logf)"
+		record "$n" "$r" "$name-failed" "$(elapsed "$t0" "$t1")" "$(tail -1 "$WORK/rss")"
+		return 0
 	fi
 	t1=$(now)
 	record "$n" "$r" "$name" "$(elapsed "$t0" "$t1")" "$(tail -1 "$WORK/rss")"
@@ -160,8 +170,9 @@ timed() {
 
 dcctl_runs() {
 	local n=$1 r=$2
-	timed dcctl-fresh "$n" "$r" bin/dcctl provision "$INV"
-	timed dcctl-noop "$n" "$r" bin/dcctl provision "$INV"
+	# shellcheck disable=SC2086 # DCCTL_FLAGS is a list of flags
+	timed dcctl-fresh "$n" "$r" bin/dcctl provision $DCCTL_FLAGS "$INV"
+	timed dcctl-noop "$n" "$r" bin/dcctl provision $DCCTL_FLAGS "$INV"
 	grep -q 'changed=[1-9]' "$WORK/log/$n-$r-dcctl-noop.log" && log "warning: dcctl no-op run changed something"
 	return 0
 }
@@ -215,12 +226,24 @@ floor_start() {
 			[[ $(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "http://$a/healthz") == 200 ]] || next+=("$a")
 		done
 		pending=("${next[@]}")
-		(($(elapsed "$t0" "$(now)" | cut -d. -f1) < 180)) || die "floor start: not healthy after 180 s: ${pending[*]}"
+		if (($(elapsed "$t0" "$(now)" | cut -d. -f1) >= FLOOR_TIMEOUT)); then
+			# Recorded as missing (not a figure), with what the hosts said.
+			log "floor start: not healthy after $FLOOR_TIMEOUT s: ${pending[*]} (see $WORK/log/$n-$r-floor-start.log)"
+			for a in "${pending[@]}"; do
+				echo "== ${a%:*}"
+				ssh "${SSH_OPTS[@]}" -n "root@${a%:*}" "systemctl status --no-pager -n 20 $svc" 2>&1
+			done >"$WORK/log/$n-$r-floor-start.log"
+			break
+		fi
 		((${#pending[@]})) && sleep 0.05
 	done
 	for h in "${pids[@]}"; do wait "$h"; done
 	t1=$(now)
-	record "$n" "$r" floor-start "$(elapsed "$t0" "$t1")"
+	if ((${#pending[@]})); then
+		record "$n" "$r" floor-start-failed "$(elapsed "$t0" "$t1")"
+	else
+		record "$n" "$r" floor-start "$(elapsed "$t0" "$t1")"
+	fi
 	for h in "${STARTED[@]}"; do ssh -o ControlPath="$cp/$h" -O exit "root@$h" 2>/dev/null || true; done
 	rm -rf "$cp"
 }
@@ -294,7 +317,7 @@ report() {
 			rn=$(awk -v k="$(median "$n" dcctl-noop 5)" 'BEGIN { if (k == "-") print "-"; else printf "%.0f", k / 1024 }')
 			printf '%5s %8s %8s %8s %8s %8s %8s %8s %10s %10s %10s %8s %8s\n' "$n" "$df" "$dn" "$af" "$an" "$fp" "$fs" "$floor" \
 				"$(ratio "$df" "$floor")" "$(ratio "$af" "$df")" "$(ratio "$an" "$dn")" "$rss" "$rn"
-			printf '%s %s %s %s %s %s\n' "$n" "$df" "$dn" "$af" "$an" "$floor" >>"$RESULTS/hosts.dat.tmp"
+			printf '%s %s %s %s %s %s %s\n' "$n" "$df" "$dn" "$af" "$an" "$floor" "$fp" >>"$RESULTS/hosts.dat.tmp"
 		done
 		local first last
 		first=$(head -1 <<<"$sizes") last=$(tail -1 <<<"$sizes")
@@ -311,15 +334,17 @@ chart() {
 	gnuplot <<EOF
 set terminal pngcairo size 900,560 font ",11"
 set output "$RESULTS/hosts.png"
-set title "Provisioning the lab: wall time against hosts (medians)"
+set title "Provisioning the lab: wall time against hosts (medians; log scale)"
 set xlabel "hosts"
 set ylabel "seconds"
 set key top left
 set grid
 set datafile missing "-"
 set xrange [0:*]
-set yrange [0:*]
+set logscale y
+set yrange [0.2:*]
 plot "$RESULTS/hosts.dat" using 1:6 with linespoints lw 2 dt 2 title "floor (parallel push + start-to-healthy)", \
+     "" using 1:7 with linespoints lw 1 dt 3 title "floor: parallel push only", \
      "" using 1:2 with linespoints lw 2 title "dcctl provision, fresh", \
      "" using 1:3 with linespoints lw 2 title "dcctl provision, no-op", \
      "" using 1:4 with linespoints lw 2 title "Ansible playbook, fresh", \
@@ -333,7 +358,7 @@ all)
 	prereqs
 	build
 	mkdir -p "$RESULTS"
-	: >"$RESULTS/raw.tsv"
+	[[ -n ${KEEP:-} ]] || : >"$RESULTS/raw.tsv" # KEEP=1 adds to the last run's figures
 	for n in $SIZES; do
 		for ((r = 1; r <= ROUNDS; r++)); do
 			# One round per hold of the lock, so e2e runs can take the lab between.
