@@ -190,6 +190,50 @@ func TestProvision(t *testing.T) {
 		}
 	})
 
+	t.Run("as a non-root user through sudo", func(t *testing.T) {
+		// The same deployment reached as the lab's `deploy` user with
+		// passwordless sudo: facts, uploads and systemd all go through sudo -n.
+		data, err := os.ReadFile(inv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		viaSudo := filepath.Join(filepath.Dir(inv), "inventory.e2e-sudo.toml")
+		text := strings.Replace(string(data), "ssh_user = \"root\"\n", "ssh_user = \"deploy\"\nsudo = true\n", 1)
+		if text == string(data) {
+			t.Fatal("lab inventory has no ssh_user = \"root\" line to replace")
+		}
+		os.WriteFile(viaSudo, []byte(text), 0o644)
+		sec, _ := os.ReadFile(strings.TrimSuffix(inv, ".toml") + ".secrets.toml")
+		os.WriteFile(strings.TrimSuffix(viaSudo, ".toml")+".secrets.toml", sec, 0o600)
+		defer os.Remove(viaSudo)
+		defer os.Remove(strings.TrimSuffix(viaSudo, ".toml") + ".secrets.toml")
+
+		out, stderr, code := runDcctl(t, "provision", viaSudo, "--json")
+		if code != 0 {
+			t.Fatalf("provision as deploy: exit %d: %s", code, stderr)
+		}
+		if strings.Contains(out, `"status": "changed"`) {
+			t.Errorf("provision through sudo changed a provisioned host:\n%s", out)
+		}
+		target := nodes[len(nodes)-1].Name
+		_, before := unitTimes(t, target)
+		if _, stderr, code := runDcctl(t, "node", "restart", target, "-i", viaSudo, "--yes"); code != 0 {
+			t.Fatalf("node restart through sudo: exit %d: %s", code, stderr)
+		}
+		if _, after := unitTimes(t, target); after == before {
+			t.Errorf("%s was not restarted through sudo", target)
+		}
+		eventually(t, time.Minute, target+" healthy again", func() error {
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+			defer cancel()
+			code, _, err := httpGet(ctx, hostAddr(t, target), natsHTTPPort, "/healthz")
+			if err == nil && code != http.StatusOK {
+				err = fmt.Errorf("/healthz %d", code)
+			}
+			return err
+		})
+	})
+
 	t.Run("config change rolls through one cluster", func(t *testing.T) {
 		// A second inventory beside the lab's (so its relative paths and
 		// secrets hold) that changes one value on the US cluster's nodes.
