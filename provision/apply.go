@@ -67,18 +67,7 @@ func Apply(ctx context.Context, s *Session, plans []*HostPlan, o ApplyOptions) *
 	// First installs start together once every host has its files: a new
 	// cluster's nodes then come up at once, on hosts no longer busy with
 	// uploads, rather than trickling in behind the slowest uploads.
-	for _, p := range plans {
-		if p.Action != ActionStart || !r.ok(p.Node.Name) {
-			continue
-		}
-		wg.Add(1)
-		go func(p *HostPlan) {
-			defer wg.Done()
-			t0 := time.Now()
-			r.add(p.Node.Name, time.Since(t0), startHost(ctx, s, p, log))
-		}(p)
-	}
-	wg.Wait()
+	eachFirstInstall(plans, r, func(p *HostPlan) error { return startHost(ctx, s, p, log) })
 
 	// Phase 2: rolling restarts and reloads, clusters in parallel, one node
 	// at a time within a cluster.
@@ -109,6 +98,23 @@ func Apply(ctx context.Context, s *Session, plans []*HostPlan, o ApplyOptions) *
 
 	// Phase 3: nodes started for the first time must come up healthy; a
 	// new cluster elects its meta leader only once enough of them are up.
+	eachFirstInstall(plans, r, func(p *HostPlan) error {
+		ctx, cancel := context.WithTimeout(ctx, o.GateTimeout)
+		defer cancel()
+		err := s.WaitHealthz(ctx, p.Node.Name)
+		if err == nil {
+			log.say(p.Node.Name, "healthy (/healthz 200)")
+		}
+		return err
+	})
+	r.Seconds = time.Since(start).Seconds()
+	return r
+}
+
+// eachFirstInstall runs fn for every node being started for the first time
+// and still ok, all at once, and records its time and outcome in the recap.
+func eachFirstInstall(plans []*HostPlan, r *Recap, fn func(*HostPlan) error) {
+	var wg sync.WaitGroup
 	for _, p := range plans {
 		if p.Action != ActionStart || !r.ok(p.Node.Name) {
 			continue
@@ -117,18 +123,11 @@ func Apply(ctx context.Context, s *Session, plans []*HostPlan, o ApplyOptions) *
 		go func(p *HostPlan) {
 			defer wg.Done()
 			t0 := time.Now()
-			ctx, cancel := context.WithTimeout(ctx, o.GateTimeout)
-			defer cancel()
-			err := s.WaitHealthz(ctx, p.Node.Name)
-			if err == nil {
-				log.say(p.Node.Name, "healthy (/healthz 200)")
-			}
+			err := fn(p)
 			r.add(p.Node.Name, time.Since(t0), err)
 		}(p)
 	}
 	wg.Wait()
-	r.Seconds = time.Since(start).Seconds()
-	return r
 }
 
 // applyHost installs files and units on one host and starts a first install.
