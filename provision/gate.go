@@ -51,8 +51,8 @@ func (s *Session) GateBefore(ctx context.Context, node string, timeout time.Dura
 }
 
 // GateAfter waits (up to timeout) until node answers /healthz with 200, is a
-// current member of its domain's meta group, and every stream with a replica
-// on it has all replicas current. progress, if not nil, hears what it waits for.
+// current member of its domain's meta group, and its replica of every stream
+// it holds one of is current. progress, if not nil, hears what it waits for.
 func (s *Session) GateAfter(ctx context.Context, node string, timeout time.Duration, progress func(string)) error {
 	n := s.Inv.Node(node)
 	domain := s.Inv.Domain(n)
@@ -92,19 +92,48 @@ func (s *Session) GateAfter(ctx context.Context, node string, timeout time.Durat
 		if !st.HasPeer(node) || st.Replicas < 2 {
 			continue
 		}
-		say("waiting for stream " + st.Name + " replicas to be current")
-		err := nc.WaitStreamCurrent(ctx, domain, st.Name, st.Replicas, func(ss jetstream.StreamState) {
-			for _, f := range ss.Followers {
-				if !f.Current {
-					say(fmt.Sprintf("stream %s: replica %s lag %d", st.Name, f.Name, f.Lag))
-				}
-			}
-		})
-		if err != nil {
-			return fmt.Errorf("%s: stream %s replicas not current (waited %s): %w", node, st.Name, timeout, err)
+		say("waiting for stream " + st.Name + ": replica on " + node + " to be current")
+		if err := waitReplicaCurrent(ctx, nc, domain, st.Name, node, say); err != nil {
+			return fmt.Errorf("%s: stream %s: its replica is not current (waited %s): %w", node, st.Name, timeout, err)
 		}
 	}
 	return nil
+}
+
+// waitReplicaCurrent waits until stream has a leader and node's replica is
+// online and caught up. Only node's own replica: other replicas may be down
+// (restoring one of two dead nodes), and the next node's before-gate is what
+// requires them current before it is touched.
+func waitReplicaCurrent(ctx context.Context, nc *jetstream.Conn, domain, stream, node string, say func(string)) error {
+	var last error
+	for {
+		st, err := nc.Stream(ctx, domain, stream)
+		switch {
+		case err != nil:
+			last = err
+		case st.Leader == "":
+			last = fmt.Errorf("stream %s has no leader", stream)
+		case st.Leader == node:
+			return nil
+		default:
+			last = fmt.Errorf("%s is not among the replicas of stream %s yet", node, stream)
+			for _, f := range st.Followers {
+				if f.Name != node {
+					continue
+				}
+				if f.Healthy() {
+					return nil
+				}
+				last = fmt.Errorf("replica %s: current %v, offline %v, lag %d", node, f.Current, f.Offline, f.Lag)
+				say(fmt.Sprintf("stream %s: replica %s lag %d", stream, node, f.Lag))
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w (last: %v)", ctx.Err(), last)
+		case <-time.After(300 * time.Millisecond):
+		}
+	}
 }
 
 // WaitHealthz polls node's /healthz until it answers 200 or ctx ends.
