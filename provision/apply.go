@@ -254,22 +254,28 @@ func putBinary(ctx context.Context, c *remote.Client, local, sums string, f temp
 		return fmt.Errorf("open nats.binary: %w", err)
 	}
 	t0 := time.Now()
-	rf := remote.File{Path: f.Path, Mode: os.FileMode(f.Mode), Owner: f.Owner, Group: f.Group, Content: fh, SHA256: f.SHA256, Size: st.Size()}
+	// --version runs the new binary before it replaces the installed one:
+	// one that cannot run on this host never takes a working one's place.
+	rf := remote.File{Path: f.Path, Mode: os.FileMode(f.Mode), Owner: f.Owner, Group: f.Group, Content: fh, SHA256: f.SHA256, Size: st.Size(),
+		Check: []string{"--version"}}
 	var progress func(int64)
 	if upload != nil {
 		total := st.Size()
 		progress = func(n int64) { upload(name, n, total) }
 	}
 	if err := c.Put(ctx, rf, progress); err != nil {
+		if errors.Is(err, remote.ErrCheckFailed) {
+			return fmt.Errorf("nats.binary %s does not run on %s (wrong architecture or C library, or a noexec mount?): %w", local, name, err)
+		}
 		return fmt.Errorf("upload nats-server binary to %s: %w", f.Path, err)
 	}
-	// The version check, then the sums stamp (a cache: failing to write it
-	// only costs the next run a hash).
+	// The version for the log, then the sums stamp (a cache: failing to
+	// write it only costs the next run a hash).
 	cmd := fmt.Sprintf(`v=$(%[1]s --version) || exit $?; echo "$v"; { printf '%%s %%s %%s\n' "$(stat -c '%[2]s' %[1]s)" %[3]s %[1]s > %[4]s && mv -f %[4]s %[5]s; } 2>/dev/null || rm -f %[4]s`,
 		shellQuote(f.Path), statSignature, f.SHA256, shellQuote(sums+remote.TempSuffix), shellQuote(sums))
 	out, stderr, err := c.Run(ctx, cmd)
 	if err != nil {
-		return fmt.Errorf("installed binary does not run on the host (wrong architecture?): %w", withStderr(err, stderr))
+		return fmt.Errorf("installed binary %s: %w", f.Path, withStderr(err, stderr))
 	}
 	log.say(name, fmt.Sprintf("installed %s (%s, %.1f MB in %.1fs)", f.Path, strings.TrimSpace(string(out)), float64(st.Size())/1e6, time.Since(t0).Seconds()))
 	return nil

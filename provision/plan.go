@@ -101,8 +101,8 @@ func planHost(ctx context.Context, inv *inventory.Inventory, sec *inventory.Secr
 	if !facts.Systemd {
 		return nil, fmt.Errorf("%s: systemd is not running on the host (os %s %s): dcctl manages nats-server as a systemd unit", node.Name, facts.OS, facts.Arch)
 	}
-	if facts.Arch != "x86_64" && facts.Arch != "aarch64" {
-		p.Why = append(p.Why, "host architecture "+facts.Arch+": make sure nats.binary is built for it")
+	if _, known := unameTargets[facts.Arch]; !known {
+		p.Why = append(p.Why, "host architecture "+facts.Arch+" unknown to dcctl: nats.binary is only checked by running it there before it is installed")
 	}
 	p.CreateUser = !facts.User
 	for _, d := range dirs {

@@ -10,9 +10,14 @@ import (
 
 // Plan gathers facts from every given node's host, in parallel, and plans
 // each one. A host that cannot be reached gets a plan with Unreachable set;
-// any other error (bad binary path, rendering) stops before touching anything.
+// any other error (bad binary path, a binary built for another architecture
+// than a host's, rendering) stops before touching anything.
 func Plan(ctx context.Context, s *Session, nodes []*inventory.Node) ([]*HostPlan, error) {
 	bin, err := binaryFile(s.Inv)
+	if err != nil {
+		return nil, err
+	}
+	target, err := binaryTarget(s.Inv.NATS.Binary)
 	if err != nil {
 		return nil, err
 	}
@@ -66,5 +71,12 @@ func Plan(ctx context.Context, s *Session, nodes []*inventory.Node) ([]*HostPlan
 		}(i, n)
 	}
 	wg.Wait()
+	facts := map[string]*Facts{}
+	for _, p := range plans {
+		facts[p.Node.Name] = p.Facts
+	}
+	if err := checkArch(s.Inv, target, facts); err != nil {
+		return nil, err
+	}
 	return plans, nil
 }

@@ -33,7 +33,21 @@ type File struct {
 	// Size, when > 0, is Content's length; a different length fails the
 	// upload (the sha256 check would too, but could not say why).
 	Size int64
+	// Check, when not nil, runs the received file on the host with these
+	// arguments (e.g. "--version") once its owner and mode are set and
+	// before it replaces the old file: a program that cannot run there (built
+	// for another architecture, a noexec mount) never replaces a working one.
+	// A non-zero exit, or none within CheckTimeout, fails the Put with
+	// ErrCheckFailed; the old file stays.
+	Check []string
 }
+
+// ErrCheckFailed is wrapped by Put's error when File.Check failed on the host.
+var ErrCheckFailed = errors.New("the new file does not run on the host")
+
+// CheckTimeout bounds File.Check's run on the host: a program of the wrong
+// kind may wait for input forever.
+const CheckTimeout = 60
 
 var sha256Hex = regexp.MustCompile(`^[0-9a-f]{64}$`)
 
@@ -70,6 +84,9 @@ func (c *Client) Put(ctx context.Context, f File, progress func(written int64)) 
 		return nil
 	}
 	var exitErr *ExitError
+	if errors.As(err, &exitErr) && exitErr.Code == exitCheck {
+		return fmt.Errorf("upload %s to %s: %w (%s); the installed file stays", f.Path, c.name, ErrCheckFailed, strings.TrimSpace(string(exitErr.Stderr)))
+	}
 	if errors.As(err, &exitErr) && exitErr.Code == exitMismatch && eof {
 		// The host received all we read, so the cause is local: say which.
 		switch {
@@ -85,6 +102,9 @@ func (c *Client) Put(ctx context.Context, f File, progress func(written int64)) 
 // exitMismatch is the install script's status when the received content's
 // sha256 is not the expected one.
 const exitMismatch = 65
+
+// exitCheck is the install script's status when File.Check failed.
+const exitCheck = 66
 
 // installScript reads the content on stdin. Its EXIT trap removes the
 // temporary file whatever happens (after the rename it no longer exists), and
@@ -112,6 +132,22 @@ got=${got%% *}
 		fmt.Fprintf(&b, "chown -- %s \"$t\" || exit 1\n", shellQuote(owner))
 	}
 	fmt.Fprintf(&b, "chmod %04o \"$t\" || exit 1\n", uint32(unixMode(f.Mode)))
+	if f.Check != nil {
+		args := ""
+		for _, a := range f.Check {
+			args += " " + shellQuote(a)
+		}
+		// The temporary file runs in the target's directory, so a noexec
+		// mount fails here too. Its output is cut short: it goes into an error.
+		fmt.Fprintf(&b, `to=; if command -v timeout >/dev/null 2>&1; then to="timeout %d"; fi
+out=$($to "$t"%s 2>&1 </dev/null); rc=$?
+if [ $rc -ne 0 ]; then
+	if [ $rc -eq 124 ] && [ -n "$to" ]; then out="no exit within %ds"; fi
+	printf '%%s\n' "exit status $rc: $(printf '%%s' "$out" | head -c 300)" >&2
+	exit %d
+fi
+`, CheckTimeout, args, CheckTimeout, exitCheck)
+	}
 	// Flush the content before the rename makes it the file: a crash right
 	// after must not leave an empty file where the old one was.
 	b.WriteString(`sync -- "$t" 2>/dev/null || sync

@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -256,4 +257,44 @@ func TestPutCancelledLeavesOldFile(t *testing.T) {
 		return errors.Is(err, fs.ErrNotExist)
 	})
 	assertFile(t, path, []byte("old"))
+}
+
+func TestPutCheckRefusesAFileThatDoesNotRun(t *testing.T) {
+	e := newTestEnv(t)
+	c := e.dial(t)
+	path := filepath.Join(e.dir, "nats-server")
+	old := []byte("old binary")
+	os.WriteFile(path, old, 0o755)
+	for name, content := range map[string]string{
+		"fails":               "#!/bin/sh\necho 'illegal instruction' >&2\nexit 132\n",
+		"missing interpreter": "#!/nonexistent/ld-linux.so.2\n",
+	} {
+		err := c.Put(t.Context(), File{Path: path, Mode: 0o755, Content: strings.NewReader(content), Check: []string{"--version"}}, nil)
+		if !errors.Is(err, ErrCheckFailed) || !strings.Contains(err.Error(), "installed file stays") {
+			t.Fatalf("%s: Put of a file that does not run: got %v, want ErrCheckFailed", name, err)
+		}
+		t.Logf("%s: %v", name, err)
+		assertFile(t, path, old)
+		if _, err := os.Lstat(path + TempSuffix); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("%s: temporary file left behind: %v", name, err)
+		}
+	}
+	if !strings.Contains(fmt.Sprint(c.Put(t.Context(), File{Path: path, Mode: 0o755, Content: strings.NewReader("#!/bin/sh\necho 'illegal instruction' >&2\nexit 132\n"), Check: []string{"--version"}}, nil)), "illegal instruction") {
+		t.Error("the check's output is not in the error")
+	}
+}
+
+func TestPutCheckRunsTheNewFileBeforeTheRename(t *testing.T) {
+	e := newTestEnv(t)
+	c := e.dial(t)
+	path := filepath.Join(e.dir, "nats-server")
+	os.WriteFile(path, []byte("old binary"), 0o755)
+	seen := filepath.Join(e.dir, "seen")
+	// The new program records how it was run: which file, which arguments.
+	content := fmt.Sprintf("#!/bin/sh\necho \"$0 $*\" > %s\necho 'nats-server: v9'\n", seen)
+	if err := c.Put(t.Context(), File{Path: path, Mode: 0o755, Content: strings.NewReader(content), Check: []string{"--version"}}, nil); err != nil {
+		t.Fatalf("Put of a file that runs: %v", err)
+	}
+	assertFile(t, path, []byte(content))
+	assertFile(t, seen, []byte(path+TempSuffix+" --version\n"))
 }

@@ -24,8 +24,11 @@ func provisionCommand() *cli.Command {
 		Usage:     "make every host match the inventory: binary, config, unit; rolling restarts behind health gates",
 		ArgsUsage: "[INVENTORY]",
 		Description: "Gathers facts from every host in one round trip each, plans, and applies:\n" +
-			"creates the nats user and directories, uploads only files whose sha256\n" +
-			"differs (to <path>.dcctl-tmp, verified, then renamed), checks a new config\n" +
+			"refuses (exit 2, nothing uploaded) a nats.binary built for another\n" +
+			"architecture than a host's, creates the nats user and directories, uploads\n" +
+			"only files whose sha256 differs (to <path>.dcctl-tmp, verified, then\n" +
+			"renamed; the binary must run there with --version before it replaces the\n" +
+			"installed one), checks a new config\n" +
 			"with `nats-server -t` before installing it, starts first installs, reloads\n" +
 			"when every changed option is hot-reloadable and otherwise restarts one node\n" +
 			"at a time per cluster behind the health gate. A second run changes nothing.\n" +
