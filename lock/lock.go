@@ -15,6 +15,12 @@
 // machines does not matter) belongs to a holder that died and is taken over.
 // Break removes whatever lock is there.
 //
+// A run can lose its lock: someone breaks it (the heartbeat then finds
+// another holder, or none), or its refreshes fail for longer than half the
+// expiry (soon another run may take it over). Lost is closed then, and the
+// context from Context is cancelled with a *LostError as its cause, so that
+// the run stops before its next step and says why.
+//
 // Every read-modify-write of the file runs under flock(1) on a mutex file
 // beside it, on the host: taking over an expired lock, refreshing a
 // heartbeat and releasing are atomic with respect to another operator doing
@@ -25,6 +31,7 @@
 //	l, err := lock.Acquire(ctx, hosts, lock.Me("dcctl provision inventory.toml"), lock.Options{})
 //	var held *lock.HeldError // errors.As(err, &held): someone else holds it
 //	defer l.Release(context.WithoutCancel(ctx))
+//	ctx, cancel := l.Context(ctx) // cancelled, with a *LostError cause, if the lock is lost
 package lock
 
 import (
@@ -143,6 +150,14 @@ type Options struct {
 	Path      string        // default DefaultPath
 	Expiry    time.Duration // default DefaultExpiry
 	Heartbeat time.Duration // default Expiry/6
+	// RefreshTimeout bounds one refresh of the heartbeat on one host;
+	// default max(Expiry/3, 10s). It is not the interval: a refresh is an SSH
+	// session and a short script, which on a loaded machine or a slow link
+	// takes seconds however often it runs. Expiry/3 leaves a hung refresh
+	// time to be cut off and retried before refreshes have failed for half
+	// the expiry (when the lock counts as lost); the floor keeps short test
+	// expiries from cutting off an ordinary slow refresh.
+	RefreshTimeout time.Duration
 	// Break replaces a lock whoever holds it (--break-lock).
 	Break bool
 	// Notice receives what an operator should know: a lock broken or taken
@@ -163,6 +178,9 @@ func (o Options) withDefaults() Options {
 	if o.Heartbeat <= 0 {
 		o.Heartbeat = o.Expiry / 6
 	}
+	if o.RefreshTimeout <= 0 {
+		o.RefreshTimeout = max(o.Expiry/3, 10*time.Second)
+	}
 	if o.Notice == nil {
 		o.Notice = func(string) {}
 	}
@@ -171,13 +189,28 @@ func (o Options) withDefaults() Options {
 
 // Lock is a held lock; Release it when the run ends.
 type Lock struct {
-	me   Holder
-	o    Options
-	mu   sync.Mutex
-	held []Host // in acquisition order
+	me     Holder
+	o      Options
+	mu     sync.Mutex
+	held   []Host      // in acquisition order
+	lastOK []time.Time // per held host: when its lock was last known to be ours
+	lost   error       // *LostError once lost
 
-	stop chan struct{}
-	done chan struct{}
+	now      func() time.Time // the operator's clock, for how long refreshes failed
+	lostCh   chan struct{}
+	bg       context.Context // ends when Release stops the heartbeat
+	stopBeat context.CancelFunc
+	done     chan struct{}
+}
+
+// LostError says why a run no longer holds its lock.
+type LostError struct {
+	Node   string
+	Reason string
+}
+
+func (e *LostError) Error() string {
+	return fmt.Sprintf("lock lost on %s: %s; stopped so as not to act alongside another run", e.Node, e.Reason)
 }
 
 // Acquire takes the lock on every host, in the order of their names. If
@@ -192,14 +225,17 @@ func Acquire(ctx context.Context, hosts []Host, me Holder, o Options) (*Lock, er
 	}
 	sorted := append([]Host(nil), hosts...)
 	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Name() < sorted[j].Name() })
-	l := &Lock{me: me, o: o, stop: make(chan struct{}), done: make(chan struct{})}
+	l := &Lock{me: me, o: o, now: time.Now, lostCh: make(chan struct{}), done: make(chan struct{})}
+	l.bg, l.stopBeat = context.WithCancel(context.Background())
 	for _, h := range sorted {
 		prev, err := l.take(ctx, h)
 		if err != nil {
+			l.stopBeat()
 			l.releaseAll(context.WithoutCancel(ctx))
 			return nil, err
 		}
 		l.held = append(l.held, h)
+		l.lastOK = append(l.lastOK, l.now())
 		if prev != nil {
 			o.Notice(fmt.Sprintf("%s: replaced the lock of %s", h.Name(), prev))
 		}
@@ -310,25 +346,31 @@ func (l *Lock) heartbeat() {
 	defer t.Stop()
 	for {
 		select {
-		case <-l.stop:
+		case <-l.bg.Done():
 			return
 		case <-t.C:
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), l.o.Heartbeat)
-		l.mu.Lock()
-		hosts := append([]Host(nil), l.held...)
-		l.mu.Unlock()
-		var wg sync.WaitGroup
-		for i, h := range hosts {
-			wg.Add(1)
-			go func(i int, h Host) {
-				defer wg.Done()
-				l.refresh(ctx, i, h)
-			}(i, h)
-		}
-		wg.Wait()
-		cancel()
+		l.beat()
 	}
+}
+
+// beat refreshes every held host once, in parallel, each within its own
+// RefreshTimeout.
+func (l *Lock) beat() {
+	l.mu.Lock()
+	hosts := append([]Host(nil), l.held...)
+	l.mu.Unlock()
+	var wg sync.WaitGroup
+	for i, h := range hosts {
+		wg.Add(1)
+		go func(i int, h Host) {
+			defer wg.Done()
+			ctx, cancel := context.WithTimeout(l.bg, l.o.RefreshTimeout)
+			defer cancel()
+			l.refresh(ctx, i, h)
+		}(i, h)
+	}
+	wg.Wait()
 }
 
 func (l *Lock) refresh(ctx context.Context, i int, h Host) {
@@ -337,17 +379,86 @@ echo state=lost
 if [ -f "$f" ]; then echo "age=$(( $(date +%%s) - $(stat -c %%Y "$f") ))"; sed 's/^/prev./' "$f"; fi
 `, shellQuote("id="+l.me.ID)))
 	out, _, err := l.run(ctx, i, h, script)
-	if err != nil {
-		l.o.Notice(fmt.Sprintf("%s: could not refresh the deployment lock's heartbeat: %v", h.Name(), err))
-		return
+	res := parseResult(h.Name(), out)
+	if err == nil && res.State != "refreshed" && res.State != "lost" {
+		err = fmt.Errorf("unexpected answer %q", out)
 	}
-	if res := parseResult(h.Name(), out); res.State == "lost" {
+	switch {
+	case err != nil:
+		l.refreshFailed(i, h, err)
+	case res.State == "refreshed":
+		l.mu.Lock()
+		if i < len(l.lastOK) {
+			l.lastOK[i] = l.now()
+		}
+		l.mu.Unlock()
+	default:
 		who := "nobody holds it now"
 		if res.Prev != nil {
 			who = "now held by " + res.Prev.String()
 		}
 		l.o.Notice(fmt.Sprintf("%s: this run's deployment lock was removed (--break-lock?): %s", h.Name(), who))
+		l.setLost(&LostError{Node: h.Name(), Reason: "this run's lock was removed (--break-lock?): " + who})
 	}
+}
+
+// refreshFailed reports a refresh that failed, and loses the lock once
+// refreshes on that host have failed for over half the expiry.
+func (l *Lock) refreshFailed(i int, h Host, err error) {
+	if l.bg.Err() != nil {
+		return // released meanwhile: nothing to report
+	}
+	l.mu.Lock()
+	var failing time.Duration
+	if i < len(l.lastOK) {
+		failing = l.now().Sub(l.lastOK[i])
+	}
+	l.mu.Unlock()
+	l.o.Notice(fmt.Sprintf("%s: could not refresh the deployment lock's heartbeat: %v", h.Name(), err))
+	if failing > l.o.Expiry/2 {
+		l.setLost(&LostError{Node: h.Name(), Reason: fmt.Sprintf(
+			"its heartbeat could not be refreshed for %s, over half the lock's expiry (%s), so another run may take it over (last error: %v)",
+			failing.Round(time.Second), l.o.Expiry, err)})
+	}
+}
+
+// setLost records the first reason the lock was lost and tells the waiters.
+func (l *Lock) setLost(err *LostError) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.lost != nil {
+		return
+	}
+	l.lost = err
+	close(l.lostCh)
+}
+
+// Lost is closed when the lock is lost; Err then says why.
+func (l *Lock) Lost() <-chan struct{} { return l.lostCh }
+
+// Err is nil while the lock is held, a *LostError once it is lost.
+func (l *Lock) Err() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.lost == nil {
+		return nil
+	}
+	return l.lost
+}
+
+// Context returns a context derived from parent that is cancelled, with the
+// *LostError as its cause (context.Cause), when the lock is lost: the run
+// that works under it stops at its next step.
+func (l *Lock) Context(parent context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancelCause(parent)
+	go func() {
+		select {
+		case <-l.lostCh:
+			cancel(l.Err())
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, func() { cancel(context.Canceled) }
 }
 
 // run runs script on held host i, once more through a fresh connection if
@@ -377,7 +488,7 @@ func (l *Lock) Release(ctx context.Context) error {
 	if l == nil {
 		return nil
 	}
-	close(l.stop)
+	l.stopBeat()
 	<-l.done
 	return l.releaseAll(ctx)
 }
@@ -400,7 +511,7 @@ func (l *Lock) releaseAll(ctx context.Context) error {
 	}
 	wg.Wait()
 	l.mu.Lock()
-	l.held = nil
+	l.held, l.lastOK = nil, nil
 	l.mu.Unlock()
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("release the deployment lock: %w", err)
