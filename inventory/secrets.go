@@ -21,10 +21,16 @@ const bcryptCost = 11
 
 // Secrets holds the NATS users' passwords. They never live in the inventory:
 // they come from DCCTL_PASSWORD_<USER> or from <inventory>.secrets.toml,
-// which dcctl creates with random passwords and mode 0600.
+// which only provision creates (random passwords, mode 0600), and only for a
+// deployment where no server runs yet.
 type Secrets struct {
 	file  string
 	users map[string]secretUser
+
+	doc       secretsFile // what Save writes
+	existed   bool
+	generated []string
+	dirty     bool
 }
 
 type secretUser struct {
@@ -78,7 +84,8 @@ func EnvVar(user string) string {
 }
 
 // CheckSecretsFile refuses a secrets file that others can read. A missing
-// file is fine: it is created on first use.
+// file is not an error here (validate needs no passwords); LoadSecrets
+// refuses it.
 func CheckSecretsFile(inventoryFile string) error {
 	path := SecretsPath(inventoryFile)
 	st, err := os.Stat(path)
@@ -94,20 +101,47 @@ func CheckSecretsFile(inventoryFile string) error {
 	return nil
 }
 
-// LoadSecrets returns every inventory user's password and bcrypt hash,
-// creating or completing the secrets file as needed. getenv is os.Getenv in
-// production; tests pass their own.
+// LoadSecrets returns every inventory user's password and bcrypt hash. It
+// never invents a password: a user with none in the secrets file or the
+// environment is a *MissingSecretsError, and nothing is written. It only
+// writes the file to cache bcrypt hashes (of edited or environment
+// passwords). getenv is os.Getenv in production; tests pass their own.
 func LoadSecrets(inv *Inventory, getenv func(string) string) (*Secrets, error) {
+	s, err := readSecrets(inv, getenv, false)
+	if err != nil {
+		return nil, err
+	}
+	if s.dirty {
+		if err := s.Save(); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// PrepareSecrets is LoadSecrets for provision: a user with no password at
+// all (no secrets file, or a user new to the inventory) gets a random one,
+// in memory only. Generated and FileExists tell the caller what it would
+// create; Save writes the file once the caller has made sure no server
+// already runs with passwords it does not know. A user the file knows
+// without a password (it came from the environment) is still refused.
+func PrepareSecrets(inv *Inventory, getenv func(string) string) (*Secrets, error) {
+	return readSecrets(inv, getenv, true)
+}
+
+func readSecrets(inv *Inventory, getenv func(string) string, generate bool) (*Secrets, error) {
 	path := SecretsPath(inv.File)
 	if err := CheckSecretsFile(inv.File); err != nil {
 		return nil, err
 	}
 	var f secretsFile
+	existed := false
 	if data, err := os.ReadFile(path); err == nil {
+		existed = true
 		md, err := toml.Decode(string(data), &f)
 		if err != nil {
 			// the decoder's message may quote the line, which may hold a password
-			return nil, fmt.Errorf("secrets file %s is not valid TOML; fix or remove it (a new one gets new passwords)", path)
+			return nil, fmt.Errorf("secrets file %s is not valid TOML: fix it or restore it from a backup", path)
 		}
 		if und := md.Undecoded(); len(und) > 0 {
 			return nil, fmt.Errorf("secrets file %s: unknown key %s", path, und[0])
@@ -118,10 +152,10 @@ func LoadSecrets(inv *Inventory, getenv func(string) string) (*Secrets, error) {
 	if f.Users == nil {
 		f.Users = map[string]secretsEntry{}
 	}
-	s := &Secrets{file: path, users: map[string]secretUser{}}
-	dirty := false
+	s := &Secrets{file: path, users: map[string]secretUser{}, existed: existed}
+	missing := &MissingSecretsError{File: path, FileMissing: !existed}
 	for _, user := range inv.Users() {
-		e := f.Users[user]
+		e, known := f.Users[user]
 		if env := getenv(EnvVar(user)); env != "" {
 			if e.EnvBcrypt == "" || bcrypt.CompareHashAndPassword([]byte(e.EnvBcrypt), []byte(env)) != nil {
 				h, err := bcrypt.GenerateFromPassword([]byte(env), bcryptCost)
@@ -129,19 +163,27 @@ func LoadSecrets(inv *Inventory, getenv func(string) string) (*Secrets, error) {
 					return nil, fmt.Errorf("hash password of user %s: %w", user, err)
 				}
 				e.EnvBcrypt = string(h)
-				dirty = true
+				s.dirty = true
 			}
 			s.users[user] = secretUser{password: env, hash: e.EnvBcrypt}
 			f.Users[user] = e
 			continue
 		}
 		if e.Password == "" {
+			// Only a user nobody has heard of may get a new password: one the
+			// file knows (its password came from the environment) runs on
+			// the servers with a password dcctl cannot know.
+			if !generate || known {
+				missing.Users = append(missing.Users, user)
+				continue
+			}
 			p, err := randomPassword()
 			if err != nil {
 				return nil, err
 			}
 			e.Password, e.Bcrypt = p, ""
-			dirty = true
+			s.generated = append(s.generated, user)
+			s.dirty = true
 		}
 		if e.Bcrypt == "" || e.Checked != hashChecked(e.Password, e.Bcrypt) {
 			if e.Bcrypt == "" || bcrypt.CompareHashAndPassword([]byte(e.Bcrypt), []byte(e.Password)) != nil {
@@ -152,17 +194,35 @@ func LoadSecrets(inv *Inventory, getenv func(string) string) (*Secrets, error) {
 				e.Bcrypt = string(h)
 			}
 			e.Checked = hashChecked(e.Password, e.Bcrypt)
-			dirty = true
+			s.dirty = true
 		}
 		s.users[user] = secretUser{password: e.Password, hash: e.Bcrypt}
 		f.Users[user] = e
 	}
-	if dirty {
-		if err := writeSecrets(path, f); err != nil {
-			return nil, err
-		}
+	if len(missing.Users) > 0 {
+		return nil, missing
 	}
+	s.doc = f
 	return s, nil
+}
+
+// Generated lists the users PrepareSecrets gave a new random password.
+func (s *Secrets) Generated() []string { return s.generated }
+
+// FileExists reports whether the secrets file existed when it was read.
+func (s *Secrets) FileExists() bool { return s.existed }
+
+// Save writes the secrets file (mode 0600, through a temporary file) when
+// anything in it changed since it was read.
+func (s *Secrets) Save() error {
+	if !s.dirty {
+		return nil
+	}
+	if err := writeSecrets(s.file, s.doc); err != nil {
+		return err
+	}
+	s.dirty, s.existed, s.generated = false, true, nil
+	return nil
 }
 
 // Password is the user's plaintext password.
@@ -233,4 +293,23 @@ func writeSecrets(path string, f secretsFile) error {
 		return fmt.Errorf("write secrets file: %w", err)
 	}
 	return nil
+}
+
+// placeholderPassword is what PlaceholderSecrets gives every user: plainly
+// not a password anyone could mistake for a real one.
+const placeholderPassword = "PLACEHOLDER-not-the-real-password"
+
+// PlaceholderSecrets gives every user the same placeholder password, for
+// rendering configs to read when the real secrets are not at hand. Nothing
+// is read or written.
+func PlaceholderSecrets(inv *Inventory) (*Secrets, error) {
+	h, err := bcrypt.GenerateFromPassword([]byte(placeholderPassword), bcrypt.MinCost)
+	if err != nil {
+		return nil, fmt.Errorf("hash placeholder password: %w", err)
+	}
+	s := &Secrets{file: SecretsPath(inv.File), users: map[string]secretUser{}}
+	for _, u := range inv.Users() {
+		s.users[u] = secretUser{password: placeholderPassword, hash: string(h)}
+	}
+	return s, nil
 }

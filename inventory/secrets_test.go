@@ -1,6 +1,7 @@
 package inventory_test
 
 import (
+	"errors"
 	"os"
 	"strings"
 	"testing"
@@ -17,10 +18,7 @@ func TestSecretsCreatedStableAndPrivate(t *testing.T) {
 		t.Fatal(err)
 	}
 	noenv := func(string) string { return "" }
-	s1, err := inventory.LoadSecrets(inv, noenv)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s1 := firstInstall(t, inv)
 	st, err := os.Stat(inventory.SecretsPath(path))
 	if err != nil {
 		t.Fatal(err)
@@ -48,6 +46,7 @@ func TestSecretsEnvWins(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	firstInstall(t, inv)
 	env := map[string]string{"DCCTL_PASSWORD_APP": "from-env-1"}
 	s, err := inventory.LoadSecrets(inv, func(k string) string { return env[k] })
 	if err != nil {
@@ -94,10 +93,7 @@ func TestSecretsHandEditedPasswordRehashed(t *testing.T) {
 		t.Fatal(err)
 	}
 	noenv := func(string) string { return "" }
-	s1, err := inventory.LoadSecrets(inv, noenv)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s1 := firstInstall(t, inv)
 	path := inventory.SecretsPath(inv.File)
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -119,5 +115,97 @@ func TestSecretsHandEditedPasswordRehashed(t *testing.T) {
 	}
 	if s2.Hash("admin") != s1.Hash("admin") {
 		t.Errorf("untouched user's hash changed")
+	}
+}
+
+// firstInstall creates the secrets file as provision does on a deployment
+// where no server runs yet.
+func firstInstall(t *testing.T, inv *inventory.Inventory) *inventory.Secrets {
+	t.Helper()
+	s, err := inventory.PrepareSecrets(inv, func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.FileExists() || len(s.Generated()) != 2 {
+		t.Fatalf("first install: file exists %v, generated %v", s.FileExists(), s.Generated())
+	}
+	if _, err := os.Stat(inventory.SecretsPath(inv.File)); !os.IsNotExist(err) {
+		t.Fatalf("PrepareSecrets wrote the file before Save: %v", err)
+	}
+	if err := s.Save(); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// TestSecretsNeverInvented: with the secrets file gone, LoadSecrets (every
+// command but provision) refuses, names the recovery, and writes nothing;
+// PrepareSecrets generates only in memory. One environment variable per
+// user is enough to go without the file.
+func TestSecretsNeverInvented(t *testing.T) {
+	inv, err := inventory.Load(writeInv(t, base))
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := inventory.SecretsPath(inv.File)
+	noenv := func(string) string { return "" }
+	_, err = inventory.LoadSecrets(inv, noenv)
+	var missing *inventory.MissingSecretsError
+	if !errors.As(err, &missing) || !missing.FileMissing {
+		t.Fatalf("missing secrets file: got %v, want a MissingSecretsError", err)
+	}
+	for _, want := range []string{path, "restore the file", "DCCTL_PASSWORD_APP", "DCCTL_PASSWORD_ADMIN", "rotate-passwords"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("refusal does not say %q: %v", want, err)
+		}
+	}
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Fatalf("refused load wrote %s: %v", path, err)
+	}
+	// One variable is not enough: the other user is still missing.
+	_, err = inventory.LoadSecrets(inv, func(k string) string { return map[string]string{"DCCTL_PASSWORD_APP": "a-1"}[k] })
+	if !errors.As(err, &missing) || len(missing.Users) != 1 || missing.Users[0] != "admin" {
+		t.Fatalf("half the passwords in the environment: got %v, want admin missing", err)
+	}
+	env := map[string]string{"DCCTL_PASSWORD_APP": "a-1", "DCCTL_PASSWORD_ADMIN": "b-2"}
+	s, err := inventory.LoadSecrets(inv, func(k string) string { return env[k] })
+	if err != nil || s.Password("admin") != "b-2" {
+		t.Fatalf("every password in the environment: %v", err)
+	}
+	// The file it wrote caches hashes only: without the environment, the
+	// users it names are still refused, even by PrepareSecrets.
+	if _, err := inventory.PrepareSecrets(inv, noenv); !errors.As(err, &missing) || len(missing.Users) != 2 {
+		t.Fatalf("users known only from the environment: got %v, want both refused", err)
+	}
+}
+
+// TestSecretsNewUserIsAnAddition: a user added to the inventory gets a new
+// password from PrepareSecrets; the others keep theirs.
+func TestSecretsNewUserIsAnAddition(t *testing.T) {
+	p := writeInv(t, base)
+	inv, err := inventory.Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s1 := firstInstall(t, inv)
+	if err := os.WriteFile(p, []byte(strings.Replace(base, `users = ["app"]`, `users = ["app", "app2"]`, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	inv, err = inventory.Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := inventory.LoadSecrets(inv, func(string) string { return "" }); err == nil {
+		t.Fatalf("LoadSecrets generated a password for the new user")
+	}
+	s2, err := inventory.PrepareSecrets(inv, func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g := s2.Generated(); len(g) != 1 || g[0] != "app2" || !s2.FileExists() {
+		t.Fatalf("generated %v (file exists %v), want only app2", g, s2.FileExists())
+	}
+	if s2.Password("app") != s1.Password("app") || s2.Password("app2") == "" {
+		t.Fatalf("existing password changed or new one empty")
 	}
 }

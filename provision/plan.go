@@ -127,6 +127,7 @@ func planHost(ctx context.Context, inv *inventory.Inventory, sec *inventory.Secr
 				if err != nil {
 					return nil, fmt.Errorf("%s: read current %s: %w", node.Name, f.Path, err)
 				}
+				fc.OldConfig = old
 				fc.Diff = sec.Redact(redactConfig(unifiedDiff(f.Path, old, f.Content)))
 				if f.Path == templates.PathsFor(inv).Config {
 					configOld, configNew, configChanged = old, f.Content, true

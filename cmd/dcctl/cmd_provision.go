@@ -2,11 +2,13 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/dcctl/dcctl/inventory"
 	"github.com/dcctl/dcctl/provision"
 )
 
@@ -66,9 +68,9 @@ func runProvision(c *cli.Context, checkOnly bool) error {
 	if err != nil {
 		return refused(err)
 	}
-	sec, err := loadSecrets(inv)
+	sec, err := inventory.PrepareSecrets(inv, os.Getenv)
 	if err != nil {
-		return err
+		return refused(err)
 	}
 	s := newSession(c, inv, sec)
 	defer s.Close()
@@ -83,6 +85,9 @@ func runProvision(c *cli.Context, checkOnly bool) error {
 	plans, err := provision.Plan(c.Context, s, nodes)
 	if err != nil {
 		return refused(err)
+	}
+	if err := newPasswords(c, s, plans, len(nodes), checkOnly); err != nil {
+		return err
 	}
 	if checkOnly {
 		if c.Bool("json") {
@@ -125,6 +130,40 @@ func runProvision(c *cli.Context, checkOnly bool) error {
 	if recap.Failed() {
 		return errReported
 	}
+	return nil
+}
+
+// newPasswords lets provision create the passwords PrepareSecrets generated
+// only where no server can be running with others (see
+// provision.CheckNewPasswords), and saves them before anything is applied.
+// plans covers the selected nodes; the check needs every node.
+func newPasswords(c *cli.Context, s *provision.Session, plans []*provision.HostPlan, selected int, checkOnly bool) error {
+	gen := s.Secrets.Generated()
+	if len(gen) == 0 {
+		return s.Secrets.Save() // hashes of edited or environment passwords, if any
+	}
+	all := plans
+	if selected < len(s.Inv.Nodes) {
+		var err error
+		if all, err = provision.Plan(c.Context, s, s.Inv.Nodes); err != nil {
+			return refused(err)
+		}
+	}
+	if err := provision.CheckNewPasswords(s.Inv, s.Secrets, all); err != nil {
+		return refused(err)
+	}
+	what := "new users " + strings.Join(gen, ", ") + " in"
+	if !s.Secrets.FileExists() {
+		what = "every user, in a new"
+	}
+	if checkOnly {
+		fmt.Fprintf(c.App.ErrWriter, "provision would generate passwords for %s secrets file %s (no server runs with others yet)\n", what, s.Secrets.File())
+		return nil
+	}
+	if err := s.Secrets.Save(); err != nil {
+		return err
+	}
+	fmt.Fprintf(c.App.ErrWriter, "generated passwords for %s secrets file %s (mode 0600; keep a backup)\n", what, s.Secrets.File())
 	return nil
 }
 

@@ -7,6 +7,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/dcctl/dcctl/inventory"
 	"github.com/dcctl/dcctl/templates"
 )
 
@@ -16,11 +17,14 @@ func renderCommand() *cli.Command {
 		Usage:     "write every node's nats-server config and systemd unit locally (no SSH)",
 		ArgsUsage: "[INVENTORY]",
 		Description: "Writes DIR/<node>/<absolute path on the host> for each node, with the modes the\n" +
-			"hosts will get (files holding passwords are 0640 or stricter). Creates the\n" +
-			"secrets file beside the inventory on first use.",
+			"hosts will get (files holding passwords are 0640 or stricter). Passwords come\n" +
+			"from the secrets file or DCCTL_PASSWORD_<USER>; render never creates them\n" +
+			"(only provision does): without them it refuses, or with --placeholder-passwords\n" +
+			"writes the placeholder " + "\"PLACEHOLDER-not-the-real-password\" for every user.",
 		Flags: []cli.Flag{
 			inventoryFlag(),
 			&cli.StringFlag{Name: "out", Usage: "output `DIR`", Required: true},
+			&cli.BoolFlag{Name: "placeholder-passwords", Usage: "render a placeholder instead of the real passwords (no secrets file needed)"},
 		},
 		Action: runRender,
 	}
@@ -31,7 +35,12 @@ func runRender(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	sec, err := loadSecrets(inv)
+	var sec *inventory.Secrets
+	if c.Bool("placeholder-passwords") {
+		sec, err = inventory.PlaceholderSecrets(inv)
+	} else {
+		sec, err = loadSecrets(inv)
+	}
 	if err != nil {
 		return err
 	}

@@ -85,8 +85,8 @@ func loadInventory(c *cli.Context, positional bool) (*inventory.Inventory, error
 	return inv, nil
 }
 
-// loadSecrets returns the users' passwords, creating the secrets file on
-// first use.
+// loadSecrets returns the users' passwords. It refuses (exit 2) when any is
+// missing: only provision may create passwords.
 func loadSecrets(inv *inventory.Inventory) (*inventory.Secrets, error) {
 	sec, err := inventory.LoadSecrets(inv, os.Getenv)
 	if err != nil {

@@ -144,7 +144,12 @@ func Start(t testing.TB, path string) *Cluster {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sec, err := inventory.LoadSecrets(inv, func(string) string { return "" })
+	// A test deployment is a first install: its secrets file is created
+	// here, as provision would.
+	sec, err := inventory.PrepareSecrets(inv, func(string) string { return "" })
+	if err == nil {
+		err = sec.Save()
+	}
 	if err != nil {
 		t.Fatal(err)
 	}

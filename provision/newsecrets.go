@@ -1,0 +1,71 @@
+package provision
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/dcctl/dcctl/inventory"
+	"github.com/dcctl/dcctl/templates"
+)
+
+// CheckNewPasswords refuses passwords that PrepareSecrets generated when a
+// server may already run with others: rolling them out would lock every
+// client and leaf link out. plans must cover every node of the inventory.
+// A new secrets file is allowed only when no host has a config from dcctl
+// (no config file, no leafnode remotes file, no applied marker); a user new
+// to an existing file only when no host's config names that user yet. An
+// unreachable host is a refusal too: nobody can tell what it runs with.
+func CheckNewPasswords(inv *inventory.Inventory, sec *inventory.Secrets, plans []*HostPlan) error {
+	gen := sec.Generated()
+	if len(gen) == 0 {
+		return nil
+	}
+	paths := templates.PathsFor(inv)
+	var bad []string
+	for _, p := range plans {
+		name := p.Node.Name
+		if p.Facts == nil {
+			bad = append(bad, name+" could not be checked (unreachable)")
+			continue
+		}
+		if !sec.FileExists() {
+			for _, f := range []string{paths.Config, paths.LeafRemotes} {
+				if p.Facts.Files[f].Exists {
+					bad = append(bad, fmt.Sprintf("%s already has %s", name, f))
+				}
+			}
+			if len(p.Facts.Applied) > 0 && !p.Facts.Files[paths.Config].Exists {
+				bad = append(bad, name+" has dcctl's applied marker")
+			}
+			continue
+		}
+		for _, fc := range p.Files {
+			if fc.File.Path != paths.Config || fc.OldConfig == nil {
+				continue
+			}
+			for _, u := range gen {
+				if strings.Contains(string(fc.OldConfig), `user: "`+u+`"`) {
+					bad = append(bad, fmt.Sprintf("%s already has user %s in %s", name, u, paths.Config))
+				}
+			}
+		}
+	}
+	if len(bad) == 0 {
+		return nil
+	}
+	return &NewPasswordsRefusedError{Missing: &inventory.MissingSecretsError{File: sec.File(), FileMissing: !sec.FileExists(), Users: gen}, Hosts: bad}
+}
+
+// NewPasswordsRefusedError is CheckNewPasswords' refusal: which hosts
+// already run with passwords dcctl does not have, and how to recover.
+type NewPasswordsRefusedError struct {
+	Missing *inventory.MissingSecretsError
+	Hosts   []string
+}
+
+func (e *NewPasswordsRefusedError) Error() string {
+	return fmt.Sprintf("refusing to generate new passwords: servers already run with passwords dcctl does not have (%s). %s",
+		strings.Join(e.Hosts, "; "), e.Missing.Error())
+}
+
+func (e *NewPasswordsRefusedError) Unwrap() error { return e.Missing }
