@@ -2,6 +2,7 @@ package inventory
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -54,7 +55,26 @@ type collector struct {
 }
 
 func (c *collector) addf(key string, format string, args ...any) {
-	c.list = append(c.list, Problem{File: c.file, Line: c.lines.line(key), Key: key, Msg: fmt.Sprintf(format, args...)})
+	p := Problem{File: c.file, Line: c.lines.line(key), Key: key, Msg: fmt.Sprintf(format, args...)}
+	// A mistake in [defaults] is found once per node that inherits it: say it once.
+	if slices.Contains(c.list, p) {
+		return
+	}
+	c.list = append(c.list, p)
+}
+
+// settingKey names where a node's setting is written: its own table, or
+// [defaults] when the node inherits it, so that the operator is sent to the
+// line to fix.
+func (c *collector) settingKey(node, k string) string {
+	own := "nodes." + node + "." + k
+	if _, ok := c.lines[own]; ok {
+		return own
+	}
+	if _, ok := c.lines["defaults."+k]; ok {
+		return "defaults." + k
+	}
+	return own
 }
 
 func (c *collector) err() error {

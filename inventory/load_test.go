@@ -53,6 +53,11 @@ dc = "a"
 host = "10.0.0.4"
 `
 
+// withNATS adds lines to base's [nats] table, from line 7 on.
+func withNATS(lines string) string {
+	return strings.Replace(base, `binary = "bin/nats-server"`, "binary = \"bin/nats-server\"\n"+lines, 1)
+}
+
 func writeInv(t *testing.T, text string) string {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), "inv.toml")
@@ -131,7 +136,7 @@ func TestBrokenInventories(t *testing.T) {
 		{"no jetstream account", strings.Replace(base, "jetstream = true", "jetstream = false", 1), "accounts", "jetstream = true", 0},
 		{"user in two accounts", strings.Replace(base, `users = ["admin"]`, `users = ["app"]`, 1), "accounts.SYS.users", "already a user of account APP", 14},
 		{"port 70000", base + "client_port = 70000\n", "nodes.l1.client_port", "out of range", 42},
-		{"port 0 in defaults", strings.Replace(base, `ssh_user = "root"`, "ssh_user = \"root\"\nhttp_port = 0", 1), "nodes.h1.http_port", "out of range", 0},
+		{"port 0 in defaults", strings.Replace(base, `ssh_user = "root"`, "ssh_user = \"root\"\nhttp_port = 0", 1), "defaults.http_port", "out of range", 4},
 		{"empty host", strings.Replace(base, `host = "10.0.0.4"`, `host = ""`, 1), "nodes.l1.host", "missing or empty", 41},
 		{"missing dc", strings.Replace(base, "dc = \"a\"\nhost = \"10.0.0.4\"", "host = \"10.0.0.4\"", 1), "nodes.l1.dc", "missing", 0},
 		{"cluster without nodes", base + "\n[clusters.EMPTY]\ndomain = \"empty\"\n", "clusters.EMPTY", "no nodes", 0},
@@ -140,6 +145,48 @@ func TestBrokenInventories(t *testing.T) {
 		{"bad size", strings.Replace(base, `binary = "bin/nats-server"`, "binary = \"bin/nats-server\"\nmax_file_store = \"lots\"", 1), "nats.max_file_store", "must be a size", 7},
 		{"short lame duck", strings.Replace(base, `binary = "bin/nats-server"`, "binary = \"bin/nats-server\"\nlame_duck_duration = \"5s\"", 1), "nats.lame_duck_duration", "at least 30s", 7},
 		{"bad server name", base + "\n[nodes.\"bad name\"]\ncluster = \"LEAF\"\ndc = \"a\"\nhost = \"10.0.0.8\"\n", "nodes.bad name", "server name", 0},
+		// Paths on the hosts.
+		{"config_dir /etc", withNATS(`config_dir = "/etc"`), "nats.config_dir", "directory the system or other software owns", 7},
+		{"store_dir /var/lib", withNATS(`store_dir = "/var/lib"`), "nats.store_dir", "directory the system or other software owns", 7},
+		{"store_dir /srv", withNATS(`store_dir = "/srv"`), "nats.store_dir", "directory the system or other software owns", 7},
+		{"store_dir /", withNATS(`store_dir = "/"`), "nats.store_dir", "directory the system or other software owns", 7},
+		{"config_dir /usr/local/bin", withNATS(`config_dir = "/usr/local/bin"`), "nats.config_dir", "directory the system or other software owns", 7},
+		{"install_path a system dir", withNATS(`install_path = "/usr/local/bin"`), "nats.install_path", "name the binary's file", 7},
+		{"store_dir under /home", withNATS(`store_dir = "/home/nats/store"`), "nats.store_dir", "ProtectHome=true", 7},
+		{"store_dir under /tmp", withNATS(`store_dir = "/tmp/nats"`), "nats.store_dir", "PrivateTmp=true", 7},
+		{"config_dir under /run", withNATS(`config_dir = "/run/nats"`), "nats.config_dir", "emptied at every boot", 7},
+		{"install_path under /root", withNATS(`install_path = "/root/bin/nats-server"`), "nats.install_path", "ProtectHome=true", 7},
+		{"relative config_dir", withNATS(`config_dir = "etc/nats"`), "nats.config_dir", "absolute path", 7},
+		{"relative install_path", withNATS(`install_path = "nats-server"`), "nats.install_path", "absolute path", 7},
+		{"store_dir trailing slash", withNATS(`store_dir = "/var/lib/nats/"`), "nats.store_dir", `as "/var/lib/nats"`, 7},
+		{"store_dir with ..", withNATS(`store_dir = "/var/lib/nats/../.."`), "nats.store_dir", `as "/var"`, 7},
+		{"store_dir equals config_dir", withNATS("config_dir = \"/srv/nats\"\nstore_dir = \"/srv/nats\""), "nats.store_dir", "also config_dir", 8},
+		{"store_dir inside config_dir", withNATS("config_dir = \"/srv/nats\"\nstore_dir = \"/srv/nats/js\""), "nats.store_dir", "inside config_dir", 8},
+		{"config_dir inside store_dir", withNATS("config_dir = \"/srv/nats/etc\"\nstore_dir = \"/srv/nats\""), "nats.config_dir", "inside store_dir", 7},
+		{"install_path inside store_dir", withNATS(`install_path = "/var/lib/nats/nats-server"`), "nats.install_path", `inside store_dir "/var/lib/nats"`, 7},
+		{"install_path inside config_dir", withNATS("config_dir = \"/opt/nats\"\ninstall_path = \"/opt/nats/bin/nats-server\""), "nats.install_path", `inside config_dir "/opt/nats"`, 8},
+		{"space in store_dir", withNATS(`store_dir = "/var/lib/my nats"`), "nats.store_dir", "character outside", 7},
+		{"percent in install_path", withNATS(`install_path = "/opt/%n/nats-server"`), "nats.install_path", "character outside", 7},
+		{"newline in config_dir", withNATS(`config_dir = "/etc/nats\nExecStartPre=/bin/sh"`), "nats.config_dir", "character outside", 7},
+		// Names and values that reach a config file, a unit or a shell.
+		{"newline in dc", strings.Replace(base, `dc = "a"`+"\nhost = \"10.0.0.4\"", `dc = "a\nauthorization { token: x }"`+"\nhost = \"10.0.0.4\"", 1), "nodes.l1.dc", "data center", 40},
+		{"space in dc", strings.Replace(base, `dc = "a"`+"\nhost = \"10.0.0.4\"", `dc = "data center a"`+"\nhost = \"10.0.0.4\"", 1), "nodes.l1.dc", "data center", 40},
+		{"newline in host", strings.Replace(base, `host = "10.0.0.4"`, `host = "10.0.0.4\nx"`, 1), "nodes.l1.host", "not a host name", 41},
+		{"bracketed IPv6 host", strings.Replace(base, `host = "10.0.0.4"`, `host = "[fd00::4]"`, 1), "nodes.l1.host", "without brackets", 41},
+		{"quote in listen", base + "listen = \"10.0.0.4\\\"\"\n", "nodes.l1.listen", "not an address", 42},
+		{"newline in service", withNATS(`service = "nats\nExecStartPre=/bin/sh"`), "nats.service", "not a valid systemd unit name", 7},
+		{"service with suffix", withNATS(`service = "nats.service"`), "nats.service", `without its suffix: "nats"`, 7},
+		{"percent in service", withNATS(`service = "nats%i"`), "nats.service", "not a valid systemd unit name", 7},
+		{"upper-case nats user", withNATS(`user = "Nats"`), "nats.user", "useradd accepts", 7},
+		{"space in nats user", withNATS(`user = "nats x"`), "nats.user", "useradd accepts", 7},
+		{"ssh_user option", base + "ssh_user = \"-oProxyCommand=x\"\n", "nodes.l1.ssh_user", "not a user name", 42},
+		{"newline in ssh_user", strings.Replace(base, `ssh_user = "root"`, `ssh_user = "root\nx"`, 1), "defaults.ssh_user", "not a user name", 3},
+		{"newline in account", base + "\n[accounts.\"A\\nB\"]\n", "accounts.A\nB", "account name", 0},
+		{"space in user", strings.Replace(base, `users = ["app"]`, `users = ["app x"]`, 1), "accounts.APP.users", "user name", 10},
+		{"newline in cluster name", base + "\n[clusters.\"C\\nD\"]\ndomain = \"cd\"\n", "clusters.C\nD", "cluster name", 0},
+		{"newline in size", withNATS(`max_memory_store = "256\nMB"`), "nats.max_memory_store", "must be a size", 7},
+		{"space in size", withNATS(`max_memory_store = "256 MB"`), "nats.max_memory_store", "must be a size", 7},
+		{"signed sync_interval", withNATS(`sync_interval = "+2m"`), "nats.sync_interval", "digits and a unit", 7},
 		{"accounts not a table", "accounts = 3\n" + strings.Replace(base, "[accounts.APP]\njetstream = true\nusers = [\"app\"]\n\n[accounts.SYS]\nsystem = true\nusers = [\"admin\"]\n", "", 1), "accounts", "must be a table", 1},
 	}
 	for _, tc := range cases {
@@ -252,5 +299,34 @@ func TestStandbyNotRouted(t *testing.T) {
 	}
 	if n := len(inv.Cluster("HUB").Active()); n != 3 {
 		t.Errorf("active = %d", n)
+	}
+}
+
+// TestOtherPathsAndNamesAreValid: the rules refuse system directories and
+// unsafe characters, not paths and names unlike the example's.
+func TestOtherPathsAndNamesAreValid(t *testing.T) {
+	text := withNATS("install_path = \"/opt/nats/bin/nats-server\"\nconfig_dir = \"/opt/nats/etc\"\nstore_dir = \"/srv/nats-data\"\nservice = \"jetstream-edge@2\"\nuser = \"svc_nats\"\nmax_file_store = \"10gb\"\nsync_interval = \"1m30s\"")
+	text = strings.Replace(text, `ssh_user = "root"`, `ssh_user = "deploy.user"`, 1)
+	text = strings.Replace(text, `dc = "a"`+"\nhost = \"10.0.0.4\"", `dc = "eu-west-1.b"`+"\nhost = \"fd00::4\"\nlisten = \"::\"", 1)
+	inv, err := inventory.Load(writeInv(t, text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if inv.NATS.StoreDir != "/srv/nats-data" || inv.Node("l1").DC != "eu-west-1.b" || inv.Node("l1").Listen != "::" {
+		t.Errorf("values not kept: %+v %+v", inv.NATS, inv.Node("l1"))
+	}
+}
+
+// TestDefaultsMistakeOnce: a bad value in [defaults] is reported once, at its
+// own line, not once per node that inherits it.
+func TestDefaultsMistakeOnce(t *testing.T) {
+	text := strings.Replace(base, `ssh_user = "root"`, "ssh_user = \"root\"\nssh_port = 0", 1)
+	_, err := inventory.Load(writeInv(t, text))
+	var ie *inventory.Error
+	if !errors.As(err, &ie) || len(ie.Problems) != 1 {
+		t.Fatalf("want 1 problem, got %v", err)
+	}
+	if p := ie.Problems[0]; p.Key != "defaults.ssh_port" || p.Line != 4 {
+		t.Errorf("problem at %d %s, want defaults.ssh_port at line 4", p.Line, p.Key)
 	}
 }

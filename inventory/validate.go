@@ -1,18 +1,24 @@
 package inventory
 
 import (
-	"path"
 	"regexp"
 	"strconv"
 	"strings"
 	"time"
 )
 
+// The character sets below keep every inventory string that reaches a config
+// file, a unit or a shell command to one token: no space, quote, newline, #,
+// $ or % can end a value and start another key.
 var (
-	nameRE   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
-	domainRE = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
-	unitRE   = regexp.MustCompile(`^[A-Za-z0-9_.@-]+$`)
-	sizeRE   = regexp.MustCompile(`^(?i)[0-9]+\s*(b|k|kb|m|mb|g|gb|t|tb)?$`)
+	nameRE     = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
+	domainRE   = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+	unitRE     = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.@-]*$`)
+	sysUserRE  = regexp.MustCompile(`^[a-z_][a-z0-9_-]{0,31}$`) // what useradd accepts without --badname
+	sshUserRE  = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.@-]*$`)
+	hostRE     = regexp.MustCompile(`^[A-Za-z0-9:][A-Za-z0-9_.:-]*$`)
+	sizeRE     = regexp.MustCompile(`^(?i)[0-9]+(b|k|kb|m|mb|g|gb|t|tb)?$`)
+	durationRE = regexp.MustCompile(`^([0-9]+(ns|us|ms|s|m|h))+$`)
 )
 
 // validate checks the meaning of a decoded inventory: everything nats-server
@@ -29,20 +35,19 @@ func validateNATS(c *collector, inv *Inventory) {
 	if n.Binary == "" {
 		c.addf("nats.binary", "must name the local nats-server binary to push")
 	}
-	for key, p := range map[string]string{"nats.install_path": n.InstallPath, "nats.config_dir": n.ConfigDir, "nats.store_dir": n.StoreDir} {
-		if !path.IsAbs(p) {
-			c.addf(key, "must be an absolute path on the hosts, not %q", p)
-		}
+	validateHostPaths(c, n)
+	switch {
+	case !unitRE.MatchString(n.Service):
+		c.addf("nats.service", "%q is not a valid systemd unit name (a letter or digit, then letters, digits, _ . @ -)", n.Service)
+	case strings.HasSuffix(n.Service, ".service"):
+		c.addf("nats.service", "write the unit name without its suffix: %q", strings.TrimSuffix(n.Service, ".service"))
 	}
-	if !unitRE.MatchString(n.Service) {
-		c.addf("nats.service", "%q is not a valid systemd unit name (letters, digits, _ . @ -)", n.Service)
-	}
-	if !nameRE.MatchString(n.User) {
-		c.addf("nats.user", "%q is not a valid system user name", n.User)
+	if !sysUserRE.MatchString(n.User) {
+		c.addf("nats.user", "%q is not a system user name useradd accepts (lower-case letters, digits, _ -, starting with a letter or _, at most 32)", n.User)
 	}
 	if n.SyncInterval != "always" {
-		if d, err := time.ParseDuration(n.SyncInterval); err != nil || d <= 0 {
-			c.addf("nats.sync_interval", "must be \"always\" or a duration such as \"2m\", not %q", n.SyncInterval)
+		if d, err := time.ParseDuration(n.SyncInterval); err != nil || d <= 0 || !durationRE.MatchString(n.SyncInterval) {
+			c.addf("nats.sync_interval", "must be \"always\" or a duration such as \"2m\" or \"1m30s\" (digits and a unit: ns us ms s m h), not %q", n.SyncInterval)
 		}
 	}
 	for key, v := range map[string]string{"nats.max_memory_store": n.MaxMemoryStore, "nats.max_file_store": n.MaxFileStore} {
@@ -173,24 +178,31 @@ func validateNodes(c *collector, inv *Inventory) {
 		case inv.Cluster(n.Cluster) == nil:
 			c.addf(key+".cluster", "names cluster %q, which is not defined (clusters: %s)", n.Cluster, clusterNames(inv))
 		}
-		if strings.TrimSpace(n.DC) == "" {
+		switch {
+		case strings.TrimSpace(n.DC) == "":
 			c.addf(key+".dc", "missing: name the data center of this node")
+		case !nameRE.MatchString(n.DC):
+			c.addf(key+".dc", "data center %q must start with a letter or digit and hold only letters, digits, _ . -", n.DC)
 		}
-		if strings.TrimSpace(n.Host) == "" {
+		switch {
+		case strings.TrimSpace(n.Host) == "":
 			c.addf(key+".host", "missing or empty: the address dcctl connects to over SSH")
-		} else if strings.ContainsAny(n.Host, " \t/") {
-			c.addf(key+".host", "%q is not a host name or address", n.Host)
+		case !hostRE.MatchString(n.Host):
+			c.addf(key+".host", "%q is not a host name or address (letters, digits, _ . : -; an IPv6 address without brackets)", n.Host)
 		}
-		if strings.ContainsAny(n.Listen, " \t/") {
-			c.addf(key+".listen", "%q is not an address", n.Listen)
+		if n.Listen != n.Host && !hostRE.MatchString(n.Listen) {
+			c.addf(key+".listen", "%q is not an address (letters, digits, _ . : -; an IPv6 address without brackets)", n.Listen)
 		}
-		if n.SSH.User == "" {
-			c.addf(key+".ssh_user", "must not be empty")
+		switch {
+		case n.SSH.User == "":
+			c.addf(c.settingKey(n.Name, "ssh_user"), "must not be empty")
+		case !sshUserRE.MatchString(n.SSH.User):
+			c.addf(c.settingKey(n.Name, "ssh_user"), "%q is not a user name (letters, digits, _ . @ -, not starting with . @ -)", n.SSH.User)
 		}
 		if n.SSH.KnownHosts == "" {
-			c.addf(key+".known_hosts", "must name a known_hosts file: host keys are always verified")
+			c.addf(c.settingKey(n.Name, "known_hosts"), "must name a known_hosts file: host keys are always verified")
 		}
-		checkPort(c, key+".ssh_port", n.SSH.Port)
+		checkPort(c, c.settingKey(n.Name, "ssh_port"), n.SSH.Port)
 		ports := []struct {
 			name string
 			port int
@@ -198,7 +210,7 @@ func validateNodes(c *collector, inv *Inventory) {
 		own := map[int]string{}
 		for _, p := range ports {
 			pk := key + "." + p.name
-			if !checkPort(c, pk, p.port) {
+			if !checkPort(c, c.settingKey(n.Name, p.name), p.port) {
 				continue
 			}
 			if other, dup := own[p.port]; dup {
