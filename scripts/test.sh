@@ -27,6 +27,10 @@ for target in FuzzParseUnitShow:provision FuzzRedactConfig:provision FuzzConfigC
 	go test -run '^$' -fuzz "^${target%%:*}\$" -fuzztime 3s "./${target#*:}"
 done
 
+# rendered configs and units from fuzzed inventory strings, read back by nats-server's parser
+go test -run '^$' -fuzz '^FuzzRender$' -fuzztime 10s ./templates
+go test -run '^$' -fuzz '^FuzzQuote$' -fuzztime 3s ./templates
+
 echo "== unit and integration tests"
 # One package at a time (-p 1): each starts clusters of in-process servers
 # whose elections slow down when two such packages share the 2 cores. The
