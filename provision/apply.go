@@ -161,12 +161,8 @@ func applyHost(ctx context.Context, s *Session, p *HostPlan, log *lineLog, uploa
 		}
 		log.say(name, "created system user "+nats.User)
 	}
-	for _, d := range p.Dirs {
-		cmd := fmt.Sprintf("install -d -m %o -o %s -g %s %s", d.Mode, shellQuote(d.Owner), shellQuote(d.Group), shellQuote(d.Path))
-		if err := run("create directory "+d.Path, cmd); err != nil {
-			return err
-		}
-		log.say(name, fmt.Sprintf("directory %s (%o %s:%s)", d.Path, d.Mode, d.Owner, d.Group))
+	if err := makeDirs(ctx, c, p, log); err != nil {
+		return err
 	}
 
 	var configs []FileChange

@@ -41,7 +41,8 @@ type HostPlan struct {
 	Err          error // the host was reached but cannot be planned (no systemd, ...)
 	Facts        *Facts
 	CreateUser   bool
-	Dirs         []templates.File // directories to create or fix (Content nil)
+	Dirs         []templates.File // owned directories to create or fix (Content nil)
+	Parents      []string         // missing directories to create, never chmod'ed or chown'ed
 	Files        []FileChange
 	CleanTemp    []string // leftover .dcctl-tmp files from an interrupted run
 	DaemonReload bool
@@ -53,7 +54,7 @@ type HostPlan struct {
 
 // Changed reports whether the plan changes anything on the host.
 func (p *HostPlan) Changed() bool {
-	return p.CreateUser || len(p.Dirs) > 0 || len(p.Files) > 0 || len(p.CleanTemp) > 0 ||
+	return p.CreateUser || len(p.Dirs) > 0 || len(p.Parents) > 0 || len(p.Files) > 0 || len(p.CleanTemp) > 0 ||
 		p.DaemonReload || p.Enable || p.Action != ActionNone
 }
 
@@ -72,12 +73,10 @@ func binaryFile(inv *inventory.Inventory) (templates.File, error) {
 		Kind: "binary", Content: nil, Secret: false, SHA256: hex.EncodeToString(h.Sum(nil))}, nil
 }
 
-// desired lists everything a node must have: directories, then files.
+// desired lists everything a node must have: the directories dcctl owns
+// (mode and owner enforced), then files.
 func desired(inv *inventory.Inventory, sec *inventory.Secrets, bin templates.File, node string) (dirs, files []templates.File, err error) {
-	dirs = []templates.File{
-		{Path: inv.NATS.ConfigDir, Mode: 0o750, Owner: "root", Group: inv.NATS.User, Kind: "dir"},
-		{Path: inv.NATS.StoreDir, Mode: 0o750, Owner: inv.NATS.User, Group: inv.NATS.User, Kind: "dir"},
-	}
+	dirs = ownedDirs(inv)
 	rendered, err := templates.Render(inv, sec, node)
 	if err != nil {
 		return nil, nil, err
@@ -105,6 +104,11 @@ func planHost(ctx context.Context, inv *inventory.Inventory, sec *inventory.Secr
 		p.Why = append(p.Why, "host architecture "+facts.Arch+" unknown to dcctl: nats.binary is only checked by running it there before it is installed")
 	}
 	p.CreateUser = !facts.User
+	for _, d := range parentDirs(dirs, files) {
+		if !facts.Dirs[d].Exists {
+			p.Parents = append(p.Parents, d)
+		}
+	}
 	for _, d := range dirs {
 		ff := facts.Dirs[d.Path]
 		if !ff.Exists || ff.Mode != d.Mode || ff.Owner != d.Owner || ff.Group != d.Group {

@@ -5,6 +5,7 @@ import (
 	"sync"
 
 	"github.com/dcctl/dcctl/inventory"
+	"github.com/dcctl/dcctl/remote"
 	"github.com/dcctl/dcctl/templates"
 )
 
@@ -47,23 +48,12 @@ func Plan(ctx context.Context, s *Session, nodes []*inventory.Node) ([]*HostPlan
 				return
 			}
 			w := wants[n.Name]
-			var paths, dirs []string
-			for _, f := range w.files {
-				paths = append(paths, f.Path)
-			}
-			for _, d := range w.dirs {
-				dirs = append(dirs, d.Path)
-			}
-			facts, err := gatherFacts(ctx, c, s.Inv.NATS.User, s.Inv.NATS.Service, markerPath(s.Inv), sumsPath(s.Inv), paths, dirs)
+			facts, err := hostFacts(ctx, s, c, w.dirs, w.files)
 			if err != nil {
 				plans[i] = &HostPlan{Node: n, Unreachable: err}
 				return
 			}
-			fetch := func(ctx context.Context, path string) ([]byte, error) {
-				out, _, err := c.Run(ctx, "cat "+shellQuote(path))
-				return out, err
-			}
-			p, err := planHost(ctx, s.Inv, s.Secrets, n, w.dirs, w.files, facts, fetch)
+			p, err := planHost(ctx, s.Inv, s.Secrets, n, w.dirs, w.files, facts, fetcher(c))
 			if err != nil {
 				p = &HostPlan{Node: n, Facts: facts, Err: err}
 			}
@@ -79,4 +69,26 @@ func Plan(ctx context.Context, s *Session, nodes []*inventory.Node) ([]*HostPlan
 		return nil, err
 	}
 	return plans, nil
+}
+
+// hostFacts gathers what planning compares with a node's desired files and
+// directories, and with their parents.
+func hostFacts(ctx context.Context, s *Session, c *remote.Client, dirs, files []templates.File) (*Facts, error) {
+	var fp, dp []string
+	for _, f := range files {
+		fp = append(fp, f.Path)
+	}
+	for _, d := range dirs {
+		dp = append(dp, d.Path)
+	}
+	dp = append(dp, parentDirs(dirs, files)...)
+	return gatherFacts(ctx, c, s.Inv.NATS.User, s.Inv.NATS.Service, markerPath(s.Inv), sumsPath(s.Inv), fp, dp)
+}
+
+// fetcher reads a file's current content on the host, for diffs.
+func fetcher(c *remote.Client) func(ctx context.Context, path string) ([]byte, error) {
+	return func(ctx context.Context, path string) ([]byte, error) {
+		out, _, err := c.Run(ctx, "cat "+shellQuote(path))
+		return out, err
+	}
 }

@@ -56,6 +56,9 @@ func hostWith(files []templates.File, dirs []templates.File) (*Facts, func(conte
 	for _, d := range dirs {
 		f.Dirs[d.Path] = FileFact{Exists: true, Mode: d.Mode, Owner: d.Owner, Group: d.Group}
 	}
+	for _, d := range parentDirs(dirs, files) {
+		f.Dirs[d] = FileFact{Exists: true, Mode: 0o755, Owner: "root", Group: "root"}
+	}
 	return f, func(_ context.Context, p string) ([]byte, error) { return content[p], nil }
 }
 
@@ -70,7 +73,7 @@ func TestPlanFreshHost(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !p.CreateUser || len(p.Dirs) != 2 || len(p.Files) != 4 || p.Action != ActionStart || !p.DaemonReload || !p.Enable {
+	if !p.CreateUser || len(p.Dirs) != 2 || len(p.Parents) != 4 || len(p.Files) != 4 || p.Action != ActionStart || !p.DaemonReload || !p.Enable {
 		t.Fatalf("fresh host plan: %+v", p.Summary())
 	}
 	if p.Files[0].File.Kind != "binary" {

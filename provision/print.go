@@ -15,6 +15,9 @@ func (p *HostPlan) Summary() []string {
 	if p.CreateUser {
 		out = append(out, "create user")
 	}
+	for _, d := range p.Parents {
+		out = append(out, "create dir "+d)
+	}
 	for _, d := range p.Dirs {
 		out = append(out, "dir "+d.Path)
 	}

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dcctl/dcctl/internal/sshtest"
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/agent"
 )
@@ -60,7 +61,7 @@ func newProtectedKey(t *testing.T) (string, ed25519.PrivateKey, *testEnv) {
 	}
 	pub, _ := ssh.NewPublicKey(priv.Public())
 	e := newTestEnv(t)
-	srv := newTestServer(t, pub)
+	srv := sshtest.NewServer(t, pub)
 	e.srv = srv
 	e.trust(t, srv)
 	return path, priv, e
@@ -161,7 +162,7 @@ func TestKeepAliveClosesASilentConnection(t *testing.T) {
 	if _, _, err := c.Run(t.Context(), "true"); err != nil {
 		t.Fatal(err)
 	}
-	e.srv.freeze()
+	e.srv.Freeze()
 	start := time.Now()
 	_, _, err := c.Run(t.Context(), "sleep 30")
 	if err == nil {

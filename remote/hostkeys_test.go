@@ -6,13 +6,14 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/dcctl/dcctl/internal/sshtest"
 	"golang.org/x/crypto/ssh"
 )
 
 func TestUnknownHostRefusedThenAcceptedOnFirstUse(t *testing.T) {
 	e := newTestEnv(t)
 	cfg := e.config(e.srv)
-	fp := ssh.FingerprintSHA256(e.srv.hostKeys[0].PublicKey())
+	fp := ssh.FingerprintSHA256(e.srv.HostKeys[0].PublicKey())
 
 	// known_hosts does not exist yet: every host is unknown.
 	_, err := Dial(t.Context(), cfg)
@@ -20,7 +21,7 @@ func TestUnknownHostRefusedThenAcceptedOnFirstUse(t *testing.T) {
 	if !errors.As(err, &unknown) {
 		t.Fatalf("dial of an unknown host: got %v, want UnknownHostKeyError", err)
 	}
-	for _, want := range []string{cfg.Name, e.srv.addr, "ssh-ed25519", fp, "--accept-new-host-keys"} {
+	for _, want := range []string{cfg.Name, e.srv.Addr, "ssh-ed25519", fp, "--accept-new-host-keys"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not mention %q", err, want)
 		}
@@ -39,7 +40,7 @@ func TestUnknownHostRefusedThenAcceptedOnFirstUse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantLine := "[127.0.0.1]:" + itoa(e.srv.port()) + " ssh-ed25519 "
+	wantLine := "[127.0.0.1]:" + itoa(e.srv.Port()) + " ssh-ed25519 "
 	if !strings.HasPrefix(string(data), wantLine) || strings.Count(string(data), "\n") != 1 {
 		t.Fatalf("known_hosts = %q, want one line starting %q", data, wantLine)
 	}
@@ -59,8 +60,8 @@ func TestUnknownHostRefusedThenAcceptedOnFirstUse(t *testing.T) {
 
 func TestChangedHostKeyIsFatalEvenWithAccept(t *testing.T) {
 	e := newTestEnv(t)
-	old := newEd25519Signer(t).PublicKey()
-	writeKnownHost(t, e.knownHosts, e.srv.addr, old)
+	old := sshtest.NewEd25519Signer(t).PublicKey()
+	sshtest.WriteKnownHost(t, e.knownHosts, e.srv.Addr, old)
 	before, _ := os.ReadFile(e.knownHosts)
 
 	cfg := e.config(e.srv)
@@ -72,7 +73,7 @@ func TestChangedHostKeyIsFatalEvenWithAccept(t *testing.T) {
 	}
 	for _, want := range []string{
 		ssh.FingerprintSHA256(old),                           // expected
-		ssh.FingerprintSHA256(e.srv.hostKeys[0].PublicKey()), // offered
+		ssh.FingerprintSHA256(e.srv.HostKeys[0].PublicKey()), // offered
 		e.knownHosts + ":1", "ssh-keygen -R",
 	} {
 		if !strings.Contains(err.Error(), want) {
@@ -88,11 +89,11 @@ func TestChangedHostKeyIsFatalEvenWithAccept(t *testing.T) {
 // A host with RSA and ed25519 keys, known by only one of them, must be asked
 // for that one: otherwise it offers its preferred key and looks changed.
 func TestHostKeyAlgorithmsFollowKnownHosts(t *testing.T) {
-	rsaKey, edKey := newRSASigner(t), newEd25519Signer(t)
+	rsaKey, edKey := sshtest.NewRSASigner(t), sshtest.NewEd25519Signer(t)
 	for _, known := range []ssh.Signer{rsaKey, edKey} {
 		t.Run(known.PublicKey().Type(), func(t *testing.T) {
 			e := newTestEnv(t, edKey, rsaKey)
-			writeKnownHost(t, e.knownHosts, e.srv.addr, known.PublicKey())
+			sshtest.WriteKnownHost(t, e.knownHosts, e.srv.Addr, known.PublicKey())
 			c, err := Dial(t.Context(), e.config(e.srv))
 			if err != nil {
 				t.Fatalf("dial a host known by its %s key: %v", known.PublicKey().Type(), err)
@@ -104,8 +105,8 @@ func TestHostKeyAlgorithmsFollowKnownHosts(t *testing.T) {
 
 func TestAcceptAppendsAfterLastLineWithoutNewline(t *testing.T) {
 	e := newTestEnv(t)
-	other := newEd25519Signer(t).PublicKey()
-	writeKnownHost(t, e.knownHosts, "192.0.2.1:22", other)
+	other := sshtest.NewEd25519Signer(t).PublicKey()
+	sshtest.WriteKnownHost(t, e.knownHosts, "192.0.2.1:22", other)
 	data, _ := os.ReadFile(e.knownHosts)
 	if err := os.WriteFile(e.knownHosts, []byte(strings.TrimRight(string(data), "\n")), 0o600); err != nil {
 		t.Fatal(err)

@@ -5,11 +5,13 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/dcctl/dcctl/internal/sshtest"
 )
 
 func TestDialAllSharesKnownHostsAcrossParallelAccepts(t *testing.T) {
 	e := newTestEnv(t)
-	servers := []*testServer{e.srv, newTestServer(t, e.clientKey.PublicKey()), newTestServer(t, e.clientKey.PublicKey()), newTestServer(t, e.clientKey.PublicKey())}
+	servers := []*sshtest.Server{e.srv, sshtest.NewServer(t, e.clientKey.PublicKey()), sshtest.NewServer(t, e.clientKey.PublicKey()), sshtest.NewServer(t, e.clientKey.PublicKey())}
 	var cfgs []Config
 	for _, s := range servers {
 		cfg := e.config(s)

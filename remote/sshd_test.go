@@ -1,386 +1,18 @@
 package remote
 
-// Test fixture: an in-process sshd. It is a real SSH server implementation
-// (golang.org/x/crypto/ssh's server side, not a mock): real handshakes, host
-// keys, public key auth, session channels whose exec requests run `sh -c`
-// on this machine with the exit status sent back, signal requests, and
-// direct-tcpip channels for tunnelled dials. Commands run as the test's own
-// user, against the real filesystem (tests point them at t.TempDir()).
+// Test fixture: a client key, a known_hosts file and an in-process sshd
+// (internal/sshtest) that knows the key.
 
 import (
-	"crypto/ed25519"
-	"crypto/rand"
-	"crypto/rsa"
-	"encoding/pem"
-	"errors"
-	"fmt"
-	"io"
-	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
-	"sync"
-	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/dcctl/dcctl/internal/sshtest"
 	"golang.org/x/crypto/ssh"
-	"golang.org/x/crypto/ssh/knownhosts"
 )
-
-type testServer struct {
-	t        testing.TB
-	addr     string
-	hostKeys []ssh.Signer
-	config   *ssh.ServerConfig
-	ln       net.Listener
-	pathDir  string // prepended to PATH for commands (the sudo stand-in lives here)
-
-	// killAfter, when > 0, makes each new connection drop after the server has
-	// read that many bytes from the client: a network failure mid-upload.
-	killAfter atomic.Int64
-	// frozen, once closed, makes the server stop reading from every
-	// connection: a host gone silent behind a partition.
-	frozen     chan struct{}
-	freezeOnce sync.Once
-
-	mu    sync.Mutex
-	conns []net.Conn
-	procs map[int]bool // pids of running commands, killed at cleanup
-	wg    sync.WaitGroup
-}
-
-// newTestServer starts an sshd on 127.0.0.1:0 that accepts clientKey and
-// presents hostKeys (one fresh ed25519 key when none are given).
-func newTestServer(t testing.TB, clientKey ssh.PublicKey, hostKeys ...ssh.Signer) *testServer {
-	t.Helper()
-	if len(hostKeys) == 0 {
-		hostKeys = []ssh.Signer{newEd25519Signer(t)}
-	}
-	s := &testServer{t: t, hostKeys: hostKeys, procs: map[int]bool{}, frozen: make(chan struct{})}
-	s.config = &ssh.ServerConfig{
-		PublicKeyCallback: func(_ ssh.ConnMetadata, key ssh.PublicKey) (*ssh.Permissions, error) {
-			if string(key.Marshal()) == string(clientKey.Marshal()) {
-				return nil, nil
-			}
-			return nil, errors.New("key not authorised")
-		},
-	}
-	for _, k := range hostKeys {
-		s.config.AddHostKey(k)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("listen: %v", err)
-	}
-	s.ln = ln
-	s.addr = ln.Addr().String()
-	s.wg.Add(1)
-	go s.serve()
-	t.Cleanup(s.close)
-	return s
-}
-
-func (s *testServer) port() int {
-	_, p, _ := net.SplitHostPort(s.addr)
-	n, _ := strconv.Atoi(p)
-	return n
-}
-
-func (s *testServer) close() {
-	s.ln.Close()
-	s.mu.Lock()
-	for _, c := range s.conns {
-		c.Close()
-	}
-	for pid := range s.procs {
-		syscall.Kill(-pid, syscall.SIGKILL)
-	}
-	s.mu.Unlock()
-	s.wg.Wait()
-}
-
-func (s *testServer) serve() {
-	defer s.wg.Done()
-	for {
-		nc, err := s.ln.Accept()
-		if err != nil {
-			return
-		}
-		if n := s.killAfter.Load(); n > 0 {
-			nc = &killConn{Conn: nc, left: n}
-		}
-		nc = &freezableConn{Conn: nc, frozen: s.frozen}
-		s.mu.Lock()
-		s.conns = append(s.conns, nc)
-		s.mu.Unlock()
-		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
-			s.handleConn(nc)
-		}()
-	}
-}
-
-func (s *testServer) handleConn(nc net.Conn) {
-	defer nc.Close()
-	_, chans, reqs, err := ssh.NewServerConn(nc, s.config)
-	if err != nil {
-		return // failed handshakes are what some tests are about
-	}
-	go ssh.DiscardRequests(reqs) // keepalives get a "no", as from OpenSSH
-	for nch := range chans {
-		switch nch.ChannelType() {
-		case "session":
-			s.wg.Add(1)
-			go func() { defer s.wg.Done(); s.handleSession(nch) }()
-		case "direct-tcpip":
-			s.wg.Add(1)
-			go func() { defer s.wg.Done(); s.handleDirectTCPIP(nch) }()
-		default:
-			nch.Reject(ssh.UnknownChannelType, "unsupported channel type")
-		}
-	}
-}
-
-func (s *testServer) handleSession(nch ssh.NewChannel) {
-	ch, reqs, err := nch.Accept()
-	if err != nil {
-		return
-	}
-	defer ch.Close()
-	var cmd *exec.Cmd
-	pid := 0
-	for req := range reqs {
-		switch req.Type {
-		case "exec":
-			if cmd != nil {
-				req.Reply(false, nil)
-				continue
-			}
-			var p struct{ Command string }
-			if err := ssh.Unmarshal(req.Payload, &p); err != nil {
-				req.Reply(false, nil)
-				continue
-			}
-			cmd = s.command(p.Command)
-			wait := s.startCommand(ch, cmd) // started here, so signals can find it
-			if cmd.Process != nil {
-				pid = cmd.Process.Pid
-			}
-			req.Reply(true, nil)
-			go wait()
-		case "signal":
-			// Like OpenSSH, a signal goes to the command; here to its process
-			// group, so that `sh -c` wrappers do not shield the real work.
-			var p struct{ Signal string }
-			if err := ssh.Unmarshal(req.Payload, &p); err == nil && pid != 0 {
-				if sig, ok := signals[p.Signal]; ok {
-					syscall.Kill(-pid, sig)
-				}
-			}
-			if req.WantReply {
-				req.Reply(true, nil)
-			}
-		default:
-			if req.WantReply {
-				req.Reply(req.Type == "env", nil)
-			}
-		}
-	}
-	// The client closed the channel; a command still running carries on, as
-	// under OpenSSH, with its stdin at EOF.
-}
-
-var signals = map[string]syscall.Signal{"TERM": syscall.SIGTERM, "KILL": syscall.SIGKILL, "INT": syscall.SIGINT, "HUP": syscall.SIGHUP}
-
-func (s *testServer) command(command string) *exec.Cmd {
-	cmd := exec.Command("sh", "-c", command)
-	cmd.Env = append(os.Environ(), "PATH="+s.pathDir+string(os.PathListSeparator)+os.Getenv("PATH"))
-	if s.pathDir == "" {
-		cmd.Env = os.Environ()
-	}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.WaitDelay = 5 * time.Second
-	return cmd
-}
-
-// startCommand starts cmd with the channel as its stdio; the returned func
-// waits for it and reports how it ended.
-func (s *testServer) startCommand(ch ssh.Channel, cmd *exec.Cmd) (wait func()) {
-	cmd.Stdout = ch
-	cmd.Stderr = ch.Stderr()
-	stdin, err := cmd.StdinPipe()
-	if err == nil {
-		err = cmd.Start()
-	}
-	if err != nil {
-		return func() {
-			fmt.Fprintf(ch.Stderr(), "start: %v\n", err)
-			ch.SendRequest("exit-status", false, ssh.Marshal(struct{ Status uint32 }{127}))
-			ch.Close()
-		}
-	}
-	pid := cmd.Process.Pid
-	s.mu.Lock()
-	s.procs[pid] = true
-	s.mu.Unlock()
-	go func() {
-		io.Copy(stdin, ch) // ends at the client's EOF or when the channel goes
-		stdin.Close()
-	}()
-	return func() { s.finishCommand(ch, cmd, pid) }
-}
-
-func (s *testServer) finishCommand(ch ssh.Channel, cmd *exec.Cmd, pid int) {
-	err := cmd.Wait()
-	s.mu.Lock()
-	delete(s.procs, pid)
-	s.mu.Unlock()
-
-	var exitErr *exec.ExitError
-	switch {
-	case err == nil:
-		ch.SendRequest("exit-status", false, ssh.Marshal(struct{ Status uint32 }{0}))
-	case errors.As(err, &exitErr):
-		if ws, ok := exitErr.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			name := "KILL"
-			for n, sig := range signals {
-				if sig == ws.Signal() {
-					name = n
-				}
-			}
-			ch.SendRequest("exit-signal", false, ssh.Marshal(struct {
-				Signal     string
-				CoreDumped bool
-				Error      string
-				Lang       string
-			}{Signal: name}))
-		} else {
-			ch.SendRequest("exit-status", false, ssh.Marshal(struct{ Status uint32 }{uint32(exitErr.ExitCode())}))
-		}
-	default:
-		ch.SendRequest("exit-status", false, ssh.Marshal(struct{ Status uint32 }{255}))
-	}
-	ch.Close()
-}
-
-func (s *testServer) handleDirectTCPIP(nch ssh.NewChannel) {
-	var p struct {
-		Host     string
-		Port     uint32
-		OrigHost string
-		OrigPort uint32
-	}
-	if err := ssh.Unmarshal(nch.ExtraData(), &p); err != nil {
-		nch.Reject(ssh.ConnectionFailed, "bad payload")
-		return
-	}
-	conn, err := net.Dial("tcp", net.JoinHostPort(p.Host, strconv.Itoa(int(p.Port))))
-	if err != nil {
-		nch.Reject(ssh.ConnectionFailed, err.Error())
-		return
-	}
-	defer conn.Close()
-	ch, reqs, err := nch.Accept()
-	if err != nil {
-		return
-	}
-	defer ch.Close()
-	go ssh.DiscardRequests(reqs)
-	done := make(chan struct{}, 2)
-	go func() { io.Copy(conn, ch); conn.(*net.TCPConn).CloseWrite(); done <- struct{}{} }()
-	go func() { io.Copy(ch, conn); ch.CloseWrite(); done <- struct{}{} }()
-	<-done
-	<-done
-}
-
-func (s *testServer) freeze() { s.freezeOnce.Do(func() { close(s.frozen) }) }
-
-// freezableConn stops reading once frozen is closed, until the conn closes.
-type freezableConn struct {
-	net.Conn
-	frozen chan struct{}
-	closed sync.Once
-	done   chan struct{}
-}
-
-func (f *freezableConn) Read(p []byte) (int, error) {
-	select {
-	case <-f.frozen:
-		<-f.closedCh()
-		return 0, net.ErrClosed
-	default:
-		return f.Conn.Read(p)
-	}
-}
-
-func (f *freezableConn) closedCh() chan struct{} {
-	f.closed.Do(func() { f.done = make(chan struct{}) })
-	return f.done
-}
-
-func (f *freezableConn) Close() error {
-	ch := f.closedCh()
-	select {
-	case <-ch:
-	default:
-		close(ch)
-	}
-	return f.Conn.Close()
-}
-
-// killConn drops the connection once left bytes have been read from it.
-type killConn struct {
-	net.Conn
-	mu   sync.Mutex
-	left int64
-}
-
-func (k *killConn) Read(p []byte) (int, error) {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if k.left <= 0 {
-		k.Conn.Close()
-		return 0, net.ErrClosed
-	}
-	if int64(len(p)) > k.left {
-		p = p[:k.left]
-	}
-	n, err := k.Conn.Read(p)
-	k.left -= int64(n)
-	return n, err
-}
-
-// --- keys and configs ---
-
-func newEd25519Signer(t testing.TB) ssh.Signer {
-	t.Helper()
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := ssh.NewSignerFromKey(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
-func newRSASigner(t testing.TB) ssh.Signer {
-	t.Helper()
-	priv, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := ssh.NewSignerFromKey(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
 
 // testEnv is a client key on disk, a known_hosts path and a server that
 // knows the key.
@@ -389,59 +21,29 @@ type testEnv struct {
 	keyFile    string
 	clientKey  ssh.Signer
 	knownHosts string
-	srv        *testServer
+	srv        *sshtest.Server
 }
 
 func newTestEnv(t testing.TB, hostKeys ...ssh.Signer) *testEnv {
 	t.Helper()
 	dir := t.TempDir()
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	block, err := ssh.MarshalPrivateKey(priv, "dcctl test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyFile := filepath.Join(dir, "id_ed25519")
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(block), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	signer, err := ssh.NewSignerFromKey(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
+	keyFile, signer := sshtest.ClientKey(t, dir)
 	e := &testEnv{dir: dir, keyFile: keyFile, clientKey: signer, knownHosts: filepath.Join(dir, "ssh", "known_hosts")}
-	e.srv = newTestServer(t, signer.PublicKey(), hostKeys...)
+	e.srv = sshtest.NewServer(t, signer.PublicKey(), hostKeys...)
 	return e
 }
 
 // trust writes the server's first host key into known_hosts.
-func (e *testEnv) trust(t testing.TB, srv *testServer) {
+func (e *testEnv) trust(t testing.TB, srv *sshtest.Server) {
 	t.Helper()
-	writeKnownHost(t, e.knownHosts, srv.addr, srv.hostKeys[0].PublicKey())
+	sshtest.WriteKnownHost(t, e.knownHosts, srv.Addr, srv.HostKeys[0].PublicKey())
 }
 
-func writeKnownHost(t testing.TB, file, addr string, key ssh.PublicKey) {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(file), 0o700); err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.OpenFile(file, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if _, err := fmt.Fprintln(f, knownhosts.Line([]string{knownhosts.Normalize(addr)}, key)); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func (e *testEnv) config(srv *testServer) Config {
+func (e *testEnv) config(srv *sshtest.Server) Config {
 	return Config{
-		Name:        "node-" + strconv.Itoa(srv.port()),
+		Name:        "node-" + strconv.Itoa(srv.Port()),
 		Host:        "127.0.0.1",
-		Port:        srv.port(),
+		Port:        srv.Port(),
 		User:        "dcctl",
 		KeyFile:     e.keyFile,
 		KnownHosts:  e.knownHosts,

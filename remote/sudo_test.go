@@ -9,37 +9,12 @@ import (
 	"testing"
 )
 
-// sudo is not installed on the test machine (and the tests run as root, where
-// it would change nothing), so the sudo path runs against a stand-in `sudo`
-// first on the fixture's PATH. It insists on -n, logs its first three
-// arguments (the fourth is the script) and execs them, or refuses the way
-// sudo -n does without NOPASSWD. What is under test is ours: that every
-// command, and the upload's stdin stream, goes through `sudo -n sh -c`
-// intact after two real shells have parsed it.
-const sudoStandIn = `#!/bin/sh
-printf '%s %s %s\n' "$1" "$2" "$3" >> "$(dirname "$0")/sudo.log"
-if [ -e "$(dirname "$0")/deny" ]; then
-	echo "sudo: a password is required" >&2
-	exit 1
-fi
-[ "$1" = -n ] || { echo "sudo: expected -n" >&2; exit 1; }
-shift
-exec "$@"
-`
-
-func withSudoStandIn(t *testing.T, s *testServer) string {
-	t.Helper()
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "sudo"), []byte(sudoStandIn), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	s.pathDir = dir
-	return dir
-}
+// The sudo path runs against sshtest's stand-in `sudo` (sudo is not
+// installed on the test machine, and the tests run as root).
 
 func TestSudoRunsCommandsAndUploadsThroughSudo(t *testing.T) {
 	e := newTestEnv(t)
-	sudoDir := withSudoStandIn(t, e.srv)
+	sudoDir := e.srv.SudoStandIn(t)
 	c := e.dial(t, func(cfg *Config) { cfg.Sudo = true })
 
 	out, _, err := c.Run(t.Context(), "printf '%s' \"it's $((6*7))\"")
@@ -70,7 +45,7 @@ func TestSudoRunsCommandsAndUploadsThroughSudo(t *testing.T) {
 
 func TestSudoWithoutNOPASSWDSaysWhatToConfigure(t *testing.T) {
 	e := newTestEnv(t)
-	sudoDir := withSudoStandIn(t, e.srv)
+	sudoDir := e.srv.SudoStandIn(t)
 	os.WriteFile(filepath.Join(sudoDir, "deny"), nil, 0o644)
 	c := e.dial(t, func(cfg *Config) { cfg.Sudo = true })
 

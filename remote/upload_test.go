@@ -176,7 +176,7 @@ func TestPutReaderFailingMidwayLeavesOldFile(t *testing.T) {
 
 func TestPutConnectionLostMidwayLeavesOldFile(t *testing.T) {
 	e := newTestEnv(t)
-	e.srv.killAfter.Store(512 << 10) // drop the connection after 512 KiB
+	e.srv.KillAfter.Store(512 << 10) // drop the connection after 512 KiB
 	c := e.dial(t)
 	path := filepath.Join(e.dir, "nats-server")
 	old := []byte("old binary")

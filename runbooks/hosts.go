@@ -76,6 +76,9 @@ func (h SystemdHosts) Drift(ctx context.Context, node string) ([]string, error) 
 	if p.CreateUser {
 		out = append(out, "user "+h.S.Inv.NATS.User+" missing")
 	}
+	for _, d := range p.Parents {
+		out = append(out, "dir "+d+" missing")
+	}
 	for _, d := range p.Dirs {
 		out = append(out, "dir "+d.Path)
 	}

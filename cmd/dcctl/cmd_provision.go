@@ -27,10 +27,12 @@ func provisionCommand() *cli.Command {
 		ArgsUsage: "[INVENTORY]",
 		Description: "Gathers facts from every host in one round trip each, plans, and applies:\n" +
 			"refuses (exit 2, nothing uploaded) a nats.binary built for another\n" +
-			"architecture than a host's, creates the nats user and directories, uploads\n" +
-			"only files whose sha256 differs (to <path>.dcctl-tmp, verified, then\n" +
-			"renamed; the binary must run there with --version before it replaces the\n" +
-			"installed one), checks a new config\n" +
+			"architecture than a host's, creates the nats user and directories\n" +
+			"(config_dir and store_dir get their mode and owner; a missing parent, such\n" +
+			"as the binary's directory, is created and an existing one left as it is),\n" +
+			"uploads only files whose sha256 differs (to <path>.dcctl-tmp, verified,\n" +
+			"then renamed; the binary must run there with --version before it replaces\n" +
+			"the installed one), checks a new config\n" +
 			"with `nats-server -t` before installing it, starts first installs, reloads\n" +
 			"when every changed option is hot-reloadable and otherwise restarts one node\n" +
 			"at a time per cluster behind the health gate. A second run changes nothing.\n" +

@@ -1,0 +1,228 @@
+package provision
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/dcctl/dcctl/internal/sshtest"
+	"github.com/dcctl/dcctl/inventory"
+)
+
+// fakeNATSServer stands in for nats-server on the "host" (this machine):
+// what is under test is where provision puts files, not what runs them.
+const fakeNATSServer = "#!/bin/sh\ncase \"$1\" in --version) echo 'nats-server: v2.99.0-test';; -t) exit 0;; *) exit 1;; esac\n"
+
+// TestProvisionCreatesTheDirectoriesItInstallsInto provisions one host (this
+// machine, through the in-process sshd) whose binary, config and store go
+// under directories that do not exist, beside a parent that exists with
+// its own mode and owner. It runs provision's file phase for real: facts,
+// plan, directories, the binary's upload and check, the configs' staging
+// and install; only the systemd unit and systemctl stay off this machine.
+func TestProvisionCreatesTheDirectoriesItInstallsInto(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: provision sets owners (run as root, as scripts/test.sh does)")
+	}
+	for name, sudo := range map[string]bool{"root_login": false, "sudo": true} {
+		t.Run(name, func(t *testing.T) {
+			root := t.TempDir() // the host's "/"
+			srvParent := filepath.Join(root, "srv")
+			if err := os.Mkdir(srvParent, 0o750); err != nil {
+				t.Fatal(err)
+			}
+			os.Chmod(srvParent, 0o750)
+			if err := os.Chown(srvParent, 4242, 4243); err != nil {
+				t.Fatal(err)
+			}
+			s, node, sudoDir := dirsFixture(t, root, sudo)
+			bin := filepath.Join(root, "opt/acme/nats/bin/nats-server")
+			confDir := filepath.Join(root, "etc/acme/nats")
+			store := filepath.Join(srvParent, "acme-data")
+
+			// A login or sudo umask of 077 must not make the binary's
+			// directory unreachable for the service user.
+			old := syscall.Umask(0o077)
+			defer syscall.Umask(old)
+
+			p := planOne(t, s, node)
+			wantParents := []string{filepath.Dir(confDir), filepath.Dir(bin)}
+			for _, w := range wantParents {
+				if !contains(p.Parents, w) {
+					t.Errorf("plan's parents to create %v lack %s", p.Parents, w)
+				}
+			}
+			if contains(p.Parents, srvParent) {
+				t.Errorf("plan creates %s, which exists", srvParent)
+			}
+			applyFilesOnly(t, s, p)
+
+			assertDir(t, filepath.Join(root, "opt/acme"), 0o755, 0, 0)
+			assertDir(t, filepath.Dir(bin), 0o755, 0, 0)
+			assertDir(t, filepath.Dir(confDir), 0o755, 0, 0)
+			assertDir(t, confDir, 0o750, 0, 1)         // root:daemon
+			assertDir(t, store, 0o750, 1, 1)           // daemon:daemon
+			assertDir(t, srvParent, 0o750, 4242, 4243) // not ours: untouched
+			for _, f := range []string{bin, filepath.Join(confDir, "nats-server.conf")} {
+				if _, err := os.Stat(f); err != nil {
+					t.Errorf("not installed: %v", err)
+				}
+			}
+
+			// A second plan finds every directory in place.
+			s.Forget(node.Name)
+			p2 := planOne(t, s, node)
+			if len(p2.Parents) != 0 || len(p2.Dirs) != 0 {
+				t.Errorf("second plan still changes directories: %v", p2.Summary())
+			}
+			if sudo {
+				log, err := os.ReadFile(filepath.Join(sudoDir, "sudo.log"))
+				if err != nil || !strings.Contains(string(log), "-n sh -c") {
+					t.Errorf("commands did not go through sudo: %q, %v", log, err)
+				}
+			}
+		})
+	}
+}
+
+// dirsFixture writes a one-node inventory whose host is the in-process
+// sshd, with every path under root, and opens a session on it.
+func dirsFixture(t *testing.T, root string, sudo bool) (*Session, *inventory.Node, string) {
+	t.Helper()
+	dir := t.TempDir()
+	keyFile, signer := sshtest.ClientKey(t, dir)
+	srv := sshtest.NewServer(t, signer.PublicKey())
+	knownHosts := filepath.Join(dir, "known_hosts")
+	sshtest.WriteKnownHost(t, knownHosts, srv.Addr, srv.HostKeys[0].PublicKey())
+	sudoDir := ""
+	if sudo {
+		sudoDir = srv.SudoStandIn(t)
+	}
+	binary := filepath.Join(dir, "nats-server")
+	if err := os.WriteFile(binary, []byte(fakeNATSServer), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	text := fmt.Sprintf(`[defaults]
+ssh_user = "deploy"
+ssh_port = %d
+ssh_key = %q
+known_hosts = %q
+sudo = %v
+
+[nats]
+binary = %q
+install_path = %q
+config_dir = %q
+store_dir = %q
+service = "dcctl-test-natsd"
+user = "daemon"
+
+[accounts.APP]
+jetstream = true
+users = ["app"]
+
+[accounts.SYSTEM]
+system = true
+users = ["ops"]
+
+[clusters.C]
+domain = "d"
+
+[nodes.n1]
+cluster = "C"
+dc = "x"
+host = "127.0.0.1"
+`, srv.Port(), keyFile, knownHosts, sudo, binary,
+		filepath.Join(root, "opt/acme/nats/bin/nats-server"), filepath.Join(root, "etc/acme/nats"), filepath.Join(root, "srv/acme-data"))
+	invFile := filepath.Join(dir, "inv.toml")
+	if err := os.WriteFile(invFile, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	inv, err := inventory.Load(invFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sec, err := inventory.LoadSecrets(inv, func(k string) string { return "pw-" + k })
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := NewSession(inv, sec, SessionOptions{})
+	t.Cleanup(func() { s.Close() })
+	return s, inv.Node("n1"), sudoDir
+}
+
+// planOne plans n as Plan does, but on this machine, which has no systemd:
+// it plays a host for files and directories only.
+func planOne(t *testing.T, s *Session, n *inventory.Node) *HostPlan {
+	t.Helper()
+	bin, err := binaryFile(s.Inv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dirs, files, err := desired(s.Inv, s.Secrets, bin, n.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := s.Client(t.Context(), n.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	facts, err := hostFacts(t.Context(), s, c, dirs, files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	facts.Systemd = true
+	p, err := planHost(t.Context(), s.Inv, s.Secrets, n, dirs, files, facts, fetcher(c))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// applyFilesOnly applies the plan without what would reach this machine's
+// systemd: the unit file, its directory and every systemctl call.
+func applyFilesOnly(t *testing.T, s *Session, p *HostPlan) {
+	t.Helper()
+	var files []FileChange
+	for _, f := range p.Files {
+		if f.File.Kind != "unit" {
+			files = append(files, f)
+		}
+	}
+	var parents []string
+	for _, d := range p.Parents {
+		if d != "/etc/systemd/system" {
+			parents = append(parents, d)
+		}
+	}
+	p.Files, p.Parents = files, parents
+	p.DaemonReload, p.Enable, p.Action = false, false, ActionNone
+	var log strings.Builder
+	if err := applyHost(t.Context(), s, p, &lineLog{w: &log}, nil); err != nil {
+		t.Fatalf("apply: %v\n%s", err, log.String())
+	}
+}
+
+func assertDir(t *testing.T, p string, mode os.FileMode, uid, gid uint32) {
+	t.Helper()
+	st, err := os.Stat(p)
+	if err != nil {
+		t.Errorf("directory %s: %v", p, err)
+		return
+	}
+	sys := st.Sys().(*syscall.Stat_t)
+	if !st.IsDir() || st.Mode().Perm() != mode || sys.Uid != uid || sys.Gid != gid {
+		t.Errorf("%s: mode %o uid %d gid %d, want a directory %o %d:%d", p, st.Mode().Perm(), sys.Uid, sys.Gid, mode, uid, gid)
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
