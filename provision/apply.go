@@ -33,7 +33,10 @@ type ApplyOptions struct {
 // then restarts one node at a time per cluster behind the health gate, then
 // waits for freshly started nodes to be healthy. It never stops early for
 // one host's failure, except that a cluster's rollout stops at the first
-// node that fails its gate: the next node is not touched.
+// node that fails its gate: the next node is not touched. A cancelled ctx
+// (Ctrl-C, the deployment lock lost) stops it too: what is under way is cut
+// short where it waits, and no further node is restarted; the recap's errors
+// carry the cause (context.Cause).
 func Apply(ctx context.Context, s *Session, plans []*HostPlan, o ApplyOptions) *Recap {
 	if o.GateTimeout == 0 {
 		o.GateTimeout = 3 * time.Minute
@@ -82,6 +85,14 @@ func Apply(ctx context.Context, s *Session, plans []*HostPlan, o ApplyOptions) *
 		go func(list []*HostPlan) {
 			defer wg.Done()
 			for i, p := range list {
+				if ctx.Err() != nil {
+					// Stopped (Ctrl-C, or the deployment lock lost): no
+					// further node is touched.
+					for _, rest := range list[i:] {
+						r.add(rest.Node.Name, 0, fmt.Errorf("not restarted: the run was stopped: %w", context.Cause(ctx)))
+					}
+					return
+				}
 				t0 := time.Now()
 				err := s.rollOne(ctx, p, o.GateTimeout, log)
 				r.add(p.Node.Name, time.Since(t0), err)
@@ -311,7 +322,10 @@ func installConfigs(ctx context.Context, c *remote.Client, s *Session, configs [
 	for _, fc := range configs {
 		mv = append(mv, fmt.Sprintf("mv -f %s %s", shellQuote(path.Join(stage, path.Base(fc.File.Path))), shellQuote(fc.File.Path)))
 	}
-	if _, stderr, err := c.Run(ctx, strings.Join(mv, " && ")); err != nil {
+	// The renames ignore a cancel's SIGTERM (and a dropped connection's
+	// HUP/PIPE): they take microseconds, and stopping between two of them
+	// would leave a config that includes a file of the other generation.
+	if _, stderr, err := c.Run(ctx, "trap '' INT TERM HUP PIPE; "+strings.Join(mv, " && ")); err != nil {
 		return fmt.Errorf("install configs: %w", withStderr(err, stderr))
 	}
 	for _, fc := range configs {

@@ -32,7 +32,8 @@ type Entry struct {
 	Phase string `json:"phase"`
 	Name  string `json:"name"`
 	// Result is ok, failed, refused, skipped (already done), planned (dry
-	// run), started, done.
+	// run), started, done, or interrupted (the run's last entry when it was
+	// stopped: Ctrl-C, SIGTERM, or its deployment lock lost; Error says which).
 	Result   string              `json:"result"`
 	Error    string              `json:"error,omitempty"`
 	Detail   string              `json:"detail,omitempty"`

@@ -44,6 +44,11 @@ func (e *FailedError) Unwrap() error { return e.Err }
 // the post-checks, writing both a log to e.Out and a journal beside the
 // inventory. It returns nil when done, a *RefusedError when a pre-check or
 // the confirmation refused, a *FailedError otherwise.
+//
+// A cancelled ctx stops the run before its next step (a step under way is
+// cut short where it waits), and the journal's closing entry is
+// "interrupted" with the cancel's cause (context.Cause: the operator's
+// Ctrl-C, or the deployment lock lost).
 func Run(ctx context.Context, e *Env, rb Runbook) (err error) {
 	redact := func(s string) string { return s }
 	if e.Session != nil && e.Session.Secrets != nil {
@@ -70,6 +75,8 @@ func Run(ctx context.Context, e *Env, rb Runbook) (err error) {
 		var errText string
 		switch {
 		case err == nil:
+		case ctx.Err() != nil:
+			res, errText = "interrupted", context.Cause(ctx).Error()
 		case errors.As(err, new(*RefusedError)):
 			res, errText = "refused", err.Error()
 		default:
@@ -132,6 +139,10 @@ func Run(ctx context.Context, e *Env, rb Runbook) (err error) {
 		}
 	}
 	for i, s := range steps {
+		if ctx.Err() != nil {
+			log.printf("stopped before step %d/%d %s: %v\n", i+1, len(steps), s.Name, context.Cause(ctx))
+			return &FailedError{What: "stopped before step " + s.Name, Err: fmt.Errorf("%w; the steps before it are done: run the same command again to go on", context.Cause(ctx)), Journal: j.Path()}
+		}
 		t0 := time.Now()
 		prefix := fmt.Sprintf("  %d/%d %s%s", i+1, len(steps), s.Name, destructiveMark(s))
 		if done[i] {
@@ -141,6 +152,9 @@ func Run(ctx context.Context, e *Env, rb Runbook) (err error) {
 		}
 		log.printf("%s ...\n", prefix)
 		err := s.Run(ctx, log.progress(j, s.Name))
+		if err != nil && ctx.Err() != nil {
+			err = fmt.Errorf("stopped: %w (%v)", context.Cause(ctx), err)
+		}
 		if err != nil {
 			log.printf("    FAILED after %.1fs: %v\n", time.Since(t0).Seconds(), err)
 			j.Write(Entry{Phase: "step", Name: s.Name, Result: "failed", Error: err.Error(), Duration: since(t0)})
@@ -150,6 +164,9 @@ func Run(ctx context.Context, e *Env, rb Runbook) (err error) {
 		j.Write(Entry{Phase: "step", Name: s.Name, Result: "ok", Duration: since(t0)})
 	}
 
+	if ctx.Err() != nil {
+		return &FailedError{What: "stopped before the post-checks", Err: context.Cause(ctx), Journal: j.Path()}
+	}
 	log.printf("post-checks:\n")
 	var failed []string
 	for _, c := range rb.PostChecks(e) {

@@ -76,13 +76,13 @@ func runNode(c *cli.Context) error {
 			return err
 		}
 	}
-	release, err := takeLock(c, s, inv)
+	ctx, release, err := takeLock(c, s, inv, nil)
 	if err != nil {
 		return err
 	}
 	defer release()
 	if err := s.UnitCtl(ctx, n.Name, action); err != nil {
-		return err
+		return whyStopped(ctx, err)
 	}
 	st, err := s.UnitState(ctx, n.Name)
 	if err != nil {

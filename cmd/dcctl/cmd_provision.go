@@ -36,7 +36,9 @@ func provisionCommand() *cli.Command {
 			"with `nats-server -t` before installing it, starts first installs, reloads\n" +
 			"when every changed option is hot-reloadable and otherwise restarts one node\n" +
 			"at a time per cluster behind the health gate. A second run changes nothing.\n" +
-			"Ends with a recap; exit 1 if any host failed or was unreachable.",
+			"Ends with a recap; exit 1 if any host failed or was unreachable. Ctrl-C (or\n" +
+			"losing the deployment lock) stops it before the next node is restarted; no\n" +
+			"file is ever left half-installed.",
 		Flags: append([]cli.Flag{
 			inventoryFlag(), limitFlag(), concurrencyFlag(), jsonFlag(),
 			&cli.BoolFlag{Name: "check", Usage: "only show the plan; change nothing"},
@@ -76,16 +78,21 @@ func runProvision(c *cli.Context, checkOnly bool) error {
 	}
 	s := newSession(c, inv, sec)
 	defer s.Close()
+	ctx := c.Context
 	if !checkOnly {
-		release, err := takeLock(c, s, inv)
+		lctx, release, err := takeLock(c, s, inv, nil)
 		if err != nil {
 			return err
 		}
 		defer release()
+		ctx = lctx
 	}
 	out := c.App.Writer
-	plans, err := provision.Plan(c.Context, s, nodes)
+	plans, err := provision.Plan(ctx, s, nodes)
 	if err != nil {
+		if ctx.Err() != nil {
+			return whyStopped(ctx, err)
+		}
 		return refused(err)
 	}
 	if err := newPasswords(c, s, plans, len(nodes), checkOnly); err != nil {
@@ -120,7 +127,7 @@ func runProvision(c *cli.Context, checkOnly bool) error {
 		opts.Upload = meter.update
 		opts.Log = meter
 	}
-	recap := provision.Apply(c.Context, s, plans, opts)
+	recap := provision.Apply(ctx, s, plans, opts)
 	meter.done()
 	if c.Bool("json") {
 		if err := writeJSON(out, recap); err != nil {
@@ -130,7 +137,7 @@ func runProvision(c *cli.Context, checkOnly bool) error {
 		recap.Print(out)
 	}
 	if recap.Failed() {
-		return errReported
+		return whyStopped(ctx, errReported)
 	}
 	return nil
 }

@@ -115,7 +115,7 @@ func runbookFlags(own ...cli.Flag) []cli.Flag {
 	flags := append([]cli.Flag{inventoryFlag(), yesFlag(),
 		&cli.BoolFlag{Name: "dry-run", Usage: "run the pre-checks and list the steps; change nothing"},
 		&cli.DurationFlag{Name: "timeout", Value: 3 * time.Minute, Usage: "bound on each wait (replica catch-up, meta peer, health)"},
-		breakLockFlag(),
+		breakLockFlag(), withoutLockFlag(),
 	}, own...)
 	return append(flags, sshFlags()...)
 }
@@ -163,12 +163,14 @@ func runRunbookWith(c *cli.Context, inv *inventory.Inventory, rb runbooks.Runboo
 	}
 	s := newSession(c, inv, sec)
 	defer s.Close()
+	ctx := c.Context
 	if !c.Bool("dry-run") {
-		release, err := takeLock(c, s, inv)
+		lctx, release, err := takeLock(c, s, inv, runbooks.Clusters(inv, rb))
 		if err != nil {
 			return err
 		}
 		defer release()
+		ctx = lctx
 	}
 	e := &runbooks.Env{
 		Inv: inv, Session: s, Hosts: runbooks.SystemdHosts{S: s},
@@ -178,12 +180,12 @@ func runRunbookWith(c *cli.Context, inv *inventory.Inventory, rb runbooks.Runboo
 		Confirm: func(q string) error { return confirm(c, q) },
 		Version: version,
 	}
-	err = runbooks.Run(c.Context, e, rb)
+	err = runbooks.Run(ctx, e, rb)
 	var r *runbooks.RefusedError
 	if errors.As(err, &r) {
 		return refused(err)
 	}
-	return err
+	return whyStopped(ctx, err)
 }
 
 func runRunbookList(c *cli.Context) error {

@@ -36,6 +36,9 @@ func usageError(err error) error { return refused(fmt.Errorf("%w (see --help)", 
 var errReported = errors.New("failed (see above)")
 
 func exitCode(err error) int {
+	if code := stopCode(err); code != 0 {
+		return code
+	}
 	var ce *codedError
 	if errors.As(err, &ce) {
 		return ce.code

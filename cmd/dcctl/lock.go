@@ -7,6 +7,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -21,6 +22,17 @@ func breakLockFlag() cli.Flag {
 	return &cli.BoolFlag{Name: "break-lock", Usage: "remove another run's deployment lock first (only when you are sure that run is gone; see docs/reliability.md)"}
 }
 
+// withoutLockFlag lets a runbook run when it cannot lock a majority of an
+// affected cluster's hosts (no SSH at all, NATS reached with --direct).
+func withoutLockFlag() cli.Flag {
+	return &cli.BoolFlag{Name: "without-lock", Usage: "run even when the deployment lock cannot be taken on a majority of each affected cluster's hosts (no SSH access): nothing then keeps a second operator out"}
+}
+
+// lockReleaseTimeout bounds releasing the lock when a run ends: the run's
+// own context may be cancelled by then (Ctrl-C), and a hung host must not
+// keep the operator waiting; its lock expires by itself.
+const lockReleaseTimeout = 30 * time.Second
+
 // takeLock connects to every host of the inventory and takes the deployment
 // lock (package lock) on each one that answers, so that a second operator's
 // run refuses. It is called before facts are read: a plan made while
@@ -29,16 +41,29 @@ func breakLockFlag() cli.Flag {
 //
 // A changed or revoked host key refuses the whole run here, before anything
 // is touched anywhere (exit 2). A host that cannot be reached is left out
-// (it cannot be changed by this run either), and said so.
-func takeLock(c *cli.Context, s *provision.Session, inv *inventory.Inventory) (release func(), err error) {
-	ctx := c.Context
+// (it cannot be changed by this run either), and said so. For each cluster
+// in majorityOf (the clusters a runbook acts on) the lock must cover a
+// majority of its hosts, or the run is refused (exit 2): two operators who
+// each reach a different minority could otherwise both act on it.
+//
+// The returned context is the command's from then on: it is cancelled, with
+// a *lock.LostError as its cause, if the run loses its lock (broken by
+// another operator, or its heartbeat failing for over half the expiry), so
+// that the run stops before its next step. release stops the heartbeat and
+// removes the lock, with a fresh context (the run's may be cancelled).
+func takeLock(c *cli.Context, s *provision.Session, inv *inventory.Inventory, majorityOf []string) (ctx context.Context, release func(), err error) {
+	ctx = c.Context
 	warn := func(format string, a ...any) { fmt.Fprintf(c.App.ErrWriter, "dcctl: "+format+"\n", a...) }
 	errs := s.Connect(ctx, inv.Nodes)
+	if ctx.Err() != nil {
+		return nil, nil, context.Cause(ctx)
+	}
 	if err := hostKeyErrors(errs); err != nil {
-		return nil, refused(err)
+		return nil, nil, refused(err)
 	}
 	var hosts []lock.Host
 	var down []string
+	reached := map[string]bool{}
 	for _, n := range inv.Nodes {
 		if errs[n.Name] != nil {
 			down = append(down, n.Name)
@@ -50,11 +75,18 @@ func takeLock(c *cli.Context, s *provision.Session, inv *inventory.Inventory) (r
 			continue
 		}
 		hosts = append(hosts, cl)
+		reached[n.Name] = true
 	}
 	sort.Strings(down)
+	if err := lockMajority(inv, majorityOf, reached); err != nil {
+		if !c.Bool("without-lock") {
+			return nil, nil, refused(err)
+		}
+		warn("WARNING: --without-lock: %v", err)
+	}
 	if len(hosts) == 0 {
 		warn("WARNING: no host answered over SSH, so no deployment lock was taken: another operator's run would not be refused")
-		return func() {}, nil
+		return ctx, func() {}, nil
 	}
 	if len(down) > 0 {
 		warn("deployment lock not taken on unreachable %s", strings.Join(down, ", "))
@@ -69,16 +101,46 @@ func takeLock(c *cli.Context, s *provision.Session, inv *inventory.Inventory) (r
 	})
 	var held *lock.HeldError
 	if errors.As(err, &held) {
-		return nil, refused(err)
+		return nil, nil, refused(err)
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return func() {
-		if err := l.Release(context.WithoutCancel(ctx)); err != nil {
+	runCtx, cancel := l.Context(ctx)
+	return runCtx, func() {
+		cancel()
+		rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), lockReleaseTimeout)
+		defer rcancel()
+		if err := l.Release(rctx); err != nil {
 			warn("%v", err)
 		}
 	}, nil
+}
+
+// lockMajority checks that the hosts reached are a majority of each named
+// cluster's nodes.
+func lockMajority(inv *inventory.Inventory, clusters []string, reached map[string]bool) error {
+	var errs []error
+	for _, name := range clusters {
+		cl := inv.Cluster(name)
+		if cl == nil {
+			continue
+		}
+		var missing []string
+		for _, n := range cl.Nodes {
+			if !reached[n.Name] {
+				missing = append(missing, n.Name)
+			}
+		}
+		got := len(cl.Nodes) - len(missing)
+		if got*2 > len(cl.Nodes) {
+			continue
+		}
+		errs = append(errs, fmt.Errorf("cannot take the deployment lock on a majority of cluster %s's hosts: %d of %d answered over SSH (unreachable: %s); "+
+			"another operator who reaches the others could act on the cluster at the same time. Restore SSH access to them, "+
+			"or, if no one else can be operating it, run again with --without-lock", name, got, len(cl.Nodes), strings.Join(missing, ", ")))
+	}
+	return errors.Join(errs...)
 }
 
 // hostKeyErrors joins the dial errors that are about host keys: those are

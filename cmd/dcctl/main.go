@@ -4,6 +4,8 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -15,7 +17,10 @@ import (
 var version = "dev"
 
 func main() {
-	os.Exit(run(os.Args, os.Stdin, os.Stdout, os.Stderr))
+	ctx, stop := interruptible(context.Background(), os.Stderr)
+	code := runContext(ctx, os.Args, os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
 }
 
 func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
@@ -24,7 +29,9 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 		Usage: "provision and operate a two-data-center NATS JetStream deployment over SSH",
 		Description: "INVENTORY is the first argument of the commands that take one, or -i FILE, or\n" +
 			"$DCCTL_INVENTORY, or ./inventory.toml.\n\n" +
-			"Exit codes: 0 done, 1 failed, 2 refused by a pre-check or bad input.",
+			"Exit codes: 0 done, 1 failed, 2 refused by a pre-check or bad input,\n" +
+			"130 interrupted (SIGINT or SIGTERM: the run stops before its next step, releases\n" +
+			"the deployment lock and exits; a second signal exits at once).",
 		Version:   version,
 		Reader:    stdin,
 		Writer:    stdout,
@@ -53,8 +60,22 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 }
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	return runContext(context.Background(), args, stdin, stdout, stderr)
+}
+
+// runContext runs dcctl under ctx; a cancelled ctx (the operator's signal)
+// ends the command with its cause's exit code.
+func runContext(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	app := newApp(stdin, stdout, stderr)
-	if err := app.Run(interspersed(app, args)); err != nil {
+	err := app.RunContext(ctx, interspersed(app, args))
+	var intr *interruptedError
+	if errors.As(context.Cause(ctx), &intr) {
+		if err == nil {
+			return 0 // it finished anyway
+		}
+		err = whyStopped(ctx, err)
+	}
+	if err != nil {
 		fmt.Fprintf(stderr, "dcctl: %v\n", err)
 		return exitCode(err)
 	}

@@ -1,0 +1,61 @@
+package runbooks
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/dcctl/dcctl/inventory"
+)
+
+// twoSteps is a runbook whose first step stands for the moment the run is
+// stopped (the operator's Ctrl-C, or the lock lost) while it works.
+type twoSteps struct {
+	during func()
+	ran    []string
+}
+
+func (r *twoSteps) Name() string           { return "two-steps" }
+func (r *twoSteps) Target() string         { return "nothing" }
+func (r *twoSteps) PreChecks(*Env) []Check { return nil }
+func (r *twoSteps) PostChecks(*Env) []Check {
+	return []Check{{Name: "post", Run: func(context.Context) error { r.ran = append(r.ran, "post"); return nil }}}
+}
+func (r *twoSteps) Steps(*Env) []Step {
+	return []Step{
+		{Name: "first", Run: func(context.Context, func(string)) error { r.ran = append(r.ran, "first"); r.during(); return nil }},
+		{Name: "second", Run: func(context.Context, func(string)) error { r.ran = append(r.ran, "second"); return nil }},
+	}
+}
+
+// TestStoppedRunSkipsTheNextStepAndJournalsWhy: once the run's context is
+// cancelled, no further step or post-check runs, the error says why (the
+// cause), and the journal's last entry is "interrupted" with that cause.
+func TestStoppedRunSkipsTheNextStepAndJournalsWhy(t *testing.T) {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	cause := errors.New("lock lost on bb_1: this run's lock was removed (--break-lock?)")
+	rb := &twoSteps{during: func() { cancel(cause) }}
+	var out strings.Builder
+	e := &Env{Inv: &inventory.Inventory{Dir: t.TempDir()}, Out: &out}
+	err := Run(ctx, e, rb)
+	var failed *FailedError
+	if !errors.As(err, &failed) || !errors.Is(err, cause) {
+		t.Fatalf("Run: %v, want a *FailedError wrapping the cause", err)
+	}
+	if strings.Join(rb.ran, ",") != "first" {
+		t.Fatalf("ran %v after the stop, want only the first step", rb.ran)
+	}
+	if !strings.Contains(out.String(), "stopped before step 2/2 second: lock lost on bb_1") {
+		t.Errorf("log does not say why it stopped:\n%s", out.String())
+	}
+	entries, err := ReadJournal(e.Journal.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := entries[len(entries)-1]
+	if last.Phase != "run" || last.Result != "interrupted" || !strings.Contains(last.Error, "lock lost on bb_1") {
+		t.Fatalf("last journal entry %+v, want run interrupted with the cause", last)
+	}
+}
