@@ -28,7 +28,7 @@ func TestProvisionCreatesTheDirectoriesItInstallsInto(t *testing.T) {
 	}
 	for name, sudo := range map[string]bool{"root_login": false, "sudo": true} {
 		t.Run(name, func(t *testing.T) {
-			root := t.TempDir() // the host's "/"
+			root := hostRoot(t)
 			srvParent := filepath.Join(root, "srv")
 			if err := os.Mkdir(srvParent, 0o750); err != nil {
 				t.Fatal(err)
@@ -85,6 +85,19 @@ func TestProvisionCreatesTheDirectoriesItInstallsInto(t *testing.T) {
 			}
 		})
 	}
+}
+
+// hostRoot is a fresh directory that plays the host's "/", removed at the
+// end. It is not under t.TempDir(): validate refuses host paths under /tmp
+// (the unit's PrivateTmp would hide them), as under /home and /root.
+func hostRoot(t *testing.T) string {
+	t.Helper()
+	root, err := os.MkdirTemp("/var/lib", "dcctl-test-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(root) })
+	return root
 }
 
 // dirsFixture writes a one-node inventory whose host is the in-process
