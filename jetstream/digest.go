@@ -7,13 +7,11 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash"
+	"io"
 	"sort"
 	"strings"
-	"time"
 
 	"github.com/nats-io/nats.go"
-	njs "github.com/nats-io/nats.go/jetstream"
 )
 
 // Baseline is the proof of a stream's contents: the counters the server keeps
@@ -31,6 +29,14 @@ type Baseline struct {
 	// length-prefixed so that no two different streams hash alike by
 	// shifting bytes between fields.
 	Digest string `json:"sha256"`
+	// Retention is the stream's retention when it was recorded.
+	Retention string `json:"retention,omitempty"`
+
+	// read is how many messages Record read; hashes holds a hash of each
+	// (not in the JSON: a journal or manifest need not carry one line per
+	// message).
+	read   uint64
+	hashes *msgHashes
 }
 
 // Equal returns nil when o matches b, else an error naming every difference.
@@ -61,124 +67,61 @@ func (b Baseline) Equal(o Baseline) error {
 // while it read the stream, so the counters and the digest disagree.
 var ErrStreamChanged = errors.New("stream changed while it was being read")
 
-// Digest reads every message of stream (through an ephemeral ordered
-// consumer, which skips deleted sequences) and returns its baseline. Messages
-// published after Digest starts are ignored; the stream must not lose messages
-// meanwhile (ErrStreamChanged). The consumer is R1 and in memory, so this
-// works on a degraded stream as long as the domain has a meta leader.
+// Digest reads every message of stream and returns its exact baseline: the
+// server's counters and the digest agree, or it fails with ErrStreamChanged
+// (messages removed while it read). Messages published after it starts are
+// ignored. It is the proof a backup carries; a runbook on a live stream uses
+// Record and Prove instead.
 func (c *Conn) Digest(ctx context.Context, domain, stream string) (Baseline, error) {
+	b, err := c.Record(ctx, domain, stream)
+	if err != nil {
+		return Baseline{}, err
+	}
+	if b.read != b.Msgs {
+		return Baseline{}, fmt.Errorf("digest of stream %s: read %d messages, stream reported %d: %w", stream, b.read, b.Msgs, ErrStreamChanged)
+	}
+	return b, nil
+}
+
+// Record reads every message of stream from its first to its last sequence
+// as the stream reports them when Record starts, and returns the baseline
+// with a hash of each message read, so that Prove can later compare any part
+// of that range. It never fails because the stream changes while it reads:
+// messages published meanwhile are past the range, and messages removed
+// meanwhile (a limit discarding the oldest, a consumer of a work queue)
+// are simply not in the baseline; FirstSeq is then the first one read.
+// It works on every retention and on a degraded stream that has a leader.
+func (c *Conn) Record(ctx context.Context, domain, stream string) (Baseline, error) {
 	st, err := c.Stream(ctx, domain, stream)
 	if err != nil {
 		return Baseline{}, fmt.Errorf("digest of stream %s: %w", stream, err)
 	}
-	b := Baseline{Stream: stream, Msgs: st.Msgs, Bytes: st.Bytes, FirstSeq: st.FirstSeq, LastSeq: st.LastSeq, NumSubjects: st.NumSubjects}
+	b := Baseline{Stream: stream, Msgs: st.Msgs, Bytes: st.Bytes, FirstSeq: st.FirstSeq, LastSeq: st.LastSeq, NumSubjects: st.NumSubjects,
+		Retention: st.Retention, hashes: &msgHashes{}}
 	h := sha256.New()
-	if st.Msgs == 0 {
-		b.Digest = hex.EncodeToString(h.Sum(nil))
-		return b, nil
-	}
-	nc, err := c.appConn()
-	if err != nil {
-		return Baseline{}, fmt.Errorf("digest of stream %s: %w", stream, err)
-	}
-	js, err := jsContext(nc, domain)
-	if err != nil {
-		return Baseline{}, fmt.Errorf("digest of stream %s: %w", stream, err)
-	}
-	cctx, cancel := c.withTimeout(ctx)
-	cons, err := js.OrderedConsumer(cctx, stream, njs.OrderedConsumerConfig{
-		DeliverPolicy: njs.DeliverByStartSequencePolicy,
-		OptStartSeq:   st.FirstSeq,
-		// Cleans up after us if we die before deleting it.
-		InactiveThreshold: time.Minute,
-	})
-	cancel()
-	if err != nil {
-		return Baseline{}, fmt.Errorf("digest of stream %s: create ordered consumer: %w", stream, err)
-	}
-	defer func() {
-		// Best effort (the inactive threshold removes it anyway), but wait
-		// for the deletion to be applied: a snapshot with consumers taken
-		// right after would otherwise fail on a consumer half gone.
-		dctx, cancel := c.withTimeout(context.WithoutCancel(ctx))
-		defer cancel()
-		name := cons.CachedInfo().Name
-		if name == "" || js.DeleteConsumer(dctx, stream, name) != nil {
-			return
-		}
-		_ = poll(dctx, func() error {
-			_, err := js.Consumer(dctx, stream, name)
-			if errors.Is(err, njs.ErrConsumerNotFound) {
-				return nil
-			}
-			return errors.New("consumer still there")
+	if st.Msgs > 0 {
+		one := sha256.New()
+		both := io.MultiWriter(h, one)
+		var sum [sha256.Size]byte
+		err = c.readRange(ctx, domain, stream, st.FirstSeq, st.LastSeq, func(seq uint64, subject string, hdr nats.Header, data []byte) error {
+			one.Reset()
+			hashMessage(both, seq, subject, hdr, data)
+			b.hashes.add(seq, binary.BigEndian.Uint64(one.Sum(sum[:0])))
+			return nil
 		})
-	}()
-
-	var count uint64
-	done := false
-	var noResponders time.Time // when the current run of "no responders" began
-	for !done {
-		if err := ctx.Err(); err != nil {
-			return Baseline{}, fmt.Errorf("digest of stream %s after %d of %d messages: %w", stream, count, st.Msgs, err)
-		}
-		want := min(st.Msgs-count, 1000)
-		batch, err := cons.Fetch(int(want), njs.FetchMaxWait(c.timeout))
-		got := 0
-		if err == nil {
-			for m := range batch.Messages() {
-				got++
-				md, merr := m.Metadata()
-				if merr != nil {
-					return Baseline{}, fmt.Errorf("digest of stream %s: %w", stream, merr)
-				}
-				seq := md.Sequence.Stream
-				if seq > st.LastSeq {
-					done = true
-					break
-				}
-				hashMessage(h, seq, m.Subject(), m.Headers(), m.Data())
-				count++
-				if seq == st.LastSeq || count == st.Msgs {
-					done = true
-					break
-				}
-			}
-			err = batch.Error()
-		}
-		switch {
-		case errors.Is(err, nats.ErrNoResponders) && got == 0:
-			// The new consumer's subscription has not reached the server
-			// we are connected to yet (interest propagates asynchronously
-			// over routes and leafnode links): try again for a while.
-			if noResponders.IsZero() {
-				noResponders = time.Now()
-			}
-			if time.Since(noResponders) > c.timeout {
-				return Baseline{}, fmt.Errorf("digest of stream %s: fetch: %w", stream, err)
-			}
-			select {
-			case <-ctx.Done():
-			case <-time.After(pollInterval / 5):
-			}
-			continue
-		case err != nil && !errors.Is(err, nats.ErrTimeout):
-			return Baseline{}, fmt.Errorf("digest of stream %s: fetch: %w", stream, err)
-		}
-		noResponders = time.Time{}
-		if got == 0 {
-			// Nothing more to read before LastSeq: the tail was deleted.
-			done = true
+		if err != nil {
+			return Baseline{}, fmt.Errorf("digest of stream %s: %w", stream, err)
 		}
 	}
-	if count != st.Msgs {
-		return Baseline{}, fmt.Errorf("digest of stream %s: read %d messages, stream reported %d: %w", stream, count, st.Msgs, ErrStreamChanged)
+	b.read = uint64(b.hashes.count())
+	if len(b.hashes.runs) > 0 {
+		b.FirstSeq = b.hashes.runs[0].first
 	}
 	b.Digest = hex.EncodeToString(h.Sum(nil))
 	return b, nil
 }
 
-func hashMessage(h hash.Hash, seq uint64, subject string, hdr nats.Header, data []byte) {
+func hashMessage(h io.Writer, seq uint64, subject string, hdr nats.Header, data []byte) {
 	var n [8]byte
 	field := func(p []byte) {
 		binary.BigEndian.PutUint64(n[:], uint64(len(p)))
@@ -204,11 +147,4 @@ func hashMessage(h hash.Hash, seq uint64, subject string, hdr nats.Header, data 
 		}
 	}
 	field(data)
-}
-
-func jsContext(nc *nats.Conn, domain string) (njs.JetStream, error) {
-	if domain == "" {
-		return njs.New(nc)
-	}
-	return njs.NewWithDomain(nc, domain)
 }

@@ -301,6 +301,51 @@ func TestDeployment(t *testing.T) {
 		})
 	})
 
+	t.Run("prove: growth allowed, a lost message is not", func(t *testing.T) {
+		ctx := ctxT(t, 30*time.Second)
+		b, err := e.c.Record(ctx, "hub", "foo")
+		if err != nil {
+			t.Fatal(err)
+		}
+		whole := b
+		whole.hashes = nil // as a backup's manifest has it
+		publish(t, hub, "foo", 10)
+		for _, base := range []Baseline{b, whole} {
+			p, err := e.c.Prove(ctx, "hub", "foo", base)
+			if err != nil || p.Kind != ProofRange || p.Verified != b.read || p.LastSeq != b.LastSeq+10 {
+				t.Fatalf("prove after growth: %v %+v (baseline %d messages up to %d)", err, p, b.read, b.LastSeq)
+			}
+		}
+		s, err := hub.Stream(ctx, "foo")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.DeleteMsg(ctx, 30); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.c.Prove(ctx, "hub", "foo", b); err == nil || !strings.Contains(err.Error(), "lost 1 acknowledged messages") || !strings.Contains(err.Error(), "sequences 30") {
+			t.Fatalf("prove after a delete: %v", err)
+		}
+		if _, err := e.c.Prove(ctx, "hub", "foo", whole); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("messages %d, expected %d", b.read-1, b.read)) {
+			t.Fatalf("prove of a whole baseline after a delete: %v", err)
+		}
+		// The oldest recorded message gone from a stream with no limit that
+		// discards is lost too.
+		if err := s.DeleteMsg(ctx, b.FirstSeq); err != nil {
+			t.Fatal(err)
+		}
+		b2, err := e.c.Record(ctx, "hub", "foo")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.DeleteMsg(ctx, b2.FirstSeq); err != nil {
+			t.Fatal(err)
+		}
+		if p, err := e.c.Prove(ctx, "hub", "foo", b2); err == nil || !strings.Contains(err.Error(), "lost its 1 oldest") {
+			t.Fatalf("prove after the first message went: %v %+v %+v", err, p, b2)
+		}
+	})
+
 	t.Run("streams across domains", func(t *testing.T) {
 		ctx := ctxT(t, 30*time.Second)
 		us := e.js("us")
@@ -395,11 +440,11 @@ func TestDeployment(t *testing.T) {
 		if err := hub.DeleteStream(ctx, "bar"); err != nil {
 			t.Fatal(err)
 		}
-		st, err := e.c.Restore(ctx, "hub", dir, RestoreOptions{Replicas: 1})
+		st, err := e.c.Restore(ctx, "hub", dir, RestoreOptions{Replicas: 1, Metadata: map[string]string{"dcctl.restored-from": "mark"}})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if st.Replicas != 1 || st.Msgs != 50 {
+		if st.Replicas != 1 || st.Msgs != 50 || st.Metadata["dcctl.restored-from"] != "mark" {
 			t.Fatalf("restored as %+v", st)
 		}
 		if err := e.c.SetReplicas(ctx, "hub", "bar", 3); err != nil {
@@ -407,6 +452,10 @@ func TestDeployment(t *testing.T) {
 		}
 		if err := e.c.WaitStreamCurrent(ctx, "hub", "bar", 3, nil); err != nil {
 			t.Fatal(err)
+		}
+		// The mark survives a stream update, as the server itself reports it.
+		if s, err := hub.Stream(ctx, "bar"); err != nil || s.CachedInfo().Config.Metadata["dcctl.restored-from"] != "mark" {
+			t.Fatalf("metadata after restore and update: %v %v", err, s)
 		}
 		after, err := e.c.Digest(ctx, "hub", "bar")
 		if err != nil {
@@ -727,4 +776,26 @@ func TestDeployment(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
+}
+
+func TestMsgHashes(t *testing.T) {
+	var m msgHashes
+	for _, seq := range []uint64{3, 4, 5, 9, 10, 20} {
+		m.add(seq, seq*7)
+	}
+	if m.count() != 6 || len(m.runs) != 3 {
+		t.Fatalf("count %d runs %d, want 6 messages in 3 runs", m.count(), len(m.runs))
+	}
+	for seq := uint64(0); seq < 25; seq++ {
+		got, ok := m.get(seq)
+		want := slices.Contains([]uint64{3, 4, 5, 9, 10, 20}, seq)
+		if ok != want || (ok && got != seq*7) {
+			t.Errorf("get(%d) = %d, %v", seq, got, ok)
+		}
+	}
+	var seqs []uint64
+	m.each(func(seq, _ uint64) { seqs = append(seqs, seq) })
+	if !slices.Equal(seqs, []uint64{3, 4, 5, 9, 10, 20}) {
+		t.Fatalf("each: %v", seqs)
+	}
 }

@@ -133,6 +133,10 @@ type RestoreOptions struct {
 	// Restoring as R1 and scaling up with SetReplicas avoids needing every
 	// replica's server to take the whole upload at once.
 	Replicas int
+	// Metadata is added to the stream's configured metadata, in the same
+	// request that creates it: a mark of who restored it that no other
+	// stream can have by accident.
+	Metadata map[string]string
 }
 
 // Restore recreates the stream saved in dir in domain. It refuses when a
@@ -149,7 +153,7 @@ func (c *Conn) Restore(ctx context.Context, domain, dir string, o RestoreOptions
 	case !IsErrCode(err, ErrCodeStreamNotFound):
 		return nil, fmt.Errorf("restore of stream %s: %w", name, err)
 	}
-	if err := c.upload(ctx, domain, dir, o.Replicas); err != nil {
+	if err := c.upload(ctx, domain, dir, o); err != nil {
 		return nil, fmt.Errorf("restore of stream %s in domain %q from %s: %w", name, domain, dir, err)
 	}
 	st, err := c.Stream(ctx, domain, name)
@@ -170,7 +174,7 @@ const restoreChunk = 64 * 1024
 // which is what a chunk meets when the restoring server's subscription has
 // not yet propagated to the server we are connected to (routinely so when
 // connected through a leaf cluster), so we retry that case briefly.
-func (c *Conn) upload(ctx context.Context, domain, dir string, replicas int) error {
+func (c *Conn) upload(ctx context.Context, domain, dir string, o RestoreOptions) error {
 	raw, err := os.ReadFile(filepath.Join(dir, jsm.SnapshotMetaFile))
 	if err != nil {
 		return err
@@ -184,8 +188,18 @@ func (c *Conn) upload(ctx context.Context, domain, dir string, replicas int) err
 	if err := json.Unmarshal(req["config"], &cfg); err != nil {
 		return fmt.Errorf("decode %s config: %w", jsm.SnapshotMetaFile, err)
 	}
-	if replicas > 0 {
-		cfg["num_replicas"] = replicas
+	if o.Replicas > 0 {
+		cfg["num_replicas"] = o.Replicas
+	}
+	if len(o.Metadata) > 0 {
+		md, _ := cfg["metadata"].(map[string]any)
+		if md == nil {
+			md = map[string]any{}
+		}
+		for k, v := range o.Metadata {
+			md[k] = v
+		}
+		cfg["metadata"] = md
 	}
 	name, _ := cfg["name"].(string)
 	if req["config"], err = json.Marshal(cfg); err != nil {

@@ -18,6 +18,14 @@ type StreamState struct {
 	Subjects []string  `json:"subjects"`
 	Storage  string    `json:"storage"`  // "file" or "memory"
 	Replicas int       `json:"replicas"` // configured replica count
+	// Retention is "limits", "workqueue" or "interest": on the last two,
+	// consumers remove messages, so a range read earlier cannot be re-read.
+	Retention string `json:"retention"`
+	// Limits are the configured limits that discard messages on their own.
+	Limits StreamLimits `json:"limits"`
+	// Metadata is the stream's configured metadata (dcctl marks a stream it
+	// restored there).
+	Metadata map[string]string `json:"metadata,omitempty"`
 
 	Cluster string `json:"cluster,omitempty"`
 	// Leader is empty while the stream has no leader.
@@ -104,10 +112,34 @@ type streamInfoData struct {
 }
 
 type streamConfigData struct {
-	Name     string   `json:"name"`
-	Subjects []string `json:"subjects,omitempty"`
-	Storage  string   `json:"storage"`
-	Replicas int      `json:"num_replicas"`
+	Name      string            `json:"name"`
+	Subjects  []string          `json:"subjects,omitempty"`
+	Storage   string            `json:"storage"`
+	Replicas  int               `json:"num_replicas"`
+	Retention string            `json:"retention"`
+	MaxMsgs   int64             `json:"max_msgs"`
+	MaxBytes  int64             `json:"max_bytes"`
+	MaxAge    time.Duration     `json:"max_age"`
+	MaxPerSub int64             `json:"max_msgs_per_subject"`
+	Discard   string            `json:"discard"`
+	Metadata  map[string]string `json:"metadata,omitempty"`
+}
+
+// StreamLimits are the limits of a stream that remove messages without
+// anyone asking: the oldest go when MaxMsgs, MaxBytes (discard "old") or
+// MaxAge is reached, older messages of a subject when MaxPerSubject is.
+type StreamLimits struct {
+	MaxMsgs       int64         `json:"max_msgs,omitempty"`
+	MaxBytes      int64         `json:"max_bytes,omitempty"`
+	MaxAge        time.Duration `json:"max_age,omitempty"`
+	MaxPerSubject int64         `json:"max_msgs_per_subject,omitempty"`
+	Discard       string        `json:"discard,omitempty"`
+}
+
+// DiscardsOldest reports whether the stream drops its oldest messages by
+// itself (age, or count and size with discard "old").
+func (l StreamLimits) DiscardsOldest() bool {
+	return l.MaxAge > 0 || (l.Discard != "new" && (l.MaxMsgs > 0 || l.MaxBytes > 0))
 }
 
 func (d streamInfoData) state(domain string) (StreamState, error) {
@@ -118,6 +150,8 @@ func (d streamInfoData) state(domain string) (StreamState, error) {
 	s := StreamState{
 		Name: cfg.Name, Domain: domain, Created: d.Created,
 		Subjects: cfg.Subjects, Storage: cfg.Storage, Replicas: cfg.Replicas,
+		Retention: cfg.Retention, Metadata: cfg.Metadata,
+		Limits:    StreamLimits{MaxMsgs: cfg.MaxMsgs, MaxBytes: cfg.MaxBytes, MaxAge: cfg.MaxAge, MaxPerSubject: cfg.MaxPerSub, Discard: cfg.Discard},
 		Followers: []Peer{},
 		Msgs:      d.State.Msgs, Bytes: d.State.Bytes, FirstSeq: d.State.FirstSeq, LastSeq: d.State.LastSeq,
 		NumDeleted: d.State.NumDeleted, NumSubjects: d.State.NumSubjects, Consumers: d.State.Consumers,
@@ -125,6 +159,9 @@ func (d streamInfoData) state(domain string) (StreamState, error) {
 	}
 	if s.Replicas == 0 {
 		s.Replicas = 1
+	}
+	if s.Retention == "" {
+		s.Retention = "limits"
 	}
 	if d.Cluster != nil {
 		s.Cluster, s.Leader = d.Cluster.Name, d.Cluster.Leader

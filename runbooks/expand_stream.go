@@ -91,6 +91,6 @@ func (r *ExpandStream) Steps(e *Env) []Step {
 func (r *ExpandStream) PostChecks(e *Env) []Check {
 	return []Check{
 		streamReplicasCurrent(e, r.Domain, r.Stream, r.replicas()),
-		streamDataEquals(e, r.Domain, r.Stream, &r.before, "baseline"),
+		streamDataIntact(e, r.Domain, r.Stream, &r.before),
 	}
 }

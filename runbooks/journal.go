@@ -28,7 +28,8 @@ type Journal struct {
 type Entry struct {
 	Time    time.Time `json:"time"`
 	Runbook string    `json:"runbook"`
-	// Phase is "run", "pre-check", "step", "post-check" or "baseline".
+	// Phase is "run", "pre-check", "step", "post-check", "baseline" or
+	// "proof" (which proof of a stream's data held; Result names it).
 	Phase string `json:"phase"`
 	Name  string `json:"name"`
 	// Result is ok, failed, refused, skipped (already done), planned (dry
@@ -39,6 +40,7 @@ type Entry struct {
 	Detail   string              `json:"detail,omitempty"`
 	Duration float64             `json:"duration_seconds,omitempty"`
 	Baseline *jetstream.Baseline `json:"baseline,omitempty"`
+	Proof    *jetstream.Proof    `json:"proof,omitempty"`
 }
 
 // OpenJournal creates <dir>/.dcctl/journal/<UTC timestamp>-<runbook>.jsonl.

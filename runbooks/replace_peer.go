@@ -328,7 +328,7 @@ func (r *ReplacePeer) PostChecks(e *Env) []Check {
 				}
 				return nil
 			}},
-			streamDataEquals(e, r.domain, st.Name, r.before[st.Name], "baseline"),
+			streamDataIntact(e, r.domain, st.Name, r.before[st.Name]),
 		)
 	}
 	// Also every other stream of the domain: one peer-removed by an

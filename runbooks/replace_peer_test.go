@@ -12,6 +12,7 @@ import (
 	njs "github.com/nats-io/nats.go/jetstream"
 
 	"github.com/dcctl/dcctl/internal/testcluster"
+	"github.com/dcctl/dcctl/jetstream"
 )
 
 // withStandby is spec() with a standby node in the backbone, ready to be a
@@ -92,13 +93,17 @@ func TestReplacePeer(t *testing.T) {
 		}
 		ents := lastJournal(t, l, "replace-peer")
 		var baselines int
+		var proof *jetstream.Proof
 		for _, e := range ents {
 			if e.Phase == "baseline" {
 				baselines++
 			}
+			if e.Phase == "proof" && e.Name == "foo" {
+				proof = e.Proof
+			}
 		}
-		if baselines < 2 {
-			t.Fatalf("journal records %d baselines, want before and after", baselines)
+		if baselines < 1 || proof == nil || proof.Kind != jetstream.ProofRange || proof.Verified != 200 {
+			t.Fatalf("journal records %d baselines and proof %v, want a baseline and a range-digest proof of 200 messages", baselines, proof)
 		}
 		// Published messages still land, with a new sequence.
 		l.publish("hub", "foo.>", 1)

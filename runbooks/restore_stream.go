@@ -18,8 +18,8 @@ type RestoreStream struct {
 	Replicas int    // default: the manifest's replica count
 
 	manifest *Manifest
-	// exists is set when the stream is already there and equals the
-	// manifest: an earlier run restored it, the restore step is done.
+	// exists is set when the stream is already there with this backup's
+	// restore mark: an earlier run restored it, the restore step is done.
 	exists *jetstream.StreamState
 }
 
@@ -82,15 +82,20 @@ func (r *RestoreStream) PreChecks(e *Env) []Check {
 			case err != nil:
 				return err
 			}
-			// Converge: a stream that already holds exactly the backup is an
-			// earlier run's restore. Anything else is someone's data.
-			b, derr := nc.Digest(ctx, r.domain(), r.stream())
-			if derr == nil && r.manifest.Baseline.Equal(b) == nil {
+			// Converge only on a stream an earlier run of this restore made:
+			// it carries the mark the restore request set. A stream that
+			// merely holds the same messages is someone else's (restored by
+			// hand, or by another backup of the same data).
+			if st.Metadata[RestoredFromKey] == r.manifest.ArchiveSHA256 {
 				r.exists = st
 				return nil
 			}
-			return fmt.Errorf("stream %s exists in domain %q with %d messages (%d..%d) and is not this backup: delete it first if it should be replaced, or restore into another domain with --domain",
-				r.stream(), r.domain(), st.Msgs, st.FirstSeq, st.LastSeq)
+			mark := "no restore mark"
+			if m := st.Metadata[RestoredFromKey]; m != "" {
+				mark = fmt.Sprintf("restored by dcctl from another backup (archive sha256 %.12s…)", m)
+			}
+			return fmt.Errorf("stream %s exists in domain %q with %d messages (%d..%d), %s: it is not this backup's restore; delete it first if it should be replaced, or restore into another domain with --domain",
+				r.stream(), r.domain(), st.Msgs, st.FirstSeq, st.LastSeq, mark)
 		}},
 		{Name: "noSubjectOverlap(all domains)", Run: func(ctx context.Context) error {
 			return r.noSubjectOverlap(ctx, e)
@@ -137,14 +142,25 @@ func (r *RestoreStream) noSubjectOverlap(ctx context.Context, e *Env) error {
 	return nil
 }
 
+// RestoredFromKey is the stream metadata key restore-stream marks a stream
+// it creates with: the sha256 of the backup's archive. Only a stream with
+// this backup's mark is taken as an earlier run's restore.
+const RestoredFromKey = "dcctl.restored-from"
+
 func (r *RestoreStream) Steps(e *Env) []Step {
 	n := r.replicas()
 	first := n
 	if n > 1 {
-		first = 1
+		first = 1 // one server takes the upload, the others catch up
+	}
+	restore := fmt.Sprintf("restore(%s as R%d into %s)", r.stream(), first, r.domain())
+	if backed := r.manifest.Replicas; first < backed {
+		// Fewer copies than the backed-up stream had, if only until the
+		// scale-up: a server lost meanwhile loses the data.
+		restore = fmt.Sprintf("restore(%s as R%d into %s, fewer replicas than the backup's R%d)", r.stream(), first, r.domain(), backed)
 	}
 	steps := []Step{{
-		Name:        fmt.Sprintf("restore(%s as R%d into %s)", r.stream(), first, r.domain()),
+		Name:        restore,
 		Destructive: true, // it creates a stream that captures live messages
 		Done:        func(context.Context) (bool, error) { return r.exists != nil, nil },
 		Run: func(ctx context.Context, progress func(string)) error {
@@ -153,14 +169,28 @@ func (r *RestoreStream) Steps(e *Env) []Step {
 				return err
 			}
 			progress(fmt.Sprintf("uploading %d bytes", r.manifest.ArchiveBytes))
-			_, err = nc.Restore(ctx, r.domain(), r.From, jetstream.RestoreOptions{Replicas: first})
+			_, err = nc.Restore(ctx, r.domain(), r.From, jetstream.RestoreOptions{
+				Replicas: first,
+				Metadata: map[string]string{RestoredFromKey: r.manifest.ArchiveSHA256},
+			})
 			return err
 		},
 	}}
-	if n > 1 {
+	// The replica count the stream has before this step: the restore's, or
+	// what an earlier run left.
+	from := first
+	if r.exists != nil {
+		from = r.exists.Replicas
+	}
+	if from != n {
+		name := fmt.Sprintf("setReplicas(%s, %d)", r.stream(), n)
+		if n < from {
+			name = fmt.Sprintf("setReplicas(%s, %d -> %d, fewer copies)", r.stream(), from, n)
+		}
 		steps = append(steps, Step{
-			Name: fmt.Sprintf("setReplicas(%s, %d)", r.stream(), n),
-			Done: func(context.Context) (bool, error) { return r.exists != nil && r.exists.Replicas == n, nil },
+			Name: name,
+			// Lowering the replica count removes copies of the data.
+			Destructive: n < from,
 			Run: func(ctx context.Context, progress func(string)) error {
 				nc, err := e.nats(ctx)
 				if err != nil {
@@ -179,7 +209,9 @@ func (r *RestoreStream) Steps(e *Env) []Step {
 func (r *RestoreStream) PostChecks(e *Env) []Check {
 	return []Check{
 		streamReplicasCurrent(e, r.domain(), r.stream(), r.replicas()),
-		streamDataEquals(e, r.domain(), r.stream(), &r.manifest.Baseline, "manifest"),
+		// The restored stream captures live messages at once: the manifest's
+		// range must be exactly there, anything after it is growth.
+		streamDataIntact(e, r.domain(), r.stream(), &r.manifest.Baseline),
 		{Name: fmt.Sprintf("consumersRestored(%s)", r.stream()), Run: func(ctx context.Context) error {
 			nc, err := e.nats(ctx)
 			if err != nil {

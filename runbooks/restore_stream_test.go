@@ -2,11 +2,15 @@ package runbooks
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	njs "github.com/nats-io/nats.go/jetstream"
+
+	"github.com/dcctl/dcctl/jetstream"
 )
 
 func TestBackupRestore(t *testing.T) {
@@ -85,9 +89,77 @@ func TestBackupRestore(t *testing.T) {
 				t.Errorf("consumer %s not restored: %v", name, err)
 			}
 		}
-		// Run again: the stream is this backup, so the run converges.
+		// Run again after clients published to the restored stream: it is
+		// this backup's restore (its mark says so), so the run converges and
+		// the post-check allows the growth.
+		l.publish("us", "us.>", 5)
 		if err := l.run(&RestoreStream{From: dir, Replicas: 3}); err != nil {
 			t.Fatal(err)
 		}
+		if !journalHas(t, l, "restore-stream", "step", "skipped") {
+			t.Fatal("the second run did not skip the restore")
+		}
 	})
+
+	t.Run("a stream dcctl did not restore is never taken as restored", func(t *testing.T) {
+		// The same data, restored by hand (no mark): refused, not adopted.
+		if err := l.js("us").DeleteStream(ctx, "us"); err != nil {
+			t.Fatal(err)
+		}
+		nc, err := l.s.NATS(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := nc.Restore(ctx, "us", dir, jetstream.RestoreOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		wantRefused(t, l.run(&RestoreStream{From: dir}), "no restore mark")
+		if err := l.js("us").DeleteStream(ctx, "us"); err != nil {
+			t.Fatal(err)
+		}
+	})
+
+	t.Run("fewer replicas than the backup is confirmed", func(t *testing.T) {
+		var asked string
+		refuse := func(e *Env) {
+			e.Confirm = func(q string) error { asked = q; return errors.New("no") }
+		}
+		wantRefused(t, l.run(&RestoreStream{From: dir, Replicas: 1}, refuse), "confirmation")
+		if !strings.Contains(asked, "fewer replicas than the backup's R3") {
+			t.Fatalf("confirmation %q does not say the stream gets fewer replicas", asked)
+		}
+		if _, err := l.info("us", "us"); err == nil {
+			t.Fatal("a refused restore created the stream")
+		}
+		// Restored at R3, then lowered to R1 by a second run: asked first.
+		if err := l.run(&RestoreStream{From: dir, Replicas: 3}); err != nil {
+			t.Fatal(err)
+		}
+		asked = ""
+		wantRefused(t, l.run(&RestoreStream{From: dir, Replicas: 1}, refuse), "confirmation")
+		if !strings.Contains(asked, "setReplicas(us, 3 -> 1, fewer copies)") {
+			t.Fatalf("confirmation %q does not name the lowering", asked)
+		}
+		if si, err := l.info("us", "us"); err != nil || si.Config.Replicas != 3 {
+			t.Fatalf("a refused run changed the replicas: %v %v", si, err)
+		}
+		if err := l.run(&RestoreStream{From: dir, Replicas: 1}); err != nil {
+			t.Fatal(err)
+		}
+		if si, err := l.info("us", "us"); err != nil || si.Config.Replicas != 1 {
+			t.Fatalf("after --replicas 1: %v %v", si, err)
+		}
+	})
+}
+
+// journalHas reports whether the newest journal of runbook has an entry of
+// phase with result.
+func journalHas(t *testing.T, l *lab, runbook, phase, result string) bool {
+	t.Helper()
+	for _, e := range lastJournal(t, l, runbook) {
+		if e.Phase == phase && e.Result == result {
+			return true
+		}
+	}
+	return false
 }

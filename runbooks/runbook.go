@@ -111,7 +111,7 @@ func Catalog() []Description {
 				"baseline of each affected stream"},
 			Steps: []string{"provision and start NEWNODE, wait until it is a current meta peer (--replacement)", "stream peer-remove NODE from each affected stream, wait for the new replica to be current",
 				"meta peer-remove NODE (--permanent)"},
-			Post: []string{"each stream has its replica count, all current, none on NODE, data equal to its baseline", "meta group has a leader and quorum; NODE gone (--permanent); NEWNODE current"},
+			Post: []string{"each stream has its replica count, all current, none on NODE; its recorded messages intact (growth allowed; the proof used is named)", "meta group has a leader and quorum; NODE gone (--permanent); NEWNODE current"},
 		},
 		{
 			Name: "expand-stream", Usage: "expand-stream STREAM --domain D [--replicas 3]",
@@ -119,7 +119,7 @@ func Catalog() []Description {
 			Pre: []string{"the domain has a meta leader", "the stream exists with fewer replicas than wanted and its replicas are current",
 				"enough online servers in the cluster", "baseline"},
 			Steps: []string{"stream update num_replicas, wait for the new replicas to be current"},
-			Post:  []string{"N replicas, all current, data equal to the baseline"},
+			Post:  []string{"N replicas, all current; the recorded messages intact (growth allowed; the proof used is named)"},
 		},
 		{
 			Name: "backup", Usage: "dcctl backup STREAM --domain D --out DIR",
@@ -131,10 +131,10 @@ func Catalog() []Description {
 		{
 			Name: "restore-stream", Usage: "restore-stream --from DIR [--domain D] [--replicas N]",
 			Short: "recreate a stream from a backup and prove it holds what the manifest says",
-			Pre: []string{"the backup and its manifest validate", "the target domain has a meta leader and quorum", "no stream of that name in the domain",
+			Pre: []string{"the backup and its manifest validate", "the target domain has a meta leader and quorum", "no stream of that name in the domain (unless this backup's restore mark is on it)",
 				"no stream of any reachable domain captures an overlapping subject", "enough online servers for the replicas"},
-			Steps: []string{"restore (as R1 when more replicas are wanted)", "scale up to N replicas, wait until current"},
-			Post:  []string{"state and digest equal the manifest; replicas current; consumers back"},
+			Steps: []string{"restore, marked with the archive's sha256 (as R1 when more replicas are wanted; confirmed when fewer than the backup's)", "scale to N replicas (lowering is confirmed), wait until current"},
+			Post:  []string{"replicas current; the manifest's range holds exactly its messages (growth allowed); consumers back"},
 		},
 		{
 			Name: "restore-node", Usage: "restore-node NODE",

@@ -72,7 +72,7 @@ func runbookCommand() *cli.Command {
 				Flags: runbookFlags(
 					&cli.StringFlag{Name: "from", Required: true, Usage: "backup `DIR` written by dcctl backup"},
 					domainFlag(false),
-					&cli.IntFlag{Name: "replicas", Usage: "replica count `N` (default: the backed-up stream's); restored as R1, then scaled up"},
+					&cli.IntFlag{Name: "replicas", Usage: "replica count `N` (default: the backed-up stream's); restored as R1, then scaled up; fewer than the backup's is confirmed as destructive"},
 				),
 				Action: func(c *cli.Context) error {
 					if err := optionalInventoryArg(c, 0); err != nil {

@@ -1,0 +1,308 @@
+package runbooks
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	njs "github.com/nats-io/nats.go/jetstream"
+
+	"github.com/dcctl/dcctl/jetstream"
+)
+
+// Runbooks on streams that take writes while they work: a client publishes
+// with acks throughout, and each kind of stream gets the proof that fits it.
+
+// liveStream is one kind of stream under test and the proof it must get.
+type liveStream struct {
+	cfg   njs.StreamConfig
+	drain bool   // a consumer takes (acks) messages throughout
+	proof string // the proof the post-check must name
+}
+
+func liveStreams(prefix string, replicas int) []liveStream {
+	cfg := func(name string) njs.StreamConfig {
+		return njs.StreamConfig{Name: prefix + name, Subjects: []string{prefix + name + ".>"}, Storage: njs.FileStorage, Replicas: replicas}
+	}
+	wq, interest, capped := cfg("wq"), cfg("interest"), cfg("capped")
+	wq.Retention = njs.WorkQueuePolicy
+	interest.Retention = njs.InterestPolicy
+	capped.MaxMsgs, capped.Discard = 40, njs.DiscardOld
+	return []liveStream{
+		{cfg: cfg("limits"), proof: jetstream.ProofRange},
+		{cfg: wq, drain: true, proof: jetstream.ProofConsumed},
+		{cfg: interest, drain: true, proof: jetstream.ProofConsumed},
+		{cfg: capped, proof: jetstream.ProofSurvivingRange},
+	}
+}
+
+// publisher publishes to one stream with acks until stopped, and remembers
+// every acknowledged sequence and its payload.
+type publisher struct {
+	stream string
+	stop   chan struct{}
+	done   chan struct{}
+
+	mu    sync.Mutex
+	acked map[uint64]string
+	fails int
+}
+
+// publishThroughout starts a publisher on s, and with s.drain a consumer
+// that acks messages at half the publishing rate, so that a backlog builds
+// up and is consumed while the runbook works.
+func (l *lab) publishThroughout(domain string, s liveStream) *publisher {
+	l.t.Helper()
+	js := l.js(domain)
+	p := &publisher{stream: s.cfg.Name, stop: make(chan struct{}), done: make(chan struct{}), acked: map[uint64]string{}}
+	subject := strings.TrimSuffix(s.cfg.Subjects[0], ">")
+	var cons njs.Consumer
+	if s.drain {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		c, err := js.CreateOrUpdateConsumer(ctx, s.cfg.Name, njs.ConsumerConfig{Durable: "drain", AckPolicy: njs.AckExplicitPolicy})
+		cancel()
+		if err != nil {
+			l.t.Fatalf("consumer on %s: %v", s.cfg.Name, err)
+		}
+		cons = c
+	}
+	go func() {
+		defer close(p.done)
+		pace := time.NewTicker(10 * time.Millisecond) // a rate, not a synchronisation
+		defer pace.Stop()
+		for i := 0; ; i++ {
+			select {
+			case <-p.stop:
+				return
+			case <-pace.C:
+			}
+			data := fmt.Sprintf("%s live %d", s.cfg.Name, i)
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			ack, err := js.Publish(ctx, fmt.Sprintf("%s%d", subject, i%5), []byte(data))
+			cancel()
+			p.mu.Lock()
+			if err == nil {
+				p.acked[ack.Sequence] = data
+			} else {
+				p.fails++
+			}
+			p.mu.Unlock()
+			if cons != nil && i%2 == 0 {
+				batch, err := cons.FetchNoWait(1)
+				if err == nil {
+					for m := range batch.Messages() {
+						_ = m.Ack()
+					}
+				}
+			}
+		}
+	}()
+	l.t.Cleanup(p.halt)
+	return p
+}
+
+func (p *publisher) halt() {
+	select {
+	case <-p.stop:
+	default:
+		close(p.stop)
+	}
+	<-p.done
+}
+
+// waitAcked waits until n messages were acknowledged: the stream has a
+// backlog before the runbook starts.
+func (p *publisher) waitAcked(t *testing.T, n int) {
+	t.Helper()
+	eventually(t, 30*time.Second, p.stream+" publishing", func() error {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		if len(p.acked) < n {
+			return fmt.Errorf("%d acked", len(p.acked))
+		}
+		return nil
+	})
+}
+
+// checkAcked stops the publisher and asserts, by asking the stream leader for
+// each sequence, that every acknowledged message the stream's retention
+// and limits do not explain away is there with its payload.
+func (p *publisher) checkAcked(t *testing.T, l *lab, domain string, s liveStream) {
+	t.Helper()
+	p.halt()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	st, err := l.js(domain).Stream(ctx, p.stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := st.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seqs []uint64
+	for seq := range p.acked {
+		seqs = append(seqs, seq)
+	}
+	slices.Sort(seqs)
+	if len(seqs) == 0 || info.State.LastSeq < seqs[len(seqs)-1] {
+		t.Fatalf("%s: last sequence %d, acked up to %v", p.stream, info.State.LastSeq, seqs[len(seqs)-1:])
+	}
+	if s.cfg.Retention != njs.LimitsPolicy {
+		return // consumed messages are gone by design; the last sequence is the proof
+	}
+	checked := 0
+	for _, seq := range seqs {
+		if seq < info.State.FirstSeq {
+			continue // discarded by max_msgs
+		}
+		m, err := st.GetMsg(ctx, seq)
+		if err != nil {
+			t.Fatalf("%s: acknowledged sequence %d: %v", p.stream, seq, err)
+		}
+		if string(m.Data) != p.acked[seq] {
+			t.Fatalf("%s: sequence %d holds %q, acked %q", p.stream, seq, m.Data, p.acked[seq])
+		}
+		checked++
+	}
+	t.Logf("%s: %d acknowledged messages (%d publishes failed), %d checked present", p.stream, len(seqs), p.fails, checked)
+}
+
+// proofs reads the proofs of the newest journal of runbook, by stream.
+func proofs(t *testing.T, l *lab, runbook string) map[string]*jetstream.Proof {
+	t.Helper()
+	out := map[string]*jetstream.Proof{}
+	for _, e := range lastJournal(t, l, runbook) {
+		if e.Phase == "proof" && e.Proof != nil {
+			out[e.Name] = e.Proof
+		}
+	}
+	return out
+}
+
+// wantProof asserts the stream's post-check named the expected proof and
+// that the stream grew while the runbook ran (the publisher was live).
+func wantProof(t *testing.T, got map[string]*jetstream.Proof, s liveStream) {
+	t.Helper()
+	p := got[s.cfg.Name]
+	switch {
+	case p == nil:
+		t.Errorf("%s: no proof journaled (%v)", s.cfg.Name, got)
+	case p.Kind != s.proof:
+		t.Errorf("%s: proven by %s, want %s", s.cfg.Name, p, s.proof)
+	case p.LastSeq <= p.To:
+		t.Errorf("%s: the stream did not grow during the run (%s): the test proves nothing", s.cfg.Name, p)
+	case p.Kind == jetstream.ProofRange && p.Verified == 0:
+		t.Errorf("%s: nothing verified (%s)", s.cfg.Name, p)
+	case p.Kind != jetstream.ProofRange && p.Gone == 0:
+		t.Errorf("%s: nothing consumed or discarded (%s)", s.cfg.Name, p)
+	}
+}
+
+func TestExpandStreamLive(t *testing.T) {
+	l := newLab(t, spec())
+	for _, s := range liveStreams("x", 1) {
+		t.Run(s.cfg.Name, func(t *testing.T) {
+			l.stream("us", s.cfg, 0)
+			pub := l.publishThroughout("us", s)
+			pub.waitAcked(t, 60)
+			if err := l.run(&ExpandStream{Stream: s.cfg.Name, Domain: "us", Replicas: 3}); err != nil {
+				t.Fatal(err)
+			}
+			wantProof(t, proofs(t, l, "expand-stream"), s)
+			pub.checkAcked(t, l, "us", s)
+		})
+	}
+}
+
+func TestReplacePeerLive(t *testing.T) {
+	l := newLab(t, spec())
+	streams := liveStreams("r", 3)
+	// Every stream needs a replica on the node that dies, and a server free
+	// to take its new one: create them while one backbone server is down
+	// (so they land on the other three), then bring it back.
+	spare := "bb_us_2"
+	l.c.Stop(spare)
+	for _, s := range streams {
+		l.stream("hub", s.cfg, 0)
+	}
+	l.c.Start(spare)
+	eventually(t, 30*time.Second, spare+" a current meta peer", func() error {
+		leader := l.c.MetaLeader("hub")
+		if leader == "" {
+			return errors.New("no meta leader")
+		}
+		jsz, err := l.c.Server(leader).Jsz(nil)
+		if err != nil {
+			return err
+		}
+		for _, p := range jsz.Meta.Replicas {
+			if p.Name == spare && p.Current && !p.Offline {
+				return nil
+			}
+		}
+		return fmt.Errorf("meta group %+v", jsz.Meta.Replicas)
+	})
+	victim := "bb_emea_1"
+	var pubs []*publisher
+	for _, s := range streams {
+		pubs = append(pubs, l.publishThroughout("hub", s))
+	}
+	for _, p := range pubs {
+		p.waitAcked(t, 60)
+	}
+	l.c.Stop(victim)
+	if err := l.run(&ReplacePeer{Node: victim}); err != nil {
+		t.Fatal(err)
+	}
+	got := proofs(t, l, "replace-peer")
+	for i, s := range streams {
+		wantProof(t, got, s)
+		pubs[i].checkAcked(t, l, "hub", s)
+	}
+}
+
+// withStep is a runbook with one more step after its own: the test's way to
+// do something between the baseline and the post-checks.
+type withStep struct {
+	Runbook
+	step Step
+}
+
+func (w withStep) Steps(e *Env) []Step { return append(w.Runbook.Steps(e), w.step) }
+
+func TestLostMessageFailsThePostCheck(t *testing.T) {
+	l := newLab(t, spec())
+	s := liveStreams("lost", 1)[0]
+	l.stream("us", s.cfg, 30)
+	pub := l.publishThroughout("us", s)
+	pub.waitAcked(t, 20)
+	lose := withStep{Runbook: &ExpandStream{Stream: s.cfg.Name, Domain: "us", Replicas: 3}, step: Step{
+		Name: "deleteAcknowledgedMessage(12)",
+		Run: func(ctx context.Context, _ func(string)) error {
+			st, err := l.js("us").Stream(ctx, s.cfg.Name)
+			if err != nil {
+				return err
+			}
+			return st.DeleteMsg(ctx, 12) // STREAM.MSG.DELETE: inside the recorded range
+		},
+	}}
+	err := l.run(lose)
+	var failed *FailedError
+	if !errors.As(err, &failed) {
+		t.Fatalf("want the post-check to fail, got %v", err)
+	}
+	for _, want := range []string{"streamDataIntact(" + s.cfg.Name + ")", "lost 1 acknowledged messages", "sequences 12"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("failure %q does not say %q", err, want)
+		}
+	}
+	if got := proofs(t, l, "expand-stream"); got[s.cfg.Name] != nil {
+		t.Errorf("a proof was journaled for a stream that lost a message: %s", got[s.cfg.Name])
+	}
+}
