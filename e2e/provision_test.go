@@ -7,7 +7,9 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -112,6 +114,12 @@ func TestProvision(t *testing.T) {
 		if code != 0 {
 			t.Fatalf("provision exit %d\n%s\n%s", code, out, stderr)
 		}
+		// Provision is done when the topology works: status, run at once and
+		// once only, finds every leaf node linked to the backbone for every
+		// account (it exited 1 here while links were still being made).
+		if sout, serr, scode := runDcctl(t, "status", inv); scode != 0 {
+			t.Errorf("status right after the first provision: exit %d\n%s\n%s\nprovision said:\n%s", scode, sout, serr, out)
+		}
 		leaders := map[string]map[string]bool{} // cluster -> leaders seen
 		for _, n := range nodes {
 			if got := strings.TrimSpace(sshHost(t, n.Name, "systemctl is-active nats-server")); got != "active" {
@@ -186,6 +194,57 @@ func TestProvision(t *testing.T) {
 		for _, n := range nodes {
 			if _, after := unitTimes(t, n.Name); after != before[n.Name] {
 				t.Errorf("%s was restarted by a no-op run", n.Name)
+			}
+		}
+	})
+
+	t.Run("a binary for another architecture is refused before any upload", func(t *testing.T) {
+		// A real arm64 executable (a tiny Go program: the check reads the
+		// ELF header, and no host here could run it) as nats.binary.
+		dir := t.TempDir()
+		os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module tiny\n\ngo 1.21\n"), 0o644)
+		os.WriteFile(filepath.Join(dir, "main.go"), []byte("package main\n\nfunc main() {}\n"), 0o644)
+		arm := filepath.Join(dir, "nats-server-arm64")
+		build := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-o", arm, ".")
+		build.Dir = dir
+		build.Env = append(os.Environ(), "GOOS=linux", "GOARCH=arm64", "CGO_ENABLED=0", "GOFLAGS=-buildvcs=false")
+		if b, err := build.CombinedOutput(); err != nil {
+			t.Fatalf("go build for arm64: %v\n%s", err, b)
+		}
+		data, err := os.ReadFile(inv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wrong := filepath.Join(filepath.Dir(inv), "inventory.e2e-arm64.toml")
+		text := strings.Replace(string(data), `binary = "../bin/nats-server"`, fmt.Sprintf("binary = %q", arm), 1)
+		if text == string(data) {
+			t.Fatal("lab inventory has no binary = \"../bin/nats-server\" line to replace")
+		}
+		os.WriteFile(wrong, []byte(text), 0o644)
+		sec, _ := os.ReadFile(strings.TrimSuffix(inv, ".toml") + ".secrets.toml")
+		os.WriteFile(strings.TrimSuffix(wrong, ".toml")+".secrets.toml", sec, 0o600)
+		defer os.Remove(wrong)
+		defer os.Remove(strings.TrimSuffix(wrong, ".toml") + ".secrets.toml")
+
+		before := map[string]string{}
+		for _, n := range labNodes(t) {
+			before[n.Name] = sshHost(t, n.Name, "sha256sum /usr/local/bin/nats-server")
+		}
+		out, stderr, code := runDcctl(t, "provision", wrong)
+		if code != 2 {
+			t.Fatalf("provision with an arm64 binary on x86_64 hosts: exit %d, want 2\n%s\n%s", code, out, stderr)
+		}
+		for _, want := range []string{"arm64", "x86_64", "nothing was changed"} {
+			if !strings.Contains(stderr, want) {
+				t.Errorf("refusal does not say %q:\n%s", want, stderr)
+			}
+		}
+		for _, n := range labNodes(t) {
+			if !strings.Contains(stderr, n.Name+" (") {
+				t.Errorf("refusal does not name %s:\n%s", n.Name, stderr)
+			}
+			if got := sshHost(t, n.Name, "sha256sum /usr/local/bin/nats-server; ls /usr/local/bin/*.dcctl-tmp 2>/dev/null || true"); got != before[n.Name] {
+				t.Errorf("%s: binary touched by a refused run: %q, was %q", n.Name, got, before[n.Name])
 			}
 		}
 	})

@@ -109,14 +109,19 @@ func Apply(ctx context.Context, s *Session, plans []*HostPlan, o ApplyOptions) *
 
 	// Phase 3: nodes started for the first time must come up healthy; a
 	// new cluster elects its meta leader only once enough of them are up.
+	// Done means what status checks: /healthz, a current meta peer as the
+	// leader sees it, and a leaf node's leafnode links to the hub.
 	eachFirstInstall(plans, r, func(p *HostPlan) error {
 		ctx, cancel := context.WithTimeout(ctx, o.GateTimeout)
 		defer cancel()
-		err := s.WaitHealthz(ctx, p.Node.Name)
-		if err == nil {
-			log.say(p.Node.Name, "healthy (/healthz 200)")
+		if err := s.WaitHealthz(ctx, p.Node.Name); err != nil {
+			return err
 		}
-		return err
+		if err := s.WaitMetaCurrent(ctx, p.Node.Name); err != nil {
+			return err
+		}
+		log.say(p.Node.Name, "healthy (/healthz 200, current meta peer)")
+		return s.WaitLeafLinks(ctx, p.Node.Name, logLinks(log, p.Node.Name))
 	})
 	r.Seconds = time.Since(start).Seconds()
 	return r
@@ -369,7 +374,16 @@ func (s *Session) rollOne(ctx context.Context, p *HostPlan, timeout time.Duratio
 		return fmt.Errorf("%w%s", err, journalTail(ctx, c, unit))
 	}
 	log.say(name, "back: healthy, current meta peer, replicas current")
-	return nil
+	lctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	return s.WaitLeafLinks(lctx, name, logLinks(log, name))
+}
+
+// logLinks says which leafnode links came up.
+func logLinks(log *lineLog, node string) func([]string) {
+	return func(accounts []string) {
+		log.say(node, "leafnode links up (accounts "+strings.Join(accounts, ", ")+")")
+	}
 }
 
 // journalTail returns the unit's last log lines, to explain a failed start.
