@@ -11,6 +11,17 @@ type lineIndex map[string]int
 
 func indexLines(text string) lineIndex {
 	idx := lineIndex{}
+	scanKeys(text, func(n int, key string) {
+		if _, ok := idx[key]; !ok {
+			idx[key] = n
+		}
+	})
+	return idx
+}
+
+// scanKeys calls found with each line that opens a table or sets a key, and
+// the full dotted path it names.
+func scanKeys(text string, found func(line int, key string)) {
 	table := ""
 	for i, raw := range strings.Split(text, "\n") {
 		n := i + 1
@@ -21,9 +32,7 @@ func indexLines(text string) lineIndex {
 		if strings.HasPrefix(line, "[") {
 			name := strings.Trim(line, "[] \t")
 			table = joinKey(splitKey(name)...)
-			if _, ok := idx[table]; !ok {
-				idx[table] = n
-			}
+			found(n, table)
 			continue
 		}
 		eq := strings.Index(line, "=")
@@ -31,15 +40,30 @@ func indexLines(text string) lineIndex {
 			continue
 		}
 		key := joinKey(splitKey(strings.TrimSpace(line[:eq]))...)
-		full := key
 		if table != "" {
-			full = table + "." + key
+			key = table + "." + key
 		}
-		if _, ok := idx[full]; !ok {
-			idx[full] = n
-		}
+		found(n, key)
 	}
-	return idx
+}
+
+// keyOnLine is the table or key that line n opens or sets, or "" when it
+// does neither (a continuation, a stray word).
+func keyOnLine(text string, n int) string {
+	key := ""
+	scanKeys(text, func(line int, k string) {
+		if line == n {
+			key = k
+		}
+	})
+	return key
+}
+
+// lineOfOffset is the line holding byte offset off. A newline belongs to the
+// line it ends: a mistake found at the end of a line is on that line.
+func lineOfOffset(text string, off int) int {
+	off = min(max(off, 0), len(text))
+	return strings.Count(text[:off], "\n") + 1
 }
 
 // line finds the key, or the closest enclosing table that is written down.

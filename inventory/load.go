@@ -47,8 +47,7 @@ func Parse(file string, data []byte) (*Inventory, error) {
 	if _, err := toml.Decode(string(data), &raw); err != nil {
 		var pe toml.ParseError
 		if errors.As(err, &pe) {
-			c.list = append(c.list, Problem{File: file, Line: pe.Position.Line, Key: pe.LastKey,
-				Msg: "TOML syntax error: " + pe.Message})
+			c.list = append(c.list, syntaxProblem(file, string(data), pe))
 		} else {
 			c.list = append(c.list, Problem{File: file, Msg: "TOML syntax error: " + err.Error()})
 		}
@@ -60,6 +59,19 @@ func Parse(file string, data []byte) (*Inventory, error) {
 		return nil, err
 	}
 	return inv, nil
+}
+
+// syntaxProblem places a TOML syntax error. The decoder's own line is the
+// one after the mistake when the mistake ends a line (an unterminated
+// [table), and its LastKey is the last key that parsed, often in another
+// table: the line comes from the error's byte offset instead, and the key is
+// only the one written on that line, if any.
+func syntaxProblem(file, text string, pe toml.ParseError) Problem {
+	line := pe.Position.Line
+	if pe.Position.Start > 0 || line <= 1 {
+		line = lineOfOffset(text, pe.Position.Start)
+	}
+	return Problem{File: file, Line: line, Key: keyOnLine(text, line), Msg: "TOML syntax error: " + pe.Message}
 }
 
 func decode(c *collector, file string, raw map[string]any) *Inventory {
