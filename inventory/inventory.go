@@ -14,6 +14,8 @@ type Inventory struct {
 	Accounts []*Account // sorted by name
 	Clusters []*Cluster // sorted by name
 	Nodes    []*Node    // sorted by name
+
+	lines lineIndex // where each key is written, for later checks' messages
 }
 
 // NATS holds the deployment-wide nats-server settings.

@@ -54,6 +54,7 @@ func Parse(file string, data []byte) (*Inventory, error) {
 		return nil, c.err()
 	}
 	inv := decode(c, file, raw)
+	inv.lines = c.lines
 	validate(c, inv)
 	if err := c.err(); err != nil {
 		return nil, err

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -24,8 +25,17 @@ func copyExample(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The local files it names, beside it: validate checks they exist.
+	text := strings.NewReplacer(`binary = "../bin/nats-server"`, `binary = "nats-server"`,
+		`ssh_key = "~/.ssh/id_ed25519"`, `ssh_key = "id_ed25519"`,
+		`known_hosts = "~/.ssh/known_hosts"`, `known_hosts = "known_hosts"`).Replace(string(data))
+	for _, f := range []string{"nats-server", "id_ed25519", "known_hosts"} {
+		if err := os.WriteFile(filepath.Join(dir, f), nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
 	p := filepath.Join(dir, "inventory.toml")
-	if err := os.WriteFile(p, data, 0o644); err != nil {
+	if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	// Its passwords, as a deployment that runs has them (only provision
@@ -41,7 +51,7 @@ func copyExample(t *testing.T) string {
 }
 
 func TestValidateExampleWarnsAboutBackbone(t *testing.T) {
-	out, _, code := runCLI(t, "validate", "../../inventory/example.toml")
+	out, _, code := runCLI(t, "validate", copyExample(t))
 	if code != 0 {
 		t.Fatalf("exit %d", code)
 	}
@@ -72,6 +82,81 @@ func TestValidateBrokenReportsAllAndExits2(t *testing.T) {
 	}
 }
 
+// TestValidateLocalFiles: validate refuses an inventory whose binary is
+// missing, naming the key; --skip-local-files checks the inventory alone.
+func TestValidateLocalFiles(t *testing.T) {
+	t.Setenv("SSH_AUTH_SOCK", "")
+	p := copyExample(t)
+	if err := os.Remove(filepath.Join(filepath.Dir(p), "nats-server")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(filepath.Dir(p), "known_hosts")); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code := runCLI(t, "validate", p)
+	if code != 2 || !strings.Contains(errOut, p+":17: nats.binary: "+filepath.Join(filepath.Dir(p), "nats-server")+" does not exist") {
+		t.Errorf("missing binary: exit %d, want 2 naming nats.binary at line 17:\n%s", code, errOut)
+	}
+	if !strings.Contains(out, "warning: defaults.known_hosts: ") || !strings.Contains(out, "--accept-new-host-keys") {
+		t.Errorf("a missing known_hosts is not a warning pointing at --accept-new-host-keys:\n%s", out)
+	}
+	if _, errOut, code := runCLI(t, "validate", p, "--skip-local-files"); code != 0 {
+		t.Errorf("--skip-local-files: exit %d\n%s", code, errOut)
+	}
+}
+
+// TestRenderNeverFollowsLinks: a link planted among the output directories
+// refuses the render before anything is written; a link in a file's place
+// is replaced, and the file it pointed at keeps its content and mode.
+func TestRenderNeverFollowsLinks(t *testing.T) {
+	p := copyExample(t)
+	elsewhere := t.TempDir()
+	victim := filepath.Join(elsewhere, "victim")
+	if err := os.WriteFile(victim, []byte("keep"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	out := t.TempDir()
+	if err := os.Symlink(elsewhere, filepath.Join(out, "us_2")); err != nil {
+		t.Fatal(err)
+	}
+	_, errOut, code := runCLI(t, "render", p, "--out", out)
+	if code != 2 || !strings.Contains(errOut, filepath.Join(out, "us_2")+" is a symbolic link") {
+		t.Errorf("linked node directory: exit %d, want 2 naming the link:\n%s", code, errOut)
+	}
+	if entries, _ := os.ReadDir(elsewhere); len(entries) != 1 {
+		t.Errorf("render wrote through the link: %v", entries)
+	}
+	if entries, _ := os.ReadDir(out); len(entries) != 1 {
+		t.Errorf("a refused render wrote %d entries, want only the planted link", len(entries))
+	}
+
+	out = t.TempDir()
+	conf := filepath.Join(out, "us_2", "etc", "nats", "leafnode-remotes.conf")
+	if err := os.MkdirAll(filepath.Dir(conf), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(victim, conf); err != nil {
+		t.Fatal(err)
+	}
+	if _, errOut, code := runCLI(t, "render", p, "--out", out); code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if data, _ := os.ReadFile(victim); string(data) != "keep" {
+		t.Errorf("the link's target was written: %q", data)
+	}
+	if st, _ := os.Stat(victim); st.Mode().Perm() != 0o644 {
+		t.Errorf("the link's target changed mode: %v", st.Mode())
+	}
+	st, err := os.Lstat(conf)
+	if err != nil || !st.Mode().IsRegular() || st.Mode().Perm() != 0o600 {
+		t.Errorf("%s: %v %v, want a regular file, mode 0600", conf, st.Mode(), err)
+	}
+	if st, _ := os.Stat(filepath.Dir(conf)); st.Mode().Perm() != 0o700 {
+		t.Errorf("an existing output directory kept mode %v, want 0700", st.Mode().Perm())
+	}
+}
+
 func TestInventoryResolution(t *testing.T) {
 	p := copyExample(t)
 	if _, _, code := runCLI(t, "validate", "-i", p); code != 0 {
@@ -98,17 +183,19 @@ func TestRenderWritesEveryNodeWithModes(t *testing.T) {
 		path string
 		mode os.FileMode
 	}{
-		{"bb_emea_1/etc/nats/nats-server.conf", 0o640},
-		{"us_2/etc/nats/leafnode-remotes.conf", 0o640},
+		{"bb_emea_1/etc/nats/nats-server.conf", 0o600},
+		{"us_2/etc/nats/leafnode-remotes.conf", 0o600},
 		{"emea_3/etc/systemd/system/nats-server.service", 0o644},
+		{"us_2", fs.ModeDir | 0o700},
+		{"us_2/etc/nats", fs.ModeDir | 0o700},
 	} {
 		st, err := os.Stat(filepath.Join(out, f.path))
 		if err != nil {
 			t.Errorf("%s: %v", f.path, err)
 			continue
 		}
-		if st.Mode().Perm() != f.mode {
-			t.Errorf("%s: mode %o, want %o", f.path, st.Mode().Perm(), f.mode)
+		if st.Mode()&(fs.ModeDir|fs.ModePerm) != f.mode {
+			t.Errorf("%s: mode %v, want %v", f.path, st.Mode(), f.mode)
 		}
 	}
 	if _, err := os.Stat(filepath.Join(out, "bb_emea_1/etc/nats/leafnode-remotes.conf")); err == nil {

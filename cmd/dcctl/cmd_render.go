@@ -3,7 +3,8 @@ package main
 import (
 	"fmt"
 	"os"
-	"path/filepath"
+	"path"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 
@@ -16,11 +17,14 @@ func renderCommand() *cli.Command {
 		Name:      "render",
 		Usage:     "write every node's nats-server config and systemd unit locally (no SSH)",
 		ArgsUsage: "[INVENTORY]",
-		Description: "Writes DIR/<node>/<absolute path on the host> for each node, with the modes the\n" +
-			"hosts will get (files holding passwords are 0640 or stricter). Passwords come\n" +
-			"from the secrets file or DCCTL_PASSWORD_<USER>; render never creates them\n" +
-			"(only provision does): without them it refuses, or with --placeholder-passwords\n" +
-			"writes the placeholder " + "\"PLACEHOLDER-not-the-real-password\" for every user.",
+		Description: "Writes DIR/<node>/<absolute path on the host> for each node. Configs (password\n" +
+			"hashes; plaintext passwords in leafnode-remotes.conf) are written 0600 in 0700\n" +
+			"directories (the hosts get 0640 root:<nats user>), never through a symbolic link:\n" +
+			"a link among the directories refuses the render (exit 2), a link in a file's\n" +
+			"place is replaced by the file. Passwords come from the secrets file or\n" +
+			"DCCTL_PASSWORD_<USER>; render never creates them (only provision does): without\n" +
+			"them it refuses, or with --placeholder-passwords writes the placeholder\n" +
+			"\"PLACEHOLDER-not-the-real-password\" for every user.",
 		Flags: []cli.Flag{
 			inventoryFlag(),
 			&cli.StringFlag{Name: "out", Usage: "output `DIR`", Required: true},
@@ -44,28 +48,48 @@ func runRender(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	out := c.String("out")
-	count := 0
+	type item struct {
+		rel  string
+		file templates.File
+	}
+	var items []item
 	for _, n := range inv.Nodes {
 		files, err := templates.Render(inv, sec, n.Name)
 		if err != nil {
 			return err
 		}
 		for _, f := range files {
-			dst := filepath.Join(out, n.Name, filepath.FromSlash(f.Path))
-			if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-				return fmt.Errorf("render %s: %w", dst, err)
-			}
-			if err := os.WriteFile(dst, f.Content, os.FileMode(f.Mode)); err != nil {
-				return fmt.Errorf("render %s: %w", dst, err)
-			}
-			// WriteFile keeps the mode of an existing file: enforce ours.
-			if err := os.Chmod(dst, os.FileMode(f.Mode)); err != nil {
-				return fmt.Errorf("render %s: %w", dst, err)
-			}
-			count++
+			items = append(items, item{path.Join(n.Name, strings.TrimPrefix(f.Path, "/")), f})
 		}
 	}
-	fmt.Fprintf(c.App.Writer, "rendered %d files for %d nodes under %s\n", count, len(inv.Nodes), out)
+	out := c.String("out")
+	tree, err := openRenderTree(out)
+	if err != nil {
+		return refused(err)
+	}
+	defer tree.Close()
+	// Every path is checked before any is written: a planted link refuses
+	// the whole render, not half of it.
+	for _, it := range items {
+		if err := tree.check(it.rel); err != nil {
+			return refused(err)
+		}
+	}
+	for _, it := range items {
+		if err := tree.write(it.rel, it.file.Content, localMode(it.file)); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(c.App.Writer, "rendered %d files for %d nodes under %s\n", len(items), len(inv.Nodes), out)
 	return nil
+}
+
+// localMode is a rendered file's mode on this machine: configs hold password
+// hashes, and the leafnode remotes plaintext passwords, so they are the
+// operator's alone (0600); the unit keeps the mode it gets on the hosts.
+func localMode(f templates.File) os.FileMode {
+	if f.Secret || f.Kind == "config" {
+		return 0o600
+	}
+	return os.FileMode(f.Mode)
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"os"
 
 	"github.com/urfave/cli/v2"
 
@@ -17,8 +18,13 @@ func validateCommand() *cli.Command {
 		Description: "Reports every mistake at once as FILE:LINE: KEY.PATH: what is wrong, and the\n" +
 			"topology warnings of the reference document (even-sized clusters, clusters too\n" +
 			"small for R3, leaf clusters spread over DCs, a lazy sync_interval).\n" +
+			"Checks the local files the inventory names: nats.binary and ssh_key must exist\n" +
+			"(a missing ssh_key is only a warning when SSH_AUTH_SOCK is set: the agent may hold\n" +
+			"the key); a missing known_hosts is a warning (first contact needs\n" +
+			"--accept-new-host-keys). --skip-local-files checks the inventory alone (a CI job).\n" +
 			"Exit 0 when valid (warnings included), 2 when not.",
-		Flags:  []cli.Flag{inventoryFlag(), jsonFlag()},
+		Flags: []cli.Flag{inventoryFlag(), jsonFlag(),
+			&cli.BoolFlag{Name: "skip-local-files", Usage: "do not check that nats.binary, ssh_key and known_hosts exist on this machine"}},
 		Action: runValidate,
 	}
 }
@@ -46,6 +52,12 @@ func runValidate(c *cli.Context) error {
 		res.Valid = true
 		res.Warnings = inv.Warnings()
 		res.Nodes, res.Clusters = len(inv.Nodes), len(inv.Clusters)
+		if !c.Bool("skip-local-files") {
+			problems, warnings := inv.CheckLocalFiles(os.Getenv("SSH_AUTH_SOCK") != "")
+			res.Problems = append(res.Problems, problems...)
+			res.Warnings = append(res.Warnings, warnings...)
+			res.Valid = len(problems) == 0
+		}
 		if err := inventory.CheckSecretsFile(inv.File); err != nil {
 			res.Valid = false
 			res.Problems = append(res.Problems, inventory.Problem{File: inventory.SecretsPath(inv.File), Msg: err.Error()})
