@@ -34,6 +34,9 @@ type SessionOptions struct {
 	DialTimeout time.Duration
 	// NATSTimeout bounds each NATS request; default 3s.
 	NATSTimeout time.Duration
+	// HostKeyLog gets a line for every host key AcceptNewHostKeys adds to
+	// known_hosts (the operator's stderr); nil for none.
+	HostKeyLog io.Writer
 }
 
 // Session holds one SSH connection per host for a whole run, and a NATS
@@ -44,6 +47,7 @@ type Session struct {
 	opts    SessionOptions
 
 	mu       sync.Mutex
+	logMu    sync.Mutex // serialises HostKeyLog lines
 	clients  map[string]*remote.Client
 	dialErrs map[string]error
 	stores   map[string]*remote.HostKeyStore
@@ -71,9 +75,21 @@ func (s *Session) config(n *inventory.Node) remote.Config {
 	return remote.Config{
 		Name: n.Name, Host: n.Host, Port: n.SSH.Port, User: n.SSH.User,
 		KeyFile: key, AgentSocket: s.opts.AgentSocket,
-		KnownHosts: n.SSH.KnownHosts, HostKeys: store, AcceptNewHostKeys: s.opts.AcceptNewHostKeys,
+		KnownHosts: n.SSH.KnownHosts, HostKeys: store,
+		AcceptNewHostKeys: s.opts.AcceptNewHostKeys, HostKeyAdded: s.hostKeyAdded,
 		Sudo: n.SSH.Sudo, DialTimeout: s.opts.DialTimeout,
 	}
+}
+
+// hostKeyAdded reports a key trusted on first use; parallel dials report
+// one whole line each.
+func (s *Session) hostKeyAdded(a remote.AddedHostKey) {
+	if s.opts.HostKeyLog == nil {
+		return
+	}
+	s.logMu.Lock()
+	defer s.logMu.Unlock()
+	fmt.Fprintf(s.opts.HostKeyLog, "%s\n", a)
 }
 
 // Connect dials every given node's host not yet connected, in parallel, and

@@ -27,6 +27,9 @@ type Config struct {
 	KnownHosts        string        // known_hosts file (required)
 	HostKeys          *HostKeyStore // optional: share one store between parallel dials of the same file
 	AcceptNewHostKeys bool          // trust on first use: append unknown host keys to KnownHosts
+	// HostKeyAdded is told of every key AcceptNewHostKeys appends, to show
+	// the operator what was trusted; nil for none.
+	HostKeyAdded func(AddedHostKey)
 
 	Sudo bool // run commands through `sudo -n` (non-root User with passwordless sudo)
 
@@ -88,7 +91,7 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 	sshCfg := &ssh.ClientConfig{
 		User:              cfg.User,
 		Auth:              []ssh.AuthMethod{auth},
-		HostKeyCallback:   store.callback(cfg.Name, cfg.AcceptNewHostKeys),
+		HostKeyCallback:   store.callback(cfg.Name, cfg.AcceptNewHostKeys, cfg.HostKeyAdded),
 		HostKeyAlgorithms: algos,
 	}
 

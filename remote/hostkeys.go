@@ -48,6 +48,21 @@ func (e *UnknownHostKeyError) Error() string {
 		e.Name, e.Addr, e.KeyType, e.Fingerprint, e.KnownHosts, keyFileStem(e.KeyType))
 }
 
+// AddedHostKey is a host key trusted on first use and appended to
+// known_hosts. The operator sees each one, so that the fingerprints can be
+// compared with the hosts' own (ssh-keygen -lf) after the fact.
+type AddedHostKey struct {
+	Name        string // node name
+	Addr        string // host:port dialled
+	KeyType     string // e.g. ssh-ed25519
+	Fingerprint string // OpenSSH form, SHA256:...
+	KnownHosts  string // file appended to
+}
+
+func (a AddedHostKey) String() string {
+	return fmt.Sprintf("added host key of %s (%s) to %s: %s %s", a.Name, a.Addr, a.KnownHosts, a.KeyType, a.Fingerprint)
+}
+
 // KnownKey is one key that known_hosts holds for a host.
 type KnownKey struct {
 	KeyType     string
@@ -95,8 +110,9 @@ func (e *RevokedHostKeyError) Error() string {
 		e.Name, e.Addr, e.KeyType, e.Fingerprint, e.Revoked.File, e.Revoked.Line)
 }
 
-// callback returns the ssh.HostKeyCallback for one dial of node name.
-func (s *HostKeyStore) callback(name string, acceptNew bool) ssh.HostKeyCallback {
+// callback returns the ssh.HostKeyCallback for one dial of node name; added,
+// when set, is told of a key it trusts on first use.
+func (s *HostKeyStore) callback(name string, acceptNew bool, added func(AddedHostKey)) ssh.HostKeyCallback {
 	return func(hostname string, remote net.Addr, key ssh.PublicKey) error {
 		s.mu.Lock()
 		defer s.mu.Unlock()
@@ -125,7 +141,14 @@ func (s *HostKeyStore) callback(name string, acceptNew bool) ssh.HostKeyCallback
 				return &UnknownHostKeyError{Name: name, Addr: hostname, KeyType: key.Type(),
 					Fingerprint: ssh.FingerprintSHA256(key), KnownHosts: s.path}
 			}
-			return s.appendLocked(hostname, key)
+			if err := s.appendLocked(hostname, key); err != nil {
+				return err
+			}
+			if added != nil {
+				added(AddedHostKey{Name: name, Addr: hostname, KeyType: key.Type(),
+					Fingerprint: ssh.FingerprintSHA256(key), KnownHosts: s.path})
+			}
+			return nil
 		default:
 			return fmt.Errorf("check host key of %s (%s) against %s: %w", name, hostname, s.path, err)
 		}

@@ -30,12 +30,22 @@ func TestUnknownHostRefusedThenAcceptedOnFirstUse(t *testing.T) {
 		t.Fatalf("a refused dial must not create known_hosts (stat: %v)", err)
 	}
 
+	var added []AddedHostKey
+	cfg.HostKeyAdded = func(a AddedHostKey) { added = append(added, a) }
 	cfg.AcceptNewHostKeys = true
 	c, err := Dial(t.Context(), cfg)
 	if err != nil {
 		t.Fatalf("dial with AcceptNewHostKeys: %v", err)
 	}
 	c.Close()
+	// The operator is told what was trusted, in OpenSSH's fingerprint form.
+	want := AddedHostKey{Name: cfg.Name, Addr: e.srv.Addr, KeyType: "ssh-ed25519", Fingerprint: fp, KnownHosts: e.knownHosts}
+	if len(added) != 1 || added[0] != want {
+		t.Fatalf("added keys reported: %+v, want %+v", added, want)
+	}
+	if s := added[0].String(); !strings.Contains(s, "ssh-ed25519 SHA256:") || !strings.Contains(s, cfg.Name) || !strings.Contains(s, e.srv.Addr) {
+		t.Errorf("report %q lacks the host, key type or fingerprint", s)
+	}
 	data, err := os.ReadFile(e.knownHosts)
 	if err != nil {
 		t.Fatal(err)
@@ -52,6 +62,9 @@ func TestUnknownHostRefusedThenAcceptedOnFirstUse(t *testing.T) {
 		t.Fatalf("second dial without the flag: %v", err)
 	}
 	c.Close()
+	if len(added) != 1 {
+		t.Errorf("a known host was reported as added: %+v", added[1:])
+	}
 	again, _ := os.ReadFile(e.knownHosts)
 	if string(again) != string(data) {
 		t.Fatalf("known_hosts changed on a dial of a known host: %q -> %q", data, again)

@@ -13,7 +13,7 @@ import (
 // sshFlags are the connection flags of every command that reaches hosts.
 func sshFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.BoolFlag{Name: "accept-new-host-keys", Usage: "trust hosts seen for the first time and add their keys to known_hosts (a changed key is still refused)"},
+		&cli.BoolFlag{Name: "accept-new-host-keys", Usage: "trust hosts seen for the first time and add their keys to known_hosts, printing each fingerprint (a changed key is still refused)"},
 		&cli.BoolFlag{Name: "direct", Usage: "reach NATS at the client URLs straight instead of through SSH"},
 		&cli.DurationFlag{Name: "ssh-timeout", Value: 10 * time.Second, Usage: "bound on one SSH connection attempt"},
 	}
@@ -27,5 +27,6 @@ func newSession(c *cli.Context, inv *inventory.Inventory, sec *inventory.Secrets
 		AgentSocket:       os.Getenv("SSH_AUTH_SOCK"),
 		Concurrency:       c.Int("concurrency"),
 		DialTimeout:       c.Duration("ssh-timeout"),
+		HostKeyLog:        c.App.ErrWriter,
 	})
 }
