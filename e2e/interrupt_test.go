@@ -1,0 +1,231 @@
+package e2e
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/dcctl/dcctl/runbooks"
+)
+
+// TestInterruptMidRollout sends Ctrl-C (SIGINT) to dcctl once the first
+// node's restart has begun, first in provision's own rollout, then in the
+// rolling-restart runbook, and judges by the hosts: exit 130, every config
+// either the old or the new one (never a partial file), the lock released,
+// the runbook's journal closed with "interrupted", and a new run that gets
+// the lock at once and converges.
+func TestInterruptMidRollout(t *testing.T) {
+	ensureProvisioned(t)
+	clearLocks(t)
+	t.Cleanup(func() { clearLocks(t) })
+	tr := &transcript{}
+	nodes := []string{"us_1", "us_2", "us_3"}
+	const conf = "/etc/nats/nats-server.conf"
+	before := map[string]string{}
+	for _, n := range nodes {
+		before[n] = hostSHA(t, n, conf)
+	}
+	// max_file_store is not hot-reloadable: a rolling restart of US.
+	changed := copyInventory(t, tr, "max_file_store = \"3GB\"\n")
+	limit := strings.Join(nodes, ",")
+	t.Cleanup(func() { restoreLab(t, tr, "--limit", limit) })
+
+	// provision: SIGINT once it says it restarts the first node.
+	run := startLive(t, "provision", changed, "--limit", limit)
+	run.waitFor(t, "provision's first restart", func(out string) bool { return strings.Contains(out, "restarting (") })
+	run.interrupt(t)
+	out, errOut, code := run.wait(t)
+	if code != 130 {
+		t.Fatalf("interrupted provision: exit %d, want 130\n%s%s", code, out, errOut)
+	}
+	if !strings.Contains(errOut, "interrupted (SIGINT)") {
+		t.Errorf("interrupted provision does not say so:\n%s", errOut)
+	}
+	if l := locksOnHosts(t); len(l) != 0 {
+		t.Errorf("locks left by the interrupted provision: %v", l)
+	}
+	mid := map[string]string{}
+	for _, n := range nodes {
+		mid[n] = hostSHA(t, n, conf)
+		if left := strings.TrimSpace(sshHost(t, n, leftoversCmd)); left != "" {
+			t.Logf("%s: temporary files right after the interrupt (the next run removes them): %s", n, left)
+		}
+	}
+
+	// A new run gets the lock at once (no "locked by", no takeover of an
+	// expired lock) and converges.
+	out, errOut, code = tr.dcctl(t, "provision", changed, "--limit", limit)
+	if code != 0 || strings.Contains(errOut, "replaced the lock") {
+		t.Fatalf("provision after the interrupt: exit %d\n%s%s", code, out, errOut)
+	}
+	for _, n := range nodes {
+		after := hostSHA(t, n, conf)
+		if mid[n] != before[n] && mid[n] != after {
+			t.Errorf("%s: after the interrupt %s had sha256 %s: neither the old (%s) nor the new config (%s)", n, conf, mid[n], before[n], after)
+		}
+		if left := strings.TrimSpace(sshHost(t, n, leftoversCmd)); left != "" {
+			t.Errorf("%s: temporary files after the next run: %s", n, left)
+		}
+	}
+	if out, _, code := tr.dcctl(t, "plan", changed, "--limit", limit); code != 0 || !strings.Contains(out, "0 of 3 host(s) to change") {
+		t.Errorf("plan after the converging run: exit %d\n%s", code, out)
+	}
+
+	// The runbook: SIGINT once the first node's unit has restarted (seen on
+	// the hosts), while the runbook waits for it to be whole again.
+	enters := map[string]uint64{}
+	for _, n := range nodes {
+		_, enters[n] = unitTimes(t, n)
+	}
+	run = startLive(t, "runbook", "rolling-restart", "--cluster", "US", "--yes", changed)
+	eventually(t, 3*time.Minute, "the runbook's first restart", func() error {
+		for _, n := range nodes {
+			if _, e := unitTimes(t, n); e != enters[n] {
+				return nil
+			}
+		}
+		if run.exited() {
+			return errors.New("the runbook ended before restarting anything:\n" + run.output())
+		}
+		return errors.New("no node restarted yet")
+	})
+	run.interrupt(t)
+	out, errOut, code = run.wait(t)
+	if code != 130 {
+		t.Fatalf("interrupted rolling-restart: exit %d, want 130\n%s%s", code, out, errOut)
+	}
+	jpath := ""
+	for _, line := range strings.Split(out, "\n") {
+		if p, ok := strings.CutPrefix(line, "journal: "); ok {
+			jpath = p
+		}
+	}
+	entries, err := runbooks.ReadJournal(jpath)
+	if err != nil {
+		t.Fatalf("journal %q: %v\n%s", jpath, err, out)
+	}
+	last := entries[len(entries)-1]
+	if last.Phase != "run" || last.Result != "interrupted" || !strings.Contains(last.Error, "SIGINT") {
+		t.Errorf("the journal's last entry is %+v, want the run interrupted (SIGINT)", last)
+	}
+	if l := locksOnHosts(t); len(l) != 0 {
+		t.Errorf("locks left by the interrupted runbook: %v", l)
+	}
+	// The cleanup's provision of the lab inventory is the next run: it must
+	// get the lock at once too (restoreLab fails on any refusal).
+}
+
+// leftoversCmd lists dcctl's temporary files and staging directories on a host.
+const leftoversCmd = `find / -xdev \( -name '*.dcctl-tmp' -o -name '.dcctl-check' \) -print 2>/dev/null || true`
+
+// liveRun is a dcctl run whose output can be read while it runs.
+type liveRun struct {
+	cmd  *exec.Cmd
+	mu   sync.Mutex
+	out  bytes.Buffer
+	err  bytes.Buffer
+	done chan struct{}
+	code int
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	b  *bytes.Buffer
+}
+
+func (w lockedWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Write(p)
+}
+
+func startLive(t *testing.T, args ...string) *liveRun {
+	t.Helper()
+	r := &liveRun{done: make(chan struct{})}
+	r.cmd = exec.Command(filepath.Join(repoRoot(), "bin", "dcctl"), args...)
+	r.cmd.Dir = repoRoot()
+	r.cmd.Stdout = lockedWriter{&r.mu, &r.out}
+	r.cmd.Stderr = lockedWriter{&r.mu, &r.err}
+	if err := r.cmd.Start(); err != nil {
+		t.Fatalf("start dcctl %s: %v", strings.Join(args, " "), err)
+	}
+	go func() {
+		err := r.cmd.Wait()
+		var exit *exec.ExitError
+		switch {
+		case errors.As(err, &exit):
+			r.code = exit.ExitCode()
+		case err != nil:
+			r.code = -1
+		}
+		close(r.done)
+	}()
+	// A failing test must not leave a dcctl holding the deployment lock.
+	t.Cleanup(func() {
+		if !r.exited() {
+			r.cmd.Process.Kill()
+			<-r.done
+		}
+	})
+	return r
+}
+
+func (r *liveRun) output() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.out.String() + r.err.String()
+}
+
+func (r *liveRun) exited() bool {
+	select {
+	case <-r.done:
+		return true
+	default:
+		return false
+	}
+}
+
+func (r *liveRun) waitFor(t *testing.T, what string, seen func(string) bool) {
+	t.Helper()
+	eventually(t, 5*time.Minute, what, func() error {
+		out := r.output()
+		switch {
+		case seen(out):
+			return nil
+		case r.exited():
+			return fmt.Errorf("dcctl ended first:\n%s", out)
+		}
+		return errors.New("not yet")
+	})
+}
+
+func (r *liveRun) interrupt(t *testing.T) {
+	t.Helper()
+	if err := r.cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatalf("SIGINT: %v", err)
+	}
+}
+
+// wait waits for the run to end; the bound only keeps a hung dcctl from
+// hanging the test.
+func (r *liveRun) wait(t *testing.T) (string, string, int) {
+	t.Helper()
+	select {
+	case <-r.done:
+	case <-time.After(2 * time.Minute):
+		r.cmd.Process.Signal(syscall.SIGKILL)
+		t.Fatalf("dcctl %s did not end after SIGINT:\n%s", strings.Join(r.cmd.Args[1:], " "), r.output())
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	t.Logf("dcctl %s -> exit %d", strings.Join(r.cmd.Args[1:], " "), r.code)
+	return r.out.String(), r.err.String(), r.code
+}
