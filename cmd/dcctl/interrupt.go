@@ -49,7 +49,7 @@ func interruptible(parent context.Context, stderr io.Writer) (ctx context.Contex
 		case <-done:
 			return
 		}
-		fmt.Fprintf(stderr, "\ndcctl: %s: stopping before the next step and releasing the deployment lock (again to exit at once)\n", signalName(sig))
+		fmt.Fprintf(stderr, "\ndcctl: %s: stopping cleanly (a run stops before its next step and releases its lock; Ctrl-C again exits at once)\n", signalName(sig))
 		cancel(&interruptedError{sig})
 		select {
 		case sig = <-sigs:

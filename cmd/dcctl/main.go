@@ -69,10 +69,9 @@ func runContext(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	app := newApp(stdin, stdout, stderr)
 	err := app.RunContext(ctx, interspersed(app, args))
 	var intr *interruptedError
-	if errors.As(context.Cause(ctx), &intr) {
-		if err == nil {
-			return 0 // it finished anyway
-		}
+	// An outcome already reported (status --watch's last frame) keeps its
+	// code; any other error of an interrupted run is the interrupt's.
+	if errors.As(context.Cause(ctx), &intr) && err != nil && !errors.Is(err, errReported) {
 		err = whyStopped(ctx, err)
 	}
 	if err != nil {
