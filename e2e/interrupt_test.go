@@ -229,3 +229,80 @@ func (r *liveRun) wait(t *testing.T) (string, string, int) {
 	t.Logf("dcctl %s -> exit %d", strings.Join(r.cmd.Args[1:], " "), r.code)
 	return r.out.String(), r.err.String(), r.code
 }
+
+// TestLockLostMidRun: while a rolling restart of every cluster runs, a
+// second operator breaks its lock (`node start --break-lock` on a running
+// node: a no-op that takes the lock and gives it back). The first run's
+// next heartbeat finds its lock gone: it stops before its next step, says
+// so, exits 1 and journals why; the nodes after that step are not
+// restarted.
+func TestLockLostMidRun(t *testing.T) {
+	ensureProvisioned(t)
+	clearLocks(t)
+	t.Cleanup(func() { clearLocks(t) })
+	tr := &transcript{}
+	inv := labInventory(t)
+	var nodes []string
+	for _, n := range activeNodes(t) {
+		nodes = append(nodes, n.Name)
+	}
+	enters := map[string]uint64{}
+	for _, n := range nodes {
+		_, enters[n] = unitTimes(t, n)
+	}
+	run := startLive(t, "runbook", "rolling-restart", "--yes", inv)
+	eventually(t, 3*time.Minute, "the runbook's first restart", func() error {
+		for _, n := range nodes {
+			if _, e := unitTimes(t, n); e != enters[n] {
+				return nil
+			}
+		}
+		if run.exited() {
+			return errors.New("the runbook ended before restarting anything:\n" + run.output())
+		}
+		return errors.New("no node restarted yet")
+	})
+	out, errOut, code := tr.dcctl(t, "node", "start", nodes[0], inv, "--break-lock")
+	if code != 0 || !strings.Contains(errOut, "replaced the lock") {
+		t.Fatalf("node start --break-lock: exit %d\n%s%s", code, out, errOut)
+	}
+	out, errOut, code = run.wait(t)
+	if code != 1 || !strings.Contains(out+errOut, "lock lost on") {
+		t.Fatalf("rolling-restart whose lock was broken: exit %d, want 1 saying the lock was lost\n%s%s", code, out, errOut)
+	}
+	restarted := 0
+	for _, n := range nodes {
+		if _, e := unitTimes(t, n); e != enters[n] {
+			restarted++
+		}
+	}
+	t.Logf("%d of %d nodes restarted before the run stopped", restarted, len(nodes))
+	if restarted == len(nodes) {
+		t.Errorf("every node was restarted: the run did not stop")
+	}
+	jpath := ""
+	for _, line := range strings.Split(out, "\n") {
+		if p, ok := strings.CutPrefix(line, "journal: "); ok {
+			jpath = p
+		}
+	}
+	entries, err := runbooks.ReadJournal(jpath)
+	if err != nil {
+		t.Fatalf("journal %q: %v", jpath, err)
+	}
+	last := entries[len(entries)-1]
+	if last.Phase != "run" || last.Result != "interrupted" || !strings.Contains(last.Error, "lock lost on") {
+		t.Errorf("the journal's last entry is %+v, want the run interrupted: lock lost", last)
+	}
+	if l := locksOnHosts(t); len(l) != 0 {
+		t.Errorf("locks left: %v", l)
+	}
+	// The next test expects a healthy lab: the run stopped while the node
+	// it restarted was still coming back.
+	eventually(t, 3*time.Minute, "the lab healthy again", func() error {
+		if _, errOut, code := runDcctl(t, "status", inv); code != 0 {
+			return fmt.Errorf("status exit %d: %s", code, errOut)
+		}
+		return nil
+	})
+}
