@@ -14,6 +14,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -24,9 +25,9 @@ import (
 
 // TestInterruptWhileWaitingOnAHost builds dcctl, starts a runbook whose
 // first pre-check waits on a host gone silent (a TCP peer that accepts and
-// never answers the SSH handshake), and sends it SIGINT once it waits
-// there: it must exit 130 at once, say it was interrupted, and close its
-// journal with an "interrupted" entry.
+// never answers the SSH handshake), and sends it SIGINT (then, in a second
+// run, SIGTERM) once it waits there: it must exit 130, say it was
+// interrupted, and close its journal with an "interrupted" entry.
 func TestInterruptWhileWaitingOnAHost(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the dcctl binary")
@@ -38,6 +39,14 @@ func TestInterruptWhileWaitingOnAHost(t *testing.T) {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 
+	for _, sig := range []os.Signal{os.Interrupt, syscall.SIGTERM} {
+		t.Run(signalName(sig), func(t *testing.T) { interruptSilentWait(t, bin, t.TempDir(), sig) })
+	}
+}
+
+// interruptSilentWait runs the scenario of TestInterruptWhileWaitingOnAHost
+// with one signal.
+func interruptSilentWait(t *testing.T, bin, dir string, sig os.Signal) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -108,7 +117,7 @@ func TestInterruptWhileWaitingOnAHost(t *testing.T) {
 		cmd.Process.Kill()
 		t.Fatal("dcctl never connected to the host")
 	}
-	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+	if err := cmd.Process.Signal(sig); err != nil {
 		t.Fatal(err)
 	}
 	select {
@@ -121,7 +130,7 @@ func TestInterruptWhileWaitingOnAHost(t *testing.T) {
 	if !errors.As(err, &ee) || ee.ExitCode() != exitInterrupted {
 		t.Fatalf("exit: %v, want %d\n%s", err, exitInterrupted, stderr.String())
 	}
-	if !strings.Contains(stderr.String(), "interrupted (SIGINT)") {
+	if !strings.Contains(stderr.String(), "interrupted ("+signalName(sig)+")") {
 		t.Errorf("stderr does not say it was interrupted:\n%s", stderr.String())
 	}
 	entries, err := runbooks.ReadJournal(jpath)
@@ -129,8 +138,8 @@ func TestInterruptWhileWaitingOnAHost(t *testing.T) {
 		t.Fatal(err)
 	}
 	last := entries[len(entries)-1]
-	if last.Phase != "run" || last.Result != "interrupted" || !strings.Contains(last.Error, "SIGINT") {
-		t.Fatalf("journal's last entry %+v, want the run interrupted by SIGINT", last)
+	if last.Phase != "run" || last.Result != "interrupted" || !strings.Contains(last.Error, signalName(sig)) {
+		t.Fatalf("journal's last entry %+v, want the run interrupted by %s", last, signalName(sig))
 	}
 }
 
