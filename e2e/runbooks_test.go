@@ -37,7 +37,13 @@ type drillLab struct {
 func newDrillLab(t *testing.T) *drillLab {
 	t.Helper()
 	ensureProvisioned(t)
-	inv, err := inventory.Load(labInventory(t))
+	return openDrillLab(t, labInventory(t))
+}
+
+// openDrillLab connects to every domain of the provisioned inventory invFile.
+func openDrillLab(t *testing.T, invFile string) *drillLab {
+	t.Helper()
+	inv, err := inventory.Load(invFile)
 	if err != nil {
 		t.Fatal(err)
 	}
