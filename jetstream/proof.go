@@ -22,11 +22,13 @@ const (
 	// max_age; max_msgs_per_subject) discarded some of the recorded
 	// messages; every one still there is unchanged.
 	ProofSurvivingRange = "surviving-range-digest"
-	// ProofConsumed: a work-queue or interest stream whose consumers removed
-	// recorded messages, which cannot be read again. Proven: the last
-	// sequence is not behind the recorded one and every recorded message
-	// still there is unchanged; the runbook adds "replicas current".
-	ProofConsumed = "last-seq-and-replicas-current"
+	// ProofLastSeq: the last sequence is not behind the recorded one, and
+	// the runbook's check before this one found the replicas current. Used
+	// for a work-queue or interest stream whose consumers removed recorded
+	// messages, which cannot be read again (every recorded message still
+	// there is also compared), and by runbooks that move no data (a restart)
+	// and take no digest (Digest empty).
+	ProofLastSeq = "last-seq-and-replicas-current"
 )
 
 // Proof is the outcome of Prove: which proof held, over which range.
@@ -50,6 +52,9 @@ type Proof struct {
 }
 
 func (p Proof) String() string {
+	if p.Digest == "" {
+		return fmt.Sprintf("%s: last sequence %d not behind %d, %d published since (no digest taken)", p.Kind, p.LastSeq, p.To, p.LastSeq-p.To)
+	}
 	s := fmt.Sprintf("%s: %d messages of %d..%d unchanged", p.Kind, p.Verified, p.From, p.To)
 	if p.From > p.To {
 		s = fmt.Sprintf("%s: no recorded message left to compare", p.Kind)
@@ -57,13 +62,13 @@ func (p Proof) String() string {
 	switch p.Kind {
 	case ProofSurvivingRange:
 		s += fmt.Sprintf(", %d discarded by the stream's limits", p.Gone)
-	case ProofConsumed:
+	case ProofLastSeq:
 		s += fmt.Sprintf(", %d consumed; last sequence %d not behind %d", p.Gone, p.LastSeq, p.To)
 	}
 	if p.LastSeq > p.To {
 		s += fmt.Sprintf(", %d published since", p.LastSeq-p.To)
 	}
-	if p.Digest != "" && p.Verified > 0 {
+	if p.Verified > 0 {
 		s += fmt.Sprintf(" (sha256 %.12s…)", p.Digest)
 	}
 	return s
@@ -139,7 +144,7 @@ func (c *Conn) Prove(ctx context.Context, domain, stream string, before Baseline
 	case consumed:
 		p.Gone += uint64(len(middle))
 		if p.Gone > 0 {
-			p.Kind = ProofConsumed
+			p.Kind = ProofLastSeq
 			return p, nil
 		}
 	case len(middle) > 0 && cur.Limits.MaxPerSubject > 0:

@@ -16,6 +16,8 @@ type RestoreNode struct {
 	Node string
 
 	drift []string
+	// last is the node's domain's streams' last sequences before it starts.
+	last map[string]uint64
 }
 
 func (r *RestoreNode) Name() string   { return "restore-node" }
@@ -35,6 +37,10 @@ func (r *RestoreNode) PreChecks(e *Env) []Check {
 					r.Node, n.SSHAddr(), r.Node)
 			}
 			return nil
+		}},
+		{Name: "lastSequences(domain)", Run: func(ctx context.Context) error {
+			r.last = map[string]uint64{}
+			return recordLastSeqs(e, r.domain(e), r.last, true).Run(ctx)
 		}},
 		{Name: fmt.Sprintf("filesMatchInventory(%s)", r.Node), Run: func(ctx context.Context) error {
 			// Read-only: a drift is not a refusal, it adds the re-provision step.
@@ -75,8 +81,12 @@ func (r *RestoreNode) Steps(e *Env) []Step {
 }
 
 func (r *RestoreNode) PostChecks(e *Env) []Check {
-	return []Check{nodeWhole(e, r.Node)}
+	return []Check{nodeWhole(e, r.Node), {Name: "streamsNotBehind(domain)", Run: func(ctx context.Context) error {
+		return streamsNotBehind(e, r.domain(e), r.last).Run(ctx)
+	}}}
 }
+
+func (r *RestoreNode) domain(e *Env) string { return e.Inv.Domain(e.Inv.Node(r.Node)) }
 
 // nodeWhole is the provision health gate after a start: /healthz 200, a
 // current meta peer, every stream replica on it current.

@@ -18,6 +18,8 @@ type RollingRestart struct {
 	Cluster string // empty: every cluster
 
 	order []*inventory.Node
+	// last is each domain's streams' last sequences before the restarts.
+	last map[string]map[string]uint64
 }
 
 func (r *RollingRestart) Name() string { return "rolling-restart" }
@@ -46,9 +48,11 @@ func (r *RollingRestart) PreChecks(e *Env) []Check {
 		}
 		return nil
 	}}}
+	r.last = map[string]map[string]uint64{}
 	for _, cl := range r.clusters(e) {
 		cl := cl
-		checks = append(checks, metaLeader(e, cl.Domain))
+		r.last[cl.Domain] = map[string]uint64{}
+		checks = append(checks, metaLeader(e, cl.Domain), recordLastSeqs(e, cl.Domain, r.last[cl.Domain], false))
 		for _, n := range cl.Active() {
 			n := n
 			checks = append(checks, Check{Name: fmt.Sprintf("unitActive(%s)", n.Name), Run: func(ctx context.Context) error {
@@ -121,7 +125,7 @@ func (r *RollingRestart) PostChecks(e *Env) []Check {
 		for _, n := range cl.Active() {
 			checks = append(checks, nodeWhole(e, n.Name))
 		}
-		checks = append(checks, allStreamsCurrent(e, cl.Domain))
+		checks = append(checks, allStreamsCurrent(e, cl.Domain), streamsNotBehind(e, cl.Domain, r.last[cl.Domain]))
 	}
 	return checks
 }

@@ -139,16 +139,16 @@ func Catalog() []Description {
 		{
 			Name: "restore-node", Usage: "restore-node NODE",
 			Short: "bring a stopped or failed node back: re-provision it if its files drifted, start it, wait until it is whole",
-			Pre:   []string{"the inventory knows NODE", "NODE's host is reachable", "whether its files drifted from the inventory (provision plan)"},
+			Pre:   []string{"the inventory knows NODE", "NODE's host is reachable", "the last sequence of every stream of its domain (when the domain can list them)", "whether its files drifted from the inventory (provision plan)"},
 			Steps: []string{"re-provision NODE (only when drifted)", "start its unit"},
-			Post:  []string{"NODE healthy, a current meta peer, its stream replicas current (the provision health gate)"},
+			Post:  []string{"NODE healthy, a current meta peer, its stream replicas current (the provision health gate)", "no stream behind its recorded last sequence"},
 		},
 		{
 			Name: "rolling-restart", Usage: "rolling-restart [--cluster C]",
 			Short: "restart every node of a cluster (or all clusters) one at a time behind the health gate",
-			Pre:   []string{"every node's host is reachable and its unit active", "each domain has a meta leader"},
+			Pre:   []string{"every node's host is reachable and its unit active", "each domain has a meta leader", "the last sequence of every stream"},
 			Steps: []string{"per node: gate (it can go down safely), restart, gate (healthy, current, replicas current)"},
-			Post:  []string{"every node healthy and a current meta peer; every stream current (none lost quorum)"},
+			Post:  []string{"every node healthy and a current meta peer; every stream current (none lost quorum) and not behind its recorded last sequence"},
 		},
 	}
 }
