@@ -124,6 +124,14 @@ type content struct {
 
 func (d *drillLab) content(domain, stream string) content {
 	d.t.Helper()
+	return d.contentUpTo(domain, stream, 0)
+}
+
+// contentUpTo is content of the messages up to sequence upTo (0: all), for a
+// stream that clients keep publishing to: the range an earlier content()
+// covered must read the same.
+func (d *drillLab) contentUpTo(domain, stream string, upTo uint64) content {
+	d.t.Helper()
 	var c content
 	eventually(d.t, time.Minute, "read "+stream, func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -141,7 +149,14 @@ func (d *drillLab) content(domain, stream string) content {
 		// consumer to place, so a dead peer cannot strand the read.
 		h := sha256.New()
 		var got, last uint64
-		for seq := info.State.FirstSeq; seq <= info.State.LastSeq && info.State.Msgs > 0; seq++ {
+		end := info.State.LastSeq
+		if upTo > 0 {
+			if end < upTo {
+				return fmt.Errorf("last sequence %d is behind %d", end, upTo)
+			}
+			end = upTo
+		}
+		for seq := info.State.FirstSeq; seq <= end && info.State.Msgs > 0; seq++ {
 			m, err := s.GetMsg(ctx, seq)
 			if errors.Is(err, njs.ErrMsgNotFound) {
 				continue
@@ -157,7 +172,7 @@ func (d *drillLab) content(domain, stream string) content {
 			got++
 			last = m.Sequence
 		}
-		if got != info.State.Msgs {
+		if upTo == 0 && got != info.State.Msgs {
 			return fmt.Errorf("read %d messages, the stream reports %d", got, info.State.Msgs)
 		}
 		c = content{Msgs: got, LastSeq: last, SHA256: hex.EncodeToString(h.Sum(nil))}
@@ -279,7 +294,9 @@ func TestRunbookDrills(t *testing.T) {
 	t.Run("kill the leader of foo, replace-peer", func(t *testing.T) {
 		d := d.with(t)
 		d.freshStream("hub", njs.StreamConfig{Name: "foo", Subjects: []string{"foo.>"}, Storage: njs.FileStorage, Replicas: 3}, 200)
-		before := d.content("hub", "foo")
+		// A client publishes with acks throughout, as in production.
+		live := d.publishLive("hub", "foo", "foo.live.")
+		live.waitAcked(t, 10)
 		si, err := d.info("hub", "foo")
 		if err != nil {
 			t.Fatal(err)
@@ -288,10 +305,14 @@ func TestRunbookDrills(t *testing.T) {
 		d.kill(dead)
 		t.Cleanup(func() { d.restoreNode(dead) })
 		// The stream elects a new leader and keeps accepting messages.
-		d.publish("hub", "foo.after-kill.", 5)
-		before = d.content("hub", "foo")
-		if _, stderr, code := runDcctl(t, "runbook", "replace-peer", dead, "-i", inv, "--yes"); code != 0 {
+		live.waitAcked(t, 10)
+		before := d.content("hub", "foo")
+		out, stderr, code := runDcctl(t, "runbook", "replace-peer", dead, "-i", inv, "--yes")
+		if code != 0 {
 			t.Fatalf("replace-peer %s: exit %d: %s", dead, code, stderr)
+		}
+		if !strings.Contains(out, "stream foo proven by range-digest") {
+			t.Errorf("replace-peer does not name the proof for foo:\n%s", out)
 		}
 		var got []string
 		eventually(t, time.Minute, "foo has 3 current replicas", func() (err error) {
@@ -304,10 +325,11 @@ func TestRunbookDrills(t *testing.T) {
 		if slices.Contains(got, dead) {
 			t.Fatalf("foo still on %s: %v", dead, got)
 		}
-		if after := d.content("hub", "foo"); after != before {
+		if after := d.contentUpTo("hub", "foo", before.LastSeq); after != before {
 			t.Fatalf("foo content changed: before %+v, after %+v", before, after)
 		}
-		d.publish("hub", "foo.after-replace.", 5)
+		live.waitAcked(t, 5)
+		live.check(t)
 	})
 
 	t.Run("us R3: kill its leader, replace-peer refuses (no spare server), restore-node", func(t *testing.T) {
@@ -318,10 +340,11 @@ func TestRunbookDrills(t *testing.T) {
 			t.Fatal(err)
 		}
 		dead := si.Cluster.Leader
-		before := d.content("us", "us")
+		live := d.publishLive("us", "us", "us.live.")
+		live.waitAcked(t, 10)
 		d.kill(dead)
-		d.publish("us", "us.after-kill.", 5)
-		before = d.content("us", "us")
+		live.waitAcked(t, 10)
+		before := d.content("us", "us")
 		// Three servers, R3: no server can take a new replica; nats-server
 		// would refuse the removal too. The runbook refuses and says so.
 		_, stderr, code := runDcctl(t, "runbook", "replace-peer", dead, "-i", inv, "--yes")
@@ -336,23 +359,34 @@ func TestRunbookDrills(t *testing.T) {
 			}
 			return err
 		})
-		if after := d.content("us", "us"); after != before {
+		if after := d.contentUpTo("us", "us", before.LastSeq); after != before {
 			t.Fatalf("us content changed: before %+v, after %+v", before, after)
 		}
+		live.waitAcked(t, 5)
+		live.check(t)
 	})
 
 	t.Run("emea R1 to R3", func(t *testing.T) {
 		d := d.with(t)
 		d.freshStream("emea", njs.StreamConfig{Name: "emea", Subjects: []string{"emea.>"}, Storage: njs.FileStorage, Replicas: 1}, 300)
+		live := d.publishLive("emea", "emea", "emea.live.")
+		live.waitAcked(t, 10)
 		before := d.content("emea", "emea")
-		if _, stderr, code := runDcctl(t, "runbook", "expand-stream", "emea", "--domain", "emea", "--replicas", "3", "-i", inv, "--yes"); code != 0 {
+		out, stderr, code := runDcctl(t, "runbook", "expand-stream", "emea", "--domain", "emea", "--replicas", "3", "-i", inv, "--yes")
+		if code != 0 {
 			t.Fatalf("expand-stream: exit %d: %s", code, stderr)
 		}
-		if after := d.content("emea", "emea"); after != before {
+		if !strings.Contains(out, "stream emea proven by range-digest") {
+			t.Errorf("expand-stream does not name the proof:\n%s", out)
+		}
+		if after := d.contentUpTo("emea", "emea", before.LastSeq); after != before {
 			t.Fatalf("emea content changed: before %+v, after %+v", before, after)
 		}
+		live.waitAcked(t, 5)
+		live.check(t)
+		final := d.content("emea", "emea")
 		// Every server of the cluster reports the same messages and last
-		// sequence in its own /jsz.
+		// sequence in its own /jsz as the leader, once the client stopped.
 		for _, n := range d.inv.Cluster("EMEA").Active() {
 			eventually(t, 30*time.Second, n.Name+" holds emea", func() error {
 				s, err := d.serverStream(n.Name, "emea")
@@ -361,8 +395,8 @@ func TestRunbookDrills(t *testing.T) {
 					return err
 				case s == nil:
 					return fmt.Errorf("no replica")
-				case s.State.Msgs != before.Msgs || s.State.LastSeq != before.LastSeq:
-					return fmt.Errorf("%d messages up to %d, want %d up to %d", s.State.Msgs, s.State.LastSeq, before.Msgs, before.LastSeq)
+				case s.State.Msgs != final.Msgs || s.State.LastSeq != final.LastSeq:
+					return fmt.Errorf("%d messages up to %d, want %d up to %d", s.State.Msgs, s.State.LastSeq, final.Msgs, final.LastSeq)
 				}
 				return nil
 			})
@@ -387,12 +421,17 @@ func TestRunbookDrills(t *testing.T) {
 		if err := js.DeleteStream(ctx, "us"); err != nil {
 			t.Fatal(err)
 		}
+		// Clients publish throughout the restore: once the stream is back it
+		// captures their messages, and the restore's proof allows that.
+		live := d.publishLive("us", "us", "us.live.")
 		if _, stderr, code := runDcctl(t, "runbook", "restore-stream", "--from", dir, "-i", inv, "--yes"); code != 0 {
 			t.Fatalf("restore-stream: exit %d: %s", code, stderr)
 		}
-		if after := d.content("us", "us"); after != before {
+		live.waitAcked(t, 5)
+		if after := d.contentUpTo("us", "us", before.LastSeq); after != before {
 			t.Fatalf("restored us differs: before %+v, after %+v", before, after)
 		}
+		live.check(t)
 		for _, name := range []string{"billing", "audit"} {
 			if _, err := js.Consumer(ctx, "us", name); err != nil {
 				t.Errorf("consumer %s not restored: %v", name, err)

@@ -32,11 +32,12 @@ type Baseline struct {
 	// Retention is the stream's retention when it was recorded.
 	Retention string `json:"retention,omitempty"`
 
-	// read is how many messages Record read; hashes holds a hash of each
-	// (not in the JSON: a journal or manifest need not carry one line per
-	// message).
-	read   uint64
-	hashes *msgHashes
+	// reported is the message count the server reported when Record
+	// started (Msgs is the count read); hashes holds a hash of each message
+	// read (not in the JSON: a journal or manifest need not carry one line
+	// per message).
+	reported uint64
+	hashes   *msgHashes
 }
 
 // Equal returns nil when o matches b, else an error naming every difference.
@@ -77,16 +78,17 @@ func (c *Conn) Digest(ctx context.Context, domain, stream string) (Baseline, err
 	if err != nil {
 		return Baseline{}, err
 	}
-	if b.read != b.Msgs {
-		return Baseline{}, fmt.Errorf("digest of stream %s: read %d messages, stream reported %d: %w", stream, b.read, b.Msgs, ErrStreamChanged)
+	if b.Msgs != b.reported {
+		return Baseline{}, fmt.Errorf("digest of stream %s: read %d messages, stream reported %d: %w", stream, b.Msgs, b.reported, ErrStreamChanged)
 	}
 	return b, nil
 }
 
 // Record reads every message of stream from its first to its last sequence
 // as the stream reports them when Record starts, and returns the baseline
-// with a hash of each message read, so that Prove can later compare any part
-// of that range. It never fails because the stream changes while it reads:
+// (Msgs: the messages read) with a hash of each message read, so that Prove
+// can later compare any part of that range. It never fails because the
+// stream changes while it reads:
 // messages published meanwhile are past the range, and messages removed
 // meanwhile (a limit discarding the oldest, a consumer of a work queue)
 // are simply not in the baseline; FirstSeq is then the first one read.
@@ -113,7 +115,8 @@ func (c *Conn) Record(ctx context.Context, domain, stream string) (Baseline, err
 			return Baseline{}, fmt.Errorf("digest of stream %s: %w", stream, err)
 		}
 	}
-	b.read = uint64(b.hashes.count())
+	// The baseline is what was read: the digest covers exactly these.
+	b.reported, b.Msgs = st.Msgs, uint64(b.hashes.count())
 	if len(b.hashes.runs) > 0 {
 		b.FirstSeq = b.hashes.runs[0].first
 	}

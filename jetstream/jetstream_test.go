@@ -312,8 +312,8 @@ func TestDeployment(t *testing.T) {
 		publish(t, hub, "foo", 10)
 		for _, base := range []Baseline{b, whole} {
 			p, err := e.c.Prove(ctx, "hub", "foo", base)
-			if err != nil || p.Kind != ProofRange || p.Verified != b.read || p.LastSeq != b.LastSeq+10 {
-				t.Fatalf("prove after growth: %v %+v (baseline %d messages up to %d)", err, p, b.read, b.LastSeq)
+			if err != nil || p.Kind != ProofRange || p.Verified != b.Msgs || p.LastSeq != b.LastSeq+10 {
+				t.Fatalf("prove after growth: %v %+v (baseline %d messages up to %d)", err, p, b.Msgs, b.LastSeq)
 			}
 		}
 		s, err := hub.Stream(ctx, "foo")
@@ -326,7 +326,7 @@ func TestDeployment(t *testing.T) {
 		if _, err := e.c.Prove(ctx, "hub", "foo", b); err == nil || !strings.Contains(err.Error(), "lost 1 acknowledged messages") || !strings.Contains(err.Error(), "sequences 30") {
 			t.Fatalf("prove after a delete: %v", err)
 		}
-		if _, err := e.c.Prove(ctx, "hub", "foo", whole); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("messages %d, expected %d", b.read-1, b.read)) {
+		if _, err := e.c.Prove(ctx, "hub", "foo", whole); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("messages %d, expected %d", b.Msgs-1, b.Msgs)) {
 			t.Fatalf("prove of a whole baseline after a delete: %v", err)
 		}
 		// The oldest recorded message gone from a stream with no limit that

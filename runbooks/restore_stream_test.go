@@ -3,6 +3,7 @@ package runbooks
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -117,6 +118,12 @@ func TestBackupRestore(t *testing.T) {
 		if err := l.js("us").DeleteStream(ctx, "us"); err != nil {
 			t.Fatal(err)
 		}
+		eventually(t, 10*time.Second, "us deleted", func() error {
+			if _, err := l.info("us", "us"); !errors.Is(err, njs.ErrStreamNotFound) {
+				return fmt.Errorf("info: %v", err)
+			}
+			return nil
+		})
 	})
 
 	t.Run("fewer replicas than the backup is confirmed", func(t *testing.T) {
