@@ -43,20 +43,33 @@ func (c *Conn) WaitMetaPeer(ctx context.Context, domain, server string, present 
 		if err != nil {
 			return err
 		}
-		if !m.HasLeader() {
-			return fmt.Errorf("domain %q has no meta leader", domain)
+		if !present {
+			if !m.HasLeader() {
+				return fmt.Errorf("domain %q has no meta leader", domain)
+			}
+			if _, ok := m.Peer(server); ok {
+				return fmt.Errorf("%s is still in the meta group of domain %q", server, domain)
+			}
+			return nil
 		}
-		p, ok := m.Peer(server)
-		switch {
-		case present && !ok:
-			return fmt.Errorf("%s is not in the meta group of domain %q", server, domain)
-		case present && !p.Healthy():
-			return fmt.Errorf("meta peer %s", p.describe())
-		case !present && ok:
-			return fmt.Errorf("%s is still in the meta group of domain %q", server, domain)
-		}
-		return nil
+		return metaPeerPresent(m, domain, server)
 	})
+}
+
+// metaPeerPresent returns nil when server is a current, online member of m
+// under a leader.
+func metaPeerPresent(m *MetaGroup, domain, server string) error {
+	if !m.HasLeader() {
+		return fmt.Errorf("domain %q has no meta leader", domain)
+	}
+	p, ok := m.Peer(server)
+	switch {
+	case !ok:
+		return fmt.Errorf("%s is not in the meta group of domain %q", server, domain)
+	case !p.Healthy():
+		return fmt.Errorf("meta peer %s", p.describe())
+	}
+	return nil
 }
 
 // poll runs check until it returns nil or ctx ends; then it reports the last
@@ -114,7 +127,7 @@ func (e *UnsafeError) Error() string {
 // server is R2 or more with all its other replicas current. It returns an
 // *UnsafeError listing every problem otherwise.
 func (c *Conn) CanLose(ctx context.Context, domain, server string) error {
-	_, err := c.canLose(ctx, domain, server, false)
+	_, err := canLose(ctx, c, domain, server, false)
 	return err
 }
 
@@ -122,10 +135,17 @@ func (c *Conn) CanLose(ctx context.Context, domain, server string) error {
 // a refusal (it cannot be helped, and its data stays on disk) but a warning,
 // returned so that the operator hears about the outage.
 func (c *Conn) CanRestart(ctx context.Context, domain, server string) (warnings []string, err error) {
-	return c.canLose(ctx, domain, server, true)
+	return canLose(ctx, c, domain, server, true)
 }
 
-func (c *Conn) canLose(ctx context.Context, domain, server string, allowR1 bool) (warnings []string, err error) {
+// clusterView is where canLose reads a domain's state: NATS requests (Conn)
+// or the monitoring endpoints (Monitor).
+type clusterView interface {
+	Meta(ctx context.Context, domain string) (*MetaGroup, error)
+	Streams(ctx context.Context, domain string) (*StreamList, error)
+}
+
+func canLose(ctx context.Context, c clusterView, domain, server string, allowR1 bool) (warnings []string, err error) {
 	m, err := c.Meta(ctx, domain)
 	if err != nil {
 		return nil, fmt.Errorf("check whether %s can go down: %w", server, err)

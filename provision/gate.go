@@ -13,7 +13,11 @@ import (
 // The health gate shared by provision's rolling restarts and the runbooks:
 // before a node goes down, its cluster must be able to lose it; after it
 // comes back, it must be healthy, a current meta peer, and its stream
-// replicas current again.
+// replicas current again. Every check reads the monitoring endpoints
+// (/healthz, /jsz) over SSH, never NATS with a user's password: a gate must
+// not depend on the credentials that the change it guards may alter (a
+// password rotation, or a secrets file restored after new passwords went
+// out).
 
 // GateBefore waits (up to timeout) until node can go down without its
 // domain losing meta quorum or any stream losing its only current copies.
@@ -27,20 +31,16 @@ func (s *Session) GateBefore(ctx context.Context, node string, timeout time.Dura
 	domain := s.Inv.Domain(n)
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	mon := s.Monitor()
 	var last error
 	for {
-		nc, err := s.NATS(ctx)
-		if err == nil {
-			var warnings []string
-			warnings, last = nc.CanRestart(ctx, domain, node)
-			if last == nil {
-				for _, w := range warnings {
-					warn(w)
-				}
-				return nil
+		var warnings []string
+		warnings, last = mon.CanRestart(ctx, domain, node)
+		if last == nil {
+			for _, w := range warnings {
+				warn(w)
 			}
-		} else {
-			last = err
+			return nil
 		}
 		select {
 		case <-ctx.Done():
@@ -67,73 +67,81 @@ func (s *Session) GateAfter(ctx context.Context, node string, timeout time.Durat
 		return err
 	}
 	say("healthz 200; waiting to be a current meta peer")
-	nc, err := s.NATS(ctx)
-	if err != nil {
-		return fmt.Errorf("%s: %w", node, err)
-	}
-	if err := nc.WaitMetaPeer(ctx, domain, node, true); err != nil {
+	mon := s.Monitor()
+	if err := pollUntil(ctx, 300*time.Millisecond, func() error { return mon.MetaPeerCurrent(ctx, domain, node) }); err != nil {
 		return fmt.Errorf("%s is not back as a current meta peer of domain %s (waited %s): %w", node, domain, timeout, err)
 	}
-	// Right after a restart the domain's API can miss a request while routes
-	// and leafnode interest settle: retry until the gate's deadline.
+	// Right after a restart a stream's leader may not answer yet: retry
+	// until the gate's deadline.
 	var list *jetstream.StreamList
-	for {
-		list, err = nc.Streams(ctx, domain)
-		if err == nil {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("%s: list streams of domain %s: %w", node, domain, err)
-		case <-time.After(500 * time.Millisecond):
-		}
+	if err := pollUntil(ctx, 500*time.Millisecond, func() (err error) {
+		list, err = mon.Streams(ctx, domain)
+		return err
+	}); err != nil {
+		return fmt.Errorf("%s: list streams of domain %s: %w", node, domain, err)
 	}
 	for _, st := range list.Streams {
 		if !st.HasPeer(node) || st.Replicas < 2 {
 			continue
 		}
 		say("waiting for stream " + st.Name + ": replica on " + node + " to be current")
-		if err := waitReplicaCurrent(ctx, nc, domain, st.Name, node, say); err != nil {
+		if err := waitReplicaCurrent(ctx, mon, domain, st.Name, node, say); err != nil {
 			return fmt.Errorf("%s: stream %s: its replica is not current (waited %s): %w", node, st.Name, timeout, err)
 		}
 	}
 	return nil
 }
 
+// pollUntil runs check until it returns nil or ctx ends, then returns the
+// last reason check gave.
+func pollUntil(ctx context.Context, every time.Duration, check func() error) error {
+	for {
+		err := check()
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w (last: %v)", ctx.Err(), err)
+		case <-time.After(every):
+		}
+	}
+}
+
 // waitReplicaCurrent waits until stream has a leader and node's replica is
 // online and caught up. Only node's own replica: other replicas may be down
 // (restoring one of two dead nodes), and the next node's before-gate is what
 // requires them current before it is touched.
-func waitReplicaCurrent(ctx context.Context, nc *jetstream.Conn, domain, stream, node string, say func(string)) error {
-	var last error
-	for {
-		st, err := nc.Stream(ctx, domain, stream)
-		switch {
-		case err != nil:
-			last = err
-		case st.Leader == "":
-			last = fmt.Errorf("stream %s has no leader", stream)
-		case st.Leader == node:
-			return nil
-		default:
-			last = fmt.Errorf("%s is not among the replicas of stream %s yet", node, stream)
-			for _, f := range st.Followers {
-				if f.Name != node {
-					continue
-				}
-				if f.Healthy() {
-					return nil
-				}
-				last = fmt.Errorf("replica %s: current %v, offline %v, lag %d", node, f.Current, f.Offline, f.Lag)
-				say(fmt.Sprintf("stream %s: replica %s lag %d", stream, node, f.Lag))
+func waitReplicaCurrent(ctx context.Context, mon jetstream.Monitor, domain, stream, node string, say func(string)) error {
+	return pollUntil(ctx, 300*time.Millisecond, func() error {
+		list, err := mon.Streams(ctx, domain)
+		if err != nil {
+			return err
+		}
+		var st *jetstream.StreamState
+		for i := range list.Streams {
+			if list.Streams[i].Name == stream {
+				st = &list.Streams[i]
 			}
 		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("%w (last: %v)", ctx.Err(), last)
-		case <-time.After(300 * time.Millisecond):
+		switch {
+		case st == nil:
+			return fmt.Errorf("stream %s has no leader that answers", stream)
+		case st.Leader == node:
+			return nil
 		}
-	}
+		for _, f := range st.Followers {
+			if f.Name != node {
+				continue
+			}
+			if f.Healthy() {
+				return nil
+			}
+			say(fmt.Sprintf("stream %s: replica %s lag %d", stream, node, f.Lag))
+			return fmt.Errorf("replica %s: current %v, offline %v, lag %d", node, f.Current, f.Offline, f.Lag)
+		}
+		return fmt.Errorf("%s is not among the replicas of stream %s yet", node, stream)
+	})
 }
 
 // WaitHealthz polls node's /healthz until it answers 200 or ctx ends.

@@ -266,6 +266,23 @@ func (s *Session) Healthz(ctx context.Context, node, path string) (int, error) {
 	return resp.StatusCode, nil
 }
 
+// Monitor reads JetStream state from the monitoring endpoints of each
+// domain's nodes: no NATS credentials involved.
+func (s *Session) Monitor() jetstream.Monitor {
+	return jetstream.Monitor{
+		Get: s.monitor,
+		Servers: func(domain string) []string {
+			var out []string
+			for _, n := range s.Inv.Nodes {
+				if s.Inv.Domain(n) == domain {
+					out = append(out, n.Name)
+				}
+			}
+			return out
+		},
+	}
+}
+
 // Close ends the NATS connection and every SSH connection.
 func (s *Session) Close() error {
 	s.mu.Lock()

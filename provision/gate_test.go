@@ -1,0 +1,97 @@
+package provision
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/dcctl/dcctl/internal/testcluster"
+	"github.com/dcctl/dcctl/inventory"
+	njs "github.com/nats-io/nats.go/jetstream"
+)
+
+// TestGateWithWrongPasswords: the health gate reads the monitoring endpoints,
+// so it works while the session's NATS passwords are not the servers' (a
+// restored secrets file after new passwords went out, or a rotation under
+// way) — and it still refuses what it must: a node whose loss would cost the
+// meta quorum.
+func TestGateWithWrongPasswords(t *testing.T) {
+	spec := testcluster.Other()
+	spec.Clusters = spec.Clusters[:1] // a 5-node cluster: quorum 3
+	c := testcluster.Start(t, testcluster.WriteInventory(t, spec))
+	domain := spec.Clusters[0].Domain
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+
+	// An R3 stream with data, through the real application user.
+	user, pw := c.AppUser()
+	nc, err := nats.Connect(strings.Join(c.ClientURLs(), ","), nats.UserInfo(user, pw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := njs.NewWithDomain(nc, domain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := js.CreateStream(ctx, njs.StreamConfig{Name: "gated", Subjects: []string{"gated.>"}, Replicas: 3, Storage: njs.FileStorage})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 20; i++ {
+		if _, err := js.Publish(ctx, "gated.x", []byte("m")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	info, err := st.Info(ctx)
+	if err != nil || info.Cluster == nil {
+		t.Fatalf("stream info: %v", err)
+	}
+	node := info.Cluster.Leader // holds a replica
+
+	// A session whose passwords are not the servers'.
+	wrong := func(k string) string { return "not-the-servers-password-" + k }
+	sec, err := inventory.LoadSecrets(c.Inv, wrong)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := NewSession(c.Inv, sec, SessionOptions{Direct: true, NATSTimeout: 2 * time.Second})
+	defer s.Close()
+	if _, err := s.NATS(ctx); err == nil {
+		t.Fatal("NATS accepted the wrong passwords: the test proves nothing")
+	}
+
+	if err := s.GateBefore(ctx, node, time.Minute, nil); err != nil {
+		t.Fatalf("gate before %s with wrong NATS passwords: %v", node, err)
+	}
+	// Two other servers down: losing node too would cost the quorum.
+	var others []string
+	for _, n := range c.Inv.Nodes {
+		if n.Name != node && len(others) < 2 {
+			others = append(others, n.Name)
+		}
+	}
+	for _, o := range others {
+		c.Stop(o)
+	}
+	err = s.GateBefore(ctx, node, 3*time.Second, nil)
+	if err == nil || !strings.Contains(err.Error(), "quorum") {
+		t.Fatalf("gate before %s with 2 of 5 down: %v, want a quorum refusal", node, err)
+	}
+	// Back: each must pass the after-gate (healthz, current meta peer, its
+	// replicas current), still without the passwords.
+	for _, o := range others {
+		c.Start(o)
+	}
+	for _, o := range others {
+		if err := s.GateAfter(ctx, o, 2*time.Minute, nil); err != nil {
+			t.Fatalf("gate after %s with wrong NATS passwords: %v", o, err)
+		}
+	}
+	if err := s.GateBefore(ctx, node, time.Minute, nil); err != nil {
+		t.Fatalf("gate before %s once everything is back: %v", node, err)
+	}
+}
