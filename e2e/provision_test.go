@@ -198,6 +198,67 @@ func TestProvision(t *testing.T) {
 		}
 	})
 
+	t.Run("a node stopped on purpose stays stopped, a crashed one is started", func(t *testing.T) {
+		// One node of each of two clusters: neither loses its quorum.
+		stopped, crashed := nodes[len(nodes)-1], nodes[0]
+		if stopped.Cluster == crashed.Cluster {
+			t.Fatalf("want nodes of two clusters, got %s and %s of %s", stopped.Name, crashed.Name, stopped.Cluster)
+		}
+		defer runDcctl(t, "node", "start", stopped.Name, inv)
+		if out, stderr, code := runDcctl(t, "node", "stop", stopped.Name, inv, "--yes"); code != 0 || !strings.Contains(out, "dcctl node start "+stopped.Name) {
+			t.Fatalf("node stop: exit %d\n%s\n%s", code, out, stderr)
+		}
+		if _, stderr, code := runDcctl(t, "node", "kill", crashed.Name, inv, "--yes"); code != 0 {
+			t.Fatalf("node kill: exit %d\n%s", code, stderr)
+		}
+		// The intent is on the host: the unit is disabled, so a reboot leaves
+		// it stopped too, and the marker says who stopped it.
+		if got := strings.TrimSpace(sshHost(t, stopped.Name, "systemctl is-enabled nats-server || true")); got != "disabled" {
+			t.Errorf("%s after node stop: unit %s, want disabled", stopped.Name, got)
+		}
+		sshHost(t, stopped.Name, "test -s /etc/nats/.dcctl-stopped")
+
+		out, _, code := runDcctl(t, "plan", inv)
+		if code != 0 || !strings.Contains(out, stopped.Name+" ("+stopped.Host+"): no change; stopped by an operator") {
+			t.Errorf("plan does not say %s stays stopped: exit %d\n%s", stopped.Name, code, out)
+		}
+		out, stderr, code := runDcctl(t, "provision", inv)
+		if code != 0 {
+			t.Fatalf("provision: exit %d\n%s\n%s", code, out, stderr)
+		}
+		if !strings.Contains(out, "note: stopped by an operator") || !strings.Contains(out, "dcctl node start "+stopped.Name) {
+			t.Errorf("recap does not say %s was left stopped:\n%s", stopped.Name, out)
+		}
+		if got := strings.TrimSpace(sshHost(t, stopped.Name, "systemctl is-active nats-server || true")); got == "active" {
+			t.Errorf("provision started %s, which an operator had stopped", stopped.Name)
+		}
+		if got := strings.TrimSpace(sshHost(t, crashed.Name, "systemctl is-active nats-server || true")); got != "active" {
+			t.Errorf("provision did not start crashed %s: unit %s", crashed.Name, got)
+		}
+		out, _, code = runDcctl(t, "status", inv)
+		if code != 1 || !strings.Contains(out, "stopped by an operator") {
+			t.Errorf("status with %s stopped on purpose: exit %d, want 1 saying so\n%s", stopped.Name, code, out)
+		}
+
+		if _, stderr, code := runDcctl(t, "node", "start", stopped.Name, inv); code != 0 {
+			t.Fatalf("node start: exit %d\n%s", code, stderr)
+		}
+		if got := strings.TrimSpace(sshHost(t, stopped.Name, "systemctl is-enabled nats-server; test -e /etc/nats/.dcctl-stopped && echo marker left || true")); got != "enabled" {
+			t.Errorf("%s after node start: %q, want the unit enabled and no marker", stopped.Name, got)
+		}
+		eventually(t, time.Minute, "status healthy again", func() error {
+			if out, _, code := runDcctl(t, "status", inv); code != 0 {
+				return fmt.Errorf("status exit %d\n%s", code, out)
+			}
+			return nil
+		})
+		// The files provision kept up to date while it was stopped are the
+		// ones it started with: nothing left to restart.
+		if out, _, code := runDcctl(t, "plan", inv); code != 0 || !strings.Contains(out, "0 of ") {
+			t.Errorf("plan after node start: exit %d\n%s", code, out)
+		}
+	})
+
 	t.Run("a binary for another architecture is refused before any upload", func(t *testing.T) {
 		// A real arm64 executable (a tiny Go program: the check reads the
 		// ELF header, and no host here could run it) as nats.binary.

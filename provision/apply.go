@@ -226,6 +226,11 @@ func applyHost(ctx context.Context, s *Session, p *HostPlan, log *lineLog, uploa
 	switch {
 	case p.Action == ActionStart:
 		// startHost, with the other first installs, once every host has its files
+	case p.LeftStopped:
+		// The files just installed are what the server will run with when
+		// the operator starts it: record them, or the next run would take
+		// them for files not yet in effect and restart it.
+		return writeMarker(ctx, c, s, p)
 	case p.Enable:
 		if err := run("enable "+unit, "systemctl enable "+shellQuote(unit)); err != nil {
 			return err

@@ -23,6 +23,10 @@ type Facts struct {
 	// Applied is the sha256 of each file as it was when the running server
 	// was last started, restarted or reloaded by dcctl (the applied marker).
 	Applied map[string]string
+	// Stopped is set when an operator stopped the node with `dcctl node
+	// stop` (the stop marker exists); StoppedBy says who and when.
+	Stopped   bool
+	StoppedBy string
 }
 
 // FileFact is one path on the host; Exists false when absent.
@@ -38,7 +42,7 @@ type FileFact struct {
 // A file's sha256 is taken from the sums stamp (see sumsPath) when the file's
 // size, mtime, ctime (nanoseconds) and inode are still those recorded there,
 // and computed otherwise: hashing the 24 MB binary costs ~80 ms of CPU per host.
-func factsScript(user, service, marker, sums string, files, dirs []string) string {
+func factsScript(user, service, marker, sums, stopped string, files, dirs []string) string {
 	var b strings.Builder
 	b.WriteString("export LC_ALL=C\n")
 	fmt.Fprintf(&b, `sum() { if [ -f %[1]s ]; then c=$(awk -v s="$(stat -c '%[2]s' "$1")" -v p="$1" '$1 == s && substr($0, index($0, " ") + 66) == p { print $2; exit }' %[1]s); if [ -n "$c" ]; then echo "$c"; return; fi; fi; sha256sum "$1" | cut -d' ' -f1; }`+"\n", shellQuote(sums), statSignature)
@@ -55,6 +59,7 @@ func factsScript(user, service, marker, sums string, files, dirs []string) strin
 		fmt.Fprintf(&b, `if [ -d %[1]s ]; then printf 'dir x %%s %%s\n' "$(stat -c '%%a %%U %%G' %[1]s)" %[1]s; else printf 'dir - - - - %%s\n' %[1]s; fi`+"\n", q)
 	}
 	fmt.Fprintf(&b, `if [ -f %[1]s ]; then sed 's/^/applied /' %[1]s; fi`+"\n", shellQuote(marker))
+	fmt.Fprintf(&b, `if [ -f %[1]s ]; then printf 'stopped %%s\n' "$(head -n 1 %[1]s | cut -c 1-200)"; fi`+"\n", shellQuote(stopped))
 	unit := shellQuote(service + ".service")
 	fmt.Fprintf(&b, `echo "enabled $(systemctl is-enabled %[1]s 2>/dev/null || true)"; echo "active $(systemctl is-active %[1]s 2>/dev/null || true)"`+"\n", unit)
 	b.WriteString("true\n")
@@ -62,8 +67,8 @@ func factsScript(user, service, marker, sums string, files, dirs []string) strin
 }
 
 // gatherFacts runs the facts script on one host.
-func gatherFacts(ctx context.Context, c *remote.Client, user, service, marker, sums string, files, dirs []string) (*Facts, error) {
-	out, _, err := c.Run(ctx, factsScript(user, service, marker, sums, files, dirs))
+func gatherFacts(ctx context.Context, c *remote.Client, user, service, marker, sums, stopped string, files, dirs []string) (*Facts, error) {
+	out, _, err := c.Run(ctx, factsScript(user, service, marker, sums, stopped, files, dirs))
 	if err != nil {
 		return nil, fmt.Errorf("gather facts: %w", err)
 	}
@@ -103,6 +108,8 @@ func parseFacts(out string) (*Facts, error) {
 				return nil, fmt.Errorf("line %d: malformed applied fact %q", n, line)
 			}
 			f.Applied[path] = sha
+		case "stopped":
+			f.Stopped, f.StoppedBy = true, strings.TrimSpace(rest)
 		case "temp":
 			f.LeftoverTemp = append(f.LeftoverTemp, rest)
 		case "file", "dir":

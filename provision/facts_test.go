@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/dcctl/dcctl/remote"
 )
@@ -57,7 +58,7 @@ func TestFactsScriptOnThisMachine(t *testing.T) {
 	os.WriteFile(withSpace, []byte("hello\n"), 0o640)
 	os.WriteFile(withSpace+remote.TempSuffix, []byte("half"), 0o600)
 	missing := filepath.Join(dir, "missing")
-	script := factsScript("root", "dcctl-test-no-such-unit", filepath.Join(dir, "marker"), filepath.Join(dir, "sums"), []string{withSpace, missing}, []string{dir, filepath.Join(dir, "nodir")})
+	script := factsScript("root", "dcctl-test-no-such-unit", filepath.Join(dir, "marker"), filepath.Join(dir, "sums"), filepath.Join(dir, "stopped"), []string{withSpace, missing}, []string{dir, filepath.Join(dir, "nodir")})
 	out, err := exec.Command("sh", "-c", script).Output()
 	if err != nil {
 		t.Fatalf("facts script: %v", err)
@@ -82,6 +83,22 @@ func TestFactsScriptOnThisMachine(t *testing.T) {
 	if !f.User {
 		t.Errorf("user root not found")
 	}
+	if f.Stopped {
+		t.Errorf("stopped by an operator without a stop marker")
+	}
+
+	// The stop marker `dcctl node stop` leaves: read, with who wrote it.
+	os.WriteFile(filepath.Join(dir, "stopped"), []byte(stopMarkerContent(time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC))+"\n"), 0o640)
+	out, err = exec.Command("sh", "-c", script).Output()
+	if err != nil {
+		t.Fatalf("facts script: %v", err)
+	}
+	if f, err = parseFacts(string(out)); err != nil {
+		t.Fatal(err)
+	}
+	if !f.Stopped || !strings.HasSuffix(f.StoppedBy, " at 2026-11-27T03:00:00Z") || !strings.Contains(f.StoppedBy, "@") {
+		t.Errorf("stop marker read as stopped %v by %q", f.Stopped, f.StoppedBy)
+	}
 }
 
 // TestFactsSumsStamp: a file whose signature matches the sums stamp gets the
@@ -98,7 +115,7 @@ func TestFactsSumsStamp(t *testing.T) {
 	stamped := strings.Repeat("ab", 32)
 	os.WriteFile(sums, []byte(strings.TrimSpace(string(sig))+" "+stamped+" "+bin+"\n"), 0o640)
 	facts := func() string {
-		out, err := exec.Command("sh", "-c", factsScript("root", "dcctl-test-no-such-unit", filepath.Join(dir, "marker"), sums, []string{bin}, nil)).Output()
+		out, err := exec.Command("sh", "-c", factsScript("root", "dcctl-test-no-such-unit", filepath.Join(dir, "marker"), sums, filepath.Join(dir, "stopped"), []string{bin}, nil)).Output()
 		if err != nil {
 			t.Fatal(err)
 		}

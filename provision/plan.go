@@ -50,6 +50,9 @@ type HostPlan struct {
 	Action       Action
 	Why          []string
 	Desired      []templates.File // every file the node should have, for the applied marker
+	// LeftStopped: an operator stopped the node (`dcctl node stop`); its
+	// files are kept up to date but it is neither enabled nor started.
+	LeftStopped bool
 }
 
 // Changed reports whether the plan changes anything on the host.
@@ -157,12 +160,17 @@ func planHost(ctx context.Context, inv *inventory.Inventory, sec *inventory.Secr
 	}
 	p.DaemonReload = unitChanged
 	running := facts.UnitActive == "active" || facts.UnitActive == "activating" || facts.UnitActive == "reloading"
-	if !node.Standby && facts.UnitEnabled != "enabled" {
+	// A running node is what counts: a stop marker beside a running server
+	// (started by hand) no longer says what the operator wants.
+	p.LeftStopped = facts.Stopped && !running && !node.Standby
+	if !node.Standby && facts.UnitEnabled != "enabled" && !p.LeftStopped {
 		p.Enable = true
 	}
 	switch {
 	case !running && node.Standby:
 		p.Why = append(p.Why, "standby node: installed, not started")
+	case p.LeftStopped:
+		p.Why = append(p.Why, StoppedNote(node.Name, facts.StoppedBy))
 	case !running:
 		p.Action = ActionStart
 		if facts.UnitEnabled == "not-found" || facts.UnitEnabled == "" {

@@ -82,7 +82,7 @@ func hostFacts(ctx context.Context, s *Session, c *remote.Client, dirs, files []
 		dp = append(dp, d.Path)
 	}
 	dp = append(dp, parentDirs(dirs, files)...)
-	return gatherFacts(ctx, c, s.Inv.NATS.User, s.Inv.NATS.Service, markerPath(s.Inv), sumsPath(s.Inv), fp, dp)
+	return gatherFacts(ctx, c, s.Inv.NATS.User, s.Inv.NATS.Service, markerPath(s.Inv), sumsPath(s.Inv), stopMarkerPath(s.Inv), fp, dp)
 }
 
 // fetcher reads a file's current content on the host, for diffs.

@@ -213,3 +213,73 @@ func TestUnifiedDiff(t *testing.T) {
 		t.Errorf("equal files give a diff")
 	}
 }
+
+// TestPlanLeavesANodeStoppedByAnOperator: the stop marker keeps a stopped
+// node stopped (files still updated, neither enabled nor started nor
+// restarted); without it, the same stopped unit is a crash and is started.
+func TestPlanLeavesANodeStoppedByAnOperator(t *testing.T) {
+	inv, sec, bin := fixture(t, nil)
+	var node string
+	for _, n := range inv.Nodes {
+		if !n.Standby {
+			node = n.Name
+			break
+		}
+	}
+	dirs, files, _ := desired(inv, sec, bin, node)
+	inv2, sec2, bin2 := fixture(t, func(s string) string {
+		return strings.Replace(s, `max_file_store = "2GB"`, `max_file_store = "3GB"`, 1)
+	})
+	dirs2, files2, _ := desired(inv2, sec2, bin2, node)
+
+	for _, tc := range []struct {
+		name          string
+		active        string
+		enabled       string
+		stopped       bool
+		files         []templates.File
+		wantAction    Action
+		wantLeft      bool
+		wantFiles     int
+		wantEnable    bool
+		wantWhyPrefix string
+	}{
+		{"stopped on purpose, no change", "inactive", "disabled", true, files, ActionNone, true, 0, false, "stopped by an operator (ops@laptop at 2026-11-27T03:00:00Z)"},
+		{"stopped on purpose, config changed", "inactive", "disabled", true, files2, ActionNone, true, 1, false, "stopped by an operator"},
+		{"crashed", "failed", "enabled", false, files, ActionStart, false, 0, false, "unit is failed"},
+		{"stopped outside dcctl", "inactive", "disabled", false, files2, ActionStart, false, 1, true, "unit is inactive"},
+		{"marker but running (started by hand)", "active", "enabled", true, files2, ActionRestart, false, 1, false, "config changed"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			facts, fetch := hostWith(files, dirs)
+			facts.UnitActive, facts.UnitEnabled = tc.active, tc.enabled
+			if tc.stopped {
+				facts.Stopped, facts.StoppedBy = true, "ops@laptop at 2026-11-27T03:00:00Z"
+			}
+			p, err := planHost(context.Background(), inv2, sec2, inv2.Node(node), dirs2, tc.files, facts, fetch)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.Action != tc.wantAction || p.LeftStopped != tc.wantLeft || len(p.Files) != tc.wantFiles || p.Enable != tc.wantEnable {
+				t.Fatalf("action %q left stopped %v files %d enable %v, want %q %v %d %v (%v)",
+					p.Action, p.LeftStopped, len(p.Files), p.Enable, tc.wantAction, tc.wantLeft, tc.wantFiles, tc.wantEnable, p.Summary())
+			}
+			why := strings.Join(p.Why, "; ")
+			if !strings.HasPrefix(why, tc.wantWhyPrefix) {
+				t.Errorf("why %q, want it to start %q", why, tc.wantWhyPrefix)
+			}
+			if tc.wantLeft && !strings.Contains(why, "dcctl node start "+node) {
+				t.Errorf("why %q does not say how to start it", why)
+			}
+			var out strings.Builder
+			PrintPlans(&out, []*HostPlan{p}, false)
+			if tc.wantLeft && !strings.Contains(out.String(), "stopped by an operator") {
+				t.Errorf("plan output does not say the node stays stopped:\n%s", out.String())
+			}
+			r := newRecap([]*HostPlan{p})
+			if got := r.Hosts[0].Note != ""; got != tc.wantLeft {
+				t.Errorf("recap note %q", r.Hosts[0].Note)
+			}
+		})
+	}
+}

@@ -49,6 +49,9 @@ func PrintPlans(w io.Writer, plans []*HostPlan, diff bool) {
 		case p.Err != nil:
 			fmt.Fprintf(w, "%s: FAILED: %v\n", head, p.Err)
 			continue
+		case !p.Changed() && p.LeftStopped:
+			fmt.Fprintf(w, "%s: no change; %s\n", head, strings.Join(p.Why, "; "))
+			continue
 		case !p.Changed():
 			fmt.Fprintf(w, "%s: ok, no change\n", head)
 			continue

@@ -25,7 +25,9 @@ type HostResult struct {
 	Changes []string `json:"changes"`
 	Action  string   `json:"action,omitempty"`
 	Error   string   `json:"error,omitempty"`
-	Seconds float64  `json:"seconds"`
+	// Note says why a node was left as it is (stopped by an operator).
+	Note    string  `json:"note,omitempty"`
+	Seconds float64 `json:"seconds"`
 }
 
 // Recap is the outcome of a run, per host.
@@ -49,6 +51,9 @@ func newRecap(plans []*HostPlan) *Recap {
 		}
 		if h.Changes == nil {
 			h.Changes = []string{}
+		}
+		if p.LeftStopped {
+			h.Note = StoppedNote(p.Node.Name, p.Facts.StoppedBy)
 		}
 		r.Hosts = append(r.Hosts, h)
 	}
@@ -119,6 +124,9 @@ func (r *Recap) Print(w io.Writer) {
 		fmt.Fprintf(w, "%-14s %-16s %-12s %7.1f  %s\n", h.Node, h.Host, h.Status, h.Seconds, changes)
 		if h.Error != "" {
 			fmt.Fprintf(w, "%14s error: %s\n", "", strings.ReplaceAll(h.Error, "\n", "\n"+strings.Repeat(" ", 22)))
+		}
+		if h.Note != "" {
+			fmt.Fprintf(w, "%14s note: %s\n", "", h.Note)
 		}
 	}
 	fmt.Fprintf(w, "ok=%d changed=%d failed=%d unreachable=%d\n", r.Count(StatusOK), r.Count(StatusChanged), r.Count(StatusFailed), r.Count(StatusUnreachable))

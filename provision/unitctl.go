@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Unit actions of UnitCtl.
@@ -29,6 +30,9 @@ type UnitState struct {
 	Result   string `json:"result,omitempty"`
 	MainPID  int    `json:"main_pid"`
 	Restarts int    `json:"restarts"`
+	// StoppedBy is set when an operator stopped the node with `dcctl node
+	// stop`: who and when (the stop marker).
+	StoppedBy string `json:"stopped_by,omitempty"`
 }
 
 // State is the one word status shows: the active state, or "not-found"
@@ -51,6 +55,9 @@ func (u UnitState) String() string {
 	if u.MainPID != 0 {
 		s += fmt.Sprintf(", pid %d", u.MainPID)
 	}
+	if u.StoppedBy != "" && u.Active != "active" {
+		s += ", stopped by an operator (" + u.StoppedBy + ")"
+	}
 	return s
 }
 
@@ -62,7 +69,8 @@ func (s *Session) UnitState(ctx context.Context, node string) (UnitState, error)
 		return UnitState{}, err
 	}
 	unit := s.Inv.NATS.Service + ".service"
-	cmd := "systemctl show --no-pager -p LoadState,ActiveState,SubState,Result,MainPID,NRestarts " + shellQuote(unit)
+	cmd := "systemctl show --no-pager -p LoadState,ActiveState,SubState,Result,MainPID,NRestarts " + shellQuote(unit) +
+		fmt.Sprintf(`; if [ -f %[1]s ]; then printf 'DcctlStoppedBy=%%s\n' "$(head -n 1 %[1]s | cut -c 1-200)"; fi`, shellQuote(stopMarkerPath(s.Inv)))
 	out, _, err := c.Run(ctx, cmd)
 	if err != nil {
 		return UnitState{}, fmt.Errorf("state of %s on %s: %w", unit, node, err)
@@ -91,6 +99,11 @@ func parseUnitShow(unit string, out []byte) UnitState {
 			u.MainPID, _ = strconv.Atoi(v)
 		case "NRestarts":
 			u.Restarts, _ = strconv.Atoi(v)
+		case "DcctlStoppedBy":
+			u.StoppedBy = v
+			if v == "" {
+				u.StoppedBy = "unknown"
+			}
 		}
 	}
 	return u
@@ -99,6 +112,10 @@ func parseUnitShow(unit string, out []byte) UnitState {
 // UnitCtl starts, stops, restarts or kills node's nats-server unit and
 // checks the outcome: after start and restart the unit is active; after stop
 // and kill it is down and its process is gone.
+//
+// stop records the operator's intent first (the stop marker) and disables
+// the unit, so that neither provision nor a reboot starts the node again;
+// start and restart remove the marker and enable the unit again.
 //
 // kill is the crash drill: SIGKILL, no lame duck. The unit has
 // Restart=on-failure, so systemd would bring the server back after RestartSec;
@@ -111,14 +128,20 @@ func (s *Session) UnitCtl(ctx context.Context, node, action string) error {
 		return err
 	}
 	unit := shellQuote(s.Inv.NATS.Service + ".service")
+	mark := shellQuote(stopMarkerPath(s.Inv))
 	var script string
 	switch action {
 	case UnitStart, UnitRestart:
-		script = fmt.Sprintf(`systemctl %s %s || exit 1
-systemctl is-active --quiet %[2]s || { echo "unit is $(systemctl is-active %[2]s) after %[1]s" >&2; exit 1; }`, action, unit)
+		script = fmt.Sprintf(`if [ -f %[3]s ]; then systemctl enable --quiet %[2]s && rm -f %[3]s || exit 1; fi
+systemctl %[1]s %[2]s || exit 1
+systemctl is-active --quiet %[2]s || { echo "unit is $(systemctl is-active %[2]s) after %[1]s" >&2; exit 1; }`, action, unit, mark)
 	case UnitStop:
-		script = fmt.Sprintf(`systemctl stop %s || exit 1
-`+waitGone, unit)
+		// The marker is written (atomically) before the stop: a stop that
+		// half happens still says what the operator wanted.
+		script = fmt.Sprintf(`printf '%%s\n' '%[2]s' > %[3]s.tmp && mv -f %[3]s.tmp %[3]s || exit 1
+systemctl disable --quiet %[1]s || exit 1
+systemctl stop %[1]s || exit 1
+`+waitGone, unit, stopMarkerContent(time.Now()), mark)
 	case UnitKill:
 		// MainPID is read before the kill so that we can prove that very
 		// process is gone, not merely that systemd forgot about it.

@@ -15,4 +15,9 @@ func TestParseUnitShow(t *testing.T) {
 	if u.String() != "active (running), pid 4242" {
 		t.Errorf("%q", u.String())
 	}
+	// The stop marker's line, as UnitState's command appends it.
+	u = parseUnitShow("nats-server.service", []byte("LoadState=loaded\nActiveState=inactive\nSubState=dead\nResult=success\nMainPID=0\nDcctlStoppedBy=ops@laptop at 2026-11-27T03:00:00Z\n"))
+	if u.StoppedBy != "ops@laptop at 2026-11-27T03:00:00Z" || u.String() != "inactive (dead), stopped by an operator (ops@laptop at 2026-11-27T03:00:00Z)" {
+		t.Errorf("stopped on purpose: %+v %q", u, u.String())
+	}
 }

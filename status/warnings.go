@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/dcctl/dcctl/inventory"
+	"github.com/dcctl/dcctl/provision"
 )
 
 // warnings derives what the operator must know from the report: every
@@ -120,6 +121,9 @@ func serverWarnings(inv *inventory.Inventory, d *Domain, s *Server, add func(lev
 		msg := fmt.Sprintf("server %s (%s) did not answer over NATS: offline", s.Name, s.Host)
 		if s.Unit != "" && s.Unit != "unreachable" {
 			msg += fmt.Sprintf("; %s is %s", unit, s.Unit)
+		}
+		if s.UnitDetail != nil && s.UnitDetail.StoppedBy != "" {
+			msg += "; " + provision.StoppedNote(s.Name, s.UnitDetail.StoppedBy)
 		}
 		add(LevelDegraded, d.Name, "%s", msg)
 	}

@@ -20,10 +20,14 @@ func nodeCommand() *cli.Command {
 		Usage:     "systemd control of one node: start, stop, restart, kill (SIGKILL, for drills)",
 		ArgsUsage: "start|stop|restart|kill NODE [INVENTORY]",
 		Description: "Runs systemctl on NODE's host over SSH and checks the outcome.\n" +
-			"stop goes through lame duck mode (leadership moves away first); kill sends\n" +
-			"SIGKILL, as a crash would, and keeps systemd from restarting the server\n" +
-			"(the unit has Restart=on-failure), so the node stays down until\n" +
-			"`dcctl node start NODE`. stop and kill ask for confirmation, showing what\n" +
+			"stop goes through lame duck mode (leadership moves away first) and records\n" +
+			"on the host that the node was stopped on purpose: provision then leaves it\n" +
+			"stopped (it still updates its files), the unit is disabled so a reboot\n" +
+			"does not start it, and status says so; start and restart clear the mark.\n" +
+			"kill sends SIGKILL, as a crash would, and keeps systemd from restarting\n" +
+			"the server (the unit has Restart=on-failure), so the node stays down until\n" +
+			"`dcctl node start NODE` or the next provision, which starts a crashed node.\n" +
+			"stop and kill ask for confirmation, showing what\n" +
 			"the cluster would lose; --yes skips the question, and without a terminal\n" +
 			"and without --yes they refuse (exit 2) before changing anything.",
 		Flags:  append([]cli.Flag{inventoryFlag(), yesFlag(), jsonFlag(), breakLockFlag()}, sshFlags()...),
@@ -96,6 +100,9 @@ func runNode(c *cli.Context) error {
 		}{n.Name, action, st})
 	}
 	fmt.Fprintf(c.App.Writer, "%s: %s %s: %s\n", n.Name, action, st.Unit, st)
+	if action == provision.UnitStop {
+		fmt.Fprintf(c.App.Writer, "it stays stopped (provision and reboots leave it so) until: dcctl node start %s %s\n", n.Name, inv.File)
+	}
 	if action == provision.UnitStart || action == provision.UnitRestart {
 		fmt.Fprintf(c.App.Writer, "check that it rejoined: dcctl status %s --domain %s\n", inv.File, inv.Domain(n))
 	}
