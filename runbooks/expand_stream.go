@@ -63,7 +63,19 @@ func (r *ExpandStream) PreChecks(e *Env) []Check {
 			if r.state.Replicas == n {
 				return nil // catching up from an earlier run: the post-check waits
 			}
-			return r.state.Current()
+			// settle: under a steady flow of writes a healthy follower is
+			// now and then reported not current for a moment.
+			nc, err := e.nats(ctx)
+			if err != nil {
+				return err
+			}
+			return settle(ctx, func() error {
+				st, err := nc.Stream(ctx, r.Domain, r.Stream)
+				if err != nil {
+					return err
+				}
+				return st.Current()
+			})
 		}},
 		enoughServers(e, r.Domain, &n),
 		recordBaseline(e, r.Domain, r.Stream, &r.before),

@@ -226,7 +226,15 @@ func TestReplacePeerLive(t *testing.T) {
 	// Every stream needs a replica on the node that dies, and a server free
 	// to take its new one: create them while one backbone server is down
 	// (so they land on the other three), then bring it back.
-	spare := "bb_us_2"
+	// Neither is the meta leader: no election slows the test down.
+	leader := l.c.WaitMetaLeader("hub", 30*time.Second)
+	var others []string
+	for _, n := range []string{"bb_emea_1", "bb_emea_2", "bb_us_1", "bb_us_2"} {
+		if n != leader {
+			others = append(others, n)
+		}
+	}
+	spare, victim := others[0], others[1]
 	l.c.Stop(spare)
 	for _, s := range streams {
 		l.stream("hub", s.cfg, 0)
@@ -248,7 +256,6 @@ func TestReplacePeerLive(t *testing.T) {
 		}
 		return fmt.Errorf("meta group %+v", jsz.Meta.Replicas)
 	})
-	victim := "bb_emea_1"
 	var pubs []*publisher
 	for _, s := range streams {
 		pubs = append(pubs, l.publishThroughout("hub", s))

@@ -130,53 +130,55 @@ func (r *ReplacePeer) streamsKeepQuorumWithout(e *Env) Check {
 		if err != nil {
 			return err
 		}
-		var list *jetstream.StreamList
 		// settle: right after a node died its streams elect new leaders
-		// (3.5-7.5 s, DESIGN §7) and answer nothing meanwhile.
-		err = settle(ctx, func() error {
-			l, err := nc.Streams(ctx, r.domain)
+		// (3.5-7.5 s) and answer nothing meanwhile, and under a steady flow
+		// of writes a healthy follower is now and then reported not current
+		// for a moment.
+		return settle(ctx, func() error {
+			list, err := nc.Streams(ctx, r.domain)
 			if err != nil {
 				return err
 			}
-			list = l
-			if len(l.Missing) > 0 {
-				return fmt.Errorf("streams %s did not answer (no leader?): their replicas cannot be checked; wait for their election or restore their servers", strings.Join(l.Missing, ", "))
+			if len(list.Missing) > 0 {
+				return fmt.Errorf("streams %s did not answer (no leader?): their replicas cannot be checked; wait for their election or restore their servers", strings.Join(list.Missing, ", "))
 			}
-			return nil
+			return r.evaluateQuorums(list)
 		})
-		if err != nil {
-			return err
+	}}
+}
+
+// evaluateQuorums notes the streams with a replica on Node and asserts each
+// keeps a leader and a current majority without it.
+func (r *ReplacePeer) evaluateQuorums(list *jetstream.StreamList) error {
+	r.affected = nil
+	var bad []string
+	for _, st := range list.Streams {
+		if !st.HasPeer(r.Node) {
+			continue
 		}
-		r.affected = nil
-		var bad []string
-		for _, st := range list.Streams {
-			if !st.HasPeer(r.Node) {
-				continue
-			}
-			r.affected = append(r.affected, st)
-			if st.Replicas < 2 {
-				bad = append(bad, fmt.Sprintf("stream %s is R1 on %s: its only copy is there; bring the node back (restore-node) or restore the stream from a backup", st.Name, r.Node))
-				continue
-			}
-			healthy := 0
-			if st.Leader != "" && st.Leader != r.Node {
+		r.affected = append(r.affected, st)
+		if st.Replicas < 2 {
+			bad = append(bad, fmt.Sprintf("stream %s is R1 on %s: its only copy is there; bring the node back (restore-node) or restore the stream from a backup", st.Name, r.Node))
+			continue
+		}
+		healthy := 0
+		if st.Leader != "" && st.Leader != r.Node {
+			healthy++
+		}
+		for _, f := range st.Followers {
+			if f.Name != r.Node && f.Healthy() {
 				healthy++
 			}
-			for _, f := range st.Followers {
-				if f.Name != r.Node && f.Healthy() {
-					healthy++
-				}
-			}
-			if need := st.Replicas/2 + 1; healthy < need {
-				bad = append(bad, fmt.Sprintf("stream %s has %d current replicas besides %s, %d needed for its quorum: removing %s could lose acknowledged messages; restore its other servers first",
-					st.Name, healthy, r.Node, need, r.Node))
-			}
 		}
-		if len(bad) > 0 {
-			return fmt.Errorf("%s", strings.Join(bad, "; "))
+		if need := st.Replicas/2 + 1; healthy < need {
+			bad = append(bad, fmt.Sprintf("stream %s has %d current replicas besides %s, %d needed for its quorum: removing %s could lose acknowledged messages; restore its other servers first",
+				st.Name, healthy, r.Node, need, r.Node))
 		}
-		return nil
-	}}
+	}
+	if len(bad) > 0 {
+		return fmt.Errorf("%s", strings.Join(bad, "; "))
+	}
+	return nil
 }
 
 // replicaPlacementPossible asserts each affected stream has a server to put
