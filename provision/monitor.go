@@ -2,7 +2,6 @@ package provision
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -43,77 +42,16 @@ func (s *Session) monitor(ctx context.Context, node, path string) ([]byte, error
 }
 
 // WaitMetaCurrent polls until node is a current member of its domain's meta
-// group as the group's leader sees it (the leader's /jsz: a follower's own
-// view of the replicas is not reliable), or ctx ends.
+// group as the group's leader sees it, or ctx ends.
 func (s *Session) WaitMetaCurrent(ctx context.Context, node string) error {
-	var last error
-	for {
-		last = s.metaCurrent(ctx, node)
-		if last == nil {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("%s is not a current meta peer of its domain: %w", node, last)
-		case <-time.After(300 * time.Millisecond):
-		}
+	n := s.Inv.Node(node)
+	if n == nil {
+		return fmt.Errorf("%s: not in the inventory", node)
 	}
-}
-
-type jszMeta struct {
-	Meta *struct {
-		Leader   string `json:"leader"`
-		Replicas []struct {
-			Name    string `json:"name"`
-			Current bool   `json:"current"`
-			Offline bool   `json:"offline"`
-			Lag     uint64 `json:"lag"`
-		} `json:"replicas"`
-	} `json:"meta_cluster"`
-}
-
-func (s *Session) metaCurrent(ctx context.Context, node string) error {
-	own, err := s.jszMeta(ctx, node)
-	if err != nil {
-		return err
+	domain := s.Inv.Domain(n)
+	mon := s.Monitor()
+	if err := pollUntil(ctx, 300*time.Millisecond, func() error { return mon.MetaPeerCurrent(ctx, domain, node) }); err != nil {
+		return fmt.Errorf("%s is not a current meta peer of domain %s: %w", node, domain, err)
 	}
-	if own.Meta == nil || own.Meta.Leader == "" {
-		return fmt.Errorf("%s knows no meta leader yet", node)
-	}
-	leader := own.Meta.Leader
-	if leader == node {
-		return nil
-	}
-	if s.Inv.Node(leader) == nil {
-		return fmt.Errorf("meta leader %s is not in the inventory", leader)
-	}
-	lv, err := s.jszMeta(ctx, leader)
-	if err != nil {
-		return err
-	}
-	if lv.Meta == nil || lv.Meta.Leader != leader {
-		return fmt.Errorf("%s no longer leads the meta group", leader)
-	}
-	for _, r := range lv.Meta.Replicas {
-		if r.Name != node {
-			continue
-		}
-		if r.Current && !r.Offline {
-			return nil
-		}
-		return fmt.Errorf("meta leader %s sees %s current %v, offline %v, lag %d", leader, node, r.Current, r.Offline, r.Lag)
-	}
-	return fmt.Errorf("meta leader %s does not list %s among its peers yet", leader, node)
-}
-
-func (s *Session) jszMeta(ctx context.Context, node string) (*jszMeta, error) {
-	body, err := s.monitor(ctx, node, "/jsz")
-	if err != nil {
-		return nil, err
-	}
-	var j jszMeta
-	if err := json.Unmarshal(body, &j); err != nil {
-		return nil, fmt.Errorf("%s /jsz: %w", node, err)
-	}
-	return &j, nil
+	return nil
 }
