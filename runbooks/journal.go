@@ -86,7 +86,7 @@ func (j *Journal) Write(e Entry) {
 	}
 }
 
-// Baseline records a stream's baseline; phase says when ("before", "after",
+// Baseline records a stream's baseline; phase says which ("before",
 // "manifest").
 func (j *Journal) Baseline(phase string, b jetstream.Baseline) {
 	j.Write(Entry{Phase: "baseline", Name: b.Stream, Result: phase, Baseline: &b})
