@@ -84,6 +84,9 @@ type otherDeployment struct {
 	nodes []otherNode
 	// optBefore is each host's /opt ("mode user group") before the test.
 	optBefore map[string]string
+	// lockDirBefore: the host had /run/dcctl (the deployment lock's
+	// directory, shared with any other deployment) before the test.
+	lockDirBefore map[string]bool
 }
 
 const (
@@ -119,7 +122,7 @@ func newOtherDeployment(t *testing.T) *otherDeployment {
 		hosts []labNode
 		core  int // backbone nodes in this DC
 	}{{"fra", byDC[dcs[0]], 3}, {"iad", byDC[dcs[1]], 2}}
-	o := &otherDeployment{optBefore: map[string]string{}}
+	o := &otherDeployment{optBefore: map[string]string{}, lockDirBefore: map[string]bool{}}
 	for _, s := range sites {
 		for i := 0; i < s.core; i++ {
 			o.nodes = append(o.nodes, otherNode{fmt.Sprintf("core_%s_%d", s.name, i+1), "CORE", "central", s.name, s.hosts[i].Host})
@@ -184,13 +187,16 @@ leaf_of = "CORE"
 	// Fresh hosts: none of the other deployment's paths exist. /opt gets a
 	// mode and group of its own, put back by the cleanup.
 	for node, out := range o.onHosts(t, func(otherNode) string {
-		return "stat -c '%a %U %G' /opt; for p in /opt/acme /etc/acme /srv/acme /etc/systemd/system/natsd.service; do test ! -e $p || echo exists $p; done; " +
+		return "stat -c '%a %U %G' /opt; test -d /run/dcctl && echo lockdir yes || echo lockdir no; for p in /opt/acme /etc/acme /srv/acme /etc/systemd/system/natsd.service; do test ! -e $p || echo exists $p; done; " +
 			"chown root:adm /opt && chmod 0711 /opt"
 	}) {
 		lines := strings.Split(strings.TrimSpace(out), "\n")
-		o.optBefore[node] = lines[0]
-		if len(lines) > 1 {
-			t.Fatalf("%s is not fresh: %v", node, lines[1:])
+		if len(lines) < 2 {
+			t.Fatalf("%s: unexpected answer %q", node, out)
+		}
+		o.optBefore[node], o.lockDirBefore[node] = lines[0], lines[1] == "lockdir yes"
+		if len(lines) > 2 {
+			t.Fatalf("%s is not fresh: %v", node, lines[2:])
 		}
 	}
 	t.Cleanup(func() { o.cleanup(t) })
@@ -233,13 +239,16 @@ func (o *otherDeployment) cleanup(t *testing.T) {
 	outs := o.onHosts(t, func(n otherNode) string {
 		before := strings.Fields(o.optBefore[n.Name])
 		restore := "true"
+		if !o.lockDirBefore[n.Name] {
+			restore = "rm -rf /run/dcctl"
+		}
 		if len(before) == 3 {
-			restore = fmt.Sprintf("chown %s:%s /opt && chmod %s /opt", before[1], before[2], before[0])
+			restore += fmt.Sprintf(" && chown %s:%s /opt && chmod %s /opt", before[1], before[2], before[0])
 		}
 		// SIGKILL first: a stop goes through lame duck mode (30 s and more).
 		return "systemctl kill -s KILL natsd.service >/dev/null 2>&1; systemctl disable --now natsd.service >/dev/null 2>&1; " +
 			"systemctl reset-failed natsd.service >/dev/null 2>&1; rm -f /etc/systemd/system/natsd.service && systemctl daemon-reload && " +
-			"rm -rf /opt/acme /etc/acme /srv/acme /run/dcctl && { ! id -u natsd >/dev/null 2>&1 || userdel natsd; } && " + restore + " && " +
+			"rm -rf /opt/acme /etc/acme /srv/acme && { ! id -u natsd >/dev/null 2>&1 || userdel natsd; } && " + restore + " && " +
 			"stat -c '%a %U %G' /opt; systemctl is-active natsd.service || true; ls -d /opt/acme /etc/acme /srv/acme 2>/dev/null || true"
 	})
 	for node, out := range outs {
@@ -417,11 +426,14 @@ func (o *otherDeployment) checkStatus(t *testing.T) {
 
 // drill kills the backbone leader of an R3 stream, moves its replica with
 // replace-peer (a 5-node backbone has servers to spare) and brings the node
-// back with restore-node, all as the sudo user; the data and the meta group
-// are judged by the servers.
+// back with restore-node, all as the sudo user, while a client publishes
+// with acks throughout; the data and the meta group are judged by the
+// servers.
 func (o *otherDeployment) drill(t *testing.T) {
 	d := openDrillLab(t, o.inv)
 	d.freshStream("central", njs.StreamConfig{Name: "ORDER_EVENTS", Subjects: []string{"orders.>"}, Storage: njs.FileStorage, Replicas: 3}, 100)
+	live := d.publishLive("central", "ORDER_EVENTS", "orders.live.")
+	live.waitAcked(t, 10)
 	si, err := d.info("central", "ORDER_EVENTS")
 	if err != nil {
 		t.Fatal(err)
@@ -430,7 +442,7 @@ func (o *otherDeployment) drill(t *testing.T) {
 	if _, stderr, code := runDcctl(t, "node", "kill", dead, "-i", o.inv, "--yes"); code != 0 {
 		t.Fatalf("node kill %s: exit %d: %s", dead, code, stderr)
 	}
-	d.publish("central", "orders.after-kill.", 5)
+	live.waitAcked(t, 10) // a new stream leader takes the writes
 	before := d.content("central", "ORDER_EVENTS")
 	if _, stderr, code := runDcctl(t, "runbook", "replace-peer", dead, "-i", o.inv, "--yes"); code != 0 {
 		t.Fatalf("replace-peer %s: exit %d: %s", dead, code, stderr)
@@ -442,12 +454,13 @@ func (o *otherDeployment) drill(t *testing.T) {
 		}
 		return err
 	})
-	if after := d.content("central", "ORDER_EVENTS"); after != before {
-		t.Fatalf("ORDER_EVENTS changed: before %+v, after %+v", before, after)
+	if after := d.contentUpTo("central", "ORDER_EVENTS", before.LastSeq); after != before {
+		t.Fatalf("ORDER_EVENTS changed up to seq %d: before %+v, after %+v", before.LastSeq, before, after)
 	}
 	if _, stderr, code := runDcctl(t, "runbook", "restore-node", dead, "-i", o.inv, "--yes"); code != 0 {
 		t.Fatalf("restore-node %s: exit %d: %s", dead, code, stderr)
 	}
 	eventually(t, 90*time.Second, "the backbone's meta group whole again", func() error { return o.metaWhole("CORE") })
-	d.publish("central", "orders.after-restore.", 5)
+	live.waitAcked(t, 5)
+	live.check(t)
 }
