@@ -16,7 +16,8 @@ const pollInterval = 250 * time.Millisecond
 // WaitStreamCurrent waits until stream has replicas replicas (0: its
 // configured count), a leader, and every follower online and current. It
 // requires both the count and current because during a catch-up the replica
-// list is briefly empty and then shows current:false with lag 0 (DESIGN §7).
+// list is briefly empty and then shows current:false with lag 0
+// (docs/nats-facts.md).
 // progress, when not nil, sees every state read. On ctx ending it returns the
 // last reason the stream was not yet current.
 func (c *Conn) WaitStreamCurrent(ctx context.Context, domain, stream string, replicas int, progress func(StreamState)) error {

@@ -103,8 +103,9 @@ type jszRequest struct {
 }
 
 // Meta reports the meta group of domain. Every live server of the domain is
-// asked (with the domain filter, so other domains' servers stay quiet — DESIGN
-// §7); the leader's own reply is the authoritative view of the peers, since
+// asked (with the domain filter, so other domains' servers stay quiet: without
+// it the first reply wins, whichever domain it comes from; see
+// docs/nats-facts.md); the leader's own reply is the authoritative view of the peers, since
 // followers report everyone as not current. It returns as soon as all known
 // members answered, else after the request timeout: a domain with servers
 // down answers within one timeout, and "no meta leader" is a state in the
@@ -192,7 +193,8 @@ func metaFromReplies(domain string, replies []serverReply) (*MetaGroup, error) {
 // for the system account because every JetStream server maps
 // $JS.<its domain>.API.> to its own $JS.API.> there, so the request reaches the
 // right domain from any server. A server removed this way is not readmitted
-// under the same name for minutes (DESIGN §7): replace it with a new name.
+// under the same name for about 5 minutes, though its /healthz says 200
+// (docs/nats-facts.md): replace it with a new name.
 func (c *Conn) MetaPeerRemove(ctx context.Context, domain, server string) error {
 	nc, err := c.sysConn()
 	if err != nil {

@@ -31,7 +31,7 @@ type StreamState struct {
 	// Leader is empty while the stream has no leader.
 	Leader string `json:"leader,omitempty"`
 	// Followers are the replicas other than the leader. During a catch-up
-	// the list can briefly be shorter than Replicas-1 (DESIGN §7).
+	// the list can briefly be shorter than Replicas-1 (docs/nats-facts.md).
 	Followers []Peer `json:"followers"`
 
 	Msgs        uint64 `json:"messages"`
@@ -71,7 +71,8 @@ func (s StreamState) HasPeer(server string) bool {
 
 // Current returns nil when the stream has a leader and all of its configured
 // replicas, every follower online and current. Both conditions matter: during
-// a catch-up the follower list is briefly empty (DESIGN §7).
+// a catch-up the follower list is briefly empty, then lists the new replica
+// as not current with lag 0 (docs/nats-facts.md).
 func (s StreamState) Current() error {
 	if s.Leader == "" {
 		return fmt.Errorf("stream %s has no leader", s.Name)
@@ -175,7 +176,8 @@ func (d streamInfoData) state(domain string) (StreamState, error) {
 
 // Stream reports one stream of domain, through the application account. The
 // reply comes from the stream leader, whose view of the replicas is the one
-// to trust (DESIGN §7).
+// to trust: followers report every replica as not current
+// (docs/nats-facts.md).
 func (c *Conn) Stream(ctx context.Context, domain, name string) (*StreamState, error) {
 	nc, err := c.appConn()
 	if err != nil {
@@ -239,7 +241,8 @@ func (c *Conn) Streams(ctx context.Context, domain string) (*StreamList, error) 
 
 // StreamPeerRemove removes server's replica of stream; the meta leader then
 // places a new replica on another server, which catches up from the leader.
-// Works with the application account (DESIGN §7).
+// Works with the application account; the meta peer-remove needs the system
+// account (docs/nats-facts.md).
 func (c *Conn) StreamPeerRemove(ctx context.Context, domain, stream, server string) error {
 	nc, err := c.appConn()
 	if err != nil {

@@ -49,8 +49,9 @@ func metaLeader(e *Env, domain string) Check {
 		if err != nil {
 			return err
 		}
-		// settle: a leader election after a crash takes a few seconds
-		// (DESIGN §7), and our connection may be moving to another server.
+		// settle: a meta leader election after a crash takes about 4 s
+		// (docs/nats-facts.md), and our connection may be moving to
+		// another server.
 		return settle(ctx, func() error {
 			m, err := nc.Meta(ctx, domain)
 			if err != nil {

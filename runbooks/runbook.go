@@ -1,5 +1,5 @@
-// Package runbooks holds the operator procedures dcctl automates (DESIGN §6)
-// and the small framework they share. A runbook is read-only pre-checks,
+// Package runbooks holds the operator procedures dcctl automates
+// (docs/runbooks.md describes each) and the small framework they share. A runbook is read-only pre-checks,
 // then steps, then post-checks, in the order an operator reads the procedure
 // on paper:
 //

@@ -258,8 +258,8 @@ func collectNATS(ctx context.Context, s *provision.Session, clusters []*inventor
 			defer mu.Unlock()
 			nr.meta[d], nr.metaErr[d] = m, err
 		}()
-		// Streams are asked per domain (DESIGN §7): each domain has its
-		// own JetStream API, reached as $JS.<domain>.API.
+		// Streams are asked per domain: each domain has its own JetStream
+		// API, reached as $JS.<domain>.API (docs/nats-facts.md).
 		go func() {
 			defer wg.Done()
 			l, err := nc.Streams(ctx, d)

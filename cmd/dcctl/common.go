@@ -12,7 +12,7 @@ import (
 	"github.com/dcctl/dcctl/inventory"
 )
 
-// Exit codes of DESIGN §4.
+// Exit codes, as README.md and every command's --help state them.
 const (
 	exitFailed  = 1
 	exitRefused = 2

@@ -12,7 +12,7 @@ import (
 )
 
 // yesFlag skips the confirmation of commands that stop, kill, remove or
-// overwrite something (DESIGN §4).
+// overwrite something (see confirm).
 func yesFlag() cli.Flag {
 	return &cli.BoolFlag{Name: "yes", Aliases: []string{"y"}, Usage: "do it without asking for confirmation"}
 }
