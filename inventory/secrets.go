@@ -36,6 +36,11 @@ type Secrets struct {
 type secretUser struct {
 	password string
 	hash     string
+	fromEnv  bool
+	// A rotation under way (see rotation.go): the new password and hash,
+	// and how far the rollout got.
+	next, nextHash string
+	stage          RotationStage
 }
 
 // secretsFile is the on-disk shape. The bcrypt hashes are kept so that a
@@ -53,6 +58,11 @@ type secretsEntry struct {
 	// slow comparison (~150 ms per user at cost 11) unless either was edited.
 	Checked   string `toml:"checked,omitempty"`
 	EnvBcrypt string `toml:"env_bcrypt,omitempty"` // hash of the password last given through the environment
+	// A rotation under way: the new password, its hash, and the stage the
+	// rollout reached (rotation.go).
+	NextPassword string        `toml:"next_password,omitempty"`
+	NextBcrypt   string        `toml:"next_bcrypt,omitempty"`
+	Rotation     RotationStage `toml:"rotation,omitempty"`
 }
 
 // hashChecked is what Checked holds for a password and its verified hash.
@@ -165,7 +175,7 @@ func readSecrets(inv *Inventory, getenv func(string) string, generate bool) (*Se
 				e.EnvBcrypt = string(h)
 				s.dirty = true
 			}
-			s.users[user] = secretUser{password: env, hash: e.EnvBcrypt}
+			s.users[user] = secretUser{password: env, hash: e.EnvBcrypt, fromEnv: true}
 			f.Users[user] = e
 			continue
 		}
@@ -196,7 +206,14 @@ func readSecrets(inv *Inventory, getenv func(string) string, generate bool) (*Se
 			e.Checked = hashChecked(e.Password, e.Bcrypt)
 			s.dirty = true
 		}
-		s.users[user] = secretUser{password: e.Password, hash: e.Bcrypt}
+		su := secretUser{password: e.Password, hash: e.Bcrypt}
+		if e.Rotation != "" {
+			if !e.Rotation.valid() || e.NextPassword == "" || e.NextBcrypt == "" {
+				return nil, fmt.Errorf("secrets file %s: user %s: rotation %q without its new password and hash: restore %s.previous or finish the rotation by hand", path, user, e.Rotation, path)
+			}
+			su.next, su.nextHash, su.stage = e.NextPassword, e.NextBcrypt, e.Rotation
+		}
+		s.users[user] = su
 		f.Users[user] = e
 	}
 	if len(missing.Users) > 0 {
@@ -225,18 +242,33 @@ func (s *Secrets) Save() error {
 	return nil
 }
 
-// Password is the user's plaintext password.
-func (s *Secrets) Password(user string) string { return s.users[user].password }
+// Password is the password the servers accept for user's own name now:
+// during a rotation, the new one once the rollout switched the name over.
+func (s *Secrets) Password(user string) string {
+	u := s.users[user]
+	if u.stage.switched() {
+		return u.next
+	}
+	return u.password
+}
 
-// Hash is the user's bcrypt hash, stable across runs.
-func (s *Secrets) Hash(user string) string { return s.users[user].hash }
+// Hash is the bcrypt hash rendered for user's own name, stable across runs.
+func (s *Secrets) Hash(user string) string {
+	u := s.users[user]
+	if u.stage.switched() {
+		return u.nextHash
+	}
+	return u.hash
+}
 
 // Values lists every plaintext password, longest first, for redaction.
 func (s *Secrets) Values() []string {
 	var out []string
 	for _, u := range s.users {
-		if u.password != "" {
-			out = append(out, u.password)
+		for _, p := range []string{u.password, u.next} {
+			if p != "" {
+				out = append(out, p)
+			}
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return len(out[i]) > len(out[j]) })

@@ -29,7 +29,7 @@ func (e *MissingSecretsError) Error() string {
 		envs = append(envs, EnvVar(u))
 	}
 	b.WriteString(strings.Join(envs, ", "))
-	b.WriteString(" to the passwords the servers use; or, if they are lost, roll out new ones on purpose with `dcctl runbook rotate-passwords` (clients need the new passwords afterwards)")
+	b.WriteString(" to the passwords the servers use; or, if they are lost, roll out new ones on purpose with `dcctl runbook rotate-passwords --replace-lost` (every client then needs the new passwords)")
 	if e.FileMissing {
 		b.WriteString(". Only `dcctl provision` creates a secrets file, for a deployment where no host has a dcctl config yet")
 	}

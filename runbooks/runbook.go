@@ -150,5 +150,14 @@ func Catalog() []Description {
 			Steps: []string{"per node: gate (it can go down safely), restart, gate (healthy, current, replicas current)"},
 			Post:  []string{"every node healthy and a current meta peer; every stream current (none lost quorum) and not behind its recorded last sequence"},
 		},
+		{
+			Name: "rotate-passwords", Usage: "rotate-passwords [--user U] [--finish] [--replace-lost]",
+			Short: "new NATS passwords rolled out behind the gates; the old ones keep working until --finish, the leaf links stay up",
+			Pre:   []string{"the users are in the inventory, not from DCCTL_PASSWORD_*, no <user>-next in the inventory", "no rotation finishing (begin) / a rotation under way (--finish)", "every host reachable"},
+			Steps: []string{"begin: new passwords saved (the old file kept as .previous); every server accepts <user>-next with the new password (reload); leaf remotes log in as <user>-next (gated restarts)",
+				"--finish: the user's own name takes the new password (reload; clients still on the old one are cut off); leaf remotes back on the user's name; the companion dropped, .previous removed",
+				"--replace-lost: new passwords for the users missing from the secrets file, saved and rolled out at once"},
+			Post: []string{"every leaf node has its leafnode links, one per account (its /leafz)", "nothing left for provision to change"},
+		},
 	}
 }

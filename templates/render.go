@@ -112,14 +112,19 @@ func Render(inv *inventory.Inventory, sec *inventory.Secrets, nodeName string) (
 				return nil, fmt.Errorf("render %s: no password for user %s", node.Name, u)
 			}
 			ad.Users = append(ad.Users, userData{Name: u, Hash: h})
+			// A password rotation under way: the companion user takes the
+			// new password, in the same account (see inventory.RotationStage).
+			if name, hash, ok := sec.Companion(u); ok {
+				ad.Users = append(ad.Users, userData{Name: name, Hash: hash})
+			}
 		}
 		d.Accounts = append(d.Accounts, ad)
 	}
 	for _, r := range inv.LeafRemotes(node) {
 		rd := remoteData{Account: r.Account}
-		pw := sec.Password(r.User)
+		user, pw := sec.LeafLogin(r.User)
 		for _, u := range r.URLs {
-			rd.URLs = append(rd.URLs, withCredentials(u, r.User, pw))
+			rd.URLs = append(rd.URLs, withCredentials(u, user, pw))
 		}
 		d.Remotes = append(d.Remotes, rd)
 	}

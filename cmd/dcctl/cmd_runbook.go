@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -106,6 +107,42 @@ func runbookCommand() *cli.Command {
 					return runRunbook(c, &runbooks.RollingRestart{Cluster: c.String("cluster")})
 				},
 			},
+			{
+				Name:      "rotate-passwords",
+				Usage:     "new NATS passwords, rolled out behind the gates; the old ones work until --finish",
+				ArgsUsage: "[INVENTORY]",
+				Description: "Without --finish: new passwords are saved in the secrets file (the file as it was is\n" +
+					"kept as <secrets>.previous), every server accepts a companion user <USER>-next with\n" +
+					"the new password beside the unchanged one (a reload), and the leaf links move to\n" +
+					"the companion (gated restarts of the leaf nodes). Clients keep working with the old\n" +
+					"password. With --finish: the user's own name takes the new password (clients still\n" +
+					"on the old one are disconnected: nats-server takes one password per user name),\n" +
+					"the leaf links come back to the user's name, the companion is dropped.\n" +
+					"See docs/runbooks.md.",
+				Flags: runbookFlags(
+					&cli.StringSliceFlag{Name: "user", Usage: "rotate only `USER` (repeatable; default: every user, or every rotating user with --finish)"},
+					&cli.BoolFlag{Name: "finish", Usage: "switch the users to their new passwords and drop the old ones"},
+					&cli.BoolFlag{Name: "replace-lost", Usage: "the passwords are lost (no secrets file, or users missing from it): generate new ones and roll them out at once; every client then needs them"},
+				),
+				Action: func(c *cli.Context) error {
+					if err := optionalInventoryArg(c, 0); err != nil {
+						return err
+					}
+					rb := &runbooks.RotatePasswords{Users: c.StringSlice("user"), Finish: c.Bool("finish"), ReplaceLost: c.Bool("replace-lost")}
+					if !rb.ReplaceLost {
+						return runRunbook(c, rb)
+					}
+					inv, err := loadInventory(c, false)
+					if err != nil {
+						return err
+					}
+					sec, err := inventory.PrepareSecrets(inv, os.Getenv)
+					if err != nil {
+						return refused(err)
+					}
+					return runRunbookSecrets(c, inv, sec, rb)
+				},
+			},
 		},
 	}
 }
@@ -161,6 +198,10 @@ func runRunbookWith(c *cli.Context, inv *inventory.Inventory, rb runbooks.Runboo
 	if err != nil {
 		return err
 	}
+	return runRunbookSecrets(c, inv, sec, rb)
+}
+
+func runRunbookSecrets(c *cli.Context, inv *inventory.Inventory, sec *inventory.Secrets, rb runbooks.Runbook) error {
 	s := newSession(c, inv, sec)
 	defer s.Close()
 	ctx := c.Context
@@ -180,7 +221,7 @@ func runRunbookWith(c *cli.Context, inv *inventory.Inventory, rb runbooks.Runboo
 		Confirm: func(q string) error { return confirm(c, q) },
 		Version: version,
 	}
-	err = runbooks.Run(ctx, e, rb)
+	err := runbooks.Run(ctx, e, rb)
 	var r *runbooks.RefusedError
 	if errors.As(err, &r) {
 		return refused(err)
