@@ -133,7 +133,11 @@ func besideLab(t *testing.T, name string, withSecrets bool) string {
 	if err := os.WriteFile(p, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { os.Remove(p); os.Remove(inventory.SecretsPath(p)) })
+	t.Cleanup(func() {
+		os.Remove(p)
+		os.Remove(inventory.SecretsPath(p))
+		os.Remove(inventory.SecretsPath(p) + ".previous")
+	})
 	os.Remove(inventory.SecretsPath(p))
 	if withSecrets {
 		sec, err := os.ReadFile(inventory.SecretsPath(inv))

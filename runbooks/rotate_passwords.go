@@ -179,8 +179,9 @@ func (r *RotatePasswords) Steps(e *Env) []Step {
 }
 
 // stageStep moves the users to stage, saves it, and rolls it out. It is
-// done once every user is past stage; at stage itself it runs again (a
-// rollout that converged changes nothing).
+// done once every user is past stage (or, with --finish, the rotation is
+// over); at stage itself it runs again (a rollout that converged changes
+// nothing).
 func (r *RotatePasswords) stageStep(e *Env, stage inventory.RotationStage, name, what string) Step {
 	return Step{
 		Name: fmt.Sprintf("%s(%s)", name, strings.Join(r.Users, ",")),
@@ -188,7 +189,13 @@ func (r *RotatePasswords) stageStep(e *Env, stage inventory.RotationStage, name,
 		// on the old password.
 		Destructive: stage != inventory.StageAcceptBoth,
 		Done: func(context.Context) (bool, error) {
-			return r.all(e, func(s inventory.RotationStage) bool { return s == "" || stage.Before(s) }), nil
+			return r.all(e, func(s inventory.RotationStage) bool {
+				if s == "" {
+					// Not begun yet (first run), or finished (--finish).
+					return r.Finish
+				}
+				return stage.Before(s)
+			}), nil
 		},
 		Run: func(ctx context.Context, progress func(string)) error {
 			sec := r.sec(e)
