@@ -73,7 +73,13 @@ func Apply(ctx context.Context, s *Session, plans []*HostPlan, o ApplyOptions) *
 	eachFirstInstall(plans, r, func(p *HostPlan) error { return startHost(ctx, s, p, log) })
 
 	// Phase 2: rolling restarts and reloads, clusters in parallel, one node
-	// at a time within a cluster.
+	// at a time within a cluster. A node whose monitoring port changes keeps
+	// answering on the old one until it restarts: the gates look there.
+	for _, p := range plans {
+		if p.ServingHTTPPort != 0 {
+			s.servesHTTPAt(p.Node.Name, p.ServingHTTPPort)
+		}
+	}
 	byCluster := map[string][]*HostPlan{}
 	for _, p := range plans {
 		if (p.Action == ActionRestart || p.Action == ActionReload) && r.ok(p.Node.Name) {
@@ -369,7 +375,9 @@ func (s *Session) rollOne(ctx context.Context, p *HostPlan, timeout time.Duratio
 		return err
 	}
 	log.say(name, "restarting ("+strings.Join(p.Why, "; ")+")")
-	if _, stderr, err := c.Run(ctx, "systemctl restart "+shellQuote(unit)); err != nil {
+	_, stderr, err := c.Run(ctx, "systemctl restart "+shellQuote(unit))
+	s.servesHTTPAt(name, 0) // restarted (or failed to start): the new config's port
+	if err != nil {
 		return fmt.Errorf("restart: %w%s", withStderr(err, stderr), journalTail(ctx, c, unit))
 	}
 	if err := writeMarker(ctx, c, s, p); err != nil {

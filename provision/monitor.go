@@ -22,7 +22,7 @@ func (s *Session) monitor(ctx context.Context, node, path string) ([]byte, error
 	client := &http.Client{Transport: &http.Transport{DialContext: s.dialNATS, DisableKeepAlives: true}}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+n.HTTPAddr()+path, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+s.httpAddr(n)+path, nil)
 	if err != nil {
 		return nil, err
 	}

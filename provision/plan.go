@@ -53,6 +53,9 @@ type HostPlan struct {
 	// LeftStopped: an operator stopped the node (`dcctl node stop`); its
 	// files are kept up to date but it is neither enabled nor started.
 	LeftStopped bool
+	// ServingHTTPPort is the monitoring port the running server answers
+	// on until it restarts, when the new config changes it; 0 otherwise.
+	ServingHTTPPort int `json:",omitempty"`
 }
 
 // Changed reports whether the plan changes anything on the host.
@@ -165,6 +168,9 @@ func planHost(ctx context.Context, inv *inventory.Inventory, sec *inventory.Secr
 	p.LeftStopped = facts.Stopped && !running && !node.Standby
 	if !node.Standby && facts.UnitEnabled != "enabled" && !p.LeftStopped {
 		p.Enable = true
+	}
+	if old, cur := httpPort(configOld), httpPort(configNew); running && old != 0 && old != cur {
+		p.ServingHTTPPort = old
 	}
 	switch {
 	case !running && node.Standby:

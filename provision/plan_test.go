@@ -2,6 +2,7 @@ package provision
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -281,5 +282,50 @@ func TestPlanLeavesANodeStoppedByAnOperator(t *testing.T) {
 				t.Errorf("recap note %q", r.Hosts[0].Note)
 			}
 		})
+	}
+}
+
+// TestPlanKeepsTheServingMonitoringPort: a config that moves the monitoring
+// port takes effect at the restart; until then the gates must read the old
+// port, which the plan carries and the session then dials.
+func TestPlanKeepsTheServingMonitoringPort(t *testing.T) {
+	inv, sec, bin := fixture(t, nil)
+	node := inv.Nodes[0]
+	dirs, files, _ := desired(inv, sec, bin, node.Name)
+	facts, fetch := hostWith(files, dirs)
+	inv2, sec2, bin2 := fixture(t, func(s string) string {
+		return strings.Replace(s, "[nodes."+node.Name+"]\n", "[nodes."+node.Name+"]\nhttp_port = 8299\n", 1)
+	})
+	dirs2, files2, _ := desired(inv2, sec2, bin2, node.Name)
+	p, err := planHost(context.Background(), inv2, sec2, inv2.Node(node.Name), dirs2, files2, facts, fetch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Action != ActionRestart || p.ServingHTTPPort != node.Ports.HTTP {
+		t.Fatalf("http_port %d -> 8299: action %q, serving port %d, want restart and %d", node.Ports.HTTP, p.Action, p.ServingHTTPPort, node.Ports.HTTP)
+	}
+	s := NewSession(inv2, sec2, SessionOptions{})
+	n2 := inv2.Node(node.Name)
+	if got := s.httpAddr(n2); !strings.HasSuffix(got, ":8299") {
+		t.Errorf("before any override: %s, want the inventory's port", got)
+	}
+	s.servesHTTPAt(node.Name, p.ServingHTTPPort)
+	old := s.httpAddr(n2)
+	if !strings.HasSuffix(old, fmt.Sprintf(":%d", node.Ports.HTTP)) || s.nodeByAddr(old) != n2 {
+		t.Errorf("while the old server runs: %s (node %v), want port %d of %s", old, s.nodeByAddr(old), node.Ports.HTTP, node.Name)
+	}
+	s.servesHTTPAt(node.Name, 0)
+	if got := s.httpAddr(n2); !strings.HasSuffix(got, ":8299") {
+		t.Errorf("after the restart: %s, want the new port", got)
+	}
+
+	// A change that keeps the port carries none.
+	inv3, sec3, bin3 := fixture(t, func(s string) string {
+		return strings.Replace(s, `max_file_store = "2GB"`, `max_file_store = "3GB"`, 1)
+	})
+	dirs3, files3, _ := desired(inv3, sec3, bin3, node.Name)
+	p, _ = planHost(context.Background(), inv3, sec3, inv3.Node(node.Name), dirs3, files3, facts, fetch)
+	if p.ServingHTTPPort != 0 {
+		t.Errorf("port unchanged, yet serving port %d recorded", p.ServingHTTPPort)
 	}
 }

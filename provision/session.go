@@ -51,7 +51,10 @@ type Session struct {
 	clients  map[string]*remote.Client
 	dialErrs map[string]error
 	stores   map[string]*remote.HostKeyStore
-	nats     *jetstream.Conn
+	// httpPorts: nodes whose running server answers on another monitoring
+	// port than the inventory's (see httpaddr.go).
+	httpPorts map[string]int
+	nats      *jetstream.Conn
 }
 
 // NewSession prepares a session; nothing is dialled until needed.
@@ -185,6 +188,11 @@ func (s *Session) nodeByAddr(addr string) *inventory.Node {
 			return n
 		}
 	}
+	for _, n := range s.Inv.Nodes {
+		if s.httpAddr(n) == addr {
+			return n
+		}
+	}
 	return nil
 }
 
@@ -253,7 +261,7 @@ func (s *Session) Healthz(ctx context.Context, node, path string) (int, error) {
 	client := &http.Client{Transport: &http.Transport{DialContext: s.dialNATS, DisableKeepAlives: true}}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+n.HTTPAddr()+path, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+s.httpAddr(n)+path, nil)
 	if err != nil {
 		return 0, err
 	}
