@@ -68,6 +68,35 @@ func TestSecrets(t *testing.T) {
 		}
 	})
 
+	t.Run("passwords lost for good: rotate-passwords --replace-lost", func(t *testing.T) {
+		copy := besideLab(t, "e2e-lost", false)
+		t.Cleanup(func() {
+			if _, errOut, code := runDcctl(t, "provision", inv); code != 0 {
+				t.Errorf("putting the lab's passwords back: exit %d\n%s", code, errOut)
+			}
+		})
+		out, errOut, code := runDcctl(t, "runbook", "rotate-passwords", "--replace-lost", "--yes", "-i", copy)
+		if code != 0 {
+			t.Fatalf("rotate-passwords --replace-lost: exit %d\n%s\n%s", code, out, errOut)
+		}
+		fresh, err := inventory.LoadSecrets(mustLoad(t, copy), func(string) string { return "" })
+		if err != nil {
+			t.Fatalf("no usable secrets file after --replace-lost: %v", err)
+		}
+		if fresh.Password(app) == sec.Password(app) {
+			t.Fatal("the new password is the old one")
+		}
+		if err := login(hub, app, fresh.Password(app)); err != nil {
+			t.Errorf("the new password does not log in: %v", err)
+		}
+		if login(hub, app, sec.Password(app)) == nil {
+			t.Error("the lost password still logs in")
+		}
+		if out, _, code := runDcctl(t, "status", copy); code != 0 {
+			t.Errorf("status after --replace-lost: exit %d\n%s", code, out)
+		}
+	})
+
 	t.Run("passwords changed behind the file: provision converges back", func(t *testing.T) {
 		// Someone rolled out another acc1 password (here through the
 		// environment); the lab's own file still holds the old one. The

@@ -3,6 +3,7 @@ package inventory
 import (
 	"fmt"
 	"os"
+	"sort"
 	"strings"
 
 	"golang.org/x/crypto/bcrypt"
@@ -175,13 +176,7 @@ func (s *Secrets) KeepPrevious() error {
 
 // DropPrevious removes PreviousPath once no rotation is under way.
 func (s *Secrets) DropPrevious() error {
-	var rotating []string
-	for name, u := range s.users {
-		if u.stage != "" {
-			rotating = append(rotating, name)
-		}
-	}
-	if len(rotating) > 0 {
+	if rotating := s.Rotating(); len(rotating) > 0 {
 		return fmt.Errorf("secrets: rotation of %s still under way", strings.Join(rotating, ", "))
 	}
 	if err := os.Remove(s.PreviousPath()); err != nil && !os.IsNotExist(err) {
@@ -192,3 +187,15 @@ func (s *Secrets) DropPrevious() error {
 
 // FromEnv reports whether user's password comes from DCCTL_PASSWORD_<USER>.
 func (s *Secrets) FromEnv(user string) bool { return s.users[user].fromEnv }
+
+// Rotating lists the users whose password rotation is under way, sorted.
+func (s *Secrets) Rotating() []string {
+	var out []string
+	for name, u := range s.users {
+		if u.stage != "" {
+			out = append(out, name)
+		}
+	}
+	sort.Strings(out)
+	return out
+}

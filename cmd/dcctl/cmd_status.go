@@ -11,6 +11,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/dcctl/dcctl/inventory"
 	"github.com/dcctl/dcctl/provision"
 	"github.com/dcctl/dcctl/status"
 )
@@ -63,6 +64,11 @@ func runStatus(c *cli.Context) error {
 	}
 	s := newSession(c, inv, sec)
 	defer s.Close()
+	for _, u := range sec.Rotating() {
+		// On stderr: the report itself (and --json) stays what the servers say.
+		fmt.Fprintf(c.App.ErrWriter, "dcctl: the password rotation of %s is under way (stage %s): clients can log in as %s%s with the new password; end it with dcctl runbook rotate-passwords --finish --user %s\n",
+			u, sec.Rotation(u), u, inventory.CompanionSuffix, u)
+	}
 	opts := status.Options{Domain: c.String("domain"), Units: !c.Bool("no-units")}
 	if c.Bool("watch") {
 		return watchStatus(c, s, opts)
