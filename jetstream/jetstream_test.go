@@ -11,15 +11,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	njs "github.com/nats-io/nats.go/jetstream"
 
 	"github.com/dcctl/dcctl/internal/testcluster"
+	"github.com/dcctl/dcctl/internal/testwait"
 )
 
-// spec is the seed's backbone (4 nodes, domain hub) and one leaf cluster
+// spec is the example's backbone (4 nodes, domain hub) and one leaf cluster
 // (3 nodes, domain us): enough for every behaviour here, and the second
-// leaf cluster of the seed would only slow the test down.
+// leaf cluster of the example would only slow the test down.
 func spec() testcluster.Spec {
 	return testcluster.Spec{
 		AppAccount: "ACC1", AppUser: "acc1", SysAccount: "SYS", SysUser: "admin",
@@ -62,67 +62,13 @@ func (e *env) connect(urls []string) *Conn {
 	return c
 }
 
-// js is an independent client (nats.go only) for setting up streams and
-// checking outcomes without the code under test.
-func (e *env) js(domain string) njs.JetStream {
-	e.t.Helper()
-	au, ap := e.cl.AppUser()
-	nc, err := nats.Connect(strings.Join(e.urls("BB"), ","), nats.UserInfo(au, ap))
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	e.t.Cleanup(nc.Close)
-	js, err := njs.NewWithDomain(nc, domain)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return js
-}
-
-// eventually polls check until it returns nil, failing the test with the
-// last error after timeout.
-func eventually(t *testing.T, timeout time.Duration, what string, check func() error) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := check()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s: %v", what, timeout, err)
-		}
-		select {
-		case <-time.After(100 * time.Millisecond):
-		case <-t.Context().Done():
-			t.Fatal(t.Context().Err())
-		}
-	}
-}
-
 func ctxT(t *testing.T, d time.Duration) context.Context {
 	ctx, cancel := context.WithTimeout(t.Context(), d)
 	t.Cleanup(cancel)
 	return ctx
 }
 
-func publish(t *testing.T, js njs.JetStream, subject string, n int) {
-	t.Helper()
-	for i := 1; i <= n; i++ {
-		m := nats.NewMsg(fmt.Sprintf("%s.%d", subject, i%7))
-		m.Data = []byte(fmt.Sprintf("message %d", i))
-		if i%3 == 0 {
-			m.Header.Set("X-Test", fmt.Sprint(i))
-			m.Header.Add("X-Multi", "a")
-			m.Header.Add("X-Multi", "b")
-		}
-		if _, err := js.PublishMsg(t.Context(), m); err != nil {
-			t.Fatalf("publish %d to %s: %v", i, subject, err)
-		}
-	}
-}
-
-// TestDeployment runs one deployment through the seed's drills in order,
+// TestDeployment runs one deployment through the drills in order,
 // because forming JetStream clusters costs seconds and the later steps
 // (leaders killed, quorum lost) build on the earlier ones.
 func TestDeployment(t *testing.T) {
@@ -131,11 +77,11 @@ func TestDeployment(t *testing.T) {
 	}
 	e := &env{t: t, cl: testcluster.Start(t, testcluster.WriteInventory(t, spec()))}
 	e.c = e.connect(e.urls(""))
-	hub := e.js("hub")
+	hub := e.cl.JetStream(t, "hub")
 
 	t.Run("servers and leafnodes", func(t *testing.T) {
 		var names []string
-		eventually(t, 10*time.Second, "all servers answer", func() error {
+		testwait.Eventually(t, 10*time.Second, "all servers answer", func() error {
 			srv, err := e.c.Servers(ctxT(t, 5*time.Second))
 			if err != nil {
 				return err
@@ -157,7 +103,7 @@ func TestDeployment(t *testing.T) {
 			t.Fatalf("servers = %v, want %v (sorted by domain, then name)", names, want)
 		}
 
-		eventually(t, 10*time.Second, "every leaf server linked for ACC1 and SYS", func() error {
+		testwait.Eventually(t, 10*time.Second, "every leaf server linked for ACC1 and SYS", func() error {
 			ls, err := e.c.Leafnodes(ctxT(t, 5*time.Second))
 			if err != nil {
 				return err
@@ -213,7 +159,7 @@ func TestDeployment(t *testing.T) {
 			size    int
 			cluster string
 		}{{"hub", 4, "BB"}, {"us", 3, "US"}} {
-			eventually(t, 20*time.Second, d.domain+" meta group whole", func() error {
+			testwait.Eventually(t, 20*time.Second, d.domain+" meta group whole", func() error {
 				start := time.Now()
 				m, err := e.c.Meta(ctxT(t, 5*time.Second), d.domain)
 				if err != nil {
@@ -244,7 +190,7 @@ func TestDeployment(t *testing.T) {
 		if _, err := hub.CreateStream(ctx, njs.StreamConfig{Name: "foo", Subjects: []string{"foo.>"}, Replicas: 3, Storage: njs.FileStorage}); err != nil {
 			t.Fatal(err)
 		}
-		publish(t, hub, "foo", 100)
+		testcluster.Publish(t, hub, "foo", 100)
 		s, err := hub.Stream(ctx, "foo")
 		if err != nil {
 			t.Fatal(err)
@@ -289,7 +235,7 @@ func TestDeployment(t *testing.T) {
 		}
 		// The ordered consumer is cleaned up (the count settles once the
 		// deletion is applied through the meta group).
-		eventually(t, 5*time.Second, "digest consumer deleted", func() error {
+		testwait.Eventually(t, 5*time.Second, "digest consumer deleted", func() error {
 			st, err := e.c.Stream(ctx, "hub", "foo")
 			if err != nil {
 				return err
@@ -309,7 +255,7 @@ func TestDeployment(t *testing.T) {
 		}
 		whole := b
 		whole.hashes = nil // as a backup's manifest has it
-		publish(t, hub, "foo", 10)
+		testcluster.Publish(t, hub, "foo", 10)
 		for _, base := range []Baseline{b, whole} {
 			p, err := e.c.Prove(ctx, "hub", "foo", base)
 			if err != nil || p.Kind != ProofRange || p.Verified != b.Msgs || p.LastSeq != b.LastSeq+10 {
@@ -348,11 +294,11 @@ func TestDeployment(t *testing.T) {
 
 	t.Run("streams across domains", func(t *testing.T) {
 		ctx := ctxT(t, 30*time.Second)
-		us := e.js("us")
+		us := e.cl.JetStream(t, "us")
 		if _, err := us.CreateStream(ctx, njs.StreamConfig{Name: "us", Subjects: []string{"us.>"}, Replicas: 3}); err != nil {
 			t.Fatal(err)
 		}
-		publish(t, us, "us", 20)
+		testcluster.Publish(t, us, "us", 20)
 		if err := e.c.WaitStreamCurrent(ctx, "us", "us", 3, nil); err != nil {
 			t.Fatal(err)
 		}
@@ -385,7 +331,7 @@ func TestDeployment(t *testing.T) {
 		if _, err := hub.CreateStream(ctx, njs.StreamConfig{Name: "bar", Subjects: []string{"bar.>"}, Replicas: 1, MaxMsgsPerSubject: 1000, Description: "kept"}); err != nil {
 			t.Fatal(err)
 		}
-		publish(t, hub, "bar", 50)
+		testcluster.Publish(t, hub, "bar", 50)
 		before, err := e.c.Digest(ctx, "hub", "bar")
 		if err != nil {
 			t.Fatal(err)
@@ -464,9 +410,13 @@ func TestDeployment(t *testing.T) {
 		if err := before.Equal(after); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := hub.Consumer(ctx, "bar", "worker"); err != nil {
-			t.Fatalf("consumer worker after restore: %v", err)
-		}
+		// The consumer came back with the stream. Right after the scale-up
+		// its own replicas are still electing a leader, and until then an
+		// info request can answer "consumer not found": ask until it settles.
+		testwait.Eventually(t, 10*time.Second, "consumer worker after restore", func() error {
+			_, err := hub.Consumer(ctx, "bar", "worker")
+			return err
+		})
 
 		if _, err := hub.CreateStream(ctx, njs.StreamConfig{Name: "mem", Subjects: []string{"mem.>"}, Replicas: 3, Storage: njs.MemoryStorage}); err != nil {
 			t.Fatal(err)
@@ -529,7 +479,7 @@ func TestDeployment(t *testing.T) {
 
 	t.Run("can lose a node while healthy, not an R1 holder", func(t *testing.T) {
 		ctx := ctxT(t, 30*time.Second)
-		eventually(t, 15*time.Second, "every hub node can go", func() error {
+		testwait.Eventually(t, 15*time.Second, "every hub node can go", func() error {
 			for _, n := range hubNodes {
 				if err := e.c.CanLose(ctx, "hub", n); err != nil {
 					return err
@@ -567,7 +517,7 @@ func TestDeployment(t *testing.T) {
 			victim = "us_2"
 		}
 		e.cl.Stop(victim)
-		eventually(t, 20*time.Second, victim+" offline in domain us", func() error {
+		testwait.Eventually(t, 20*time.Second, victim+" offline in domain us", func() error {
 			m, err := c.Meta(ctx, "us")
 			if err != nil {
 				return err
@@ -607,12 +557,12 @@ func TestDeployment(t *testing.T) {
 		if fooBaseline, err = e.c.Digest(ctx, "hub", "foo"); err != nil {
 			t.Fatal(err)
 		}
-		// The seed's drill kills a server leading both; arrange it.
+		// The drill kills a server leading both; arrange it.
 		if e.cl.MetaLeader("hub") != killed {
 			if err := e.c.MetaStepDown(ctx, "hub", killed); err != nil {
 				t.Fatal(err)
 			}
-			eventually(t, 15*time.Second, "meta leadership moves to "+killed, func() error {
+			testwait.Eventually(t, 15*time.Second, "meta leadership moves to "+killed, func() error {
 				if l := e.cl.MetaLeader("hub"); l != killed {
 					return fmt.Errorf("meta leader is %q", l)
 				}
@@ -621,7 +571,7 @@ func TestDeployment(t *testing.T) {
 		}
 		e.cl.Stop(killed)
 
-		eventually(t, 30*time.Second, "new meta leader, "+killed+" offline", func() error {
+		testwait.Eventually(t, 30*time.Second, "new meta leader, "+killed+" offline", func() error {
 			m, err := e.c.Meta(ctx, "hub")
 			if err != nil {
 				return err
@@ -637,7 +587,7 @@ func TestDeployment(t *testing.T) {
 			}
 			return nil
 		})
-		eventually(t, 30*time.Second, "new stream leader, "+killed+" replica offline", func() error {
+		testwait.Eventually(t, 30*time.Second, "new stream leader, "+killed+" replica offline", func() error {
 			st, err := e.c.Stream(ctx, "hub", "foo")
 			if err != nil {
 				return err
@@ -699,7 +649,7 @@ func TestDeployment(t *testing.T) {
 			}
 		}
 		var m *MetaGroup
-		eventually(t, 15*time.Second, "survivors report no meta leader", func() error {
+		testwait.Eventually(t, 15*time.Second, "survivors report no meta leader", func() error {
 			start := time.Now()
 			var err error
 			m, err = e.c.Meta(ctx, "hub")
@@ -715,7 +665,7 @@ func TestDeployment(t *testing.T) {
 			}
 			return nil
 		})
-		eventually(t, 15*time.Second, "the 4 live servers answer", func() error {
+		testwait.Eventually(t, 15*time.Second, "the 4 live servers answer", func() error {
 			start := time.Now()
 			srv, err := e.c.Servers(ctx)
 			prompt("Servers", start)

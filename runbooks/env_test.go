@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	njs "github.com/nats-io/nats.go/jetstream"
 
 	"github.com/dcctl/dcctl/internal/testcluster"
@@ -79,12 +78,12 @@ func (h *processHosts) Calls() []string {
 
 // lab is an embedded deployment with a session and an env for runbooks.
 type lab struct {
-	t     *testing.T
-	c     *testcluster.Cluster
-	s     *provision.Session
-	hosts *processHosts
-	conns map[string]*nats.Conn // per domain, application account: the test's own publishing and checks
-	out   *bytes.Buffer
+	t       *testing.T
+	c       *testcluster.Cluster
+	s       *provision.Session
+	hosts   *processHosts
+	clients map[string]njs.JetStream // per domain: the test's own publishing and checks
+	out     *bytes.Buffer
 }
 
 func newLab(t *testing.T, spec testcluster.Spec) *lab {
@@ -92,21 +91,9 @@ func newLab(t *testing.T, spec testcluster.Spec) *lab {
 	c := testcluster.Start(t, testcluster.WriteInventory(t, spec))
 	s := provision.NewSession(c.Inv, c.Secrets, provision.SessionOptions{Direct: true, NATSTimeout: 2 * time.Second})
 	t.Cleanup(func() { s.Close() })
-	l := &lab{t: t, c: c, s: s, hosts: &processHosts{c: c}, conns: map[string]*nats.Conn{}, out: &bytes.Buffer{}}
-	// One connection per domain, to that domain's own servers: API requests
-	// then need no leafnode hop, whose interest propagates asynchronously.
-	user, pass := c.AppUser()
+	l := &lab{t: t, c: c, s: s, hosts: &processHosts{c: c}, clients: map[string]njs.JetStream{}, out: &bytes.Buffer{}}
 	for _, cl := range c.Inv.Clusters {
-		var urls []string
-		for _, n := range cl.Active() {
-			urls = append(urls, n.ClientURL())
-		}
-		nc, err := nats.Connect(strings.Join(urls, ","), nats.UserInfo(user, pass), nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(nc.Close)
-		l.conns[cl.Domain] = nc
+		l.clients[cl.Domain] = c.JetStream(t, cl.Domain)
 	}
 	return l
 }
@@ -131,9 +118,9 @@ func (l *lab) run(rb Runbook, mod ...func(*Env)) error {
 
 func (l *lab) js(domain string) njs.JetStream {
 	l.t.Helper()
-	js, err := njs.NewWithDomain(l.conns[domain], domain)
-	if err != nil {
-		l.t.Fatal(err)
+	js, ok := l.clients[domain]
+	if !ok {
+		l.t.Fatalf("no domain %q in this deployment", domain)
 	}
 	return js
 }
@@ -152,16 +139,7 @@ func (l *lab) stream(domain string, cfg njs.StreamConfig, n int) {
 
 func (l *lab) publish(domain, subject string, n int) {
 	l.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	js := l.js(domain)
-	subj := strings.TrimSuffix(strings.TrimSuffix(subject, ">"), "*")
-	for i := 0; i < n; i++ {
-		msg := &nats.Msg{Subject: fmt.Sprintf("%s%d", subj, i%7), Data: []byte(fmt.Sprintf("message %d", i)), Header: nats.Header{"N": []string{fmt.Sprint(i)}}}
-		if _, err := js.PublishMsg(ctx, msg); err != nil {
-			l.t.Fatalf("publish %d to %s: %v", i, msg.Subject, err)
-		}
-	}
+	testcluster.Publish(l.t, l.js(domain), subject, n)
 }
 
 // info asks the stream's leader for its state, straight through nats.go.
@@ -173,22 +151,6 @@ func (l *lab) info(domain, stream string) (*njs.StreamInfo, error) {
 		return nil, err
 	}
 	return s.Info(ctx)
-}
-
-// eventually polls check until it passes or the deadline ends the test.
-func eventually(t *testing.T, timeout time.Duration, what string, check func() error) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := check()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %v: %v", what, timeout, err)
-		}
-		time.Sleep(200 * time.Millisecond) // poll interval, not synchronisation
-	}
 }
 
 func wantRefused(t *testing.T, err error, contains string) {

@@ -12,10 +12,11 @@ import (
 	njs "github.com/nats-io/nats.go/jetstream"
 
 	"github.com/dcctl/dcctl/internal/testcluster"
+	"github.com/dcctl/dcctl/internal/testwait"
 )
 
-// spec is the seed's backbone and one leaf cluster: enough for every
-// runbook, and quicker to start than the whole seed.
+// spec is the example's backbone and one leaf cluster: enough for every
+// runbook, and quicker to start than the whole example.
 func spec() testcluster.Spec {
 	s := testcluster.Seed()
 	s.Clusters = s.Clusters[:len(s.Clusters)-1] // BB, US
@@ -79,7 +80,7 @@ func TestExpandStream(t *testing.T) {
 		// Every server of the cluster holds the messages: ask each one's own
 		// JetStream account details (jsz) in-process.
 		for _, n := range []string{"us_1", "us_2", "us_3"} {
-			eventually(t, 10*time.Second, n+" holds orders", func() error {
+			testwait.Eventually(t, 10*time.Second, n+" holds orders", func() error {
 				return serverHolds(l, n, "orders", before.State.Msgs, before.State.LastSeq)
 			})
 		}

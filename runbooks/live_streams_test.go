@@ -12,6 +12,7 @@ import (
 
 	njs "github.com/nats-io/nats.go/jetstream"
 
+	"github.com/dcctl/dcctl/internal/testwait"
 	"github.com/dcctl/dcctl/jetstream"
 )
 
@@ -119,7 +120,7 @@ func (p *publisher) halt() {
 // backlog before the runbook starts.
 func (p *publisher) waitAcked(t *testing.T, n int) {
 	t.Helper()
-	eventually(t, 30*time.Second, p.stream+" publishing", func() error {
+	testwait.Eventually(t, 30*time.Second, p.stream+" publishing", func() error {
 		p.mu.Lock()
 		defer p.mu.Unlock()
 		if len(p.acked) < n {
@@ -240,7 +241,7 @@ func TestReplacePeerLive(t *testing.T) {
 		l.stream("hub", s.cfg, 0)
 	}
 	l.c.Start(spare)
-	eventually(t, 30*time.Second, spare+" a current meta peer", func() error {
+	testwait.Eventually(t, 30*time.Second, spare+" a current meta peer", func() error {
 		leader := l.c.MetaLeader("hub")
 		if leader == "" {
 			return errors.New("no meta leader")

@@ -12,6 +12,7 @@ import (
 	njs "github.com/nats-io/nats.go/jetstream"
 
 	"github.com/dcctl/dcctl/internal/testcluster"
+	"github.com/dcctl/dcctl/internal/testwait"
 	"github.com/dcctl/dcctl/jetstream"
 )
 
@@ -75,7 +76,7 @@ func TestReplacePeer(t *testing.T) {
 	})
 
 	t.Run("dead leader replaced", func(t *testing.T) {
-		dead := first[0] // the stream leader: the seed's drill
+		dead := first[0] // the stream leader, as in the drill
 		l.c.Stop(dead)
 		if err := l.run(&ReplacePeer{Node: dead}, func(e *Env) { e.Confirm = func(string) error { return nil } }); err != nil {
 			t.Fatal(err)
@@ -117,7 +118,7 @@ func TestReplacePeer(t *testing.T) {
 
 	t.Run("force moves replicas off a running node", func(t *testing.T) {
 		var cur []string
-		eventually(t, 30*time.Second, "foo whole", func() (err error) {
+		testwait.Eventually(t, 30*time.Second, "foo whole", func() (err error) {
 			cur, err = l.peers("hub", "foo")
 			if err == nil && len(cur) != 3 {
 				err = fmt.Errorf("replicas %v", cur)
@@ -128,7 +129,7 @@ func TestReplacePeer(t *testing.T) {
 		if err := l.run(&ReplacePeer{Node: victim, Force: true}); err != nil {
 			t.Fatal(err)
 		}
-		eventually(t, 30*time.Second, "foo off "+victim, func() error {
+		testwait.Eventually(t, 30*time.Second, "foo off "+victim, func() error {
 			got, err := l.peers("hub", "foo")
 			if err != nil {
 				return err
@@ -142,7 +143,7 @@ func TestReplacePeer(t *testing.T) {
 
 	t.Run("permanent with a standby replacement", func(t *testing.T) {
 		var cur []string
-		eventually(t, 30*time.Second, "foo whole", func() (err error) {
+		testwait.Eventually(t, 30*time.Second, "foo whole", func() (err error) {
 			cur, err = l.peers("hub", "foo")
 			if err == nil && len(cur) != 3 {
 				err = fmt.Errorf("replicas %v", cur)
@@ -175,7 +176,7 @@ func TestReplacePeer(t *testing.T) {
 	})
 }
 
-// TestRefusalsWithoutMetaLeader is the seed's "2 of 4 backbone nodes down":
+// TestRefusalsWithoutMetaLeader is the drill "2 of 4 backbone nodes down":
 // every runbook that needs the meta group refuses and changes nothing; then
 // restore-node brings the nodes back and the meta group is whole again.
 func TestRefusalsWithoutMetaLeader(t *testing.T) {
@@ -205,7 +206,7 @@ func TestRefusalsWithoutMetaLeader(t *testing.T) {
 	for _, n := range down {
 		l.c.Stop(n)
 	}
-	eventually(t, 30*time.Second, "hub loses its meta leader", func() error {
+	testwait.Eventually(t, 30*time.Second, "hub loses its meta leader", func() error {
 		if ml := l.c.MetaLeader("hub"); ml != "" {
 			return fmt.Errorf("meta leader %s", ml)
 		}
@@ -234,7 +235,7 @@ func TestRefusalsWithoutMetaLeader(t *testing.T) {
 	if ml := l.c.WaitMetaLeader("hub", 30*time.Second); ml == "" {
 		t.Fatal("no meta leader after restoring")
 	}
-	eventually(t, 30*time.Second, "foo back", func() error {
+	testwait.Eventually(t, 30*time.Second, "foo back", func() error {
 		si, err := l.info("hub", "foo")
 		if err != nil {
 			return err

@@ -11,6 +11,7 @@ import (
 
 	njs "github.com/nats-io/nats.go/jetstream"
 
+	"github.com/dcctl/dcctl/internal/testwait"
 	"github.com/dcctl/dcctl/jetstream"
 )
 
@@ -118,7 +119,7 @@ func TestBackupRestore(t *testing.T) {
 		if err := l.js("us").DeleteStream(ctx, "us"); err != nil {
 			t.Fatal(err)
 		}
-		eventually(t, 10*time.Second, "us deleted", func() error {
+		testwait.Eventually(t, 10*time.Second, "us deleted", func() error {
 			if _, err := l.info("us", "us"); !errors.Is(err, njs.ErrStreamNotFound) {
 				return fmt.Errorf("info: %v", err)
 			}

@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	njs "github.com/nats-io/nats.go/jetstream"
 
 	"github.com/dcctl/dcctl/internal/testcluster"
@@ -57,29 +56,6 @@ func waitReport(t *testing.T, s *provision.Session, timeout time.Duration, ok fu
 	}
 }
 
-// appJS is an independent client (nats.go only) to set up streams and read
-// the truth without the code under test.
-func appJS(t *testing.T, c *testcluster.Cluster, cluster, domain string) njs.JetStream {
-	t.Helper()
-	var urls []string
-	for _, n := range c.Inv.Nodes {
-		if n.Cluster == cluster {
-			urls = append(urls, n.ClientURL())
-		}
-	}
-	u, p := c.AppUser()
-	nc, err := nats.Connect(strings.Join(urls, ","), nats.UserInfo(u, p))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := njs.NewWithDomain(nc, domain)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return js
-}
-
 func domain(r *status.Report, name string) *status.Domain {
 	for _, d := range r.Domains {
 		if d.Name == name {
@@ -108,17 +84,13 @@ func TestAllUp(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			c := testcluster.Start(t, testcluster.WriteInventory(t, tc.spec))
 			hub := tc.spec.Clusters[0]
-			js := appJS(t, c, hub.Name, hub.Domain)
+			js := c.JetStream(t, hub.Domain)
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()
 			if _, err := js.CreateStream(ctx, njs.StreamConfig{Name: "orders", Subjects: []string{"orders.>"}, Replicas: 3}); err != nil {
 				t.Fatal(err)
 			}
-			for i := 0; i < 5; i++ {
-				if _, err := js.Publish(ctx, fmt.Sprintf("orders.%d", i), []byte("x")); err != nil {
-					t.Fatal(err)
-				}
-			}
+			testcluster.Publish(t, js, "orders", 5)
 			s := session(t, c)
 			r := waitReport(t, s, 20*time.Second, healthy)
 
@@ -215,11 +187,11 @@ func TestAllUp(t *testing.T) {
 	}
 }
 
-// TestLeadersKilled is the seed's drill: the node leading both the stream
+// TestLeadersKilled is the drill where the node leading both the stream
 // and the meta group dies; the report shows it offline and the new leaders.
 func TestLeadersKilled(t *testing.T) {
 	c := testcluster.Start(t, testcluster.WriteInventory(t, testcluster.Seed()))
-	js := appJS(t, c, "BB", "hub")
+	js := c.JetStream(t, "hub")
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	if _, err := js.CreateStream(ctx, njs.StreamConfig{Name: "foo", Subjects: []string{"foo.>"}, Replicas: 3, Storage: njs.MemoryStorage}); err != nil {
@@ -232,7 +204,7 @@ func TestLeadersKilled(t *testing.T) {
 	}
 	// With 4 backbone nodes, killing two distinct leaders would lose the meta
 	// quorum: move the meta leadership to the stream leader first, so that
-	// one node leads both, as bb_emea_1 did in the seed.
+	// one node leads both, as in the drill.
 	var victim string
 	waitReport(t, s, 30*time.Second, func(r *status.Report) error {
 		d := domain(r, "hub")
@@ -248,11 +220,7 @@ func TestLeadersKilled(t *testing.T) {
 		}
 		return fmt.Errorf("meta leader %s, stream leader %s", d.MetaLeader, victim)
 	})
-	for i := 0; i < 6; i++ {
-		if _, err := js.Publish(ctx, fmt.Sprintf("foo.%d", i), []byte("test")); err != nil {
-			t.Fatal(err)
-		}
-	}
+	testcluster.Publish(t, js, "foo", 6)
 
 	c.Stop(victim)
 	began := time.Now()

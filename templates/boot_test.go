@@ -2,6 +2,7 @@ package templates_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -10,11 +11,12 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/dcctl/dcctl/internal/testcluster"
+	"github.com/dcctl/dcctl/internal/testwait"
 )
 
 // TestBoot starts every server of a topology from its rendered config and
-// checks the deployment works as the seed describes it; the second topology
-// shares no name, size or port with the seed.
+// checks the deployment works as inventory/example.toml describes it; the
+// second topology shares no name, size or port with it.
 func TestBoot(t *testing.T) {
 	if testing.Short() {
 		t.Skip("boots 10-11 in-process servers; skipped with -short")
@@ -37,16 +39,19 @@ func bootAndCheck(t *testing.T, spec testcluster.Spec) {
 	// Each leaf node holds one leafnode connection per account.
 	for _, cl := range spec.Clusters[1:] {
 		for _, n := range cl.Nodes {
-			waitFor(t, 20*time.Second, n.Name+" leafnode connections for both accounts", func() bool {
+			testwait.Eventually(t, 20*time.Second, n.Name+" leafnode connections for both accounts", func() error {
 				lz, err := c.Server(n.Name).Leafz(&server.LeafzOptions{})
 				if err != nil {
-					return false
+					return err
 				}
 				accts := map[string]bool{}
 				for _, l := range lz.Leafs {
 					accts[l.Account] = true
 				}
-				return accts[spec.AppAccount] && accts[spec.SysAccount]
+				if !accts[spec.AppAccount] || !accts[spec.SysAccount] {
+					return fmt.Errorf("leafnode links for accounts %v", accts)
+				}
+				return nil
 			})
 		}
 	}
@@ -92,31 +97,26 @@ func bootAndCheck(t *testing.T, spec testcluster.Spec) {
 	if _, err := leafJS.CreateStream(ctx, jetstream.StreamConfig{Name: "LEAF_R3", Subjects: []string{"boot.leaf.>"}, Replicas: 3}); err != nil {
 		t.Fatalf("create R3 stream in domain %s: %v", leafA.Domain, err)
 	}
-	waitFor(t, 30*time.Second, "3 current replicas in domain "+leafA.Domain, func() bool {
+	testwait.Eventually(t, 30*time.Second, "3 current replicas in domain "+leafA.Domain, func() error {
 		s, err := leafJS.Stream(ctx, "LEAF_R3")
 		if err != nil {
-			return false
+			return err
 		}
 		info, err := s.Info(ctx)
-		if err != nil || info.Cluster == nil || info.Cluster.Leader == "" || len(info.Cluster.Replicas) != 2 {
-			return false
+		if err != nil {
+			return err
+		}
+		if info.Cluster == nil || info.Cluster.Leader == "" || len(info.Cluster.Replicas) != 2 {
+			return fmt.Errorf("cluster %+v: want a leader and 2 followers", info.Cluster)
 		}
 		for _, r := range info.Cluster.Replicas {
 			if !r.Current {
-				return false
+				return fmt.Errorf("replica %s not current", r.Name)
 			}
 		}
-		return info.Cluster.Name == leafA.Name
-	})
-}
-
-func waitFor(t *testing.T, timeout time.Duration, what string, ok func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !ok() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		if info.Cluster.Name != leafA.Name {
+			return fmt.Errorf("stream placed in cluster %s, want %s", info.Cluster.Name, leafA.Name)
 		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return nil
+	})
 }

@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	njs "github.com/nats-io/nats.go/jetstream"
 
 	"github.com/dcctl/dcctl/internal/testcluster"
@@ -21,30 +20,14 @@ func TestRunbookCLI(t *testing.T) {
 	spec.Clusters = spec.Clusters[:2] // BB, US
 	inv := testcluster.WriteInventory(t, spec)
 	c := testcluster.Start(t, inv)
-	user, pass := c.AppUser()
-	var urls []string
-	for _, n := range c.Inv.Cluster("US").Nodes {
-		urls = append(urls, n.ClientURL())
-	}
-	nc, err := nats.Connect(strings.Join(urls, ","), nats.UserInfo(user, pass))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := njs.NewWithDomain(nc, "us")
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, pass := c.AppUser() // must never be printed
+	js := c.JetStream(t, "us")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	if _, err := js.CreateStream(ctx, njs.StreamConfig{Name: "orders", Subjects: []string{"orders.>"}, Replicas: 1}); err != nil {
 		t.Fatal(err)
 	}
-	for i := 0; i < 50; i++ {
-		if _, err := js.Publish(ctx, "orders.new", []byte("order")); err != nil {
-			t.Fatal(err)
-		}
-	}
+	testcluster.Publish(t, js, "orders", 50)
 	// No host of this deployment answers over SSH (its nodes are in-process
 	// servers), so no deployment lock can be taken: a runbook refuses unless
 	// told to run without it.

@@ -4,6 +4,7 @@
 package testcluster
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 
+	"github.com/dcctl/dcctl/internal/testwait"
 	"github.com/dcctl/dcctl/inventory"
 	"github.com/dcctl/dcctl/templates"
 )
@@ -40,7 +42,8 @@ type NodeSpec struct {
 	Standby  bool
 }
 
-// Seed is the reference topology of the seed document.
+// Seed is the example topology of inventory/example.toml: a 4-node backbone
+// and two 3-node leaf clusters.
 func Seed() Spec {
 	return Spec{
 		AppAccount: "ACC1", AppUser: "acc1", SysAccount: "SYS", SysUser: "admin",
@@ -52,7 +55,7 @@ func Seed() Spec {
 	}
 }
 
-// Other is a topology sharing no name with the seed: a 5-node backbone,
+// Other is a topology sharing no name with Seed: a 5-node backbone,
 // other server, cluster, account, user and domain names.
 func Other() Spec {
 	return Spec{
@@ -288,17 +291,15 @@ func (c *Cluster) MetaLeader(domain string) string {
 	return ""
 }
 
-// WaitMetaLeader polls until the domain has a meta leader.
+// WaitMetaLeader polls until the domain has a meta leader and returns it.
 func (c *Cluster) WaitMetaLeader(domain string, timeout time.Duration) string {
 	c.t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		if l := c.MetaLeader(domain); l != "" {
-			return l
+	var leader string
+	testwait.Eventually(c.t, timeout, "meta leader of domain "+domain, func() error {
+		if leader = c.MetaLeader(domain); leader == "" {
+			return errors.New("none of its running servers leads the meta group")
 		}
-		if time.Now().After(deadline) {
-			c.t.Fatalf("domain %s: no meta leader after %s", domain, timeout)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return nil
+	})
+	return leader
 }

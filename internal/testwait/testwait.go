@@ -1,0 +1,37 @@
+// Package testwait is how tests wait: poll a condition with a deadline,
+// never sleep for a guessed time. It imports nothing but the standard
+// library, so every test package can use it, the end-to-end tests and those
+// testcluster itself depends on included.
+package testwait
+
+import (
+	"testing"
+	"time"
+)
+
+// pollEvery is how often Eventually asks again: often enough that a test
+// waits little past the moment its condition holds, rarely enough not to
+// load the servers it asks.
+const pollEvery = 100 * time.Millisecond
+
+// Eventually polls check until it returns nil and fails the test with the
+// last error once timeout has passed, or at once when the test's context
+// ends. A deadline, not a sleep: the test goes on as soon as check passes.
+func Eventually(t testing.TB, timeout time.Duration, what string, check func() error) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		err := check()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %v: %v", what, timeout, err)
+		}
+		select {
+		case <-time.After(pollEvery):
+		case <-t.Context().Done():
+			t.Fatalf("%s: %v (last: %v)", what, t.Context().Err(), err)
+		}
+	}
+}
