@@ -98,7 +98,7 @@ func validateAccounts(c *collector, inv *Inventory) {
 	}
 	switch {
 	case len(system) == 0:
-		c.addf("accounts", "no system account: mark one account with system = true (the seed's SYS)")
+		c.addf("accounts", "no system account: mark one account with system = true (SYS in inventory/example.toml)")
 	case len(system) > 1:
 		c.addf("accounts."+system[1]+".system", "two system accounts (%s): exactly one may have system = true", strings.Join(system, ", "))
 	}

@@ -11,7 +11,8 @@ type Warning struct {
 
 func (w Warning) String() string { return w.Key + ": " + w.Msg }
 
-// Warnings lists the topology risks the reference document itself points out.
+// Warnings lists the topology risks worth an operator's attention though the
+// inventory is valid.
 func (inv *Inventory) Warnings() []Warning {
 	var out []Warning
 	for _, cl := range inv.Clusters {

@@ -131,7 +131,7 @@ func readSnapshotMeta(dir string) (*api.JSApiStreamRestoreRequest, error) {
 type RestoreOptions struct {
 	// Replicas overrides the replica count recorded in the snapshot; 0 keeps it.
 	// Restoring as R1 and scaling up with SetReplicas avoids needing every
-	// replica's server to take the whole upload at once.
+	// replica's server to take in the whole archive at once.
 	Replicas int
 	// Metadata is added to the stream's configured metadata, in the same
 	// request that creates it: a mark of who restored it that no other
@@ -153,7 +153,7 @@ func (c *Conn) Restore(ctx context.Context, domain, dir string, o RestoreOptions
 	case !IsErrCode(err, ErrCodeStreamNotFound):
 		return nil, fmt.Errorf("restore of stream %s: %w", name, err)
 	}
-	if err := c.upload(ctx, domain, dir, o); err != nil {
+	if err := c.sendRestore(ctx, domain, dir, o); err != nil {
 		return nil, fmt.Errorf("restore of stream %s in domain %q from %s: %w", name, domain, dir, err)
 	}
 	st, err := c.Stream(ctx, domain, name)
@@ -167,14 +167,14 @@ func (c *Conn) Restore(ctx context.Context, domain, dir string, o RestoreOptions
 // may lower it.
 const restoreChunk = 64 * 1024
 
-// upload runs the restore protocol: STREAM.RESTORE with the saved config and
+// sendRestore runs the restore protocol: STREAM.RESTORE with the saved config and
 // state names a subject, the archive goes there in acknowledged chunks, and
 // an empty message ends it; the reply to that one is the stream-create
 // result. jsm.go has this too, but it gives up on the first "no responders",
 // which is what a chunk meets when the restoring server's subscription has
 // not yet propagated to the server we are connected to (routinely so when
 // connected through a leaf cluster), so we retry that case briefly.
-func (c *Conn) upload(ctx context.Context, domain, dir string, o RestoreOptions) error {
+func (c *Conn) sendRestore(ctx context.Context, domain, dir string, o RestoreOptions) error {
 	raw, err := os.ReadFile(filepath.Join(dir, jsm.SnapshotMetaFile))
 	if err != nil {
 		return err
@@ -226,7 +226,7 @@ func (c *Conn) upload(ctx context.Context, domain, dir string, o RestoreOptions)
 		return err
 	}
 	if resp.DeliverSubject == "" {
-		return errors.New("server named no subject to upload to")
+		return errors.New("server named no subject to send the archive to")
 	}
 	size := restoreChunk
 	if mp := int(nc.MaxPayload()); mp > 0 && mp < size {
@@ -237,7 +237,7 @@ func (c *Conn) upload(ctx context.Context, domain, dir string, o RestoreOptions)
 		n, err := io.ReadFull(f, buf)
 		if n > 0 {
 			if err := c.sendChunk(ctx, nc, resp.DeliverSubject, buf[:n]); err != nil {
-				return fmt.Errorf("upload after %d bytes: %w", sent, err)
+				return fmt.Errorf("send archive after %d bytes: %w", sent, err)
 			}
 			sent += n
 		}
@@ -255,7 +255,7 @@ func (c *Conn) upload(ctx context.Context, domain, dir string, o RestoreOptions)
 	defer cancel()
 	msg, err := nc.RequestWithContext(fctx, resp.DeliverSubject, nil)
 	if err != nil {
-		return fmt.Errorf("finish upload: %w", err)
+		return fmt.Errorf("finish restore: %w", err)
 	}
 	var done struct {
 		Error *apiError `json:"error"`
@@ -267,7 +267,7 @@ func (c *Conn) upload(ctx context.Context, domain, dir string, o RestoreOptions)
 }
 
 // sendChunk sends one chunk and waits for its acknowledgement, retrying a
-// "no responders" within the request timeout (see upload).
+// "no responders" within the request timeout (see sendRestore).
 func (c *Conn) sendChunk(ctx context.Context, nc *nats.Conn, subject string, chunk []byte) error {
 	rctx, cancel := c.withTimeout(ctx)
 	defer cancel()

@@ -7,8 +7,8 @@ import (
 	"github.com/dcctl/dcctl/jetstream"
 )
 
-// ExpandStream raises a stream's replica count (the seed's "expand the R1 to
-// an R3 in EMEA") and proves the data is the same afterwards.
+// ExpandStream raises a stream's replica count (an R1 stream to R3, say)
+// and proves the data is the same afterwards.
 type ExpandStream struct {
 	Stream   string
 	Domain   string

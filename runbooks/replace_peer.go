@@ -10,8 +10,8 @@ import (
 	"github.com/dcctl/dcctl/jetstream"
 )
 
-// ReplacePeer moves every stream replica off a node that is gone (the seed's
-// "remove the broken peer from the cluster, which will restore the R3"),
+// ReplacePeer moves every stream replica off a node that is gone (its
+// streams get their replica count back on other servers),
 // optionally removes it from the meta group for good and brings up a
 // replacement under a new server name.
 type ReplacePeer struct {
@@ -249,7 +249,6 @@ func (r *ReplacePeer) Steps(e *Env) []Step {
 		})
 	}
 	for _, st := range r.affected {
-		st := st
 		steps = append(steps, Step{
 			Name:        fmt.Sprintf("streamPeerRemove(%s, %s)", st.Name, r.Node),
 			Destructive: true,
@@ -313,7 +312,6 @@ func (r *ReplacePeer) Steps(e *Env) []Step {
 func (r *ReplacePeer) PostChecks(e *Env) []Check {
 	var checks []Check
 	for _, st := range r.affected {
-		st := st
 		checks = append(checks,
 			streamReplicasCurrent(e, r.domain, st.Name, st.Replicas),
 			Check{Name: fmt.Sprintf("streamWithout(%s, %s)", st.Name, r.Node), Run: func(ctx context.Context) error {

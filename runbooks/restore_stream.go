@@ -10,7 +10,7 @@ import (
 
 // RestoreStream recreates a stream from a dcctl backup and proves it holds
 // exactly what the manifest says. With more than one replica it restores
-// R1 and then scales up, so that one server takes the upload and the others
+// R1 and then scales up, so that one server takes in the archive and the others
 // catch up over the cluster's routes.
 type RestoreStream struct {
 	From     string
@@ -151,7 +151,7 @@ func (r *RestoreStream) Steps(e *Env) []Step {
 	n := r.replicas()
 	first := n
 	if n > 1 {
-		first = 1 // one server takes the upload, the others catch up
+		first = 1 // one server takes in the archive, the others catch up
 	}
 	restore := fmt.Sprintf("restore(%s as R%d into %s)", r.stream(), first, r.domain())
 	if backed := r.manifest.Replicas; first < backed {
@@ -168,7 +168,7 @@ func (r *RestoreStream) Steps(e *Env) []Step {
 			if err != nil {
 				return err
 			}
-			progress(fmt.Sprintf("uploading %d bytes", r.manifest.ArchiveBytes))
+			progress(fmt.Sprintf("sending the %d-byte archive", r.manifest.ArchiveBytes))
 			_, err = nc.Restore(ctx, r.domain(), r.From, jetstream.RestoreOptions{
 				Replicas: first,
 				Metadata: map[string]string{RestoredFromKey: r.manifest.ArchiveSHA256},

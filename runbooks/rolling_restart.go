@@ -50,11 +50,9 @@ func (r *RollingRestart) PreChecks(e *Env) []Check {
 	}}}
 	r.last = map[string]map[string]uint64{}
 	for _, cl := range r.clusters(e) {
-		cl := cl
 		r.last[cl.Domain] = map[string]uint64{}
 		checks = append(checks, metaLeader(e, cl.Domain), recordLastSeqs(e, cl.Domain, r.last[cl.Domain], false))
 		for _, n := range cl.Active() {
-			n := n
 			checks = append(checks, Check{Name: fmt.Sprintf("unitActive(%s)", n.Name), Run: func(ctx context.Context) error {
 				state, err := e.Hosts.UnitState(ctx, n.Name)
 				if err != nil {
@@ -95,7 +93,6 @@ func (r *RollingRestart) PreChecks(e *Env) []Check {
 func (r *RollingRestart) Steps(e *Env) []Step {
 	var steps []Step
 	for _, n := range r.order {
-		n := n
 		steps = append(steps, Step{
 			Name:        fmt.Sprintf("restart(%s)", n.Name),
 			Destructive: true,

@@ -96,7 +96,7 @@ func statusExit(r *status.Report) error {
 	return errReported
 }
 
-// watchStatus redraws the report every second, the way the seed watches
+// watchStatus redraws the report every second, the way operators watch
 // `nats server report jetstream`. The whole frame is rendered first and then
 // written with one clear-screen, so the screen does not flicker. Ctrl-C ends
 // it; the exit code is that of the last report.

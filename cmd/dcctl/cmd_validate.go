@@ -16,7 +16,7 @@ func validateCommand() *cli.Command {
 		Usage:     "check an inventory (schema and topology) without connecting anywhere",
 		ArgsUsage: "[INVENTORY]",
 		Description: "Reports every mistake at once as FILE:LINE: KEY.PATH: what is wrong, and the\n" +
-			"topology warnings of the reference document (even-sized clusters, clusters too\n" +
+			"topology warnings (even-sized clusters, clusters too\n" +
 			"small for R3, leaf clusters spread over DCs, a lazy sync_interval).\n" +
 			"Checks the local files the inventory names: nats.binary and ssh_key must exist\n" +
 			"(a missing ssh_key is only a warning when SSH_AUTH_SOCK is set: the agent may hold\n" +
