@@ -69,6 +69,7 @@ type SSH struct {
 	Key        string // absolute path, may be empty when the agent is used
 	KnownHosts string // absolute path
 	Sudo       bool
+	Transfer   string // TransferSFTP or TransferExec
 }
 
 // Ports are the node's nats-server listeners.

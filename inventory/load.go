@@ -22,7 +22,13 @@ const (
 	DefaultHTTPPort     = 8222
 )
 
-var defaultKeys = []string{"ssh_user", "ssh_port", "ssh_key", "known_hosts", "sudo",
+// How files reach a host (SSH.Transfer).
+const (
+	TransferSFTP = "sftp" // SFTP; exec when the host has no sftp-server
+	TransferExec = "exec" // streamed into a shell script over an exec channel
+)
+
+var defaultKeys = []string{"ssh_user", "ssh_port", "ssh_key", "known_hosts", "sudo", "transfer",
 	"client_port", "cluster_port", "leafnode_port", "http_port"}
 
 // Load reads, decodes and validates the inventory at path. Any problem is
@@ -87,6 +93,7 @@ func decode(c *collector, file string, raw map[string]any) *Inventory {
 		sshKey:     d.str("ssh_key", DefaultSSHKey),
 		knownHosts: d.str("known_hosts", DefaultKnownHosts),
 		sudo:       d.boolean("sudo", false),
+		transfer:   d.str("transfer", TransferSFTP),
 		ports: Ports{
 			Client:   d.integer("client_port", DefaultClientPort),
 			Cluster:  d.integer("cluster_port", DefaultClusterPort),
@@ -154,6 +161,7 @@ func decode(c *collector, file string, raw map[string]any) *Inventory {
 				Key:        resolvePath(inv.Dir, home, t.str("ssh_key", def.sshKey)),
 				KnownHosts: resolvePath(inv.Dir, home, t.str("known_hosts", def.knownHosts)),
 				Sudo:       t.boolean("sudo", def.sudo),
+				Transfer:   t.str("transfer", def.transfer),
 			},
 			Ports: Ports{
 				Client:   t.integer("client_port", def.ports.Client),
@@ -184,6 +192,7 @@ func decode(c *collector, file string, raw map[string]any) *Inventory {
 
 type nodeSettings struct {
 	sshUser, sshKey, knownHosts string
+	transfer                    string
 	sshPort                     int
 	sudo                        bool
 	ports                       Ports

@@ -88,15 +88,15 @@ func TestBaseIsValid(t *testing.T) {
 }
 
 func TestPerNodeOverride(t *testing.T) {
-	inv, err := inventory.Load(writeInv(t, base+"ssh_port = 2222\nclient_port = 4333\nsudo = true\nssh_user = \"deploy\"\n"))
+	inv, err := inventory.Load(writeInv(t, base+"ssh_port = 2222\nclient_port = 4333\nsudo = true\nssh_user = \"deploy\"\ntransfer = \"exec\"\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	l1, h1 := inv.Node("l1"), inv.Node("h1")
-	if l1.SSH.Port != 2222 || l1.Ports.Client != 4333 || !l1.SSH.Sudo || l1.SSH.User != "deploy" {
+	if l1.SSH.Port != 2222 || l1.Ports.Client != 4333 || !l1.SSH.Sudo || l1.SSH.User != "deploy" || l1.SSH.Transfer != "exec" {
 		t.Errorf("override not applied: %+v %+v", l1.SSH, l1.Ports)
 	}
-	if h1.SSH.Port != 22 || h1.Ports.Client != 4222 || h1.SSH.Sudo {
+	if h1.SSH.Port != 22 || h1.Ports.Client != 4222 || h1.SSH.Sudo || h1.SSH.Transfer != "sftp" {
 		t.Errorf("override leaked to another node: %+v %+v", h1.SSH, h1.Ports)
 	}
 }
@@ -114,6 +114,8 @@ func TestBrokenInventories(t *testing.T) {
 		{"unknown nats key", strings.Replace(base, `binary =`, "bynary = \"x\"\nbinary =", 1), "nats.bynary", "unknown key", 6},
 		{"wrong type port", base + "client_port = \"4222\"\n", "nodes.l1.client_port", "must be an integer", 42},
 		{"wrong type sudo", base + "sudo = \"yes\"\n", "nodes.l1.sudo", "must be true or false", 42},
+		{"bad transfer", base + "transfer = \"scp\"\n", "nodes.l1.transfer", `must be "sftp" or "exec", not "scp"`, 42},
+		{"bad transfer in defaults", strings.Replace(base, `ssh_user = "root"`, "ssh_user = \"root\"\ntransfer = \"rsync\"", 1), "defaults.transfer", `not "rsync"`, 4},
 		{"wrong type users", strings.Replace(base, `users = ["app"]`, `users = "app"`, 1), "accounts.APP.users", "must be a list of strings", 10},
 		{"wrong type jetstream", strings.Replace(base, "jetstream = true", `jetstream = "yes"`, 1), "accounts.APP.jetstream", "must be true or false", 9},
 		{"syntax error", base + "host = \n", "nodes.l1.host", "TOML syntax error", 42},

@@ -203,6 +203,9 @@ func validateNodes(c *collector, inv *Inventory) {
 			c.addf(c.settingKey(n.Name, "known_hosts"), "must name a known_hosts file: host keys are always verified")
 		}
 		checkPort(c, c.settingKey(n.Name, "ssh_port"), n.SSH.Port)
+		if n.SSH.Transfer != TransferSFTP && n.SSH.Transfer != TransferExec {
+			c.addf(c.settingKey(n.Name, "transfer"), "must be %q or %q, not %q", TransferSFTP, TransferExec, n.SSH.Transfer)
+		}
 		ports := []struct {
 			name string
 			port int

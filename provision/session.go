@@ -35,7 +35,8 @@ type SessionOptions struct {
 	// NATSTimeout bounds each NATS request; default 3s.
 	NATSTimeout time.Duration
 	// HostKeyLog gets a line for every host key AcceptNewHostKeys adds to
-	// known_hosts (the operator's stderr); nil for none.
+	// known_hosts, and for every host that has no sftp-server (the
+	// operator's stderr); nil for none.
 	HostKeyLog io.Writer
 }
 
@@ -80,8 +81,19 @@ func (s *Session) config(n *inventory.Node) remote.Config {
 		KeyFile: key, AgentSocket: s.opts.AgentSocket,
 		KnownHosts: n.SSH.KnownHosts, HostKeys: store,
 		AcceptNewHostKeys: s.opts.AcceptNewHostKeys, HostKeyAdded: s.hostKeyAdded,
-		Sudo: n.SSH.Sudo, DialTimeout: s.opts.DialTimeout,
+		Sudo: n.SSH.Sudo, Transfer: n.SSH.Transfer, Log: s.logLine, DialTimeout: s.opts.DialTimeout,
 	}
+}
+
+// logLine writes one whole line to the operator's stderr (HostKeyLog): the
+// SSH layer's notes, such as a host without an sftp-server.
+func (s *Session) logLine(line string) {
+	if s.opts.HostKeyLog == nil {
+		return
+	}
+	s.logMu.Lock()
+	defer s.logMu.Unlock()
+	fmt.Fprintln(s.opts.HostKeyLog, line)
 }
 
 // hostKeyAdded reports a key trusted on first use; parallel dials report

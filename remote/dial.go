@@ -33,6 +33,13 @@ type Config struct {
 
 	Sudo bool // run commands through `sudo -n` (non-root User with passwordless sudo)
 
+	// Transfer is how Put sends content: TransferSFTP ("" too) or
+	// TransferExec. SFTP falls back to exec on a host without an sftp-server.
+	Transfer string
+	// Log gets one line when SFTP falls back to exec on this host (the
+	// operator's stderr); nil for none.
+	Log func(line string)
+
 	DialTimeout time.Duration // TCP connect plus SSH handshake; default 10s
 	// KeepAlive is how often an idle connection is probed; a probe unanswered
 	// for as long again closes the connection, so that commands on a host that
@@ -59,6 +66,9 @@ type Client struct {
 	sessions chan struct{} // semaphore, see maxSessions
 	done     chan struct{} // closed by Close: stops the keepalive
 	silent   atomic.Bool   // the keepalive closed the connection: explains later errors
+	transfer string        // TransferSFTP or TransferExec
+	log      func(string)
+	sftp     sftpConn
 }
 
 // Name is the node name the client was dialled for.
@@ -69,6 +79,9 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 	cfg = cfg.withDefaults()
 	if cfg.Host == "" || cfg.User == "" {
 		return nil, fmt.Errorf("connect to %s: host and user must be set", cfg.Name)
+	}
+	if cfg.Transfer != TransferSFTP && cfg.Transfer != TransferExec {
+		return nil, fmt.Errorf("connect to %s: transfer %q: must be %q or %q", cfg.Name, cfg.Transfer, TransferSFTP, TransferExec)
 	}
 	if cfg.KnownHosts == "" && cfg.HostKeys == nil {
 		return nil, fmt.Errorf("connect to %s: no known_hosts file set: host keys must be verified", cfg.Name)
@@ -119,6 +132,8 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 		name:     cfg.Name,
 		user:     cfg.User,
 		sudo:     cfg.Sudo,
+		transfer: cfg.Transfer,
+		log:      cfg.Log,
 		conn:     ssh.NewClient(sc, chans, reqs),
 		sessions: make(chan struct{}, maxSessions),
 		done:     make(chan struct{}),
@@ -136,6 +151,7 @@ func (c *Client) Close() error {
 	default:
 		close(c.done)
 	}
+	c.closeSFTP()
 	if err := c.conn.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
 		return fmt.Errorf("close connection to %s: %w", c.name, err)
 	}
@@ -156,6 +172,9 @@ func (cfg Config) withDefaults() Config {
 	}
 	if cfg.Name == "" {
 		cfg.Name = cfg.Host
+	}
+	if cfg.Transfer == "" {
+		cfg.Transfer = TransferSFTP
 	}
 	if cfg.DialTimeout <= 0 {
 		cfg.DialTimeout = defaultDialTimeout

@@ -10,15 +10,20 @@
 //   - Every command runs under POSIX sh (`sh -c '...'`, or `sudo -n sh -c '...'`
 //     when Config.Sudo is set), whatever the login shell of the SSH user, so
 //     callers write one dialect and quoting is done in one place (exec.go).
-//   - Uploads stream the content into one exec session running a small sh
-//     script (upload.go) rather than over SFTP. The script writes
-//     <path>.dcctl-tmp, checks its sha256 on the host, chowns, chmods and
-//     renames; it removes the temporary file itself on every failure. Because
-//     the host does the cleanup, an upload cut off midway (client killed,
-//     connection lost) still leaves the old file and no temporary file, which
-//     an SFTP upload cannot promise; it also works the same with sudo (no
-//     sftp-server to find and start through sudo), and costs one round trip
-//     per file instead of four.
+//   - Uploads go over SFTP (github.com/pkg/sftp, concurrent writes) to
+//     <path>.dcctl-tmp, then a small sh script on the host checks its sha256,
+//     chowns, chmods and renames it over <path>, removing the temporary file
+//     on every failure (upload.go, sftp_put.go). One SFTP session per
+//     connection serves every Put. Under sudo it is the host's sftp-server
+//     started through `sudo -n` on an exec channel (the sshd's subsystem
+//     would run as the login user). An SFTP transfer cut off midway leaves
+//     the temporary file, never a changed target; the next Put replaces it and
+//     provision's facts remove it.
+//   - Config.Transfer = TransferExec streams the content into the install
+//     script's stdin instead (one exec session per file; the host removes
+//     the temporary file even when the connection drops). It is also what
+//     Put falls back to, saying so once through Config.Log, on a host without
+//     an sftp-server.
 //
 // Use:
 //

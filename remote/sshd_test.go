@@ -14,6 +14,13 @@ import (
 	"golang.org/x/crypto/ssh"
 )
 
+// TestMain lets the test binary double as the sftp-server stand-in that
+// sshtest.SFTPServerStandIn starts on the "host".
+func TestMain(m *testing.M) {
+	sshtest.ServeSFTPIfAsked()
+	os.Exit(m.Run())
+}
+
 // testEnv is a client key on disk, a known_hosts path and a server that
 // knows the key.
 type testEnv struct {

@@ -15,7 +15,7 @@ import (
 func TestSudoRunsCommandsAndUploadsThroughSudo(t *testing.T) {
 	e := newTestEnv(t)
 	sudoDir := e.srv.SudoStandIn(t)
-	c := e.dial(t, func(cfg *Config) { cfg.Sudo = true })
+	c := e.dial(t, func(cfg *Config) { cfg.Sudo = true; cfg.Transfer = TransferExec })
 
 	out, _, err := c.Run(t.Context(), "printf '%s' \"it's $((6*7))\"")
 	if err != nil || string(out) != "it's 42" {

@@ -74,8 +74,17 @@ func (c *Client) Put(ctx context.Context, f File, progress func(written int64)) 
 		return fmt.Errorf("upload %s to %s: SHA256 %q is not 64 hex digits", f.Path, c.name, f.SHA256)
 	}
 
+	if c.transfer == TransferSFTP {
+		sc, err := c.sftpClient(ctx)
+		if err != nil {
+			return fmt.Errorf("upload %s to %s: %w", f.Path, c.name, err)
+		}
+		if sc != nil {
+			return c.putSFTP(ctx, sc, f, want, progress)
+		}
+	}
 	src := &uploadReader{r: f.Content, hash: sha256.New(), progress: progress}
-	_, _, err := c.run(ctx, "install "+f.Path, installScript(f, want), src)
+	_, _, err := c.run(ctx, "install "+f.Path, installScript(f, want, true), src)
 	n, sum, eof, readErr := src.stop()
 	if readErr != nil {
 		return fmt.Errorf("upload %s to %s: read content: %w", f.Path, c.name, readErr)
@@ -83,6 +92,12 @@ func (c *Client) Put(ctx context.Context, f File, progress func(written int64)) 
 	if err == nil {
 		return nil
 	}
+	return c.installError(f, want, err, n, sum, eof)
+}
+
+// installError explains the install script's failure. n, sum and eof say
+// what was read from the content.
+func (c *Client) installError(f File, want string, err error, n int64, sum string, eof bool) error {
 	var exitErr *ExitError
 	if errors.As(err, &exitErr) && exitErr.Code == exitCheck {
 		return fmt.Errorf("upload %s to %s: %w (%s); the installed file stays", f.Path, c.name, ErrCheckFailed, strings.TrimSpace(string(exitErr.Stderr)))
@@ -106,11 +121,12 @@ const exitMismatch = 65
 // exitCheck is the install script's status when File.Check failed.
 const exitCheck = 66
 
-// installScript reads the content on stdin. Its EXIT trap removes the
-// temporary file whatever happens (after the rename it no longer exists), and
-// the signal traps turn SIGTERM (a cancelled Put), SIGHUP and SIGPIPE (the
-// connection gone) into an exit that runs it.
-func installScript(f File, sum string) string {
+// installScript reads the content on stdin into the temporary file, or, when
+// fromStdin is false, finds it there already (sent over SFTP). Its EXIT trap
+// removes the temporary file whatever happens (after the rename it no longer
+// exists), and the signal traps turn SIGTERM (a cancelled Put), SIGHUP and
+// SIGPIPE (the connection gone) into an exit that runs it.
+func installScript(f File, sum string, fromStdin bool) string {
 	owner := f.Owner
 	if f.Group != "" {
 		owner += ":" + f.Group
@@ -121,10 +137,19 @@ func installScript(f File, sum string) string {
 trap 'exit 129' HUP; trap 'exit 130' INT; trap 'exit 141' PIPE; trap 'exit 143' TERM
 if [ -d "$p" ] && [ ! -L "$p" ]; then echo "$p is a directory" >&2; exit 1; fi
 if [ ! -d "${p%/*}/" ]; then echo "directory ${p%/*}/ does not exist" >&2; exit 1; fi
-rm -f -- "$t" || exit 1
+`)
+	if fromStdin {
+		b.WriteString(`rm -f -- "$t" || exit 1
 umask 077
 cat > "$t" || exit 1
-got=$(sha256sum < "$t") || exit 1
+`)
+	} else {
+		// Put created it with O_EXCL after removing any leftover, so it is a
+		// plain file, not a link planted to redirect the chown and chmod.
+		b.WriteString(`if [ -L "$t" ] || [ ! -f "$t" ]; then echo "$t is not the uploaded file" >&2; exit 1; fi
+`)
+	}
+	b.WriteString(`got=$(sha256sum < "$t") || exit 1
 got=${got%% *}
 `)
 	fmt.Fprintf(&b, "if [ \"$got\" != %s ]; then echo \"received content has sha256 $got, expected %s: incomplete upload, nothing installed\" >&2; exit %d; fi\n", sum, sum, exitMismatch)

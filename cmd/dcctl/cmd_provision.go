@@ -30,7 +30,8 @@ func provisionCommand() *cli.Command {
 			"architecture than a host's, creates the nats user and directories\n" +
 			"(config_dir and store_dir get their mode and owner; a missing parent, such\n" +
 			"as the binary's directory, is created and an existing one left as it is),\n" +
-			"uploads only files whose sha256 differs (to <path>.dcctl-tmp, verified,\n" +
+			"uploads only files whose sha256 differs (over SFTP, or exec with\n" +
+			"transfer = \"exec\"; to <path>.dcctl-tmp, verified,\n" +
 			"then renamed; the binary must run there with --version before it replaces\n" +
 			"the installed one), checks a new config\n" +
 			"with `nats-server -t` before installing it, starts first installs, reloads\n" +

@@ -26,6 +26,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pkg/sftp"
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
 )
@@ -34,6 +35,12 @@ import (
 type Server struct {
 	Addr     string       // 127.0.0.1:port
 	HostKeys []ssh.Signer // the keys the server presents
+
+	// NoSFTP makes the server refuse the sftp subsystem, as an sshd without
+	// a Subsystem line does.
+	NoSFTP atomic.Bool
+	// SFTPSessions counts sftp subsystem sessions started.
+	SFTPSessions atomic.Int64
 
 	// KillAfter, when > 0, makes each new connection drop after the server has
 	// read that many bytes from the client: a network failure mid-upload.
@@ -156,11 +163,12 @@ func (s *Server) handleSession(nch ssh.NewChannel) {
 	}
 	defer ch.Close()
 	var cmd *exec.Cmd
+	sftpRunning := false
 	pid := 0
 	for req := range reqs {
 		switch req.Type {
 		case "exec":
-			if cmd != nil {
+			if cmd != nil || sftpRunning {
 				req.Reply(false, nil)
 				continue
 			}
@@ -176,6 +184,17 @@ func (s *Server) handleSession(nch ssh.NewChannel) {
 			}
 			req.Reply(true, nil)
 			go wait()
+		case "subsystem":
+			var p struct{ Name string }
+			if cmd != nil || sftpRunning || ssh.Unmarshal(req.Payload, &p) != nil || p.Name != "sftp" || s.NoSFTP.Load() {
+				req.Reply(false, nil)
+				continue
+			}
+			sftpRunning = true
+			s.SFTPSessions.Add(1)
+			req.Reply(true, nil)
+			s.wg.Add(1)
+			go func() { defer s.wg.Done(); s.serveSFTP(ch) }()
 		case "signal":
 			// Like OpenSSH, a signal goes to the command; here to its process
 			// group, so that `sh -c` wrappers do not shield the real work.
@@ -196,6 +215,21 @@ func (s *Server) handleSession(nch ssh.NewChannel) {
 	}
 	// The client closed the channel; a command still running carries on, as
 	// under OpenSSH, with its stdin at EOF.
+}
+
+// serveSFTP runs pkg/sftp's server on the channel, against the real
+// filesystem as the test's user, as OpenSSH's sftp subsystem would.
+func (s *Server) serveSFTP(ch ssh.Channel) {
+	defer ch.Close()
+	srv, err := sftp.NewServer(ch)
+	if err != nil {
+		return
+	}
+	status := uint32(0)
+	if err := srv.Serve(); err != nil && !errors.Is(err, io.EOF) {
+		status = 1
+	}
+	ch.SendRequest("exit-status", false, ssh.Marshal(struct{ Status uint32 }{status}))
 }
 
 var signals = map[string]syscall.Signal{"TERM": syscall.SIGTERM, "KILL": syscall.SIGKILL, "INT": syscall.SIGINT, "HUP": syscall.SIGHUP}
@@ -451,6 +485,54 @@ func (s *Server) SudoStandIn(t testing.TB) string {
 	t.Helper()
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "sudo"), []byte(sudoStandIn), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	s.pathDir.Store(&dir)
+	return dir
+}
+
+// sftpServerEnv, when set to 1 in a test binary's environment, makes
+// ServeSFTPIfAsked serve SFTP on stdin and stdout instead of running tests.
+const sftpServerEnv = "DCCTL_SSHTEST_SFTP_SERVER"
+
+// ServeSFTPIfAsked turns the test binary into an sftp-server when the
+// SFTPServerStandIn script started it; call it first in TestMain.
+func ServeSFTPIfAsked() {
+	if os.Getenv(sftpServerEnv) != "1" {
+		return
+	}
+	srv, err := sftp.NewServer(struct {
+		io.Reader
+		io.WriteCloser
+	}{os.Stdin, os.Stdout})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "sftp-server:", err)
+		os.Exit(1)
+	}
+	if err := srv.Serve(); err != nil && !errors.Is(err, io.EOF) {
+		fmt.Fprintln(os.Stderr, "sftp-server:", err)
+		os.Exit(1)
+	}
+	os.Exit(0)
+}
+
+// SFTPServerStandIn puts an executable named sftp-server on the PATH of the
+// server's commands (beside the sudo stand-in when there is one), as hosts
+// have in /usr/lib/openssh: it is the test binary serving SFTP on its stdio
+// (the test package's TestMain must call ServeSFTPIfAsked). Each start
+// appends a line to sftp-server.log beside it. It returns the directory.
+func (s *Server) SFTPServerStandIn(t testing.TB) string {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if d := s.pathDir.Load(); d != nil {
+		dir = *d
+	}
+	script := fmt.Sprintf("#!/bin/sh\necho started >> \"$(dirname \"$0\")/sftp-server.log\"\n%s=1 exec '%s'\n", sftpServerEnv, exe)
+	if err := os.WriteFile(filepath.Join(dir, "sftp-server"), []byte(script), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	s.pathDir.Store(&dir)
