@@ -12,7 +12,8 @@
 # Environment: ROUNDS (3), SIZES ("10 25 50"), ANSIBLE_SIZES ("10 25": Ansible
 # at 50 hosts takes minutes per round on a small machine), RESULTS (bench/results),
 # KEEP=1 (add to raw.tsv instead of starting it anew), DCCTL_FLAGS (extra flags
-# of dcctl provision, e.g. "--gate-timeout 30s"), FLOOR_TIMEOUT (120 s). A run
+# of dcctl provision, e.g. "--gate-timeout 30s"), FLOOR_TIMEOUT (120 s),
+# TRANSFER (sftp or exec: how dcctl uploads; unset, the default sftp). A run
 # that fails (a cluster never healthy) is recorded as <what>-failed, not as a
 # figure.
 #
@@ -40,12 +41,14 @@ PYCACHE=/var/cache/dcctl-bench
 INV=lab/inventory.toml
 DCCTL_FLAGS=${DCCTL_FLAGS:-}        # e.g. --gate-timeout 30s
 FLOOR_TIMEOUT=${FLOOR_TIMEOUT:-120} # seconds for every /healthz to answer 200
+TRANSFER=${TRANSFER:-}              # sftp or exec: dcctl's upload transfer (default: the inventory's, sftp)
 
 log() { printf 'bench: %s\n' "$*" >&2; }
 die() {
 	log "$*"
 	exit 1
 }
+[[ -z $TRANSFER || $TRANSFER == sftp || $TRANSFER == exec ]] || die "TRANSFER must be sftp or exec, not $TRANSFER"
 now() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
 
@@ -258,6 +261,11 @@ prepare_round() {
 		lab/lab down >/dev/null
 	fi
 	lab/lab up "$n" >/dev/null
+	# The lab writes its inventory; the upload transfer is chosen here.
+	sed -i '/^transfer = /d' "$INV"
+	if [[ -n $TRANSFER ]]; then
+		sed -i "/^\[defaults\]\$/a transfer = \"$TRANSFER\"" "$INV"
+	fi
 	rm -rf "$WORK/render"
 	bin/dcctl render "$INV" --out "$WORK/render" >/dev/null
 	"$WORK/ansible-inventory" "$INV" "$WORK/render" >"$WORK/hosts.ini"
