@@ -20,8 +20,8 @@ const (
 
 // sftpMaxPacket is the largest write request: 32 KiB is what every SFTP
 // server must accept (OpenSSH takes up to 256 KiB, other servers may not),
-// and with 64 requests in flight it keeps 2 MiB on the wire, more than SSH's
-// own window, so a larger packet would not make a transfer faster.
+// and pkg/sftp's 64 requests in flight already fill the 2 MiB window of an
+// SSH channel, so a larger packet would not make a transfer faster.
 const sftpMaxPacket = 32 << 10
 
 // sftpServers are where sftp-server lives (Debian and Ubuntu; Fedora and
