@@ -7,6 +7,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/dcctl/dcctl/internal/sshtest"
 	"github.com/dcctl/dcctl/inventory"
@@ -104,15 +105,22 @@ func hostRoot(t *testing.T) string {
 // sshd, with every path under root, and opens a session on it.
 func dirsFixture(t *testing.T, root string, sudo bool) (*Session, *inventory.Node, string) {
 	t.Helper()
+	s, n, srv := hostFixture(t, root, sudo)
+	sudoDir := ""
+	if sudo {
+		sudoDir = srv.SudoStandIn(t)
+	}
+	return s, n, sudoDir
+}
+
+// hostFixture is dirsFixture's inventory and session, with the server.
+func hostFixture(t *testing.T, root string, sudo bool) (*Session, *inventory.Node, *sshtest.Server) {
+	t.Helper()
 	dir := t.TempDir()
 	keyFile, signer := sshtest.ClientKey(t, dir)
 	srv := sshtest.NewServer(t, signer.PublicKey())
 	knownHosts := filepath.Join(dir, "known_hosts")
 	sshtest.WriteKnownHost(t, knownHosts, srv.Addr, srv.HostKeys[0].PublicKey())
-	sudoDir := ""
-	if sudo {
-		sudoDir = srv.SudoStandIn(t)
-	}
 	binary := filepath.Join(dir, "nats-server")
 	if err := os.WriteFile(binary, []byte(fakeNATSServer), 0o755); err != nil {
 		t.Fatal(err)
@@ -163,7 +171,7 @@ host = "127.0.0.1"
 	}
 	s := NewSession(inv, sec, SessionOptions{})
 	t.Cleanup(func() { s.Close() })
-	return s, inv.Node("n1"), sudoDir
+	return s, inv.Node("n1"), srv
 }
 
 // planOne plans n as Plan does, but on this machine, which has no systemd:
@@ -213,7 +221,7 @@ func applyFilesOnly(t *testing.T, s *Session, p *HostPlan) {
 	p.Files, p.Parents = files, parents
 	p.DaemonReload, p.Enable, p.Action = false, false, ActionNone
 	var log strings.Builder
-	if err := applyHost(t.Context(), s, p, &lineLog{w: &log}, nil); err != nil {
+	if err := runOn(t, s, p, &log, installPhases()); err != nil {
 		t.Fatalf("apply: %v\n%s", err, log.String())
 	}
 }
@@ -238,4 +246,33 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// runOn runs phases on p's host as Apply does, logging to log.
+func runOn(t *testing.T, s *Session, p *HostPlan, log *strings.Builder, phases []phase) error {
+	t.Helper()
+	c, err := s.Client(t.Context(), p.Node.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &hostRun{s: s, p: p, c: c, log: &lineLog{w: log}, timeout: 10 * time.Second}
+	return runPhases(t.Context(), h, phases)
+}
+
+// withoutUnit drops from the plan what would reach this machine's systemd
+// directory: the unit file and its directory.
+func withoutUnit(p *HostPlan) {
+	var files []FileChange
+	for _, f := range p.Files {
+		if f.File.Kind != "unit" {
+			files = append(files, f)
+		}
+	}
+	var parents []string
+	for _, d := range p.Parents {
+		if d != "/etc/systemd/system" {
+			parents = append(parents, d)
+		}
+	}
+	p.Files, p.Parents = files, parents
 }

@@ -40,6 +40,12 @@ type File struct {
 	// A non-zero exit, or none within CheckTimeout, fails the Put with
 	// ErrCheckFailed; the old file stays.
 	Check []string
+	// Stage, when set, leaves the checked file at Path+TempSuffix, with its
+	// owner and mode set, instead of renaming it over Path: the caller
+	// installs several files at once, after checks of its own, in one
+	// script. A staged file never installed is a leftover temporary file
+	// for the next run to remove.
+	Stage bool
 }
 
 // ErrCheckFailed is wrapped by Put's error when File.Check failed on the host.
@@ -176,8 +182,13 @@ fi
 	// Flush the content before the rename makes it the file: a crash right
 	// after must not leave an empty file where the old one was.
 	b.WriteString(`sync -- "$t" 2>/dev/null || sync
-mv -f -- "$t" "$p" || exit 1
 `)
+	if f.Stage {
+		b.WriteString("trap - EXIT\n")
+	} else {
+		b.WriteString(`mv -f -- "$t" "$p" || exit 1
+`)
+	}
 	return b.String()
 }
 

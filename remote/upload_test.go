@@ -316,3 +316,41 @@ func TestPutCheckRunsTheNewFileBeforeTheRename(t *testing.T) {
 		assertFile(t, seen, []byte(path+TempSuffix+" --version\n"))
 	})
 }
+
+// A staged Put checks the content and sets mode and owner, but leaves the
+// file beside the target, which keeps its old content.
+func TestPutStageLeavesTheCheckedFileBesideTheTarget(t *testing.T) {
+	e := newTestEnv(t)
+	c := e.dial(t)
+	path := filepath.Join(e.dir, "nats-server.conf")
+	if err := os.WriteFile(path, []byte("old\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	content := []byte("new\n")
+	owner, group := currentOwner(t)
+	err := c.Put(t.Context(), File{Path: path, Mode: 0o640, Owner: owner, Group: group,
+		Content: bytes.NewReader(content), SHA256: sum(content), Stage: true}, nil)
+	if err != nil {
+		t.Fatalf("Put: %v", err)
+	}
+	if got, _ := os.ReadFile(path); string(got) != "old\n" {
+		t.Errorf("target holds %q, want the old content", got)
+	}
+	st, err := os.Stat(path + TempSuffix)
+	if err != nil {
+		t.Fatalf("staged file: %v", err)
+	}
+	if got, _ := os.ReadFile(path + TempSuffix); !bytes.Equal(got, content) || st.Mode().Perm() != 0o640 {
+		t.Errorf("staged file holds %q mode %o, want %q mode 640", got, st.Mode().Perm(), content)
+	}
+
+	// A wrong sum stages nothing.
+	os.Remove(path + TempSuffix)
+	err = c.Put(t.Context(), File{Path: path, Mode: 0o640, Content: bytes.NewReader(content), SHA256: sum([]byte("other")), Stage: true}, nil)
+	if err == nil {
+		t.Fatal("Put with a wrong sum succeeded")
+	}
+	if _, err := os.Lstat(path + TempSuffix); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("a rejected upload left %s (lstat: %v)", path+TempSuffix, err)
+	}
+}

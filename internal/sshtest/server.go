@@ -51,6 +51,8 @@ type Server struct {
 	ln     net.Listener
 	// pathDir is prepended to PATH for commands (the sudo stand-in lives there).
 	pathDir atomic.Pointer[string]
+	// execs counts exec requests: the round trips a client made.
+	execs atomic.Int64
 	// frozen, once closed, makes the server stop reading from every
 	// connection: a host gone silent behind a partition.
 	frozen     chan struct{}
@@ -177,6 +179,7 @@ func (s *Server) handleSession(nch ssh.NewChannel) {
 				req.Reply(false, nil)
 				continue
 			}
+			s.execs.Add(1)
 			cmd = s.command(p.Command)
 			wait := s.startCommand(ch, cmd) // started here, so signals can find it
 			if cmd.Process != nil {
@@ -483,12 +486,24 @@ exec "$@"
 // commands and returns its directory (where sudo.log and deny live).
 func (s *Server) SudoStandIn(t testing.TB) string {
 	t.Helper()
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "sudo"), []byte(sudoStandIn), 0o755); err != nil {
+	return s.Command(t, "sudo", sudoStandIn)
+}
+
+// Command puts an executable script named name first on the PATH of the
+// server's commands (a stand-in for a program this machine lacks or must
+// not run, such as systemctl) and returns the directory that holds it.
+func (s *Server) Command(t testing.TB, name, script string) string {
+	t.Helper()
+	dir := s.pathDir.Load()
+	if dir == nil {
+		d := t.TempDir()
+		dir = &d
+		s.pathDir.Store(dir)
+	}
+	if err := os.WriteFile(filepath.Join(*dir, name), []byte(script), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	s.pathDir.Store(&dir)
-	return dir
+	return *dir
 }
 
 // sftpServerEnv, when set to 1 in a test binary's environment, makes
@@ -538,3 +553,7 @@ func (s *Server) SFTPServerStandIn(t testing.TB) string {
 	s.pathDir.Store(&dir)
 	return dir
 }
+
+// Execs is how many commands the server was asked to run (exec requests):
+// the round trips its clients made.
+func (s *Server) Execs() int64 { return s.execs.Load() }

@@ -1,0 +1,63 @@
+package provision
+
+import (
+	"context"
+	"fmt"
+	"path"
+	"strings"
+
+	"github.com/dcctl/dcctl/remote"
+	"github.com/dcctl/dcctl/templates"
+)
+
+// checkConfig has nats-server check the new configuration (`-t`) before it
+// is installed: a config nats-server rejects never replaces the running
+// one. The configs are copied into a check directory with the live files
+// not being replaced, so that includes resolve as they will; the binary
+// that checks them is the one that will run them (the new one, if any).
+type checkConfig struct{}
+
+func (checkConfig) Title() string { return "check the new configuration with nats-server -t" }
+
+func (checkConfig) ShouldRun(p *HostPlan) bool {
+	for _, fc := range stagedText(p) {
+		if fc.File.Kind == "config" {
+			return true
+		}
+	}
+	return false
+}
+
+func checkDir(h *hostRun) string { return path.Join(h.s.Inv.NATS.ConfigDir, ".dcctl-check") }
+
+func (checkConfig) Script(h *hostRun) string {
+	nats := h.s.Inv.NATS
+	stage := shellQuote(checkDir(h))
+	staged := map[string]bool{}
+	for _, fc := range stagedText(h.p) {
+		staged[fc.File.Path] = true
+	}
+	bin := shellQuote(nats.InstallPath)
+	if b := stagedBinary(h.p); b != nil {
+		bin = shellQuote(b.File.Path + remote.TempSuffix)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "rm -rf -- %[1]s && install -d -m 750 -o root -g %[2]s %[1]s || return 1\n", stage, shellQuote(nats.User))
+	paths := templates.PathsFor(h.s.Inv)
+	for _, p := range []string{paths.Config, paths.LeafRemotes} {
+		if staged[p] {
+			fmt.Fprintf(&b, "cp -p %s %s/%s || return 1\n", shellQuote(p+remote.TempSuffix), stage, shellQuote(path.Base(p)))
+		} else {
+			fmt.Fprintf(&b, "{ [ ! -f %[1]s ] || cp -p %[1]s %[2]s/; } || return 1\n", shellQuote(p), stage)
+		}
+	}
+	fmt.Fprintf(&b, `out=$(%[1]s -t -c %[2]s/%[3]s 2>&1 </dev/null); rc=$?
+rm -rf -- %[2]s
+if [ $rc -ne 0 ]; then printf '%%s\n' "$out" >&2; rm -f --%[4]s; return 1; fi`, bin, stage, shellQuote(templates.ConfigName), stagedTemps(h.p))
+	return b.String()
+}
+
+func (checkConfig) Explain(_ context.Context, h *hostRun, stderr string) error {
+	msg := strings.ReplaceAll(stderr, checkDir(h)+"/", h.s.Inv.NATS.ConfigDir+"/")
+	return fmt.Errorf("nats-server rejected the new configuration, the old one stays in place: %s", h.s.Secrets.Redact(msg))
+}

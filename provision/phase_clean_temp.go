@@ -1,0 +1,27 @@
+package provision
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/dcctl/dcctl/remote"
+)
+
+// cleanTemp removes the temporary files an interrupted run left beside
+// their targets (facts found them).
+type cleanTemp struct{}
+
+func (cleanTemp) Title() string              { return "remove leftover temporary files" }
+func (cleanTemp) ShouldRun(p *HostPlan) bool { return len(p.CleanTemp) > 0 }
+
+func (cleanTemp) Script(h *hostRun) string {
+	q := make([]string, len(h.p.CleanTemp))
+	for i, t := range h.p.CleanTemp {
+		q[i] = shellQuote(t + remote.TempSuffix)
+	}
+	return "rm -f -- " + strings.Join(q, " ")
+}
+
+func (cleanTemp) Done(h *hostRun, _ string) {
+	h.say(fmt.Sprintf("removed %d leftover temporary file(s) of an interrupted run", len(h.p.CleanTemp)))
+}

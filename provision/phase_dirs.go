@@ -1,0 +1,50 @@
+package provision
+
+import (
+	"fmt"
+	"strings"
+)
+
+// createParents creates the missing directories that hold what dcctl
+// installs without being its own. `mkdir -p` leaves an existing directory
+// alone (`install -d` would chmod and chown it), and runs under umask 022:
+// a parent created 0700, as a login's or sudo's umask may make it, would
+// keep the service user from reaching its binary or config.
+type createParents struct{}
+
+func (createParents) Title() string              { return "create directories" }
+func (createParents) ShouldRun(p *HostPlan) bool { return len(p.Parents) > 0 }
+
+func (createParents) Script(h *hostRun) string {
+	q := make([]string, len(h.p.Parents))
+	for i, d := range h.p.Parents {
+		q[i] = shellQuote(d)
+	}
+	// A subshell, so that the umask does not outlive this phase.
+	return "(umask 022 && mkdir -p -- " + strings.Join(q, " ") + ")"
+}
+
+func (createParents) Done(h *hostRun, _ string) {
+	h.say("created directory " + strings.Join(h.p.Parents, ", "))
+}
+
+// ownDirs creates or fixes the directories dcctl owns, mode and owner
+// included.
+type ownDirs struct{}
+
+func (ownDirs) Title() string              { return "create or fix owned directories" }
+func (ownDirs) ShouldRun(p *HostPlan) bool { return len(p.Dirs) > 0 }
+
+func (ownDirs) Script(h *hostRun) string {
+	cmds := make([]string, len(h.p.Dirs))
+	for i, d := range h.p.Dirs {
+		cmds[i] = fmt.Sprintf("install -d -m %o -o %s -g %s %s", d.Mode, shellQuote(d.Owner), shellQuote(d.Group), shellQuote(d.Path))
+	}
+	return strings.Join(cmds, " &&\n")
+}
+
+func (ownDirs) Done(h *hostRun, _ string) {
+	for _, d := range h.p.Dirs {
+		h.say(fmt.Sprintf("directory %s (%o %s:%s)", d.Path, d.Mode, d.Owner, d.Group))
+	}
+}

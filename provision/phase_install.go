@@ -1,0 +1,53 @@
+package provision
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/dcctl/dcctl/remote"
+)
+
+// installFiles renames every uploaded and checked file over its target,
+// then stamps the binary's sum for the next run's facts.
+type installFiles struct{}
+
+func (installFiles) Title() string { return "install files" }
+
+func (installFiles) ShouldRun(p *HostPlan) bool {
+	return stagedBinary(p) != nil || len(stagedText(p)) > 0
+}
+
+func (installFiles) Script(h *hostRun) string {
+	var mv []string
+	for _, fc := range h.p.Files {
+		if !fc.ModeOnly {
+			mv = append(mv, fmt.Sprintf("mv -f -- %s %s", shellQuote(fc.File.Path+remote.TempSuffix), shellQuote(fc.File.Path)))
+		}
+	}
+	// The renames ignore a cancel's SIGTERM (and a dropped connection's
+	// HUP/PIPE): they take microseconds, and stopping between two of them
+	// would leave a config that includes a file of the other generation.
+	s := "trap '' INT TERM HUP PIPE\n" + strings.Join(mv, " &&\n") + " || return 1\ntrap - INT TERM HUP PIPE"
+	if b := stagedBinary(h.p); b != nil {
+		// The sums stamp is a cache: failing to write it only costs the
+		// next run a hash.
+		sums := sumsPath(h.s.Inv)
+		s += fmt.Sprintf("\n{ printf '%%s %%s %%s\\n' \"$(stat -c '%[2]s' %[1]s)\" %[3]s %[1]s > %[4]s && mv -f %[4]s %[5]s; } 2>/dev/null || rm -f %[4]s",
+			shellQuote(b.File.Path), statSignature, b.File.SHA256, shellQuote(sums+remote.TempSuffix), shellQuote(sums))
+	}
+	return s
+}
+
+func (installFiles) Done(h *hostRun, _ string) {
+	for _, fc := range h.p.Files {
+		switch {
+		case fc.ModeOnly:
+		case fc.File.Kind == "binary":
+			h.say(fmt.Sprintf("installed %s (%s, %.1f MB in %.1fs)", fc.File.Path, h.version, float64(h.binarySize)/1e6, h.binaryTook.Seconds()))
+		case fc.File.Kind == "config":
+			h.say(fmt.Sprintf("installed %s (%s, checked with nats-server -t)", fc.File.Path, fc.Reason))
+		default:
+			h.say("installed " + fc.File.Path)
+		}
+	}
+}
