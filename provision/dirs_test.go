@@ -206,19 +206,7 @@ func planOne(t *testing.T, s *Session, n *inventory.Node) *HostPlan {
 // systemd: the unit file, its directory and every systemctl call.
 func applyFilesOnly(t *testing.T, s *Session, p *HostPlan) {
 	t.Helper()
-	var files []FileChange
-	for _, f := range p.Files {
-		if f.File.Kind != "unit" {
-			files = append(files, f)
-		}
-	}
-	var parents []string
-	for _, d := range p.Parents {
-		if d != "/etc/systemd/system" {
-			parents = append(parents, d)
-		}
-	}
-	p.Files, p.Parents = files, parents
+	withoutUnit(p)
 	p.DaemonReload, p.Enable, p.Action = false, false, ActionNone
 	var log strings.Builder
 	if err := runOn(t, s, p, &log, installPhases()); err != nil {

@@ -1,0 +1,394 @@
+package provision
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/dcctl/dcctl/internal/sshtest"
+	"github.com/dcctl/dcctl/inventory"
+	"github.com/dcctl/dcctl/remote"
+)
+
+// The phases run here against the in-process sshd on this machine, with
+// every path of the inventory under a fresh root. systemctl and journalctl
+// are stand-ins (this machine's systemd must not get a test's unit): the
+// systemctl one keeps the unit's state in files beside itself and logs
+// every call to systemctl.log.
+const fakeSystemctl = `#!/bin/sh
+d=$(dirname "$0")
+echo "$*" >> "$d/systemctl.log"
+case "$1" in
+is-active) cat "$d/active" 2>/dev/null || echo inactive ;;
+is-enabled) cat "$d/enabled" 2>/dev/null || echo not-found ;;
+enable) echo enabled > "$d/enabled"; if [ "$2" = --now ]; then echo active > "$d/active"; fi ;;
+restart|reload) if [ -e "$d/fail-$1" ]; then echo "Job for $2 failed." >&2; exit 1; fi ;;
+esac
+exit 0
+`
+
+const fakeJournalctl = "#!/bin/sh\necho 'nats-server: could not bind the client port'\n"
+
+// phaseHost is one fixture host with the stand-ins in place; bin is where
+// they live (and systemctl.log).
+type phaseHost struct {
+	s    *Session
+	node *inventory.Node
+	srv  *sshtest.Server
+	root string
+	bin  string
+}
+
+func newPhaseHost(t *testing.T) *phaseHost {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: provision sets owners (run as root, as scripts/test.sh does)")
+	}
+	root := hostRoot(t)
+	s, node, srv := hostFixture(t, root, false)
+	bin := srv.Command(t, "systemctl", fakeSystemctl)
+	srv.Command(t, "journalctl", fakeJournalctl)
+	return &phaseHost{s: s, node: node, srv: srv, root: root, bin: bin}
+}
+
+// plan plans the host afresh as if the unit file were in place: it would
+// go to this machine's /etc/systemd/system.
+func (h *phaseHost) plan(t *testing.T) *HostPlan {
+	t.Helper()
+	h.s.Forget(h.node.Name)
+	bin, err := binaryFile(h.s.Inv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dirs, files, err := desired(h.s.Inv, h.s.Secrets, bin, h.node.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := h.s.Client(t.Context(), h.node.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	facts, err := hostFacts(t.Context(), h.s, c, dirs, files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	facts.Systemd = true
+	for _, f := range files {
+		if f.Kind == "unit" {
+			facts.Files[f.Path] = FileFact{Exists: true, SHA256: f.SHA256, Mode: f.Mode, Owner: f.Owner, Group: f.Group}
+			facts.Dirs[path.Dir(f.Path)] = FileFact{Exists: true, Mode: 0o755, Owner: "root", Group: "root"}
+		}
+	}
+	p, err := planHost(t.Context(), h.s.Inv, h.s.Secrets, h.node, dirs, files, facts, fetcher(c))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func (h *phaseHost) run(t *testing.T, p *HostPlan, phases ...phase) (string, error) {
+	t.Helper()
+	var log strings.Builder
+	err := runOn(t, h.s, p, &log, phases)
+	return log.String(), err
+}
+
+func (h *phaseHost) systemctlLog(t *testing.T) string {
+	b, _ := os.ReadFile(filepath.Join(h.bin, "systemctl.log"))
+	return string(b)
+}
+
+// installed runs the install and start phases on a fresh host.
+func (h *phaseHost) installed(t *testing.T) {
+	t.Helper()
+	p := h.plan(t)
+	if log, err := h.run(t, p, append(installPhases(), startPhases()...)...); err != nil {
+		t.Fatalf("install: %v\n%s", err, log)
+	}
+}
+
+func (h *phaseHost) path(p string) string { return filepath.Join(h.root, p) }
+
+func noTemps(t *testing.T, paths ...string) {
+	t.Helper()
+	for _, p := range paths {
+		if _, err := os.Lstat(p + remote.TempSuffix); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("temporary file %s left behind (lstat: %v)", p+remote.TempSuffix, err)
+		}
+	}
+}
+
+func TestApplyRoundTripsFreshHost(t *testing.T) {
+	h := newPhaseHost(t)
+	p := h.plan(t)
+	if p.Action != ActionStart || !p.Enable {
+		t.Fatalf("plan of a fresh host: action %q, enable %v", p.Action, p.Enable)
+	}
+	before := h.srv.Execs()
+	log, err := h.run(t, p, installPhases()...)
+	if err != nil {
+		t.Fatalf("install: %v\n%s", err, log)
+	}
+	install := h.srv.Execs() - before
+	if log, err := h.run(t, p, startPhases()...); err != nil {
+		t.Fatalf("start: %v\n%s", err, log)
+	}
+	total := h.srv.Execs() - before
+	t.Logf("round trips of a fresh host: %d to install (unit file left out), %d with the start", install, total)
+	// prepare script, binary upload, config upload, check-and-install
+	// script; then the start script
+	if install != 4 || total != 5 {
+		t.Errorf("a fresh host took %d round trips to install and %d in all, want 4 and 5", install, total)
+	}
+}
+
+// After an install and start, the next plan changes nothing; the marker
+// records the files in effect, and the sums stamp spares the next facts
+// the binary's hash.
+func TestPhasesInstallThenNothingToDo(t *testing.T) {
+	h := newPhaseHost(t)
+	h.installed(t)
+	bin, conf := h.path("opt/acme/nats/bin/nats-server"), h.path("etc/acme/nats/nats-server.conf")
+	noTemps(t, bin, conf)
+	if got := h.systemctlLog(t); !strings.Contains(got, "enable --now dcctl-test-natsd.service") {
+		t.Errorf("systemctl calls %q lack the start", got)
+	}
+	p := h.plan(t)
+	if p.Changed() {
+		t.Errorf("second plan changes %v", p.Summary())
+	}
+	marker, err := os.ReadFile(markerPath(h.s.Inv))
+	if err != nil || string(marker) != string(markerContent(p.Desired)) {
+		t.Errorf("applied marker %q (%v), want %q", marker, err, markerContent(p.Desired))
+	}
+	assertMode(t, markerPath(h.s.Inv), 0o640)
+	stamp, err := os.ReadFile(sumsPath(h.s.Inv))
+	if err != nil || !strings.Contains(string(stamp), p.Desired[0].SHA256+" "+bin) {
+		t.Errorf("sums stamp %q (%v) lacks the binary's sum", stamp, err)
+	}
+}
+
+// A binary that does not run on the host installs nothing: neither the
+// binary nor the config uploaded with it, and no temporary file stays.
+func TestPhaseCheckBinaryRefusesABinaryThatDoesNotRun(t *testing.T) {
+	h := newPhaseHost(t)
+	h.installed(t)
+	bin, conf := h.path("opt/acme/nats/bin/nats-server"), h.path("etc/acme/nats/nats-server.conf")
+	oldBin, _ := os.ReadFile(bin)
+	oldConf, _ := os.ReadFile(conf)
+	os.WriteFile(h.s.Inv.NATS.Binary, []byte("#!/bin/sh\necho 'cannot execute binary file: Exec format error' >&2\nexit 126\n"), 0o755)
+	os.WriteFile(conf, []byte("# changed by hand\n"), 0o640)
+	p := h.plan(t)
+	log, err := h.run(t, p, installPhases()...)
+	if err == nil || !errors.Is(err, remote.ErrCheckFailed) || !strings.Contains(err.Error(), "Exec format error") {
+		t.Fatalf("install of a binary that does not run: %v\n%s", err, log)
+	}
+	if got, _ := os.ReadFile(bin); string(got) != string(oldBin) {
+		t.Error("the installed binary was replaced")
+	}
+	if got, _ := os.ReadFile(conf); string(got) == string(oldConf) {
+		t.Error("the config was installed although the binary uploaded with it does not run")
+	}
+	noTemps(t, bin, conf)
+}
+
+// A config the new nats-server rejects stays out, and so does the binary
+// that rejected it; the error names the live path and hides passwords.
+func TestPhaseCheckConfigRejectedInstallsNothing(t *testing.T) {
+	h := newPhaseHost(t)
+	h.installed(t)
+	bin, conf := h.path("opt/acme/nats/bin/nats-server"), h.path("etc/acme/nats/nats-server.conf")
+	oldBin, _ := os.ReadFile(bin)
+	pw := h.s.Secrets.Password("app")
+	if pw == "" {
+		t.Fatal("fixture has no password for app")
+	}
+	os.WriteFile(h.s.Inv.NATS.Binary, []byte("#!/bin/sh\ncase \"$1\" in --version) echo v9;; -t) echo \"$3: bad value near '"+pw+"'\" >&2; exit 1;; esac\n"), 0o755)
+	os.WriteFile(conf, []byte("# changed by hand\n"), 0o640)
+	p := h.plan(t)
+	log, err := h.run(t, p, installPhases()...)
+	if err == nil || !strings.Contains(err.Error(), "nats-server rejected the new configuration") {
+		t.Fatalf("install of a rejected config: %v\n%s", err, log)
+	}
+	if strings.Contains(err.Error(), pw) || !strings.Contains(err.Error(), conf+":") {
+		t.Errorf("error shows a password or not the live path: %v", err)
+	}
+	if got, _ := os.ReadFile(conf); string(got) != "# changed by hand\n" {
+		t.Error("a rejected config was installed")
+	}
+	if got, _ := os.ReadFile(bin); string(got) != string(oldBin) {
+		t.Error("the binary was installed with a config it rejected")
+	}
+	noTemps(t, bin, conf)
+	if _, err := os.Stat(filepath.Join(h.s.Inv.NATS.ConfigDir, ".dcctl-check")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("check directory left behind: %v", err)
+	}
+}
+
+// Leftover temporary files of an interrupted run go; a file whose content
+// is right but mode is not gets its mode back: in one round trip.
+func TestPhasesCleanTempAndFixModes(t *testing.T) {
+	h := newPhaseHost(t)
+	h.installed(t)
+	conf := h.path("etc/acme/nats/nats-server.conf")
+	os.WriteFile(conf+remote.TempSuffix, []byte("half an upload"), 0o600)
+	os.Chmod(conf, 0o644)
+	p := h.plan(t)
+	if len(p.CleanTemp) != 1 || len(p.Files) != 1 || !p.Files[0].ModeOnly {
+		t.Fatalf("plan: temp %v, files %v", p.CleanTemp, p.Summary())
+	}
+	before := h.srv.Execs()
+	if log, err := h.run(t, p, installPhases()...); err != nil {
+		t.Fatalf("install: %v\n%s", err, log)
+	}
+	if n := h.srv.Execs() - before; n != 1 {
+		t.Errorf("%d round trips, want 1", n)
+	}
+	noTemps(t, conf)
+	assertMode(t, conf, 0o640)
+}
+
+// A change that needs a restart or reload costs a host three round trips
+// (the upload, the check-and-install script, the restart-and-record
+// script) besides the gates' reads of the monitoring endpoints.
+func TestPhasesReloadRecordsTheMarker(t *testing.T) {
+	h := newPhaseHost(t)
+	h.installed(t)
+	os.Remove(markerPath(h.s.Inv))
+	conf := h.path("etc/acme/nats/nats-server.conf")
+	os.WriteFile(conf, []byte("# changed by hand\n"), 0o640)
+	p := h.plan(t)
+	p.Action = ActionReload // what planHost decides for a reloadable change
+	before := h.srv.Execs()
+	if log, err := h.run(t, p, installPhases()...); err != nil {
+		t.Fatalf("install: %v\n%s", err, log)
+	}
+	if log, err := h.run(t, p, reloadUnit{}, recordApplied{}); err != nil {
+		t.Fatalf("reload: %v\n%s", err, log)
+	}
+	if n := h.srv.Execs() - before; n != 3 {
+		t.Errorf("%d round trips, want 3", n)
+	}
+	if !strings.Contains(h.systemctlLog(t), "reload dcctl-test-natsd.service") {
+		t.Errorf("no reload among %q", h.systemctlLog(t))
+	}
+	if _, err := os.Stat(markerPath(h.s.Inv)); err != nil {
+		t.Errorf("no applied marker after the reload: %v", err)
+	}
+}
+
+// A restart that fails stops the script before the marker, and the error
+// carries the unit's last log lines.
+func TestPhaseRestartFailureShowsTheJournal(t *testing.T) {
+	h := newPhaseHost(t)
+	h.installed(t)
+	os.Remove(markerPath(h.s.Inv))
+	os.WriteFile(filepath.Join(h.bin, "fail-restart"), nil, 0o644)
+	p := h.plan(t)
+	p.Action = ActionRestart
+	_, err := h.run(t, p, restartUnit{}, recordApplied{})
+	if err == nil || !strings.Contains(err.Error(), "restart: Job for") || !strings.Contains(err.Error(), "could not bind the client port") {
+		t.Fatalf("failed restart: %v", err)
+	}
+	if _, err := os.Stat(markerPath(h.s.Inv)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("applied marker written after a failed restart: %v", err)
+	}
+}
+
+// An enabled-but-not-running node that is left stopped by an operator gets
+// its files and the marker, and no systemctl enable or start.
+func TestPhasesLeaveAStoppedNodeStopped(t *testing.T) {
+	h := newPhaseHost(t)
+	h.installed(t)
+	os.WriteFile(filepath.Join(h.bin, "active"), []byte("inactive\n"), 0o644)
+	os.WriteFile(filepath.Join(h.bin, "enabled"), []byte("disabled\n"), 0o644)
+	os.WriteFile(stopMarkerPath(h.s.Inv), []byte("ops@desk at 2026-01-01T00:00:00Z\n"), 0o640)
+	os.Remove(markerPath(h.s.Inv))
+	os.WriteFile(h.path("etc/acme/nats/nats-server.conf"), []byte("# changed by hand\n"), 0o640)
+	p := h.plan(t)
+	os.Remove(filepath.Join(h.bin, "systemctl.log"))
+	if !p.LeftStopped || p.Action != ActionNone || p.Enable {
+		t.Fatalf("plan: left stopped %v, action %q, enable %v", p.LeftStopped, p.Action, p.Enable)
+	}
+	if log, err := h.run(t, p, installPhases()...); err != nil {
+		t.Fatalf("install: %v\n%s", err, log)
+	}
+	if got := h.systemctlLog(t); got != "" {
+		t.Errorf("systemctl called for a stopped node: %q", got)
+	}
+	if _, err := os.Stat(markerPath(h.s.Inv)); err != nil {
+		t.Errorf("no applied marker: %v", err)
+	}
+}
+
+// scriptStub is a phase made of a given piece of shell, to test the batch.
+type scriptStub struct{ title, script string }
+
+func (s scriptStub) Title() string             { return s.title }
+func (scriptStub) ShouldRun(*HostPlan) bool    { return true }
+func (s scriptStub) Script(*hostRun) string    { return s.script }
+func (scriptStub) Done(h *hostRun, out string) { h.say("out: " + strings.TrimSpace(out)) }
+
+// Consecutive scripters run as one script; the first that fails is named
+// with its status and stderr, and what follows it does not run.
+func TestScriptsRunAsOneAndNameTheFailedPhase(t *testing.T) {
+	h := newPhaseHost(t)
+	p := h.plan(t)
+	after := filepath.Join(h.root, "after")
+	before := h.srv.Execs()
+	_, err := h.run(t, p,
+		scriptStub{"first", "echo one"},
+		scriptStub{"second", "echo 'disk full' >&2; return 3"},
+		scriptStub{"third", "touch " + shellQuote(after)},
+	)
+	var pe *PhaseError
+	if !errors.As(err, &pe) || pe.Phase != "second" || pe.Status != 3 || pe.Stderr != "disk full" {
+		t.Fatalf("error %#v (%v), want phase second, status 3, stderr \"disk full\"", pe, err)
+	}
+	if n := h.srv.Execs() - before; n != 1 {
+		t.Errorf("%d round trips, want 1", n)
+	}
+	if _, err := os.Stat(after); !errors.Is(err, os.ErrNotExist) {
+		t.Error("the phase after the failed one ran")
+	}
+	log, err := h.run(t, p, scriptStub{"a", "echo a"}, scriptStub{"b", "echo b"})
+	if err != nil || !strings.Contains(log, "out: a\nb") {
+		t.Errorf("two pieces: %v, log %q", err, log)
+	}
+}
+
+// A cancelled context stops the phases where they are.
+func TestPhasesStopWhenCancelled(t *testing.T) {
+	h := newPhaseHost(t)
+	p := h.plan(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	c, err := h.s.Client(t.Context(), h.node.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hr := &hostRun{s: h.s, p: p, c: c, log: &lineLog{}}
+	if err := runPhases(ctx, hr, installPhases()); err == nil {
+		t.Fatal("phases ran under a cancelled context")
+	}
+	if _, err := os.Stat(h.s.Inv.NATS.InstallPath); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("binary installed under a cancelled context: %v", err)
+	}
+}
+
+func assertMode(t *testing.T, p string, mode os.FileMode) {
+	t.Helper()
+	st, err := os.Stat(p)
+	if err != nil {
+		t.Errorf("%s: %v", p, err)
+		return
+	}
+	if st.Mode().Perm() != mode {
+		t.Errorf("%s: mode %o, want %o (uid %d)", p, st.Mode().Perm(), mode, st.Sys().(*syscall.Stat_t).Uid)
+	}
+}
