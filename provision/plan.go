@@ -1,14 +1,12 @@
 package provision
 
 import (
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"io"
 	"os"
 	"path"
-	"sort"
 	"strings"
 
 	"github.com/dcctl/dcctl/inventory"
@@ -96,133 +94,6 @@ func desired(inv *inventory.Inventory, sec *inventory.Secrets, bin templates.Fil
 func sha256Hex(b []byte) string {
 	h := sha256.Sum256(b)
 	return hex.EncodeToString(h[:])
-}
-
-// planHost compares what node needs with its facts. fetch reads the current
-// content of a config file that differs, for the diff and the reload
-// decision.
-func planHost(ctx context.Context, inv *inventory.Inventory, sec *inventory.Secrets, node *inventory.Node, dirs, files []templates.File, facts *Facts, fetch func(ctx context.Context, path string) ([]byte, error)) (*HostPlan, error) {
-	p := &HostPlan{Node: node, Facts: facts, Desired: files}
-	if !facts.Systemd {
-		return nil, fmt.Errorf("%s: systemd is not running on the host (os %s %s): dcctl manages nats-server as a systemd unit", node.Name, facts.OS, facts.Arch)
-	}
-	if _, known := unameTargets[facts.Arch]; !known {
-		p.Why = append(p.Why, "host architecture "+facts.Arch+" unknown to dcctl: nats.binary is only checked by running it there before it is installed")
-	}
-	p.CreateUser = !facts.User
-	for _, d := range parentDirs(dirs, files) {
-		if !facts.Dirs[d].Exists {
-			p.Parents = append(p.Parents, d)
-		}
-	}
-	for _, d := range dirs {
-		ff := facts.Dirs[d.Path]
-		if !ff.Exists || ff.Mode != d.Mode || ff.Owner != d.Owner || ff.Group != d.Group {
-			p.Dirs = append(p.Dirs, d)
-		}
-	}
-	p.CleanTemp = facts.LeftoverTemp
-	var binaryChanged, unitChanged, remotesChanged bool
-	var configOld, configNew []byte
-	configChanged := false
-	for _, f := range files {
-		ff := facts.Files[f.Path]
-		switch {
-		case !ff.Exists:
-			p.Files = append(p.Files, FileChange{File: f, Reason: "create"})
-		case ff.SHA256 != f.SHA256:
-			fc := FileChange{File: f, Reason: "update"}
-			if f.Kind != "binary" {
-				old, err := fetch(ctx, f.Path)
-				if err != nil {
-					return nil, fmt.Errorf("%s: read current %s: %w", node.Name, f.Path, err)
-				}
-				fc.OldConfig = old
-				fc.Diff = sec.Redact(redactConfig(unifiedDiff(f.Path, old, f.Content)))
-				if f.Path == templates.PathsFor(inv).Config {
-					configOld, configNew, configChanged = old, f.Content, true
-				}
-			}
-			p.Files = append(p.Files, fc)
-		case ff.Mode != f.Mode || ff.Owner != f.Owner || ff.Group != f.Group:
-			p.Files = append(p.Files, FileChange{File: f, Reason: fmt.Sprintf("mode/owner %o %s:%s -> %o %s:%s", ff.Mode, ff.Owner, ff.Group, f.Mode, f.Owner, f.Group), ModeOnly: true})
-			continue
-		default:
-			continue
-		}
-		switch {
-		case f.Kind == "binary":
-			binaryChanged = true
-		case f.Kind == "unit":
-			unitChanged = true
-		case f.Path == templates.PathsFor(inv).LeafRemotes:
-			remotesChanged = true
-		case f.Path == templates.PathsFor(inv).Config && !ff.Exists:
-			configChanged = true
-		}
-	}
-	p.DaemonReload = unitChanged
-	running := facts.UnitActive == "active" || facts.UnitActive == "activating" || facts.UnitActive == "reloading"
-	// A running node is what counts: a stop marker beside a running server
-	// (started by hand) no longer says what the operator wants.
-	p.LeftStopped = facts.Stopped && !running && !node.Standby
-	if !node.Standby && facts.UnitEnabled != "enabled" && !p.LeftStopped {
-		p.Enable = true
-	}
-	if old, cur := httpPort(configOld), httpPort(configNew); running && old != 0 && old != cur {
-		p.ServingHTTPPort = old
-	}
-	switch {
-	case !running && node.Standby:
-		p.Why = append(p.Why, "standby node: installed, not started")
-	case p.LeftStopped:
-		p.Why = append(p.Why, StoppedNote(node.Name, facts.StoppedBy))
-	case !running:
-		p.Action = ActionStart
-		if facts.UnitEnabled == "not-found" || facts.UnitEnabled == "" {
-			p.Why = append(p.Why, "first install")
-		} else {
-			p.Why = append(p.Why, "unit is "+facts.UnitActive)
-		}
-	case binaryChanged || unitChanged || remotesChanged:
-		p.Action = ActionRestart
-		if binaryChanged {
-			p.Why = append(p.Why, "binary changed")
-		}
-		if unitChanged {
-			p.Why = append(p.Why, "unit changed")
-		}
-		if remotesChanged {
-			p.Why = append(p.Why, "leafnode remotes changed (not hot-reloadable)")
-		}
-	case configChanged:
-		keys, reloadable := configChange(configOld, configNew)
-		if len(keys) == 0 {
-			p.Why = append(p.Why, "config changed in comments or layout only: nothing to reload")
-			break
-		}
-		if reloadable {
-			p.Action = ActionReload
-			p.Why = append(p.Why, "config changed, hot-reloadable: "+strings.Join(keys, ", "))
-		} else {
-			p.Action = ActionRestart
-			p.Why = append(p.Why, "config changed, needs restart: "+strings.Join(keys, ", "))
-		}
-	}
-	if running && p.Action == ActionNone && len(facts.Applied) > 0 {
-		var pending []string
-		for _, f := range files {
-			if cur := facts.Files[f.Path]; cur.Exists && facts.Applied[f.Path] != cur.SHA256 {
-				pending = append(pending, f.Path)
-			}
-		}
-		if len(pending) > 0 {
-			p.Action = ActionRestart
-			p.Why = append(p.Why, "installed but not yet in effect (an earlier run stopped before restarting): "+strings.Join(pending, ", "))
-		}
-	}
-	sort.SliceStable(p.Files, func(i, j int) bool { return p.Files[i].File.Kind == "binary" && p.Files[j].File.Kind != "binary" })
-	return p, nil
 }
 
 // markerPath is where the applied marker lives on a host.
