@@ -1,7 +1,6 @@
 package provision
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -193,7 +192,7 @@ type PhaseError struct {
 func (e *PhaseError) Error() string {
 	msg := fmt.Sprintf("%s failed on %s (exit status %d)", e.Phase, e.Node, e.Status)
 	if tail := strings.TrimSpace(e.Stderr); tail != "" {
-		msg += ": " + string(bytes.TrimSpace([]byte(tail)))
+		msg += ": " + tail
 	}
 	return msg
 }
