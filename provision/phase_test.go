@@ -392,3 +392,32 @@ func assertMode(t *testing.T, p string, mode os.FileMode) {
 		t.Errorf("%s: mode %o, want %o (uid %d)", p, st.Mode().Perm(), mode, st.Sys().(*syscall.Stat_t).Uid)
 	}
 }
+
+// A new binary costs a running host three round trips: the upload, the
+// check-and-install script, the restart-and-record script (the gates read
+// the monitoring endpoints through tunnels, not commands).
+func TestPhasesNewBinaryRoundTrips(t *testing.T) {
+	h := newPhaseHost(t)
+	h.installed(t)
+	os.WriteFile(h.s.Inv.NATS.Binary, []byte(fakeNATSServer+"# v2\n"), 0o755)
+	p := h.plan(t)
+	if p.Action != ActionRestart || len(p.Files) != 1 || p.Files[0].File.Kind != "binary" {
+		t.Fatalf("plan: action %q, changes %v", p.Action, p.Summary())
+	}
+	before := h.srv.Execs()
+	if log, err := h.run(t, p, installPhases()...); err != nil {
+		t.Fatalf("install: %v\n%s", err, log)
+	}
+	if log, err := h.run(t, p, restartUnit{}, recordApplied{}); err != nil {
+		t.Fatalf("restart: %v\n%s", err, log)
+	}
+	if n := h.srv.Execs() - before; n != 3 {
+		t.Errorf("%d round trips, want 3", n)
+	}
+	if got, _ := os.ReadFile(h.s.Inv.NATS.InstallPath); !strings.HasSuffix(string(got), "# v2\n") {
+		t.Error("the new binary is not installed")
+	}
+	if p2 := h.plan(t); p2.Changed() {
+		t.Errorf("plan after the restart changes %v", p2.Summary())
+	}
+}
