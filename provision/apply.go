@@ -63,16 +63,17 @@ func Apply(ctx context.Context, s *Session, plans []*HostPlan, o ApplyOptions) *
 }
 
 // installPhases put a host's files, directories and unit in place; nothing
-// is started or restarted. Three round trips when the binary changes: the
-// first script, the uploads, the second script.
+// is started or restarted. Two commands on the host (the first script, the
+// second script) with the uploads over SFTP between them; over exec each
+// upload is a command of its own.
 func installPhases() []phase {
 	return []phase{
 		// one script: prepare
 		cleanTemp{}, createUser{}, createParents{}, ownDirs{}, fixModes{},
 		// uploads, to temporary names beside the targets, checked by sha256
 		uploadBinary{}, uploadFiles{},
-		// one script: check, install, tell systemd
-		checkBinary{}, checkConfig{}, installFiles{}, daemonReload{}, enableUnit{}, recordApplied{stopped: true},
+		// one script: verify, check, install, tell systemd
+		verifyUploads{}, checkBinary{}, checkConfig{}, installFiles{}, daemonReload{}, enableUnit{}, recordApplied{stopped: true},
 	}
 }
 

@@ -123,29 +123,73 @@ func noTemps(t *testing.T, paths ...string) {
 	}
 }
 
+// A fresh host's install and first start run three commands over SFTP
+// (the prepare script; the verify, check and install script; the start
+// script), five over exec (each upload is one). Before the phases: twelve.
 func TestApplyRoundTripsFreshHost(t *testing.T) {
-	h := newPhaseHost(t)
-	p := h.plan(t)
-	if p.Action != ActionStart || !p.Enable {
-		t.Fatalf("plan of a fresh host: action %q, enable %v", p.Action, p.Enable)
-	}
-	before := h.srv.Execs()
-	log, err := h.run(t, p, installPhases()...)
-	if err != nil {
-		t.Fatalf("install: %v\n%s", err, log)
-	}
-	install := h.srv.Execs() - before
-	if log, err := h.run(t, p, startPhases()...); err != nil {
-		t.Fatalf("start: %v\n%s", err, log)
-	}
-	total := h.srv.Execs() - before
-	t.Logf("round trips of a fresh host: %d to install (unit file left out), %d with the start", install, total)
-	// prepare script, binary upload, config upload, check-and-install
-	// script; then the start script
-	if install != 4 || total != 5 {
-		t.Errorf("a fresh host took %d round trips to install and %d in all, want 4 and 5", install, total)
+	for transfer, want := range map[string][2]int64{inventory.TransferSFTP: {2, 3}, inventory.TransferExec: {4, 5}} {
+		t.Run(transfer, func(t *testing.T) {
+			h := newPhaseHost(t)
+			h.node.SSH.Transfer = transfer
+			p := h.plan(t)
+			if p.Action != ActionStart || !p.Enable {
+				t.Fatalf("plan of a fresh host: action %q, enable %v", p.Action, p.Enable)
+			}
+			before := h.srv.Execs()
+			log, err := h.run(t, p, installPhases()...)
+			if err != nil {
+				t.Fatalf("install: %v\n%s", err, log)
+			}
+			install := h.srv.Execs() - before
+			if log, err := h.run(t, p, startPhases()...); err != nil {
+				t.Fatalf("start: %v\n%s", err, log)
+			}
+			total := h.srv.Execs() - before
+			t.Logf("commands run on a fresh host: %d to install (unit file left out), %d with the start", install, total)
+			if install != want[0] || total != want[1] {
+				t.Errorf("a fresh host ran %d commands to install and %d in all, want %d and %d", install, total, want[0], want[1])
+			}
+		})
 	}
 }
+
+// A staged file that is not what was sent (changed on the host between the
+// upload and the install) is refused before anything runs or is renamed.
+func TestPhaseVerifyUploadsRefusesAChangedFile(t *testing.T) {
+	h := newPhaseHost(t)
+	h.installed(t)
+	bin, conf := h.path("opt/acme/nats/bin/nats-server"), h.path("etc/acme/nats/nats-server.conf")
+	os.WriteFile(conf, []byte("# changed by hand\n"), 0o640)
+	p := h.plan(t)
+	tamper := runStub{"tamper", func() error { return os.WriteFile(conf+remote.TempSuffix, []byte("listen: 0.0.0.0:1\n"), 0o600) }}
+	phases := installPhases()
+	var with []phase
+	for _, ph := range phases {
+		with = append(with, ph)
+		if _, ok := ph.(uploadFiles); ok {
+			with = append(with, tamper)
+		}
+	}
+	_, err := h.run(t, p, with...)
+	var pe *PhaseError
+	if !errors.As(err, &pe) || pe.Phase != (verifyUploads{}).Title() || !strings.Contains(pe.Stderr, "incomplete upload, nothing installed") {
+		t.Fatalf("install of a changed upload: %v", err)
+	}
+	if got, _ := os.ReadFile(conf); string(got) != "# changed by hand\n" {
+		t.Errorf("config holds %q after a refused upload", got)
+	}
+	noTemps(t, bin, conf)
+}
+
+// runStub is a runner phase that calls fn.
+type runStub struct {
+	title string
+	fn    func() error
+}
+
+func (r runStub) Title() string                       { return r.title }
+func (runStub) ShouldRun(*HostPlan) bool              { return true }
+func (r runStub) Run(context.Context, *hostRun) error { return r.fn() }
 
 // After an install and start, the next plan changes nothing; the marker
 // records the files in effect, and the sums stamp spares the next facts
@@ -253,32 +297,38 @@ func TestPhasesCleanTempAndFixModes(t *testing.T) {
 	assertMode(t, conf, 0o640)
 }
 
-// A change that needs a restart or reload costs a host three round trips
-// (the upload, the check-and-install script, the restart-and-record
-// script) besides the gates' reads of the monitoring endpoints.
+// A change that needs a restart or reload runs two commands on a host over
+// SFTP (the verify, check and install script; the reload-and-record
+// script), three over exec, besides the gates' reads of the monitoring
+// endpoints (through tunnels).
 func TestPhasesReloadRecordsTheMarker(t *testing.T) {
-	h := newPhaseHost(t)
-	h.installed(t)
-	os.Remove(markerPath(h.s.Inv))
-	conf := h.path("etc/acme/nats/nats-server.conf")
-	os.WriteFile(conf, []byte("# changed by hand\n"), 0o640)
-	p := h.plan(t)
-	p.Action = ActionReload // what planHost decides for a reloadable change
-	before := h.srv.Execs()
-	if log, err := h.run(t, p, installPhases()...); err != nil {
-		t.Fatalf("install: %v\n%s", err, log)
-	}
-	if log, err := h.run(t, p, reloadUnit{}, recordApplied{}); err != nil {
-		t.Fatalf("reload: %v\n%s", err, log)
-	}
-	if n := h.srv.Execs() - before; n != 3 {
-		t.Errorf("%d round trips, want 3", n)
-	}
-	if !strings.Contains(h.systemctlLog(t), "reload dcctl-test-natsd.service") {
-		t.Errorf("no reload among %q", h.systemctlLog(t))
-	}
-	if _, err := os.Stat(markerPath(h.s.Inv)); err != nil {
-		t.Errorf("no applied marker after the reload: %v", err)
+	for transfer, want := range map[string]int64{inventory.TransferSFTP: 2, inventory.TransferExec: 3} {
+		t.Run(transfer, func(t *testing.T) {
+			h := newPhaseHost(t)
+			h.node.SSH.Transfer = transfer
+			h.installed(t)
+			os.Remove(markerPath(h.s.Inv))
+			conf := h.path("etc/acme/nats/nats-server.conf")
+			os.WriteFile(conf, []byte("# changed by hand\n"), 0o640)
+			p := h.plan(t)
+			p.Action = ActionReload // what planHost decides for a reloadable change
+			before := h.srv.Execs()
+			if log, err := h.run(t, p, installPhases()...); err != nil {
+				t.Fatalf("install: %v\n%s", err, log)
+			}
+			if log, err := h.run(t, p, reloadUnit{}, recordApplied{}); err != nil {
+				t.Fatalf("reload: %v\n%s", err, log)
+			}
+			if n := h.srv.Execs() - before; n != want {
+				t.Errorf("%d commands, want %d", n, want)
+			}
+			if !strings.Contains(h.systemctlLog(t), "reload dcctl-test-natsd.service") {
+				t.Errorf("no reload among %q", h.systemctlLog(t))
+			}
+			if _, err := os.Stat(markerPath(h.s.Inv)); err != nil {
+				t.Errorf("no applied marker after the reload: %v", err)
+			}
+		})
 	}
 }
 
@@ -393,8 +443,8 @@ func assertMode(t *testing.T, p string, mode os.FileMode) {
 	}
 }
 
-// A new binary costs a running host three round trips: the upload, the
-// check-and-install script, the restart-and-record script (the gates read
+// A new binary runs two commands on a running host over SFTP: the verify,
+// check and install script, the restart-and-record script (the gates read
 // the monitoring endpoints through tunnels, not commands).
 func TestPhasesNewBinaryRoundTrips(t *testing.T) {
 	h := newPhaseHost(t)
@@ -411,8 +461,8 @@ func TestPhasesNewBinaryRoundTrips(t *testing.T) {
 	if log, err := h.run(t, p, restartUnit{}, recordApplied{}); err != nil {
 		t.Fatalf("restart: %v\n%s", err, log)
 	}
-	if n := h.srv.Execs() - before; n != 3 {
-		t.Errorf("%d round trips, want 3", n)
+	if n := h.srv.Execs() - before; n != 2 {
+		t.Errorf("%d commands, want 2", n)
 	}
 	if got, _ := os.ReadFile(h.s.Inv.NATS.InstallPath); !strings.HasSuffix(string(got), "# v2\n") {
 		t.Error("the new binary is not installed")

@@ -10,8 +10,8 @@ import (
 )
 
 // uploadBinary streams the local nats-server binary to its temporary name
-// beside the installed one; the host checks its sha256 and sets its mode.
-// checkBinary runs it and installFiles renames it.
+// beside the installed one. verifyUploads checks it on the host, checkBinary
+// runs it and installFiles renames it.
 type uploadBinary struct{}
 
 func (uploadBinary) Title() string              { return "upload the nats-server binary" }

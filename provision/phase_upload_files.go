@@ -9,9 +9,8 @@ import (
 )
 
 // uploadFiles sends the configs and the unit to their temporary names
-// beside their targets, all at once over the host's connection; the host
-// checks each one's sha256 and sets its mode and owner. checkConfig and
-// installFiles do the rest.
+// beside their targets, all at once over the host's connection.
+// verifyUploads, checkConfig and installFiles do the rest.
 type uploadFiles struct{}
 
 func (uploadFiles) Title() string              { return "upload configs and unit" }

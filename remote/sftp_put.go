@@ -14,9 +14,9 @@ import (
 	"github.com/pkg/sftp"
 )
 
-// putSFTP sends f's content over SFTP to <path>.dcctl-tmp, then runs the
-// install script, which checks the sha256 on the host, sets owner and mode,
-// and renames. A transfer cut off midway (connection lost, client killed)
+// putSFTP sends f's content over SFTP to <path>.dcctl-tmp, then (unless
+// f.Stage) runs the install script, which checks the sha256 on the host,
+// sets owner and mode, and renames. A transfer cut off midway (connection lost, client killed)
 // leaves the temporary file behind, never a changed target: the next Put
 // replaces it, and provision's facts find and remove it.
 func (c *Client) putSFTP(ctx context.Context, sc *sftp.Client, f File, want string, progress func(int64)) error {
@@ -70,6 +70,9 @@ func (c *Client) putSFTP(ctx context.Context, sc *sftp.Client, f File, want stri
 	if (f.Size > 0 && n != f.Size) || sum != want {
 		_ = sc.Remove(tmp)
 		return c.installError(f, want, &ExitError{Host: c.name, Code: exitMismatch}, n, sum, true)
+	}
+	if f.Stage {
+		return nil // the caller's script runs StagedCheck
 	}
 	_, _, err = c.run(ctx, "install "+f.Path, installScript(f, want, false), nil)
 	if err == nil {

@@ -40,11 +40,13 @@ type File struct {
 	// A non-zero exit, or none within CheckTimeout, fails the Put with
 	// ErrCheckFailed; the old file stays.
 	Check []string
-	// Stage, when set, leaves the checked file at Path+TempSuffix, with its
-	// owner and mode set, instead of renaming it over Path: the caller
-	// installs several files at once, after checks of its own, in one
-	// script. A staged file never installed is a leftover temporary file
-	// for the next run to remove.
+	// Stage, when set, leaves the content at Path+TempSuffix instead of
+	// installing it: the caller installs several files at once, in one
+	// script of its own that first runs StagedCheck for each. Over SFTP
+	// nothing runs on the host until then (the content's sha256 was checked
+	// as it was sent); over exec the upload script checks it too. A staged
+	// file never installed is a leftover temporary file for the next run to
+	// remove.
 	Stage bool
 }
 
@@ -190,6 +192,18 @@ fi
 `)
 	}
 	return b.String()
+}
+
+// StagedCheck is a shell command (a subshell) that does on the host what Put
+// does after the transfer, for a file Put staged: it checks that the
+// temporary file is the plain file received, with f.SHA256, sets its owner
+// and mode, runs f.Check, and flushes it, leaving it at Path+TempSuffix for
+// the caller to rename. It exits non-zero with the reason on stderr
+// (status 65: another sha256; 66: f.Check failed), having removed the
+// temporary file.
+func StagedCheck(f File) string {
+	f.Stage = true
+	return "(\n" + installScript(f, strings.ToLower(f.SHA256), false) + ")"
 }
 
 // unixMode converts Go's mode bits to chmod's octal (Go keeps setuid & co.

@@ -317,40 +317,48 @@ func TestPutCheckRunsTheNewFileBeforeTheRename(t *testing.T) {
 	})
 }
 
-// A staged Put checks the content and sets mode and owner, but leaves the
-// file beside the target, which keeps its old content.
-func TestPutStageLeavesTheCheckedFileBesideTheTarget(t *testing.T) {
-	e := newTestEnv(t)
-	c := e.dial(t)
-	path := filepath.Join(e.dir, "nats-server.conf")
-	if err := os.WriteFile(path, []byte("old\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	content := []byte("new\n")
-	owner, group := currentOwner(t)
-	err := c.Put(t.Context(), File{Path: path, Mode: 0o640, Owner: owner, Group: group,
-		Content: bytes.NewReader(content), SHA256: sum(content), Stage: true}, nil)
-	if err != nil {
-		t.Fatalf("Put: %v", err)
-	}
-	if got, _ := os.ReadFile(path); string(got) != "old\n" {
-		t.Errorf("target holds %q, want the old content", got)
-	}
-	st, err := os.Stat(path + TempSuffix)
-	if err != nil {
-		t.Fatalf("staged file: %v", err)
-	}
-	if got, _ := os.ReadFile(path + TempSuffix); !bytes.Equal(got, content) || st.Mode().Perm() != 0o640 {
-		t.Errorf("staged file holds %q mode %o, want %q mode 640", got, st.Mode().Perm(), content)
-	}
+// A staged Put leaves the content beside the target, which keeps its old
+// content; StagedCheck then checks it and sets mode and owner. Over SFTP
+// the staged Put runs nothing on the host.
+func TestPutStageLeavesTheFileBesideTheTarget(t *testing.T) {
+	forTransfers(t, func(t *testing.T, e *testEnv, c *Client) {
+		path := filepath.Join(e.dir, "nats-server.conf")
+		if err := os.WriteFile(path, []byte("old\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		content := []byte("new\n")
+		owner, group := currentOwner(t)
+		f := File{Path: path, Mode: 0o640, Owner: owner, Group: group, Content: bytes.NewReader(content), SHA256: sum(content), Stage: true}
+		before := e.srv.Execs()
+		if err := c.Put(t.Context(), f, nil); err != nil {
+			t.Fatalf("Put: %v", err)
+		}
+		if n := e.srv.Execs() - before; c.transfer == TransferSFTP && n != 0 {
+			t.Errorf("a staged Put over SFTP ran %d commands on the host, want none", n)
+		}
+		if got, _ := os.ReadFile(path); string(got) != "old\n" {
+			t.Errorf("target holds %q, want the old content", got)
+		}
+		if _, stderr, err := c.Run(t.Context(), StagedCheck(f)); err != nil {
+			t.Fatalf("StagedCheck: %v %s", err, stderr)
+		}
+		st, err := os.Stat(path + TempSuffix)
+		if err != nil {
+			t.Fatalf("staged file: %v", err)
+		}
+		if got, _ := os.ReadFile(path + TempSuffix); !bytes.Equal(got, content) || st.Mode().Perm() != 0o640 {
+			t.Errorf("staged file holds %q mode %o, want %q mode 640", got, st.Mode().Perm(), content)
+		}
 
-	// A wrong sum stages nothing.
-	os.Remove(path + TempSuffix)
-	err = c.Put(t.Context(), File{Path: path, Mode: 0o640, Content: bytes.NewReader(content), SHA256: sum([]byte("other")), Stage: true}, nil)
-	if err == nil {
-		t.Fatal("Put with a wrong sum succeeded")
-	}
-	if _, err := os.Lstat(path + TempSuffix); !errors.Is(err, fs.ErrNotExist) {
-		t.Errorf("a rejected upload left %s (lstat: %v)", path+TempSuffix, err)
-	}
+		// A staged file that is not what was sent fails the check and goes.
+		os.WriteFile(path+TempSuffix, []byte("tampered\n"), 0o600)
+		_, _, err = c.Run(t.Context(), StagedCheck(f))
+		var ee *ExitError
+		if !errors.As(err, &ee) || ee.Code != exitMismatch {
+			t.Fatalf("StagedCheck of another content: %v, want exit status %d", err, exitMismatch)
+		}
+		if _, err := os.Lstat(path + TempSuffix); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("a rejected staged file stays (lstat: %v)", err)
+		}
+	})
 }
