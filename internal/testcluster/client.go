@@ -1,6 +1,7 @@
 package testcluster
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -56,7 +57,11 @@ func Publish(t testing.TB, js njs.JetStream, subject string, n int) {
 			m.Header.Add("X-Multi", "a")
 			m.Header.Add("X-Multi", "b")
 		}
-		if _, err := js.PublishMsg(t.Context(), m); err != nil {
+		// Not the test's context: it ends before cleanups, which may publish.
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		_, err := js.PublishMsg(ctx, m)
+		cancel()
+		if err != nil {
 			t.Fatalf("publish %d of %d to %s: %v", i, n, m.Subject, err)
 		}
 	}

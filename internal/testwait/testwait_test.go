@@ -58,3 +58,19 @@ func TestEventually(t *testing.T) {
 		t.Fatalf("Eventually gave up with %q, want what was awaited, the timeout and the last error", r.msg)
 	}
 }
+
+// TestEventuallyInCleanup: a cleanup may wait too, although the test's
+// context has ended by then (tests repair what they broke and wait until it
+// is healthy again).
+func TestEventuallyInCleanup(t *testing.T) {
+	t.Cleanup(func() {
+		calls := 0
+		testwait.Eventually(t, 10*time.Second, "second call", func() error {
+			calls++
+			if calls < 2 {
+				return fmt.Errorf("call %d", calls)
+			}
+			return nil
+		})
+	})
+}
