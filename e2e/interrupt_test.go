@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dcctl/dcctl/internal/testwait"
 	"github.com/dcctl/dcctl/runbooks"
 )
 
@@ -86,7 +87,7 @@ func TestInterruptMidRollout(t *testing.T) {
 		_, enters[n] = unitTimes(t, n)
 	}
 	run = startLive(t, "runbook", "rolling-restart", "--cluster", "US", "--yes", changed)
-	eventually(t, 3*time.Minute, "the runbook's first restart", func() error {
+	testwait.Eventually(t, 3*time.Minute, "the runbook's first restart", func() error {
 		for _, n := range nodes {
 			if _, e := unitTimes(t, n); e != enters[n] {
 				return nil
@@ -195,7 +196,7 @@ func (r *liveRun) exited() bool {
 
 func (r *liveRun) waitFor(t *testing.T, what string, seen func(string) bool) {
 	t.Helper()
-	eventually(t, 5*time.Minute, what, func() error {
+	testwait.Eventually(t, 5*time.Minute, what, func() error {
 		out := r.output()
 		switch {
 		case seen(out):
@@ -251,7 +252,7 @@ func TestLockLostMidRun(t *testing.T) {
 		_, enters[n] = unitTimes(t, n)
 	}
 	run := startLive(t, "runbook", "rolling-restart", "--yes", inv)
-	eventually(t, 3*time.Minute, "the runbook's first restart", func() error {
+	testwait.Eventually(t, 3*time.Minute, "the runbook's first restart", func() error {
 		for _, n := range nodes {
 			if _, e := unitTimes(t, n); e != enters[n] {
 				return nil
@@ -299,7 +300,7 @@ func TestLockLostMidRun(t *testing.T) {
 	}
 	// The next test expects a healthy lab: the run stopped while the node
 	// it restarted was still coming back.
-	eventually(t, 3*time.Minute, "the lab healthy again", func() error {
+	testwait.Eventually(t, 3*time.Minute, "the lab healthy again", func() error {
 		if _, errOut, code := runDcctl(t, "status", inv); code != 0 {
 			return fmt.Errorf("status exit %d: %s", code, errOut)
 		}

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/dcctl/dcctl/internal/testwait"
 )
 
 // TestLab checks the lab itself, independently of dcctl: real systemd on every host, sshd
@@ -31,7 +33,7 @@ func TestLab(t *testing.T) {
 				t.Parallel()
 				var f hostFacts
 				// Right after up a host may still be "starting" (sshd is up before the last units).
-				eventually(t, time.Minute, n.Name+" systemd running", func() error {
+				testwait.Eventually(t, time.Minute, n.Name+" systemd running", func() error {
 					var err error
 					f, err = readHostFacts(n)
 					if err != nil {
@@ -145,8 +147,8 @@ func TestLab(t *testing.T) {
 		sshHost(t, us[0].Name, "true")
 
 		runLab(t, "heal")
-		eventually(t, 10*time.Second, "healed emea -> us", crossDC)
-		eventually(t, 10*time.Second, "healed us -> emea", crossDCBack)
+		testwait.Eventually(t, 10*time.Second, "healed emea -> us", crossDC)
+		testwait.Eventually(t, 10*time.Second, "healed us -> emea", crossDCBack)
 	})
 }
 

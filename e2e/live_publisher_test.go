@@ -10,6 +10,8 @@ import (
 	"time"
 
 	njs "github.com/nats-io/nats.go/jetstream"
+
+	"github.com/dcctl/dcctl/internal/testwait"
 )
 
 // livePublisher is a client publishing with acks to a stream while a drill
@@ -80,7 +82,7 @@ func (p *livePublisher) count() int {
 func (p *livePublisher) waitAcked(t *testing.T, n int) {
 	t.Helper()
 	want := p.count() + n
-	eventually(t, time.Minute, p.stream+" takes writes", func() error {
+	testwait.Eventually(t, time.Minute, p.stream+" takes writes", func() error {
 		if got := p.count(); got < want {
 			return fmt.Errorf("%d acknowledged, want %d", got, want)
 		}
@@ -103,7 +105,7 @@ func (p *livePublisher) check(t *testing.T) {
 		seqs = append(seqs, seq)
 	}
 	slices.Sort(seqs)
-	eventually(t, time.Minute, "every acknowledged message of "+p.stream, func() error {
+	testwait.Eventually(t, time.Minute, "every acknowledged message of "+p.stream, func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		s, err := p.d.js(p.domain).Stream(ctx, p.stream)

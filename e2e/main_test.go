@@ -238,23 +238,6 @@ func runLab(t testing.TB, args ...string) {
 	}
 }
 
-// eventually polls check until it returns nil or the deadline passes, then fails with its
-// last error. Polling, not sleeping: the test is as fast as the system allows.
-func eventually(t testing.TB, timeout time.Duration, what string, check func() error) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := check()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %v: %v", what, timeout, err)
-		}
-		time.Sleep(200 * time.Millisecond) // poll interval, not synchronisation
-	}
-}
-
 // runCmd runs a command and returns its combined output.
 func runCmd(ctx context.Context, name string, args ...string) (string, error) {
 	out, err := exec.CommandContext(ctx, name, args...).CombinedOutput()

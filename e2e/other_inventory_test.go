@@ -16,6 +16,7 @@ import (
 
 	njs "github.com/nats-io/nats.go/jetstream"
 
+	"github.com/dcctl/dcctl/internal/testwait"
 	"github.com/dcctl/dcctl/provision"
 	"github.com/dcctl/dcctl/status"
 )
@@ -447,7 +448,7 @@ func (o *otherDeployment) drill(t *testing.T) {
 	if _, stderr, code := runDcctl(t, "runbook", "replace-peer", dead, "-i", o.inv, "--yes"); code != 0 {
 		t.Fatalf("replace-peer %s: exit %d: %s", dead, code, stderr)
 	}
-	eventually(t, time.Minute, "ORDER_EVENTS on 3 current replicas without "+dead, func() error {
+	testwait.Eventually(t, time.Minute, "ORDER_EVENTS on 3 current replicas without "+dead, func() error {
 		got, err := d.replicas("central", "ORDER_EVENTS")
 		if err == nil && (len(got) != 3 || slices.Contains(got, dead)) {
 			err = fmt.Errorf("replicas %v", got)
@@ -460,7 +461,7 @@ func (o *otherDeployment) drill(t *testing.T) {
 	if _, stderr, code := runDcctl(t, "runbook", "restore-node", dead, "-i", o.inv, "--yes"); code != 0 {
 		t.Fatalf("restore-node %s: exit %d: %s", dead, code, stderr)
 	}
-	eventually(t, 90*time.Second, "the backbone's meta group whole again", func() error { return o.metaWhole("CORE") })
+	testwait.Eventually(t, 90*time.Second, "the backbone's meta group whole again", func() error { return o.metaWhole("CORE") })
 	live.waitAcked(t, 5)
 	live.check(t)
 }

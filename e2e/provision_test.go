@@ -15,6 +15,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/dcctl/dcctl/internal/testwait"
 )
 
 // These tests judge provision by what the hosts and servers report
@@ -246,7 +248,7 @@ func TestProvision(t *testing.T) {
 		if got := strings.TrimSpace(sshHost(t, stopped.Name, "systemctl is-enabled nats-server; test -e /etc/nats/.dcctl-stopped && echo marker left || true")); got != "enabled" {
 			t.Errorf("%s after node start: %q, want the unit enabled and no marker", stopped.Name, got)
 		}
-		eventually(t, time.Minute, "status healthy again", func() error {
+		testwait.Eventually(t, time.Minute, "status healthy again", func() error {
 			if out, _, code := runDcctl(t, "status", inv); code != 0 {
 				return fmt.Errorf("status exit %d\n%s", code, out)
 			}
@@ -343,7 +345,7 @@ func TestProvision(t *testing.T) {
 		if _, after := unitTimes(t, target); after == before {
 			t.Errorf("%s was not restarted through sudo", target)
 		}
-		eventually(t, time.Minute, target+" healthy again", func() error {
+		testwait.Eventually(t, time.Minute, target+" healthy again", func() error {
 			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 			defer cancel()
 			code, _, err := httpGet(ctx, hostAddr(t, target), natsHTTPPort, "/healthz")

@@ -26,6 +26,7 @@ import (
 	njs "github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/crypto/ssh"
 
+	"github.com/dcctl/dcctl/internal/testwait"
 	"github.com/dcctl/dcctl/inventory"
 )
 
@@ -641,7 +642,7 @@ func testUploadCut(t *testing.T, tr *transcript) {
 	run := tr.start(t, "provision", inv, "--limit", victim)
 	var sshd int
 	var size int64
-	eventually(t, 60*time.Second, "the binary upload to "+victim+" under way (2 MB sent)", func() error {
+	testwait.Eventually(t, 60*time.Second, "the binary upload to "+victim+" under way (2 MB sent)", func() error {
 		select {
 		case <-run.done:
 			return fmt.Errorf("stop polling: provision ended first")
@@ -698,7 +699,7 @@ func testRolloutStops(t *testing.T, tr *transcript) {
 	// rolling-restart restarts the meta leader last: the first follower in
 	// inventory order goes first.
 	var leader string
-	eventually(t, 30*time.Second, "US meta leader", func() error {
+	testwait.Eventually(t, 30*time.Second, "US meta leader", func() error {
 		l, err := metaLeaderSeenBy(hostAddr(t, "us_1"), natsHTTPPort)
 		if err == nil && l == "" {
 			err = errors.New("none")
@@ -723,7 +724,7 @@ func testRolloutStops(t *testing.T, tr *transcript) {
 	// While it runs, a second operator is refused, told who holds the lock.
 	pidLine := fmt.Sprintf("pid=%d\n", run.cmd.Process.Pid)
 	first := labNodes(t)[0].Name
-	eventually(t, 60*time.Second, "the runbook's lock on "+first, func() error {
+	testwait.Eventually(t, 60*time.Second, "the runbook's lock on "+first, func() error {
 		if s := sshHost(t, first, "cat "+lockPath+" 2>/dev/null || true"); !strings.Contains(s, pidLine) {
 			return fmt.Errorf("lock: %q", s)
 		}
@@ -870,7 +871,7 @@ func breakStore(t *testing.T, tr *transcript, node string) {
 	sshHost(t, node, "chmod 000 "+dir)
 	t.Cleanup(func() {
 		sshHost(t, node, fmt.Sprintf("chmod %s %s && systemctl reset-failed nats-server; systemctl restart nats-server", mode, dir))
-		eventually(t, 2*time.Minute, node+" healthy again", func() error {
+		testwait.Eventually(t, 2*time.Minute, node+" healthy again", func() error {
 			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 			defer cancel()
 			code, body, err := httpGet(ctx, hostAddr(t, node), natsHTTPPort, "/healthz")

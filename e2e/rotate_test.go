@@ -11,6 +11,7 @@ import (
 	"github.com/BurntSushi/toml"
 	"github.com/nats-io/nats.go"
 
+	"github.com/dcctl/dcctl/internal/testwait"
 	"github.com/dcctl/dcctl/inventory"
 )
 
@@ -105,13 +106,13 @@ func TestRotatePasswords(t *testing.T) {
 	}
 	// What nats-server does to a connection whose password is gone: it is
 	// closed at the reload, and the client cannot log in again with it.
-	eventually(t, 30*time.Second, "the old password's connection is cut", func() error {
+	testwait.Eventually(t, 30*time.Second, "the old password's connection is cut", func() error {
 		if disconnects.Load() == 0 {
 			return fmt.Errorf("still connected (status %v)", client.Status())
 		}
 		return nil
 	})
-	eventually(t, time.Minute, "status healthy after --finish", func() error {
+	testwait.Eventually(t, time.Minute, "status healthy after --finish", func() error {
 		if out, _, code := runDcctl(t, "status", inv); code != 0 {
 			return fmt.Errorf("status exit %d\n%s", code, out)
 		}

@@ -19,10 +19,11 @@ import (
 	"github.com/nats-io/nats.go"
 	njs "github.com/nats-io/nats.go/jetstream"
 
+	"github.com/dcctl/dcctl/internal/testwait"
 	"github.com/dcctl/dcctl/inventory"
 )
 
-// The seed's drills, run with dcctl's runbooks on the lab. Every outcome is
+// The drills of docs/runbooks.md, run with dcctl's runbooks on the lab. Every outcome is
 // judged by asking the servers themselves — nats.go against the client URLs
 // and each server's own /jsz over HTTP — never through the runbooks' checks.
 
@@ -105,7 +106,7 @@ func (d *drillLab) publish(domain, prefix string, n int) {
 	js := d.js(domain)
 	for i := 0; i < n; i++ {
 		subj := fmt.Sprintf("%s%d", prefix, i%5)
-		eventually(d.t, 30*time.Second, "publish to "+subj, func() error {
+		testwait.Eventually(d.t, 30*time.Second, "publish to "+subj, func() error {
 			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 			defer cancel()
 			_, err := js.Publish(ctx, subj, []byte(fmt.Sprintf("%s message %d at %s", domain, i, time.Now().Format(time.RFC3339Nano))))
@@ -133,7 +134,7 @@ func (d *drillLab) content(domain, stream string) content {
 func (d *drillLab) contentUpTo(domain, stream string, upTo uint64) content {
 	d.t.Helper()
 	var c content
-	eventually(d.t, time.Minute, "read "+stream, func() error {
+	testwait.Eventually(d.t, time.Minute, "read "+stream, func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		js := d.js(domain)
@@ -268,7 +269,7 @@ func (d *drillLab) restoreNode(node string) {
 		d.t.Fatalf("restore-node %s: exit %d: %s", node, code, stderr)
 	}
 	n := d.inv.Node(node)
-	eventually(d.t, time.Minute, node+" healthy", func() error {
+	testwait.Eventually(d.t, time.Minute, node+" healthy", func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 		defer cancel()
 		code, _, err := httpGet(ctx, n.Host, n.Ports.HTTP, "/healthz")
@@ -286,7 +287,7 @@ func (d *drillLab) kill(node string) {
 	}
 }
 
-// TestRunbookDrills runs the seed's drills in order on one provisioned lab.
+// TestRunbookDrills runs the drills in order on one provisioned lab.
 func TestRunbookDrills(t *testing.T) {
 	d := newDrillLab(t)
 	inv := labInventory(t)
@@ -315,7 +316,7 @@ func TestRunbookDrills(t *testing.T) {
 			t.Errorf("replace-peer does not name the proof for foo:\n%s", out)
 		}
 		var got []string
-		eventually(t, time.Minute, "foo has 3 current replicas", func() (err error) {
+		testwait.Eventually(t, time.Minute, "foo has 3 current replicas", func() (err error) {
 			got, err = d.replicas("hub", "foo")
 			if err == nil && len(got) != 3 {
 				err = fmt.Errorf("replicas %v", got)
@@ -352,7 +353,7 @@ func TestRunbookDrills(t *testing.T) {
 			t.Fatalf("replace-peer %s in a full cluster: exit %d: %s", dead, code, stderr)
 		}
 		d.restoreNode(dead)
-		eventually(t, time.Minute, "us whole again", func() error {
+		testwait.Eventually(t, time.Minute, "us whole again", func() error {
 			got, err := d.replicas("us", "us")
 			if err == nil && (len(got) != 3 || !slices.Contains(got, dead)) {
 				err = fmt.Errorf("replicas %v", got)
@@ -388,7 +389,7 @@ func TestRunbookDrills(t *testing.T) {
 		// Every server of the cluster reports the same messages and last
 		// sequence in its own /jsz as the leader, once the client stopped.
 		for _, n := range d.inv.Cluster("EMEA").Active() {
-			eventually(t, 30*time.Second, n.Name+" holds emea", func() error {
+			testwait.Eventually(t, 30*time.Second, n.Name+" holds emea", func() error {
 				s, err := d.serverStream(n.Name, "emea")
 				switch {
 				case err != nil:
@@ -476,7 +477,7 @@ func TestRunbookDrills(t *testing.T) {
 		})
 		live := si.Cluster.Leader
 		lnode := d.inv.Node(live)
-		eventually(t, time.Minute, "hub has no meta leader", func() error {
+		testwait.Eventually(t, time.Minute, "hub has no meta leader", func() error {
 			leader, err := metaLeaderSeenBy(lnode.Host, lnode.Ports.HTTP)
 			if err == nil && leader != "" {
 				err = fmt.Errorf("%s still sees meta leader %s", live, leader)
@@ -515,7 +516,7 @@ func TestRunbookDrills(t *testing.T) {
 		// The meta group is whole: every backbone server sees one leader and
 		// four current peers.
 		for _, n := range d.inv.Cluster("BB").Active() {
-			eventually(t, time.Minute, n.Name+" sees a whole meta group", func() error {
+			testwait.Eventually(t, time.Minute, n.Name+" sees a whole meta group", func() error {
 				leader, err := metaLeaderSeenBy(n.Host, n.Ports.HTTP)
 				if err == nil && leader == "" {
 					err = errors.New("no meta leader")

@@ -10,6 +10,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/dcctl/dcctl/internal/testwait"
 	"github.com/dcctl/dcctl/inventory"
 )
 
@@ -117,7 +118,7 @@ func TestSecrets(t *testing.T) {
 		if err := login(hub, app, sec.Password(app)); err != nil {
 			t.Errorf("the file's password does not log in after converging back: %v", err)
 		}
-		eventually(t, time.Minute, "status healthy", func() error {
+		testwait.Eventually(t, time.Minute, "status healthy", func() error {
 			if out, _, code := runDcctl(t, "status", inv); code != 0 {
 				return fmt.Errorf("status exit %d\n%s", code, out)
 			}

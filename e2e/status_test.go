@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dcctl/dcctl/internal/testwait"
 	"github.com/dcctl/dcctl/inventory"
 	"github.com/dcctl/dcctl/status"
 )
@@ -53,7 +54,7 @@ func TestStatus(t *testing.T) {
 	}
 
 	var r *status.Report
-	eventually(t, 90*time.Second, "dcctl status healthy after provision", func() error {
+	testwait.Eventually(t, 90*time.Second, "dcctl status healthy after provision", func() error {
 		var code int
 		r, code = statusJSON(t)
 		if code != 0 || !r.Healthy {
@@ -178,7 +179,7 @@ func TestStatus(t *testing.T) {
 	if out, stderr, code := runDcctl(t, "node", "start", victim, labInventory(t)); code != 0 {
 		t.Fatalf("node start: exit %d\n%s\n%s", code, out, stderr)
 	}
-	eventually(t, 60*time.Second, "status healthy after node start", func() error {
+	testwait.Eventually(t, 60*time.Second, "status healthy after node start", func() error {
 		r, code := statusJSON(t)
 		if code != 0 {
 			return fmt.Errorf("exit %d, warnings %+v", code, r.Warnings)
