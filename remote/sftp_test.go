@@ -174,3 +174,21 @@ func TestDialRefusesAnUnknownTransfer(t *testing.T) {
 		t.Fatalf("Dial with transfer scp: %v, want the value and the choices", err)
 	}
 }
+
+// The host checks what arrived over SFTP too: a temporary file whose bytes
+// are not the promised ones (corrupted on the way or on disk) is refused and
+// removed, and the target stays.
+func TestSFTPInstallScriptRefusesAChecksumMismatchOnTheHost(t *testing.T) {
+	e := newTestEnv(t)
+	c := e.dial(t)
+	path := filepath.Join(e.dir, "nats-server")
+	os.WriteFile(path, []byte("old"), 0o755)
+	os.WriteFile(path+TempSuffix, []byte("corrupted"), 0o600)
+	script := installScript(File{Path: path, Mode: 0o755}, sum([]byte("new")), false)
+	_, _, err := c.Run(t.Context(), script)
+	var exitErr *ExitError
+	if !errors.As(err, &exitErr) || exitErr.Code != exitMismatch || !strings.Contains(string(exitErr.Stderr), "nothing installed") {
+		t.Fatalf("install of a corrupted temporary file: got %v, want exit %d saying nothing was installed", err, exitMismatch)
+	}
+	assertFile(t, path, []byte("old"))
+}
