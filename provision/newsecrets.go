@@ -12,9 +12,9 @@ import (
 // server may already run with others: rolling them out would lock every
 // client and leaf link out. plans must cover every node of the inventory.
 // A new secrets file is allowed only when no host has a config from dcctl
-// (no config file, no leafnode remotes file, no applied marker); a user new
-// to an existing file only when no host's config names that user yet. An
-// unreachable host is a refusal too: nobody can tell what it runs with.
+// (no config file, no leafnode remotes file, no applied marker) and every
+// host could be asked; a user new to an existing file only when no host's
+// config names that user yet.
 func CheckNewPasswords(inv *inventory.Inventory, sec *inventory.Secrets, plans []*HostPlan) error {
 	gen := sec.Generated()
 	if len(gen) == 0 {
@@ -25,7 +25,13 @@ func CheckNewPasswords(inv *inventory.Inventory, sec *inventory.Secrets, plans [
 	for _, p := range plans {
 		name := p.Node.Name
 		if p.Facts == nil {
-			bad = append(bad, name+" could not be checked (unreachable)")
+			// Without a file, a host nobody can ask may run with the lost
+			// passwords. A user added to an existing file is new to every
+			// host that took the file's users: the others stay unchanged
+			// and get it on the run that reaches them.
+			if !sec.FileExists() {
+				bad = append(bad, name+" could not be checked (unreachable)")
+			}
 			continue
 		}
 		if !sec.FileExists() {

@@ -87,6 +87,9 @@ func TestNewPasswordsOnlyForAFreshDeployment(t *testing.T) {
 	if err := CheckNewPasswords(inv, added, []*HostPlan{planOne(t, s2, inv.Node("n1"))}); err != nil {
 		t.Errorf("a user no host knows: %v", err)
 	}
+	if err := CheckNewPasswords(inv, added, []*HostPlan{{Node: inv.Node("n1"), Unreachable: errors.New("dial: no route")}}); err != nil {
+		t.Errorf("a user added while a host is unreachable: %v (an addition; the host gets it when it is back)", err)
+	}
 	os.WriteFile(conf, []byte("accounts { APP: { users: [ { user: \"app2\", password: \"$2a$11$y\" } ] } }\n"), 0o640)
 	s2.Forget("n1")
 	if err := CheckNewPasswords(inv, added, []*HostPlan{planOne(t, s2, inv.Node("n1"))}); err == nil || !strings.Contains(err.Error(), "already has user app2") {
