@@ -39,7 +39,12 @@ func provisionCommand() *cli.Command {
 			"at a time per cluster behind the health gate. A second run changes nothing.\n" +
 			"Ends with a recap; exit 1 if any host failed or was unreachable. Ctrl-C (or\n" +
 			"losing the deployment lock) stops it before the next node is restarted; no\n" +
-			"file is ever left half-installed.",
+			"file is ever left half-installed.\n\n" +
+			"Passwords: provision creates the secrets file (random passwords) only when no\n" +
+			"host has a config from dcctl yet and every host answers, and adds a password\n" +
+			"for a user new to the inventory; otherwise a missing password is refused\n" +
+			"(exit 2) with the ways to recover. The health gate reads the monitoring\n" +
+			"endpoints over SSH: it needs no NATS password.",
 		Flags: append([]cli.Flag{
 			inventoryFlag(), limitFlag(), concurrencyFlag(), jsonFlag(),
 			&cli.BoolFlag{Name: "check", Usage: "only show the plan; change nothing"},
