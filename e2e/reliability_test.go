@@ -436,6 +436,10 @@ func testHostKeyChanged(t *testing.T, tr *transcript) {
 	inv := copyInventory(t, tr, "", append([]string{fmt.Sprintf("known_hosts = %q", labKnown), fmt.Sprintf("known_hosts = %q", copyKnown)}, extraUser...)...)
 	// Order matters: copyInventory first makes the path absolute, then the
 	// pair above points it at the copy.
+	// The added user's password, for the commands other than provision
+	// (which alone may create one): they refuse a missing password before
+	// they reach any host.
+	t.Setenv(inventory.EnvVar("relacc"), "e2e-relacc-password")
 
 	_, before := unitTimes(t, "us_1")
 	for _, args := range [][]string{{"provision", inv}, {"runbook", "rolling-restart", "--cluster", "US", "--yes", inv}, {"node", "restart", "us_1", inv, "--yes"}} {
