@@ -561,10 +561,11 @@ func testUnreachable(t *testing.T, tr *transcript) {
 	}
 }
 
-// uploadInProgress finds, among this machine's processes, the shell of the
-// install script writing path+".dcctl-tmp" inside node's network namespace,
-// and returns the sshd process serving it (its nearest sshd ancestor) and
-// the temporary file's current size.
+// uploadInProgress finds, among this machine's processes, the one writing
+// path+".dcctl-tmp" inside node's network namespace: the host's sftp-server
+// (uploads go over SFTP), or the shell of an exec upload's install script
+// (transfer = "exec"). It returns the sshd process serving it (its nearest
+// sshd ancestor) and the temporary file's current size.
 func uploadInProgress(node, path string) (sshd int, size int64, err error) {
 	nsIno := func(p string) uint64 {
 		var st syscall.Stat_t
@@ -581,7 +582,12 @@ func uploadInProgress(node, path string) (sshd int, size int64, err error) {
 	marker := []byte(path + ".dcctl-tmp")
 	for _, p := range procs {
 		cmdline, err := os.ReadFile(p + "/cmdline")
-		if err != nil || !bytes.Contains(cmdline, marker) || !bytes.Contains(cmdline, []byte("trap")) {
+		if err != nil {
+			continue
+		}
+		comm, _ := os.ReadFile(p + "/comm")
+		execUpload := bytes.Contains(cmdline, marker) && bytes.Contains(cmdline, []byte("trap"))
+		if !execUpload && strings.TrimSpace(string(comm)) != "sftp-server" {
 			continue
 		}
 		if nsIno(p+"/ns/net") != want {

@@ -70,7 +70,7 @@ func installPhases() []phase {
 	return []phase{
 		// one script: prepare
 		cleanTemp{}, createUser{}, createParents{}, ownDirs{}, fixModes{},
-		// uploads, to temporary names beside the targets, checked by sha256
+		// uploads, side by side, to temporary names beside the targets
 		uploadBinary{}, uploadFiles{},
 		// one script: verify, check, install, tell systemd
 		verifyUploads{}, checkBinary{}, checkConfig{}, installFiles{}, daemonReload{}, enableUnit{}, recordApplied{stopped: true},
