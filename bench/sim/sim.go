@@ -1,0 +1,297 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// simOptions tune a simulation.
+type simOptions struct {
+	Hosts int
+	runOptions
+	Keep       bool      // keep the work directory (trees, inventory, logs)
+	CPUProfile string    // write the no-op run's CPU profile here
+	MemProfile string    // write a heap profile (allocations) here after both runs
+	Report     io.Writer // the per-stage breakdown, one line per run
+	// betweenRuns, if not nil, runs after the fresh run with the work
+	// directory (tests use it to change a host behind provision's back).
+	betweenRuns func(dir string) error
+}
+
+// Result is the bench's one JSON line.
+type Result struct {
+	Hosts     int     `json:"hosts"`
+	FreshS    float64 `json:"fresh_s"`
+	NoopS     float64 `json:"noop_s"`
+	PeakRSSMB float64 `json:"peak_rss_mb"`
+}
+
+// simulate brings up o.Hosts simulated hosts, provisions them from nothing,
+// provisions them again (which must change nothing), and measures both.
+func simulate(ctx context.Context, o simOptions) (*Result, error) {
+	if o.Hosts < 1 || o.Hosts > maxHosts {
+		return nil, fmt.Errorf("-hosts %d: want 1 to %d", o.Hosts, maxHosts)
+	}
+	if o.Report == nil {
+		o.Report = io.Discard
+	}
+	if err := raiseFileLimit(); err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", "dcctl-sim-")
+	if err != nil {
+		return nil, err
+	}
+	if o.Keep {
+		fmt.Fprintf(o.Report, "sim: work directory %s kept\n", dir)
+	}
+	hostKey, err := writeKeys(dir)
+	if err != nil {
+		return nil, err
+	}
+	if err := buildStub(ctx, filepath.Join(dir, "bin", "nats-server")); err != nil {
+		return nil, err
+	}
+	before := childrenCPU()
+	hp, err := startHosts(ctx, dir, o.Hosts)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		hp.stop()
+		fmt.Fprintf(o.Report, "sim: simulated hosts used %.1fs of CPU (their shells, stand-ins, sshd side)\n", childrenCPU()-before)
+		if !o.Keep {
+			removeWorkDir(dir, o.Report)
+		}
+	}()
+	invPath, err := writeInventory(dir, hp.ports, hostKey)
+	if err != nil {
+		return nil, err
+	}
+	if err := hp.send(ctx, "inventory "+invPath, "ok"); err != nil {
+		return nil, err
+	}
+
+	run := func(what string) (time.Duration, []string, error) {
+		logf, err := os.Create(filepath.Join(dir, what+".log"))
+		if err != nil {
+			return 0, nil, err
+		}
+		defer logf.Close()
+		ro := o.runOptions
+		ro.Log = logf
+		cpu0 := selfCPU()
+		plans, recap, st, err := provisionRun(ctx, invPath, ro)
+		if err != nil {
+			return 0, nil, fmt.Errorf("%s run: %w (log: %s)", what, err, logf.Name())
+		}
+		fmt.Fprintf(o.Report, "sim: %d hosts, %s: %s; dcctl CPU %.2fs\n", o.Hosts, what, st, selfCPU()-cpu0)
+		return st.Total, changedHosts(plans, recap), nil
+	}
+	fresh, changed, err := run("fresh")
+	if err != nil {
+		return nil, err
+	}
+	if len(changed) != o.Hosts {
+		return nil, fmt.Errorf("fresh run changed %d of %d hosts", len(changed), o.Hosts)
+	}
+	if o.betweenRuns != nil {
+		if err := o.betweenRuns(dir); err != nil {
+			return nil, err
+		}
+	}
+	stopProfile, err := startCPUProfile(o.CPUProfile)
+	if err != nil {
+		return nil, err
+	}
+	noop, changed, err := run("no-op")
+	stopProfile()
+	if err != nil {
+		return nil, err
+	}
+	if len(changed) > 0 {
+		return nil, fmt.Errorf("the second run was not a no-op: it changed %s", strings.Join(changed, ", "))
+	}
+	if o.MemProfile != "" {
+		if err := writeHeapProfile(o.MemProfile); err != nil {
+			return nil, err
+		}
+	}
+	return &Result{Hosts: o.Hosts, FreshS: round2(fresh.Seconds()), NoopS: round2(noop.Seconds()), PeakRSSMB: round2(peakRSSMB())}, nil
+}
+
+// hostsProc is the running hosts process.
+type hostsProc struct {
+	cmd   *exec.Cmd
+	in    io.WriteCloser
+	out   *bufio.Scanner
+	ports []int
+}
+
+// startHosts starts this program again as the hosts process, in a new
+// mount namespace, and waits until every host listens.
+func startHosts(ctx context.Context, dir string, n int) (*hostsProc, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(exe)
+	cmd.Env = append(os.Environ(), hostsEnv+"="+strconv.Itoa(n)+":"+dir)
+	cmd.Stderr = os.Stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNS, Pdeathsig: syscall.SIGKILL}
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start the hosts process (root is needed for its mount namespace): %w", err)
+	}
+	hp := &hostsProc{cmd: cmd, in: in, out: bufio.NewScanner(out)}
+	err = hp.until(ctx, "ready", func(line string) error {
+		p, ok := strings.CutPrefix(line, "port ")
+		if !ok {
+			return fmt.Errorf("hosts process: unexpected %q", line)
+		}
+		port, err := strconv.Atoi(p)
+		hp.ports = append(hp.ports, port)
+		return err
+	})
+	if err == nil && len(hp.ports) != n {
+		err = fmt.Errorf("hosts process: %d hosts listen, want %d", len(hp.ports), n)
+	}
+	if err != nil {
+		hp.stop()
+		return nil, err
+	}
+	return hp, nil
+}
+
+// until reads the hosts process's lines, each to fn, until want.
+func (hp *hostsProc) until(ctx context.Context, want string, fn func(string) error) error {
+	done := make(chan error, 1)
+	go func() {
+		for hp.out.Scan() {
+			if hp.out.Text() == want {
+				done <- nil
+				return
+			}
+			if err := fn(hp.out.Text()); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- errors.New("hosts process ended before it was " + want + " (see its error above)")
+	}()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+}
+
+func (hp *hostsProc) send(ctx context.Context, line, want string) error {
+	if _, err := io.WriteString(hp.in, line+"\n"); err != nil {
+		return fmt.Errorf("hosts process: %w", err)
+	}
+	return hp.until(ctx, want, func(l string) error { return fmt.Errorf("hosts process: unexpected %q", l) })
+}
+
+// stop ends the hosts process (closing its stdin is the signal) and waits.
+func (hp *hostsProc) stop() {
+	hp.in.Close()
+	t := time.AfterFunc(30*time.Second, func() { hp.cmd.Process.Kill() })
+	hp.cmd.Wait()
+	t.Stop()
+}
+
+// removeWorkDir removes the work directory. Its trees held bind mounts of
+// /usr, but only in the hosts process's private namespace: here they are
+// empty directories. If /usr were ever seen through one, nothing is removed.
+func removeWorkDir(dir string, report io.Writer) {
+	if _, err := os.Stat(filepath.Join(dir, "hosts", "h0000", "usr", "bin")); err == nil {
+		fmt.Fprintf(report, "sim: %s still shows a bind mount of /usr: not removed\n", dir)
+		return
+	}
+	os.RemoveAll(dir)
+}
+
+// buildStub builds the stand-in nats-server (package stubnats).
+func buildStub(ctx context.Context, out string) error {
+	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags=-s -w", "-o", out, "github.com/dcctl/dcctl/bench/sim/stubnats")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("build the stub nats-server: %w\n%s", err, b)
+	}
+	return nil
+}
+
+// raiseFileLimit lifts the soft limit on open files to the hard one: each
+// host costs the driver a connection and the hosts process a listener, a
+// connection and a few pipes per running command.
+func raiseFileLimit() error {
+	var l syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l); err != nil {
+		return err
+	}
+	l.Cur = l.Max
+	return syscall.Setrlimit(syscall.RLIMIT_NOFILE, &l)
+}
+
+// peakRSSMB is this process's peak resident set (getrusage's ru_maxrss, KiB).
+func peakRSSMB() float64 {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return float64(ru.Maxrss) / 1024
+}
+
+func selfCPU() float64     { return cpuOf(syscall.RUSAGE_SELF) }
+func childrenCPU() float64 { return cpuOf(syscall.RUSAGE_CHILDREN) }
+
+func cpuOf(who int) float64 {
+	var ru syscall.Rusage
+	syscall.Getrusage(who, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
+}
+
+func startCPUProfile(file string) (stop func(), err error) {
+	if file == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(file)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+}
+
+func writeHeapProfile(file string) error {
+	f, err := os.Create(file)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return pprof.Lookup("allocs").WriteTo(f, 0)
+}
+
+func round2(x float64) float64 { return math.Round(x*100) / 100 }

@@ -1,0 +1,120 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dcctl/dcctl/inventory"
+)
+
+func TestMain(m *testing.M) {
+	// The simulation starts this test binary again as its hosts process.
+	if v := os.Getenv(hostsEnv); v != "" {
+		os.Exit(hostsMain(v))
+	}
+	os.Exit(m.Run())
+}
+
+func needRoot(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("bench/sim needs root: its hosts run in a private mount namespace, chrooted")
+	}
+}
+
+// TestSimFiveHosts runs the bench as `go run ./bench/sim -hosts 5` does:
+// a fresh provision, then a second run that must change nothing.
+func TestSimFiveHosts(t *testing.T) {
+	needRoot(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	var report strings.Builder
+	res, err := simulate(ctx, simOptions{Hosts: 5, runOptions: runOptions{Concurrency: 16, GateTimeout: time.Minute}, Report: &report})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, report.String())
+	}
+	line, err := json.Marshal(res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got map[string]float64
+	if err := json.Unmarshal(line, &got); err != nil {
+		t.Fatalf("%s: %v", line, err)
+	}
+	if len(got) != 4 || got["hosts"] != 5 || got["fresh_s"] <= 0 || got["noop_s"] <= 0 || got["peak_rss_mb"] <= 0 {
+		t.Fatalf("JSON line %s: want hosts 5 and positive fresh_s, noop_s, peak_rss_mb, nothing else", line)
+	}
+	for _, want := range []string{"5 hosts, fresh:", "5 hosts, no-op:", "simulated hosts used"} {
+		if !strings.Contains(report.String(), want) {
+			t.Errorf("report lacks %q:\n%s", want, report.String())
+		}
+	}
+}
+
+// TestSimNoticesAChangedHost: a host changed behind provision's back
+// between the runs makes the second run a change, which the bench reports
+// as an error instead of a no-op time.
+func TestSimNoticesAChangedHost(t *testing.T) {
+	needRoot(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	_, err := simulate(ctx, simOptions{Hosts: 2, runOptions: runOptions{Concurrency: 16, GateTimeout: time.Minute},
+		betweenRuns: func(dir string) error {
+			return os.Chmod(filepath.Join(dir, "hosts", "h0001", "etc/nats/nats-server.conf"), 0o644)
+		}})
+	if err == nil || !strings.Contains(err.Error(), "not a no-op") || !strings.Contains(err.Error(), "n0001") {
+		t.Fatalf("err = %v, want the second run reported as not a no-op on n0001", err)
+	}
+}
+
+// TestInventoryAtScale: the generated inventory of 1000 nodes is valid (as
+// `dcctl validate` sees it) and has the shape the bench documents.
+func TestInventoryAtScale(t *testing.T) {
+	for _, n := range []int{1, 2, 5, 6, 9, 10, 11, 12, 100, 1000} {
+		dir := t.TempDir()
+		if err := os.MkdirAll(filepath.Join(dir, "bin"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "bin", "nats-server"), []byte("stub"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		ports := make([]int, n)
+		for i := range ports {
+			ports[i] = 40000 + i
+		}
+		pub, err := writeKeys(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		path, err := writeInventory(dir, ports, pub)
+		if err != nil {
+			t.Fatal(err)
+		}
+		inv, err := inventory.Load(path)
+		if err != nil {
+			t.Fatalf("%d hosts: %v", n, err)
+		}
+		if len(inv.Nodes) != n {
+			t.Fatalf("%d hosts: inventory has %d nodes", n, len(inv.Nodes))
+		}
+		leaves := 0
+		for _, cl := range inv.Clusters {
+			if len(cl.Nodes) < 1 || len(cl.Nodes) > 5 {
+				t.Errorf("%d hosts: cluster %s has %d nodes", n, cl.Name, len(cl.Nodes))
+			}
+			if cl.LeafOf != "" {
+				leaves++
+			}
+		}
+		if n >= 11 && leaves == 0 {
+			t.Errorf("%d hosts: no leaf cluster", n)
+		}
+		if len(inv.DCs()) != min(n, 2) {
+			t.Errorf("%d hosts: DCs %v, want 2", n, inv.DCs())
+		}
+	}
+}
