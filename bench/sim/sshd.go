@@ -29,9 +29,11 @@ type host struct {
 	// monitor is the node's monitoring port, nil until the inventory is
 	// known.
 	monitor atomic.Pointer[nodeMonitor]
-	mu      sync.Mutex
-	procs   map[int]bool
-	conns   map[net.Conn]bool
+	// slots bounds the commands running at once across all hosts (shared).
+	slots chan struct{}
+	mu    sync.Mutex
+	procs map[int]bool
+	conns map[net.Conn]bool
 }
 
 func (h *host) serve() {
@@ -102,12 +104,13 @@ func (h *host) handleSession(nch ssh.NewChannel) {
 				continue
 			}
 			cmd := h.command(p.Command)
+			h.slots <- struct{}{}
 			wait := h.start(ch, cmd)
 			if cmd.Process != nil {
 				pid = cmd.Process.Pid
 			}
 			req.Reply(true, nil)
-			go wait()
+			go func() { wait(); <-h.slots }()
 		case "signal":
 			var p struct{ Signal string }
 			if ssh.Unmarshal(req.Payload, &p) == nil && pid != 0 {
@@ -133,7 +136,9 @@ func (h *host) command(command string) *exec.Cmd {
 	cmd.Env = []string{"PATH=" + stubDir + ":/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
 		"HOME=/root", "USER=root", "LOGNAME=root", "SHELL=/bin/sh", "LANG=C.UTF-8"}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Chroot: h.root, Setpgid: true}
-	cmd.WaitDelay = 5 * time.Second
+	// Output may take long to drain into a busy client's window: only a
+	// command whose background children hold its output open is cut off.
+	cmd.WaitDelay = time.Minute
 	return cmd
 }
 
@@ -175,6 +180,7 @@ func (h *host) start(ch ssh.Channel, cmd *exec.Cmd) (wait func()) {
 				status = uint32(ee.ExitCode())
 			}
 		default:
+			io.WriteString(ch.Stderr(), "bench/sim host: "+err.Error()+"\n")
 			status = 255
 		}
 		ch.SendRequest("exit-status", false, ssh.Marshal(struct{ Status uint32 }{status}))

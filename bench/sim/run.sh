@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# bench/sim/run.sh: the simulation bench at several sizes, side by side in
+# one run, and its chart. Writes bench/results/sim.tsv (one row per size:
+# hosts fresh_s noop_s peak_rss_mb) and docs/sim-hosts.png. Needs root and
+# gnuplot (Debian: gnuplot-nox). See docs/performance.md.
+#
+#   bash bench/sim/run.sh            SIZES (default "10 100 1000"), then the chart
+#   bash bench/sim/run.sh chart      the chart from bench/results/sim.tsv
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+SIZES=${SIZES:-"10 100 1000"}
+TSV=bench/results/sim.tsv
+PNG=docs/sim-hosts.png
+
+chart() {
+	gnuplot <<GP
+set terminal pngcairo size 900,560 font ",11"
+set output "$PNG"
+set title "bench/sim: provision against simulated hosts (log-log)"
+set xlabel "hosts"
+set ylabel "seconds"
+set y2label "peak RSS of dcctl's process, MB"
+set logscale xy
+set logscale y2
+set ytics nomirror
+set y2tics
+set key top left
+set grid
+plot "$TSV" using 1:2 with linespoints lw 2 title "fresh", \
+     "" using 1:3 with linespoints lw 2 title "no-op", \
+     "" using 1:4 axes x1y2 with linespoints lw 2 dt 2 title "peak RSS (right axis)"
+GP
+	echo "chart: $PNG"
+}
+
+if [[ ${1:-} == chart ]]; then
+	chart
+	exit
+fi
+bin=$(mktemp -d)/sim
+trap 'rm -rf "$(dirname "$bin")"' EXIT
+go build -o "$bin" ./bench/sim
+printf '# hosts\tfresh_s\tnoop_s\tpeak_rss_mb\n' > "$TSV"
+for n in $SIZES; do
+	line=$("$bin" -hosts "$n")
+	echo "$line"
+	# The line's fields come in a fixed order: hosts, fresh_s, noop_s, peak_rss_mb.
+	sed -E 's/[^0-9.,]//g; s/,/\t/g' <<<"$line" >> "$TSV"
+done
+chart
