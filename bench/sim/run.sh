@@ -2,7 +2,8 @@
 # bench/sim/run.sh: the simulation bench at several sizes, side by side in
 # one run, and its chart. Writes bench/results/sim.tsv (one row per size:
 # hosts fresh_s noop_s peak_rss_mb) and docs/sim-hosts.png. Needs root and
-# gnuplot (Debian: gnuplot-nox). See docs/performance.md.
+# gnuplot (Debian: gnuplot-nox). See docs/performance.md. PROFILES=DIR also
+# writes each run's CPU profile there (sim-N.fresh, sim-N.noop; go tool pprof).
 #
 #   bash bench/sim/run.sh            SIZES (default "10 100 1000"), then the chart
 #   bash bench/sim/run.sh chart      the chart from bench/results/sim.tsv
@@ -42,7 +43,7 @@ trap 'rm -rf "$(dirname "$bin")"' EXIT
 go build -o "$bin" ./bench/sim
 printf '# hosts\tfresh_s\tnoop_s\tpeak_rss_mb\n' > "$TSV"
 for n in $SIZES; do
-	line=$("$bin" -hosts "$n")
+	line=$("$bin" -hosts "$n" ${PROFILES:+-cpuprofile "$PROFILES/sim-$n"})
 	echo "$line"
 	# The line's fields come in a fixed order: hosts, fresh_s, noop_s, peak_rss_mb.
 	sed -E 's/[^0-9.,]//g; s/,/\t/g' <<<"$line" >> "$TSV"

@@ -22,7 +22,7 @@ type simOptions struct {
 	Hosts int
 	runOptions
 	Keep       bool      // keep the work directory (trees, inventory, logs)
-	CPUProfile string    // write the no-op run's CPU profile here
+	CPUProfile string    // write each run's CPU profile to this path + ".fresh" and ".noop"
 	MemProfile string    // write a heap profile (allocations) here after both runs
 	Report     io.Writer // the per-stage breakdown, one line per run
 	// betweenRuns, if not nil, runs after the fresh run with the work
@@ -93,7 +93,12 @@ func simulate(ctx context.Context, o simOptions) (*Result, error) {
 		ro := o.runOptions
 		ro.Log = logf
 		cpu0 := selfCPU()
+		stopProfile, err := startCPUProfile(o.CPUProfile, what)
+		if err != nil {
+			return 0, nil, err
+		}
 		plans, recap, st, err := provisionRun(ctx, invPath, ro)
+		stopProfile()
 		if err != nil {
 			return 0, nil, fmt.Errorf("%s run: %w (log: %s)", what, err, logf.Name())
 		}
@@ -112,12 +117,7 @@ func simulate(ctx context.Context, o simOptions) (*Result, error) {
 			return nil, err
 		}
 	}
-	stopProfile, err := startCPUProfile(o.CPUProfile)
-	if err != nil {
-		return nil, err
-	}
-	noop, changed, err := run("no-op")
-	stopProfile()
+	noop, changed, err := run("noop")
 	if err != nil {
 		return nil, err
 	}
@@ -270,11 +270,11 @@ func cpuOf(who int) float64 {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
 }
 
-func startCPUProfile(file string) (stop func(), err error) {
-	if file == "" {
+func startCPUProfile(prefix, run string) (stop func(), err error) {
+	if prefix == "" {
 		return func() {}, nil
 	}
-	f, err := os.Create(file)
+	f, err := os.Create(prefix + "." + run)
 	if err != nil {
 		return nil, err
 	}

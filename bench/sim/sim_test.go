@@ -48,7 +48,7 @@ func TestSimFiveHosts(t *testing.T) {
 	if len(got) != 4 || got["hosts"] != 5 || got["fresh_s"] <= 0 || got["noop_s"] <= 0 || got["peak_rss_mb"] <= 0 {
 		t.Fatalf("JSON line %s: want hosts 5 and positive fresh_s, noop_s, peak_rss_mb, nothing else", line)
 	}
-	for _, want := range []string{"5 hosts, fresh:", "5 hosts, no-op:", "simulated hosts used"} {
+	for _, want := range []string{"5 hosts, fresh:", "5 hosts, noop:", "simulated hosts used"} {
 		if !strings.Contains(report.String(), want) {
 			t.Errorf("report lacks %q:\n%s", want, report.String())
 		}
