@@ -92,7 +92,7 @@ func simulate(ctx context.Context, o simOptions) (*Result, error) {
 		defer logf.Close()
 		ro := o.runOptions
 		ro.Log = logf
-		cpu0 := selfCPU()
+		cpu0, hcpu0 := selfCPU(), hp.cpu()
 		stopProfile, err := startCPUProfile(o.CPUProfile, what)
 		if err != nil {
 			return 0, nil, err
@@ -102,7 +102,7 @@ func simulate(ctx context.Context, o simOptions) (*Result, error) {
 		if err != nil {
 			return 0, nil, fmt.Errorf("%s run: %w (log: %s)", what, err, logf.Name())
 		}
-		fmt.Fprintf(o.Report, "sim: %d hosts, %s: %s; dcctl CPU %.2fs\n", o.Hosts, what, st, selfCPU()-cpu0)
+		fmt.Fprintf(o.Report, "sim: %d hosts, %s: %s; dcctl CPU %.2fs, simulated hosts' CPU %.1fs\n", o.Hosts, what, st, selfCPU()-cpu0, hp.cpu()-hcpu0)
 		return st.Total, changedHosts(plans, recap), nil
 	}
 	fresh, changed, err := run("fresh")
@@ -220,6 +220,29 @@ func (hp *hostsProc) stop() {
 	hp.cmd.Wait()
 	t.Stop()
 }
+
+// cpu is the CPU time the hosts process and its finished commands used so
+// far (utime, stime, cutime, cstime of /proc/PID/stat), in seconds.
+func (hp *hostsProc) cpu() float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", hp.cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the command name, which is in parentheses: utime is the
+	// 12th of them.
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+	ticks := 0.0
+	for _, i := range []int{11, 12, 13, 14} {
+		if i < len(f) {
+			v, _ := strconv.ParseFloat(f[i], 64)
+			ticks += v
+		}
+	}
+	return ticks / clockTicks
+}
+
+// clockTicks is USER_HZ, 100 on Linux everywhere Go runs.
+const clockTicks = 100
 
 // removeWorkDir removes the work directory. Its trees held bind mounts of
 // /usr, but only in the hosts process's private namespace: here they are
