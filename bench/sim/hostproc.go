@@ -55,10 +55,17 @@ func runHosts(dir string, hosts int, in io.Reader, out io.Writer) error {
 			}
 		}
 	}()
+	sftpServer, err := sftpServerBinary(dir)
+	if err != nil {
+		return err
+	}
 	for i := range all {
 		root := filepath.Join(dir, "hosts", fmt.Sprintf("h%04d", i))
 		if err := makeTree(root); err != nil {
 			return fmt.Errorf("host %d: %w", i, err)
+		}
+		if err := os.Link(sftpServer, filepath.Join(root, sftpServerPath)); err != nil {
+			return fmt.Errorf("host %d: sftp-server: %w", i, err)
 		}
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {

@@ -39,11 +39,15 @@ import (
 )
 
 func main() {
+	if os.Getenv(sftpEnv) == "1" {
+		os.Exit(serveSFTP())
+	}
 	if v := os.Getenv(hostsEnv); v != "" {
 		os.Exit(hostsMain(v))
 	}
 	o := simOptions{Report: os.Stderr}
 	flag.IntVar(&o.Hosts, "hosts", 10, "how many hosts to simulate (1 to 5000)")
+	flag.StringVar(&o.Transfer, "transfer", "sftp", "the inventory's transfer: sftp or exec")
 	flag.IntVar(&o.Concurrency, "concurrency", 16, "dcctl provision --concurrency")
 	flag.DurationVar(&o.GateTimeout, "gate-timeout", 3*time.Minute, "dcctl provision --gate-timeout")
 	flag.BoolVar(&o.Keep, "keep", false, "keep the work directory (trees, inventory, per-run logs)")

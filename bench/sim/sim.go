@@ -19,7 +19,8 @@ import (
 
 // simOptions tune a simulation.
 type simOptions struct {
-	Hosts int
+	Hosts    int
+	Transfer string // the inventory's transfer: "sftp" (dcctl's default) or "exec"
 	runOptions
 	Keep       bool      // keep the work directory (trees, inventory, logs)
 	CPUProfile string    // write each run's CPU profile to this path + ".fresh" and ".noop"
@@ -44,6 +45,9 @@ func simulate(ctx context.Context, o simOptions) (*Result, error) {
 	if o.Hosts < 1 || o.Hosts > maxHosts {
 		return nil, fmt.Errorf("-hosts %d: want 1 to %d", o.Hosts, maxHosts)
 	}
+	if o.Transfer != "" && o.Transfer != "sftp" && o.Transfer != "exec" {
+		return nil, fmt.Errorf("-transfer %q: want sftp or exec", o.Transfer)
+	}
 	if o.Report == nil {
 		o.Report = io.Discard
 	}
@@ -54,9 +58,19 @@ func simulate(ctx context.Context, o simOptions) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	if o.Keep {
-		fmt.Fprintf(o.Report, "sim: work directory %s kept\n", dir)
-	}
+	var hp *hostsProc
+	before := childrenCPU()
+	defer func() {
+		if hp != nil {
+			hp.stop()
+			fmt.Fprintf(o.Report, "sim: simulated hosts used %.1fs of CPU (their shells, stand-ins, sshd side)\n", childrenCPU()-before)
+		}
+		if o.Keep {
+			fmt.Fprintf(o.Report, "sim: work directory %s kept\n", dir)
+		} else {
+			removeWorkDir(dir, o.Report)
+		}
+	}()
 	hostKey, err := writeKeys(dir)
 	if err != nil {
 		return nil, err
@@ -64,19 +78,14 @@ func simulate(ctx context.Context, o simOptions) (*Result, error) {
 	if err := buildStub(ctx, filepath.Join(dir, "bin", "nats-server")); err != nil {
 		return nil, err
 	}
-	before := childrenCPU()
-	hp, err := startHosts(ctx, dir, o.Hosts)
-	if err != nil {
+	before = childrenCPU() // the hosts process's, not the stub's build
+	if hp, err = startHosts(ctx, dir, o.Hosts); err != nil {
 		return nil, err
 	}
-	defer func() {
-		hp.stop()
-		fmt.Fprintf(o.Report, "sim: simulated hosts used %.1fs of CPU (their shells, stand-ins, sshd side)\n", childrenCPU()-before)
-		if !o.Keep {
-			removeWorkDir(dir, o.Report)
-		}
-	}()
-	invPath, err := writeInventory(dir, hp.ports, hostKey)
+	if o.Transfer == "" {
+		o.Transfer = "sftp"
+	}
+	invPath, err := writeInventory(dir, hp.ports, hostKey, o.Transfer)
 	if err != nil {
 		return nil, err
 	}

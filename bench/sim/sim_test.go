@@ -13,7 +13,11 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	// The simulation starts this test binary again as its hosts process.
+	// The simulation starts this test binary again as its hosts process,
+	// and as the hosts' sftp-server.
+	if os.Getenv(sftpEnv) == "1" {
+		os.Exit(serveSFTP())
+	}
 	if v := os.Getenv(hostsEnv); v != "" {
 		os.Exit(hostsMain(v))
 	}
@@ -57,12 +61,13 @@ func TestSimFiveHosts(t *testing.T) {
 
 // TestSimNoticesAChangedHost: a host changed behind provision's back
 // between the runs makes the second run a change, which the bench reports
-// as an error instead of a no-op time.
+// as an error instead of a no-op time. Its uploads go over exec (the other
+// test's over SFTP).
 func TestSimNoticesAChangedHost(t *testing.T) {
 	needRoot(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	_, err := simulate(ctx, simOptions{Hosts: 2, runOptions: runOptions{Concurrency: 16, GateTimeout: time.Minute},
+	_, err := simulate(ctx, simOptions{Hosts: 2, Transfer: "exec", runOptions: runOptions{Concurrency: 16, GateTimeout: time.Minute},
 		betweenRuns: func(dir string) error {
 			return os.Chmod(filepath.Join(dir, "hosts", "h0001", "etc/nats/nats-server.conf"), 0o644)
 		}})
@@ -90,7 +95,7 @@ func TestInventoryAtScale(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		path, err := writeInventory(dir, ports, pub)
+		path, err := writeInventory(dir, ports, pub, "exec")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -111,6 +111,24 @@ func (h *host) handleSession(nch ssh.NewChannel) {
 			}
 			req.Reply(true, nil)
 			go func() { wait(); <-h.slots }()
+		case "subsystem":
+			// The host's sftp-server: this program, serving SFTP inside the
+			// host's tree (sftp.go). It is not a command taking turns: one
+			// lives as long as the client's connection.
+			var p struct{ Name string }
+			if pid != 0 || ssh.Unmarshal(req.Payload, &p) != nil || p.Name != "sftp" {
+				req.Reply(false, nil)
+				continue
+			}
+			cmd := h.command("")
+			cmd.Path, cmd.Args = sftpServerPath, []string{sftpServerPath}
+			cmd.Env = append(cmd.Env, sftpEnv+"=1")
+			wait := h.start(ch, cmd)
+			if cmd.Process != nil {
+				pid = cmd.Process.Pid
+			}
+			req.Reply(true, nil)
+			go wait()
 		case "signal":
 			var p struct{ Signal string }
 			if ssh.Unmarshal(req.Payload, &p) == nil && pid != 0 {
