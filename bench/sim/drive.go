@@ -48,7 +48,9 @@ func provisionRun(ctx context.Context, invPath string, o runOptions) ([]*provisi
 	if err != nil {
 		return nil, nil, st, err
 	}
-	s := provision.NewSession(inv, sec, provision.SessionOptions{Concurrency: o.Concurrency, DialTimeout: 10 * time.Second})
+	// HostKeyLog is the operator's stderr in dcctl: host keys added, and a
+	// host without an sftp-server (uploads then fall back to exec).
+	s := provision.NewSession(inv, sec, provision.SessionOptions{Concurrency: o.Concurrency, DialTimeout: 10 * time.Second, HostKeyLog: o.Log})
 	defer s.Close()
 
 	t := time.Now()

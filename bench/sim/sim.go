@@ -112,6 +112,12 @@ func simulate(ctx context.Context, o simOptions) (*Result, error) {
 			return 0, nil, fmt.Errorf("%s run: %w (log: %s)", what, err, logf.Name())
 		}
 		fmt.Fprintf(o.Report, "sim: %d hosts, %s: %s; dcctl CPU %.2fs, simulated hosts' CPU %.1fs\n", o.Hosts, what, st, selfCPU()-cpu0, hp.cpu()-hcpu0)
+		if o.Transfer == "sftp" {
+			// The hosts' sftp subsystem must be what carried the uploads.
+			if b, err := os.ReadFile(logf.Name()); err == nil && strings.Contains(string(b), "exec instead") {
+				return 0, nil, fmt.Errorf("%s run: uploads fell back to exec: the simulated hosts' sftp subsystem failed (log: %s)", what, logf.Name())
+			}
+		}
 		return st.Total, changedHosts(plans, recap), nil
 	}
 	fresh, changed, err := run("fresh")
