@@ -33,7 +33,7 @@ REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$REPO"
 ROUNDS=${ROUNDS:-3}
 SIZES=${SIZES:-"10 25 50"}
-ANSIBLE_SIZES=${ANSIBLE_SIZES:-"10 25"}
+ANSIBLE_SIZES=${ANSIBLE_SIZES-"10 25"} # empty: no Ansible runs
 RESULTS=${RESULTS:-bench/results}
 LOCK=/tmp/dcctl-lab.lock
 WORK=/var/tmp/dcctl-bench
