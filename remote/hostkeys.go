@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
+	"time"
 
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
@@ -16,11 +18,38 @@ import (
 
 // HostKeyStore verifies host keys against one known_hosts file and, when
 // asked to, appends keys of hosts seen for the first time. Share one store
-// per file between parallel dials: its mutex serialises the read-check-append
-// so that two dials never interleave their writes or miss each other's lines.
+// per file between parallel dials: its mutex serialises the check-append so
+// that two dials never interleave their writes or miss each other's lines.
+//
+// The file is parsed once and kept: at a thousand hosts, parsing it for
+// every dial cost more CPU than the dials' own work. It is parsed again
+// whenever it is not the file last parsed (its inode, size, modification or
+// change time differ), so a key that another dcctl or the operator added or
+// removed meanwhile is seen by the next check.
 type HostKeyStore struct {
 	path string
 	mu   sync.Mutex
+
+	check  ssh.HostKeyCallback // the parsed file; nil until the first load
+	stamp  fileStamp           // of the file check was parsed from
+	parses int                 // how often the file was parsed, for tests
+}
+
+// fileStamp tells one version of a file from another without reading it.
+type fileStamp struct {
+	exists           bool
+	dev, ino         uint64
+	size             int64
+	mtimeNs, ctimeNs int64
+}
+
+func stampOf(st os.FileInfo) fileStamp {
+	fs := fileStamp{exists: true, size: st.Size(), mtimeNs: st.ModTime().UnixNano()}
+	if sys, ok := st.Sys().(*syscall.Stat_t); ok {
+		fs.dev, fs.ino = uint64(sys.Dev), sys.Ino
+		fs.ctimeNs = sys.Ctim.Nano()
+	}
+	return fs
 }
 
 // NewHostKeyStore returns a store for the known_hosts file at path. The file
@@ -186,22 +215,49 @@ func (s *HostKeyStore) algorithms(addr string) ([]string, error) {
 	return algos, nil
 }
 
-// load parses the known_hosts file afresh, so that keys appended by a
-// parallel dial (or another dcctl) are seen. Callers hold s.mu.
+// load returns the checker of the known_hosts file as it is now: the one
+// parsed before if the file has not changed since, else the file parsed
+// afresh, so that keys appended by a parallel dial (or another dcctl) are
+// seen. Callers hold s.mu.
 func (s *HostKeyStore) load() (ssh.HostKeyCallback, error) {
-	_, err := os.Stat(s.path)
-	if errors.Is(err, os.ErrNotExist) {
-		return knownhosts.New() // no file yet: no host is known
+	var now fileStamp
+	st, err := os.Stat(s.path)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		// no file yet: no host is known
+	case err != nil:
+		return nil, fmt.Errorf("read known_hosts %s: %w", s.path, err)
+	default:
+		now = stampOf(st)
 	}
-	if err != nil {
-		return nil, fmt.Errorf("read known_hosts: %w", err)
+	if s.check != nil && now == s.stamp {
+		return s.check, nil
 	}
-	cb, err := knownhosts.New(s.path)
+	var cb ssh.HostKeyCallback
+	if now.exists {
+		cb, err = knownhosts.New(s.path)
+	} else {
+		cb, err = knownhosts.New()
+	}
 	if err != nil {
 		return nil, fmt.Errorf("read known_hosts %s: %w", s.path, err)
 	}
+	s.parses++
+	// The stamp taken before the parse: a write during the parse leaves the
+	// file with another stamp, so the next check parses it again. A file
+	// modified within the last racyWindow is not kept: file times advance
+	// in clock ticks, so a rewrite of the same size in the same tick would
+	// leave the stamp as it was.
+	s.check, s.stamp = nil, fileStamp{}
+	if !now.exists || time.Since(st.ModTime()) > racyWindow {
+		s.check, s.stamp = cb, now
+	}
 	return cb, nil
 }
+
+// racyWindow bounds how coarse a file system's timestamps may be for the
+// stamp to tell two versions of known_hosts apart.
+const racyWindow = 2 * time.Second
 
 // appendLocked records key for hostname (as dialled, host:port) in OpenSSH's
 // format: "[host]:port" for a port other than 22. Callers hold s.mu.
@@ -231,6 +287,9 @@ func (s *HostKeyStore) appendLocked(hostname string, key ssh.PublicKey) error {
 	if err := f.Close(); err != nil {
 		return fmt.Errorf("add %s to known_hosts %s: %w", hostname, s.path, err)
 	}
+	// Its stamp would show the change anyway; forgetting the parse does not
+	// depend on the clock's resolution.
+	s.check = nil
 	return nil
 }
 

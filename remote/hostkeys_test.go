@@ -5,9 +5,11 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/dcctl/dcctl/internal/sshtest"
 	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/knownhosts"
 )
 
 func TestUnknownHostRefusedThenAcceptedOnFirstUse(t *testing.T) {
@@ -141,5 +143,90 @@ func TestAcceptAppendsAfterLastLineWithoutNewline(t *testing.T) {
 		t.Fatalf("dial after accept: %v", err)
 	} else {
 		c.Close()
+	}
+}
+
+// ageFile sets a file's times back, as for a known_hosts written long before
+// the run: a file modified within racyWindow is parsed for every check.
+func ageFile(t *testing.T, path string) {
+	t.Helper()
+	old := time.Now().Add(-time.Hour)
+	if err := os.Chtimes(path, old, old); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// One run dials many hosts through one store: the file must be parsed once,
+// not once or twice per dial.
+func TestKnownHostsParsedOncePerRun(t *testing.T) {
+	e := newTestEnv(t)
+	e.trust(t, e.srv)
+	ageFile(t, e.knownHosts)
+	store := NewHostKeyStore(e.knownHosts)
+	for i := 0; i < 5; i++ {
+		cfg := e.config(e.srv)
+		cfg.HostKeys = store
+		c, err := Dial(t.Context(), cfg)
+		if err != nil {
+			t.Fatalf("dial %d: %v", i, err)
+		}
+		c.Close()
+	}
+	store.mu.Lock()
+	defer store.mu.Unlock()
+	if store.parses != 1 {
+		t.Fatalf("known_hosts parsed %d times for 5 dials, want 1", store.parses)
+	}
+}
+
+// A key that another process adds to known_hosts between two dials of one
+// store is seen by the second, and a key it replaces there is refused.
+func TestKnownHostsChangedByAnotherProcessIsSeen(t *testing.T) {
+	e := newTestEnv(t)
+	second := sshtest.NewServer(t, e.clientKey.PublicKey())
+	e.trust(t, e.srv)
+	ageFile(t, e.knownHosts)
+	store := NewHostKeyStore(e.knownHosts)
+	dial := func(srv *sshtest.Server) error {
+		cfg := e.config(srv)
+		cfg.HostKeys = store
+		c, err := Dial(t.Context(), cfg)
+		if err == nil {
+			c.Close()
+		}
+		return err
+	}
+	if err := dial(e.srv); err != nil {
+		t.Fatalf("dial the known host: %v", err)
+	}
+	var unknown *UnknownHostKeyError
+	if err := dial(second); !errors.As(err, &unknown) {
+		t.Fatalf("dial of a host not yet in known_hosts: got %v, want UnknownHostKeyError", err)
+	}
+	sshtest.WriteKnownHost(t, e.knownHosts, second.Addr, second.HostKeys[0].PublicKey())
+	ageFile(t, e.knownHosts)
+	if err := dial(second); err != nil {
+		t.Fatalf("dial of a host another process added to known_hosts: %v", err)
+	}
+
+	// Another process rewrites the file with a different key for the first
+	// host, in place: same inode, same size (ed25519 lines are all as long).
+	data, err := os.ReadFile(e.knownHosts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	oldLine := knownhosts.Line([]string{knownhosts.Normalize(e.srv.Addr)}, e.srv.HostKeys[0].PublicKey())
+	newKey := sshtest.NewEd25519Signer(t).PublicKey()
+	newLine := knownhosts.Line([]string{knownhosts.Normalize(e.srv.Addr)}, newKey)
+	if !strings.Contains(string(data), oldLine) || len(oldLine) != len(newLine) {
+		t.Fatalf("known_hosts %q does not hold %q as expected", data, oldLine)
+	}
+	if err := os.WriteFile(e.knownHosts, []byte(strings.Replace(string(data), oldLine, newLine, 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var changed *HostKeyChangedError
+	err = dial(e.srv)
+	if !errors.As(err, &changed) || !strings.Contains(err.Error(), ssh.FingerprintSHA256(newKey)) {
+		t.Fatalf("dial after its key was replaced in known_hosts: got %v, want HostKeyChangedError naming %s", err, ssh.FingerprintSHA256(newKey))
 	}
 }
