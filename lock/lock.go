@@ -3,9 +3,10 @@
 // The lock lives on the hosts, not on the operator's machine: a file
 // (DefaultPath) on every host a run reaches, so that anyone operating the
 // deployment, from any machine and with any copy of the inventory, meets it.
-// It is taken host by host in a fixed order (node names sorted), so two runs
-// racing for it collide on the first host both reach and one of them backs
-// off, releasing what it took; no two runs can each hold part of it and wait
+// It is taken on the first host in a fixed order (node names sorted) alone,
+// then on the others in parallel, so two runs racing for it collide on that
+// first host and one of them backs off at once; a run refused anywhere
+// releases what it took, so no two runs can each hold part of it and wait
 // for the other.
 //
 // The file holds who took it (user@host), the pid, since when and the
@@ -158,6 +159,9 @@ type Options struct {
 	// the expiry (when the lock counts as lost); the floor keeps short test
 	// expiries from cutting off an ordinary slow refresh.
 	RefreshTimeout time.Duration
+	// Concurrency bounds the hosts Acquire takes at once after the first;
+	// default 32.
+	Concurrency int
 	// Break replaces a lock whoever holds it (--break-lock).
 	Break bool
 	// Notice receives what an operator should know: a lock broken or taken
@@ -180,6 +184,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.RefreshTimeout <= 0 {
 		o.RefreshTimeout = max(o.Expiry/3, 10*time.Second)
+	}
+	if o.Concurrency <= 0 {
+		o.Concurrency = 32
 	}
 	if o.Notice == nil {
 		o.Notice = func(string) {}
@@ -213,11 +220,18 @@ func (e *LostError) Error() string {
 	return fmt.Sprintf("lock lost on %s: %s; stopped so as not to act alongside another run", e.Node, e.Reason)
 }
 
-// Acquire takes the lock on every host, in the order of their names. If
-// one host has a live lock of someone else, the hosts already taken are
-// released and a *HeldError says who holds it. A host that fails to answer
-// is an error too (and releases the rest): a lock with a hole in it would
-// let a second operator in.
+// Acquire takes the lock on every host. If one host has a live lock of
+// someone else, the hosts already taken are released and a *HeldError says
+// who holds it. A host that fails to answer is an error too (and releases
+// the rest): a lock with a hole in it would let a second operator in.
+//
+// The first host in the order of names is taken alone, the others after it
+// in parallel (at most Options.Concurrency at once): every run starts on the
+// same host, so of two runs that start together one finds the other's lock
+// there after a single round trip and backs off, and taking a thousand hosts
+// costs two waves rather than a thousand round trips in a row. Two runs
+// can never both hold the lock, whatever the order: each host's file admits
+// one holder, and their host sets overlap.
 func Acquire(ctx context.Context, hosts []Host, me Holder, o Options) (*Lock, error) {
 	o = o.withDefaults()
 	if me.ID == "" {
@@ -227,21 +241,88 @@ func Acquire(ctx context.Context, hosts []Host, me Holder, o Options) (*Lock, er
 	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Name() < sorted[j].Name() })
 	l := &Lock{me: me, o: o, now: time.Now, lostCh: make(chan struct{}), done: make(chan struct{})}
 	l.bg, l.stopBeat = context.WithCancel(context.Background())
-	for _, h := range sorted {
-		prev, err := l.take(ctx, h)
+	if len(sorted) > 0 {
+		prevs, err := l.takeAll(ctx, sorted[:1])
+		if err == nil {
+			var rest []*Found
+			rest, err = l.takeAll(ctx, sorted[1:])
+			prevs = append(prevs, rest...)
+		}
 		if err != nil {
 			l.stopBeat()
 			l.releaseAll(context.WithoutCancel(ctx))
 			return nil, err
 		}
-		l.held = append(l.held, h)
-		l.lastOK = append(l.lastOK, l.now())
-		if prev != nil {
-			o.Notice(fmt.Sprintf("%s: replaced the lock of %s", h.Name(), prev))
+		for i, prev := range prevs {
+			if prev != nil {
+				o.Notice(fmt.Sprintf("%s: replaced the lock of %s", sorted[i].Name(), prev))
+			}
 		}
 	}
 	go l.heartbeat()
 	return l, nil
+}
+
+// takeAll takes the lock on hosts, at most Options.Concurrency at once, and
+// adds those it took to l.held (in the order of hosts, so that a refusal
+// releases exactly them). After the first failure it starts no more takes;
+// those under way finish, so that none leaves a lock behind unrecorded. The
+// error is the refusal of the first host in order that refused, else the
+// first other failure.
+func (l *Lock) takeAll(ctx context.Context, hosts []Host) ([]*Found, error) {
+	prevs := make([]*Found, len(hosts))
+	errs := make([]error, len(hosts))
+	taken := make([]bool, len(hosts))
+	var (
+		wg     sync.WaitGroup
+		failed sync.Once
+		stop   = make(chan struct{})
+		sem    = make(chan struct{}, l.o.Concurrency)
+	)
+launch:
+	for i, h := range hosts {
+		select {
+		case <-stop:
+			break launch
+		case sem <- struct{}{}:
+		}
+		select {
+		case <-stop: // a take failed while this one waited for its turn
+			break launch
+		default:
+		}
+		wg.Add(1)
+		go func(i int, h Host) {
+			defer wg.Done()
+			defer func() { <-sem }()
+			prevs[i], errs[i] = l.take(ctx, h)
+			if errs[i] != nil {
+				failed.Do(func() { close(stop) })
+				return
+			}
+			taken[i] = true
+		}(i, h)
+	}
+	wg.Wait()
+	l.mu.Lock()
+	for i, h := range hosts {
+		if taken[i] {
+			l.held = append(l.held, h)
+			l.lastOK = append(l.lastOK, l.now())
+		}
+	}
+	l.mu.Unlock()
+	var first error
+	for _, err := range errs {
+		var held *HeldError
+		if errors.As(err, &held) {
+			return prevs, err
+		}
+		if first == nil {
+			first = err
+		}
+	}
+	return prevs, first
 }
 
 // take acquires the lock on one host and returns the lock it replaced

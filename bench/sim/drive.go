@@ -68,6 +68,7 @@ func provisionRun(ctx context.Context, invPath string, o runOptions) ([]*provisi
 	}
 	t = mark(&st.Connect, t)
 	l, err := lock.Acquire(ctx, hosts, lock.Me("bench/sim provision"), lock.Options{
+		Concurrency: o.Concurrency,
 		Redial: func(ctx context.Context, name string) (lock.Host, error) {
 			s.Forget(name)
 			return s.Client(ctx, name)

@@ -92,8 +92,9 @@ func takeLock(c *cli.Context, s *provision.Session, inv *inventory.Inventory, ma
 		warn("deployment lock not taken on unreachable %s", strings.Join(down, ", "))
 	}
 	l, err := lock.Acquire(ctx, hosts, lock.Me(commandLine()), lock.Options{
-		Break:  c.Bool("break-lock"),
-		Notice: func(msg string) { warn("lock: %s", msg) },
+		Concurrency: c.Int("concurrency"), // 0 where a command has no such flag: the default
+		Break:       c.Bool("break-lock"),
+		Notice:      func(msg string) { warn("lock: %s", msg) },
 		Redial: func(ctx context.Context, name string) (lock.Host, error) {
 			s.Forget(name)
 			return s.Client(ctx, name)

@@ -1,0 +1,226 @@
+package lock
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/dcctl/dcctl/internal/sshtest"
+	"github.com/dcctl/dcctl/remote"
+)
+
+// sshHost is a host reached over SSH (the in-process sshd): its commands
+// run in a directory of their own, which stands for that host's file system,
+// since every test server runs its commands on this machine.
+type sshHost struct {
+	*remote.Client
+	root string
+}
+
+func (h sshHost) Run(ctx context.Context, cmd string) ([]byte, []byte, error) {
+	return h.RunInput(ctx, cmd, nil)
+}
+
+func (h sshHost) RunInput(ctx context.Context, cmd string, stdin io.Reader) ([]byte, []byte, error) {
+	return h.Client.RunInput(ctx, "cd "+shellQuote(h.root)+" && "+cmd, stdin)
+}
+
+// sshHosts starts n SSH servers and returns a connected host for each.
+func sshHosts(t *testing.T, n int) []Host {
+	t.Helper()
+	dir := t.TempDir()
+	keyFile, signer := sshtest.ClientKey(t, dir)
+	knownHosts := filepath.Join(dir, "known_hosts")
+	store := remote.NewHostKeyStore(knownHosts)
+	var hosts []Host
+	for i := 0; i < n; i++ {
+		srv := sshtest.NewServer(t, signer.PublicKey())
+		sshtest.WriteKnownHost(t, knownHosts, srv.Addr, srv.HostKeys[0].PublicKey())
+		root := filepath.Join(dir, fmt.Sprintf("h%02d", i))
+		if err := os.MkdirAll(root, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		c, err := remote.Dial(t.Context(), remote.Config{Name: fmt.Sprintf("h%02d", i), Host: "127.0.0.1", Port: srv.Port(),
+			User: "dcctl", KeyFile: keyFile, KnownHosts: knownHosts, HostKeys: store, DialTimeout: 10 * time.Second})
+		if err != nil {
+			t.Fatalf("dial %s: %v", srv.Addr, err)
+		}
+		t.Cleanup(func() { c.Close() })
+		hosts = append(hosts, sshHost{Client: c, root: root})
+	}
+	return hosts
+}
+
+// lockedBy lists the hosts whose lock file is there.
+func lockedBy(t *testing.T, hosts []Host) []string {
+	t.Helper()
+	var names []string
+	for _, h := range hosts {
+		if _, err := os.Stat(filepath.Join(h.(sshHost).root, testPath)); err == nil {
+			names = append(names, h.Name())
+		} else if !errors.Is(err, os.ErrNotExist) {
+			t.Fatal(err)
+		}
+	}
+	return names
+}
+
+// Two runs that start together on many hosts, in opposite orders of the
+// slice they are given: never both get the lock, the loser is told who holds
+// it and leaves nothing behind, and the winner holds every host.
+func TestManyHostsTwoRunsNeverBothHold(t *testing.T) {
+	ctx := ctxT(t)
+	hosts := sshHosts(t, 12)
+	reversed := make([]Host, len(hosts))
+	for i, h := range hosts {
+		reversed[len(hosts)-1-i] = h
+	}
+	for round := 0; round < 20; round++ {
+		var wg sync.WaitGroup
+		locks := make([]*Lock, 2)
+		errs := make([]error, 2)
+		for i, hs := range [][]Host{hosts, reversed} {
+			wg.Add(1)
+			go func(i int, hs []Host) {
+				defer wg.Done()
+				locks[i], errs[i] = Acquire(ctx, hs, holder(fmt.Sprintf("op%d@m", i)), Options{Path: testPath, Concurrency: 4})
+			}(i, hs)
+		}
+		wg.Wait()
+		won := -1
+		for i := range locks {
+			var held *HeldError
+			switch {
+			case errs[i] == nil && won >= 0:
+				t.Fatalf("round %d: both runs hold the lock", round)
+			case errs[i] == nil:
+				won = i
+			case errors.As(errs[i], &held):
+				if held.Who != fmt.Sprintf("op%d@m", 1-i) {
+					t.Errorf("round %d: op%d refused by %q, want the other run", round, i, held.Who)
+				}
+			default:
+				t.Fatalf("round %d: op%d: %v", round, i, errs[i])
+			}
+		}
+		if won < 0 {
+			// Both backed off: allowed (each saw the other), never both in.
+			if got := lockedBy(t, hosts); len(got) != 0 {
+				t.Fatalf("round %d: both refused, but locks are left on %v", round, got)
+			}
+			continue
+		}
+		if got := lockedBy(t, hosts); len(got) != len(hosts) {
+			t.Fatalf("round %d: op%d holds the lock on %v only", round, won, got)
+		}
+		if err := locks[won].Release(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if got := lockedBy(t, hosts); len(got) != 0 {
+			t.Fatalf("round %d: locks left on %v after release", round, got)
+		}
+	}
+}
+
+// A run refused by a host in the middle of the order (held by a run with a
+// smaller host set) releases every host it took, in parallel or not.
+func TestManyHostsRefusalReleasesAllTaken(t *testing.T) {
+	ctx := ctxT(t)
+	hosts := sshHosts(t, 12)
+	other, err := Acquire(ctx, hosts[7:8], holder("carol@ops3"), Options{Path: testPath})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Acquire(ctx, hosts, holder("bob@ops2"), Options{Path: testPath, Concurrency: 3})
+	var held *HeldError
+	if !errors.As(err, &held) || held.Node != hosts[7].Name() || held.Who != "carol@ops3" {
+		t.Fatalf("Acquire: %v, want refused by carol@ops3 on %s", err, hosts[7].Name())
+	}
+	if got := lockedBy(t, hosts); len(got) != 1 || got[0] != hosts[7].Name() {
+		t.Fatalf("after the refusal locks are on %v, want only carol's on %s", got, hosts[7].Name())
+	}
+	if err := other.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// wave records the takes under way at once across hosts; every take but the
+// first host's waits (up to a deadline) until another is under way too, so
+// a run that took the hosts one at a time fails here.
+type wave struct {
+	mu       sync.Mutex
+	cond     *sync.Cond
+	inFlight int
+	most     int
+	first    string
+	firstRan bool // the first host's take finished
+	bad      []string
+}
+
+type waveHost struct {
+	Host
+	w *wave
+}
+
+func (h waveHost) RunInput(ctx context.Context, cmd string, stdin io.Reader) ([]byte, []byte, error) {
+	w := h.w
+	w.mu.Lock()
+	w.inFlight++
+	w.most = max(w.most, w.inFlight)
+	if h.Name() == w.first {
+		if w.inFlight != 1 {
+			w.bad = append(w.bad, "the first host was taken alongside others")
+		}
+	} else {
+		if !w.firstRan {
+			w.bad = append(w.bad, h.Name()+" was taken before the first host")
+		}
+		deadline := time.AfterFunc(10*time.Second, func() { w.mu.Lock(); w.cond.Broadcast(); w.mu.Unlock() })
+		start := time.Now()
+		for w.most < 2 && time.Since(start) < 10*time.Second {
+			w.cond.Wait()
+		}
+		deadline.Stop()
+		w.cond.Broadcast()
+	}
+	w.mu.Unlock()
+	out, stderr, err := h.Host.RunInput(ctx, cmd, stdin)
+	w.mu.Lock()
+	w.inFlight--
+	if h.Name() == w.first {
+		w.firstRan = true
+	}
+	w.mu.Unlock()
+	return out, stderr, err
+}
+
+// The first host alone, then the others in parallel, never more at once
+// than Concurrency.
+func TestAcquireTakesTheRestInParallel(t *testing.T) {
+	ctx := ctxT(t)
+	w := &wave{first: "a"}
+	w.cond = sync.NewCond(&w.mu)
+	var hosts []Host
+	for _, h := range newHosts(t, "e", "d", "c", "b", "a", "f", "g", "h") {
+		hosts = append(hosts, waveHost{Host: h, w: w})
+	}
+	l, err := Acquire(ctx, hosts, holder("bob@ops2"), Options{Path: testPath, Concurrency: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Release(ctx)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, b := range w.bad {
+		t.Error(b)
+	}
+	if w.most < 2 || w.most > 3 {
+		t.Errorf("at most %d hosts were taken at once, want 2 or 3 (Concurrency 3)", w.most)
+	}
+}
