@@ -267,7 +267,11 @@ prepare_round() {
 		sed -i "/^\[defaults\]\$/a transfer = \"$TRANSFER\"" "$INV"
 	fi
 	rm -rf "$WORK/render"
-	bin/dcctl render "$INV" --out "$WORK/render" >/dev/null
+	# Only provision creates passwords; before dcctl's first run of a fresh
+	# lab, Ansible's files carry placeholders (consistent among themselves).
+	local placeholders=()
+	[[ -e ${INV%.toml}.secrets.toml ]] || placeholders=(--placeholder-passwords)
+	bin/dcctl render "$INV" --out "$WORK/render" "${placeholders[@]}" >/dev/null
 	"$WORK/ansible-inventory" "$INV" "$WORK/render" >"$WORK/hosts.ini"
 	load_hosts
 }
