@@ -118,7 +118,7 @@ func TestNATSReloadCutsTheOldPassword(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatal("the client logged in with the old password is still connected after the reload")
 		}
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond) // poll interval of a loop bounded by the deadline
 	}
 	if login("u", "old") == nil {
 		t.Error("u still logs in with the old password after the reload")
