@@ -116,15 +116,19 @@ func (p *publisher) halt() {
 	<-p.done
 }
 
-// waitAcked waits until n messages were acknowledged: the stream has a
-// backlog before the runbook starts.
+// waitAcked waits until n more messages than now were acknowledged: the
+// stream takes writes at this point (before a runbook starts, or after a
+// node was stopped and a new stream leader was elected).
 func (p *publisher) waitAcked(t *testing.T, n int) {
 	t.Helper()
+	p.mu.Lock()
+	want := len(p.acked) + n
+	p.mu.Unlock()
 	testwait.Eventually(t, 30*time.Second, p.stream+" publishing", func() error {
 		p.mu.Lock()
 		defer p.mu.Unlock()
-		if len(p.acked) < n {
-			return fmt.Errorf("%d acked", len(p.acked))
+		if len(p.acked) < want {
+			return fmt.Errorf("%d acked, want %d", len(p.acked), want)
 		}
 		return nil
 	})
