@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/dcctl/dcctl/inventory"
 	"github.com/dcctl/dcctl/remote"
 	"github.com/dcctl/dcctl/templates"
 )
@@ -80,11 +81,15 @@ func installPhases() []phase {
 // startPhases start a first install: one script.
 func startPhases() []phase { return []phase{startUnit{}, recordApplied{}} }
 
-// rollPhases restart a node behind the health gate, or reload it.
+// rollPhases restart a node behind the health gate, or reload it. An
+// upgrade (a new binary on a running node) is a restart that steps the
+// meta leadership down first, swaps the binary where others restart, and
+// checks the release it runs afterwards; its other changes (a config) take
+// effect with the same restart.
 func rollPhases() []phase {
 	return []phase{
-		gateBefore{}, restartUnit{}, reloadUnit{}, recordApplied{},
-		healthyAfterReload{}, gateAfter{}, leafLinksUp{},
+		gateBefore{}, stepDown{}, restartUnit{}, swapBinary{}, reloadUnit{}, recordApplied{},
+		healthyAfterReload{}, gateAfter{}, versionAfter{}, leafLinksUp{},
 	}
 }
 
@@ -166,10 +171,16 @@ func (a *applyRun) rolling(ctx context.Context, phases []phase) {
 		}
 	}
 	byCluster := map[string][]*HostPlan{}
+	upgrade := false
 	for _, p := range a.plans {
 		if (p.Action == ActionRestart || p.Action == ActionReload) && a.r.ok(p.Node.Name) {
 			byCluster[p.Node.Cluster] = append(byCluster[p.Node.Cluster], p)
+			upgrade = upgrade || p.Upgrade
 		}
+	}
+	if upgrade {
+		a.upgradeRollout(ctx, byCluster, phases)
+		return
 	}
 	var wg sync.WaitGroup
 	for _, list := range byCluster {
@@ -195,6 +206,45 @@ func (a *applyRun) rolling(ctx context.Context, phases []phase) {
 		}(list)
 	}
 	wg.Wait()
+}
+
+// upgradeRollout is rolling for a run that upgrades nats-server: one
+// cluster after the other in UpgradeOrder, each one's meta leader last, and
+// the first node that fails stops the whole rollout, so that a release that
+// does not come up healthy goes no further than one node.
+func (a *applyRun) upgradeRollout(ctx context.Context, byCluster map[string][]*HostPlan, phases []phase) {
+	var clusters []*inventory.Cluster
+	for _, cl := range a.s.Inv.Clusters {
+		if len(byCluster[cl.Name]) > 0 {
+			clusters = append(clusters, cl)
+		}
+	}
+	var todo []*HostPlan
+	for _, cl := range UpgradeOrder(clusters, false) {
+		byNode := map[string]*HostPlan{}
+		var nodes []*inventory.Node
+		for _, p := range byCluster[cl.Name] {
+			byNode[p.Node.Name] = p
+			nodes = append(nodes, p.Node)
+		}
+		for _, n := range a.s.LeaderLast(ctx, cl.Domain, nodes) {
+			todo = append(todo, byNode[n.Name])
+		}
+	}
+	for i, p := range todo {
+		if ctx.Err() != nil {
+			for _, rest := range todo[i:] {
+				a.r.add(rest.Node.Name, 0, fmt.Errorf("not restarted: the run was stopped: %w", context.Cause(ctx)))
+			}
+			return
+		}
+		if err := a.onHost(ctx, p, phases); err != nil {
+			for _, rest := range todo[i+1:] {
+				a.r.add(rest.Node.Name, 0, fmt.Errorf("not restarted: the upgrade rollout stopped at %s (cluster %s)", p.Node.Name, p.Node.Cluster))
+			}
+			return
+		}
+	}
 }
 
 func remoteFile(f templates.File) remote.File {

@@ -40,4 +40,7 @@ func (checkBinary) Done(h *hostRun, stdout string) {
 	if v := linesWith(stdout, "version "); len(v) > 0 {
 		h.version = strings.TrimSpace(v[0])
 	}
+	if h.p.Upgrade && h.p.UpgradeTo == "" {
+		h.p.UpgradeTo = versionWord(h.version)
+	}
 }

@@ -20,15 +20,20 @@ func (installFiles) ShouldRun(p *HostPlan) bool {
 func (installFiles) Script(h *hostRun) string {
 	var mv []string
 	for _, fc := range h.p.Files {
-		if !fc.ModeOnly {
-			mv = append(mv, fmt.Sprintf("mv -f -- %s %s", shellQuote(fc.File.Path+remote.TempSuffix), shellQuote(fc.File.Path)))
+		if fc.ModeOnly {
+			continue
 		}
+		to := fc.File.Path
+		if fc.File.Kind == "binary" && h.p.Upgrade {
+			to += NextSuffix // staged: swapBinary puts it in place
+		}
+		mv = append(mv, fmt.Sprintf("mv -f -- %s %s", shellQuote(fc.File.Path+remote.TempSuffix), shellQuote(to)))
 	}
 	// The renames ignore a cancel's SIGTERM (and a dropped connection's
 	// HUP/PIPE): they take microseconds, and stopping between two of them
 	// would leave a config that includes a file of the other generation.
 	s := "trap '' INT TERM HUP PIPE\n" + strings.Join(mv, " &&\n") + " || return 1\ntrap - INT TERM HUP PIPE"
-	if b := stagedBinary(h.p); b != nil {
+	if b := stagedBinary(h.p); b != nil && !h.p.Upgrade {
 		// The sums stamp is a cache: failing to write it only costs the
 		// next run a hash.
 		sums := sumsPath(h.s.Inv)
@@ -42,6 +47,8 @@ func (installFiles) Done(h *hostRun, _ string) {
 	for _, fc := range h.p.Files {
 		switch {
 		case fc.ModeOnly:
+		case fc.File.Kind == "binary" && h.p.Upgrade:
+			h.say(fmt.Sprintf("staged %s%s (%s, %.1f MB in %.1fs); the running server is untouched", fc.File.Path, NextSuffix, h.version, float64(h.binarySize)/1e6, h.binaryTook.Seconds()))
 		case fc.File.Kind == "binary":
 			h.say(fmt.Sprintf("installed %s (%s, %.1f MB in %.1fs)", fc.File.Path, h.version, float64(h.binarySize)/1e6, h.binaryTook.Seconds()))
 		case fc.File.Kind == "config":

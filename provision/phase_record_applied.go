@@ -20,7 +20,9 @@ func (r recordApplied) ShouldRun(p *HostPlan) bool {
 	if r.stopped {
 		return p.LeftStopped
 	}
-	return p.Action != ActionNone
+	// A plan made for one swap alone (SwapBinary) knows no desired files:
+	// the swap updated the marker's line of the binary itself.
+	return p.Action != ActionNone && len(p.Desired) > 0
 }
 
 func (recordApplied) Script(h *hostRun) string {

@@ -9,7 +9,7 @@ import (
 type restartUnit struct{}
 
 func (restartUnit) Title() string              { return "restart the unit" }
-func (restartUnit) ShouldRun(p *HostPlan) bool { return p.Action == ActionRestart }
+func (restartUnit) ShouldRun(p *HostPlan) bool { return p.Action == ActionRestart && !p.Upgrade }
 
 func (restartUnit) Script(h *hostRun) string {
 	return "systemctl restart " + shellQuote(h.unit())

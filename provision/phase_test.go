@@ -24,9 +24,11 @@ const fakeSystemctl = `#!/bin/sh
 d=$(dirname "$0")
 echo "$*" >> "$d/systemctl.log"
 case "$1" in
-is-active) cat "$d/active" 2>/dev/null || echo inactive ;;
+is-active) s=$(cat "$d/active" 2>/dev/null || echo inactive); [ "$2" = --quiet ] || echo "$s"; [ "$s" = active ]; exit ;;
 is-enabled) cat "$d/enabled" 2>/dev/null || echo not-found ;;
 enable) echo enabled > "$d/enabled"; if [ "$2" = --now ]; then echo active > "$d/active"; fi ;;
+stop) echo inactive > "$d/active" ;;
+start) echo active > "$d/active" ;;
 restart|reload) if [ -e "$d/fail-$1" ]; then echo "Job for $2 failed." >&2; exit 1; fi ;;
 esac
 exit 0
@@ -443,31 +445,83 @@ func assertMode(t *testing.T, p string, mode os.FileMode) {
 	}
 }
 
-// A new binary runs two commands on a running host over SFTP: the verify,
-// check and install script, the restart-and-record script (the gates read
-// the monitoring endpoints through tunnels, not commands).
-func TestPhasesNewBinaryRoundTrips(t *testing.T) {
+// A new binary on a running host is an upgrade, two commands over SFTP:
+// the verify, check and stage script leaves it beside the installed one as
+// .next (the running server's binary untouched), then the swap script stops
+// the unit, keeps the old binary as .previous, swaps and starts (the gates
+// read the monitoring endpoints through tunnels, not commands). Afterwards
+// the plan has nothing left to do: the sums stamp and the applied marker
+// follow the swapped file.
+func TestPhasesNewBinaryIsStagedThenSwapped(t *testing.T) {
 	h := newPhaseHost(t)
 	h.installed(t)
+	install := h.s.Inv.NATS.InstallPath
+	old, _ := os.ReadFile(install)
 	os.WriteFile(h.s.Inv.NATS.Binary, []byte(fakeNATSServer+"# v2\n"), 0o755)
 	p := h.plan(t)
-	if p.Action != ActionRestart || len(p.Files) != 1 || p.Files[0].File.Kind != "binary" {
-		t.Fatalf("plan: action %q, changes %v", p.Action, p.Summary())
+	if p.Action != ActionRestart || !p.Upgrade || len(p.Files) != 1 || p.Files[0].File.Kind != "binary" {
+		t.Fatalf("plan: action %q, upgrade %v, changes %v", p.Action, p.Upgrade, p.Summary())
 	}
 	before := h.srv.Execs()
 	if log, err := h.run(t, p, installPhases()...); err != nil {
 		t.Fatalf("install: %v\n%s", err, log)
 	}
-	if log, err := h.run(t, p, restartUnit{}, recordApplied{}); err != nil {
-		t.Fatalf("restart: %v\n%s", err, log)
+	if got, _ := os.ReadFile(install); string(got) != string(old) {
+		t.Fatal("the staging replaced the installed binary")
+	}
+	if got, _ := os.ReadFile(install + NextSuffix); !strings.HasSuffix(string(got), "# v2\n") {
+		t.Fatal("the new binary is not staged as .next")
+	}
+	if p.UpgradeTo != "2.99.0-test" {
+		t.Errorf("release to check after the swap: %q, want the one the staged binary printed", p.UpgradeTo)
+	}
+	if log, err := h.run(t, p, swapBinary{}, recordApplied{}); err != nil {
+		t.Fatalf("swap: %v\n%s", err, log)
 	}
 	if n := h.srv.Execs() - before; n != 2 {
 		t.Errorf("%d commands, want 2", n)
 	}
-	if got, _ := os.ReadFile(h.s.Inv.NATS.InstallPath); !strings.HasSuffix(string(got), "# v2\n") {
+	if got, _ := os.ReadFile(install); !strings.HasSuffix(string(got), "# v2\n") {
 		t.Error("the new binary is not installed")
 	}
+	if got, _ := os.ReadFile(install + PreviousSuffix); string(got) != string(old) {
+		t.Error("the old binary is not kept as .previous")
+	}
+	if _, err := os.Stat(install + NextSuffix); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf(".next left behind: %v", err)
+	}
+	if log := h.systemctlLog(t); !strings.Contains(log, "stop dcctl-test-natsd.service") || !strings.Contains(log, "start dcctl-test-natsd.service") || strings.Contains(log, "restart") {
+		t.Errorf("systemctl calls %q, want a stop and a start", log)
+	}
 	if p2 := h.plan(t); p2.Changed() {
-		t.Errorf("plan after the restart changes %v", p2.Summary())
+		t.Errorf("plan after the swap changes %v", p2.Summary())
+	}
+}
+
+// A rollback puts .previous back with the same script, and only once:
+// afterwards there is no .previous to swap in, and the swap says so.
+func TestPhaseSwapRollsBackOnce(t *testing.T) {
+	h := newPhaseHost(t)
+	h.installed(t)
+	install := h.s.Inv.NATS.InstallPath
+	old, _ := os.ReadFile(install)
+	os.WriteFile(install+NextSuffix, []byte(fakeNATSServer+"# v2\n"), 0o755)
+	up := &HostPlan{Node: h.node, Action: ActionRestart, Upgrade: true}
+	if log, err := h.run(t, up, swapBinary{}); err != nil {
+		t.Fatalf("swap: %v\n%s", err, log)
+	}
+	back := &HostPlan{Node: h.node, Action: ActionRestart, Upgrade: true, Rollback: true}
+	if log, err := h.run(t, back, swapBinary{}); err != nil {
+		t.Fatalf("rollback: %v\n%s", err, log)
+	}
+	if got, _ := os.ReadFile(install); string(got) != string(old) {
+		t.Error("the rollback did not put the old binary back")
+	}
+	_, err := h.run(t, back, swapBinary{})
+	if err == nil || !strings.Contains(err.Error(), PreviousSuffix+" is missing") {
+		t.Errorf("second rollback: %v, want .previous missing", err)
+	}
+	if got, _ := os.ReadFile(install); string(got) != string(old) {
+		t.Error("a refused rollback changed the installed binary")
 	}
 }

@@ -54,6 +54,16 @@ type HostPlan struct {
 	// ServingHTTPPort is the monitoring port the running server answers
 	// on until it restarts, when the new config changes it; 0 otherwise.
 	ServingHTTPPort int `json:",omitempty"`
+	// Upgrade: the binary changes on a running node. It is staged beside
+	// the installed one as <install_path>.next and swapped in behind the
+	// health gate, in the upgrade's order (upgrade.go), rather than
+	// installed with the other files.
+	Upgrade bool `json:",omitempty"`
+	// UpgradeTo is the release the node must report once swapped ("2.15.2");
+	// "" when it cannot be known before the binary ran on the host.
+	UpgradeTo string `json:",omitempty"`
+	// Rollback: the swap puts <install_path>.previous back.
+	Rollback bool `json:",omitempty"`
 }
 
 // Changed reports whether the plan changes anything on the host.

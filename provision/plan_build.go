@@ -2,6 +2,7 @@ package provision
 
 import (
 	"context"
+	"fmt"
 	"sync"
 
 	"github.com/dcctl/dcctl/inventory"
@@ -68,7 +69,40 @@ func Plan(ctx context.Context, s *Session, nodes []*inventory.Node) ([]*HostPlan
 	if err := checkArch(s.Inv, target, facts); err != nil {
 		return nil, err
 	}
+	if v, err := ReadBinaryVersion(s.Inv.NATS.Binary); err == nil {
+		for _, p := range plans {
+			if p.Upgrade {
+				p.UpgradeTo = v.Release()
+			}
+		}
+	}
 	return plans, nil
+}
+
+// CheckUpgrade refuses a run that would upgrade running nodes (plans with
+// Upgrade) to a release it cannot name from nats.binary's build
+// information, or to an older minor release than one of them runs unless
+// allowDowngrade (a *DowngradeError). Read-only: provision calls it before
+// anything is uploaded, and so does `--check`.
+func CheckUpgrade(ctx context.Context, s *Session, plans []*HostPlan, allowDowngrade bool) error {
+	var nodes []string
+	for _, p := range plans {
+		if p.Upgrade {
+			nodes = append(nodes, p.Node.Name)
+			if p.ServingHTTPPort != 0 {
+				s.servesHTTPAt(p.Node.Name, p.ServingHTTPPort)
+			}
+		}
+	}
+	if len(nodes) == 0 {
+		return nil
+	}
+	v, err := ReadBinaryVersion(s.Inv.NATS.Binary)
+	if err != nil {
+		return fmt.Errorf("nats.binary changes on %d running node(s): %w", len(nodes), err)
+	}
+	_, err = s.CheckVersions(ctx, nodes, v, allowDowngrade)
+	return err
 }
 
 // hostFacts gathers what planning compares with a node's desired files and

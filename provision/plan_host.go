@@ -3,6 +3,7 @@ package provision
 import (
 	"context"
 	"fmt"
+	"path"
 	"sort"
 	"strings"
 
@@ -161,7 +162,8 @@ func (pl *planning) action() {
 	case pl.binaryChanged || pl.unitChanged || pl.remotesChanged:
 		p.Action = ActionRestart
 		if pl.binaryChanged {
-			p.Why = append(p.Why, "binary changed")
+			p.Upgrade = true
+			p.Why = append(p.Why, "binary changed: staged as "+path.Base(pl.inv.NATS.InstallPath)+NextSuffix+", swapped in behind the gate (upgrade order, meta leader last)")
 		}
 		if pl.unitChanged {
 			p.Why = append(p.Why, "unit changed")

@@ -151,6 +151,16 @@ func Catalog() []Description {
 			Post:  []string{"every node healthy and a current meta peer; every stream current (none lost quorum) and not behind its recorded last sequence"},
 		},
 		{
+			Name: "upgrade", Usage: "upgrade --binary FILE [--cluster C] [--allow-downgrade] | upgrade --rollback [--cluster C]",
+			Short: "roll a new nats-server release through the deployment behind the gates (hub before leaves, meta leader last), or back",
+			Pre: []string{"the new binary's release, read from its Go build information (not run)", "every node's unit active",
+				"no server runs a newer minor release (unless --allow-downgrade); --rollback: the nodes keeping a .previous binary of another release",
+				"the binary's architecture is every host's", "each domain has a meta leader and quorum, every stream current", "baseline of every stream"},
+			Steps: []string{"stage: the binary uploaded to <install_path>.next on every host, verified and run with --version; nothing running touched",
+				"per node, hub clusters first (--rollback: leaves first), the meta leader last: gate, meta step-down if it leads, lame-duck stop, swap (the old binary kept as .previous), start, gate (healthy, current meta peer, replicas current, /varz the new release)"},
+			Post: []string{"every node reports the release it should run", "every node healthy, a current meta peer", "every stream current; its recorded messages intact (the proof used is named)"},
+		},
+		{
 			Name: "rotate-passwords", Usage: "rotate-passwords [--user U] [--finish] [--replace-lost]",
 			Short: "new NATS passwords rolled out behind the gates; the old ones keep working until --finish, the leaf links stay up",
 			Pre:   []string{"the users are in the inventory, not from DCCTL_PASSWORD_*, no <user>-next in the inventory", "no rotation finishing (begin) / a rotation under way (--finish)", "every host reachable"},

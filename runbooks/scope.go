@@ -52,6 +52,14 @@ func Clusters(inv *inventory.Inventory, rb Runbook) []string {
 		for _, cl := range inv.Clusters {
 			add(cl)
 		}
+	case *Upgrade:
+		if r.Cluster != "" {
+			add(inv.Cluster(r.Cluster))
+			break
+		}
+		for _, cl := range inv.Clusters {
+			add(cl)
+		}
 	default:
 		// A runbook this switch does not know yet: every cluster, the safe side.
 		for _, cl := range inv.Clusters {

@@ -17,6 +17,13 @@ echo "== build"
 go build -ldflags "-X main.version=$(git describe --always --dirty 2>/dev/null || echo dev)" -o bin/dcctl ./cmd/dcctl
 # nats-server from the module version go.mod pins (checked by go.sum)
 go build -o bin/nats-server github.com/nats-io/nats-server/v2
+# an older release for the upgrade tests and drill, from the module proxy
+# (checked against the checksum database); built once, kept while it is the one
+old_nats=v2.14.9
+if ! go version -m bin/nats-server-old 2>/dev/null | grep -q "nats-server/v2[[:space:]]*${old_nats}[[:space:]]"; then
+	GOBIN=$PWD/bin/.old go install "github.com/nats-io/nats-server/v2@${old_nats}"
+	mv -f bin/.old/nats-server bin/nats-server-old && rmdir bin/.old
+fi
 
 echo "== fuzz (bounded)"
 go test -run '^$' -fuzz '^FuzzParse$' -fuzztime 10s ./inventory

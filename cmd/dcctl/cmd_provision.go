@@ -20,6 +20,10 @@ func concurrencyFlag() cli.Flag {
 	return &cli.IntFlag{Name: "concurrency", Value: 16, Usage: "hosts worked on at once"}
 }
 
+func allowDowngradeFlag() cli.Flag {
+	return &cli.BoolFlag{Name: "allow-downgrade", Usage: "let a new nats.binary be older by a minor or major release than a running server"}
+}
+
 func provisionCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "provision",
@@ -37,6 +41,12 @@ func provisionCommand() *cli.Command {
 			"with `nats-server -t` before installing it, starts first installs, reloads\n" +
 			"when every changed option is hot-reloadable and otherwise restarts one node\n" +
 			"at a time per cluster behind the health gate. A second run changes nothing.\n" +
+			"A changed nats.binary on a running node is an upgrade, as `dcctl runbook\n" +
+			"upgrade` does it: refused (exit 2) when the new release is older by a minor\n" +
+			"release than a server runs (unless --allow-downgrade); staged as\n" +
+			"<install_path>.next on every host first, then swapped in one node at a time,\n" +
+			"hub clusters before their leaves, each cluster's meta leader last; the first\n" +
+			"node that fails its gate stops the rollout.\n" +
 			"Ends with a recap; exit 1 if any host failed or was unreachable. Ctrl-C (or\n" +
 			"losing the deployment lock) stops it before the next node is restarted; no\n" +
 			"file is ever left half-installed.\n\n" +
@@ -50,6 +60,7 @@ func provisionCommand() *cli.Command {
 			&cli.BoolFlag{Name: "check", Usage: "only show the plan; change nothing"},
 			&cli.BoolFlag{Name: "diff", Usage: "show unified diffs of changed text files (secrets redacted)"},
 			&cli.DurationFlag{Name: "gate-timeout", Value: 3 * time.Minute, Usage: "bound on each health-gate wait"},
+			allowDowngradeFlag(),
 			breakLockFlag(),
 		}, sshFlags()...),
 		Action: func(c *cli.Context) error { return runProvision(c, c.Bool("check")) },
@@ -64,6 +75,7 @@ func planCommand() *cli.Command {
 		Flags: append([]cli.Flag{
 			inventoryFlag(), limitFlag(), concurrencyFlag(), jsonFlag(),
 			&cli.BoolFlag{Name: "diff", Usage: "show unified diffs of changed text files (secrets redacted)"},
+			allowDowngradeFlag(),
 		}, sshFlags()...),
 		Action: func(c *cli.Context) error { return runProvision(c, true) },
 	}
@@ -96,6 +108,12 @@ func runProvision(c *cli.Context, checkOnly bool) error {
 	out := c.App.Writer
 	plans, err := provision.Plan(ctx, s, nodes)
 	if err != nil {
+		if ctx.Err() != nil {
+			return whyStopped(ctx, err)
+		}
+		return refused(err)
+	}
+	if err := provision.CheckUpgrade(ctx, s, plans, c.Bool("allow-downgrade")); err != nil {
 		if ctx.Err() != nil {
 			return whyStopped(ctx, err)
 		}

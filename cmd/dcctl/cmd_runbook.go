@@ -108,6 +108,46 @@ func runbookCommand() *cli.Command {
 				},
 			},
 			{
+				Name:      "upgrade",
+				Usage:     "roll a new nats-server release through the deployment behind the gates, or back",
+				ArgsUsage: "[INVENTORY]",
+				Description: "Reads the new binary's release from its Go build information (it is not run\n" +
+					"here) and refuses (exit 2) a release older by a minor or major release than a\n" +
+					"running server's (/varz) unless --allow-downgrade, a binary whose architecture\n" +
+					"is not every host's, a node whose unit is not active, a domain without meta\n" +
+					"quorum or with a stream not current. Then stages the binary as\n" +
+					"<install_path>.next on every host (verified, run with --version there; nothing\n" +
+					"running is touched), and swaps one node at a time: hub clusters before their\n" +
+					"leaves, each cluster's meta leader last after a step-down; per node the health\n" +
+					"gate, lame-duck stop, the swap (the old binary kept as <install_path>.previous),\n" +
+					"start, and the gate again, which also wants /varz to report the new release.\n" +
+					"The first node that fails stops the rollout and says where (the journal too).\n" +
+					"--rollback puts .previous back on every node that keeps one of another\n" +
+					"release, leaves before their hub, gated the same way. Post-checks: every node\n" +
+					"runs its release, every stream current with its recorded messages intact.\n" +
+					"Point nats.binary at the release you keep, or the next provision changes it\n" +
+					"again. See docs/runbooks.md.",
+				Flags: runbookFlags(
+					&cli.StringFlag{Name: "binary", Usage: "the new nats-server `FILE` (a Linux build for the hosts' architecture)"},
+					&cli.StringFlag{Name: "cluster", Usage: "only this `CLUSTER` (default: all, hub clusters before their leaves)"},
+					allowDowngradeFlag(),
+					&cli.BoolFlag{Name: "rollback", Usage: "put <install_path>.previous back on the nodes that keep one of another release"},
+				),
+				Action: func(c *cli.Context) error {
+					if err := optionalInventoryArg(c, 0); err != nil {
+						return err
+					}
+					rb := &runbooks.Upgrade{Binary: c.String("binary"), Cluster: c.String("cluster"), AllowDowngrade: c.Bool("allow-downgrade"), Rollback: c.Bool("rollback")}
+					switch {
+					case rb.Rollback && rb.Binary != "":
+						return usageError(fmt.Errorf("upgrade: --rollback puts the kept binary back; it takes no --binary"))
+					case !rb.Rollback && rb.Binary == "":
+						return usageError(fmt.Errorf("upgrade: missing --binary FILE (or --rollback)"))
+					}
+					return runRunbook(c, rb)
+				},
+			},
+			{
 				Name:      "rotate-passwords",
 				Usage:     "new NATS passwords, rolled out behind the gates; the old ones work until --finish",
 				ArgsUsage: "[INVENTORY]",
