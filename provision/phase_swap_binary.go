@@ -28,18 +28,18 @@ func (swapBinary) Script(h *hostRun) string {
 	}
 	return fmt.Sprintf(`p=%[1]s; from=%[2]s; u=%[3]s; sums=%[4]s; m=%[5]s
 if [ ! -f "$from" ]; then echo "$from is missing: nothing to swap in" >&2; return 1; fi
+# From the stop to the start, a cancel (SIGTERM) or a dropped connection
+# (HUP, PIPE) must not stop the script between them: that would leave the
+# node down. The whole takes the lame-duck stop and a start.
+trap '' INT TERM HUP PIPE
 systemctl stop "$u" || return 1
 i=0
 while systemctl is-active --quiet "$u"; do
 	i=$((i+1))
-	if [ $i -gt 50 ]; then echo "$u still $(systemctl is-active "$u") 5s after its stop" >&2; return 1; fi
+	if [ $i -gt 50 ]; then echo "$u still $(systemctl is-active "$u") 5s after its stop" >&2; systemctl start "$u"; return 1; fi
 	sleep 0.1
 done
-# The renames take microseconds; a cancel between them would leave no
-# binary at the install path.
-trap '' INT TERM HUP PIPE
-%[6]s || return 1
-trap - INT TERM HUP PIPE
+%[6]s || { systemctl start "$u"; return 1; }
 sum=$(sha256sum "$p" | cut -d' ' -f1)
 { printf '%%s %%s %%s\n' "$(stat -c '%[7]s' "$p")" "$sum" "$p" > "$sums%[8]s" && mv -f "$sums%[8]s" "$sums"; } 2>/dev/null || rm -f "$sums%[8]s"
 if [ -f "$m" ]; then
@@ -47,6 +47,7 @@ if [ -f "$m" ]; then
 fi
 systemctl start "$u" || return 1
 systemctl is-active --quiet "$u" || { echo "$u is $(systemctl is-active "$u") after its start" >&2; return 1; }
+trap - INT TERM HUP PIPE
 echo "swapped $sum"`, shellQuote(install), shellQuote(from), shellQuote(h.unit()), shellQuote(sumsPath(h.s.Inv)), shellQuote(markerPath(h.s.Inv)),
 		swap, statSignature, remote.TempSuffix)
 }

@@ -302,3 +302,28 @@ func readFile(t *testing.T, p string) string {
 	}
 	return string(b)
 }
+
+// Hub clusters go before their leaves on the way up, after them on the way
+// back; otherwise the inventory's order holds.
+func TestUpgradeOrderHubBeforeLeaves(t *testing.T) {
+	edgeA := &inventory.Cluster{Name: "edge-a", LeafOf: "core"}
+	core := &inventory.Cluster{Name: "core"}
+	edgeB := &inventory.Cluster{Name: "edge-b", LeafOf: "core"}
+	names := func(cls []*inventory.Cluster) string {
+		var out []string
+		for _, cl := range cls {
+			out = append(out, cl.Name)
+		}
+		return strings.Join(out, " ")
+	}
+	in := []*inventory.Cluster{edgeA, core, edgeB}
+	if got := names(UpgradeOrder(in, false)); got != "core edge-a edge-b" {
+		t.Errorf("upgrade order %q", got)
+	}
+	if got := names(UpgradeOrder(in, true)); got != "edge-a edge-b core" {
+		t.Errorf("rollback order %q", got)
+	}
+	if got := names(in); got != "edge-a core edge-b" {
+		t.Errorf("the inventory's list changed: %q", got)
+	}
+}
