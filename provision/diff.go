@@ -1,109 +1,39 @@
 package provision
 
 import (
-	"fmt"
 	"regexp"
 	"strings"
+
+	"github.com/pmezard/go-difflib/difflib"
 )
 
 // unifiedDiff returns a unified diff (3 lines of context) of two small text
-// files, or "" when equal. Config files are a few dozen lines: a plain LCS
-// table is fast enough and keeps this dependency-free.
+// files, or "" when equal. go-difflib writes the hunks as diff -u does, so
+// an operator reads --diff as any other patch.
 func unifiedDiff(path string, a, b []byte) string {
-	x := splitLines(string(a))
-	y := splitLines(string(b))
-	n, m := len(x), len(y)
-	lcs := make([][]int, n+1)
-	for i := range lcs {
-		lcs[i] = make([]int, m+1)
+	d, err := difflib.GetUnifiedDiffString(difflib.UnifiedDiff{
+		A:        lines(a),
+		B:        lines(b),
+		FromFile: path + " (on host)",
+		ToFile:   path + " (rendered)",
+		Context:  3,
+	})
+	if err != nil {
+		// It writes to a strings.Builder, which does not fail; say so
+		// rather than show an empty diff for files that differ.
+		return "(diff failed: " + err.Error() + ")\n"
 	}
-	for i := n - 1; i >= 0; i-- {
-		for j := m - 1; j >= 0; j-- {
-			if x[i] == y[j] {
-				lcs[i][j] = lcs[i+1][j+1] + 1
-			} else {
-				lcs[i][j] = max(lcs[i+1][j], lcs[i][j+1])
-			}
-		}
-	}
-	type op struct {
-		kind byte // ' ', '-', '+'
-		text string
-		ai   int // line index in a (for ' ' and '-')
-		bi   int // line index in b (for ' ' and '+')
-	}
-	var ops []op
-	i, j := 0, 0
-	for i < n || j < m {
-		switch {
-		case i < n && j < m && x[i] == y[j]:
-			ops = append(ops, op{' ', x[i], i, j})
-			i++
-			j++
-		case i < n && (j == m || lcs[i+1][j] >= lcs[i][j+1]):
-			ops = append(ops, op{'-', x[i], i, j})
-			i++
-		default:
-			ops = append(ops, op{'+', y[j], i, j})
-			j++
-		}
-	}
-	const ctx = 3
-	var out strings.Builder
-	changed := false
-	for k := 0; k < len(ops); {
-		if ops[k].kind == ' ' {
-			k++
-			continue
-		}
-		changed = true
-		start := max(k-ctx, 0)
-		end := k
-		// extend the hunk while changes are within 2*ctx of each other
-		for end < len(ops) {
-			if ops[end].kind != ' ' {
-				end++
-				continue
-			}
-			run := end
-			for run < len(ops) && ops[run].kind == ' ' {
-				run++
-			}
-			if run == len(ops) || run-end > 2*ctx {
-				end = min(end+ctx, len(ops))
-				break
-			}
-			end = run
-		}
-		var aLen, bLen int
-		for _, o := range ops[start:end] {
-			if o.kind != '+' {
-				aLen++
-			}
-			if o.kind != '-' {
-				bLen++
-			}
-		}
-		fmt.Fprintf(&out, "@@ -%d,%d +%d,%d @@\n", ops[start].ai+1, aLen, ops[start].bi+1, bLen)
-		for _, o := range ops[start:end] {
-			out.WriteByte(o.kind)
-			out.WriteString(o.text)
-			out.WriteByte('\n')
-		}
-		k = end
-	}
-	if !changed {
-		return ""
-	}
-	return "--- " + path + " (on host)\n+++ " + path + " (rendered)\n" + out.String()
+	return d
 }
 
-func splitLines(s string) []string {
-	s = strings.TrimSuffix(s, "\n")
+// lines splits text into lines that each end in a newline, as the diff
+// writer expects (a last line without one would run into the next).
+func lines(text []byte) []string {
+	s := strings.TrimSuffix(string(text), "\n")
 	if s == "" {
 		return nil
 	}
-	return strings.Split(s, "\n")
+	return strings.SplitAfter(s+"\n", "\n")[:strings.Count(s, "\n")+1]
 }
 
 var (

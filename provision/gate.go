@@ -85,7 +85,11 @@ func (s *Session) GateAfter(ctx context.Context, node string, timeout time.Durat
 			continue
 		}
 		say("waiting for stream " + st.Name + ": replica on " + node + " to be current")
-		if err := waitReplicaCurrent(ctx, mon, domain, st.Name, node, say); err != nil {
+		if err := waitReplicaCurrent(ctx, mon, domain, st.Name, node, func(lag uint64, current bool) {
+			if !s.ReportCatchUp(node, st.Name, lag) && !current {
+				say(fmt.Sprintf("stream %s: replica %s lag %d", st.Name, node, lag))
+			}
+		}); err != nil {
 			return fmt.Errorf("%s: stream %s: its replica is not current (waited %s): %w", node, st.Name, timeout, err)
 		}
 	}
@@ -109,10 +113,11 @@ func pollUntil(ctx context.Context, every time.Duration, check func() error) err
 }
 
 // waitReplicaCurrent waits until stream has a leader and node's replica is
-// online and caught up. Only node's own replica: other replicas may be down
-// (restoring one of two dead nodes), and the next node's before-gate is what
-// requires them current before it is touched.
-func waitReplicaCurrent(ctx context.Context, mon jetstream.Monitor, domain, stream, node string, say func(string)) error {
+// online and caught up; lag hears the replica's state at each look. Only
+// node's own replica: other replicas may be down (restoring one of two dead
+// nodes), and the next node's before-gate is what requires them current
+// before it is touched.
+func waitReplicaCurrent(ctx context.Context, mon jetstream.Monitor, domain, stream, node string, lag func(lag uint64, current bool)) error {
 	return pollUntil(ctx, 300*time.Millisecond, func() error {
 		list, err := mon.Streams(ctx, domain)
 		if err != nil {
@@ -128,6 +133,7 @@ func waitReplicaCurrent(ctx context.Context, mon jetstream.Monitor, domain, stre
 		case st == nil:
 			return fmt.Errorf("stream %s has no leader that answers", stream)
 		case st.Leader == node:
+			lag(0, true)
 			return nil
 		}
 		for _, f := range st.Followers {
@@ -135,9 +141,10 @@ func waitReplicaCurrent(ctx context.Context, mon jetstream.Monitor, domain, stre
 				continue
 			}
 			if f.Healthy() {
+				lag(0, true)
 				return nil
 			}
-			say(fmt.Sprintf("stream %s: replica %s lag %d", stream, node, f.Lag))
+			lag(f.Lag, false)
 			return fmt.Errorf("replica %s: current %v, offline %v, lag %d", node, f.Current, f.Offline, f.Lag)
 		}
 		return fmt.Errorf("%s is not among the replicas of stream %s yet", node, stream)

@@ -213,6 +213,48 @@ func TestUnifiedDiff(t *testing.T) {
 	if unifiedDiff("f", a, a) != "" {
 		t.Errorf("equal files give a diff")
 	}
+	// A last line without a newline is still a line of its own.
+	d = unifiedDiff("f", []byte("x\ny"), []byte("x\nz\n"))
+	want = "--- f (on host)\n+++ f (rendered)\n@@ -1,2 +1,2 @@\n x\n-y\n+z\n"
+	if d != want {
+		t.Errorf("got:\n%s\nwant:\n%s", d, want)
+	}
+}
+
+// FuzzUnifiedDiff: a diff is empty exactly when the files have the same
+// lines, and every removed line is one of the host's, every added line one
+// of the rendered file's.
+func FuzzUnifiedDiff(f *testing.F) {
+	f.Add("a\nb\nc\n", "a\nB\nc\nd\n")
+	f.Add("", "x")
+	f.Fuzz(func(t *testing.T, a, b string) {
+		d := unifiedDiff("p", []byte(a), []byte(b))
+		same := strings.TrimSuffix(a, "\n") == strings.TrimSuffix(b, "\n")
+		if same != (d == "") {
+			t.Fatalf("same lines %v but diff %q", same, d)
+		}
+		if d == "" {
+			return
+		}
+		has := func(text, line string) bool {
+			for _, l := range strings.Split(strings.TrimSuffix(text, "\n"), "\n") {
+				if l == line {
+					return true
+				}
+			}
+			return false
+		}
+		body := strings.SplitN(d, "\n", 3)[2]
+		for _, l := range strings.Split(strings.TrimSuffix(body, "\n"), "\n") {
+			switch {
+			case strings.HasPrefix(l, "@@ "):
+			case strings.HasPrefix(l, "-") && !has(a, l[1:]):
+				t.Fatalf("removed line %q is not the host's: %q", l, d)
+			case strings.HasPrefix(l, "+") && !has(b, l[1:]):
+				t.Fatalf("added line %q is not the rendered file's: %q", l, d)
+			}
+		}
+	})
 }
 
 // TestPlanLeavesANodeStoppedByAnOperator: the stop marker keeps a stopped

@@ -7,6 +7,9 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	pretty "github.com/jedib0t/go-pretty/v6/table"
+	"github.com/jedib0t/go-pretty/v6/text"
 )
 
 // Host outcomes in a recap.
@@ -112,22 +115,34 @@ func (r *Recap) Count(status string) int {
 	return n
 }
 
-// Print writes the recap table.
+// Print writes the recap table: a row per host, its error and note on
+// rows of their own under CHANGES, so that a long error does not widen
+// the other columns.
 func (r *Recap) Print(w io.Writer) {
 	fmt.Fprintf(w, "\nRECAP (%.1fs)\n", r.Seconds)
-	fmt.Fprintf(w, "%-14s %-16s %-12s %7s  %s\n", "NODE", "HOST", "STATUS", "SECONDS", "CHANGES")
+	tw := pretty.NewWriter()
+	st := pretty.StyleDefault
+	st.Options = pretty.OptionsNoBordersAndSeparators
+	st.Options.SeparateColumns = true
+	st.Box.PaddingLeft, st.Box.PaddingRight, st.Box.MiddleVertical = "", "", "  "
+	st.Format.Header = text.FormatDefault
+	tw.SetStyle(st)
+	tw.SuppressTrailingSpaces()
+	tw.SetColumnConfigs([]pretty.ColumnConfig{{Name: "SECONDS", Align: text.AlignRight, AlignHeader: text.AlignRight}})
+	tw.AppendHeader(pretty.Row{"NODE", "HOST", "STATUS", "SECONDS", "CHANGES"})
 	for _, h := range r.Hosts {
 		changes := strings.Join(h.Changes, ", ")
 		if changes == "" {
 			changes = "-"
 		}
-		fmt.Fprintf(w, "%-14s %-16s %-12s %7.1f  %s\n", h.Node, h.Host, h.Status, h.Seconds, changes)
+		tw.AppendRow(pretty.Row{h.Node, h.Host, h.Status, fmt.Sprintf("%.1f", h.Seconds), changes})
 		if h.Error != "" {
-			fmt.Fprintf(w, "%14s error: %s\n", "", strings.ReplaceAll(h.Error, "\n", "\n"+strings.Repeat(" ", 22)))
+			tw.AppendRow(pretty.Row{"", "", "", "", "error: " + h.Error})
 		}
 		if h.Note != "" {
-			fmt.Fprintf(w, "%14s note: %s\n", "", h.Note)
+			tw.AppendRow(pretty.Row{"", "", "", "", "note: " + h.Note})
 		}
 	}
+	fmt.Fprintln(w, tw.Render())
 	fmt.Fprintf(w, "ok=%d changed=%d failed=%d unreachable=%d\n", r.Count(StatusOK), r.Count(StatusChanged), r.Count(StatusFailed), r.Count(StatusUnreachable))
 }

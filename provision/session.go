@@ -38,6 +38,10 @@ type SessionOptions struct {
 	// known_hosts, and for every host that has no sftp-server (the
 	// operator's stderr); nil for none.
 	HostKeyLog io.Writer
+	// CatchUp, if not nil, hears each replica's lag while a gate or a
+	// runbook waits for it to catch up (0: caught up), in place of the
+	// progress lines that say the same (the CLI draws bars on a terminal).
+	CatchUp func(server, stream string, lag uint64)
 }
 
 // Session holds one SSH connection per host for a whole run, and a NATS
@@ -314,4 +318,15 @@ func (s *Session) Close() error {
 	err := remote.CloseAll(s.clients)
 	s.clients = map[string]*remote.Client{}
 	return err
+}
+
+// ReportCatchUp hands server's lag on stream to SessionOptions.CatchUp and
+// reports whether there was one to take it; without, the caller writes
+// its progress line as before.
+func (s *Session) ReportCatchUp(server, stream string, lag uint64) bool {
+	if s.opts.CatchUp == nil {
+		return false
+	}
+	s.opts.CatchUp(server, stream, lag)
+	return true
 }

@@ -279,6 +279,14 @@ func waitStreamCurrent(ctx context.Context, e *Env, domain, stream string, n int
 		}
 		var parts []string
 		for _, f := range st.Followers {
+			lag := f.Lag
+			if f.Healthy() {
+				lag = 0
+			}
+			// A replica that is online and lags is a bar on a terminal.
+			if !f.Offline && e.Session.ReportCatchUp(f.Name, stream, lag) {
+				continue
+			}
 			if !f.Healthy() {
 				state := fmt.Sprintf("lag %d", f.Lag)
 				if f.Offline {

@@ -60,7 +60,7 @@ func runNode(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	s := newSession(c, inv, sec)
+	s := newSession(c, inv, sec, nil)
 	defer s.Close()
 	ctx := c.Context
 

@@ -94,7 +94,16 @@ func runProvision(c *cli.Context, checkOnly bool) error {
 	if err != nil {
 		return refused(err)
 	}
-	s := newSession(c, inv, sec)
+	// Bars go where the log goes: stderr under --json.
+	logw := c.App.Writer
+	if c.Bool("json") {
+		logw = c.App.ErrWriter
+	}
+	var bars *hostBars
+	if !checkOnly {
+		bars = newHostBars(logw)
+	}
+	s := newSession(c, inv, sec, bars)
 	defer s.Close()
 	ctx := c.Context
 	if !checkOnly {
@@ -134,10 +143,7 @@ func runProvision(c *cli.Context, checkOnly bool) error {
 		}
 		return nil
 	}
-	logw := out
-	if c.Bool("json") {
-		logw = c.App.ErrWriter
-	} else {
+	if !c.Bool("json") {
 		provision.PrintPlans(out, plans, c.Bool("diff"))
 		fmt.Fprintln(out)
 	}
@@ -146,13 +152,12 @@ func runProvision(c *cli.Context, checkOnly bool) error {
 		GateTimeout: c.Duration("gate-timeout"),
 		Log:         logw,
 	}
-	meter := newUploadMeter(logw)
-	if meter != nil {
-		opts.Upload = meter.update
-		opts.Log = meter
+	if bars != nil {
+		opts.Upload = bars.upload
+		opts.Log = bars
 	}
 	recap := provision.Apply(ctx, s, plans, opts)
-	meter.done()
+	bars.done()
 	if c.Bool("json") {
 		if err := writeJSON(out, recap); err != nil {
 			return err

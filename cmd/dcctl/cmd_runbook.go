@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"text/tabwriter"
 	"time"
 
+	pretty "github.com/jedib0t/go-pretty/v6/table"
 	"github.com/urfave/cli/v2"
 
 	"github.com/dcctl/dcctl/inventory"
@@ -242,7 +242,8 @@ func runRunbookWith(c *cli.Context, inv *inventory.Inventory, rb runbooks.Runboo
 }
 
 func runRunbookSecrets(c *cli.Context, inv *inventory.Inventory, sec *inventory.Secrets, rb runbooks.Runbook) error {
-	s := newSession(c, inv, sec)
+	bars := newHostBars(c.App.Writer)
+	s := newSession(c, inv, sec, bars)
 	defer s.Close()
 	ctx := c.Context
 	if !c.Bool("dry-run") {
@@ -253,9 +254,14 @@ func runRunbookSecrets(c *cli.Context, inv *inventory.Inventory, sec *inventory.
 		defer release()
 		ctx = lctx
 	}
+	out := c.App.Writer
+	if bars != nil {
+		out = bars
+		defer bars.done()
+	}
 	e := &runbooks.Env{
 		Inv: inv, Session: s, Hosts: runbooks.SystemdHosts{S: s},
-		Out:     c.App.Writer,
+		Out:     out,
 		Timeout: c.Duration("timeout"),
 		DryRun:  c.Bool("dry-run"),
 		Confirm: func(q string) error { return confirm(c, q) },
@@ -280,7 +286,13 @@ func runRunbookList(c *cli.Context) error {
 			fmt.Fprintln(w)
 		}
 		fmt.Fprintf(w, "%s\n  %s\n", d.Usage, d.Short)
-		tw := tabwriter.NewWriter(w, 0, 0, 1, ' ', 0)
+		tw := pretty.NewWriter()
+		st := pretty.StyleDefault
+		st.Options = pretty.OptionsNoBordersAndSeparators
+		st.Options.SeparateColumns = true
+		st.Box.PaddingLeft, st.Box.PaddingRight, st.Box.MiddleVertical = "", "", " "
+		tw.SetStyle(st)
+		tw.SuppressTrailingSpaces()
 		for _, sec := range []struct {
 			title string
 			items []string
@@ -288,12 +300,12 @@ func runRunbookList(c *cli.Context) error {
 			for j, it := range sec.items {
 				title := ""
 				if j == 0 {
-					title = sec.title + ":"
+					title = "  " + sec.title + ":"
 				}
-				fmt.Fprintf(tw, "  %s\t%s\n", title, it)
+				tw.AppendRow(pretty.Row{title, it})
 			}
 		}
-		tw.Flush()
+		fmt.Fprintln(w, tw.Render())
 	}
 	return nil
 }

@@ -62,7 +62,7 @@ func runStatus(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	s := newSession(c, inv, sec)
+	s := newSession(c, inv, sec, nil)
 	defer s.Close()
 	for _, u := range sec.Rotating() {
 		// On stderr: the report itself (and --json) stays what the servers say.

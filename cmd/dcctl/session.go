@@ -19,14 +19,19 @@ func sshFlags() []cli.Flag {
 	}
 }
 
-// newSession opens nothing yet: hosts are dialled when first needed.
-func newSession(c *cli.Context, inv *inventory.Inventory, sec *inventory.Secrets) *provision.Session {
-	return provision.NewSession(inv, sec, provision.SessionOptions{
+// newSession opens nothing yet: hosts are dialled when first needed. bars,
+// when not nil (a terminal), draws the replicas' catch-up.
+func newSession(c *cli.Context, inv *inventory.Inventory, sec *inventory.Secrets, bars *hostBars) *provision.Session {
+	o := provision.SessionOptions{
 		AcceptNewHostKeys: c.Bool("accept-new-host-keys"),
 		Direct:            c.Bool("direct"),
 		AgentSocket:       os.Getenv("SSH_AUTH_SOCK"),
 		Concurrency:       c.Int("concurrency"),
 		DialTimeout:       c.Duration("ssh-timeout"),
 		HostKeyLog:        c.App.ErrWriter,
-	})
+	}
+	if bars != nil {
+		o.CatchUp = bars.catchUp
+	}
+	return provision.NewSession(inv, sec, o)
 }
