@@ -33,12 +33,10 @@ func (m Monitor) fetchAll(ctx context.Context, domain, path string) []monitorRep
 	out := make([]monitorReply, len(servers))
 	var wg sync.WaitGroup
 	for i, s := range servers {
-		wg.Add(1)
-		go func(i int, s string) {
-			defer wg.Done()
+		wg.Go(func() {
 			data, err := m.Get(ctx, s, path)
 			out[i] = monitorReply{server: s, data: data, err: err}
-		}(i, s)
+		})
 	}
 	wg.Wait()
 	return out

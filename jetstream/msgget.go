@@ -52,12 +52,12 @@ func (c *Conn) readRange(ctx context.Context, domain, stream string, from, to ui
 		}
 		n := int(min(uint64(getWindow), to-start+1))
 		done := make(chan int, n)
-		for i := 0; i < n; i++ {
-			go func(i int) {
+		for i := range n {
+			go func() {
 				m, err := c.getMsg(ctx, nc, subject, start+uint64(i))
 				results[i] = result{m, err}
 				done <- i
-			}(i)
+			}()
 		}
 		for i := 0; i < n; i++ {
 			<-done

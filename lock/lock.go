@@ -291,9 +291,7 @@ launch:
 			break launch
 		default:
 		}
-		wg.Add(1)
-		go func(i int, h Host) {
-			defer wg.Done()
+		wg.Go(func() {
 			defer func() { <-sem }()
 			prevs[i], errs[i] = l.take(ctx, h)
 			if errs[i] != nil {
@@ -301,7 +299,7 @@ launch:
 				return
 			}
 			taken[i] = true
-		}(i, h)
+		})
 	}
 	wg.Wait()
 	l.mu.Lock()
@@ -443,13 +441,11 @@ func (l *Lock) beat() {
 	l.mu.Unlock()
 	var wg sync.WaitGroup
 	for i, h := range hosts {
-		wg.Add(1)
-		go func(i int, h Host) {
-			defer wg.Done()
+		wg.Go(func() {
 			ctx, cancel := context.WithTimeout(l.bg, l.o.RefreshTimeout)
 			defer cancel()
 			l.refresh(ctx, i, h)
-		}(i, h)
+		})
 	}
 	wg.Wait()
 }
@@ -582,13 +578,11 @@ func (l *Lock) releaseAll(ctx context.Context) error {
 	errs := make([]error, len(hosts))
 	var wg sync.WaitGroup
 	for i, h := range hosts {
-		wg.Add(1)
-		go func(i int, h Host) {
-			defer wg.Done()
+		wg.Go(func() {
 			if _, stderr, err := l.run(ctx, i, h, script); err != nil {
 				errs[i] = fmt.Errorf("%s: %w%s (the lock there expires %s after its last heartbeat)", h.Name(), err, stderrSuffix(stderr), l.o.Expiry)
 			}
-		}(i, h)
+		})
 	}
 	wg.Wait()
 	l.mu.Lock()

@@ -86,11 +86,9 @@ func TestManyHostsTwoRunsNeverBothHold(t *testing.T) {
 		locks := make([]*Lock, 2)
 		errs := make([]error, 2)
 		for i, hs := range [][]Host{hosts, reversed} {
-			wg.Add(1)
-			go func(i int, hs []Host) {
-				defer wg.Done()
+			wg.Go(func() {
 				locks[i], errs[i] = Acquire(ctx, hs, holder(fmt.Sprintf("op%d@m", i)), Options{Path: testPath, Concurrency: 4})
-			}(i, hs)
+			})
 		}
 		wg.Wait()
 		won := -1

@@ -131,13 +131,11 @@ func (a *applyRun) inParallel(ctx context.Context, phases []phase) {
 		if p.Unreachable != nil || p.Err != nil || !p.Changed() {
 			continue
 		}
-		wg.Add(1)
-		go func(p *HostPlan) {
-			defer wg.Done()
+		wg.Go(func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
 			a.onHost(ctx, p, phases)
-		}(p)
+		})
 	}
 	wg.Wait()
 }
@@ -150,11 +148,7 @@ func (a *applyRun) firstInstalls(ctx context.Context, phases []phase) {
 		if p.Action != ActionStart || !a.r.ok(p.Node.Name) {
 			continue
 		}
-		wg.Add(1)
-		go func(p *HostPlan) {
-			defer wg.Done()
-			a.onHost(ctx, p, phases)
-		}(p)
+		wg.Go(func() { a.onHost(ctx, p, phases) })
 	}
 	wg.Wait()
 }
@@ -184,9 +178,7 @@ func (a *applyRun) rolling(ctx context.Context, phases []phase) {
 	}
 	var wg sync.WaitGroup
 	for _, list := range byCluster {
-		wg.Add(1)
-		go func(list []*HostPlan) {
-			defer wg.Done()
+		wg.Go(func() {
 			for i, p := range list {
 				if ctx.Err() != nil {
 					// Stopped (Ctrl-C, or the deployment lock lost): no
@@ -203,7 +195,7 @@ func (a *applyRun) rolling(ctx context.Context, phases []phase) {
 					return
 				}
 			}
-		}(list)
+		})
 	}
 	wg.Wait()
 }

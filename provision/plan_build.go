@@ -40,9 +40,7 @@ func Plan(ctx context.Context, s *Session, nodes []*inventory.Node) ([]*HostPlan
 			plans[i] = &HostPlan{Node: n, Unreachable: e}
 			continue
 		}
-		wg.Add(1)
-		go func(i int, n *inventory.Node) {
-			defer wg.Done()
+		wg.Go(func() {
 			c, err := s.Client(ctx, n.Name)
 			if err != nil {
 				plans[i] = &HostPlan{Node: n, Unreachable: err}
@@ -59,7 +57,7 @@ func Plan(ctx context.Context, s *Session, nodes []*inventory.Node) ([]*HostPlan
 				p = &HostPlan{Node: n, Facts: facts, Err: err}
 			}
 			plans[i] = p
-		}(i, n)
+		})
 	}
 	wg.Wait()
 	facts := map[string]*Facts{}
