@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -399,10 +400,8 @@ func TestRace(t *testing.T) {
 	holding := 0
 	var wg sync.WaitGroup
 	errs := make(chan error, runs)
-	for i := 0; i < runs; i++ {
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
+	for i := range runs {
+		wg.Go(func() {
 			l, err := Acquire(ctx, hosts, holder(fmt.Sprintf("op%d@m", i)), Options{Path: testPath})
 			var held *HeldError
 			switch {
@@ -425,7 +424,7 @@ func TestRace(t *testing.T) {
 			if err := l.Release(ctx); err != nil {
 				errs <- err
 			}
-		}(i)
+		})
 	}
 	wg.Wait()
 	close(errs)
@@ -434,18 +433,37 @@ func TestRace(t *testing.T) {
 	}
 }
 
+// FuzzParseResult: the holder a host reports (any names, command lines,
+// pids, times and ages) comes back as it was, and the refusal names it and
+// the host; in any other output an age is never negative.
 func FuzzParseResult(f *testing.F) {
-	f.Add([]byte("state=held\nage=12\nprev.id=ab\nprev.who=a@b\nprev.pid=1\nprev.since=2026-01-01T00:00:00Z\nprev.command=dcctl x\n"))
-	f.Add([]byte("state=acquired\n"))
-	f.Add([]byte("age=-5\nprev.pid=x\nprev.since=yesterday\n=\n\x00"))
-	f.Fuzz(func(t *testing.T, out []byte) {
-		r := parseResult("n", out)
-		if r.Prev != nil {
-			if r.Prev.Age < 0 {
-				t.Fatalf("negative age %v", r.Prev.Age)
+	f.Add([]byte("age=-5\nprev.pid=x\nprev.since=yesterday\n=\n\x00"), "held", 12, "ab", "a@b", 1, int64(1790000000), "dcctl provision x.toml")
+	f.Add([]byte("state=acquired\n"), "acquired", 0, "id=x", "ops", 0, int64(0), "dcctl runbook rolling-restart --cluster=A")
+	f.Fuzz(func(t *testing.T, junk []byte, state string, age int, id, who string, pid int, since int64, command string) {
+		if r := parseResult("n", junk); r.Prev != nil && r.Prev.Age < 0 {
+			t.Fatalf("negative age %v from %q", r.Prev.Age, junk)
+		}
+		for _, v := range []string{state, id, who, command} {
+			if strings.ContainsAny(v, "\r\n") {
+				return
 			}
-			_ = r.Prev.String()
-			_ = (&HeldError{Found: *r.Prev}).Error()
+		}
+		if age < 0 || age > 1<<30 || since < 0 || since > 1<<34 {
+			return
+		}
+		at := time.Unix(since, 0).UTC()
+		out := fmt.Sprintf("state=%s\nage=%d\nprev.id=%s\nprev.who=%s\nprev.pid=%d\nprev.since=%s\nprev.command=%s\n",
+			state, age, id, who, pid, at.Format(time.RFC3339), command)
+		r := parseResult("node-7", []byte(out))
+		want := Found{Holder: Holder{ID: id, Who: who, PID: pid, Since: at, Command: command}, Node: "node-7", Age: time.Duration(age) * time.Second}
+		if r.State != state || r.Prev == nil || !reflect.DeepEqual(*r.Prev, want) {
+			t.Fatalf("parse(%q) = %q %+v, want %+v", out, r.State, r.Prev, want)
+		}
+		msg := (&HeldError{Found: *r.Prev, Path: "/run/x.lock"}).Error()
+		for _, part := range []string{who, "`" + command + "`", "on node-7", fmt.Sprintf("pid %d", pid)} {
+			if !strings.Contains(msg, part) {
+				t.Fatalf("refusal %q does not say %q", msg, part)
+			}
 		}
 	})
 }

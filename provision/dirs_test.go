@@ -125,46 +125,9 @@ func hostFixture(t *testing.T, root string, sudo bool) (*Session, *inventory.Nod
 	if err := os.WriteFile(binary, []byte(fakeNATSServer), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	text := fmt.Sprintf(`[defaults]
-ssh_user = "deploy"
-ssh_port = %d
-ssh_key = %q
-known_hosts = %q
-sudo = %v
-
-[nats]
-binary = %q
-install_path = %q
-config_dir = %q
-store_dir = %q
-service = "dcctl-test-natsd"
-user = "daemon"
-
-[accounts.APP]
-jetstream = true
-users = ["app"]
-
-[accounts.SYSTEM]
-system = true
-users = ["ops"]
-
-[clusters.C]
-domain = "d"
-
-[nodes.n1]
-cluster = "C"
-dc = "x"
-host = "127.0.0.1"
-`, srv.Port(), keyFile, knownHosts, sudo, binary,
-		filepath.Join(root, "opt/acme/nats/bin/nats-server"), filepath.Join(root, "etc/acme/nats"), filepath.Join(root, "srv/acme-data"))
-	invFile := filepath.Join(dir, "inv.toml")
-	if err := os.WriteFile(invFile, []byte(text), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	inv, err := inventory.Load(invFile)
-	if err != nil {
-		t.Fatal(err)
-	}
+	inv := srv.Inventory(t, dir, keyFile, knownHosts, fmt.Sprintf("ssh_user = \"deploy\"\nsudo = %v\n", sudo),
+		fmt.Sprintf("binary = %q\ninstall_path = %q\nconfig_dir = %q\nstore_dir = %q\nservice = \"dcctl-test-natsd\"\nuser = \"daemon\"\n",
+			binary, filepath.Join(root, "opt/acme/nats/bin/nats-server"), filepath.Join(root, "etc/acme/nats"), filepath.Join(root, "srv/acme-data")))
 	sec, err := inventory.LoadSecrets(inv, func(k string) string { return "pw-" + k })
 	if err != nil {
 		t.Fatal(err)

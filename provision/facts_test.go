@@ -1,9 +1,11 @@
 package provision
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -39,13 +41,53 @@ func TestParseFacts(t *testing.T) {
 	}
 }
 
+// FuzzParseFacts: whatever the facts script prints (any OS and unit
+// states, names, modes, paths with spaces, facts in any order) comes back
+// as it was; output that is not facts is refused, and facts always have
+// the OS they were parsed from.
 func FuzzParseFacts(f *testing.F) {
-	f.Add("os Linux\narch x86_64\nsystemd yes\nuser yes\nfile abc 644 root root /a\ndir - - - - /b\nenabled enabled\nactive active\n")
-	f.Add("os Linux\nfile - - - - \n")
-	f.Fuzz(func(t *testing.T, s string) {
-		facts, err := parseFacts(s)
-		if err == nil && facts == nil {
-			t.Fatal("nil facts without error")
+	f.Add("Linux", "x86_64", true, false, "/etc/nats/with space.conf", "abc123", uint16(0o640), "root", "nats", "/var/lib/nats", "enabled", "active", "ops at 2026-11-27", "garbage\n")
+	f.Add("GNU/Linux", "aarch64", false, true, "/opt/x", "-", uint16(0), "-", "-", "/srv/ü d", "not-found", "failed", "", "os \nfile x\n")
+	f.Fuzz(func(t *testing.T, osName, arch string, systemd, user bool, path, sha string, mode uint16, owner, group, dir, enabled, active, stoppedBy, junk string) {
+		if got, err := parseFacts(junk); err == nil && (got == nil || got.OS == "") {
+			t.Fatalf("parse(%q) = %+v without an error", junk, got)
+		}
+		mode &= 0o7777
+		for _, v := range []string{osName, arch, path, dir, enabled, active, stoppedBy} {
+			if strings.ContainsAny(v, "\r\n") {
+				return
+			}
+		}
+		for _, v := range []string{sha, owner, group} {
+			if v == "" || strings.ContainsAny(v, " \r\n") {
+				return
+			}
+		}
+		if strings.TrimSpace(osName) == "" || path == "" || dir == "" || sha == "-" ||
+			enabled != strings.TrimSpace(enabled) || active != strings.TrimSpace(active) || stoppedBy != strings.TrimSpace(stoppedBy) {
+			return
+		}
+		yes := func(b bool) string {
+			if b {
+				return "yes"
+			}
+			return "no"
+		}
+		out := "os " + osName + "\narch " + arch + "\nsystemd " + yes(systemd) + "\nuser " + yes(user) + "\n" +
+			fmt.Sprintf("file %s %o %s %s %s\n", sha, mode, owner, group, path) +
+			"dir - - - - " + dir + "\ntemp " + path + "\napplied " + sha + " " + path + "\n" +
+			"enabled " + enabled + "\nactive " + active + "\nstopped " + stoppedBy + "\n"
+		got, err := parseFacts(out)
+		if err != nil {
+			t.Fatalf("parse(%q): %v", out, err)
+		}
+		want := &Facts{OS: osName, Arch: arch, Systemd: systemd, User: user,
+			Files:        map[string]FileFact{path: {Exists: true, SHA256: sha, Mode: uint32(mode), Owner: owner, Group: group}},
+			Dirs:         map[string]FileFact{dir: {}},
+			LeftoverTemp: []string{path}, Applied: map[string]string{path: sha},
+			UnitEnabled: enabled, UnitActive: active, Stopped: true, StoppedBy: stoppedBy}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("parse(%q)\n = %+v\nwant %+v", out, got, want)
 		}
 	})
 }

@@ -6,11 +6,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
+	njs "github.com/nats-io/nats.go/jetstream"
 
 	"github.com/dcctl/dcctl/internal/testcluster"
 	"github.com/dcctl/dcctl/inventory"
-	njs "github.com/nats-io/nats.go/jetstream"
 )
 
 // TestGateWithWrongPasswords: the health gate reads the monitoring endpoints,
@@ -27,25 +26,12 @@ func TestGateWithWrongPasswords(t *testing.T) {
 	defer cancel()
 
 	// An R3 stream with data, through the real application user.
-	user, pw := c.AppUser()
-	nc, err := nats.Connect(strings.Join(c.ClientURLs(), ","), nats.UserInfo(user, pw))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := njs.NewWithDomain(nc, domain)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := c.JetStream(t, domain)
 	st, err := js.CreateStream(ctx, njs.StreamConfig{Name: "gated", Subjects: []string{"gated.>"}, Replicas: 3, Storage: njs.FileStorage})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i := 0; i < 20; i++ {
-		if _, err := js.Publish(ctx, "gated.x", []byte("m")); err != nil {
-			t.Fatal(err)
-		}
-	}
+	testcluster.Publish(t, js, "gated.>", 20)
 	info, err := st.Info(ctx)
 	if err != nil || info.Cluster == nil {
 		t.Fatalf("stream info: %v", err)

@@ -3,7 +3,6 @@ package provision
 import (
 	"bytes"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -11,7 +10,6 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/dcctl/dcctl/internal/sshtest"
-	"github.com/dcctl/dcctl/inventory"
 )
 
 // TestAcceptedHostKeysAreReported: with AcceptNewHostKeys, every key added
@@ -22,35 +20,7 @@ func TestAcceptedHostKeysAreReported(t *testing.T) {
 	keyFile, signer := sshtest.ClientKey(t, dir)
 	srv := sshtest.NewServer(t, signer.PublicKey())
 	knownHosts := filepath.Join(dir, "known_hosts") // absent: first contact
-	text := fmt.Sprintf(`[defaults]
-ssh_port = %d
-ssh_key = %q
-known_hosts = %q
-
-[accounts.APP]
-jetstream = true
-users = ["app"]
-
-[accounts.SYSTEM]
-system = true
-users = ["ops"]
-
-[clusters.C]
-domain = "d"
-
-[nodes.n1]
-cluster = "C"
-dc = "x"
-host = "127.0.0.1"
-`, srv.Port(), keyFile, knownHosts)
-	invFile := filepath.Join(dir, "inv.toml")
-	if err := os.WriteFile(invFile, []byte(text), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	inv, err := inventory.Load(invFile)
-	if err != nil {
-		t.Fatal(err)
-	}
+	inv := srv.Inventory(t, dir, keyFile, knownHosts, "", "")
 	for round, want := range []int{1, 0} {
 		var log bytes.Buffer
 		s := NewSession(inv, nil, SessionOptions{AcceptNewHostKeys: true, HostKeyLog: &log})

@@ -3,6 +3,7 @@ package remote
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/dcctl/dcctl/internal/testwait"
 )
 
 func itoa(n int) string { return strconv.Itoa(n) }
@@ -84,8 +87,11 @@ func TestRunCancelStopsTheRemoteCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	pid, _ := strconv.Atoi(strings.TrimSpace(string(data)))
-	eventually(t, "the remote sleep to end", func() bool {
-		return syscall.Kill(pid, 0) == syscall.ESRCH
+	testwait.Eventually(t, 5*time.Second, "the remote sleep to end", func() error {
+		if err := syscall.Kill(pid, 0); err != syscall.ESRCH {
+			return fmt.Errorf("pid %d: kill -0: %v", pid, err)
+		}
+		return nil
 	})
 	t.Logf("remote command gone after %v", time.Since(start))
 

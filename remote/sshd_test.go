@@ -75,15 +75,3 @@ func (e *testEnv) dial(t testing.TB, mutate ...func(*Config)) *Client {
 	t.Cleanup(func() { c.Close() })
 	return c
 }
-
-// eventually polls cond until it holds or the deadline passes.
-func eventually(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond) // polling interval, not synchronisation
-	}
-}

@@ -17,6 +17,9 @@ import (
 	"sync/atomic"
 	"syscall"
 	"testing"
+	"time"
+
+	"github.com/dcctl/dcctl/internal/testwait"
 )
 
 func sum(b []byte) string {
@@ -207,10 +210,7 @@ func TestPutExecConnectionLostMidwayLeavesOldFile(t *testing.T) {
 	}
 	t.Logf("Put over a dropped connection: %v", err)
 	// The host notices the loss on its own time; its script then cleans up.
-	eventually(t, "the host to remove the temporary file", func() bool {
-		_, err := os.Lstat(path + TempSuffix)
-		return errors.Is(err, fs.ErrNotExist)
-	})
+	tempGone(t, path)
 	assertFile(t, path, old)
 }
 
@@ -269,10 +269,7 @@ func TestPutCancelledLeavesOldFile(t *testing.T) {
 			t.Fatalf("cancelled Put: got %v, want context.Canceled", err)
 		}
 		t.Logf("cancelled Put: %v", err)
-		eventually(t, "the host to remove the temporary file", func() bool {
-			_, err := os.Lstat(path + TempSuffix)
-			return errors.Is(err, fs.ErrNotExist)
-		})
+		tempGone(t, path)
 		assertFile(t, path, []byte("old"))
 	})
 }
@@ -360,5 +357,16 @@ func TestPutStageLeavesTheFileBesideTheTarget(t *testing.T) {
 		if _, err := os.Lstat(path + TempSuffix); !errors.Is(err, fs.ErrNotExist) {
 			t.Errorf("a rejected staged file stays (lstat: %v)", err)
 		}
+	})
+}
+
+// tempGone waits for the host to remove path's temporary file.
+func tempGone(t *testing.T, path string) {
+	t.Helper()
+	testwait.Eventually(t, 5*time.Second, "the host to remove the temporary file", func() error {
+		if _, err := os.Lstat(path + TempSuffix); !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("%s%s: %v", path, TempSuffix, err)
+		}
+		return nil
 	})
 }

@@ -6,7 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/dcctl/dcctl/internal/testcluster"
 	"github.com/dcctl/dcctl/inventory"
 )
 
@@ -16,31 +15,10 @@ import (
 func TestMissingSecretsRefused(t *testing.T) {
 	t.Setenv("DCCTL_PASSWORD_ACC1", "")
 	t.Setenv("DCCTL_PASSWORD_ADMIN", "")
-	spec := testcluster.Seed()
-	spec.Clusters = spec.Clusters[:1]
-	inv := testcluster.WriteInventory(t, spec)
+	inv := backboneInventory(t)
 	secrets := inventory.SecretsPath(inv)
 	renderOut := filepath.Join(t.TempDir(), "out")
-	common := []string{"-i", inv, "--ssh-timeout", "1s"}
-	commands := [][]string{
-		{"render", inv, "--out", renderOut},
-		{"status", inv},
-		{"node", "start", "bb_emea_1", inv, "--yes"},
-		{"runbook", "rolling-restart", "--dry-run"},
-		{"runbook", "restore-node", "bb_emea_1", "--yes"},
-		{"backup", "orders", "--domain", "hub", "--out", filepath.Join(t.TempDir(), "b")},
-		{"context", "export", inv, "--dir", filepath.Join(t.TempDir(), "ctx")},
-	}
-	for _, args := range commands {
-		if args[0] == "runbook" || args[0] == "backup" {
-			args = append(args, common...)
-		}
-		out, errOut, code := runCLI(t, args...)
-		text := out + errOut
-		name := strings.Join(args[:2], " ")
-		if code != 2 {
-			t.Errorf("%s without a secrets file: exit %d, want 2 (refused)\n%s", name, code, text)
-		}
+	refusedEach(t, passwordCommands(t, inv, renderOut), "without a secrets file", func(name, text string) {
 		for _, want := range []string{"does not exist", "restore the file", "DCCTL_PASSWORD_ACC1", "rotate-passwords"} {
 			if !strings.Contains(text, want) {
 				t.Errorf("%s: refusal does not say %q:\n%s", name, want, text)
@@ -49,7 +27,7 @@ func TestMissingSecretsRefused(t *testing.T) {
 		if _, err := os.Stat(secrets); !os.IsNotExist(err) {
 			t.Fatalf("%s created the secrets file", name)
 		}
-	}
+	})
 	if _, err := os.Stat(renderOut); !os.IsNotExist(err) {
 		t.Errorf("refused render wrote %s", renderOut)
 	}
