@@ -70,10 +70,13 @@ func TestSeedBoots(t *testing.T) {
 		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 		defer cancel()
 		name := strings.ToUpper(cl.Domain) + "_BOOT"
-		s, err := js.CreateStream(ctx, njs.StreamConfig{Name: name, Subjects: []string{cl.Domain + ".boot.>"}, Replicas: 3})
-		if err != nil {
-			t.Fatalf("create R3 stream in domain %s: %v", cl.Domain, err)
-		}
+		// A meta leader just elected answers "temporarily unavailable"
+		// (10008) until it has caught up its group: ask again until then.
+		var s njs.Stream
+		testwait.Eventually(t, 30*time.Second, "create R3 stream in domain "+cl.Domain, func() (err error) {
+			s, err = js.CreateStream(ctx, njs.StreamConfig{Name: name, Subjects: []string{cl.Domain + ".boot.>"}, Replicas: 3})
+			return err
+		})
 		testcluster.Publish(t, js, cl.Domain+".boot.>", 10)
 		info, err := s.Info(ctx)
 		if err != nil {
