@@ -86,9 +86,7 @@ func (s *Session) CheckVersions(ctx context.Context, nodes []string, to BinaryVe
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	for i, n := range nodes {
-		wg.Add(1)
-		go func(i int, n string) {
-			defer wg.Done()
+		wg.Go(func() {
 			v, err := s.RunningVersion(ctx, n)
 			if err != nil {
 				errs[i] = fmt.Errorf("cannot read the release %s runs (its /varz): %w", n, err)
@@ -97,7 +95,7 @@ func (s *Session) CheckVersions(ctx context.Context, nodes []string, to BinaryVe
 			mu.Lock()
 			running[n] = v
 			mu.Unlock()
-		}(i, n)
+		})
 	}
 	wg.Wait()
 	for _, err := range errs {
@@ -128,17 +126,33 @@ func (s *Session) CheckBinaryArch(ctx context.Context, binary string, nodes []*i
 	if err != nil {
 		return err
 	}
-	facts := map[string]*Facts{}
-	for _, n := range nodes {
-		c, err := s.Client(ctx, n.Name)
+	s.Connect(ctx, nodes)
+	facts := make(map[string]*Facts, len(nodes))
+	errs := make([]error, len(nodes))
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for i, n := range nodes {
+		wg.Go(func() {
+			c, err := s.Client(ctx, n.Name)
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			out, _, err := c.Run(ctx, "uname -m")
+			if err != nil {
+				errs[i] = fmt.Errorf("architecture of %s: %w", n.Name, err)
+				return
+			}
+			mu.Lock()
+			facts[n.Name] = &Facts{Arch: strings.TrimSpace(string(out))}
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
 		if err != nil {
 			return err
 		}
-		out, _, err := c.Run(ctx, "uname -m")
-		if err != nil {
-			return fmt.Errorf("architecture of %s: %w", n.Name, err)
-		}
-		facts[n.Name] = &Facts{Arch: strings.TrimSpace(string(out))}
 	}
 	if err := checkArch(s.Inv, target, facts); err != nil {
 		if e, ok := err.(*ArchMismatchError); ok {
