@@ -13,15 +13,26 @@
 # at 50 hosts takes minutes per round on a small machine), RESULTS (bench/results),
 # KEEP=1 (add to raw.tsv instead of starting it anew), DCCTL_FLAGS (extra flags
 # of dcctl provision, e.g. "--gate-timeout 30s"), FLOOR_TIMEOUT (120 s),
-# TRANSFER (sftp or exec: how dcctl uploads; unset, the default sftp). A run
-# that fails (a cluster never healthy) is recorded as <what>-failed, not as a
-# figure.
+# TRANSFER (sftp or exec: how dcctl uploads; unset, the default sftp; "both":
+# dcctl runs both ways in each round, sftp recorded as dcctl-*, exec as
+# dcctl-exec-*). A run that fails (a cluster never healthy) is recorded as
+# <what>-failed, not as a figure.
 #
 # Each size starts on a fresh lab (lab/lab down; lab/lab up N); per round,
 # alternating which tool goes first: dcctl fresh + no-op, Ansible fresh + no-op,
-# the floor's push (binary to every host in parallel), and the floor's
-# start-to-healthy (every unit started with its files in place, until every
-# /healthz answers 200). "Fresh" means the hosts were reset first: unit
+# and the floors:
+#   push      the binary to every host in parallel, one fresh OpenSSH
+#             connection each (cat > path);
+#   start     every unit started at once with its files in place, until the
+#             topology is up as a fresh provision waits for it: every /healthz
+#             200, every node a current meta peer as its leader sees it, every
+#             leaf node's leafnode links up (bench/floorwait polls the
+#             monitoring endpoints straight over HTTP); floor-healthz is when
+#             every /healthz first answered 200 (the earlier, weaker finish);
+#   no-op     one short facts script (stat of the files and directories, the
+#             sums stamp, the unit's state) per host, one fresh OpenSSH
+#             connection each, all at once: the one-round-trip floor.
+# floor = push + start. "Fresh" means the hosts were reset first: unit
 # stopped, files, directories, store and user removed.
 #
 # The lab is shared: `all` takes /tmp/dcctl-lab.lock for one round at a time
@@ -41,14 +52,14 @@ PYCACHE=/var/cache/dcctl-bench
 INV=lab/inventory.toml
 DCCTL_FLAGS=${DCCTL_FLAGS:-}        # e.g. --gate-timeout 30s
 FLOOR_TIMEOUT=${FLOOR_TIMEOUT:-120} # seconds for every /healthz to answer 200
-TRANSFER=${TRANSFER:-}              # sftp or exec: dcctl's upload transfer (default: the inventory's, sftp)
+TRANSFER=${TRANSFER:-}              # sftp, exec or both: dcctl's upload transfer (default: the inventory's, sftp)
 
 log() { printf 'bench: %s\n' "$*" >&2; }
 die() {
 	log "$*"
 	exit 1
 }
-[[ -z $TRANSFER || $TRANSFER == sftp || $TRANSFER == exec ]] || die "TRANSFER must be sftp or exec, not $TRANSFER"
+[[ -z $TRANSFER || $TRANSFER == sftp || $TRANSFER == exec || $TRANSFER == both ]] || die "TRANSFER must be sftp, exec or both, not $TRANSFER"
 now() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
 
@@ -76,6 +87,7 @@ build() {
 	[[ -x bin/nats-server ]] || go build -o bin/nats-server github.com/nats-io/nats-server/v2
 	mkdir -p "$WORK"
 	go build -o "$WORK/ansible-inventory" ./bench/ansible-inventory
+	go build -o "$WORK/floorwait" ./bench/floorwait
 }
 
 # python_tar: the lab's base image has no Python, which Ansible needs on its
@@ -171,13 +183,40 @@ timed() {
 	record "$n" "$r" "$name" "$(elapsed "$t0" "$t1")" "$(tail -1 "$WORK/rss")"
 }
 
+# dcctl_runs N R [PREFIX]: fresh and no-op, recorded as PREFIX-fresh and
+# PREFIX-noop (default dcctl); the caller has reset the hosts.
 dcctl_runs() {
-	local n=$1 r=$2
+	local n=$1 r=$2 p=${3:-dcctl}
 	# shellcheck disable=SC2086 # DCCTL_FLAGS is a list of flags
-	timed dcctl-fresh "$n" "$r" bin/dcctl provision $DCCTL_FLAGS "$INV"
-	timed dcctl-noop "$n" "$r" bin/dcctl provision $DCCTL_FLAGS "$INV"
-	grep -q 'changed=[1-9]' "$WORK/log/$n-$r-dcctl-noop.log" && log "warning: dcctl no-op run changed something"
+	timed "$p-fresh" "$n" "$r" bin/dcctl provision $DCCTL_FLAGS "$INV"
+	timed "$p-noop" "$n" "$r" bin/dcctl provision $DCCTL_FLAGS "$INV"
+	grep -q 'changed=[1-9]' "$WORK/log/$n-$r-$p-noop.log" && log "warning: dcctl no-op run changed something"
 	return 0
+}
+
+# set_transfer sftp|exec|"": the inventory's upload transfer (the lab writes
+# the inventory without one: dcctl's default).
+set_transfer() {
+	sed -i '/^transfer = /d' "$INV"
+	if [[ -n $1 ]]; then
+		sed -i "/^\[defaults\]\$/a transfer = \"$1\"" "$INV"
+	fi
+}
+
+# dcctl_both N R: with TRANSFER=both, dcctl over sftp and over exec, which
+# first alternating by round; otherwise the one transfer chosen.
+dcctl_both() {
+	local n=$1 r=$2 t
+	if [[ $TRANSFER != both ]]; then
+		dcctl_runs "$n" "$r"
+		return
+	fi
+	for t in $( ((r % 2)) && echo sftp exec || echo exec sftp); do
+		set_transfer "$t"
+		reset_hosts
+		if [[ $t == sftp ]]; then dcctl_runs "$n" "$r"; else dcctl_runs "$n" "$r" dcctl-exec; fi
+	done
+	set_transfer sftp
 }
 
 ansible_runs() {
@@ -207,9 +246,9 @@ floor_push() {
 
 # floor_start: with every file in place (after dcctl's runs), stop the units
 # and empty the stores, open SSH connections (untimed), then start every unit
-# at once and wait until every /healthz answers 200.
+# at once and wait until the topology is up (bench/floorwait).
 floor_start() {
-	local n=$1 r=$2 t0 t1 cp h a pending next svc store
+	local n=$1 r=$2 t0 t1 cp h svc store ok=1 healthz
 	svc=$(var nats_service) store=$(var nats_store_dir)
 	on_all "systemctl kill -s KILL $svc 2>/dev/null; systemctl stop $svc; rm -rf $store/*"
 	cp=$(mktemp -d "$WORK/cp.XXXXXX")
@@ -222,33 +261,38 @@ floor_start() {
 		ssh "${SSH_OPTS[@]}" -o ControlPath="$cp/$h" -n "root@$h" "systemctl start $svc" &
 		pids+=($!)
 	done
-	pending=("${HTTP[@]}")
-	while ((${#pending[@]})); do
-		next=()
-		for a in "${pending[@]}"; do
-			[[ $(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "http://$a/healthz") == 200 ]] || next+=("$a")
-		done
-		pending=("${next[@]}")
-		if (($(elapsed "$t0" "$(now)" | cut -d. -f1) >= FLOOR_TIMEOUT)); then
-			# Recorded as missing (not a figure), with what the hosts said.
-			log "floor start: not healthy after $FLOOR_TIMEOUT s: ${pending[*]} (see $WORK/log/$n-$r-floor-start.log)"
-			for a in "${pending[@]}"; do
-				echo "== ${a%:*}"
-				ssh "${SSH_OPTS[@]}" -n "root@${a%:*}" "systemctl status --no-pager -n 20 $svc" 2>&1
-			done >"$WORK/log/$n-$r-floor-start.log"
-			break
-		fi
-		((${#pending[@]})) && sleep 0.05
-	done
+	"$WORK/floorwait" "$INV" "$FLOOR_TIMEOUT" >"$WORK/floorwait.out" 2>"$WORK/log/$n-$r-floor-start.log" || ok=0
 	for h in "${pids[@]}"; do wait "$h"; done
 	t1=$(now)
-	if ((${#pending[@]})); then
-		record "$n" "$r" floor-start-failed "$(elapsed "$t0" "$t1")"
-	else
+	if ((ok)); then
 		record "$n" "$r" floor-start "$(elapsed "$t0" "$t1")"
+	else
+		# Recorded as missing (not a figure), with what the hosts said.
+		log "floor start: topology not up after $FLOOR_TIMEOUT s (see $WORK/log/$n-$r-floor-start.log)"
+		for h in "${STARTED[@]}"; do
+			echo "== $h"
+			ssh "${SSH_OPTS[@]}" -n "root@$h" "systemctl status --no-pager -n 20 $svc" 2>&1
+		done >>"$WORK/log/$n-$r-floor-start.log"
+		record "$n" "$r" floor-start-failed "$(elapsed "$t0" "$t1")"
 	fi
+	healthz=$(sed -n 's/^healthz //p' "$WORK/floorwait.out")
+	[[ -n $healthz ]] && record "$n" "$r" floor-healthz "$(elapsed "$t0" "$healthz")"
 	for h in "${STARTED[@]}"; do ssh -o ControlPath="$cp/$h" -O exit "root@$h" 2>/dev/null || true; done
 	rm -rf "$cp"
+}
+
+# floor_noop: the one-round-trip floor of a no-op, with dcctl's files in
+# place and the units running: one fresh OpenSSH connection per host, all at
+# once, each running one short facts script.
+floor_noop() {
+	local n=$1 r=$2 t0 t1 cfg
+	cfg=$(var nats_config_dir)
+	t0=$(now)
+	on_all "cat $cfg/.dcctl-sums $cfg/.dcctl-applied 2>/dev/null; id -u $(var nats_user); uname -m
+stat -c '%s %Y %Z %i %a %U %G %n' $(var nats_install_path) $(var nats_config) $(var nats_leaf_remotes) $(var nats_unit) $cfg $(var nats_store_dir) 2>/dev/null
+systemctl is-enabled $(var nats_service); systemctl is-active $(var nats_service); true" >/dev/null
+	t1=$(now)
+	record "$n" "$r" floor-noop "$(elapsed "$t0" "$t1")"
 }
 
 # prepare_round N FRESH: the lab of N hosts up (rebuilt when FRESH=1 or when
@@ -262,10 +306,7 @@ prepare_round() {
 	fi
 	lab/lab up "$n" >/dev/null
 	# The lab writes its inventory; the upload transfer is chosen here.
-	sed -i '/^transfer = /d' "$INV"
-	if [[ -n $TRANSFER ]]; then
-		sed -i "/^\[defaults\]\$/a transfer = \"$TRANSFER\"" "$INV"
-	fi
+	if [[ $TRANSFER == both ]]; then set_transfer sftp; else set_transfer "$TRANSFER"; fi
 	rm -rf "$WORK/render"
 	# Only provision creates passwords; before dcctl's first run of a fresh
 	# lab, Ansible's files carry placeholders (consistent among themselves).
@@ -281,7 +322,7 @@ run_round() {
 	local n=$1 r=$2 ansible=0 s
 	for s in $ANSIBLE_SIZES; do [[ $s == "$n" ]] && ansible=1; done
 	[[ -z $(pgrep -f e2e.test) ]] || die "an e2e run is going: the lab is theirs"
-	[[ -x $WORK/ansible-inventory && -x bin/dcctl ]] || build
+	[[ -x $WORK/ansible-inventory && -x $WORK/floorwait && -x bin/dcctl ]] || build
 	mkdir -p "$RESULTS" "$WORK/log"
 	prepare_round "$n" "$((r == 1))"
 	if ((ansible)); then
@@ -293,7 +334,8 @@ run_round() {
 		ansible_runs "$n" "$r"
 	fi
 	reset_hosts
-	dcctl_runs "$n" "$r"
+	dcctl_both "$n" "$r"
+	floor_noop "$n" "$r"
 	floor_start "$n" "$r"
 	if ((ansible && r % 2 == 1)); then
 		reset_hosts
@@ -315,21 +357,25 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || b == 0) p
 
 report() {
 	[[ -s $RESULTS/raw.tsv ]] || die "no measurements in $RESULTS/raw.tsv"
-	local sizes n df dn af an fp fs floor rss rn
+	local sizes n df dn af an fp fs floor fn fh rss rn ef en
 	sizes=$(cut -f1 "$RESULTS/raw.tsv" | sort -nu)
 	{
 		echo "machine: $(nproc) CPUs, $(awk '/MemTotal/ { printf "%.0f GB", $2 / 1048576 }' /proc/meminfo), kernel $(uname -r), $(. /etc/os-release && echo "$PRETTY_NAME")"
-		echo "medians over rounds (seconds; RSS in MB); floor = push + start-to-healthy"
-		printf '%5s %8s %8s %8s %8s %8s %8s %8s %10s %10s %10s %8s %8s\n' hosts dc-fresh dc-noop an-fresh an-noop push start floor fresh/floor an/dc-fr an/dc-noop rss-fr rss-noop
+		echo "medians over rounds (seconds; RSS in MB); floor = push + start (to the topology up); noop-fl = one round trip per host"
+		printf '%5s %8s %8s %8s %8s %8s %8s %8s %8s %8s %11s %10s %10s %10s %8s %8s\n' hosts dc-fresh dc-noop an-fresh an-noop push start floor healthz noop-fl fresh/floor noop/floor an/dc-fr an/dc-noop rss-fr rss-noop
 		for n in $sizes; do
 			df=$(median "$n" dcctl-fresh) dn=$(median "$n" dcctl-noop) af=$(median "$n" ansible-fresh) an=$(median "$n" ansible-noop)
-			fp=$(median "$n" floor-push) fs=$(median "$n" floor-start)
+			fp=$(median "$n" floor-push) fs=$(median "$n" floor-start) fh=$(median "$n" floor-healthz) fn=$(median "$n" floor-noop)
 			floor=$(awk -v a="$fp" -v b="$fs" 'BEGIN { if (a == "-" || b == "-") print "-"; else printf "%.3f", a + b }')
 			rss=$(awk -v k="$(median "$n" dcctl-fresh 5)" 'BEGIN { if (k == "-") print "-"; else printf "%.0f", k / 1024 }')
 			rn=$(awk -v k="$(median "$n" dcctl-noop 5)" 'BEGIN { if (k == "-") print "-"; else printf "%.0f", k / 1024 }')
-			printf '%5s %8s %8s %8s %8s %8s %8s %8s %10s %10s %10s %8s %8s\n' "$n" "$df" "$dn" "$af" "$an" "$fp" "$fs" "$floor" \
-				"$(ratio "$df" "$floor")" "$(ratio "$af" "$df")" "$(ratio "$an" "$dn")" "$rss" "$rn"
+			printf '%5s %8s %8s %8s %8s %8s %8s %8s %8s %8s %11s %10s %10s %10s %8s %8s\n' "$n" "$df" "$dn" "$af" "$an" "$fp" "$fs" "$floor" "$fh" "$fn" \
+				"$(ratio "$df" "$floor")" "$(ratio "$dn" "$fn")" "$(ratio "$af" "$df")" "$(ratio "$an" "$dn")" "$rss" "$rn"
 			printf '%s %s %s %s %s %s %s\n' "$n" "$df" "$dn" "$af" "$an" "$floor" "$fp" >>"$RESULTS/hosts.dat.tmp"
+			ef=$(median "$n" dcctl-exec-fresh) en=$(median "$n" dcctl-exec-noop)
+			if [[ $ef != - ]]; then
+				echo "   $n hosts, transfer = exec: fresh $ef, no-op $en; exec / sftp: fresh $(ratio "$ef" "$df"), no-op $(ratio "$en" "$dn")"
+			fi
 		done
 		local first last
 		first=$(head -1 <<<"$sizes") last=$(tail -1 <<<"$sizes")
@@ -355,7 +401,7 @@ set datafile missing "-"
 set xrange [0:*]
 set logscale y
 set yrange [0.2:*]
-plot "$RESULTS/hosts.dat" using 1:6 with linespoints lw 2 dt 2 title "floor (parallel push + start-to-healthy)", \
+plot "$RESULTS/hosts.dat" using 1:6 with linespoints lw 2 dt 2 title "floor (parallel push + start until the topology is up)", \
      "" using 1:7 with linespoints lw 1 dt 3 title "floor: parallel push only", \
      "" using 1:2 with linespoints lw 2 title "dcctl provision, fresh", \
      "" using 1:3 with linespoints lw 2 title "dcctl provision, no-op", \
