@@ -332,3 +332,22 @@ func (w *progressWriter) Write(p []byte) (int, error) {
 	}
 	return len(p), nil
 }
+
+// InventoryNote is what the operator should change in the inventory after
+// a run that left nodes on another binary than nats.binary names ("" when
+// nothing): otherwise the next `dcctl provision` changes the binary again.
+func (u *Upgrade) InventoryNote(inv *inventory.Inventory) string {
+	if u.Rollback {
+		if len(u.want) == 0 {
+			return ""
+		}
+		return fmt.Sprintf("note: the nodes rolled back run their previous release again; point nats.binary in %s (now %s) at that release, or the next dcctl provision upgrades them again", inv.File, inv.NATS.Binary)
+	}
+	if u.sum == "" {
+		return ""
+	}
+	if sum, _, err := fileSHA256(inv.NATS.Binary); err == nil && sum == u.sum {
+		return ""
+	}
+	return fmt.Sprintf("note: nats.binary in %s is still %s: point it at %s, or the next dcctl provision changes the binary again (and refuses if that is a downgrade across minor releases)", inv.File, inv.NATS.Binary, u.Binary)
+}

@@ -9,6 +9,7 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 
 	"github.com/dcctl/dcctl/internal/testcluster"
+	"github.com/dcctl/dcctl/inventory"
 )
 
 // oldBinary is bin/nats-server-old, an older release scripts/test.sh
@@ -50,4 +51,34 @@ func TestUpgradeRefusesADowngrade(t *testing.T) {
 	notNATS := filepath.Join(t.TempDir(), "nats-server")
 	os.WriteFile(notNATS, []byte("#!/bin/sh\necho nats-server: v9.9.9\n"), 0o755)
 	wantRefused(t, l.run(&Upgrade{Binary: notNATS, Cluster: cl.Name}), "no Go build information")
+}
+
+// After an upgrade to another file than nats.binary, or a rollback, the
+// operator is told to point nats.binary at what the nodes run.
+func TestUpgradeInventoryNote(t *testing.T) {
+	dir := t.TempDir()
+	same, other := filepath.Join(dir, "nats-server"), filepath.Join(dir, "nats-server-new")
+	os.WriteFile(same, []byte("release a"), 0o755)
+	os.WriteFile(other, []byte("release b"), 0o755)
+	inv := &inventory.Inventory{File: filepath.Join(dir, "inventory.toml")}
+	inv.NATS.Binary = same
+	sum := func(p string) string {
+		s, _, err := fileSHA256(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	if note := (&Upgrade{Binary: same, sum: sum(same)}).InventoryNote(inv); note != "" {
+		t.Errorf("upgrade to nats.binary itself: %q", note)
+	}
+	if note := (&Upgrade{Binary: other, sum: sum(other)}).InventoryNote(inv); !strings.Contains(note, "point it at "+other) {
+		t.Errorf("upgrade to another file: %q", note)
+	}
+	if note := (&Upgrade{Rollback: true, want: map[string]string{"n1": "2.14.9"}}).InventoryNote(inv); !strings.Contains(note, "rolled back") {
+		t.Errorf("rollback: %q", note)
+	}
+	if note := (&Upgrade{Rollback: true, want: map[string]string{}}).InventoryNote(inv); note != "" {
+		t.Errorf("rollback of nothing: %q", note)
+	}
 }

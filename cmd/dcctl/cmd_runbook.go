@@ -144,7 +144,17 @@ func runbookCommand() *cli.Command {
 					case !rb.Rollback && rb.Binary == "":
 						return usageError(fmt.Errorf("upgrade: missing --binary FILE (or --rollback)"))
 					}
-					return runRunbook(c, rb)
+					inv, err := loadInventory(c, false)
+					if err != nil {
+						return err
+					}
+					if err := runRunbookWith(c, inv, rb); err != nil {
+						return err
+					}
+					if note := rb.InventoryNote(inv); note != "" && !c.Bool("dry-run") {
+						fmt.Fprintln(c.App.ErrWriter, note)
+					}
+					return nil
 				},
 			},
 			{
