@@ -58,8 +58,11 @@ type Node struct {
 	Host    string // where dcctl connects over SSH
 	Listen  string // address nats-server binds
 	Standby bool   // rendered but not started: a ready replacement
-	SSH     SSH
-	Ports   Ports
+	// Tags are the inventory's own server tags (server_tags), beside the
+	// dc:<dc> tag every node gets (ServerTags).
+	Tags  []string
+	SSH   SSH
+	Ports Ports
 }
 
 // SSH is how dcctl reaches a node's host.

@@ -29,7 +29,7 @@ const (
 )
 
 var defaultKeys = []string{"ssh_user", "ssh_port", "ssh_key", "known_hosts", "sudo", "transfer",
-	"client_port", "cluster_port", "leafnode_port", "http_port"}
+	"client_port", "cluster_port", "leafnode_port", "http_port", "server_tags"}
 
 // Load reads, decodes and validates the inventory at path. Any problem is
 // returned as *Error listing all of them; nothing is returned half-checked.
@@ -94,6 +94,7 @@ func decode(c *collector, file string, raw map[string]any) *Inventory {
 		knownHosts: d.str("known_hosts", DefaultKnownHosts),
 		sudo:       d.boolean("sudo", false),
 		transfer:   d.str("transfer", TransferSFTP),
+		tags:       d.strings("server_tags"),
 		ports: Ports{
 			Client:   d.integer("client_port", DefaultClientPort),
 			Cluster:  d.integer("cluster_port", DefaultClusterPort),
@@ -155,6 +156,7 @@ func decode(c *collector, file string, raw map[string]any) *Inventory {
 			Host:    t.str("host", ""),
 			Listen:  t.str("listen", ""),
 			Standby: t.boolean("standby", false),
+			Tags:    def.tags,
 			SSH: SSH{
 				User:       t.str("ssh_user", def.sshUser),
 				Port:       t.integer("ssh_port", def.sshPort),
@@ -172,6 +174,10 @@ func decode(c *collector, file string, raw map[string]any) *Inventory {
 		}
 		if node.Listen == "" {
 			node.Listen = node.Host
+		}
+		// A node's own list replaces the defaults', as every other key does.
+		if _, own := t.m["server_tags"]; own {
+			node.Tags = t.strings("server_tags")
 		}
 		t.done(append([]string{"cluster", "dc", "host", "listen", "standby"}, defaultKeys...)...)
 		inv.Nodes = append(inv.Nodes, node)
@@ -193,6 +199,7 @@ func decode(c *collector, file string, raw map[string]any) *Inventory {
 type nodeSettings struct {
 	sshUser, sshKey, knownHosts string
 	transfer                    string
+	tags                        []string
 	sshPort                     int
 	sudo                        bool
 	ports                       Ports

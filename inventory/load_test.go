@@ -116,6 +116,10 @@ func TestBrokenInventories(t *testing.T) {
 		{"wrong type sudo", base + "sudo = \"yes\"\n", "nodes.l1.sudo", "must be true or false", 42},
 		{"bad transfer", base + "transfer = \"scp\"\n", "nodes.l1.transfer", `must be "sftp" or "exec", not "scp"`, 42},
 		{"bad transfer in defaults", strings.Replace(base, `ssh_user = "root"`, "ssh_user = \"root\"\ntransfer = \"rsync\"", 1), "defaults.transfer", `not "rsync"`, 4},
+		{"server tag with a space", base + "server_tags = [\"ssd fast\"]\n", "nodes.l1.server_tags", `tag "ssd fast" must start with a letter or digit`, 42},
+		{"server tag not a string", strings.Replace(base, `ssh_user = "root"`, "ssh_user = \"root\"\nserver_tags = [1]", 1), "defaults.server_tags", "element 1 must be a string", 4},
+		{"dc tag by hand", base + "server_tags = [\"DC:b\"]\n", "nodes.l1.server_tags", "dc: tags come from the node's dc (l1 gets dc:a)", 42},
+		{"dcs differing in case", strings.Replace(base, "dc = \"a\"\nhost = \"10.0.0.4\"", "dc = \"B\"\nhost = \"10.0.0.4\"", 1), "nodes.l1.dc", `"B" differs from "b" only in case`, 40},
 		{"wrong type users", strings.Replace(base, `users = ["app"]`, `users = "app"`, 1), "accounts.APP.users", "must be a list of strings", 10},
 		{"wrong type jetstream", strings.Replace(base, "jetstream = true", `jetstream = "yes"`, 1), "accounts.APP.jetstream", "must be true or false", 9},
 		{"syntax error", base + "host = \n", "nodes.l1.host", "TOML syntax error", 42},
@@ -332,5 +336,25 @@ func TestDefaultsMistakeOnce(t *testing.T) {
 	}
 	if p := ie.Problems[0]; p.Key != "defaults.ssh_port" || p.Line != 4 {
 		t.Errorf("problem at %d %s, want defaults.ssh_port at line 4", p.Line, p.Key)
+	}
+}
+
+// TestServerTags: every node carries dc:<dc>; [defaults] server_tags apply to
+// every node, a node's own list replaces them.
+func TestServerTags(t *testing.T) {
+	text := strings.Replace(base, `ssh_user = "root"`, "ssh_user = \"root\"\nserver_tags = [\"ssd\", \"Rack:1\"]", 1) +
+		"server_tags = [\"gpu\"]\n"
+	inv, err := inventory.Load(writeInv(t, text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := strings.Join(inv.Node("h2").ServerTags(), ","), "dc:b,ssd,rack:1"; got != want {
+		t.Errorf("h2 tags = %s, want %s", got, want)
+	}
+	if got, want := strings.Join(inv.Node("l1").ServerTags(), ","), "dc:a,gpu"; got != want {
+		t.Errorf("l1 tags = %s, want %s (its own list replaces the defaults')", got, want)
+	}
+	if !inv.Node("h2").HasTags([]string{"DC:B", "ssd"}) || inv.Node("h1").HasTags([]string{"dc:b"}) {
+		t.Error("HasTags does not match as nats-server does (all tags, any case)")
 	}
 }

@@ -28,6 +28,7 @@ func validate(c *collector, inv *Inventory) {
 	validateAccounts(c, inv)
 	validateClusters(c, inv)
 	validateNodes(c, inv)
+	validateTags(c, inv)
 }
 
 func validateNATS(c *collector, inv *Inventory) {

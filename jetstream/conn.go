@@ -301,3 +301,15 @@ func (c *Conn) appConn() (*nats.Conn, error) {
 	}
 	return c.app, nil
 }
+
+// ConnectedServer names the server the system connection is on (else the
+// application connection's): the side of a partition this Conn sees from.
+// "" when neither is connected.
+func (c *Conn) ConnectedServer() string {
+	for _, nc := range []*nats.Conn{c.sys, c.app} {
+		if nc != nil && nc.IsConnected() {
+			return nc.ConnectedServerName()
+		}
+	}
+	return ""
+}

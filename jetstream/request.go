@@ -38,6 +38,9 @@ const (
 	ErrCodeClusterNotAvailable = 10008
 	ErrCodeStreamNotFound      = 10059
 	ErrCodeNoMessageFound      = 10037
+	// ErrCodeStreamMoveInProgress: a placement change is still moving
+	// replicas; the stream takes no other reconfiguration until it ends.
+	ErrCodeStreamMoveInProgress = 10124
 )
 
 // IsErrCode reports whether err carries the JetStream error code.

@@ -137,6 +137,9 @@ type RestoreOptions struct {
 	// request that creates it: a mark of who restored it that no other
 	// stream can have by accident.
 	Metadata map[string]string
+	// PlacementTags, when set, replace the snapshot's placement tags: every
+	// replica goes on a server carrying all of them (dc:<dc> places by DC).
+	PlacementTags []string
 }
 
 // Restore recreates the stream saved in dir in domain. It refuses when a
@@ -190,6 +193,9 @@ func (c *Conn) sendRestore(ctx context.Context, domain, dir string, o RestoreOpt
 	}
 	if o.Replicas > 0 {
 		cfg["num_replicas"] = o.Replicas
+	}
+	if len(o.PlacementTags) > 0 {
+		withPlacementTags(cfg, o.PlacementTags)
 	}
 	if len(o.Metadata) > 0 {
 		md, _ := cfg["metadata"].(map[string]any)

@@ -26,6 +26,9 @@ type StreamState struct {
 	// Metadata is the stream's configured metadata (dcctl marks a stream it
 	// restored there).
 	Metadata map[string]string `json:"metadata,omitempty"`
+	// PlacementTags are the configured placement tags: every replica's
+	// server carries all of them.
+	PlacementTags []string `json:"placement_tags,omitempty"`
 
 	Cluster string `json:"cluster,omitempty"`
 	// Leader is empty while the stream has no leader.
@@ -156,7 +159,8 @@ func (d streamInfoData) state(domain string) (StreamState, error) {
 		Followers: []Peer{},
 		Msgs:      d.State.Msgs, Bytes: d.State.Bytes, FirstSeq: d.State.FirstSeq, LastSeq: d.State.LastSeq,
 		NumDeleted: d.State.NumDeleted, NumSubjects: d.State.NumSubjects, Consumers: d.State.Consumers,
-		config: d.Config,
+		PlacementTags: placementTags(d.Config),
+		config:        d.Config,
 	}
 	if s.Replicas == 0 {
 		s.Replicas = 1

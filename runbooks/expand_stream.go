@@ -3,6 +3,7 @@ package runbooks
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/dcctl/dcctl/jetstream"
 )
@@ -13,6 +14,9 @@ type ExpandStream struct {
 	Stream   string
 	Domain   string
 	Replicas int // default 3
+	// Tags, when set, place every replica on servers carrying all of them
+	// (JetStream placement tags; dc:<dc> places by data center).
+	Tags []string
 
 	state  jetstream.StreamState
 	before jetstream.Baseline
@@ -21,7 +25,11 @@ type ExpandStream struct {
 func (r *ExpandStream) Name() string { return "expand-stream" }
 
 func (r *ExpandStream) Target() string {
-	return fmt.Sprintf("%s in domain %s to R%d", r.Stream, r.Domain, r.replicas())
+	t := fmt.Sprintf("%s in domain %s to R%d", r.Stream, r.Domain, r.replicas())
+	if len(r.Tags) > 0 {
+		t += " on servers tagged " + strings.Join(r.Tags, " and ")
+	}
+	return t
 }
 
 func (r *ExpandStream) replicas() int {
@@ -33,7 +41,7 @@ func (r *ExpandStream) replicas() int {
 
 func (r *ExpandStream) PreChecks(e *Env) []Check {
 	n := r.replicas()
-	return []Check{
+	checks := []Check{
 		inventoryHasDomain(e, r.Domain),
 		metaLeader(e, r.Domain),
 		{Name: fmt.Sprintf("streamFewerReplicasThan(%s, %d)", r.Stream, n), Run: func(ctx context.Context) error {
@@ -78,31 +86,48 @@ func (r *ExpandStream) PreChecks(e *Env) []Check {
 			})
 		}},
 		enoughServers(e, r.Domain, &n),
-		recordBaseline(e, r.Domain, r.Stream, &r.before),
 	}
+	if len(r.Tags) > 0 {
+		checks = append(checks, enoughTaggedServers(e, r.Domain, r.Tags, &n))
+	}
+	return append(checks, recordBaseline(e, r.Domain, r.Stream, &r.before))
 }
 
 func (r *ExpandStream) Steps(e *Env) []Step {
 	n := r.replicas()
-	return []Step{{
+	var steps []Step
+	if len(r.Tags) > 0 {
+		// First the placement, then the count: JetStream refuses both in one
+		// update, and new replicas placed after the tags land on tagged
+		// servers.
+		steps = append(steps, Step{
+			Name: fmt.Sprintf("placeByTags(%s, %s)", r.Stream, strings.Join(r.Tags, " ")),
+			// A replica on an untagged server is moved: its copy there goes.
+			Destructive: true,
+			Done: func(context.Context) (bool, error) {
+				return jetstream.SameTags(r.state.PlacementTags, r.Tags) && len(untagged(e, &r.state, r.Tags)) == 0, nil
+			},
+			Run: func(ctx context.Context, progress func(string)) error {
+				return placeByTags(ctx, e, r.Domain, r.Stream, r.Tags, progress)
+			},
+		})
+	}
+	return append(steps, Step{
 		Name: fmt.Sprintf("setReplicas(%s, %d)", r.Stream, n),
 		Done: func(context.Context) (bool, error) { return r.state.Replicas == n, nil },
 		Run: func(ctx context.Context, progress func(string)) error {
-			nc, err := e.nats(ctx)
-			if err != nil {
-				return err
-			}
-			if err := nc.SetReplicas(ctx, r.Domain, r.Stream, n); err != nil {
+			if err := setReplicasAfterMove(ctx, e, r.Domain, r.Stream, n); err != nil {
 				return err
 			}
 			return waitStreamCurrent(ctx, e, r.Domain, r.Stream, n, progress)
 		},
-	}}
+	})
 }
 
 func (r *ExpandStream) PostChecks(e *Env) []Check {
-	return []Check{
-		streamReplicasCurrent(e, r.Domain, r.Stream, r.replicas()),
-		streamDataIntact(e, r.Domain, r.Stream, &r.before),
+	checks := []Check{streamReplicasCurrent(e, r.Domain, r.Stream, r.replicas())}
+	if len(r.Tags) > 0 {
+		checks = append(checks, replicasCarryTags(e, r.Domain, r.Stream, r.Tags))
 	}
+	return append(checks, streamDataIntact(e, r.Domain, r.Stream, &r.before))
 }

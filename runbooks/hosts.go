@@ -18,8 +18,9 @@ import (
 type Hosts interface {
 	// UnitState reports node's unit as systemctl is-active does ("active",
 	// "inactive", "failed", "activating", ...), or UnitUnreachable when its
-	// host cannot be reached: a host that is down counts as a node that is
-	// down. An error means the host answered but the state is unknown.
+	// host cannot be reached, which says nothing about the node: it may be
+	// down or cut off by a partition. An error means the host answered but
+	// the state is unknown.
 	UnitState(ctx context.Context, node string) (string, error)
 	// UnitCtl runs start, stop, restart or kill on node's unit.
 	UnitCtl(ctx context.Context, node, action string) error

@@ -85,10 +85,12 @@ func (r *ReplacePeer) PreChecks(e *Env) []Check {
 	return checks
 }
 
-// nodeDown asserts Node is really down: it does not answer a ping (it is not
-// among the servers that replied for its domain) and its unit is not active
-// (or its host cannot be reached). Peer-removing a live node would move its
-// replicas while it still serves them.
+// nodeDown asserts Node is really down, on evidence: it does not answer a
+// ping (it is not among the servers that replied for its domain) and its
+// host's systemd says its unit is not running. A host that cannot be reached
+// is no evidence: it may be down, or alive behind a cut between DCs, serving
+// the clients on its side. Peer-removing a live node would move its replicas
+// while it still serves them.
 func (r *ReplacePeer) nodeDown(e *Env) Check {
 	return Check{Name: fmt.Sprintf("nodeDown(%s)", r.Node), Run: func(ctx context.Context) error {
 		nc, err := e.nats(ctx)
@@ -99,27 +101,49 @@ func (r *ReplacePeer) nodeDown(e *Env) Check {
 		if err != nil {
 			return err
 		}
-		var alive []string
+		var doubts []string
+		alive := false // positive evidence, beside the mere lack of it
 		if slices.Contains(m.Responded, r.Node) {
-			alive = append(alive, "it answers pings")
+			doubts, alive = append(doubts, "it answers pings"), true
 		}
 		state, err := e.Hosts.UnitState(ctx, r.Node)
 		switch {
 		case err != nil:
-			alive = append(alive, "its unit state is unknown: "+err.Error())
+			doubts = append(doubts, "its unit state is unknown: "+err.Error())
+		case state == UnitUnreachable:
+			doubts = append(doubts, fmt.Sprintf("its host %s cannot be reached over SSH, so nothing says it is down: it may be, or it may be running behind a cut link (a DC partition) and serving the clients on its side (dcctl status shows per DC what this machine reaches)",
+				e.Inv.Node(r.Node).SSHAddr()))
 		case !unitDown(state):
-			alive = append(alive, "its unit is "+state)
+			doubts, alive = append(doubts, "its unit is "+state), true
 		}
-		if len(alive) == 0 {
+		if len(doubts) == 0 {
 			return nil
 		}
+		risk := forceRisk(r.Node, r.Permanent)
 		if r.Force {
-			e.Journal.Write(Entry{Phase: "pre-check", Name: fmt.Sprintf("nodeDown(%s)", r.Node), Result: "overridden", Detail: "--force: " + strings.Join(alive, "; ")})
+			e.Journal.Write(Entry{Phase: "pre-check", Name: fmt.Sprintf("nodeDown(%s)", r.Node), Result: "overridden",
+				Detail: "--force: " + strings.Join(doubts, "; ") + ". Risk accepted: " + risk})
+			if e.Out != nil {
+				fmt.Fprintf(e.Out, "          --force: %s is not known to be down (%s).\n          Risk: %s\n", r.Node, strings.Join(doubts, "; "), risk)
+			}
 			return nil
 		}
-		return fmt.Errorf("%s is not down (%s): restart it with restore-node or `dcctl node restart %s` instead, or pass --force to move its replicas away while it runs",
-			r.Node, strings.Join(alive, "; "), r.Node)
+		verdict := "is not known to be down"
+		if alive {
+			verdict = "is not down"
+		}
+		return fmt.Errorf("%s %s (%s): bring it back with restore-node or `dcctl node restart %s`, or heal the link; if you know it is gone (powered off, destroyed), --force moves its replicas anyway. Risk of --force: %s",
+			r.Node, verdict, strings.Join(doubts, "; "), r.Node, risk)
 	}}
+}
+
+// forceRisk says what --force risks on a node that may be alive.
+func forceRisk(node string, permanent bool) string {
+	s := fmt.Sprintf("if %s is alive (behind a partition, or only its host unreachable from here), its replicas are taken out of their streams while it still runs them: clients on its side may still be served by it meanwhile, and when the link heals its copies are discarded", node)
+	if permanent {
+		s += fmt.Sprintf("; with --permanent, %s is dropped from the meta group and its name is not readmitted for minutes", node)
+	}
+	return s
 }
 
 // streamsKeepQuorumWithout finds the streams with a replica on Node and

@@ -14,6 +14,9 @@ import (
 // quorum gets one again.
 type RestoreNode struct {
 	Node string
+	// Force acts on a node whose unit runs although it is not a current
+	// member of its cluster (cut off by a partition, or stuck).
+	Force bool
 
 	drift []string
 	// last is the node's domain's streams' last sequences before it starts.
@@ -26,18 +29,7 @@ func (r *RestoreNode) Target() string { return r.Node }
 func (r *RestoreNode) PreChecks(e *Env) []Check {
 	return []Check{
 		inventoryKnows(e, r.Node),
-		{Name: fmt.Sprintf("hostReachable(%s)", r.Node), Run: func(ctx context.Context) error {
-			state, err := e.Hosts.UnitState(ctx, r.Node)
-			if err != nil {
-				return err
-			}
-			if state == UnitUnreachable {
-				n := e.Inv.Node(r.Node)
-				return fmt.Errorf("cannot reach %s's host %s over SSH: bring the machine back (or fix SSH) first; if it is gone for good, use replace-peer %s --replacement NEWNODE",
-					r.Node, n.SSHAddr(), r.Node)
-			}
-			return nil
-		}},
+		r.nodeStateKnown(e),
 		{Name: "lastSequences(domain)", Run: func(ctx context.Context) error {
 			r.last = map[string]uint64{}
 			return recordLastSeqs(e, r.domain(e), r.last, true).Run(ctx)
@@ -84,6 +76,58 @@ func (r *RestoreNode) PostChecks(e *Env) []Check {
 	return []Check{nodeWhole(e, r.Node), {Name: "streamsNotBehind(domain)", Run: func(ctx context.Context) error {
 		return streamsNotBehind(e, r.domain(e), r.last).Run(ctx)
 	}}}
+}
+
+// nodeStateKnown asserts the runbook knows the node's state from its host's
+// systemd, and that there is something to restore. A host that cannot be
+// reached is no evidence of anything: the node may be down, or running
+// behind a cut link. A unit that runs while the node is not a current
+// member of its cluster is not down either: starting it again mends no
+// partition.
+func (r *RestoreNode) nodeStateKnown(e *Env) Check {
+	return Check{Name: fmt.Sprintf("nodeStateKnown(%s)", r.Node), Run: func(ctx context.Context) error {
+		n := e.Inv.Node(r.Node)
+		state, err := e.Hosts.UnitState(ctx, r.Node)
+		if err != nil {
+			return fmt.Errorf("cannot read the state of %s's unit on its host: %w: restore-node acts only on what systemd says", r.Node, err)
+		}
+		if state == UnitUnreachable {
+			return fmt.Errorf("cannot reach %s's host %s over SSH, so its state is unknown: the machine may be down, or cut off by a partition (a DC link down) while its node still runs; dcctl status shows per DC what this machine reaches. Bring the machine or the link back first; if it is gone for good, use replace-peer %s --replacement NEWNODE",
+				r.Node, n.SSHAddr(), r.Node)
+		}
+		if state != "active" {
+			return nil // down, or on its way up: systemd says so
+		}
+		// The unit runs: either the node is whole (an earlier run did the
+		// work, and the post-checks prove it) or something else is wrong.
+		nc, err := e.nats(ctx)
+		if err != nil {
+			return err
+		}
+		domain := r.domain(e)
+		why := settle(ctx, func() error {
+			m, err := nc.Meta(ctx, domain)
+			if err != nil {
+				return err
+			}
+			if p, ok := m.Peer(r.Node); !m.HasLeader() || !ok || !p.Healthy() {
+				return fmt.Errorf("its unit is active but it is not a current member of domain %q's meta group as seen from here (meta leader %q)", domain, m.Leader)
+			}
+			return nil
+		})
+		if why == nil {
+			return nil
+		}
+		risk := fmt.Sprintf("restore-node re-provisions %s if its files drifted (a restart of a node that may be serving clients) and then waits for it to rejoin, which a partition prevents", r.Node)
+		if r.Force {
+			e.Journal.Write(Entry{Phase: "pre-check", Name: fmt.Sprintf("nodeStateKnown(%s)", r.Node), Result: "overridden", Detail: "--force: " + why.Error() + ". Risk accepted: " + risk})
+			if e.Out != nil {
+				fmt.Fprintf(e.Out, "          --force: %s: %s.\n          Risk: %s\n", r.Node, why, risk)
+			}
+			return nil
+		}
+		return fmt.Errorf("%s is not down (%v): it may be starting, or cut off from its cluster by a partition, which restarting does not mend; check dcctl status and the link between DCs. --force goes on anyway: %s", r.Node, why, risk)
+	}}
 }
 
 func (r *RestoreNode) domain(e *Env) string { return e.Inv.Domain(e.Inv.Node(r.Node)) }

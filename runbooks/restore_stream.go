@@ -16,6 +16,9 @@ type RestoreStream struct {
 	From     string
 	Domain   string // default: the manifest's source domain
 	Replicas int    // default: the manifest's replica count
+	// Tags, when set, place every replica on servers carrying all of them
+	// (JetStream placement tags; dc:<dc> places by data center).
+	Tags []string
 
 	manifest *Manifest
 	// exists is set when the stream is already there with this backup's
@@ -104,6 +107,9 @@ func (r *RestoreStream) PreChecks(e *Env) []Check {
 			if r.exists != nil {
 				return nil // restored by an earlier run
 			}
+			if len(r.Tags) > 0 {
+				return enoughTaggedServers(e, r.domain(), r.Tags, &n).Run(ctx)
+			}
 			return enoughServers(e, r.domain(), &n).Run(ctx)
 		}},
 	}
@@ -170,8 +176,9 @@ func (r *RestoreStream) Steps(e *Env) []Step {
 			}
 			progress(fmt.Sprintf("sending the %d-byte archive", r.manifest.ArchiveBytes))
 			_, err = nc.Restore(ctx, r.domain(), r.From, jetstream.RestoreOptions{
-				Replicas: first,
-				Metadata: map[string]string{RestoredFromKey: r.manifest.ArchiveSHA256},
+				Replicas:      first,
+				Metadata:      map[string]string{RestoredFromKey: r.manifest.ArchiveSHA256},
+				PlacementTags: r.Tags,
 			})
 			return err
 		},
@@ -207,12 +214,15 @@ func (r *RestoreStream) Steps(e *Env) []Step {
 }
 
 func (r *RestoreStream) PostChecks(e *Env) []Check {
-	return []Check{
-		streamReplicasCurrent(e, r.domain(), r.stream(), r.replicas()),
+	checks := []Check{streamReplicasCurrent(e, r.domain(), r.stream(), r.replicas())}
+	if len(r.Tags) > 0 {
+		checks = append(checks, replicasCarryTags(e, r.domain(), r.stream(), r.Tags))
+	}
+	return append(checks,
 		// The restored stream captures live messages at once: the manifest's
 		// range must be exactly there, anything after it is growth.
 		streamDataIntact(e, r.domain(), r.stream(), &r.manifest.Baseline),
-		{Name: fmt.Sprintf("consumersRestored(%s)", r.stream()), Run: func(ctx context.Context) error {
+		Check{Name: fmt.Sprintf("consumersRestored(%s)", r.stream()), Run: func(ctx context.Context) error {
 			nc, err := e.nats(ctx)
 			if err != nil {
 				return err
@@ -230,5 +240,5 @@ func (r *RestoreStream) PostChecks(e *Env) []Check {
 				return nil
 			})
 		}},
-	}
+	)
 }

@@ -3,6 +3,7 @@ package status
 import (
 	"fmt"
 	"io"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -20,6 +21,10 @@ func (r *Report) Write(w io.Writer) {
 		d.write(w)
 	}
 	fmt.Fprintln(w)
+	if len(r.DCs) > 0 {
+		r.dcTable().write(w)
+		fmt.Fprintln(w)
+	}
 	if len(r.Warnings) > 0 {
 		fmt.Fprintln(w, "Warnings:")
 		for _, wn := range r.Warnings {
@@ -77,6 +82,10 @@ func (d *Domain) write(w io.Writer) {
 		fmt.Fprintln(w)
 	}
 	d.hostTable().write(w)
+	if len(d.Views) > 0 {
+		fmt.Fprintln(w)
+		d.viewTable().write(w)
+	}
 	if len(d.Leafnodes) > 0 {
 		fmt.Fprintln(w)
 		d.leafTable().write(w)
@@ -131,7 +140,7 @@ func (d *Domain) metaTable() *table {
 }
 
 func (d *Domain) streamTable() *table {
-	t := newTable("Streams", "Stream", "Storage", "Replicas", "Leader", "Followers", "Messages", "Bytes", "Consumers", "State")
+	t := newTable("Streams", "Stream", "Storage", "Replicas", "DCs", "Leader", "Followers", "Messages", "Bytes", "Consumers", "State")
 	for _, s := range d.Streams {
 		var fs []string
 		for _, p := range s.Peers {
@@ -147,13 +156,27 @@ func (d *Domain) streamTable() *table {
 		if leader == "" {
 			leader = "NONE"
 		}
-		t.add(s.Name, s.Storage, strconv.Itoa(s.Replicas), leader, strings.Join(fs, ", "),
+		t.add(s.Name, s.Storage, strconv.Itoa(s.Replicas), byDC(s.ReplicasByDC), leader, strings.Join(fs, ", "),
 			count(s.Messages), ibytes(s.Bytes), strconv.Itoa(s.Consumers), state)
 	}
 	for _, name := range d.MissingStreams {
-		t.add(name, "", "", "NONE", "", "", "", "", "NO ANSWER")
+		t.add(name, "", "", "", "NONE", "", "", "", "", "NO ANSWER")
 	}
 	return t
+}
+
+// byDC reads "emea:1 us:2": replicas per data center, in name order.
+func byDC(m map[string]int) string {
+	dcs := make([]string, 0, len(m))
+	for dc := range m {
+		dcs = append(dcs, dc)
+	}
+	sort.Strings(dcs)
+	parts := make([]string, len(dcs))
+	for i, dc := range dcs {
+		parts[i] = fmt.Sprintf("%s:%d", dc, m[dc])
+	}
+	return strings.Join(parts, " ")
 }
 
 // replicaState reads like natscli's stream info: "bb_us_2 current" or
@@ -206,6 +229,51 @@ func (d *Domain) leafTable() *table {
 			hub = "MISSING"
 		}
 		t.add(l.Server, l.Account, hub, fmtRTT(l.RTT))
+	}
+	return t
+}
+
+// dcTable says per data center what this machine reached.
+func (r *Report) dcTable() *table {
+	title := "Data centers, as reached from this machine"
+	if r.NATSVia != "" {
+		title += fmt.Sprintf(" (NATS through %s in %s)", r.NATSVia, r.NATSViaDC)
+	}
+	t := newTable(title, "DC", "Servers", "SSH", "NATS", "Monitoring", "State")
+	for _, dc := range r.DCs {
+		ssh := "-"
+		if dc.SSHAsked {
+			ssh = fmt.Sprintf("%d/%d", dc.SSHReachable, dc.Servers)
+		}
+		mon := ""
+		if len(dc.NATSSilent) > 0 && len(dc.MonitorAnswered) > 0 {
+			mon = fmt.Sprintf("%d of the silent answer", len(dc.MonitorAnswered))
+		}
+		state := "ok"
+		switch {
+		case dc.Cut:
+			state = "CUT OFF (partition or DC down)"
+		case len(dc.NATSSilent) > 0 || len(dc.SSHUnreachable) > 0:
+			state = "partly reached"
+		}
+		t.add(dc.Name, strconv.Itoa(dc.Servers), ssh, fmt.Sprintf("%d/%d", dc.NATSAnswered, dc.Servers), mon, state)
+	}
+	return t
+}
+
+// viewTable is the meta group as each DC's servers see it.
+func (d *Domain) viewTable() *table {
+	t := newTable("Meta group as each DC's servers see it (monitoring ports)", "DC", "Answered", "Meta leader", "Healthy peers", "Quorum")
+	for _, v := range d.Views {
+		if v.Error != "" {
+			t.add(v.DC, "none", "no answer", "", "")
+			continue
+		}
+		leader := v.MetaLeader
+		if leader == "" {
+			leader = "NONE"
+		}
+		t.add(v.DC, strings.Join(v.Answered, ", "), leader, fmt.Sprintf("%d/%d", v.HealthyPeers, v.ClusterSize), strconv.Itoa(v.Quorum))
 	}
 	return t
 }

@@ -40,8 +40,15 @@ type Report struct {
 	Domains  []*Domain `json:"domains"`
 	Warnings []Warning `json:"warnings"`
 	// NATSError is set when no NATS server could be reached at all.
-	NATSError string  `json:"nats_error,omitempty"`
-	Seconds   float64 `json:"seconds"` // how long collecting took
+	NATSError string `json:"nats_error,omitempty"`
+	// NATSVia is the server dcctl's NATS connection is on, and NATSViaDC
+	// its data center: the side of a cut between DCs the NATS view is from.
+	NATSVia   string `json:"nats_via,omitempty"`
+	NATSViaDC string `json:"nats_via_dc,omitempty"`
+	// DCs say per data center what this machine reached (SSH, NATS, the
+	// servers' monitoring ports).
+	DCs     []DC    `json:"dcs"`
+	Seconds float64 `json:"seconds"` // how long collecting took
 }
 
 // Warning levels: a degraded warning makes the report unhealthy (exit 1);
@@ -78,6 +85,12 @@ type Domain struct {
 	MissingStreams []string   `json:"missing_streams,omitempty"`
 	StreamsError   string     `json:"streams_error,omitempty"`
 	Leafnodes      []LeafLink `json:"leafnodes"`
+	// MetaSource is "monitoring" when no meta leader answered over NATS and
+	// the meta group (and streams) come from the servers' monitoring ports.
+	MetaSource string `json:"meta_source,omitempty"`
+	// Views are the meta group as the servers of each DC see it, asked when
+	// the NATS view is incomplete (servers silent, no meta leader).
+	Views []SideView `json:"views,omitempty"`
 }
 
 // Server is one inventory node of the domain, whether it answered or not.
@@ -96,6 +109,10 @@ type Server struct {
 	Unit       string               `json:"unit,omitempty"`
 	UnitDetail *provision.UnitState `json:"unit_detail,omitempty"`
 	UnitError  string               `json:"unit_error,omitempty"`
+	// Monitoring is "answered" or "silent": whether the server's own
+	// monitoring port answered (over SSH to its host); "" when not asked
+	// (everything answered over NATS).
+	Monitoring string `json:"monitoring,omitempty"`
 }
 
 // MetaPeer is one member of the meta group as its leader sees it.
@@ -119,6 +136,9 @@ type Stream struct {
 	Messages  uint64    `json:"messages"`
 	Bytes     uint64    `json:"bytes"`
 	Consumers int       `json:"consumers"`
+	// ReplicasByDC counts the stream's replicas (leader included) in each
+	// data center, by the inventory's dc of each replica's server.
+	ReplicasByDC map[string]int `json:"replicas_by_dc"`
 	// Problem is why the stream is not whole, "" when it is.
 	Problem string `json:"problem,omitempty"`
 }
@@ -190,13 +210,23 @@ func Collect(ctx context.Context, s *provision.Session, o Options) (*Report, err
 	}
 	nr := collectNATS(ctx, s, clusters)
 	wg.Wait()
+	var sides *sideResult
+	if needSides(clusters, nr) {
+		sides = collectSides(ctx, s, clusters, nr)
+	}
 
 	for _, cl := range clusters {
-		r.Domains = append(r.Domains, buildDomain(inv, cl, nr, units))
+		r.Domains = append(r.Domains, buildDomain(inv, cl, nr, units, sides))
 	}
 	if nr.err != nil {
 		r.NATSError = nr.err.Error()
 	}
+	if r.NATSVia = nr.via; r.NATSVia != "" {
+		if n := inv.Node(nr.via); n != nil {
+			r.NATSViaDC = n.DC
+		}
+	}
+	r.DCs = dcSummary(r, o.Units)
 	r.Warnings = warnings(inv, r)
 	r.Healthy = true
 	for _, w := range r.Warnings {
@@ -210,7 +240,8 @@ func Collect(ctx context.Context, s *provision.Session, o Options) (*Report, err
 
 // natsResult is everything asked over NATS, gathered in parallel.
 type natsResult struct {
-	err       error // no connection at all
+	err       error  // no connection at all
+	via       string // the server the connection is on
 	servers   []jetstream.Server
 	leafs     []jetstream.ServerLeafnodes
 	leafErr   error
@@ -228,6 +259,7 @@ func collectNATS(ctx context.Context, s *provision.Session, clusters []*inventor
 		nr.err = err
 		return nr
 	}
+	nr.via = nc.ConnectedServer()
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	wg.Add(2)
@@ -306,7 +338,7 @@ func collectUnits(ctx context.Context, s *provision.Session, nodes []*inventory.
 	return out
 }
 
-func buildDomain(inv *inventory.Inventory, cl *inventory.Cluster, nr *natsResult, units map[string]unitResult) *Domain {
+func buildDomain(inv *inventory.Inventory, cl *inventory.Cluster, nr *natsResult, units map[string]unitResult, sides *sideResult) *Domain {
 	d := &Domain{Name: cl.Domain, Cluster: cl.Name, LeafOf: cl.LeafOf,
 		Servers: []*Server{}, Meta: []MetaPeer{}, Streams: []*Stream{}, Leafnodes: []LeafLink{}}
 	byName := map[string]*jetstream.Server{}
@@ -317,6 +349,12 @@ func buildDomain(inv *inventory.Inventory, cl *inventory.Cluster, nr *natsResult
 		sv := &Server{Name: n.Name, Host: n.Host, DC: n.DC, Standby: n.Standby}
 		if js, ok := byName[n.Name]; ok {
 			sv.Online, sv.NATS = true, js
+		}
+		if sides != nil {
+			sv.Monitoring = monitorSilent
+			if sides.answered[n.Name] {
+				sv.Monitoring = monitorAnswered
+			}
 		}
 		if u, ok := units[n.Name]; ok {
 			if u.err != nil {
@@ -333,11 +371,22 @@ func buildDomain(inv *inventory.Inventory, cl *inventory.Cluster, nr *natsResult
 		d.Servers = append(d.Servers, sv)
 	}
 
-	if m := nr.meta[cl.Domain]; m != nil {
+	m := nr.meta[cl.Domain]
+	if sides != nil {
+		d.Views = sides.views[cl.Domain]
+		// No leader answered over NATS, but one answers on its monitoring
+		// port: its own view is the meta group's (a leaf cluster whole in
+		// its DC, whose system-account links to the hub are cut).
+		if lm := sides.leader[cl.Domain]; lm != nil && (m == nil || !m.HasLeader()) {
+			m, d.MetaSource = lm, "monitoring"
+		}
+	}
+	if m != nil {
 		d.MetaLeader, d.ClusterSize, d.Quorum, d.Responded = m.Leader, m.Size, m.Quorum, len(m.Responded)
 		for _, p := range m.Peers {
+			answered := contains(m.Responded, p.Name) || (sides != nil && sides.answered[p.Name])
 			d.Meta = append(d.Meta, MetaPeer{Name: p.Name, ID: PeerID(p.Name), Leader: p.Leader,
-				Current: p.Current, Online: !p.Offline && contains(m.Responded, p.Name),
+				Current: p.Current, Online: !p.Offline && answered,
 				ActiveMS: p.Active.Milliseconds(), Lag: p.Lag})
 		}
 	} else if err := nr.metaErr[cl.Domain]; err != nil {
@@ -359,9 +408,13 @@ func buildDomain(inv *inventory.Inventory, cl *inventory.Cluster, nr *natsResult
 		d.Quorum = d.ClusterSize/2 + 1
 	}
 
-	if l := nr.streams[cl.Domain]; l != nil {
+	l := nr.streams[cl.Domain]
+	if sides != nil && sides.streams[cl.Domain] != nil && (l == nil || d.MetaSource != "") {
+		l = sides.streams[cl.Domain]
+	}
+	if l != nil {
 		for _, st := range l.Streams {
-			d.Streams = append(d.Streams, streamOf(st, d))
+			d.Streams = append(d.Streams, streamOf(inv, st))
 		}
 		d.MissingStreams = l.Missing
 	} else if err := nr.streamErr[cl.Domain]; err != nil {
@@ -374,9 +427,17 @@ func buildDomain(inv *inventory.Inventory, cl *inventory.Cluster, nr *natsResult
 	return d
 }
 
-func streamOf(st jetstream.StreamState, d *Domain) *Stream {
+func streamOf(inv *inventory.Inventory, st jetstream.StreamState) *Stream {
 	s := &Stream{Name: st.Name, Storage: st.Storage, Replicas: st.Replicas, Leader: st.Leader,
-		Peers: []Replica{}, Messages: st.Msgs, Bytes: st.Bytes, Consumers: st.Consumers}
+		Peers: []Replica{}, Messages: st.Msgs, Bytes: st.Bytes, Consumers: st.Consumers,
+		ReplicasByDC: map[string]int{}}
+	for _, p := range st.Peers() {
+		dc := "?" // a server the inventory does not know (removed from it)
+		if n := inv.Node(p); n != nil {
+			dc = n.DC
+		}
+		s.ReplicasByDC[dc]++
+	}
 	if st.Leader != "" {
 		s.Peers = append(s.Peers, Replica{Name: st.Leader, Leader: true, Current: true, Online: true})
 	}

@@ -353,3 +353,134 @@ func TestUnknownDomain(t *testing.T) {
 		t.Fatalf("err %v", err)
 	}
 }
+
+// TestReplicasByDC: every server carries dc:<dc> (JetStream places by it);
+// status counts each stream's replicas per DC and notes a stream whose
+// every replica is in one DC of a cluster that spans two.
+func TestReplicasByDC(t *testing.T) {
+	spec := testcluster.Other() // 3 backbone nodes in one DC, 2 in the other
+	c := testcluster.Start(t, testcluster.WriteInventory(t, spec))
+	hub := spec.Clusters[0]
+	near, far := hub.Nodes[0].DC, hub.Nodes[len(hub.Nodes)-1].DC
+	js := c.JetStream(t, hub.Domain)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for _, sc := range []njs.StreamConfig{
+		{Name: "one_dc", Subjects: []string{"one.>"}, Replicas: 3, Placement: &njs.Placement{Tags: []string{"dc:" + near}}},
+		{Name: "far_dc", Subjects: []string{"far.>"}, Replicas: 2, Placement: &njs.Placement{Tags: []string{"dc:" + far}}},
+	} {
+		if _, err := js.CreateStream(ctx, sc); err != nil {
+			t.Fatalf("create %s placed by tag: %v", sc.Name, err)
+		}
+	}
+	s := session(t, c)
+	r := waitReport(t, s, 20*time.Second, healthy)
+	d := domain(r, hub.Domain)
+	want := map[string]string{"one_dc": fmt.Sprintf("%s:3", near), "far_dc": fmt.Sprintf("%s:2", far)}
+	for _, st := range d.Streams {
+		got := ""
+		for dc, n := range st.ReplicasByDC {
+			got += fmt.Sprintf("%s:%d", dc, n)
+		}
+		if got != want[st.Name] {
+			t.Errorf("stream %s replicas by DC %v, want %s", st.Name, st.ReplicasByDC, want[st.Name])
+		}
+	}
+	for name, dc := range map[string]string{"one_dc": near, "far_dc": far} {
+		found := false
+		for _, w := range r.Warnings {
+			found = found || (w.Level == status.LevelNotice && strings.Contains(w.Message, "every replica of stream "+name) && strings.Contains(w.Message, "data center "+dc))
+		}
+		if !found {
+			t.Errorf("no notice that every replica of %s is in %s: %+v", name, dc, r.Warnings)
+		}
+	}
+	var text bytes.Buffer
+	r.Write(&text)
+	if !strings.Contains(text.String(), near+":3") {
+		t.Errorf("the streams table does not show replicas per DC:\n%s", text.String())
+	}
+}
+
+// TestDCCutOff: every server of one DC silent (here: stopped, as a cut
+// looks from the other side). Status says per DC what it reaches, that the
+// cause may be a partition, and each domain as each DC's servers see it;
+// the DC's servers are not listed one by one as dead. A 5-node backbone,
+// 3 + 2 across DCs, and a leaf cluster in each DC.
+func TestDCCutOff(t *testing.T) {
+	spec := testcluster.Other()
+	c := testcluster.Start(t, testcluster.WriteInventory(t, spec))
+	hub := spec.Clusters[0]
+	near, far := hub.Nodes[0].DC, hub.Nodes[len(hub.Nodes)-1].DC
+	for _, cl := range spec.Clusters {
+		for _, n := range cl.Nodes {
+			if n.DC == far {
+				c.Stop(n.Name)
+			}
+		}
+	}
+	c.WaitMetaLeader(hub.Domain, 30*time.Second)
+	s := session(t, c)
+	r := waitReport(t, s, 30*time.Second, func(r *status.Report) error {
+		if d := domain(r, hub.Domain); d.MetaLeader == "" {
+			return fmt.Errorf("no hub meta leader yet")
+		}
+		return nil
+	})
+	var text bytes.Buffer
+	r.Write(&text)
+	t.Logf("report:\n%s", text.String())
+	if r.Healthy {
+		t.Fatal("healthy with a DC cut off")
+	}
+	var farDC, nearDC *status.DC
+	for i := range r.DCs {
+		switch r.DCs[i].Name {
+		case far:
+			farDC = &r.DCs[i]
+		case near:
+			nearDC = &r.DCs[i]
+		}
+	}
+	// The near DC's leaf servers whose links went to the stopped hub nodes
+	// may not answer yet: the near DC is reached, perhaps partly.
+	if farDC == nil || nearDC == nil || !farDC.Cut || nearDC.Cut || farDC.NATSAnswered != 0 || nearDC.NATSAnswered == 0 {
+		t.Fatalf("per-DC summary %+v", r.DCs)
+	}
+	var dcWarn int
+	for _, w := range r.Warnings {
+		if strings.HasPrefix(w.Message, "DC "+far+":") && strings.Contains(w.Message, "partition") {
+			dcWarn++
+		}
+		for _, n := range hub.Nodes {
+			if n.DC == far && strings.Contains(w.Message, "server "+n.Name+" ") {
+				t.Errorf("a server of the cut DC is warned about one by one: %s", w.Message)
+			}
+		}
+	}
+	if dcWarn != 1 {
+		t.Errorf("%d warnings say DC %s may be partitioned, want 1: %+v", dcWarn, far, r.Warnings)
+	}
+	hd := domain(r, hub.Domain)
+	if len(hd.Views) != 2 {
+		t.Fatalf("hub views per DC: %+v", hd.Views)
+	}
+	for _, v := range hd.Views {
+		if v.DC == near && (v.MetaLeader == "" || v.HealthyPeers != 3 || v.Quorum != 3) {
+			t.Errorf("hub as seen from %s: %+v", near, v)
+		}
+		if v.DC == far && (v.MetaLeader != "" || len(v.Answered) != 0) {
+			t.Errorf("hub as seen from %s: %+v", far, v)
+		}
+	}
+	if !strings.Contains(text.String(), "CUT OFF") || !strings.Contains(text.String(), "as seen from DC "+near) {
+		t.Errorf("the text does not show the cut DC and the hub per side")
+	}
+	// The JSON keeps its keys and adds the new ones.
+	data, _ := json.Marshal(r)
+	for _, k := range []string{`"domains"`, `"warnings"`, `"healthy"`, `"dcs"`, `"views"`, `"nats_via"`} {
+		if !strings.Contains(string(data), k) {
+			t.Errorf("json lacks %s", k)
+		}
+	}
+}

@@ -20,9 +20,17 @@ func warnings(inv *inventory.Inventory, r *Report) []Warning {
 	if r.NATSError != "" {
 		add(LevelDegraded, "", "no NATS server could be asked: %s", r.NATSError)
 	}
+	cut := partitionWarnings(inv, r, add)
 	for _, d := range r.Domains {
-		metaWarnings(d, add)
+		sideWarnings(inv, d, cut, add)
+		if allCut(inv, d, cut) {
+			continue // a domain wholly in cut DCs: their warning stands for it
+		}
+		metaWarnings(d, inCut(inv, cut), add)
 		for _, s := range d.Servers {
+			if cut[s.DC] {
+				continue // the DC's warning stands for its servers
+			}
 			serverWarnings(inv, d, s, add)
 		}
 		switch {
@@ -40,6 +48,7 @@ func warnings(inv *inventory.Inventory, r *Report) []Warning {
 			}
 			add(LevelDegraded, d.Name, "%s: while it is degraded, create only R1 consumers on it until it is whole (consumers with more replicas may not come up)", s.Problem)
 		}
+		placementWarnings(inv, d, add)
 		for _, name := range d.MissingStreams {
 			add(LevelDegraded, d.Name, "stream %s did not answer: it has no leader or its leader is offline", name)
 		}
@@ -73,7 +82,29 @@ func reported(r *Report, domain string) bool {
 	return false
 }
 
-func metaWarnings(d *Domain, add func(level, domain, format string, a ...any)) {
+// allCut reports whether every active server of d is in a cut DC.
+func allCut(inv *inventory.Inventory, d *Domain, cut map[string]bool) bool {
+	cl := inv.Cluster(d.Cluster)
+	if cl == nil || len(cut) == 0 {
+		return false
+	}
+	for _, n := range cl.Active() {
+		if !cut[n.DC] {
+			return false
+		}
+	}
+	return true
+}
+
+// inCut reports whether a server is in a DC partitionWarnings spoke for.
+func inCut(inv *inventory.Inventory, cut map[string]bool) func(string) bool {
+	return func(server string) bool {
+		n := inv.Node(server)
+		return n != nil && cut[n.DC]
+	}
+}
+
+func metaWarnings(d *Domain, skip func(server string) bool, add func(level, domain, format string, a ...any)) {
 	if d.MetaLeader == "" {
 		switch {
 		case d.Responded == 0:
@@ -92,6 +123,7 @@ func metaWarnings(d *Domain, add func(level, domain, format string, a ...any)) {
 		switch {
 		case p.Current && p.Online:
 			healthy++
+		case skip(p.Name):
 		case !p.Online:
 			seen := ""
 			if p.ActiveMS > 0 {
@@ -109,6 +141,13 @@ func metaWarnings(d *Domain, add func(level, domain, format string, a ...any)) {
 	}
 }
 
+func orHub(leafOf string) string {
+	if leafOf == "" {
+		return "the hub"
+	}
+	return "cluster " + leafOf
+}
+
 func serverWarnings(inv *inventory.Inventory, d *Domain, s *Server, add func(level, domain, format string, a ...any)) {
 	if s.Standby {
 		if s.Unit == "active" {
@@ -117,7 +156,10 @@ func serverWarnings(inv *inventory.Inventory, d *Domain, s *Server, add func(lev
 		return
 	}
 	unit := inv.NATS.Service + ".service"
-	if !s.Online {
+	if !s.Online && s.Monitoring == monitorAnswered {
+		add(LevelDegraded, d.Name, "server %s (%s) runs (its monitoring port answers) but does not answer over NATS from here: the links it would answer through are cut or down (for a leaf server, its system-account leafnode link to %s)",
+			s.Name, s.Host, orHub(d.LeafOf))
+	} else if !s.Online {
 		msg := fmt.Sprintf("server %s (%s) did not answer over NATS: offline", s.Name, s.Host)
 		if s.Unit != "" && s.Unit != "unreachable" {
 			msg += fmt.Sprintf("; %s is %s", unit, s.Unit)
@@ -136,6 +178,32 @@ func serverWarnings(inv *inventory.Inventory, d *Domain, s *Server, add func(lev
 	default:
 		if s.Online {
 			add(LevelDegraded, d.Name, "%s on %s is %s although the server answers: check for a server started outside systemd", unit, s.Name, s.Unit)
+		}
+	}
+}
+
+// placementWarnings names the streams of a cluster that spans data centers
+// whose every replica sits in one DC: losing that DC (or being cut off from
+// it) takes the whole stream. A stream still catching up is left alone.
+func placementWarnings(inv *inventory.Inventory, d *Domain, add func(level, domain, format string, a ...any)) {
+	cl := inv.Cluster(d.Cluster)
+	if cl == nil {
+		return
+	}
+	spans := map[string]bool{}
+	for _, n := range cl.Active() {
+		spans[n.DC] = true
+	}
+	if len(spans) < 2 {
+		return
+	}
+	for _, s := range d.Streams {
+		if len(s.ReplicasByDC) != 1 || len(s.Peers) != s.Replicas {
+			continue
+		}
+		for dc := range s.ReplicasByDC {
+			add(LevelNotice, d.Name, "every replica of stream %s (R%d) is in data center %s although cluster %s spans %d DCs: losing %s loses the stream; spread it (dcctl runbook expand-stream %s --domain %s --replicas N) or place it on purpose with --tag",
+				s.Name, s.Replicas, dc, d.Cluster, len(spans), dc, s.Name, d.Name)
 		}
 	}
 }

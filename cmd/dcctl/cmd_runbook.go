@@ -40,7 +40,7 @@ func runbookCommand() *cli.Command {
 				Flags: runbookFlags(
 					&cli.StringFlag{Name: "replacement", Usage: "provision and start `NEWNODE` (a node of the same cluster in the inventory, usually standby = true) first"},
 					&cli.BoolFlag{Name: "permanent", Usage: "also remove NODE from the meta group (it is gone for good)"},
-					&cli.BoolFlag{Name: "force", Usage: "do not require NODE to be down (it answers pings or its unit is active)"},
+					&cli.BoolFlag{Name: "force", Usage: "do not require evidence that NODE is down (it answers pings, its unit is active, or its host cannot be reached and may be alive behind a partition); the risk is printed and journaled"},
 				),
 				Action: func(c *cli.Context) error {
 					node, err := oneArg(c, "NODE")
@@ -57,13 +57,14 @@ func runbookCommand() *cli.Command {
 				Flags: runbookFlags(
 					domainFlag(true),
 					&cli.IntFlag{Name: "replicas", Value: 3, Usage: "replica count `N` to reach"},
+					tagFlag(),
 				),
 				Action: func(c *cli.Context) error {
 					stream, err := oneArg(c, "STREAM")
 					if err != nil {
 						return err
 					}
-					return runRunbook(c, &runbooks.ExpandStream{Stream: stream, Domain: c.String("domain"), Replicas: c.Int("replicas")})
+					return runRunbook(c, &runbooks.ExpandStream{Stream: stream, Domain: c.String("domain"), Replicas: c.Int("replicas"), Tags: c.StringSlice("tag")})
 				},
 			},
 			{
@@ -74,25 +75,28 @@ func runbookCommand() *cli.Command {
 					&cli.StringFlag{Name: "from", Required: true, Usage: "backup `DIR` written by dcctl backup"},
 					domainFlag(false),
 					&cli.IntFlag{Name: "replicas", Usage: "replica count `N` (default: the backed-up stream's); restored as R1, then scaled up; fewer than the backup's is confirmed as destructive"},
+					tagFlag(),
 				),
 				Action: func(c *cli.Context) error {
 					if err := optionalInventoryArg(c, 0); err != nil {
 						return err
 					}
-					return runRunbook(c, &runbooks.RestoreStream{From: c.String("from"), Domain: c.String("domain"), Replicas: c.Int("replicas")})
+					return runRunbook(c, &runbooks.RestoreStream{From: c.String("from"), Domain: c.String("domain"), Replicas: c.Int("replicas"), Tags: c.StringSlice("tag")})
 				},
 			},
 			{
 				Name:      "restore-node",
 				Usage:     "bring a stopped node back (re-provisioned first if its files drifted) and wait until it is whole",
 				ArgsUsage: "NODE [INVENTORY]",
-				Flags:     runbookFlags(),
+				Flags: runbookFlags(
+					&cli.BoolFlag{Name: "force", Usage: "go on although NODE's unit is active while it is not a current member of its cluster (cut off by a partition, or stuck): it may be re-provisioned while serving clients"},
+				),
 				Action: func(c *cli.Context) error {
 					node, err := oneArg(c, "NODE")
 					if err != nil {
 						return err
 					}
-					return runRunbook(c, &runbooks.RestoreNode{Node: node})
+					return runRunbook(c, &runbooks.RestoreNode{Node: node, Force: c.Bool("force")})
 				},
 			},
 			{
@@ -318,4 +322,10 @@ func runRunbookList(c *cli.Context) error {
 		fmt.Fprintln(w, tw.Render())
 	}
 	return nil
+}
+
+// tagFlag places a stream's replicas by server tag (JetStream placement):
+// every node carries dc:<dc>, plus the inventory's server_tags.
+func tagFlag() cli.Flag {
+	return &cli.StringSliceFlag{Name: "tag", Usage: "place every replica on servers carrying `TAG` (repeatable: all of them); every node carries dc:<its dc>, e.g. --tag dc:us"}
 }

@@ -1,0 +1,148 @@
+package runbooks
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/dcctl/dcctl/jetstream"
+)
+
+// Placement by server tags (--tag dc:us): every replica of the stream on a
+// server carrying all the tags, as JetStream placement requires. Every node
+// carries dc:<its dc> (docs/inventory.md), so a DC is a tag.
+
+// taggedServers lists the online servers of domain whose inventory node
+// carries every one of tags.
+func taggedServers(ctx context.Context, e *Env, domain string, tags []string) ([]string, error) {
+	on, err := onlineServers(ctx, e, domain)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, s := range on {
+		if n := e.Inv.Node(s); n != nil && n.HasTags(tags) {
+			out = append(out, s)
+		}
+	}
+	return out, nil
+}
+
+// enoughTaggedServers asserts domain has at least n online servers carrying
+// every one of tags, naming the tags the inventory knows when none do.
+func enoughTaggedServers(e *Env, domain string, tags []string, n *int) Check {
+	return Check{Name: fmt.Sprintf("enoughTaggedServers(%s, %s)", domain, strings.Join(tags, " ")), Run: func(ctx context.Context) error {
+		return settle(ctx, func() error {
+			got, err := taggedServers(ctx, e, domain, tags)
+			if err != nil {
+				return err
+			}
+			if len(got) >= *n {
+				return nil
+			}
+			var known []string
+			for _, node := range e.Inv.Nodes {
+				if e.Inv.Domain(node) != domain {
+					continue
+				}
+				for _, t := range node.ServerTags() {
+					if !slices.Contains(known, t) {
+						known = append(known, t)
+					}
+				}
+			}
+			slices.Sort(known)
+			return fmt.Errorf("domain %q has %d online server(s) tagged %s (%s), %d replicas need %d: choose other tags (the domain's servers carry %s), fewer replicas, or bring servers back",
+				domain, len(got), strings.Join(tags, " and "), strings.Join(got, ", "), *n, *n, strings.Join(known, ", "))
+		})
+	}}
+}
+
+// replicasCarryTags asserts every replica of stream sits on a server
+// carrying every one of tags.
+func replicasCarryTags(e *Env, domain, stream string, tags []string) Check {
+	return Check{Name: fmt.Sprintf("replicasCarryTags(%s, %s)", stream, strings.Join(tags, " ")), Run: func(ctx context.Context) error {
+		nc, err := e.nats(ctx)
+		if err != nil {
+			return err
+		}
+		st, err := nc.Stream(ctx, domain, stream)
+		if err != nil {
+			return err
+		}
+		if bad := untagged(e, st, tags); len(bad) > 0 {
+			return fmt.Errorf("stream %s has replicas on %s, not tagged %s", stream, strings.Join(bad, ", "), strings.Join(tags, " and "))
+		}
+		return nil
+	}}
+}
+
+func untagged(e *Env, st *jetstream.StreamState, tags []string) []string {
+	var bad []string
+	for _, p := range st.Peers() {
+		if n := e.Inv.Node(p); n == nil || !n.HasTags(tags) {
+			bad = append(bad, p)
+		}
+	}
+	return bad
+}
+
+// placeByTags sets stream's placement tags and waits (up to the env's
+// timeout) until JetStream has moved every replica onto tagged servers and
+// they are current.
+func placeByTags(ctx context.Context, e *Env, domain, stream string, tags []string, progress func(string)) error {
+	nc, err := e.nats(ctx)
+	if err != nil {
+		return err
+	}
+	if err := nc.SetPlacementTags(ctx, domain, stream, tags); err != nil {
+		return err
+	}
+	deadline := time.Now().Add(e.timeout())
+	for {
+		st, err := nc.Stream(ctx, domain, stream)
+		if err == nil {
+			bad := untagged(e, st, tags)
+			if len(bad) == 0 && st.Current() == nil {
+				return nil
+			}
+			progress(fmt.Sprintf("stream %s: moving to servers tagged %s (replicas %s)", stream, strings.Join(tags, " and "), strings.Join(st.Peers(), ", ")))
+		}
+		if time.Now().After(deadline) {
+			if err == nil {
+				err = fmt.Errorf("replicas still on %s", strings.Join(untagged(e, st, tags), ", "))
+			}
+			return fmt.Errorf("stream %s not placed by tags %s (waited %s): %w", stream, strings.Join(tags, " and "), e.timeout(), err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+// setReplicasAfterMove changes stream's replica count once a placement move
+// has ended: JetStream refuses other reconfiguration while it runs, and a
+// move can look finished in the stream's replicas a moment before the meta
+// group has closed it.
+func setReplicasAfterMove(ctx context.Context, e *Env, domain, stream string, n int) error {
+	nc, err := e.nats(ctx)
+	if err != nil {
+		return err
+	}
+	deadline := time.Now().Add(e.timeout())
+	for {
+		err := nc.SetReplicas(ctx, domain, stream, n)
+		if !jetstream.IsErrCode(err, jetstream.ErrCodeStreamMoveInProgress) || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
