@@ -34,6 +34,10 @@ type SessionOptions struct {
 	DialTimeout time.Duration
 	// NATSTimeout bounds each NATS request; default 3s.
 	NATSTimeout time.Duration
+	// PreferDC puts the nodes of that data center first when the NATS
+	// connection picks a server: across a cut between DCs, the NATS view is
+	// that side's.
+	PreferDC string
 	// HostKeyLog gets a line for every host key AcceptNewHostKeys adds to
 	// known_hosts, and for every host that has no sftp-server (the
 	// operator's stderr); nil for none.
@@ -247,7 +251,7 @@ func (s *Session) NATS(ctx context.Context) (*jetstream.Conn, error) {
 }
 
 // liveFirst orders nodes so that hosts already connected come first and
-// hosts known to be unreachable last.
+// hosts known to be unreachable last; within each, the preferred DC's first.
 func (s *Session) liveFirst() []*inventory.Node {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -262,8 +266,14 @@ func (s *Session) liveFirst() []*inventory.Node {
 		}
 		return 1
 	}
+	other := func(n *inventory.Node) bool { return s.opts.PreferDC != "" && n.DC != s.opts.PreferDC }
 	nodes := append([]*inventory.Node(nil), s.Inv.Nodes...)
-	sort.SliceStable(nodes, func(i, j int) bool { return rank(nodes[i]) < rank(nodes[j]) })
+	sort.SliceStable(nodes, func(i, j int) bool {
+		if ri, rj := rank(nodes[i]), rank(nodes[j]); ri != rj {
+			return ri < rj
+		}
+		return !other(nodes[i]) && other(nodes[j])
+	})
 	return nodes
 }
 

@@ -395,6 +395,15 @@ func TestReplicasByDC(t *testing.T) {
 			t.Errorf("no notice that every replica of %s is in %s: %+v", name, dc, r.Warnings)
 		}
 	}
+	// --from-dc: the NATS view is taken from the given side.
+	for _, dc := range []string{near, far} {
+		fs := provision.NewSession(c.Inv, c.Secrets, provision.SessionOptions{Direct: true, NATSTimeout: 2 * time.Second, PreferDC: dc})
+		fr := collect(t, fs, "")
+		fs.Close()
+		if fr.NATSViaDC != dc || c.Inv.Node(fr.NATSVia).DC != dc {
+			t.Errorf("PreferDC %s: NATS through %s in %s", dc, fr.NATSVia, fr.NATSViaDC)
+		}
+	}
 	var text bytes.Buffer
 	r.Write(&text)
 	if !strings.Contains(text.String(), near+":3") {

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -32,6 +34,7 @@ func statusCommand() *cli.Command {
 			&cli.StringFlag{Name: "domain", Usage: "only this JetStream `DOMAIN`"},
 			&cli.BoolFlag{Name: "watch", Usage: "redraw every second until Ctrl-C"},
 			&cli.BoolFlag{Name: "no-units", Usage: "do not ask systemd over SSH for the unit states"},
+			&cli.StringFlag{Name: "from-dc", Usage: "ask NATS through a server of data center `DC` when one answers: across a cut between DCs, the view from that side"},
 		}, statusSSHFlags()...),
 		Action: runStatus,
 	}
@@ -61,6 +64,9 @@ func runStatus(c *cli.Context) error {
 	sec, err := loadSecrets(inv)
 	if err != nil {
 		return err
+	}
+	if dc := c.String("from-dc"); dc != "" && !slices.Contains(inv.DCs(), dc) {
+		return refused(fmt.Errorf("--from-dc %q: no node of inventory %s is in that data center (DCs: %s)", dc, inv.File, strings.Join(inv.DCs(), ", ")))
 	}
 	s := newSession(c, inv, sec, nil)
 	defer s.Close()

@@ -29,6 +29,7 @@ func newSession(c *cli.Context, inv *inventory.Inventory, sec *inventory.Secrets
 		Concurrency:       c.Int("concurrency"),
 		DialTimeout:       c.Duration("ssh-timeout"),
 		HostKeyLog:        c.App.ErrWriter,
+		PreferDC:          c.String("from-dc"), // "" for commands without it
 	}
 	if bars != nil {
 		o.CatchUp = bars.catchUp
