@@ -2,9 +2,12 @@ package runbooks
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"time"
 
@@ -54,10 +57,24 @@ func OpenJournal(dir, runbook string, redact func(string) string) (*Journal, err
 		redact = func(s string) string { return s }
 	}
 	stamp := time.Now().UTC().Format("20060102T150405.000Z")
-	path := filepath.Join(jdir, stamp+"-"+runbook+".jsonl")
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY|os.O_APPEND, 0o640)
-	if err != nil {
-		return nil, fmt.Errorf("journal: %w", err)
+	// Two runs in one millisecond (a refusal, then a retry) each get their
+	// own file; a digit after the Z keeps name order the order of the runs.
+	var path string
+	var f *os.File
+	for i := 0; ; i++ {
+		name := stamp
+		if i > 0 {
+			name += strconv.Itoa(i)
+		}
+		path = filepath.Join(jdir, name+"-"+runbook+".jsonl")
+		var err error
+		f, err = os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY|os.O_APPEND, 0o640)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, fs.ErrExist) || i >= 9 {
+			return nil, fmt.Errorf("journal: %w", err)
+		}
 	}
 	return &Journal{path: path, runbook: runbook, redact: redact, f: f}, nil
 }
