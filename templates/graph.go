@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"path/filepath"
+	"strings"
 
 	"github.com/dcctl/dcctl/inventory"
 )
@@ -99,14 +100,69 @@ func Graph(inv *inventory.Inventory) []byte {
 	}
 	var buf bytes.Buffer
 	d := struct {
-		Name   string
-		DCs    []graphDC
-		Routes []graphEdge
-		Leaves []graphEdge
-	}{filepath.Base(inv.File), dcs, routes, leaves}
+		Name    string
+		DCs     []graphDC
+		Routes  []graphEdge
+		Leaves  []graphEdge
+		DCLinks []graphEdge
+	}{filepath.Base(inv.File), dcs, routes, leaves, dcLinks(inv, dcs)}
 	if err := tmpl.ExecuteTemplate(&buf, "topology.dot.tmpl", d); err != nil {
 		// the template is embedded and fed only strings: a failure is a bug
 		panic(fmt.Sprintf("graph template: %v", err))
 	}
 	return buf.Bytes()
+}
+
+// dcLinks draws one edge per pair of data centers, box to box: the link a
+// partition cuts, labelled with what crosses it (the routes of clusters
+// spanning both, the leafnode links of leaf clusters whose hub has nodes in
+// the other DC).
+func dcLinks(inv *inventory.Inventory, dcs []graphDC) []graphEdge {
+	var out []graphEdge
+	for i := range dcs {
+		for j := i + 1; j < len(dcs); j++ {
+			a, b := dcs[i], dcs[j]
+			if len(a.Groups) == 0 || len(b.Groups) == 0 {
+				continue
+			}
+			var routes, leafs []string
+			for _, cl := range inv.Clusters {
+				in := func(dc string) bool {
+					for _, n := range cl.Active() {
+						if n.DC == dc {
+							return true
+						}
+					}
+					return false
+				}
+				if !cl.IsLeaf() && in(a.Name) && in(b.Name) {
+					routes = append(routes, cl.Name)
+				}
+				if cl.IsLeaf() {
+					hub := inv.Cluster(cl.LeafOf)
+					hubIn := func(dc string) bool {
+						for _, n := range hub.Active() {
+							if n.DC == dc {
+								return true
+							}
+						}
+						return false
+					}
+					if (in(a.Name) && hubIn(b.Name)) || (in(b.Name) && hubIn(a.Name)) {
+						leafs = append(leafs, cl.Name)
+					}
+				}
+			}
+			label := fmt.Sprintf("DC link %s - %s", a.Name, b.Name)
+			if len(routes) > 0 {
+				label += "\nroutes of " + strings.Join(routes, ", ")
+			}
+			if len(leafs) > 0 {
+				label += "\nleaf links of " + strings.Join(leafs, ", ")
+			}
+			out = append(out, graphEdge{From: a.Groups[0].Nodes[0].Name, To: b.Groups[0].Nodes[0].Name,
+				FromGroup: "cluster_dc_" + a.Name, ToGroup: "cluster_dc_" + b.Name, Label: label})
+		}
+	}
+	return out
 }

@@ -9,7 +9,7 @@ import (
 func graphCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "graph",
-		Usage:     "print the topology as Graphviz DOT (DCs, clusters, domains, routes, leaf links)",
+		Usage:     "print the topology as Graphviz DOT (each DC a box, the link between DCs and what crosses it, clusters, domains, routes, leaf links)",
 		ArgsUsage: "[INVENTORY]",
 		Description: "Pipe it to Graphviz for a picture:\n" +
 			"  dcctl graph inventory.toml | dot -Tpng -o topology.png",
