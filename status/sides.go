@@ -98,9 +98,7 @@ func collectSides(ctx context.Context, s *provision.Session, clusters []*invento
 	var wg sync.WaitGroup
 	for _, cl := range clusters {
 		for _, dc := range dcsOf(cl.Nodes) {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
+			wg.Go(func() {
 				mon := jetstream.Monitor{Get: get, Servers: func(string) []string {
 					var out []string
 					for _, n := range cl.Nodes {
@@ -132,7 +130,7 @@ func collectSides(ctx context.Context, s *provision.Session, clusters []*invento
 					}
 				}
 				sr.views[cl.Domain] = append(sr.views[cl.Domain], v)
-			}()
+			})
 		}
 	}
 	wg.Wait()
@@ -144,9 +142,7 @@ func collectSides(ctx context.Context, s *provision.Session, clusters []*invento
 		if sr.leader[cl.Domain] == nil || (natsLeader && nr.streamErr[cl.Domain] == nil) {
 			continue
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			l, err := s.Monitor().Streams(ctx, cl.Domain)
 			if err != nil {
 				return // the NATS side's error stands
@@ -154,7 +150,7 @@ func collectSides(ctx context.Context, s *provision.Session, clusters []*invento
 			mu.Lock()
 			defer mu.Unlock()
 			sr.streams[cl.Domain] = l
-		}()
+		})
 	}
 	wg.Wait()
 	for _, vs := range sr.views {
