@@ -42,8 +42,9 @@ func provisionCommand() *cli.Command {
 			"when every changed option is hot-reloadable and otherwise restarts one node\n" +
 			"at a time per cluster behind the health gate. A second run changes nothing.\n" +
 			"A changed nats.binary on a running node is an upgrade, as `dcctl runbook\n" +
-			"upgrade` does it: refused (exit 2) when the new release is older by a minor\n" +
-			"release than a server runs (unless --allow-downgrade); staged as\n" +
+			"upgrade` does it: refused (exit 2) when its release cannot be read from its Go\n" +
+			"build information, or is older by a minor release than a server runs (unless\n" +
+			"--allow-downgrade); staged as\n" +
 			"<install_path>.next on every host first, then swapped in one node at a time,\n" +
 			"hub clusters before their leaves, each cluster's meta leader last; the first\n" +
 			"node that fails its gate stops the rollout.\n" +
