@@ -94,8 +94,13 @@ func sideWarnings(inv *inventory.Inventory, d *Domain, cut map[string]bool, add 
 		switch {
 		case v.Error != "":
 			add(LevelDegraded, d.Name, "domain %q as seen from DC %s: no server there answered on its monitoring port (%s)", d.Name, v.DC, v.Error)
-		case v.MetaLeader != "":
+		case v.MetaLeader != "" && v.HealthyPeers >= v.Quorum:
 			add(LevelDegraded, d.Name, "domain %q as seen from DC %s: meta leader %s with %d of %d peers healthy (quorum %d): JetStream administration works on this side; streams with a majority of replicas here take writes",
+				d.Name, v.DC, v.MetaLeader, v.HealthyPeers, v.ClusterSize, v.Quorum)
+		case v.MetaLeader != "":
+			// A leader cut off from its majority keeps claiming the role
+			// until it notices; it can commit nothing.
+			add(LevelDegraded, d.Name, "domain %q as seen from DC %s: %s still claims the meta leadership but reaches %d of %d peers, quorum needs %d: nothing can be created, changed or peer-removed from here; streams with a majority of replicas here still take writes",
 				d.Name, v.DC, v.MetaLeader, v.HealthyPeers, v.ClusterSize, v.Quorum)
 		default:
 			size := v.ClusterSize

@@ -270,8 +270,11 @@ func (d *Domain) viewTable() *table {
 			continue
 		}
 		leader := v.MetaLeader
-		if leader == "" {
+		switch {
+		case leader == "":
 			leader = "NONE"
+		case v.HealthyPeers < v.Quorum:
+			leader += " (no quorum)"
 		}
 		t.add(v.DC, strings.Join(v.Answered, ", "), leader, fmt.Sprintf("%d/%d", v.HealthyPeers, v.ClusterSize), strconv.Itoa(v.Quorum))
 	}

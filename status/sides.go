@@ -125,7 +125,9 @@ func collectSides(ctx context.Context, s *provision.Session, clusters []*invento
 					for _, n := range m.Responded {
 						sr.answered[n] = true
 					}
-					if m.HasLeader() {
+					// A leader cut off from its majority still claims the
+					// role for a while: only one that has its quorum leads.
+					if m.HasLeader() && v.HealthyPeers >= m.Quorum {
 						sr.leader[cl.Domain] = m
 					}
 				}
