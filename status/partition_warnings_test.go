@@ -1,0 +1,33 @@
+package status
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/dcctl/dcctl/internal/testcluster"
+	"github.com/dcctl/dcctl/inventory"
+)
+
+// TestStaleLeaderPerSide: right after a cut, the meta leader on the side
+// without a majority still claims the role. Its side's view must not say
+// that administration works there. Names are not the example's.
+func TestStaleLeaderPerSide(t *testing.T) {
+	spec := testcluster.Other()
+	inv, err := inventory.Load(testcluster.WriteInventory(t, spec))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hub := spec.Clusters[0]
+	near, far := hub.Nodes[0].DC, hub.Nodes[len(hub.Nodes)-1].DC
+	d := &Domain{Name: hub.Domain, Cluster: hub.Name, ClusterSize: 5, Quorum: 3, Views: []SideView{
+		{DC: far, Answered: []string{"x", "y"}, MetaLeader: hub.Nodes[len(hub.Nodes)-1].Name, ClusterSize: 5, Quorum: 3, HealthyPeers: 2},
+		{DC: near, Answered: []string{"a", "b", "c"}, MetaLeader: hub.Nodes[0].Name, ClusterSize: 5, Quorum: 3, HealthyPeers: 3},
+	}}
+	var got []string
+	add := func(level, domain, format string, a ...any) { got = append(got, level+" "+format) }
+	sideWarnings(inv, d, map[string]bool{far: true}, add)
+	text := strings.Join(got, "\n")
+	if len(got) != 2 || !strings.Contains(got[0], "still claims the meta leadership") || !strings.Contains(got[1], "administration works on this side") {
+		t.Errorf("side warnings:\n%s", text)
+	}
+}
