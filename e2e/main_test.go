@@ -113,6 +113,9 @@ func repoRoot() string {
 	return filepath.Dir(filepath.Dir(file))
 }
 
+// labInventoryPath is where lab/lab writes the lab's inventory.
+func labInventoryPath() string { return filepath.Join(repoRoot(), "lab", "inventory.toml") }
+
 // labInventory is the path of the inventory lab/lab wrote for the running lab.
 func labInventory(t testing.TB) string {
 	t.Helper()

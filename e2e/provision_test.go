@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -25,14 +26,19 @@ import (
 
 const natsHTTPPort = 8222
 
-// httpGet fetches a monitoring endpoint of a lab host straight from this
-// machine (the root namespace has an address on every DC bridge).
+// httpGet fetches a monitoring endpoint of a lab host. The endpoint listens
+// on the host's 127.0.0.1 only, so the request goes through an SSH
+// connection of the test's own (the lab key) to that host.
 func httpGet(ctx context.Context, addr string, port int, path string) (int, []byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("http://%s:%d%s", addr, port, path), nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("http://127.0.0.1:%d%s", port, path), nil)
 	if err != nil {
 		return 0, nil, err
 	}
-	resp, err := http.DefaultClient.Do(req)
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true,
+		DialContext: func(ctx context.Context, network, target string) (net.Conn, error) {
+			return labTunnels.dial(ctx, addr, target)
+		}}}
+	resp, err := client.Do(req)
 	if err != nil {
 		return 0, nil, err
 	}

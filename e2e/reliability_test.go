@@ -88,6 +88,9 @@ func (tr *transcript) keep(t *testing.T, secrets, dir string, since time.Time) {
 		Users map[string]struct {
 			Password string `toml:"password"`
 		} `toml:"users"`
+		Route struct {
+			Password string `toml:"password"`
+		} `toml:"route"`
 	}
 	if _, err := toml.DecodeFile(secrets, &doc); err != nil {
 		t.Errorf("%s: %v", secrets, err)
@@ -101,6 +104,9 @@ func (tr *transcript) keep(t *testing.T, secrets, dir string, since time.Time) {
 		if u.Password != "" {
 			tr.passwords[u.Password] = true
 		}
+	}
+	if doc.Route.Password != "" {
+		tr.passwords[doc.Route.Password] = true
 	}
 	filepath.WalkDir(filepath.Join(dir, ".dcctl", "journal"), func(p string, e fs.DirEntry, err error) error {
 		if err != nil || e.IsDir() {
@@ -216,6 +222,7 @@ func copyInventory(t *testing.T, tr *transcript, natsExtra string, replace ...st
 	if err := os.WriteFile(inventory.SecretsPath(p), sec, 0o600); err != nil {
 		t.Fatal(err)
 	}
+	copyTLS(t, p)
 	// Registered after TempDir's own cleanup, so it runs before the
 	// directory is removed.
 	t.Cleanup(func() { tr.keep(t, inventory.SecretsPath(p), dir, time.Time{}) })
@@ -857,6 +864,18 @@ func testNoSecrets(t *testing.T, tr *transcript, since time.Time) {
 		for p := range passwords {
 			if strings.Contains(text, p) {
 				t.Errorf("%s shows a password from the secrets file", name)
+			}
+		}
+	}
+	// Nor any private key: none in PEM form, no line of the lab's keys.
+	keys := labKeyMaterial(t)
+	for name, text := range texts {
+		if strings.Contains(text, "PRIVATE KEY") {
+			t.Errorf("%s shows a PEM private key", name)
+		}
+		for _, k := range keys {
+			if strings.Contains(text, k) {
+				t.Errorf("%s shows private key material from the lab's TLS directory", name)
 			}
 		}
 	}

@@ -48,7 +48,7 @@ func TestRotatePasswords(t *testing.T) {
 	old, _, _ := readFile()
 
 	var disconnects atomic.Int32
-	client, err := nats.Connect(hub, nats.UserInfo(app, old), nats.MaxReconnects(-1), nats.ReconnectWait(200*time.Millisecond),
+	client, err := nats.Connect(hub, nats.UserInfo(app, old), labCA(t), nats.MaxReconnects(-1), nats.ReconnectWait(200*time.Millisecond),
 		nats.DisconnectErrHandler(func(*nats.Conn, error) { disconnects.Add(1) }),
 		// its failed reconnects after --finish are expected: keep them out of the log
 		nats.ErrorHandler(func(*nats.Conn, *nats.Subscription, error) {}))

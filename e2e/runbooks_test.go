@@ -21,6 +21,7 @@ import (
 
 	"github.com/dcctl/dcctl/internal/testwait"
 	"github.com/dcctl/dcctl/inventory"
+	"github.com/dcctl/dcctl/pki"
 )
 
 // The drills of docs/runbooks.md, run with dcctl's runbooks on the lab. Every outcome is
@@ -59,7 +60,7 @@ func openDrillLab(t *testing.T, invFile string) *drillLab {
 		for _, n := range cl.Active() {
 			urls = append(urls, n.ClientURL())
 		}
-		nc, err := nats.Connect(strings.Join(urls, ","), nats.UserInfo(app, sec.Password(app)), nats.MaxReconnects(-1), nats.ReconnectWait(250*time.Millisecond))
+		nc, err := nats.Connect(strings.Join(urls, ","), nats.UserInfo(app, sec.Password(app)), nats.RootCAs(pki.CAPath(invFile)), nats.MaxReconnects(-1), nats.ReconnectWait(250*time.Millisecond))
 		if err != nil {
 			t.Fatalf("connect to domain %s: %v", cl.Domain, err)
 		}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/dcctl/dcctl/internal/testwait"
 	"github.com/dcctl/dcctl/inventory"
+	"github.com/dcctl/dcctl/pki"
 )
 
 // TestSecrets: passwords are never regenerated silently, and provision's
@@ -169,6 +170,7 @@ func besideLab(t *testing.T, name string, withSecrets bool) string {
 		os.Remove(inventory.SecretsPath(p) + ".previous")
 	})
 	os.Remove(inventory.SecretsPath(p))
+	copyTLS(t, p)
 	if withSecrets {
 		sec, err := os.ReadFile(inventory.SecretsPath(inv))
 		if err != nil {
@@ -183,7 +185,7 @@ func besideLab(t *testing.T, name string, withSecrets bool) string {
 
 // login connects to url as user and returns the server's verdict.
 func login(url, user, password string) error {
-	nc, err := nats.Connect(url, nats.UserInfo(user, password),
+	nc, err := nats.Connect(url, nats.UserInfo(user, password), nats.RootCAs(pki.CAPath(labInventoryPath())),
 		nats.Timeout(5*time.Second), nats.NoReconnect())
 	if err != nil {
 		return err

@@ -11,6 +11,7 @@ type Inventory struct {
 	File     string // absolute path of the inventory file
 	Dir      string // its directory: relative paths resolve from here
 	NATS     NATS
+	TLS      TLS
 	Accounts []*Account // sorted by name
 	Clusters []*Cluster // sorted by name
 	Nodes    []*Node    // sorted by name
@@ -31,6 +32,13 @@ type NATS struct {
 	SyncInterval   string
 	LameDuck       string // lame_duck_duration
 	LameDuckGrace  string // lame_duck_grace_period
+	Monitoring     string // MonitoringLoopback or MonitoringHost
+}
+
+// TLS says whether every listener speaks TLS with certificates from the
+// deployment's CA (on unless the inventory opts out).
+type TLS struct {
+	Enabled bool
 }
 
 // Account is a NATS account and its users.

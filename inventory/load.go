@@ -22,6 +22,12 @@ const (
 	DefaultHTTPPort     = 8222
 )
 
+// Where a node's monitoring endpoint listens (NATS.Monitoring).
+const (
+	MonitoringLoopback = "loopback" // 127.0.0.1 only: reached through SSH
+	MonitoringHost     = "host"     // the node's listen address, over HTTPS when TLS is on
+)
+
 // How files reach a host (SSH.Transfer).
 const (
 	TransferSFTP = "sftp" // SFTP; exec when the host has no sftp-server
@@ -117,9 +123,14 @@ func decode(c *collector, file string, raw map[string]any) *Inventory {
 		SyncInterval:   n.str("sync_interval", "always"),
 		LameDuck:       n.str("lame_duck_duration", "30s"),
 		LameDuckGrace:  n.str("lame_duck_grace_period", "10s"),
+		Monitoring:     n.str("monitoring", MonitoringLoopback),
 	}
 	n.done("binary", "install_path", "config_dir", "store_dir", "service", "user",
-		"max_memory_store", "max_file_store", "sync_interval", "lame_duck_duration", "lame_duck_grace_period")
+		"max_memory_store", "max_file_store", "sync_interval", "lame_duck_duration", "lame_duck_grace_period", "monitoring")
+
+	tl := root.sub("tls")
+	inv.TLS = TLS{Enabled: tl.boolean("enabled", true)}
+	tl.done("enabled")
 
 	accounts := root.sub("accounts")
 	for _, name := range accounts.names() {
@@ -184,7 +195,7 @@ func decode(c *collector, file string, raw map[string]any) *Inventory {
 	}
 	nodes.done()
 
-	root.done("defaults", "nats", "accounts", "clusters", "nodes")
+	root.done("defaults", "nats", "tls", "accounts", "clusters", "nodes")
 
 	for _, cl := range inv.Clusters {
 		for _, node := range inv.Nodes {

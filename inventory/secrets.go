@@ -31,6 +31,15 @@ type Secrets struct {
 	existed   bool
 	generated []string
 	dirty     bool
+
+	// route is the password servers of a cluster authenticate their
+	// routes with (cluster.authorization); routeGenerated when
+	// PrepareSecrets just made it up.
+	route          secretUser
+	routeGenerated bool
+
+	tlsCA    []byte
+	tlsNodes map[string]NodeTLS
 }
 
 type secretUser struct {
@@ -48,6 +57,9 @@ type secretUser struct {
 // every run would look like a config change.
 type secretsFile struct {
 	Users map[string]secretsEntry `toml:"users"`
+	// Route is the route password (cluster.authorization), shared by
+	// every cluster of the deployment.
+	Route *secretsEntry `toml:"route,omitempty"`
 }
 
 type secretsEntry struct {
@@ -219,8 +231,78 @@ func readSecrets(inv *Inventory, getenv func(string) string, generate bool) (*Se
 	if len(missing.Users) > 0 {
 		return nil, missing
 	}
+	if err := s.readRoute(&f, generate); err != nil {
+		return nil, err
+	}
 	s.doc = f
 	return s, nil
+}
+
+// readRoute reads the route password, or with generate makes one up when
+// the file has none (provision then decides whether it may be used, as for
+// users). Without generate a missing one is not an error here: only
+// rendering a config needs it, and says so.
+func (s *Secrets) readRoute(f *secretsFile, generate bool) error {
+	if f.Route == nil || f.Route.Password == "" {
+		if !generate {
+			return nil
+		}
+		p, err := randomPassword()
+		if err != nil {
+			return err
+		}
+		f.Route = &secretsEntry{Password: p}
+		s.routeGenerated = true
+		s.dirty = true
+	}
+	e := f.Route
+	if e.Bcrypt == "" || e.Checked != hashChecked(e.Password, e.Bcrypt) {
+		if e.Bcrypt == "" || bcrypt.CompareHashAndPassword([]byte(e.Bcrypt), []byte(e.Password)) != nil {
+			h, err := bcrypt.GenerateFromPassword([]byte(e.Password), bcryptCost)
+			if err != nil {
+				return fmt.Errorf("hash route password: %w", err)
+			}
+			e.Bcrypt = string(h)
+		}
+		e.Checked = hashChecked(e.Password, e.Bcrypt)
+		s.dirty = true
+	}
+	s.route = secretUser{password: e.Password, hash: e.Bcrypt}
+	return nil
+}
+
+// RouteUser is the user name routes authenticate with; the password is the
+// secrets file's [route] password.
+const RouteUser = "dcctl-route"
+
+// Route returns the route password and its bcrypt hash; "" when the
+// secrets file has none yet (only provision creates it).
+func (s *Secrets) Route() (password, hash string) {
+	if s == nil {
+		return "", ""
+	}
+	return s.route.password, s.route.hash
+}
+
+// RouteGenerated reports whether PrepareSecrets made up the route password.
+func (s *Secrets) RouteGenerated() bool { return s.routeGenerated }
+
+// AdoptRoute replaces a route password PrepareSecrets made up with the one
+// the servers already use (read back from their configs), and its hash, so
+// that the next Save keeps it and rendered configs stay as they are.
+func (s *Secrets) AdoptRoute(password, hash string) error {
+	if hash == "" || bcrypt.CompareHashAndPassword([]byte(hash), []byte(password)) != nil {
+		h, err := bcrypt.GenerateFromPassword([]byte(password), bcryptCost)
+		if err != nil {
+			return fmt.Errorf("hash route password: %w", err)
+		}
+		hash = string(h)
+	}
+	s.doc.Route = &secretsEntry{Password: password, Bcrypt: hash, Checked: hashChecked(password, hash)}
+	s.route = secretUser{password: password, hash: hash}
+	s.routeGenerated = false
+	s.dirty = true
+	return nil
 }
 
 // Generated lists the users PrepareSecrets gave a new random password.
@@ -238,8 +320,16 @@ func (s *Secrets) Save() error {
 	if err := writeSecrets(s.file, s.doc); err != nil {
 		return err
 	}
-	s.dirty, s.existed, s.generated = false, true, nil
+	s.dirty, s.existed, s.generated, s.routeGenerated = false, true, nil, false
 	return nil
+}
+
+func mapValues(m map[string]secretUser) []secretUser {
+	out := make([]secretUser, 0, len(m))
+	for _, v := range m {
+		out = append(out, v)
+	}
+	return out
 }
 
 // Password is the password the servers accept for user's own name now:
@@ -264,7 +354,7 @@ func (s *Secrets) Hash(user string) string {
 // Values lists every plaintext password, longest first, for redaction.
 func (s *Secrets) Values() []string {
 	var out []string
-	for _, u := range s.users {
+	for _, u := range append(mapValues(s.users), s.route) {
 		for _, p := range []string{u.password, u.next} {
 			if p != "" {
 				out = append(out, p)
@@ -343,5 +433,6 @@ func PlaceholderSecrets(inv *Inventory) (*Secrets, error) {
 	for _, u := range inv.Users() {
 		s.users[u] = secretUser{password: placeholderPassword, hash: string(h)}
 	}
+	s.route = secretUser{password: placeholderPassword, hash: string(h)}
 	return s, nil
 }

@@ -118,6 +118,22 @@ func (n *Node) ClientURL() string {
 // HTTPAddr is the monitoring endpoint's host:port.
 func (n *Node) HTTPAddr() string { return net.JoinHostPort(n.Addr(), portString(n.Ports.HTTP)) }
 
+// MonitorAddr is where n's monitoring endpoint listens: 127.0.0.1 unless the
+// inventory opens it on the node's address (nats.monitoring = "host").
+func (inv *Inventory) MonitorAddr(n *Node) string {
+	if inv.NATS.Monitoring == MonitoringHost {
+		return n.HTTPAddr()
+	}
+	return net.JoinHostPort("127.0.0.1", portString(n.Ports.HTTP))
+}
+
+// MonitorHTTPS reports whether the monitoring endpoints speak HTTPS: opened
+// on the host address while TLS is on. On 127.0.0.1 only the host itself
+// (and dcctl, through SSH) reaches them, so they stay plain HTTP there.
+func (inv *Inventory) MonitorHTTPS() bool {
+	return inv.TLS.Enabled && inv.NATS.Monitoring == MonitoringHost
+}
+
 // SSHAddr is the host:port dcctl dials.
 func (n *Node) SSHAddr() string { return net.JoinHostPort(n.Host, portString(n.SSH.Port)) }
 

@@ -46,6 +46,9 @@ func validateNATS(c *collector, inv *Inventory) {
 	if !sysUserRE.MatchString(n.User) {
 		c.addf("nats.user", "%q is not a system user name useradd accepts (lower-case letters, digits, _ -, starting with a letter or _, at most 32)", n.User)
 	}
+	if n.Monitoring != MonitoringLoopback && n.Monitoring != MonitoringHost {
+		c.addf("nats.monitoring", "must be %q (127.0.0.1, reached through SSH) or %q (the node's address; HTTPS when TLS is on), not %q", MonitoringLoopback, MonitoringHost, n.Monitoring)
+	}
 	if n.SyncInterval != "always" {
 		if d, err := time.ParseDuration(n.SyncInterval); err != nil || d <= 0 || !durationRE.MatchString(n.SyncInterval) {
 			c.addf("nats.sync_interval", "must be \"always\" or a duration such as \"2m\" or \"1m30s\" (digits and a unit: ns us ms s m h), not %q", n.SyncInterval)

@@ -10,6 +10,7 @@ package jetstream
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -56,6 +57,11 @@ type Options struct {
 	Gap time.Duration
 	// Name is the client connection name shown in the servers' connz.
 	Name string
+	// TLS, when set, is how servers are verified (RootCAs: the deployment's
+	// CA). Its ServerName is left empty: each connection then expects the
+	// host of the URL it dials, an address the server's certificate names,
+	// also when the bytes travel through an SSH tunnel.
+	TLS *tls.Config
 }
 
 // ErrNoSystemUser is returned by methods needing the system account when
@@ -164,6 +170,9 @@ func dial(ctx context.Context, o Options, cred Credentials, timeout time.Duratio
 		// address, which is not reachable through an SSH tunnel of another
 		// host; stick to the URLs we were given.
 		nats.IgnoreDiscoveredServers(),
+	}
+	if o.TLS != nil {
+		opts = append(opts, nats.Secure(o.TLS.Clone()))
 	}
 	// nats.go tries its URLs one after another, each costing a full timeout
 	// when a host is down and silent; probing them all at once first lets it

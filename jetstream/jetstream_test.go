@@ -54,7 +54,7 @@ func (e *env) connect(urls []string) *Conn {
 	au, ap := e.cl.AppUser()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c, err := Connect(ctx, Options{URLs: urls, System: Credentials{su, sp}, App: Credentials{au, ap}, Timeout: 2 * time.Second, Name: "jetstream-test"})
+	c, err := Connect(ctx, Options{URLs: urls, System: Credentials{su, sp}, App: Credentials{au, ap}, Timeout: 2 * time.Second, Name: "jetstream-test", TLS: e.cl.TLSConfig()})
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -144,7 +144,7 @@ func TestDeployment(t *testing.T) {
 		su, _ := e.cl.SysUser()
 		const secret = "not-the-password-4711"
 		urls := append([]string{"nats://user:" + secret + "@127.0.0.1:1"}, e.urls("BB")...)
-		_, err := Connect(ctxT(t, 10*time.Second), Options{URLs: urls, System: Credentials{su, secret}, Timeout: time.Second})
+		_, err := Connect(ctxT(t, 10*time.Second), Options{URLs: urls, System: Credentials{su, secret}, Timeout: time.Second, TLS: e.cl.TLSConfig()})
 		if err == nil {
 			t.Fatal("connected with a wrong password")
 		}
@@ -709,7 +709,7 @@ func TestDeployment(t *testing.T) {
 		su, sp := e.cl.SysUser()
 		au, ap := e.cl.AppUser()
 		start = time.Now()
-		c, err := Connect(ctx, Options{URLs: urls, Dial: blackhole, System: Credentials{su, sp}, App: Credentials{au, ap}, Timeout: 2 * time.Second})
+		c, err := Connect(ctx, Options{URLs: urls, Dial: blackhole, System: Credentials{su, sp}, App: Credentials{au, ap}, Timeout: 2 * time.Second, TLS: e.cl.TLSConfig()})
 		if err != nil {
 			t.Fatal(err)
 		}

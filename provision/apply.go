@@ -27,6 +27,11 @@ type ApplyOptions struct {
 	// Upload, if not nil, hears how far each host's binary upload got; it
 	// is called from many goroutines.
 	Upload func(node string, written, total int64)
+	// Cutover restarts every node that needs a restart at the same time,
+	// without the gate before (the cluster is not expected to keep
+	// quorum), then waits for each to be back: for a change that cannot
+	// roll, such as turning TLS on (see TLSSwitch).
+	Cutover bool
 }
 
 // Apply carries out the plans: files and units on every host in parallel,
@@ -54,7 +59,11 @@ func Apply(ctx context.Context, s *Session, plans []*HostPlan, o ApplyOptions) *
 	// with uploads, rather than trickling in behind the slowest uploads.
 	a.firstInstalls(ctx, startPhases())
 	// 3. Rolling restarts and reloads, clusters in parallel, one node at a
-	// time within a cluster.
+	// time within a cluster; or, for a cutover, every restart at once,
+	// then the waits.
+	if o.Cutover {
+		a.cutover(ctx)
+	}
 	a.rolling(ctx, rollPhases())
 	// 4. Nodes started for the first time must come up healthy.
 	a.firstInstalls(ctx, []phase{waitHealthy{}})
@@ -92,6 +101,11 @@ func rollPhases() []phase {
 		healthyAfterReload{}, gateAfter{}, versionAfter{}, leafLinksUp{},
 	}
 }
+
+// cutoverPhases restart a node without the gate before; cutoverWait waits
+// for it to be back as the gate after a rolling restart does.
+func cutoverPhases() []phase { return []phase{restartUnit{}, recordApplied{}} }
+func cutoverWait() []phase   { return []phase{gateAfter{}, leafLinksUp{}} }
 
 // applyRun is one Apply: it runs each step's phases on the hosts the step
 // concerns and records every host's time and outcome in the recap.
@@ -153,6 +167,37 @@ func (a *applyRun) firstInstalls(ctx context.Context, phases []phase) {
 	wg.Wait()
 }
 
+// cutover restarts every node to restart and still ok at once, waits for
+// each to be back, and leaves them out of the rolling step.
+func (a *applyRun) cutover(ctx context.Context) {
+	var restart []*HostPlan
+	for _, p := range a.plans {
+		if p.Action == ActionRestart && a.r.ok(p.Node.Name) {
+			restart = append(restart, p)
+			if p.ServingMonitor != "" {
+				a.s.servesMonitorAt(p.Node.Name, p.ServingMonitor)
+			}
+		}
+	}
+	for _, step := range [][]phase{cutoverPhases(), cutoverWait()} {
+		var wg sync.WaitGroup
+		for _, p := range restart {
+			if !a.r.ok(p.Node.Name) {
+				continue
+			}
+			wg.Add(1)
+			go func(p *HostPlan) {
+				defer wg.Done()
+				a.onHost(ctx, p, step)
+			}(p)
+		}
+		wg.Wait()
+	}
+	for _, p := range restart {
+		p.cutDone = true
+	}
+}
+
 // rolling runs phases on every node to restart or reload and still ok:
 // clusters in parallel, one node at a time within a cluster, and a
 // cluster's rollout stops at its first failure.
@@ -160,14 +205,14 @@ func (a *applyRun) rolling(ctx context.Context, phases []phase) {
 	// A node whose monitoring port changes keeps answering on the old one
 	// until it restarts: the gates look there (restartUnit says when).
 	for _, p := range a.plans {
-		if p.ServingHTTPPort != 0 {
-			a.s.servesHTTPAt(p.Node.Name, p.ServingHTTPPort)
+		if p.ServingMonitor != "" {
+			a.s.servesMonitorAt(p.Node.Name, p.ServingMonitor)
 		}
 	}
 	byCluster := map[string][]*HostPlan{}
 	upgrade := false
 	for _, p := range a.plans {
-		if (p.Action == ActionRestart || p.Action == ActionReload) && a.r.ok(p.Node.Name) {
+		if (p.Action == ActionRestart || p.Action == ActionReload) && a.r.ok(p.Node.Name) && !p.cutDone {
 			byCluster[p.Node.Cluster] = append(byCluster[p.Node.Cluster], p)
 			upgrade = upgrade || p.Upgrade
 		}

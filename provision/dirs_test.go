@@ -128,10 +128,14 @@ func hostFixture(t *testing.T, root string, sudo bool) (*Session, *inventory.Nod
 	inv := srv.Inventory(t, dir, keyFile, knownHosts, fmt.Sprintf("ssh_user = \"deploy\"\nsudo = %v\n", sudo),
 		fmt.Sprintf("binary = %q\ninstall_path = %q\nconfig_dir = %q\nstore_dir = %q\nservice = \"dcctl-test-natsd\"\nuser = \"daemon\"\n",
 			binary, filepath.Join(root, "opt/acme/nats/bin/nats-server"), filepath.Join(root, "etc/acme/nats"), filepath.Join(root, "srv/acme-data")))
-	sec, err := inventory.LoadSecrets(inv, func(k string) string { return "pw-" + k })
+	sec, err := inventory.PrepareSecrets(inv, func(k string) string { return "pw-" + k })
+	if err == nil {
+		err = sec.Save() // the route password, generated
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
+	withTLS(t, inv, sec)
 	s := NewSession(inv, sec, SessionOptions{})
 	t.Cleanup(func() { s.Close() })
 	return s, inv.Node("n1"), srv

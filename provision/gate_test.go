@@ -10,6 +10,7 @@ import (
 
 	"github.com/dcctl/dcctl/internal/testcluster"
 	"github.com/dcctl/dcctl/inventory"
+	"github.com/dcctl/dcctl/pki"
 )
 
 // TestGateWithWrongPasswords: the health gate reads the monitoring endpoints,
@@ -44,6 +45,12 @@ func TestGateWithWrongPasswords(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// the deployment's CA: only the passwords are wrong
+	mat, err := pki.Load(c.Inv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mat.Apply(sec)
 	s := NewSession(c.Inv, sec, SessionOptions{Direct: true, NATSTimeout: 2 * time.Second})
 	defer s.Close()
 	if _, err := s.NATS(ctx); err == nil {

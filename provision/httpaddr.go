@@ -3,61 +3,115 @@ package provision
 import (
 	"bufio"
 	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"net"
-	"strconv"
+	"net/http"
 	"strings"
 
 	"github.com/dcctl/dcctl/inventory"
 )
 
-// A change of a node's monitoring port (http_port) takes effect only when
-// the node restarts: until then its server answers on the old port, and the
-// health gates, which read every node of the cluster there, must look for
-// it where it is. Apply records the old port of each node whose config
-// changes it and forgets it once the node has restarted.
+// A change of a node's monitoring endpoint (http_port, nats.monitoring, TLS)
+// takes effect only when the node restarts: until then its server answers
+// where and how its old config says, and the health gates, which read every
+// node of the cluster there, must look for it where it is. Apply records
+// the old endpoint of each node whose config moves it and forgets it once
+// the node has restarted.
 
-// httpAddr is where node's monitoring endpoint answers now.
-func (s *Session) httpAddr(n *inventory.Node) string {
+// monitorBase is where and how node's monitoring endpoint answers now, as
+// "http://host:port" or "https://host:port".
+func (s *Session) monitorBase(n *inventory.Node) string {
 	s.mu.Lock()
-	port := s.httpPorts[n.Name]
+	old := s.monitorAt[n.Name]
 	s.mu.Unlock()
-	if port == 0 {
-		return n.HTTPAddr()
+	if old != "" {
+		return old
 	}
-	return net.JoinHostPort(n.Addr(), strconv.Itoa(port))
+	return monitorURL(s.Inv, n)
 }
 
-// servesHTTPAt records that node's running server answers on port, not on
-// the inventory's; 0 forgets it.
-func (s *Session) servesHTTPAt(node string, port int) {
+// monitorURL is the monitoring endpoint the inventory gives node.
+func monitorURL(inv *inventory.Inventory, n *inventory.Node) string {
+	scheme := "http://"
+	if inv.MonitorHTTPS() {
+		scheme = "https://"
+	}
+	return scheme + inv.MonitorAddr(n)
+}
+
+// servesMonitorAt records that node's running server answers at base
+// (scheme://host:port), not where the inventory says; "" forgets it.
+func (s *Session) servesMonitorAt(node, base string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.httpPorts == nil {
-		s.httpPorts = map[string]int{}
+	if s.monitorAt == nil {
+		s.monitorAt = map[string]string{}
 	}
-	if port == 0 {
-		delete(s.httpPorts, node)
+	if base == "" {
+		delete(s.monitorAt, node)
 		return
 	}
-	s.httpPorts[node] = port
+	s.monitorAt[node] = base
 }
 
-// httpPort reads the monitoring port of a rendered config (its `http:`
-// line); 0 when there is none.
-func httpPort(config []byte) int {
+// monitorEndpoint reads the monitoring endpoint of a rendered config (its
+// `http:` or `https:` line) as scheme://host:port; "" when there is none.
+func monitorEndpoint(config []byte) string {
 	sc := bufio.NewScanner(bytes.NewReader(config))
 	for sc.Scan() {
-		v, ok := strings.CutPrefix(strings.TrimSpace(sc.Text()), "http:")
-		if !ok {
-			continue
+		line := strings.TrimSpace(sc.Text())
+		for _, scheme := range []string{"https", "http"} {
+			v, ok := strings.CutPrefix(line, scheme+":")
+			if !ok {
+				continue
+			}
+			v = strings.Trim(strings.TrimSpace(v), `"`)
+			if _, _, err := net.SplitHostPort(v); err != nil {
+				return ""
+			}
+			return scheme + "://" + v
 		}
-		v = strings.Trim(strings.TrimSpace(v), `"`)
-		_, p, err := net.SplitHostPort(v)
-		if err != nil {
-			return 0
-		}
-		port, _ := strconv.Atoi(p)
-		return port
 	}
-	return 0
+	return ""
+}
+
+// monitorClient is an HTTP client that reaches node's monitoring endpoint:
+// through the SSH connection to its host (the endpoint listens on
+// 127.0.0.1 there by default), or straight with Direct when the endpoint
+// is reachable from here (open on the node's address, or the node runs on
+// this machine). HTTPS is verified against the deployment's CA.
+func (s *Session) monitorClient(n *inventory.Node, base string) *http.Client {
+	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := s.Client(ctx, n.Name)
+		if err != nil {
+			return nil, err
+		}
+		return c.DialContext(ctx, network, addr)
+	}
+	host := strings.TrimPrefix(strings.TrimPrefix(base, "https://"), "http://")
+	if s.opts.Direct && (!isLoopback(host) || isLoopback(net.JoinHostPort(n.Host, "0"))) {
+		var d net.Dialer
+		dial = d.DialContext
+	}
+	tr := &http.Transport{DialContext: dial, DisableKeepAlives: true}
+	if ca := s.Secrets.TLSCA(); len(ca) > 0 {
+		pool := x509.NewCertPool()
+		pool.AppendCertsFromPEM(ca)
+		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	}
+	return &http.Client{Transport: tr}
+}
+
+func isLoopback(hostport string) bool {
+	h, _, err := net.SplitHostPort(hostport)
+	if err != nil {
+		return false
+	}
+	if h == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
 }

@@ -19,10 +19,11 @@ func (s *Session) monitor(ctx context.Context, node, path string) ([]byte, error
 	if n == nil {
 		return nil, fmt.Errorf("%s %s: not in the inventory", node, path)
 	}
-	client := &http.Client{Transport: &http.Transport{DialContext: s.dialNATS, DisableKeepAlives: true}}
+	base := s.monitorBase(n)
+	client := s.monitorClient(n, base)
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+s.httpAddr(n)+path, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+path, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -30,6 +30,7 @@ func TestNewPasswordsOnlyForAFreshDeployment(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	withTLS(t, s.Inv, sec)
 	if sec.FileExists() || len(sec.Generated()) != 2 {
 		t.Fatalf("fixture: file exists %v, generated %v", sec.FileExists(), sec.Generated())
 	}
@@ -79,6 +80,7 @@ func TestNewPasswordsOnlyForAFreshDeployment(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	withTLS(t, inv, added)
 	if g := added.Generated(); len(g) != 1 || g[0] != "app2" {
 		t.Fatalf("generated %v, want app2", g)
 	}

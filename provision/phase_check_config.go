@@ -21,7 +21,8 @@ func (checkConfig) Title() string { return "check the new configuration with nat
 
 func (checkConfig) ShouldRun(p *HostPlan) bool {
 	for _, fc := range stagedText(p) {
-		if fc.File.Kind == "config" {
+		switch fc.File.Kind {
+		case "config", templates.KindCert, templates.KindKey:
 			return true
 		}
 	}
@@ -51,6 +52,20 @@ func (checkConfig) Script(h *hostRun) string {
 			fmt.Fprintf(&b, "{ [ ! -f %[1]s ] || cp -p %[1]s %[2]s/; } || return 1\n", shellQuote(p), stage)
 		}
 	}
+	// The TLS files: the staged ones where new, and the configs made to
+	// name the copies, so that -t loads the certificates that will be live.
+	var seds []string
+	for _, p := range []string{paths.TLSCA, paths.TLSCert, paths.TLSKey} {
+		if staged[p] {
+			fmt.Fprintf(&b, "cp -p %s %s/%s || return 1\n", shellQuote(p+remote.TempSuffix), stage, shellQuote(path.Base(p)))
+		} else {
+			fmt.Fprintf(&b, "{ [ ! -f %[1]s ] || cp -p %[1]s %[2]s/; } || return 1\n", shellQuote(p), stage)
+		}
+		seds = append(seds, "-e", shellQuote(fmt.Sprintf(`s|"%s"|"%s"|g`, sedPattern(p), sedReplacement(path.Join(checkDir(h), path.Base(p))))))
+	}
+	for _, p := range []string{paths.Config, paths.LeafRemotes} {
+		fmt.Fprintf(&b, "{ [ ! -f %[1]s/%[2]s ] || sed -i %[3]s %[1]s/%[2]s; } || return 1\n", stage, shellQuote(path.Base(p)), strings.Join(seds, " "))
+	}
 	fmt.Fprintf(&b, `out=$(%[1]s -t -c %[2]s/%[3]s 2>&1 </dev/null); rc=$?
 rm -rf -- %[2]s
 if [ $rc -ne 0 ]; then printf '%%s\n' "$out" >&2; rm -f --%[4]s; return 1; fi`, bin, stage, shellQuote(templates.ConfigName), stagedTemps(h.p))
@@ -60,4 +75,28 @@ if [ $rc -ne 0 ]; then printf '%%s\n' "$out" >&2; rm -f --%[4]s; return 1; fi`, 
 func (checkConfig) Explain(_ context.Context, h *hostRun, stderr string) error {
 	msg := strings.ReplaceAll(stderr, checkDir(h)+"/", h.s.Inv.NATS.ConfigDir+"/")
 	return fmt.Errorf("nats-server rejected the new configuration, the old one stays in place: %s", h.s.Secrets.Redact(msg))
+}
+
+// sedPattern escapes s for a basic regular expression delimited by |.
+func sedPattern(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if strings.ContainsRune(`\.[]*^$|`, r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// sedReplacement escapes s for the replacement of an s|...|...| command.
+func sedReplacement(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if strings.ContainsRune(`\&|`, r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }

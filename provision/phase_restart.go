@@ -16,9 +16,9 @@ func (restartUnit) Script(h *hostRun) string {
 }
 
 func (restartUnit) Explain(ctx context.Context, h *hostRun, stderr string) error {
-	h.s.servesHTTPAt(h.node(), 0) // failed to start: if anything, on the new config's port
+	h.s.servesMonitorAt(h.node(), "") // failed to start: if anything, on the new config's port
 	return fmt.Errorf("restart: %s%s", stderr, journalTail(ctx, h.c, h.unit()))
 }
 
 // Done: restarted, the server answers on the new config's monitoring port.
-func (restartUnit) Done(h *hostRun, _ string) { h.s.servesHTTPAt(h.node(), 0) }
+func (restartUnit) Done(h *hostRun, _ string) { h.s.servesMonitorAt(h.node(), "") }

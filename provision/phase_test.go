@@ -127,9 +127,10 @@ func noTemps(t *testing.T, paths ...string) {
 
 // A fresh host's install and first start run three commands over SFTP
 // (the prepare script; the verify, check and install script; the start
-// script), five over exec (each upload is one). Before the phases: twelve.
+// script), eight over exec (each upload is one: the binary, the config, the
+// three TLS files). Before the phases: twelve.
 func TestApplyRoundTripsFreshHost(t *testing.T) {
-	for transfer, want := range map[string][2]int64{inventory.TransferSFTP: {2, 3}, inventory.TransferExec: {4, 5}} {
+	for transfer, want := range map[string][2]int64{inventory.TransferSFTP: {2, 3}, inventory.TransferExec: {7, 8}} {
 		t.Run(transfer, func(t *testing.T) {
 			h := newPhaseHost(t)
 			h.node.SSH.Transfer = transfer

@@ -51,9 +51,12 @@ type HostPlan struct {
 	// LeftStopped: an operator stopped the node (`dcctl node stop`); its
 	// files are kept up to date but it is neither enabled nor started.
 	LeftStopped bool
-	// ServingHTTPPort is the monitoring port the running server answers
-	// on until it restarts, when the new config changes it; 0 otherwise.
-	ServingHTTPPort int `json:",omitempty"`
+	// ServingMonitor is the monitoring endpoint (scheme://host:port) the
+	// running server answers at until it restarts, when the new config
+	// moves it; "" otherwise.
+	ServingMonitor string `json:",omitempty"`
+
+	cutDone bool // restarted by a cutover: not rolled again
 	// Upgrade: the binary changes on a running node. It is staged beside
 	// the installed one as <install_path>.next and swapped in behind the
 	// health gate, in the upgrade's order (upgrade.go), rather than

@@ -87,8 +87,8 @@ func CheckUpgrade(ctx context.Context, s *Session, plans []*HostPlan, allowDowng
 	for _, p := range plans {
 		if p.Upgrade {
 			nodes = append(nodes, p.Node.Name)
-			if p.ServingHTTPPort != 0 {
-				s.servesHTTPAt(p.Node.Name, p.ServingHTTPPort)
+			if p.ServingMonitor != "" {
+				s.servesMonitorAt(p.Node.Name, p.ServingMonitor)
 			}
 		}
 	}

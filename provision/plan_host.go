@@ -47,6 +47,7 @@ type planning struct {
 
 	// what fileChanges found, for action
 	binaryChanged, unitChanged, remotesChanged, configChanged bool
+	tlsChanged                                                bool
 	configOld, configNew                                      []byte
 	running                                                   bool
 }
@@ -92,7 +93,18 @@ func (pl *planning) fileChanges(ctx context.Context) error {
 			p.Files = append(p.Files, FileChange{File: f, Reason: "create"})
 		case ff.SHA256 != f.SHA256:
 			fc := FileChange{File: f, Reason: "update"}
-			if f.Kind != "binary" {
+			switch f.Kind {
+			case templates.KindKey:
+				// never a diff of a private key, not even redacted
+				fc.Diff = "--- " + f.Path + ": private key changed (not shown)\n"
+			case templates.KindCert:
+				old, err := pl.fetch(ctx, f.Path)
+				if err != nil {
+					return fmt.Errorf("%s: read current %s: %w", p.Node.Name, f.Path, err)
+				}
+				fc.Diff = certDiff(f.Path, old, f.Content)
+			case "binary":
+			default:
 				old, err := pl.fetch(ctx, f.Path)
 				if err != nil {
 					return fmt.Errorf("%s: read current %s: %w", p.Node.Name, f.Path, err)
@@ -117,6 +129,8 @@ func (pl *planning) fileChanges(ctx context.Context) error {
 			pl.unitChanged = true
 		case f.Path == paths.LeafRemotes:
 			pl.remotesChanged = true
+		case f.Kind == templates.KindCert || f.Kind == templates.KindKey:
+			pl.tlsChanged = true
 		case f.Path == paths.Config && !ff.Exists:
 			pl.configChanged = true
 		}
@@ -138,8 +152,8 @@ func (pl *planning) unitState() {
 	if !node.Standby && facts.UnitEnabled != "enabled" && !p.LeftStopped {
 		p.Enable = true
 	}
-	if old, cur := httpPort(pl.configOld), httpPort(pl.configNew); pl.running && old != 0 && old != cur {
-		p.ServingHTTPPort = old
+	if old, cur := monitorEndpoint(pl.configOld), monitorEndpoint(pl.configNew); pl.running && old != "" && old != cur {
+		p.ServingMonitor = old
 	}
 }
 
@@ -159,7 +173,7 @@ func (pl *planning) action() {
 		} else {
 			p.Why = append(p.Why, "unit is "+facts.UnitActive)
 		}
-	case pl.binaryChanged || pl.unitChanged || pl.remotesChanged:
+	case pl.binaryChanged || pl.unitChanged || pl.remotesChanged || pl.tlsChanged:
 		p.Action = ActionRestart
 		if pl.binaryChanged {
 			p.Upgrade = true
@@ -170,6 +184,9 @@ func (pl *planning) action() {
 		}
 		if pl.remotesChanged {
 			p.Why = append(p.Why, "leafnode remotes changed (not hot-reloadable)")
+		}
+		if pl.tlsChanged {
+			p.Why = append(p.Why, "TLS certificate or key changed")
 		}
 	case pl.configChanged:
 		keys, reloadable := configChange(pl.configOld, pl.configNew)

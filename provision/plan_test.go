@@ -37,6 +37,7 @@ func fixture(t *testing.T, edit func(string) string) (*inventory.Inventory, *inv
 	if err != nil {
 		t.Fatal(err)
 	}
+	withTLS(t, inv, s)
 	bin, err := binaryFile(inv)
 	if err != nil {
 		t.Fatal(err)
@@ -74,7 +75,7 @@ func TestPlanFreshHost(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !p.CreateUser || len(p.Dirs) != 2 || len(p.Parents) != 4 || len(p.Files) != 4 || p.Action != ActionStart || !p.DaemonReload || !p.Enable {
+	if !p.CreateUser || len(p.Dirs) != 2 || len(p.Parents) != 4 || len(p.Files) != 7 || p.Action != ActionStart || !p.DaemonReload || !p.Enable {
 		t.Fatalf("fresh host plan: %+v", p.Summary())
 	}
 	if p.Files[0].File.Kind != "binary" {
@@ -152,6 +153,7 @@ func TestPlanDiffRedactsSecrets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	withTLS(t, inv, sec2)
 	dirs2, files2, _ := desired(inv, sec2, bin, "us_3")
 	p, err := planHost(context.Background(), inv, sec2, inv.Node("us_3"), dirs2, files2, facts, fetch)
 	if err != nil {
@@ -343,21 +345,20 @@ func TestPlanKeepsTheServingMonitoringPort(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.Action != ActionRestart || p.ServingHTTPPort != node.Ports.HTTP {
-		t.Fatalf("http_port %d -> 8299: action %q, serving port %d, want restart and %d", node.Ports.HTTP, p.Action, p.ServingHTTPPort, node.Ports.HTTP)
+	if p.Action != ActionRestart || !strings.HasSuffix(p.ServingMonitor, fmt.Sprintf(":%d", node.Ports.HTTP)) {
+		t.Fatalf("http_port %d -> 8299: action %q, serving at %q, want restart and port %d", node.Ports.HTTP, p.Action, p.ServingMonitor, node.Ports.HTTP)
 	}
 	s := NewSession(inv2, sec2, SessionOptions{})
 	n2 := inv2.Node(node.Name)
-	if got := s.httpAddr(n2); !strings.HasSuffix(got, ":8299") {
+	if got := s.monitorBase(n2); !strings.HasSuffix(got, ":8299") {
 		t.Errorf("before any override: %s, want the inventory's port", got)
 	}
-	s.servesHTTPAt(node.Name, p.ServingHTTPPort)
-	old := s.httpAddr(n2)
-	if !strings.HasSuffix(old, fmt.Sprintf(":%d", node.Ports.HTTP)) || s.nodeByAddr(old) != n2 {
-		t.Errorf("while the old server runs: %s (node %v), want port %d of %s", old, s.nodeByAddr(old), node.Ports.HTTP, node.Name)
+	s.servesMonitorAt(node.Name, p.ServingMonitor)
+	if old := s.monitorBase(n2); !strings.HasSuffix(old, fmt.Sprintf(":%d", node.Ports.HTTP)) {
+		t.Errorf("while the old server runs: %s, want port %d", old, node.Ports.HTTP)
 	}
-	s.servesHTTPAt(node.Name, 0)
-	if got := s.httpAddr(n2); !strings.HasSuffix(got, ":8299") {
+	s.servesMonitorAt(node.Name, "")
+	if got := s.monitorBase(n2); !strings.HasSuffix(got, ":8299") {
 		t.Errorf("after the restart: %s, want the new port", got)
 	}
 
@@ -367,7 +368,7 @@ func TestPlanKeepsTheServingMonitoringPort(t *testing.T) {
 	})
 	dirs3, files3, _ := desired(inv3, sec3, bin3, node.Name)
 	p, _ = planHost(context.Background(), inv3, sec3, inv3.Node(node.Name), dirs3, files3, facts, fetch)
-	if p.ServingHTTPPort != 0 {
-		t.Errorf("port unchanged, yet serving port %d recorded", p.ServingHTTPPort)
+	if p.ServingMonitor != "" {
+		t.Errorf("port unchanged, yet serving at %q recorded", p.ServingMonitor)
 	}
 }

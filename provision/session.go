@@ -6,6 +6,8 @@ package provision
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"io"
 	"net"
@@ -18,6 +20,7 @@ import (
 
 	"github.com/dcctl/dcctl/inventory"
 	"github.com/dcctl/dcctl/jetstream"
+	"github.com/dcctl/dcctl/pki"
 	"github.com/dcctl/dcctl/remote"
 )
 
@@ -60,9 +63,9 @@ type Session struct {
 	clients  map[string]*remote.Client
 	dialErrs map[string]error
 	stores   map[string]*remote.HostKeyStore
-	// httpPorts: nodes whose running server answers on another monitoring
-	// port than the inventory's (see httpaddr.go).
-	httpPorts map[string]int
+	// monitorAt: nodes whose running server's monitoring endpoint is not
+	// where the inventory puts it (see httpaddr.go).
+	monitorAt map[string]string
 	nats      *jetstream.Conn
 }
 
@@ -204,12 +207,7 @@ func (s *Session) nodeByAddr(addr string) *inventory.Node {
 	}
 	p, _ := strconv.Atoi(port)
 	for _, n := range s.Inv.Nodes {
-		if n.Addr() == host && (n.Ports.Client == p || n.Ports.HTTP == p || n.Ports.Cluster == p || n.Ports.Leafnode == p) {
-			return n
-		}
-	}
-	for _, n := range s.Inv.Nodes {
-		if s.httpAddr(n) == addr {
+		if n.Addr() == host && (n.Ports.Client == p || n.Ports.Cluster == p || n.Ports.Leafnode == p) {
 			return n
 		}
 	}
@@ -235,6 +233,15 @@ func (s *Session) NATS(ctx context.Context) (*jetstream.Conn, error) {
 	}
 	for _, n := range s.liveFirst() {
 		opts.URLs = append(opts.URLs, n.ClientURL())
+	}
+	if s.Inv.TLS.Enabled {
+		ca := s.Secrets.TLSCA()
+		if ca == nil {
+			return nil, fmt.Errorf("connect to NATS: TLS is on and the deployment's CA %s is missing: restore it from a backup (only `dcctl provision` creates one, for a deployment without TLS yet)", pki.CAPath(s.Inv.File))
+		}
+		pool := x509.NewCertPool()
+		pool.AppendCertsFromPEM(ca)
+		opts.TLS = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 	}
 	conn, err := jetstream.Connect(ctx, opts)
 	if err != nil {
@@ -284,10 +291,11 @@ func (s *Session) Healthz(ctx context.Context, node, path string) (int, error) {
 	if n == nil {
 		return 0, &inventory.UnknownNodeError{Name: node, Inventory: s.Inv.File}
 	}
-	client := &http.Client{Transport: &http.Transport{DialContext: s.dialNATS, DisableKeepAlives: true}}
+	base := s.monitorBase(n)
+	client := s.monitorClient(n, base)
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+s.httpAddr(n)+path, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+path, nil)
 	if err != nil {
 		return 0, err
 	}

@@ -249,6 +249,11 @@ func (r *RotatePasswords) PostChecks(e *Env) []Check {
 // host is an error: a rotation must reach every server.
 func planAll(ctx context.Context, e *Env) ([]*provision.HostPlan, error) {
 	plans, err := provision.Plan(ctx, e.Session, e.Inv.Nodes)
+	if err == nil {
+		// --replace-lost: the route password is not rotated; it is taken
+		// back from the servers' configs
+		plans, err = provision.AdoptRoutePassword(ctx, e.Session, plans, e.Inv.Nodes)
+	}
 	if err != nil {
 		return nil, err
 	}

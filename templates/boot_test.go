@@ -56,9 +56,21 @@ func bootAndCheck(t *testing.T, spec testcluster.Spec) {
 		}
 	}
 
+	// The hub takes leafnode links over TLS only, and only from a node
+	// with a certificate from the CA: every link above is such a link.
+	for _, n := range hub.Nodes {
+		v, err := c.Server(n.Name).Varz(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !v.LeafNode.TLSRequired || !v.LeafNode.TLSVerify || !v.Cluster.TLSRequired || !v.Cluster.TLSVerify || !v.TLSRequired {
+			t.Errorf("%s: TLS required/verified: leafnodes %v/%v, routes %v/%v, clients %v", n.Name, v.LeafNode.TLSRequired, v.LeafNode.TLSVerify, v.Cluster.TLSRequired, v.Cluster.TLSVerify, v.TLSRequired)
+		}
+	}
+
 	user, pw := c.AppUser()
 	leafNode := c.Inv.Node(leafA.Nodes[0].Name)
-	nc, err := nats.Connect(leafNode.ClientURL(), nats.UserInfo(user, pw))
+	nc, err := nats.Connect(leafNode.ClientURL(), append(c.ClientOptions(), nats.UserInfo(user, pw))...)
 	if err != nil {
 		t.Fatalf("connect to %s as %s: %v", leafNode.Name, user, err)
 	}

@@ -37,11 +37,21 @@ type File struct {
 const (
 	ConfigName      = "nats-server.conf"
 	LeafRemotesName = "leafnode-remotes.conf"
+	TLSCAName       = "tls-ca.pem"
+	TLSCertName     = "tls-cert.pem"
+	TLSKeyName      = "tls-key.pem"
+)
+
+// Kinds of rendered files (File.Kind) besides configs, units and the binary.
+const (
+	KindCert = "cert" // a certificate: public, shown by fingerprint
+	KindKey  = "key"  // a private key: never shown
 )
 
 // Paths lists where a node's files live on its host.
 type Paths struct {
 	Config, LeafRemotes, Unit string
+	TLSCA, TLSCert, TLSKey    string
 }
 
 // PathsFor returns the host paths of the files rendered for inv.
@@ -50,8 +60,16 @@ func PathsFor(inv *inventory.Inventory) Paths {
 		Config:      path.Join(inv.NATS.ConfigDir, ConfigName),
 		LeafRemotes: path.Join(inv.NATS.ConfigDir, LeafRemotesName),
 		Unit:        path.Join("/etc/systemd/system", inv.NATS.Service+".service"),
+		TLSCA:       path.Join(inv.NATS.ConfigDir, TLSCAName),
+		TLSCert:     path.Join(inv.NATS.ConfigDir, TLSCertName),
+		TLSKey:      path.Join(inv.NATS.ConfigDir, TLSKeyName),
 	}
 }
+
+// tlsTimeout is the TLS handshake bound (seconds) on every listener and
+// link: a handshake crosses the WAN between data centers, and dcctl's own
+// through an SSH tunnel; nats-server's default is tighter.
+const tlsTimeout = 5
 
 var tmpl = template.Must(template.New("").Funcs(template.FuncMap{
 	"q":        quote,
@@ -71,7 +89,18 @@ type remoteData struct {
 	URLs    []string
 }
 
+type tlsData struct {
+	CA, Cert, Key string
+	Timeout       int
+}
+
 type data struct {
+	TLS             *tlsData // nil: TLS off
+	MonitorAddr     string
+	MonitorHTTPS    bool
+	MonitorLoopback bool
+	RouteUser       string
+	RouteHash       string
 	Node            *inventory.Node
 	Cluster         *inventory.Cluster
 	NATS            inventory.NATS
@@ -103,6 +132,32 @@ func Render(inv *inventory.Inventory, sec *inventory.Secrets, nodeName string) (
 		LeafListener:  inv.HasLeaves(cl),
 		ConfigFile:    paths.Config,
 		StopTimeout:   stopTimeout(inv.NATS),
+		MonitorAddr:   inv.MonitorAddr(node),
+		MonitorHTTPS:  inv.MonitorHTTPS(),
+		RouteUser:     inventory.RouteUser,
+
+		MonitorLoopback: inv.NATS.Monitoring != inventory.MonitoringHost,
+	}
+	routePW, routeHash := sec.Route()
+	if routeHash == "" {
+		return nil, fmt.Errorf("render %s: the secrets file %s has no route password: only `dcctl provision` creates it", node.Name, sec.File())
+	}
+	d.RouteHash = routeHash
+	for i, r := range d.Routes {
+		d.Routes[i] = withCredentials(r, inventory.RouteUser, routePW)
+	}
+	var tlsFiles []File
+	if inv.TLS.Enabled {
+		t, ok := sec.NodeTLS(node.Name)
+		if !ok {
+			return nil, fmt.Errorf("render %s: no TLS certificate for it: only `dcctl provision` creates the CA and the nodes' certificates (or render with placeholders)", node.Name)
+		}
+		d.TLS = &tlsData{CA: paths.TLSCA, Cert: paths.TLSCert, Key: paths.TLSKey, Timeout: tlsTimeout}
+		tlsFiles = []File{
+			{Path: paths.TLSCA, Mode: 0o644, Owner: "root", Group: "root", Content: t.CA, Kind: KindCert},
+			{Path: paths.TLSCert, Mode: 0o644, Owner: "root", Group: "root", Content: t.Cert, Kind: KindCert},
+			{Path: paths.TLSKey, Mode: 0o640, Owner: "root", Group: inv.NATS.User, Content: t.Key, Secret: true, Kind: KindKey},
+		}
 	}
 	for _, a := range inv.Accounts {
 		ad := accountData{Name: a.Name, JetStream: a.JetStream}
@@ -145,9 +200,10 @@ func Render(inv *inventory.Inventory, sec *inventory.Secrets, nodeName string) (
 	if err != nil {
 		return nil, err
 	}
-	// The main config holds only bcrypt hashes, yet those still invite offline
-	// guessing: keep it from other users too.
-	out = append([]File{{Path: paths.Config, Mode: 0o640, Owner: "root", Group: inv.NATS.User, Content: conf, Kind: "config"}}, out...)
+	// The main config holds the users' bcrypt hashes and the route password
+	// (in the route URLs, as nats-server needs it): keep it from other users.
+	out = append([]File{{Path: paths.Config, Mode: 0o640, Owner: "root", Group: inv.NATS.User, Content: conf, Secret: true, Kind: "config"}}, out...)
+	out = append(out, tlsFiles...)
 	out = append(out, File{Path: paths.Unit, Mode: 0o644, Owner: "root", Group: "root", Content: unit, Kind: "unit"})
 	return out, nil
 }

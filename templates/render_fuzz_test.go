@@ -134,6 +134,7 @@ func renderAll(t testing.TB, inv *inventory.Inventory, dir string, hash []byte) 
 	for _, u := range inv.Users() {
 		fmt.Fprintf(&sec, "[users.%q]\npassword = \"fuzz-password\"\nbcrypt = %q\n", u, hash)
 	}
+	fmt.Fprintf(&sec, "[route]\npassword = \"fuzz-password\"\nbcrypt = %q\n", hash)
 	if err := os.WriteFile(inventory.SecretsPath(inv.File), sec.Bytes(), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -141,6 +142,7 @@ func renderAll(t testing.TB, inv *inventory.Inventory, dir string, hash []byte) 
 	if err != nil {
 		t.Fatal(err)
 	}
+	applyTLS(t, inv, secrets)
 	var r rendered
 	for i, n := range inv.Nodes {
 		files, err := templates.Render(inv, secrets, n.Name)
@@ -158,7 +160,9 @@ func renderAll(t testing.TB, inv *inventory.Inventory, dir string, hash []byte) 
 				}
 				continue
 			}
-			if err := os.WriteFile(filepath.Join(nodeDir, path.Base(f.Path)), f.Content, 0o600); err != nil {
+			// the TLS files are named by their paths on the host
+			content := bytes.ReplaceAll(f.Content, []byte(`"`+inv.NATS.ConfigDir+"/"), []byte(`"`+nodeDir+"/"))
+			if err := os.WriteFile(filepath.Join(nodeDir, path.Base(f.Path)), content, 0o600); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -7,10 +7,12 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
 
 	"github.com/dcctl/dcctl/inventory"
+	"github.com/dcctl/dcctl/pki"
 	"github.com/dcctl/dcctl/templates"
 )
 
@@ -31,7 +33,25 @@ func loadExample(t *testing.T) (*inventory.Inventory, *inventory.Secrets) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	applyTLS(t, inv, sec)
 	return inv, sec
+}
+
+// hereInstead makes a rendered file name the other files (the TLS ones,
+// named by their paths on the host) in dir, where a test writes them all.
+func hereInstead(inv *inventory.Inventory, dir string, content []byte) []byte {
+	return bytes.ReplaceAll(content, []byte(`"`+inv.NATS.ConfigDir+"/"), []byte(`"`+dir+"/"))
+}
+
+// applyTLS gives sec a CA and certificates for every node of inv, made up
+// for the test (certificates are random: golden files leave them out).
+func applyTLS(t testing.TB, inv *inventory.Inventory, sec *inventory.Secrets) {
+	t.Helper()
+	m, err := pki.Placeholder(inv, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Apply(sec)
 }
 
 func copyFile(t *testing.T, from, to string, mode os.FileMode) {
@@ -53,6 +73,9 @@ func TestRenderGolden(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, f := range files {
+			if f.Kind == templates.KindCert || f.Kind == templates.KindKey {
+				continue // random
+			}
 			golden := filepath.Join("testdata", "golden", n.Name, filepath.Base(f.Path))
 			if *update {
 				if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
@@ -84,10 +107,16 @@ func TestRenderedFilesShape(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(leaf) != 3 || len(hub) != 2 {
-		t.Fatalf("leaf node got %d files, hub node %d; want 3 (config, remotes, unit) and 2", len(leaf), len(hub))
+	if len(leaf) != 6 || len(hub) != 5 {
+		t.Fatalf("leaf node got %d files, hub node %d; want 6 (config, remotes, CA, certificate, key, unit) and 5", len(leaf), len(hub))
 	}
 	for _, f := range append(leaf, hub...) {
+		if f.Kind == templates.KindKey && (!f.Secret || f.Mode != 0o640 || f.Owner != "root" || f.Group != inv.NATS.User) {
+			t.Errorf("%s: a private key as %o %s:%s (secret %v), want 0640 root:%s, secret", f.Path, f.Mode, f.Owner, f.Group, f.Secret, inv.NATS.User)
+		}
+		if f.Kind != templates.KindKey && bytes.Contains(f.Content, []byte("PRIVATE KEY")) {
+			t.Errorf("%s holds a private key", f.Path)
+		}
 		for _, pw := range sec.Values() {
 			if bytes.Contains(f.Content, []byte(pw)) && !f.Secret {
 				t.Errorf("%s holds a plaintext password but is not marked secret", f.Path)
@@ -109,7 +138,7 @@ func TestRenderedFilesShape(t *testing.T) {
 	if !bytes.Contains(hub[0].Content, []byte("leafnodes {")) || bytes.Contains(leaf[0].Content, []byte("listen: \"10.77.2.21:7422\"")) {
 		t.Errorf("only the hub cluster should listen for leafnodes")
 	}
-	unit := string(hub[1].Content)
+	unit := string(hub[len(hub)-1].Content)
 	for _, want := range []string{"KillSignal=SIGUSR2", "TimeoutStopSec=70", "ExecReload=/bin/kill -s HUP $MAINPID", "ProtectSystem=strict", "ReadWritePaths=/var/lib/nats", "User=nats", "Restart=on-failure", "LimitNOFILE=", "NoNewPrivileges=true"} {
 		if !strings.Contains(unit, want) {
 			t.Errorf("unit lacks %q", want)
@@ -128,7 +157,7 @@ func TestRenderedConfigsParse(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, f := range files {
-			if err := os.WriteFile(filepath.Join(dir, filepath.Base(f.Path)), f.Content, 0o600); err != nil {
+			if err := os.WriteFile(filepath.Join(dir, filepath.Base(f.Path)), hereInstead(inv, dir, f.Content), 0o600); err != nil {
 				t.Fatal(err)
 			}
 		}

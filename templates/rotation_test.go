@@ -169,7 +169,7 @@ func TestRenderRotationStages(t *testing.T) {
 			}
 			dir := t.TempDir()
 			for _, f := range files {
-				os.WriteFile(filepath.Join(dir, filepath.Base(f.Path)), f.Content, 0o600)
+				os.WriteFile(filepath.Join(dir, filepath.Base(f.Path)), hereInstead(inv, dir, f.Content), 0o600)
 			}
 			conf, _ := os.ReadFile(filepath.Join(dir, templates.ConfigName))
 			if !strings.Contains(string(conf), `user: "acc1-next", password: "`+compHash+`"`) {

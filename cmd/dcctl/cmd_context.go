@@ -13,6 +13,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/dcctl/dcctl/inventory"
+	"github.com/dcctl/dcctl/pki"
 )
 
 func contextCommand() *cli.Command {
@@ -29,6 +30,8 @@ func contextCommand() *cli.Command {
 				"`nats --context local:admin server report jetstream --js-domain hub` works at\n" +
 				"once. The URL lists every node's client URL: natscli connects straight, so it\n" +
 				"needs the client port reachable from here (dcctl itself only needs SSH).\n" +
+				"With TLS on, each context names the deployment's CA (<inventory>.tls/ca.pem)\n" +
+				"so that natscli verifies the servers' certificates.\n" +
 				"A context file that exists with other content is overwritten only after\n" +
 				"confirmation (or --yes). The selected natscli context is not changed.",
 			Flags: []cli.Flag{
@@ -100,6 +103,15 @@ func runContextExport(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	// With TLS on, natscli verifies the servers against the deployment's
+	// CA, by the addresses in the URLs, which their certificates name.
+	ca := ""
+	if inv.TLS.Enabled {
+		if sec.TLSCA() == nil {
+			return refused(fmt.Errorf("TLS is on and the deployment's CA %s does not exist yet: run `dcctl provision` first (it creates the CA), or restore it from a backup", pki.CAPath(inv.File)))
+		}
+		ca = pki.CAPath(inv.File)
+	}
 	var urls []string
 	for _, n := range inv.Nodes {
 		if !n.Standby {
@@ -119,6 +131,7 @@ func runContextExport(c *cli.Context) error {
 			URL:         strings.Join(urls, ","),
 			User:        user,
 			Password:    sec.Password(user),
+			CA:          ca,
 		}
 		path := filepath.Join(dir, w.name+".json")
 		changed, err := writeContext(c, path, ctx)

@@ -9,6 +9,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/dcctl/dcctl/inventory"
+	"github.com/dcctl/dcctl/pki"
 	"github.com/dcctl/dcctl/provision"
 )
 
@@ -55,13 +56,22 @@ func provisionCommand() *cli.Command {
 			"host has a config from dcctl yet and every host answers, and adds a password\n" +
 			"for a user new to the inventory; otherwise a missing password is refused\n" +
 			"(exit 2) with the ways to recover. The health gate reads the monitoring\n" +
-			"endpoints over SSH: it needs no NATS password.",
+			"endpoints over SSH: it needs no NATS password.\n\n" +
+			"TLS (on unless [tls] enabled = false): provision creates a private CA in\n" +
+			"<inventory>.tls/ (key mode 0600; only when no host has a CA file from dcctl yet)\n" +
+			"and issues each node a certificate for its server name and addresses; it\n" +
+			"issues again only a missing certificate, one whose names changed, or one\n" +
+			"within 30 days of its end. Plans show certificates by fingerprint, never\n" +
+			"keys. A running plaintext deployment is not moved to TLS node by node (a\n" +
+			"cluster half on TLS is two clusters): provision refuses and says how, with\n" +
+			"--tls-cutover restarting every node at once (docs/security.md).",
 		Flags: append([]cli.Flag{
 			inventoryFlag(), limitFlag(), concurrencyFlag(), jsonFlag(),
 			&cli.BoolFlag{Name: "check", Usage: "only show the plan; change nothing"},
 			&cli.BoolFlag{Name: "diff", Usage: "show unified diffs of changed text files (secrets redacted)"},
 			&cli.DurationFlag{Name: "gate-timeout", Value: 3 * time.Minute, Usage: "bound on each health-gate wait"},
 			allowDowngradeFlag(),
+			&cli.BoolFlag{Name: "tls-cutover", Usage: "restart every node that needs it at once, without the gate before: to turn TLS on (or off) in a running deployment, which cannot roll (see docs/security.md)"},
 			breakLockFlag(),
 		}, sshFlags()...),
 		Action: func(c *cli.Context) error { return runProvision(c, c.Bool("check")) },
@@ -95,6 +105,11 @@ func runProvision(c *cli.Context, checkOnly bool) error {
 	if err != nil {
 		return refused(err)
 	}
+	mat, err := pki.Prepare(inv, time.Now())
+	if err != nil {
+		return refused(err)
+	}
+	mat.Apply(sec)
 	// Bars go where the log goes: stderr under --json.
 	logw := c.App.Writer
 	if c.Bool("json") {
@@ -117,6 +132,9 @@ func runProvision(c *cli.Context, checkOnly bool) error {
 	}
 	out := c.App.Writer
 	plans, err := provision.Plan(ctx, s, nodes)
+	if err == nil {
+		plans, err = provision.AdoptRoutePassword(ctx, s, plans, nodes)
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return whyStopped(ctx, err)
@@ -129,7 +147,14 @@ func runProvision(c *cli.Context, checkOnly bool) error {
 		}
 		return refused(err)
 	}
+	// Every refusal before anything is saved.
+	if err := checkTLS(c, s, mat, plans, len(nodes), checkOnly); err != nil {
+		return err
+	}
 	if err := newPasswords(c, s, plans, len(nodes), checkOnly); err != nil {
+		return err
+	}
+	if err := saveTLS(c, mat, checkOnly); err != nil {
 		return err
 	}
 	if checkOnly {
@@ -152,6 +177,7 @@ func runProvision(c *cli.Context, checkOnly bool) error {
 		Concurrency: c.Int("concurrency"),
 		GateTimeout: c.Duration("gate-timeout"),
 		Log:         logw,
+		Cutover:     c.Bool("tls-cutover"),
 	}
 	if bars != nil {
 		opts.Upload = bars.upload
@@ -172,6 +198,58 @@ func runProvision(c *cli.Context, checkOnly bool) error {
 	return nil
 }
 
+// checkTLS refuses a new CA unless it is known to be the only one
+// (provision.CheckNewCA), a new route password that servers may not know,
+// and a switch of TLS node by node unless --tls-cutover says to restart all
+// at once (plan only warns of it). plans covers the selected nodes; the CA
+// check needs every node.
+func checkTLS(c *cli.Context, s *provision.Session, mat *pki.Material, plans []*provision.HostPlan, selected int, checkOnly bool) error {
+	all := plans
+	if mat.CreatedCA() && selected < len(s.Inv.Nodes) {
+		var err error
+		if all, err = provision.Plan(c.Context, s, s.Inv.Nodes); err != nil {
+			return refused(err)
+		}
+	}
+	if err := provision.CheckNewCA(s.Inv, mat, all); err != nil {
+		return refused(err)
+	}
+	if sw := provision.TLSSwitch(s.Inv, plans); len(sw) > 0 && !c.Bool("tls-cutover") {
+		err := &provision.TLSSwitchRefusedError{Nodes: sw, On: s.Inv.TLS.Enabled}
+		if checkOnly {
+			fmt.Fprintf(c.App.ErrWriter, "warning: provision would refuse: %v\n", err)
+			return nil
+		}
+		return refused(err)
+	}
+	return nil
+}
+
+// saveTLS writes the CA and certificates pki.Prepare created and says so.
+func saveTLS(c *cli.Context, mat *pki.Material, checkOnly bool) error {
+	issued := mat.Issued()
+	if checkOnly {
+		if mat.CreatedCA() {
+			fmt.Fprintf(c.App.ErrWriter, "provision would create a CA in %s\n", mat.Dir())
+		}
+		for _, i := range issued {
+			fmt.Fprintf(c.App.ErrWriter, "provision would issue a certificate to %s\n", i)
+		}
+		return nil
+	}
+	created := mat.CreatedCA()
+	if err := mat.Save(); err != nil {
+		return err
+	}
+	if created {
+		fmt.Fprintf(c.App.ErrWriter, "created a CA in %s (key mode 0600; keep a backup)\n", mat.Dir())
+	}
+	for _, i := range issued {
+		fmt.Fprintf(c.App.ErrWriter, "issued a certificate to %s\n", i)
+	}
+	return nil
+}
+
 // newPasswords lets provision create the passwords PrepareSecrets generated
 // only where no server can be running with others (see
 // provision.CheckNewPasswords), and saves them before anything is applied.
@@ -179,6 +257,13 @@ func runProvision(c *cli.Context, checkOnly bool) error {
 func newPasswords(c *cli.Context, s *provision.Session, plans []*provision.HostPlan, selected int, checkOnly bool) error {
 	gen := s.Secrets.Generated()
 	if len(gen) == 0 {
+		if s.Secrets.RouteGenerated() {
+			if checkOnly {
+				fmt.Fprintf(c.App.ErrWriter, "provision would generate the route password in %s\n", s.Secrets.File())
+				return nil
+			}
+			fmt.Fprintf(c.App.ErrWriter, "generated the route password in %s (keep a backup)\n", s.Secrets.File())
+		}
 		return s.Secrets.Save() // hashes of edited or environment passwords, if any
 	}
 	all := plans

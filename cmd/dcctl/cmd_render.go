@@ -5,10 +5,12 @@ import (
 	"os"
 	"path"
 	"strings"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/dcctl/dcctl/inventory"
+	"github.com/dcctl/dcctl/pki"
 	"github.com/dcctl/dcctl/templates"
 )
 
@@ -22,9 +24,11 @@ func renderCommand() *cli.Command {
 			"directories (the hosts get 0640 root:<nats user>), never through a symbolic link:\n" +
 			"a link among the directories refuses the render (exit 2), a link in a file's\n" +
 			"place is replaced by the file. Passwords come from the secrets file or\n" +
-			"DCCTL_PASSWORD_<USER>; render never creates them (only provision does): without\n" +
-			"them it refuses, or with --placeholder-passwords writes the placeholder\n" +
-			"\"PLACEHOLDER-not-the-real-password\" for every user.",
+			"DCCTL_PASSWORD_<USER>, the TLS certificates and keys from the TLS directory beside\n" +
+			"the inventory (<inventory>.tls/); render never creates them (only provision does):\n" +
+			"without them it refuses, or with --placeholder-passwords writes the placeholder\n" +
+			"\"PLACEHOLDER-not-the-real-password\" for every user and certificates from a\n" +
+			"throwaway CA made up for the render.",
 		Flags: []cli.Flag{
 			inventoryFlag(),
 			&cli.StringFlag{Name: "out", Usage: "output `DIR`", Required: true},
@@ -41,7 +45,7 @@ func runRender(c *cli.Context) error {
 	}
 	var sec *inventory.Secrets
 	if c.Bool("placeholder-passwords") {
-		sec, err = inventory.PlaceholderSecrets(inv)
+		sec, err = placeholderSecrets(inv)
 	} else {
 		sec, err = loadSecrets(inv)
 	}
@@ -84,11 +88,27 @@ func runRender(c *cli.Context) error {
 	return nil
 }
 
+// placeholderSecrets are placeholder passwords and, with TLS on, a
+// throwaway CA and certificates made up in memory: files to read, never to
+// install.
+func placeholderSecrets(inv *inventory.Inventory) (*inventory.Secrets, error) {
+	sec, err := inventory.PlaceholderSecrets(inv)
+	if err != nil {
+		return nil, err
+	}
+	m, err := pki.Placeholder(inv, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	m.Apply(sec)
+	return sec, nil
+}
+
 // localMode is a rendered file's mode on this machine: configs hold password
 // hashes, and the leafnode remotes plaintext passwords, so they are the
 // operator's alone (0600); the unit keeps the mode it gets on the hosts.
 func localMode(f templates.File) os.FileMode {
-	if f.Secret || f.Kind == "config" {
+	if f.Secret || f.Kind == "config" || f.Kind == templates.KindKey {
 		return 0o600
 	}
 	return os.FileMode(f.Mode)

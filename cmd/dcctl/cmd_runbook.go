@@ -194,6 +194,9 @@ func runbookCommand() *cli.Command {
 					if err != nil {
 						return refused(err)
 					}
+					if err := loadTLS(inv, sec); err != nil {
+						return err
+					}
 					return runRunbookSecrets(c, inv, sec, rb)
 				},
 			},

@@ -10,6 +10,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/dcctl/dcctl/inventory"
+	"github.com/dcctl/dcctl/pki"
 )
 
 // Exit codes, as README.md and every command's --help state them.
@@ -95,7 +96,22 @@ func loadSecrets(inv *inventory.Inventory) (*inventory.Secrets, error) {
 	if err != nil {
 		return nil, refused(err)
 	}
+	if err := loadTLS(inv, sec); err != nil {
+		return nil, err
+	}
 	return sec, nil
+}
+
+// loadTLS gives the secrets the deployment's CA and node certificates from
+// the TLS directory beside the inventory; it creates none (only provision
+// does). A command that needs them and finds none says so itself.
+func loadTLS(inv *inventory.Inventory, sec *inventory.Secrets) error {
+	m, err := pki.Load(inv)
+	if err != nil {
+		return refused(err)
+	}
+	m.Apply(sec)
+	return nil
 }
 
 func writeJSON(w io.Writer, v any) error {

@@ -29,7 +29,8 @@ func (c *Cluster) JetStream(t testing.TB, domain string) njs.JetStream {
 		urls = append(urls, n.ClientURL())
 	}
 	user, pass := c.AppUser()
-	nc, err := nats.Connect(strings.Join(urls, ","), nats.UserInfo(user, pass), nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))
+	opts := append([]nats.Option{nats.UserInfo(user, pass), nats.MaxReconnects(-1), nats.ReconnectWait(100 * time.Millisecond)}, c.ClientOptions()...)
+	nc, err := nats.Connect(strings.Join(urls, ","), opts...)
 	if err != nil {
 		t.Fatalf("connect to domain %q as %s: %v", domain, user, err)
 	}

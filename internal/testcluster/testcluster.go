@@ -4,6 +4,8 @@
 package testcluster
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -16,9 +18,11 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
 
 	"github.com/dcctl/dcctl/internal/testwait"
 	"github.com/dcctl/dcctl/inventory"
+	"github.com/dcctl/dcctl/pki"
 	"github.com/dcctl/dcctl/templates"
 )
 
@@ -164,6 +168,15 @@ func Start(t testing.TB, path string) *Cluster {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// and so are its CA and certificates
+	mat, err := pki.Prepare(inv, time.Now())
+	if err == nil {
+		err = mat.Save()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	mat.Apply(sec)
 	c := &Cluster{t: t, Inv: inv, Secrets: sec, dir: t.TempDir(), servers: map[string]*server.Server{}}
 	t.Cleanup(c.Shutdown)
 	for _, n := range inv.Nodes {
@@ -189,7 +202,10 @@ func (c *Cluster) Start(node string) *server.Server {
 		c.t.Fatal(err)
 	}
 	for _, f := range files {
-		if err := os.WriteFile(filepath.Join(dir, filepath.Base(f.Path)), f.Content, 0o600); err != nil {
+		// Files name each other by their paths on the host (the TLS
+		// files): here they all live in dir.
+		content := strings.ReplaceAll(string(f.Content), `"`+c.Inv.NATS.ConfigDir+"/", `"`+dir+"/")
+		if err := os.WriteFile(filepath.Join(dir, filepath.Base(f.Path)), []byte(content), 0o600); err != nil {
 			c.t.Fatal(err)
 		}
 	}
@@ -262,6 +278,31 @@ func (c *Cluster) ClientURLs() []string {
 		out = append(out, n.ClientURL())
 	}
 	return out
+}
+
+// CAFile is the CA certificate the servers' certificates chain to, for
+// clients that verify them.
+func (c *Cluster) CAFile() string { return pki.CAPath(c.Inv.File) }
+
+// TLSConfig verifies the servers against the deployment's CA; nil when
+// the inventory has TLS off.
+func (c *Cluster) TLSConfig() *tls.Config {
+	ca := c.Secrets.TLSCA()
+	if ca == nil {
+		return nil
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(ca)
+	return &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+}
+
+// ClientOptions are the nats.go options a client of the deployment needs
+// besides its credentials: the CA to verify the servers with.
+func (c *Cluster) ClientOptions() []nats.Option {
+	if cfg := c.TLSConfig(); cfg != nil {
+		return []nats.Option{nats.Secure(cfg)}
+	}
+	return nil
 }
 
 // AppUser and SysUser return the credentials of the application and system users.
