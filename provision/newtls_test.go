@@ -44,7 +44,9 @@ func TestTLSSwitchCannotRoll(t *testing.T) {
 		t.Errorf("TLS -> plaintext: %v", got)
 	}
 	// TLS stays on, something else changes: no switch
-	inv3, sec3, bin3 := fixture(t, func(s string) string { return strings.Replace(s, `max_file_store = "2GB"`, `max_file_store = "3GB"`, 1) })
+	inv3, sec3, bin3 := fixture(t, func(s string) string {
+		return strings.Replace(s, `max_file_store = "2GB"`, `max_file_store = "3GB"`, 1)
+	})
 	dirs3, files3, _ := desired(inv3, sec3, bin3, node)
 	p, _ = planHost(context.Background(), inv3, sec3, inv3.Node(node), dirs3, files3, tf, tfetch)
 	if got := TLSSwitch(inv3, []*HostPlan{p}); len(got) != 0 || p.Action != ActionRestart {
