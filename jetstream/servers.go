@@ -37,19 +37,24 @@ type Server struct {
 	APIErrors     uint64 `json:"api_errors"`
 	MetaLeader    string `json:"meta_leader,omitempty"` // as this server sees it
 	MetaClusterSz int    `json:"meta_cluster_size,omitempty"`
+
+	// CertNotAfter is the end of the server's TLS certificate (its client
+	// port's); zero without TLS.
+	CertNotAfter time.Time `json:"tls_cert_not_after,omitzero"`
 }
 
 // wire types: the subset of nats-server's varz and jsz replies we use.
 type varzData struct {
-	ID          string    `json:"server_id"`
-	Name        string    `json:"server_name"`
-	Version     string    `json:"version"`
-	Start       time.Time `json:"start"`
-	Now         time.Time `json:"now"`
-	Mem         int64     `json:"mem"`
-	Cores       int       `json:"cores"`
-	CPU         float64   `json:"cpu"`
-	Connections int       `json:"connections"`
+	ID           string    `json:"server_id"`
+	Name         string    `json:"server_name"`
+	Version      string    `json:"version"`
+	Start        time.Time `json:"start"`
+	Now          time.Time `json:"now"`
+	Mem          int64     `json:"mem"`
+	Cores        int       `json:"cores"`
+	CPU          float64   `json:"cpu"`
+	Connections  int       `json:"connections"`
+	CertNotAfter time.Time `json:"tls_cert_not_after"`
 }
 
 type jszData struct {
@@ -127,6 +132,7 @@ func (c *Conn) Servers(ctx context.Context) ([]Server, error) {
 		}
 		s := get(r.Server)
 		s.Start, s.Mem, s.Cores, s.CPU, s.Connections = v.Start, v.Mem, v.Cores, v.CPU, v.Connections
+		s.CertNotAfter = v.CertNotAfter
 		if !v.Start.IsZero() && !v.Now.IsZero() {
 			s.Uptime = v.Now.Sub(v.Start).Round(time.Second)
 		}

@@ -118,6 +118,9 @@ func TestAllUp(t *testing.T) {
 					}
 				}
 				for _, sv := range d.Servers {
+					if sv.NATS != nil && sv.NATS.CertNotAfter.Before(r.Time) {
+						t.Errorf("%s: TLS certificate end %v, want a certificate valid now", sv.Name, sv.NATS.CertNotAfter)
+					}
 					if !sv.Online || sv.NATS == nil || sv.NATS.Connections < 0 {
 						t.Errorf("server %s not online: %+v", sv.Name, sv)
 					}

@@ -32,6 +32,7 @@ func warnings(inv *inventory.Inventory, r *Report) []Warning {
 				continue // the DC's warning stands for its servers
 			}
 			serverWarnings(inv, d, s, add)
+			certWarnings(r.Time, d, s, add)
 		}
 		switch {
 		case d.StreamsError == "":
@@ -205,5 +206,25 @@ func placementWarnings(inv *inventory.Inventory, d *Domain, add func(level, doma
 			add(LevelNotice, d.Name, "every replica of stream %s (R%d) is in data center %s although cluster %s spans %d DCs: losing %s loses the stream; spread it (dcctl runbook expand-stream %s --domain %s --replicas N) or place it on purpose with --tag",
 				s.Name, s.Replicas, dc, d.Cluster, len(spans), dc, s.Name, d.Name)
 		}
+	}
+}
+
+// certRenewWarning is how long before its end a server's certificate is
+// worth a warning: provision renews it from then on.
+const certRenewWarning = 30 * 24 * time.Hour
+
+// certWarnings: a server whose TLS certificate ended is degraded (clients
+// and peers that verify it are refused); one that ends within 30 days is a
+// notice, since provision renews it.
+func certWarnings(now time.Time, d *Domain, s *Server, add func(level, domain, format string, a ...any)) {
+	if s.NATS == nil || s.NATS.CertNotAfter.IsZero() {
+		return
+	}
+	end := s.NATS.CertNotAfter
+	switch left := end.Sub(now); {
+	case left <= 0:
+		add(LevelDegraded, d.Name, "the TLS certificate of %s ended %s: clients and peers that verify it are refused; run `dcctl provision` to issue a new one", s.Name, end.UTC().Format(time.DateOnly))
+	case left < certRenewWarning:
+		add(LevelNotice, d.Name, "the TLS certificate of %s ends %s (in %d days): run `dcctl provision` to renew it", s.Name, end.UTC().Format(time.DateOnly), int(left.Hours()/24))
 	}
 }

@@ -29,7 +29,9 @@ func (c *Cluster) JetStream(t testing.TB, domain string) njs.JetStream {
 		urls = append(urls, n.ClientURL())
 	}
 	user, pass := c.AppUser()
-	opts := append([]nats.Option{nats.UserInfo(user, pass), nats.MaxReconnects(-1), nats.ReconnectWait(100 * time.Millisecond)}, c.ClientOptions()...)
+	// A TLS handshake on a loaded machine can take longer than nats.go's
+	// default 2 s connect timeout.
+	opts := append([]nats.Option{nats.UserInfo(user, pass), nats.MaxReconnects(-1), nats.ReconnectWait(100 * time.Millisecond), nats.Timeout(15 * time.Second)}, c.ClientOptions()...)
 	nc, err := nats.Connect(strings.Join(urls, ","), opts...)
 	if err != nil {
 		t.Fatalf("connect to domain %q as %s: %v", domain, user, err)
