@@ -3,7 +3,11 @@
 // It imports nothing else of dcctl; every other package builds on it.
 package inventory
 
-import "sort"
+import (
+	"fmt"
+	"sort"
+	"strings"
+)
 
 // Inventory is a loaded, validated inventory with defaults applied and
 // paths resolved.
@@ -39,6 +43,29 @@ type NATS struct {
 // deployment's CA (on unless the inventory opts out).
 type TLS struct {
 	Enabled bool
+	// The operator's own CA and certificates (all three or none), instead
+	// of a CA dcctl creates: absolute paths; in CertFile and KeyFile,
+	// NodePlaceholder stands for each node's server name.
+	CAFile, CertFile, KeyFile string
+}
+
+// NodePlaceholder in tls.cert_file and tls.key_file is a node's server name.
+const NodePlaceholder = "{node}"
+
+// OperatorCA reports whether the inventory brings its own CA and
+// certificates.
+func (t TLS) OperatorCA() bool { return t.Enabled && t.CAFile != "" }
+
+// NodeFiles are node's certificate and key under tls.cert_file and
+// tls.key_file.
+func (t TLS) NodeFiles(node string) (cert, key string) {
+	return strings.ReplaceAll(t.CertFile, NodePlaceholder, node), strings.ReplaceAll(t.KeyFile, NodePlaceholder, node)
+}
+
+// Problemf is a problem with the inventory's key, placed at the line where
+// it is written: for checks made after Load, by other packages.
+func (inv *Inventory) Problemf(key, format string, args ...any) Problem {
+	return Problem{File: inv.File, Line: inv.lines.line(key), Key: key, Msg: fmt.Sprintf(format, args...)}
 }
 
 // Account is a NATS account and its users.

@@ -129,8 +129,11 @@ func decode(c *collector, file string, raw map[string]any) *Inventory {
 		"max_memory_store", "max_file_store", "sync_interval", "lame_duck_duration", "lame_duck_grace_period", "monitoring")
 
 	tl := root.sub("tls")
-	inv.TLS = TLS{Enabled: tl.boolean("enabled", true)}
-	tl.done("enabled")
+	inv.TLS = TLS{Enabled: tl.boolean("enabled", true),
+		CAFile:   resolvePath(inv.Dir, home, tl.str("ca_file", "")),
+		CertFile: resolvePath(inv.Dir, home, tl.str("cert_file", "")),
+		KeyFile:  resolvePath(inv.Dir, home, tl.str("key_file", ""))}
+	tl.done("enabled", "ca_file", "cert_file", "key_file")
 
 	accounts := root.sub("accounts")
 	for _, name := range accounts.names() {

@@ -46,6 +46,7 @@ func validateNATS(c *collector, inv *Inventory) {
 	if !sysUserRE.MatchString(n.User) {
 		c.addf("nats.user", "%q is not a system user name useradd accepts (lower-case letters, digits, _ -, starting with a letter or _, at most 32)", n.User)
 	}
+	validateTLS(c, inv.TLS)
 	if n.Monitoring != MonitoringLoopback && n.Monitoring != MonitoringHost {
 		c.addf("nats.monitoring", "must be %q (127.0.0.1, reached through SSH) or %q (the node's address; HTTPS when TLS is on), not %q", MonitoringLoopback, MonitoringHost, n.Monitoring)
 	}
@@ -256,3 +257,23 @@ func clusterNames(inv *Inventory) string {
 
 // portString is used by topology URLs.
 func portString(p int) string { return strconv.Itoa(p) }
+
+// validateTLS: the operator's CA and certificates come as all three paths
+// or none, and the per-node ones name the node.
+func validateTLS(c *collector, t TLS) {
+	set := 0
+	for _, p := range []string{t.CAFile, t.CertFile, t.KeyFile} {
+		if p != "" {
+			set++
+		}
+	}
+	if set != 0 && set != 3 {
+		c.addf("tls", "give ca_file, cert_file and key_file together (the operator's CA and every node's certificate and key), or none (dcctl creates a CA)")
+		return
+	}
+	for k, p := range map[string]string{"tls.cert_file": t.CertFile, "tls.key_file": t.KeyFile} {
+		if p != "" && !strings.Contains(p, NodePlaceholder) {
+			c.addf(k, "%q must contain %s, which stands for each node's server name (e.g. \"pki/%s.pem\")", p, NodePlaceholder, NodePlaceholder)
+		}
+	}
+}

@@ -5,6 +5,7 @@
 package pki
 
 import (
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -87,12 +88,16 @@ func ParseCA(certPEM, keyPEM []byte) (*CA, error) {
 	if !cert.IsCA {
 		return nil, errors.New("the certificate is not a CA certificate")
 	}
-	key, err := parseKey(keyPEM)
+	signer, err := parseKey(keyPEM)
 	if err != nil {
 		return nil, err
 	}
-	if !key.PublicKey.Equal(cert.PublicKey) {
+	if !keyMatches(signer, cert) {
 		return nil, errors.New("the key does not belong to the CA certificate")
+	}
+	key, ok := signer.(*ecdsa.PrivateKey)
+	if !ok {
+		return nil, fmt.Errorf("the CA key is a %T, dcctl's CA keys are ECDSA", signer)
 	}
 	return &CA{Cert: cert, CertPEM: certPEM, Key: key, KeyPEM: keyPEM}, nil
 }
@@ -131,33 +136,42 @@ func parseCert(data []byte) (*x509.Certificate, error) {
 	}
 }
 
-// parseKey reads an ECDSA private key; its message never quotes the file.
-func parseKey(data []byte) (*ecdsa.PrivateKey, error) {
+// parseKey reads a private key (PKCS #8, SEC 1 or PKCS #1); its message
+// never quotes the file.
+func parseKey(data []byte) (crypto.Signer, error) {
 	for {
 		var b *pem.Block
 		b, data = pem.Decode(data)
 		if b == nil {
 			return nil, errors.New("no PEM private key found")
 		}
+		var k any
+		var err error
 		switch b.Type {
 		case "PRIVATE KEY":
-			k, err := x509.ParsePKCS8PrivateKey(b.Bytes)
-			if err != nil {
-				return nil, errors.New("the private key does not parse (PKCS #8)")
-			}
-			ek, ok := k.(*ecdsa.PrivateKey)
-			if !ok {
-				return nil, fmt.Errorf("the private key is a %T, dcctl uses ECDSA keys", k)
-			}
-			return ek, nil
+			k, err = x509.ParsePKCS8PrivateKey(b.Bytes)
 		case "EC PRIVATE KEY":
-			k, err := x509.ParseECPrivateKey(b.Bytes)
-			if err != nil {
-				return nil, errors.New("the private key does not parse (SEC 1)")
-			}
-			return k, nil
+			k, err = x509.ParseECPrivateKey(b.Bytes)
+		case "RSA PRIVATE KEY":
+			k, err = x509.ParsePKCS1PrivateKey(b.Bytes)
+		default:
+			continue
 		}
+		if err != nil {
+			return nil, fmt.Errorf("the %s does not parse", strings.ToLower(b.Type))
+		}
+		s, ok := k.(crypto.Signer)
+		if !ok {
+			return nil, fmt.Errorf("the private key is a %T, which cannot sign", k)
+		}
+		return s, nil
 	}
+}
+
+// keyMatches reports whether key is the private half of cert's public key.
+func keyMatches(key crypto.Signer, cert *x509.Certificate) bool {
+	pub, ok := key.Public().(interface{ Equal(crypto.PublicKey) bool })
+	return ok && pub.Equal(cert.PublicKey)
 }
 
 // Fingerprint is a certificate's SHA-256 fingerprint as openssl prints it

@@ -145,7 +145,7 @@ func ParseNodeCert(certPEM, keyPEM []byte) (*NodeCert, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !key.PublicKey.Equal(cert.PublicKey) {
+	if !keyMatches(key, cert) {
 		return nil, fmt.Errorf("the key does not belong to the certificate of %s", cert.Subject.CommonName)
 	}
 	return &NodeCert{Cert: cert, CertPEM: certPEM, KeyPEM: keyPEM}, nil

@@ -42,12 +42,16 @@ type Material struct {
 
 	createdCA bool
 	issued    map[string]string // node -> why it got a new certificate
+	operator  bool              // the operator's CA and certificates: never created or issued here
 }
 
 // Load reads the TLS directory. It creates nothing: a missing CA is a nil
 // Material.CA, for the caller to refuse when it needs one. Keys that others
 // can read are refused, as for the secrets file.
 func Load(inv *inventory.Inventory) (*Material, error) {
+	if inv.TLS.OperatorCA() {
+		return loadOperator(inv)
+	}
 	m := &Material{dir: Dir(inv.File), nodes: map[string]*NodeCert{}, issued: map[string]string{}}
 	if !inv.TLS.Enabled {
 		return m, nil
@@ -126,7 +130,7 @@ func readPrivate(path string, key bool) ([]byte, error) {
 // memory until Save. A still-valid certificate is never issued again.
 func Prepare(inv *inventory.Inventory, now time.Time) (*Material, error) {
 	m, err := Load(inv)
-	if err != nil || !inv.TLS.Enabled {
+	if err != nil || !inv.TLS.Enabled || m.operator {
 		return m, err
 	}
 	if m.CA == nil {

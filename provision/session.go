@@ -237,7 +237,7 @@ func (s *Session) NATS(ctx context.Context) (*jetstream.Conn, error) {
 	if s.Inv.TLS.Enabled {
 		ca := s.Secrets.TLSCA()
 		if ca == nil {
-			return nil, fmt.Errorf("connect to NATS: TLS is on and the deployment's CA %s is missing: restore it from a backup (only `dcctl provision` creates one, for a deployment without TLS yet)", pki.CAPath(s.Inv.File))
+			return nil, fmt.Errorf("connect to NATS: TLS is on and the deployment's CA %s is missing: restore it from a backup (only `dcctl provision` creates one, for a deployment without TLS yet)", pki.TrustedCA(s.Inv))
 		}
 		pool := x509.NewCertPool()
 		pool.AppendCertsFromPEM(ca)

@@ -2,6 +2,7 @@ package templates_test
 
 import (
 	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"net"
 	"os"
@@ -38,6 +39,19 @@ func TestTLSRefusesPlaintextClients(t *testing.T) {
 		t.Fatalf("TLS client verifying the CA: %v", err)
 	}
 	nc.Close()
+
+	// A client that trusts another CA refuses the server: dcctl's own
+	// connections verify the same way.
+	other, err := pki.NewCA("elsewhere", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(other.Cert)
+	if nc, err := nats.Connect(url, nats.Secure(&tls.Config{RootCAs: pool}), nats.UserInfo(user, pw), nats.NoReconnect()); err == nil {
+		nc.Close()
+		t.Error("a client trusting another CA connected")
+	}
 
 	// A plaintext client: nats.go sees tls_required in INFO and fails
 	// rather than upgrade without a config; the raw protocol shows the

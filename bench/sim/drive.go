@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/dcctl/dcctl/inventory"
+	"github.com/dcctl/dcctl/pki"
 	"github.com/dcctl/dcctl/lock"
 	"github.com/dcctl/dcctl/provision"
 )
@@ -48,6 +49,15 @@ func provisionRun(ctx context.Context, invPath string, o runOptions) ([]*provisi
 	if err != nil {
 		return nil, nil, st, err
 	}
+	// and the CA and certificates, as dcctl provision creates them
+	mat, err := pki.Prepare(inv, time.Now())
+	if err == nil {
+		err = mat.Save()
+	}
+	if err != nil {
+		return nil, nil, st, err
+	}
+	mat.Apply(sec)
 	// HostKeyLog is the operator's stderr in dcctl: host keys added, and a
 	// host without an sftp-server (uploads then fall back to exec).
 	s := provision.NewSession(inv, sec, provision.SessionOptions{Concurrency: o.Concurrency, DialTimeout: 10 * time.Second, HostKeyLog: o.Log})

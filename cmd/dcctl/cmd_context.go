@@ -108,9 +108,9 @@ func runContextExport(c *cli.Context) error {
 	ca := ""
 	if inv.TLS.Enabled {
 		if sec.TLSCA() == nil {
-			return refused(fmt.Errorf("TLS is on and the deployment's CA %s does not exist yet: run `dcctl provision` first (it creates the CA), or restore it from a backup", pki.CAPath(inv.File)))
+			return refused(fmt.Errorf("TLS is on and the deployment's CA %s does not exist yet: run `dcctl provision` first (it creates the CA), or restore it from a backup", pki.TrustedCA(inv)))
 		}
-		ca = pki.CAPath(inv.File)
+		ca = pki.TrustedCA(inv)
 	}
 	var urls []string
 	for _, n := range inv.Nodes {

@@ -109,6 +109,14 @@ func runProvision(c *cli.Context, checkOnly bool) error {
 	if err != nil {
 		return refused(err)
 	}
+	// The operator's own certificates are checked before any connection.
+	certProblems, certWarnings := pki.Check(inv, time.Now())
+	if len(certProblems) > 0 {
+		return refused(&inventory.Error{Problems: certProblems})
+	}
+	for _, w := range certWarnings {
+		fmt.Fprintf(c.App.ErrWriter, "warning: %s\n", w)
+	}
 	mat.Apply(sec)
 	// Bars go where the log goes: stderr under --json.
 	logw := c.App.Writer

@@ -4,10 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/dcctl/dcctl/inventory"
+	"github.com/dcctl/dcctl/pki"
 )
 
 func validateCommand() *cli.Command {
@@ -21,10 +23,14 @@ func validateCommand() *cli.Command {
 			"Checks the local files the inventory names: nats.binary and ssh_key must exist\n" +
 			"(a missing ssh_key is only a warning when SSH_AUTH_SOCK is set: the agent may hold\n" +
 			"the key); a missing known_hosts is a warning (first contact needs\n" +
-			"--accept-new-host-keys). --skip-local-files checks the inventory alone (a CI job).\n" +
+			"--accept-new-host-keys). With [tls] ca_file, cert_file and key_file (the operator's\n" +
+			"own CA), every node's certificate must chain to the CA, be good for server and\n" +
+			"client authentication, name the node's server name and addresses and not have\n" +
+			"ended; one ending within 30 days is a warning. --skip-local-files checks the\n" +
+			"inventory alone (a CI job).\n" +
 			"Exit 0 when valid (warnings included), 2 when not.",
 		Flags: []cli.Flag{inventoryFlag(), jsonFlag(),
-			&cli.BoolFlag{Name: "skip-local-files", Usage: "do not check that nats.binary, ssh_key and known_hosts exist on this machine"}},
+			&cli.BoolFlag{Name: "skip-local-files", Usage: "do not check nats.binary, ssh_key, known_hosts and the operator's TLS files on this machine"}},
 		Action: runValidate,
 	}
 }
@@ -54,8 +60,11 @@ func runValidate(c *cli.Context) error {
 		res.Nodes, res.Clusters = len(inv.Nodes), len(inv.Clusters)
 		if !c.Bool("skip-local-files") {
 			problems, warnings := inv.CheckLocalFiles(os.Getenv("SSH_AUTH_SOCK") != "")
+			certProblems, certWarnings := pki.Check(inv, time.Now())
+			problems = append(problems, certProblems...)
 			res.Problems = append(res.Problems, problems...)
 			res.Warnings = append(res.Warnings, warnings...)
+			res.Warnings = append(res.Warnings, certWarnings...)
 			res.Valid = len(problems) == 0
 		}
 		if err := inventory.CheckSecretsFile(inv.File); err != nil {

@@ -282,7 +282,7 @@ func (c *Cluster) ClientURLs() []string {
 
 // CAFile is the CA certificate the servers' certificates chain to, for
 // clients that verify them.
-func (c *Cluster) CAFile() string { return pki.CAPath(c.Inv.File) }
+func (c *Cluster) CAFile() string { return pki.TrustedCA(c.Inv) }
 
 // TLSConfig verifies the servers against the deployment's CA; nil when
 // the inventory has TLS off.
