@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/dcctl/dcctl/inventory"
-	"github.com/dcctl/dcctl/pki"
 	"github.com/dcctl/dcctl/lock"
+	"github.com/dcctl/dcctl/pki"
 	"github.com/dcctl/dcctl/provision"
 )
 
