@@ -222,7 +222,9 @@ func checkTLS(c *cli.Context, s *provision.Session, mat *pki.Material, plans []*
 	if err := provision.CheckNewCA(s.Inv, mat, all); err != nil {
 		return refused(err)
 	}
-	if sw := provision.TLSSwitch(s.Inv, plans); len(sw) > 0 && !c.Bool("tls-cutover") {
+	if sw := provision.TLSSwitch(s.Inv, plans); len(sw) > 0 && c.Bool("tls-cutover") && selected < len(s.Inv.Nodes) {
+		return refused(fmt.Errorf("--tls-cutover with --limit: every node must move at once (the nodes outside --limit would stay on the other side of %s); run it without --limit", strings.Join(sw, ", ")))
+	} else if len(sw) > 0 && !c.Bool("tls-cutover") {
 		err := &provision.TLSSwitchRefusedError{Nodes: sw, On: s.Inv.TLS.Enabled}
 		if checkOnly {
 			fmt.Fprintf(c.App.ErrWriter, "warning: provision would refuse: %v\n", err)
