@@ -231,7 +231,7 @@ func readSecrets(inv *Inventory, getenv func(string) string, generate bool) (*Se
 	if len(missing.Users) > 0 {
 		return nil, missing
 	}
-	if err := s.readRoute(&f, generate); err != nil {
+	if err := s.readRoute(&f, getenv, generate); err != nil {
 		return nil, err
 	}
 	s.doc = f
@@ -242,7 +242,24 @@ func readSecrets(inv *Inventory, getenv func(string) string, generate bool) (*Se
 // the file has none (provision then decides whether it may be used, as for
 // users). Without generate a missing one is not an error here: only
 // rendering a config needs it, and says so.
-func (s *Secrets) readRoute(f *secretsFile, generate bool) error {
+func (s *Secrets) readRoute(f *secretsFile, getenv func(string) string, generate bool) error {
+	if env := getenv(RouteEnvVar); env != "" {
+		e := secretsEntry{}
+		if f.Route != nil {
+			e = *f.Route
+		}
+		if e.EnvBcrypt == "" || bcrypt.CompareHashAndPassword([]byte(e.EnvBcrypt), []byte(env)) != nil {
+			h, err := bcrypt.GenerateFromPassword([]byte(env), routeBcryptCost)
+			if err != nil {
+				return fmt.Errorf("hash route password: %w", err)
+			}
+			e.EnvBcrypt = string(h)
+			s.dirty = true
+		}
+		f.Route = &e
+		s.route = secretUser{password: env, hash: e.EnvBcrypt, fromEnv: true}
+		return nil
+	}
 	if f.Route == nil || f.Route.Password == "" {
 		if !generate {
 			return nil
@@ -258,7 +275,7 @@ func (s *Secrets) readRoute(f *secretsFile, generate bool) error {
 	e := f.Route
 	if e.Bcrypt == "" || e.Checked != hashChecked(e.Password, e.Bcrypt) {
 		if e.Bcrypt == "" || bcrypt.CompareHashAndPassword([]byte(e.Bcrypt), []byte(e.Password)) != nil {
-			h, err := bcrypt.GenerateFromPassword([]byte(e.Password), bcryptCost)
+			h, err := bcrypt.GenerateFromPassword([]byte(e.Password), routeBcryptCost)
 			if err != nil {
 				return fmt.Errorf("hash route password: %w", err)
 			}
@@ -272,8 +289,19 @@ func (s *Secrets) readRoute(f *secretsFile, generate bool) error {
 }
 
 // RouteUser is the user name routes authenticate with; the password is the
-// secrets file's [route] password.
+// secrets file's [route] password, or RouteEnvVar.
 const RouteUser = "dcctl-route"
+
+// RouteEnvVar overrides the route password, as DCCTL_PASSWORD_<USER> does
+// a user's.
+const RouteEnvVar = "DCCTL_ROUTE_PASSWORD"
+
+// routeBcryptCost is low on purpose: the route password is 192 random
+// bits (nothing to guess) and sits in plaintext in the same config, in the
+// route URLs, while nats-server checks the hash on every route connection
+// (several per peer with route pooling): at cost 11 a cluster forms
+// seconds later on a loaded host.
+const routeBcryptCost = bcrypt.MinCost
 
 // Route returns the route password and its bcrypt hash; "" when the
 // secrets file has none yet (only provision creates it).
@@ -292,7 +320,7 @@ func (s *Secrets) RouteGenerated() bool { return s.routeGenerated }
 // that the next Save keeps it and rendered configs stay as they are.
 func (s *Secrets) AdoptRoute(password, hash string) error {
 	if hash == "" || bcrypt.CompareHashAndPassword([]byte(hash), []byte(password)) != nil {
-		h, err := bcrypt.GenerateFromPassword([]byte(password), bcryptCost)
+		h, err := bcrypt.GenerateFromPassword([]byte(password), routeBcryptCost)
 		if err != nil {
 			return fmt.Errorf("hash route password: %w", err)
 		}

@@ -140,7 +140,7 @@ func Render(inv *inventory.Inventory, sec *inventory.Secrets, nodeName string) (
 	}
 	routePW, routeHash := sec.Route()
 	if routeHash == "" {
-		return nil, fmt.Errorf("render %s: the secrets file %s has no route password: only `dcctl provision` creates it", node.Name, sec.File())
+		return nil, fmt.Errorf("render %s: the secrets file %s has no route password and %s is not set: only `dcctl provision` creates it", node.Name, sec.File(), inventory.RouteEnvVar)
 	}
 	d.RouteHash = routeHash
 	for i, r := range d.Routes {

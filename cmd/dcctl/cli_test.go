@@ -8,6 +8,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/dcctl/dcctl/inventory"
+	"github.com/dcctl/dcctl/pki"
 )
 
 // runCLI runs dcctl in-process as a user would from a shell.
@@ -45,6 +49,18 @@ func copyExample(t *testing.T) string {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(filepath.Join(dir, "inventory.secrets.toml"), sec, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// and its CA and certificates
+	inv, err := inventory.Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := pki.Prepare(inv, time.Now())
+	if err == nil {
+		err = m.Save()
+	}
+	if err != nil {
 		t.Fatal(err)
 	}
 	return p

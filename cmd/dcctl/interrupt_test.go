@@ -20,6 +20,8 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
+	"github.com/dcctl/dcctl/inventory"
+	"github.com/dcctl/dcctl/pki"
 	"github.com/dcctl/dcctl/runbooks"
 )
 
@@ -177,6 +179,19 @@ func silentInventory(t *testing.T, dir string, port int) string {
 	}
 	p := filepath.Join(dir, "inventory.toml")
 	if err := os.WriteFile(p, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// the deployment's CA, as provision leaves it: without it the run would
+	// stop before dialling anything
+	inv, err := inventory.Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := pki.Prepare(inv, time.Now())
+	if err == nil {
+		err = m.Save()
+	}
+	if err != nil {
 		t.Fatal(err)
 	}
 	return p

@@ -5,8 +5,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/dcctl/dcctl/inventory"
+	"github.com/dcctl/dcctl/pki"
 )
 
 // TestMissingSecretsRefused: without the secrets file, every command that
@@ -49,6 +51,20 @@ func TestMissingSecretsRefused(t *testing.T) {
 	// A password for every user in the environment is enough.
 	t.Setenv("DCCTL_PASSWORD_ACC1", "env-acc1-password")
 	t.Setenv("DCCTL_PASSWORD_ADMIN", "env-admin-password")
+	t.Setenv("DCCTL_ROUTE_PASSWORD", "env-route-password")
+	// (with TLS on, the node certificates too: the deployment's CA, which
+	// only provision creates, is a file)
+	loaded, err := inventory.Load(inv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mat, err := pki.Prepare(loaded, time.Now())
+	if err == nil {
+		err = mat.Save()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
 	if _, errOut, code := runCLI(t, "render", inv, "--out", filepath.Join(t.TempDir(), "env")); code != 0 {
 		t.Fatalf("render with every password in the environment: exit %d: %s", code, errOut)
 	}
