@@ -292,6 +292,7 @@ func TestProvision(t *testing.T) {
 		os.WriteFile(wrong, []byte(text), 0o644)
 		sec, _ := os.ReadFile(strings.TrimSuffix(inv, ".toml") + ".secrets.toml")
 		os.WriteFile(strings.TrimSuffix(wrong, ".toml")+".secrets.toml", sec, 0o600)
+		copyTLS(t, wrong)
 		defer os.Remove(wrong)
 		defer os.Remove(strings.TrimSuffix(wrong, ".toml") + ".secrets.toml")
 
@@ -333,6 +334,7 @@ func TestProvision(t *testing.T) {
 		os.WriteFile(viaSudo, []byte(text), 0o644)
 		sec, _ := os.ReadFile(strings.TrimSuffix(inv, ".toml") + ".secrets.toml")
 		os.WriteFile(strings.TrimSuffix(viaSudo, ".toml")+".secrets.toml", sec, 0o600)
+		copyTLS(t, viaSudo)
 		defer os.Remove(viaSudo)
 		defer os.Remove(strings.TrimSuffix(viaSudo, ".toml") + ".secrets.toml")
 
@@ -384,6 +386,7 @@ func TestProvision(t *testing.T) {
 		os.WriteFile(changed, []byte(text), 0o644)
 		sec, _ := os.ReadFile(strings.TrimSuffix(inv, ".toml") + ".secrets.toml")
 		os.WriteFile(strings.TrimSuffix(changed, ".toml")+".secrets.toml", sec, 0o600)
+		copyTLS(t, changed)
 		defer os.Remove(changed)
 		defer os.Remove(strings.TrimSuffix(changed, ".toml") + ".secrets.toml")
 
