@@ -128,7 +128,7 @@ func TestTLS(t *testing.T) {
 		// reaches the cluster port could start
 		sshHost(t, host.Name, fmt.Sprintf("rm -f %[1]s; (timeout 120 %[2]s -n e2e-rogue -a 127.0.0.1 -p 14999 -m 0 --cluster nats://%[3]s:16999 --cluster_name %[4]s --routes nats-route://%[5]s -D -l %[1]s </dev/null >/dev/null 2>&1 &)",
 			log, inv.NATS.InstallPath, host.Addr(), hub.Name, net.JoinHostPort(member.Addr(), fmt.Sprint(member.Ports.Cluster))))
-		t.Cleanup(func() { sshHost(t, host.Name, "pkill -f 'nats-server -n e2e-rogue' || true; rm -f "+log) })
+		t.Cleanup(func() { sshHost(t, host.Name, "pkill -f '[n]ats-server -n e2e-rogue' || true; rm -f "+log) })
 		// The rogue tries again only after an attempt failed: two attempts
 		// mean the first was turned away.
 		testwait.Eventually(t, time.Minute, "the rogue's second route attempt", func() error {
