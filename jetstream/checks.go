@@ -5,13 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 )
-
-// pollInterval is how often the wait helpers ask again. Replica catch-up and
-// leader elections take seconds, so a quarter second is responsive without
-// flooding the API.
-const pollInterval = 250 * time.Millisecond
 
 // WaitStreamCurrent waits until stream has replicas replicas (0: its
 // configured count), a leader, and every follower online and current. It
@@ -21,7 +15,7 @@ const pollInterval = 250 * time.Millisecond
 // progress, when not nil, sees every state read. On ctx ending it returns the
 // last reason the stream was not yet current.
 func (c *Conn) WaitStreamCurrent(ctx context.Context, domain, stream string, replicas int, progress func(StreamState)) error {
-	return poll(ctx, func() error {
+	return Poll(ctx, PollInterval, func() error {
 		st, err := c.Stream(ctx, domain, stream)
 		if err != nil {
 			return err
@@ -39,7 +33,7 @@ func (c *Conn) WaitStreamCurrent(ctx context.Context, domain, stream string, rep
 // WaitMetaPeer waits until server is a current, online member of domain's
 // meta group under a leader (or, with present false, no longer a member).
 func (c *Conn) WaitMetaPeer(ctx context.Context, domain, server string, present bool) error {
-	return poll(ctx, func() error {
+	return Poll(ctx, PollInterval, func() error {
 		m, err := c.Meta(ctx, domain)
 		if err != nil {
 			return err
@@ -71,43 +65,6 @@ func metaPeerPresent(m *MetaGroup, domain, server string) error {
 		return fmt.Errorf("meta peer %s", p.describe())
 	}
 	return nil
-}
-
-// poll runs check until it returns nil or ctx ends; then it reports the last
-// reason check gave. A check wrapping its error with stop ends it at once.
-func poll(ctx context.Context, check func() error) error {
-	t := time.NewTicker(pollInterval)
-	defer t.Stop()
-	for {
-		err := check()
-		if err == nil {
-			return nil
-		}
-		var s stopError
-		if errors.As(err, &s) {
-			return s.err
-		}
-		if ctx.Err() != nil {
-			return fmt.Errorf("%w (last: %v)", ctx.Err(), err)
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("%w (last: %v)", ctx.Err(), err)
-		case <-t.C:
-		}
-	}
-}
-
-// stopError makes poll give up instead of retrying.
-type stopError struct{ err error }
-
-func (s stopError) Error() string { return s.err.Error() }
-
-func stop(err error) error {
-	if err == nil {
-		return nil
-	}
-	return stopError{err}
 }
 
 // UnsafeError is returned by CanLose: it lists every reason losing the server

@@ -65,34 +65,53 @@ func (m *MetaGroup) Peer(name string) (Peer, bool) {
 	return Peer{}, false
 }
 
-// QuorumWithout returns nil when the meta group keeps its quorum if server
-// goes away, counting only peers that are online and current now.
-func (m *MetaGroup) QuorumWithout(server string) error {
-	if !m.HasLeader() {
-		return fmt.Errorf("domain %q has no meta leader (%d of %d servers answered): bring servers back before changing anything",
-			m.Domain, len(m.Responded), m.Size)
+// HealthyPeers lists, sorted, the members that are online and current,
+// leaving out without ("" for none): the peers that count toward the
+// quorum, and the servers a new stream replica can be placed on.
+func (m *MetaGroup) HealthyPeers(without string) []string {
+	var out []string
+	for _, p := range m.Peers {
+		if p.Name != without && p.Healthy() {
+			out = append(out, p.Name)
+		}
 	}
-	healthy := 0
+	sort.Strings(out)
+	return out
+}
+
+// QuorumHealthy is the meta quorum rule: the group has a leader and at
+// least Quorum members online and current, so that JetStream can be
+// administered (streams created, changed, peer-removed). It returns nil
+// when it holds and says what is missing otherwise.
+func (m *MetaGroup) QuorumHealthy() error { return m.quorum("") }
+
+// QuorumWithout is the rule for taking server away: the group keeps its
+// quorum with what is online and current now, server not counted.
+func (m *MetaGroup) QuorumWithout(server string) error { return m.quorum(server) }
+
+func (m *MetaGroup) quorum(without string) error {
+	if !m.HasLeader() {
+		return fmt.Errorf("domain %q has no meta leader (%d of %d servers answered: %s): JetStream cannot be administered; bring servers back before changing anything",
+			m.Domain, len(m.Responded), m.Size, strings.Join(m.Responded, ", "))
+	}
+	healthy := len(m.HealthyPeers(without))
+	if healthy >= m.Quorum {
+		return nil
+	}
 	var bad []string
 	for _, p := range m.Peers {
-		if p.Name == server {
-			continue
-		}
-		if p.Healthy() {
-			healthy++
-		} else {
+		if p.Name != without && !p.Healthy() {
 			bad = append(bad, p.describe())
 		}
 	}
-	if healthy < m.Quorum {
-		msg := fmt.Sprintf("domain %q meta group would lose quorum without %s: %d healthy peers left, %d needed",
-			m.Domain, server, healthy, m.Quorum)
-		if len(bad) > 0 {
-			msg += " (" + strings.Join(bad, ", ") + ")"
-		}
-		return fmt.Errorf("%s: restore the other servers first", msg)
+	msg := fmt.Sprintf("domain %q meta group has %d healthy peers, %d needed for its quorum", m.Domain, healthy, m.Quorum)
+	if without != "" {
+		msg = fmt.Sprintf("domain %q meta group would lose quorum without %s: %d healthy peers left, %d needed", m.Domain, without, healthy, m.Quorum)
 	}
-	return nil
+	if len(bad) > 0 {
+		msg += " (" + strings.Join(bad, ", ") + ")"
+	}
+	return fmt.Errorf("%s: restore the other servers first", msg)
 }
 
 // jszRequest is the body of $SYS.REQ.SERVER.PING.JSZ: JSzOptions and the

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/nats-io/nats.go"
 )
@@ -95,24 +94,27 @@ func (c *Conn) getMsg(ctx context.Context, nc *nats.Conn, subject string, seq ui
 	var resp struct {
 		Message *storedMsg `json:"message"`
 	}
-	deadline := time.Now().Add(c.timeout)
-	for {
+	var msg *storedMsg
+	err := PollFor(ctx, c.timeout, PollInterval, func() error {
 		err := c.apiRequest(ctx, nc, subject, req, &resp)
 		switch {
 		case err == nil:
-			return resp.Message, nil
+			msg = resp.Message
+			return nil
 		case IsErrCode(err, ErrCodeNoMessageFound):
-			return nil, nil
-		case ctx.Err() != nil || time.Now().After(deadline) || IsErrCode(err, ErrCodeStreamNotFound):
-			return nil, fmt.Errorf("sequence %d: %w", seq, err)
+			msg = nil
+			return nil
+		case IsErrCode(err, ErrCodeStreamNotFound):
+			return Stop(err)
 		}
 		var ae *APIError
 		if errors.As(err, &ae) && ae.ErrCode != ErrCodeClusterNotAvailable && ae.Code != 503 {
-			return nil, fmt.Errorf("sequence %d: %w", seq, err)
+			return Stop(err)
 		}
-		select {
-		case <-ctx.Done():
-		case <-time.After(pollInterval):
-		}
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sequence %d: %w", seq, err)
 	}
+	return msg, nil
 }

@@ -61,13 +61,13 @@ func (c *Conn) Snapshot(ctx context.Context, domain, stream, dir string) (*Snaps
 	// A consumer deleted while the server collects consumer states (an
 	// application's ephemeral consumer going away) fails the snapshot with
 	// "failed to get consumer state"; that is worth a few more tries.
-	err = poll(ctx, func() error {
+	err = Poll(ctx, PollInterval, func() error {
 		_, err := s.SnapshotToDirectory(ctx, dir, jsm.SnapshotConsumers())
 		if err != nil && strings.Contains(err.Error(), "failed to get consumer state") && attempts < 2 {
 			attempts++
 			return err
 		}
-		return stop(err)
+		return Stop(err)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("snapshot of stream %s in domain %q to %s: %w", stream, domain, dir, err)
@@ -277,20 +277,20 @@ func (c *Conn) sendRestore(ctx context.Context, domain, dir string, o RestoreOpt
 func (c *Conn) sendChunk(ctx context.Context, nc *nats.Conn, subject string, chunk []byte) error {
 	rctx, cancel := c.withTimeout(ctx)
 	defer cancel()
-	return poll(rctx, func() error {
+	return Poll(rctx, PollInterval, func() error {
 		msg, err := nc.RequestWithContext(rctx, subject, chunk)
 		if errors.Is(err, nats.ErrNoResponders) {
 			return err
 		}
 		if err != nil {
-			return stop(err)
+			return Stop(err)
 		}
 		if len(msg.Data) > 0 {
 			var r struct {
 				Error *apiError `json:"error"`
 			}
 			if json.Unmarshal(msg.Data, &r) == nil && r.Error != nil {
-				return stop(r.Error.err())
+				return Stop(r.Error.err())
 			}
 		}
 		return nil

@@ -72,6 +72,35 @@ func (s StreamState) HasPeer(server string) bool {
 	return false
 }
 
+// Quorum is how many current replicas the stream needs to elect a leader
+// and accept writes: a majority of its configured replicas.
+func (s StreamState) Quorum() int { return s.Replicas/2 + 1 }
+
+// CurrentWithout counts the replicas that are online and current (the
+// leader among them), leaving out server ("" for none).
+func (s StreamState) CurrentWithout(server string) int {
+	n := 0
+	if s.Leader != "" && s.Leader != server {
+		n++
+	}
+	for _, f := range s.Followers {
+		if f.Name != server && f.Healthy() {
+			n++
+		}
+	}
+	return n
+}
+
+// MajorityWithout is the stream majority rule for losing server for good:
+// nil when the stream keeps a leader-electing majority of current replicas
+// without it, so that no acknowledged message lives only there.
+func (s StreamState) MajorityWithout(server string) error {
+	if have, need := s.CurrentWithout(server), s.Quorum(); have < need {
+		return fmt.Errorf("stream %s has %d current replicas besides %s, %d needed for its quorum", s.Name, have, server, need)
+	}
+	return nil
+}
+
 // Current returns nil when the stream has a leader and all of its configured
 // replicas, every follower online and current. Both conditions matter: during
 // a catch-up the follower list is briefly empty, then lists the new replica

@@ -2,7 +2,6 @@ package provision
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"time"
@@ -19,6 +18,10 @@ import (
 // password rotation, or a secrets file restored after new passwords went
 // out).
 
+// gatePoll is how often a gate asks again: a restart takes seconds, and
+// each look is an SSH round trip per server of the domain.
+const gatePoll = 300 * time.Millisecond
+
 // GateBefore waits (up to timeout) until node can go down without its
 // domain losing meta quorum or any stream losing its only current copies.
 // warn, if not nil, hears about the outages it allows (an R1 stream on node
@@ -32,22 +35,18 @@ func (s *Session) GateBefore(ctx context.Context, node string, timeout time.Dura
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	mon := s.Monitor()
-	var last error
-	for {
-		var warnings []string
-		warnings, last = mon.CanRestart(ctx, domain, node)
-		if last == nil {
-			for _, w := range warnings {
-				warn(w)
-			}
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("%s cannot be taken down safely (waited %s): %w", node, timeout, last)
-		case <-time.After(500 * time.Millisecond):
-		}
+	var warnings []string
+	err := jetstream.Poll(ctx, gatePoll, func() (err error) {
+		warnings, err = mon.CanRestart(ctx, domain, node)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("%s cannot be taken down safely (waited %s): %w", node, timeout, err)
 	}
+	for _, w := range warnings {
+		warn(w)
+	}
+	return nil
 }
 
 // GateAfter waits (up to timeout) until node answers /healthz with 200, is a
@@ -68,13 +67,13 @@ func (s *Session) GateAfter(ctx context.Context, node string, timeout time.Durat
 	}
 	say("healthz 200; waiting to be a current meta peer")
 	mon := s.Monitor()
-	if err := pollUntil(ctx, 300*time.Millisecond, func() error { return mon.MetaPeerCurrent(ctx, domain, node) }); err != nil {
+	if err := jetstream.Poll(ctx, gatePoll, func() error { return mon.MetaPeerCurrent(ctx, domain, node) }); err != nil {
 		return fmt.Errorf("%s is not back as a current meta peer of domain %s (waited %s): %w", node, domain, timeout, err)
 	}
 	// Right after a restart a stream's leader may not answer yet: retry
 	// until the gate's deadline.
 	var list *jetstream.StreamList
-	if err := pollUntil(ctx, 500*time.Millisecond, func() (err error) {
+	if err := jetstream.Poll(ctx, gatePoll, func() (err error) {
 		list, err = mon.Streams(ctx, domain)
 		return err
 	}); err != nil {
@@ -96,29 +95,13 @@ func (s *Session) GateAfter(ctx context.Context, node string, timeout time.Durat
 	return nil
 }
 
-// pollUntil runs check until it returns nil or ctx ends, then returns the
-// last reason check gave.
-func pollUntil(ctx context.Context, every time.Duration, check func() error) error {
-	for {
-		err := check()
-		if err == nil {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("%w (last: %v)", ctx.Err(), err)
-		case <-time.After(every):
-		}
-	}
-}
-
 // waitReplicaCurrent waits until stream has a leader and node's replica is
 // online and caught up; lag hears the replica's state at each look. Only
 // node's own replica: other replicas may be down (restoring one of two dead
 // nodes), and the next node's before-gate is what requires them current
 // before it is touched.
 func waitReplicaCurrent(ctx context.Context, mon jetstream.Monitor, domain, stream, node string, lag func(lag uint64, current bool)) error {
-	return pollUntil(ctx, 300*time.Millisecond, func() error {
+	return jetstream.Poll(ctx, gatePoll, func() error {
 		list, err := mon.Streams(ctx, domain)
 		if err != nil {
 			return err
@@ -153,24 +136,18 @@ func waitReplicaCurrent(ctx context.Context, mon jetstream.Monitor, domain, stre
 
 // WaitHealthz polls node's /healthz until it answers 200 or ctx ends.
 func (s *Session) WaitHealthz(ctx context.Context, node string) error {
-	var last error
-	for {
+	err := jetstream.Poll(ctx, gatePoll, func() error {
 		code, err := s.Healthz(ctx, node, "/healthz")
 		switch {
-		case err == nil && code == http.StatusOK:
-			return nil
-		case err == nil:
-			last = fmt.Errorf("/healthz answered %d", code)
-		default:
-			last = err
+		case err != nil:
+			return err
+		case code != http.StatusOK:
+			return fmt.Errorf("/healthz answered %d", code)
 		}
-		select {
-		case <-ctx.Done():
-			if last == nil {
-				last = ctx.Err()
-			}
-			return fmt.Errorf("%s is not healthy: %w", node, errors.Join(last))
-		case <-time.After(300 * time.Millisecond):
-		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("%s is not healthy: %w", node, err)
 	}
+	return nil
 }

@@ -5,7 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
-	"time"
+
+	"github.com/dcctl/dcctl/jetstream"
 )
 
 // A leaf cluster's node answers /healthz 200 before it has made its
@@ -30,34 +31,31 @@ func (s *Session) WaitLeafLinks(ctx context.Context, node string, linked func(ac
 		return nil
 	}
 	hub := s.Inv.ClusterOf(n).LeafOf
-	var last error
-	for {
+	err := jetstream.Poll(ctx, gatePoll, func() error {
 		up, err := s.leafAccounts(ctx, node)
-		if err == nil {
-			var missing, accounts []string
-			for _, r := range remotes {
-				accounts = append(accounts, r.Account)
-				if !up[r.Account] {
-					missing = append(missing, r.Account)
-				}
-			}
-			if len(missing) == 0 {
-				if linked != nil {
-					linked(accounts)
-				}
-				return nil
-			}
-			last = fmt.Errorf("no leafnode link to cluster %s for account %s yet", hub, strings.Join(missing, ", "))
-		} else {
-			last = err
+		if err != nil {
+			return err
 		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("%s: %w (messages of that account do not cross between %s and %s: check that %s's leafnode port is reachable from %s)",
-				node, last, n.Cluster, hub, hub, node)
-		case <-time.After(300 * time.Millisecond):
+		var missing, accounts []string
+		for _, r := range remotes {
+			accounts = append(accounts, r.Account)
+			if !up[r.Account] {
+				missing = append(missing, r.Account)
+			}
 		}
+		if len(missing) > 0 {
+			return fmt.Errorf("no leafnode link to cluster %s for account %s yet", hub, strings.Join(missing, ", "))
+		}
+		if linked != nil {
+			linked(accounts)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("%s: %w (messages of that account do not cross between %s and %s: check that %s's leafnode port is reachable from %s)",
+			node, err, n.Cluster, hub, hub, node)
 	}
+	return nil
 }
 
 // leafAccounts reads node's /leafz and returns the accounts that have a

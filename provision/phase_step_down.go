@@ -3,7 +3,8 @@ package provision
 import (
 	"context"
 	"fmt"
-	"time"
+
+	"github.com/dcctl/dcctl/jetstream"
 )
 
 // stepDown hands the meta leadership of the node's domain to another server
@@ -31,7 +32,7 @@ func (stepDown) Run(ctx context.Context, h *hostRun) error {
 	if err == nil {
 		wctx, cancel := context.WithTimeout(ctx, h.timeout)
 		defer cancel()
-		err = pollUntil(wctx, 300*time.Millisecond, func() error {
+		err = jetstream.Poll(wctx, gatePoll, func() error {
 			m, err := mon.Meta(wctx, domain)
 			switch {
 			case err != nil:

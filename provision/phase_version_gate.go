@@ -3,7 +3,8 @@ package provision
 import (
 	"context"
 	"fmt"
-	"time"
+
+	"github.com/dcctl/dcctl/jetstream"
 )
 
 // versionAfter is the upgrade's last gate: the swapped node's server reports
@@ -21,7 +22,7 @@ func (versionAfter) Run(ctx context.Context, h *hostRun) error {
 	ctx, cancel := context.WithTimeout(ctx, h.timeout)
 	defer cancel()
 	var got string
-	err := pollUntil(ctx, 300*time.Millisecond, func() (err error) {
+	err := jetstream.Poll(ctx, gatePoll, func() (err error) {
 		got, err = h.s.RunningVersion(ctx, h.node())
 		if err == nil && got != h.p.UpgradeTo {
 			err = fmt.Errorf("it reports %s", got)

@@ -57,18 +57,8 @@ func metaLeader(e *Env, domain string) Check {
 			if err != nil {
 				return err
 			}
-			if !m.HasLeader() {
-				return fmt.Errorf("domain %q has no meta leader (%d of %d servers answered: %s): JetStream cannot be administered; bring servers back first (dcctl runbook restore-node NODE)",
-					domain, len(m.Responded), m.Size, strings.Join(m.Responded, ", "))
-			}
-			healthy := 0
-			for _, p := range m.Peers {
-				if p.Healthy() {
-					healthy++
-				}
-			}
-			if healthy < m.Quorum {
-				return fmt.Errorf("domain %q meta group has %d healthy peers of %d needed: restore servers first", domain, healthy, m.Quorum)
+			if err := m.QuorumHealthy(); err != nil {
+				return fmt.Errorf("%w (dcctl runbook restore-node NODE brings a server back)", err)
 			}
 			return nil
 		})
@@ -103,14 +93,7 @@ func onlineServers(ctx context.Context, e *Env, domain string) ([]string, error)
 	if err != nil {
 		return nil, err
 	}
-	var out []string
-	for _, p := range m.Peers {
-		if p.Healthy() {
-			out = append(out, p.Name)
-		}
-	}
-	sort.Strings(out)
-	return out, nil
+	return m.HealthyPeers(""), nil
 }
 
 // enoughServers asserts domain has at least n online servers for a stream of
@@ -339,18 +322,7 @@ const settleTime = 5 * time.Second
 
 // settle retries check until it passes or settleTime has passed.
 func settle(ctx context.Context, check func() error) error {
-	deadline := time.Now().Add(settleTime)
-	for {
-		err := check()
-		if err == nil || time.Now().After(deadline) {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return err
-		case <-time.After(250 * time.Millisecond):
-		}
-	}
+	return jetstream.PollFor(ctx, settleTime, jetstream.PollInterval, check)
 }
 
 // unitDown reports whether node's unit is down as far as its host can tell.

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/dcctl/dcctl/jetstream"
 )
@@ -100,28 +99,30 @@ func placeByTags(ctx context.Context, e *Env, domain, stream string, tags []stri
 	if err := nc.SetPlacementTags(ctx, domain, stream, tags); err != nil {
 		return err
 	}
-	deadline := time.Now().Add(e.timeout())
-	for {
-		st, err := nc.Stream(ctx, domain, stream)
-		if err == nil {
-			bad := untagged(e, st, tags)
-			if len(bad) == 0 && st.Current() == nil {
-				return nil
-			}
-			progress(fmt.Sprintf("stream %s: moving to servers tagged %s (replicas %s)", stream, strings.Join(tags, " and "), strings.Join(st.Peers(), ", ")))
+	wctx, cancel := context.WithTimeout(ctx, e.timeout())
+	defer cancel()
+	err = jetstream.Poll(wctx, jetstream.PollInterval, func() error {
+		st, err := nc.Stream(wctx, domain, stream)
+		if err != nil {
+			return err
 		}
-		if time.Now().After(deadline) {
-			if err == nil {
-				err = fmt.Errorf("replicas still on %s", strings.Join(untagged(e, st, tags), ", "))
-			}
-			return fmt.Errorf("stream %s not placed by tags %s (waited %s): %w", stream, strings.Join(tags, " and "), e.timeout(), err)
+		bad := untagged(e, st, tags)
+		if len(bad) == 0 && st.Current() == nil {
+			return nil
 		}
-		select {
-		case <-ctx.Done():
+		progress(fmt.Sprintf("stream %s: moving to servers tagged %s (replicas %s)", stream, strings.Join(tags, " and "), strings.Join(st.Peers(), ", ")))
+		if len(bad) > 0 {
+			return fmt.Errorf("replicas still on %s", strings.Join(bad, ", "))
+		}
+		return st.Current()
+	})
+	if err != nil {
+		if ctx.Err() != nil {
 			return ctx.Err()
-		case <-time.After(250 * time.Millisecond):
 		}
+		return fmt.Errorf("stream %s not placed by tags %s (waited %s): %w", stream, strings.Join(tags, " and "), e.timeout(), err)
 	}
+	return nil
 }
 
 // setReplicasAfterMove changes stream's replica count once a placement move
@@ -133,16 +134,13 @@ func setReplicasAfterMove(ctx context.Context, e *Env, domain, stream string, n 
 	if err != nil {
 		return err
 	}
-	deadline := time.Now().Add(e.timeout())
-	for {
-		err := nc.SetReplicas(ctx, domain, stream, n)
-		if !jetstream.IsErrCode(err, jetstream.ErrCodeStreamMoveInProgress) || time.Now().After(deadline) {
-			return err
+	wctx, cancel := context.WithTimeout(ctx, e.timeout())
+	defer cancel()
+	return jetstream.Poll(wctx, jetstream.PollInterval, func() error {
+		err := nc.SetReplicas(wctx, domain, stream, n)
+		if jetstream.IsErrCode(err, jetstream.ErrCodeStreamMoveInProgress) {
+			return err // asked again until the move has ended
 		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(250 * time.Millisecond):
-		}
-	}
+		return jetstream.Stop(err)
+	})
 }

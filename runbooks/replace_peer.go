@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/dcctl/dcctl/jetstream"
 )
@@ -185,18 +184,8 @@ func (r *ReplacePeer) evaluateQuorums(list *jetstream.StreamList) error {
 			bad = append(bad, fmt.Sprintf("stream %s is R1 on %s: its only copy is there; bring the node back (restore-node) or restore the stream from a backup", st.Name, r.Node))
 			continue
 		}
-		healthy := 0
-		if st.Leader != "" && st.Leader != r.Node {
-			healthy++
-		}
-		for _, f := range st.Followers {
-			if f.Name != r.Node && f.Healthy() {
-				healthy++
-			}
-		}
-		if need := st.Replicas/2 + 1; healthy < need {
-			bad = append(bad, fmt.Sprintf("stream %s has %d current replicas besides %s, %d needed for its quorum: removing %s could lose acknowledged messages; restore its other servers first",
-				st.Name, healthy, r.Node, need, r.Node))
+		if err := st.MajorityWithout(r.Node); err != nil {
+			bad = append(bad, fmt.Sprintf("%v: removing %s could lose acknowledged messages; restore its other servers first", err, r.Node))
 		}
 	}
 	if len(bad) > 0 {
@@ -413,25 +402,24 @@ func waitStreamWithout(ctx context.Context, e *Env, domain, stream, server strin
 	if err != nil {
 		return err
 	}
-	deadline := time.Now().Add(e.timeout())
-	for {
-		st, err := nc.Stream(ctx, domain, stream)
-		if err == nil && !st.HasPeer(server) {
+	wctx, cancel := context.WithTimeout(ctx, e.timeout())
+	defer cancel()
+	err = jetstream.Poll(wctx, jetstream.PollInterval, func() error {
+		st, err := nc.Stream(wctx, domain, stream)
+		if err != nil {
+			return err
+		}
+		if !st.HasPeer(server) {
 			return nil
 		}
-		if err == nil {
-			progress(fmt.Sprintf("stream %s: waiting for %s to leave (replicas %s)", stream, server, strings.Join(st.Peers(), ", ")))
-		}
-		if time.Now().After(deadline) {
-			if err == nil {
-				err = fmt.Errorf("still has a replica on %s", server)
-			}
-			return fmt.Errorf("stream %s (waited %s): %w", stream, e.timeout(), err)
-		}
-		select {
-		case <-ctx.Done():
+		progress(fmt.Sprintf("stream %s: waiting for %s to leave (replicas %s)", stream, server, strings.Join(st.Peers(), ", ")))
+		return fmt.Errorf("still has a replica on %s", server)
+	})
+	if err != nil {
+		if ctx.Err() != nil {
 			return ctx.Err()
-		case <-time.After(250 * time.Millisecond):
 		}
+		return fmt.Errorf("stream %s (waited %s): %w", stream, e.timeout(), err)
 	}
+	return nil
 }

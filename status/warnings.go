@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/dcctl/dcctl/inventory"
+	"github.com/dcctl/dcctl/jetstream"
 	"github.com/dcctl/dcctl/provision"
 )
 
@@ -119,11 +120,9 @@ func metaWarnings(d *Domain, skip func(server string) bool, add func(level, doma
 		}
 		return
 	}
-	healthy := 0
 	for _, p := range d.Meta {
 		switch {
 		case p.Current && p.Online:
-			healthy++
 		case skip(p.Name):
 		case !p.Online:
 			seen := ""
@@ -135,11 +134,24 @@ func metaWarnings(d *Domain, skip func(server string) bool, add func(level, doma
 			add(LevelDegraded, d.Name, "meta group peer %s is not current (lag %d)", p.Name, p.Lag)
 		}
 	}
-	if healthy < d.Quorum {
-		add(LevelDegraded, d.Name, "meta group of domain %q has %d healthy peers, quorum needs %d: quorum lost", d.Name, healthy, d.Quorum)
-	} else if healthy < d.ClusterSize && healthy == d.Quorum {
-		add(LevelDegraded, d.Name, "domain %q can lose no further server: %d of %d meta peers healthy, quorum is %d", d.Name, healthy, d.ClusterSize, d.Quorum)
+	// The meta quorum rule is jetstream's, as for the gates and runbooks.
+	m := d.metaGroup()
+	healthy := m.HealthyPeers("")
+	switch {
+	case m.QuorumHealthy() != nil:
+		add(LevelDegraded, d.Name, "meta group of domain %q has %d healthy peers, quorum needs %d: quorum lost", d.Name, len(healthy), d.Quorum)
+	case len(healthy) < d.ClusterSize && m.QuorumWithout(healthy[0]) != nil:
+		add(LevelDegraded, d.Name, "domain %q can lose no further server: %d of %d meta peers healthy, quorum is %d", d.Name, len(healthy), d.ClusterSize, d.Quorum)
 	}
+}
+
+// metaGroup is the domain's meta group as jetstream's rules read it.
+func (d *Domain) metaGroup() *jetstream.MetaGroup {
+	m := &jetstream.MetaGroup{Domain: d.Name, Leader: d.MetaLeader, Size: d.ClusterSize, Quorum: d.Quorum}
+	for _, p := range d.Meta {
+		m.Peers = append(m.Peers, jetstream.Peer{Name: p.Name, Leader: p.Leader, Current: p.Current, Offline: !p.Online, Lag: p.Lag})
+	}
+	return m
 }
 
 func orHub(leafOf string) string {
