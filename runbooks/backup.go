@@ -25,13 +25,26 @@ type Backup struct {
 
 func (r *Backup) Name() string { return "backup" }
 
+// Describe is the runbook's entry in `dcctl runbook list`.
+func (r *Backup) Describe() Description {
+	return Description{
+		Name: "backup", Command: "dcctl", Usage: "backup STREAM --domain D --out DIR",
+		Short: "snapshot a file stream with its consumers, and write a manifest with its state and digest",
+		Pre:   []string{"the domain has a meta leader", "the stream exists and is file-backed (memory streams cannot be snapshotted)", "DIR holds no other backup", "baseline"},
+		Steps: []string{"snapshot to DIR (with consumers)", "write dcctl-manifest.json beside it"},
+		Post:  []string{"the archive validates; the manifest matches the snapshot and the live state"},
+	}
+}
+
 func (r *Backup) Target() string {
 	return fmt.Sprintf("stream %s in domain %s to %s", r.Stream, r.Domain, r.Dir)
 }
 
+// Settle asserts some cluster serves Domain.
+func (r *Backup) Settle(e *Env) error { return knownDomain(e, r.Domain) }
+
 func (r *Backup) PreChecks(e *Env) []Check {
 	return []Check{
-		inventoryHasDomain(e, r.Domain),
 		metaLeader(e, r.Domain),
 		{Name: fmt.Sprintf("streamIsFileBacked(%s)", r.Stream), Run: func(ctx context.Context) error {
 			nc, err := e.nats(ctx)

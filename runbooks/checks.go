@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dcctl/dcctl/inventory"
 	"github.com/dcctl/dcctl/jetstream"
 )
 
@@ -17,28 +18,33 @@ func (e *Env) nats(ctx context.Context) (*jetstream.Conn, error) {
 	return e.Session.NATS(ctx)
 }
 
-// inventoryKnows asserts node is in the inventory.
-func inventoryKnows(e *Env, node string) Check {
-	return Check{Name: fmt.Sprintf("inventoryKnows(%s)", node), Run: func(context.Context) error {
-		if e.Inv.Node(node) == nil {
-			return fmt.Errorf("no node %q in %s: check the name (dcctl status lists them)", node, e.Inv.File)
-		}
-		return nil
-	}}
+// The targets a runbook's Settle looks up, with what to do when missing.
+
+func unknownNode(e *Env, node string) error {
+	return fmt.Errorf("no node %q in %s: check the name (dcctl status lists them)", node, e.Inv.File)
 }
 
-// inventoryHasDomain asserts some cluster of the inventory serves domain.
-func inventoryHasDomain(e *Env, domain string) Check {
-	return Check{Name: fmt.Sprintf("inventoryHasDomain(%s)", domain), Run: func(context.Context) error {
-		if e.Inv.ClusterByDomain(domain) == nil {
-			var ds []string
-			for _, cl := range e.Inv.Clusters {
-				ds = append(ds, cl.Domain)
-			}
-			return fmt.Errorf("no cluster of %s serves JetStream domain %q (domains: %s)", e.Inv.File, domain, strings.Join(ds, ", "))
-		}
+func knownDomain(e *Env, domain string) error {
+	if e.Inv.ClusterByDomain(domain) != nil {
 		return nil
-	}}
+	}
+	var ds []string
+	for _, cl := range e.Inv.Clusters {
+		ds = append(ds, cl.Domain)
+	}
+	return fmt.Errorf("no cluster of %s serves JetStream domain %q (domains: %s)", e.Inv.File, domain, strings.Join(ds, ", "))
+}
+
+// knownCluster refuses a named cluster that selected nothing.
+func knownCluster(e *Env, selected []*inventory.Cluster, name string) error {
+	if len(selected) > 0 {
+		return nil
+	}
+	var cs []string
+	for _, cl := range e.Inv.Clusters {
+		cs = append(cs, cl.Name)
+	}
+	return fmt.Errorf("no cluster %q in %s (clusters: %s)", name, e.Inv.File, strings.Join(cs, ", "))
 }
 
 // metaLeader asserts domain has a meta leader and a healthy quorum: without

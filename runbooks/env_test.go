@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -13,6 +15,7 @@ import (
 	njs "github.com/nats-io/nats.go/jetstream"
 
 	"github.com/dcctl/dcctl/internal/testcluster"
+	"github.com/dcctl/dcctl/inventory"
 	"github.com/dcctl/dcctl/provision"
 )
 
@@ -161,5 +164,55 @@ func wantRefused(t *testing.T, err error, contains string) {
 	}
 	if !strings.Contains(err.Error(), contains) {
 		t.Fatalf("refusal %q does not say %q", err, contains)
+	}
+}
+
+// inventoryEnv is an env on spec()'s inventory with no server behind it:
+// for what a runbook decides before it asks one.
+func inventoryEnv(t *testing.T) *Env {
+	t.Helper()
+	inv, err := inventory.Load(testcluster.WriteInventory(t, spec()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Env{Inv: inv, Out: io.Discard}
+}
+
+// settledChecks settles rb on inventoryEnv (Settle reads the inventory and
+// local files only) and returns the names of the pre-checks it then builds.
+func settledChecks(t *testing.T, rb Runbook) ([]string, error) {
+	t.Helper()
+	e := inventoryEnv(t)
+	j, err := OpenJournal(t.TempDir(), rb.Name(), func(s string) string { return s })
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { j.Close() })
+	e.Journal = j
+	if err := rb.Settle(e); err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, c := range rb.PreChecks(e) {
+		names = append(names, c.Name)
+	}
+	return names, nil
+}
+
+// wantChecks fails the test unless every wanted check is among names, and
+// no name holds a placeholder instead of a subject.
+func wantChecks(t *testing.T, names []string, want ...string) {
+	t.Helper()
+	for _, w := range want {
+		if !slices.Contains(names, w) {
+			t.Errorf("no pre-check %s in %v", w, names)
+		}
+	}
+	for _, n := range names {
+		for _, placeholder := range []string{"(domain)", "(target)", "(cluster)", "(node)"} {
+			if strings.Contains(n, placeholder) {
+				t.Errorf("pre-check %s names no subject", n)
+			}
+		}
 	}
 }

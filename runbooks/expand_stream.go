@@ -24,6 +24,18 @@ type ExpandStream struct {
 
 func (r *ExpandStream) Name() string { return "expand-stream" }
 
+// Describe is the runbook's entry in `dcctl runbook list`.
+func (r *ExpandStream) Describe() Description {
+	return Description{
+		Name: "expand-stream", Command: "dcctl runbook", Usage: "expand-stream STREAM --domain D [--replicas 3] [--tag TAG]...",
+		Short: "raise a stream's replica count (R1 -> R3) and prove every replica holds the same data",
+		Pre: []string{"the domain has a meta leader", "the stream exists with fewer replicas than wanted and its replicas are current",
+			"enough online servers in the cluster (carrying every --tag)", "baseline"},
+		Steps: []string{"with --tag: stream update of the placement tags, wait until every replica is on a tagged server and current", "stream update num_replicas, wait for the new replicas to be current"},
+		Post:  []string{"N replicas, all current (on tagged servers with --tag); the recorded messages intact (growth allowed; the proof used is named)"},
+	}
+}
+
 func (r *ExpandStream) Target() string {
 	t := fmt.Sprintf("%s in domain %s to R%d", r.Stream, r.Domain, r.replicas())
 	if len(r.Tags) > 0 {
@@ -39,10 +51,12 @@ func (r *ExpandStream) replicas() int {
 	return r.Replicas
 }
 
+// Settle asserts some cluster serves Domain.
+func (r *ExpandStream) Settle(e *Env) error { return knownDomain(e, r.Domain) }
+
 func (r *ExpandStream) PreChecks(e *Env) []Check {
 	n := r.replicas()
 	checks := []Check{
-		inventoryHasDomain(e, r.Domain),
 		metaLeader(e, r.Domain),
 		{Name: fmt.Sprintf("streamFewerReplicasThan(%s, %d)", r.Stream, n), Run: func(ctx context.Context) error {
 			nc, err := e.nats(ctx)

@@ -23,6 +23,19 @@ func spec() testcluster.Spec {
 	return s
 }
 
+// TestExpandStreamSettles: the checks name the domain and the stream; a
+// domain no cluster serves refuses as the target.
+func TestExpandStreamSettles(t *testing.T) {
+	names, err := settledChecks(t, &ExpandStream{Stream: "orders", Domain: "hub", Replicas: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantChecks(t, names, "metaLeader(hub)", "streamFewerReplicasThan(orders, 3)", "enoughServers(hub)", "baseline(orders)")
+	if _, err := settledChecks(t, &ExpandStream{Stream: "orders", Domain: "emea"}); err == nil || !strings.Contains(err.Error(), `domain "emea"`) {
+		t.Errorf("unknown domain: %v", err)
+	}
+}
+
 func TestExpandStream(t *testing.T) {
 	l := newLab(t, spec())
 	l.stream("us", njs.StreamConfig{Name: "orders", Subjects: []string{"orders.>"}, Storage: njs.FileStorage, Replicas: 1}, 300)

@@ -26,6 +26,20 @@ type ReplacePeer struct {
 
 func (r *ReplacePeer) Name() string { return "replace-peer" }
 
+// Describe is the runbook's entry in `dcctl runbook list`.
+func (r *ReplacePeer) Describe() Description {
+	return Description{
+		Name: "replace-peer", Command: "dcctl runbook", Usage: "replace-peer NODE [--replacement NEWNODE] [--permanent] [--force]",
+		Short: "move every stream replica off a dead node; optionally drop it from the meta group and bring up a replacement",
+		Pre: []string{"the inventory knows NODE (and NEWNODE, a node of the same cluster)", "the domain has a meta leader and keeps quorum without NODE",
+			"NODE is really down, on evidence: no ping reply and its host's systemd says the unit is not running; an unreachable host is no evidence (it may be alive behind a partition): refused unless --force, whose risk is printed", "every affected stream has a leader and a current majority without NODE, and a server to take the new replica",
+			"baseline of each affected stream"},
+		Steps: []string{"provision and start NEWNODE, wait until it is a current meta peer (--replacement)", "stream peer-remove NODE from each affected stream, wait for the new replica to be current",
+			"meta peer-remove NODE (--permanent)"},
+		Post: []string{"each stream has its replica count, all current, none on NODE; its recorded messages intact (growth allowed; the proof used is named)", "meta group has a leader and quorum; NODE gone (--permanent); NEWNODE current"},
+	}
+}
+
 func (r *ReplacePeer) Target() string {
 	t := r.Node
 	if r.Replacement != "" {
@@ -37,35 +51,34 @@ func (r *ReplacePeer) Target() string {
 	return t
 }
 
+// Settle finds Node's domain; a replacement must be another node of its
+// cluster.
+func (r *ReplacePeer) Settle(e *Env) error {
+	old := e.Inv.Node(r.Node)
+	if old == nil {
+		return unknownNode(e, r.Node)
+	}
+	r.domain = e.Inv.Domain(old)
+	if r.Replacement == "" {
+		return nil
+	}
+	n := e.Inv.Node(r.Replacement)
+	switch {
+	case n == nil:
+		return fmt.Errorf("no node %q in %s: add it (standby = true, a new server_name: a removed name is not readmitted for minutes)", r.Replacement, e.Inv.File)
+	case r.Replacement == r.Node:
+		return fmt.Errorf("the replacement must have a new server_name: nats-server does not readmit a removed peer's name for minutes; to bring %s itself back use restore-node", r.Node)
+	case n.Cluster != old.Cluster:
+		return fmt.Errorf("%s is in cluster %s, %s in %s: the replacement must join the same cluster", r.Replacement, n.Cluster, r.Node, old.Cluster)
+	}
+	return nil
+}
+
 func (r *ReplacePeer) PreChecks(e *Env) []Check {
-	checks := []Check{
-		{Name: fmt.Sprintf("inventoryKnows(%s)", r.Node), Run: func(ctx context.Context) error {
-			if err := inventoryKnows(e, r.Node).Run(ctx); err != nil {
-				return err
-			}
-			r.domain = e.Inv.Domain(e.Inv.Node(r.Node))
-			return nil
-		}},
-	}
-	if r.Replacement != "" {
-		checks = append(checks, Check{Name: fmt.Sprintf("replacementInCluster(%s)", r.Replacement), Run: func(context.Context) error {
-			n, old := e.Inv.Node(r.Replacement), e.Inv.Node(r.Node)
-			switch {
-			case n == nil:
-				return fmt.Errorf("no node %q in %s: add it (standby = true, a new server_name: a removed name is not readmitted for minutes)", r.Replacement, e.Inv.File)
-			case r.Replacement == r.Node:
-				return fmt.Errorf("the replacement must have a new server_name: nats-server does not readmit a removed peer's name for minutes; to bring %s itself back use restore-node", r.Node)
-			case n.Cluster != old.Cluster:
-				return fmt.Errorf("%s is in cluster %s, %s in %s: the replacement must join the same cluster", r.Replacement, n.Cluster, r.Node, old.Cluster)
-			}
-			return nil
-		}})
-	}
+	var checks []Check
 	checks = append(checks,
-		Check{Name: "metaLeader(domain)", Run: func(ctx context.Context) error { return metaLeader(e, r.domain).Run(ctx) }},
-		Check{Name: fmt.Sprintf("metaQuorumWithout(%s)", r.Node), Run: func(ctx context.Context) error {
-			return metaQuorumWithout(e, r.domain, r.Node).Run(ctx)
-		}},
+		metaLeader(e, r.domain),
+		metaQuorumWithout(e, r.domain, r.Node),
 		r.nodeDown(e),
 		r.streamsKeepQuorumWithout(e),
 		r.replicaPlacementPossible(e),

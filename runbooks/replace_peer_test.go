@@ -5,10 +5,10 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	njs "github.com/nats-io/nats.go/jetstream"
 
 	"github.com/dcctl/dcctl/internal/testcluster"
@@ -41,6 +41,26 @@ func (l *lab) peers(domain, stream string) ([]string, error) {
 		out = append(out, r.Name)
 	}
 	return out, nil
+}
+
+// TestReplacePeerSettles: the node's domain is settled first, so the
+// checks name it; a replacement must be another node of the same cluster.
+func TestReplacePeerSettles(t *testing.T) {
+	names, err := settledChecks(t, &ReplacePeer{Node: "bb_us_2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantChecks(t, names, "metaLeader(hub)", "metaQuorumWithout(bb_us_2)", "nodeDown(bb_us_2)", "streamsKeepQuorumWithout(bb_us_2)")
+	for rb, want := range map[*ReplacePeer]string{
+		{Node: "bb_us_9"}:                         `no node "bb_us_9"`,
+		{Node: "bb_us_2", Replacement: "us_1"}:    "must join the same cluster",
+		{Node: "bb_us_2", Replacement: "bb_us_2"}: "must have a new server_name",
+		{Node: "bb_us_2", Replacement: "bb_x"}:    `no node "bb_x"`,
+	} {
+		if _, err := settledChecks(t, rb); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want %q", rb.Target(), err, want)
+		}
+	}
 }
 
 func TestReplacePeer(t *testing.T) {
@@ -247,36 +267,5 @@ func TestRefusalsWithoutMetaLeader(t *testing.T) {
 	})
 	if _, err := l.info("hub", "bar"); err == nil {
 		t.Fatal("bar was restored by a refused run")
-	}
-}
-
-func TestRollingRestart(t *testing.T) {
-	l := newLab(t, spec())
-	l.stream("us", njs.StreamConfig{Name: "us", Subjects: []string{"us.>"}, Storage: njs.FileStorage, Replicas: 3}, 100)
-	before := map[string]*server.Server{}
-	for _, n := range []string{"us_1", "us_2", "us_3"} {
-		before[n] = l.c.Server(n)
-	}
-	if err := l.run(&RollingRestart{Cluster: "US"}, func(e *Env) { e.Confirm = func(string) error { return nil } }); err != nil {
-		t.Fatal(err)
-	}
-	for n, old := range before {
-		// testcluster starts a new server object for every start.
-		if s := l.c.Server(n); s == nil || s == old {
-			t.Errorf("%s was not restarted", n)
-		}
-	}
-	want := []string{"restart us_1", "restart us_2", "restart us_3"}
-	got := l.hosts.Calls()
-	slices.Sort(got)
-	if !slices.Equal(got, want) {
-		t.Fatalf("unit calls %v, want one restart each", got)
-	}
-	si, err := l.info("us", "us")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if si.State.Msgs != 100 || len(si.Cluster.Replicas) != 2 {
-		t.Fatalf("us after the restart: %+v %+v", si.State, si.Cluster)
 	}
 }

@@ -23,17 +23,34 @@ type RestoreNode struct {
 	last map[string]uint64
 }
 
-func (r *RestoreNode) Name() string   { return "restore-node" }
+func (r *RestoreNode) Name() string { return "restore-node" }
+
+// Describe is the runbook's entry in `dcctl runbook list`.
+func (r *RestoreNode) Describe() Description {
+	return Description{
+		Name: "restore-node", Command: "dcctl runbook", Usage: "restore-node NODE [--force]",
+		Short: "bring a stopped or failed node back: re-provision it if its files drifted, start it, wait until it is whole",
+		Pre:   []string{"the inventory knows NODE", "NODE's state is known from its host's systemd (an unreachable host is refused: it may be partitioned, not down); a unit that runs while NODE is not a current meta peer is refused unless --force", "the last sequence of every stream of its domain (when the domain can list them)", "whether its files drifted from the inventory (provision plan)"},
+		Steps: []string{"re-provision NODE (only when drifted)", "start its unit"},
+		Post:  []string{"NODE healthy, a current meta peer, its stream replicas current (the provision health gate)", "no stream behind its recorded last sequence"},
+	}
+}
+
 func (r *RestoreNode) Target() string { return r.Node }
 
+// Settle asserts the inventory knows Node.
+func (r *RestoreNode) Settle(e *Env) error {
+	if e.Inv.Node(r.Node) == nil {
+		return unknownNode(e, r.Node)
+	}
+	return nil
+}
+
 func (r *RestoreNode) PreChecks(e *Env) []Check {
+	r.last = map[string]uint64{}
 	return []Check{
-		inventoryKnows(e, r.Node),
 		r.nodeStateKnown(e),
-		{Name: "lastSequences(domain)", Run: func(ctx context.Context) error {
-			r.last = map[string]uint64{}
-			return recordLastSeqs(e, r.domain(e), r.last, true).Run(ctx)
-		}},
+		recordLastSeqs(e, r.domain(e), r.last, true),
 		{Name: fmt.Sprintf("filesMatchInventory(%s)", r.Node), Run: func(ctx context.Context) error {
 			// Read-only: a drift is not a refusal, it adds the re-provision step.
 			d, err := e.Hosts.Drift(ctx, r.Node)

@@ -28,6 +28,18 @@ type RestoreStream struct {
 
 func (r *RestoreStream) Name() string { return "restore-stream" }
 
+// Describe is the runbook's entry in `dcctl runbook list`.
+func (r *RestoreStream) Describe() Description {
+	return Description{
+		Name: "restore-stream", Command: "dcctl runbook", Usage: "restore-stream --from DIR [--domain D] [--replicas N] [--tag TAG]...",
+		Short: "recreate a stream from a backup and prove it holds what the manifest says",
+		Pre: []string{"the backup and its manifest validate", "the target domain has a meta leader and quorum", "no stream of that name in the domain (unless this backup's restore mark is on it)",
+			"no stream of any reachable domain captures an overlapping subject", "enough online servers for the replicas (carrying every --tag)"},
+		Steps: []string{"restore, marked with the archive's sha256 (as R1 when more replicas are wanted; confirmed when fewer than the backup's)", "scale to N replicas (lowering is confirmed), wait until current"},
+		Post:  []string{"replicas current (on tagged servers with --tag); the manifest's range holds exactly its messages (growth allowed); consumers back"},
+	}
+}
+
 func (r *RestoreStream) Target() string {
 	if r.manifest != nil {
 		return fmt.Sprintf("stream %s from %s to domain %s as R%d", r.manifest.Stream, r.From, r.domain(), r.replicas())
@@ -54,26 +66,23 @@ func (r *RestoreStream) replicas() int {
 
 func (r *RestoreStream) stream() string { return r.manifest.Stream }
 
+// Settle reads the backup: its manifest names the stream, and the target
+// domain unless --domain does, which some cluster must serve.
+func (r *RestoreStream) Settle(e *Env) error {
+	m, _, err := ReadManifest(r.From)
+	if err != nil {
+		return err
+	}
+	r.manifest = m
+	e.Journal.Baseline("manifest", m.Baseline)
+	return knownDomain(e, r.domain())
+}
+
 func (r *RestoreStream) PreChecks(e *Env) []Check {
-	n := 0
+	n := r.replicas()
 	return []Check{
-		{Name: fmt.Sprintf("backupValidates(%s)", r.From), Run: func(context.Context) error {
-			m, _, err := ReadManifest(r.From)
-			if err != nil {
-				return err
-			}
-			r.manifest = m
-			n = r.replicas()
-			e.Journal.Baseline("manifest", m.Baseline)
-			return nil
-		}},
-		{Name: "inventoryHasDomain(target)", Run: func(ctx context.Context) error {
-			return inventoryHasDomain(e, r.domain()).Run(ctx)
-		}},
-		{Name: "metaLeader(target)", Run: func(ctx context.Context) error {
-			return metaLeader(e, r.domain()).Run(ctx)
-		}},
-		{Name: "streamNameFree(target)", Run: func(ctx context.Context) error {
+		metaLeader(e, r.domain()),
+		{Name: fmt.Sprintf("streamNameFree(%s)", r.stream()), Run: func(ctx context.Context) error {
 			nc, err := e.nats(ctx)
 			if err != nil {
 				return err
@@ -103,7 +112,7 @@ func (r *RestoreStream) PreChecks(e *Env) []Check {
 		{Name: "noSubjectOverlap(all domains)", Run: func(ctx context.Context) error {
 			return r.noSubjectOverlap(ctx, e)
 		}},
-		{Name: "enoughServers(target)", Run: func(ctx context.Context) error {
+		{Name: fmt.Sprintf("enoughServers(%s)", r.domain()), Run: func(ctx context.Context) error {
 			if r.exists != nil {
 				return nil // restored by an earlier run
 			}

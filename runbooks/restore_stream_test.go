@@ -53,6 +53,17 @@ func TestBackupRestore(t *testing.T) {
 		wantRefused(t, l.run(&Backup{Stream: "us", Domain: "us", Dir: dir}), "already holds a finished backup")
 	})
 
+	t.Run("restore settles on the backup's stream and domain", func(t *testing.T) {
+		names, err := settledChecks(t, &RestoreStream{From: dir})
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantChecks(t, names, "metaLeader(us)", "streamNameFree(us)", "enoughServers(us)")
+		if _, err := settledChecks(t, &RestoreStream{From: dir, Domain: "emea"}); err == nil || !strings.Contains(err.Error(), `domain "emea"`) {
+			t.Errorf("restore into a domain no cluster serves: %v", err)
+		}
+	})
+
 	t.Run("restore over the existing stream is refused", func(t *testing.T) {
 		l.publish("us", "us.>", 1) // now it differs from the backup
 		wantRefused(t, l.run(&RestoreStream{From: dir}), "exists in domain")

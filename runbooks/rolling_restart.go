@@ -24,6 +24,17 @@ type RollingRestart struct {
 
 func (r *RollingRestart) Name() string { return "rolling-restart" }
 
+// Describe is the runbook's entry in `dcctl runbook list`.
+func (r *RollingRestart) Describe() Description {
+	return Description{
+		Name: "rolling-restart", Command: "dcctl runbook", Usage: "rolling-restart [--cluster C]",
+		Short: "restart every node of a cluster (or all clusters) one at a time behind the health gate",
+		Pre:   []string{"every node's host is reachable and its unit active", "each domain has a meta leader", "the last sequence of every stream"},
+		Steps: []string{"per node: gate (it can go down safely), restart, gate (healthy, current, replicas current)"},
+		Post:  []string{"every node healthy and a current meta peer; every stream current (none lost quorum) and not behind its recorded last sequence"},
+	}
+}
+
 func (r *RollingRestart) Target() string {
 	if r.Cluster == "" {
 		return "all clusters"
@@ -41,49 +52,22 @@ func (r *RollingRestart) clusters(e *Env) []*inventory.Cluster {
 	return nil
 }
 
+// Settle asserts the inventory knows Cluster (when one is named).
+func (r *RollingRestart) Settle(e *Env) error { return knownCluster(e, r.clusters(e), r.Cluster) }
+
 func (r *RollingRestart) PreChecks(e *Env) []Check {
-	checks := []Check{{Name: "inventoryKnowsCluster", Run: func(context.Context) error {
-		if len(r.clusters(e)) == 0 {
-			return fmt.Errorf("no cluster %q in %s", r.Cluster, e.Inv.File)
-		}
-		return nil
-	}}}
+	var checks []Check
 	r.last = map[string]map[string]uint64{}
 	for _, cl := range r.clusters(e) {
 		r.last[cl.Domain] = map[string]uint64{}
 		checks = append(checks, metaLeader(e, cl.Domain), recordLastSeqs(e, cl.Domain, r.last[cl.Domain], false))
 		for _, n := range cl.Active() {
-			checks = append(checks, Check{Name: fmt.Sprintf("unitActive(%s)", n.Name), Run: func(ctx context.Context) error {
-				state, err := e.Hosts.UnitState(ctx, n.Name)
-				if err != nil {
-					return err
-				}
-				if state != "active" {
-					return fmt.Errorf("%s's unit is %s: a rolling restart keeps the cluster whole only if it starts whole; bring it back first (dcctl runbook restore-node %s)", n.Name, state, n.Name)
-				}
-				return nil
-			}})
+			checks = append(checks, unitActive(e, n.Name))
 		}
 		checks = append(checks, Check{Name: fmt.Sprintf("restartOrder(%s)", cl.Name), Run: func(ctx context.Context) error {
-			nc, err := e.nats(ctx)
-			if err != nil {
-				return err
-			}
-			m, err := nc.Meta(ctx, cl.Domain)
-			if err != nil {
-				return err
-			}
-			var leader *inventory.Node
-			for _, n := range cl.Active() {
-				if n.Name == m.Leader {
-					leader = n
-					continue
-				}
-				r.order = append(r.order, n)
-			}
-			if leader != nil {
-				r.order = append(r.order, leader)
-			}
+			// The meta leader last: the cluster then elects a new leader
+			// once, not at every step.
+			r.order = append(r.order, e.Session.LeaderLast(ctx, cl.Domain, cl.Active())...)
 			return nil
 		}})
 	}

@@ -38,6 +38,19 @@ type RotatePasswords struct {
 
 func (r *RotatePasswords) Name() string { return "rotate-passwords" }
 
+// Describe is the runbook's entry in `dcctl runbook list`.
+func (r *RotatePasswords) Describe() Description {
+	return Description{
+		Name: "rotate-passwords", Command: "dcctl runbook", Usage: "rotate-passwords [--user U] [--finish] [--replace-lost]",
+		Short: "new NATS passwords rolled out behind the gates; the old ones keep working until --finish, the leaf links stay up",
+		Pre:   []string{"the users are in the inventory, not from DCCTL_PASSWORD_*, no <user>-next in the inventory", "no rotation finishing (begin) / a rotation under way (--finish)", "every host reachable"},
+		Steps: []string{"begin: new passwords saved (the old file kept as .previous); every server accepts <user>-next with the new password (reload); leaf remotes log in as <user>-next (gated restarts)",
+			"--finish: the user's own name takes the new password (reload; clients still on the old one are cut off); leaf remotes back on the user's name; the companion dropped, .previous removed",
+			"--replace-lost: new passwords for the users missing from the secrets file, saved and rolled out at once"},
+		Post: []string{"every leaf node has its leafnode links, one per account (its /leafz)", "nothing left for provision to change"},
+	}
+}
+
 func (r *RotatePasswords) Target() string {
 	who := "every user"
 	if len(r.Users) > 0 {
@@ -53,6 +66,10 @@ func (r *RotatePasswords) Target() string {
 }
 
 func (r *RotatePasswords) sec(e *Env) *inventory.Secrets { return e.Session.Secrets }
+
+// Settle has nothing to find: the users are checked against the inventory
+// and the secrets file by the pre-checks.
+func (r *RotatePasswords) Settle(*Env) error { return nil }
 
 func (r *RotatePasswords) PreChecks(e *Env) []Check {
 	return []Check{

@@ -89,6 +89,11 @@ func Run(ctx context.Context, e *Env, rb Runbook) (err error) {
 	}()
 
 	log.printf("pre-checks:\n")
+	// The target first: the checks are built for what it settled on.
+	target := Check{Name: "target", Run: func(context.Context) error { return rb.Settle(e) }}
+	if err := runCheck(ctx, log, j, "pre-check", target); err != nil {
+		return &RefusedError{Check: target.Name, Err: err}
+	}
 	for _, c := range rb.PreChecks(e) {
 		if err := runCheck(ctx, log, j, "pre-check", c); err != nil {
 			if ctx.Err() != nil {

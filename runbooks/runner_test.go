@@ -18,6 +18,8 @@ type twoSteps struct {
 
 func (r *twoSteps) Name() string           { return "two-steps" }
 func (r *twoSteps) Target() string         { return "nothing" }
+func (r *twoSteps) Describe() Description  { return Description{Name: r.Name()} }
+func (r *twoSteps) Settle(*Env) error      { return nil }
 func (r *twoSteps) PreChecks(*Env) []Check { return nil }
 func (r *twoSteps) PostChecks(*Env) []Check {
 	return []Check{{Name: "post", Run: func(context.Context) error { r.ran = append(r.ran, "post"); return nil }}}

@@ -37,6 +37,20 @@ type Upgrade struct {
 
 func (u *Upgrade) Name() string { return "upgrade" }
 
+// Describe is the runbook's entry in `dcctl runbook list`.
+func (u *Upgrade) Describe() Description {
+	return Description{
+		Name: "upgrade", Command: "dcctl runbook", Usage: "upgrade --binary FILE [--cluster C] [--allow-downgrade] | --rollback",
+		Short: "roll a new nats-server release through the deployment behind the gates (hub before leaves, meta leader last), or back",
+		Pre: []string{"the new binary's release, read from its Go build information (not run)", "every node's unit active",
+			"no server runs a newer minor release (unless --allow-downgrade); --rollback: the nodes keeping a .previous binary of another release",
+			"the binary's architecture is every host's", "each domain has a meta leader and quorum, every stream current", "baseline of every stream"},
+		Steps: []string{"stage: the binary uploaded to <install_path>.next on every host, verified and run with --version; nothing running touched",
+			"per node, hub clusters first (--rollback: leaves first), the meta leader last: gate, meta step-down if it leads, lame-duck stop, swap (the old binary kept as .previous), start, gate (healthy, current meta peer, replicas current, /varz the new release)"},
+		Post: []string{"every node reports the release it should run", "every node healthy, a current meta peer", "every stream current; its recorded messages intact (the proof used is named)"},
+	}
+}
+
 func (u *Upgrade) Target() string {
 	what := "nats-server " + u.Binary
 	if u.Rollback {
@@ -68,14 +82,12 @@ func (u *Upgrade) nodes(e *Env) []*inventory.Node {
 	return out
 }
 
+// Settle asserts the inventory knows Cluster (when one is named).
+func (u *Upgrade) Settle(e *Env) error { return knownCluster(e, u.clusters(e), u.Cluster) }
+
 func (u *Upgrade) PreChecks(e *Env) []Check {
 	u.want, u.order, u.baselines = map[string]string{}, nil, map[string][]*jetstream.Baseline{}
-	checks := []Check{{Name: "inventoryKnowsCluster", Run: func(context.Context) error {
-		if len(u.clusters(e)) == 0 {
-			return fmt.Errorf("no cluster %q in %s", u.Cluster, e.Inv.File)
-		}
-		return nil
-	}}}
+	var checks []Check
 	if !u.Rollback {
 		checks = append(checks, u.binaryRelease())
 	}

@@ -9,7 +9,7 @@ import (
 func backupCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "backup",
-		Usage:     "snapshot a file stream with its consumers into DIR, with a manifest (state, digest, source domain)",
+		Usage:     summary(&runbooks.Backup{}),
 		ArgsUsage: "STREAM [INVENTORY]",
 		Description: "Runs the backup runbook: checks the stream exists and is file-backed (nats-server\n" +
 			"cannot snapshot memory streams), reads every message for a digest, snapshots the\n" +

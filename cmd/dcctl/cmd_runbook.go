@@ -35,7 +35,7 @@ func runbookCommand() *cli.Command {
 			},
 			{
 				Name:      "replace-peer",
-				Usage:     "move every stream replica off a dead node; optionally remove it for good and start a replacement",
+				Usage:     summary(&runbooks.ReplacePeer{}),
 				ArgsUsage: "NODE [INVENTORY]",
 				Flags: runbookFlags(
 					&cli.StringFlag{Name: "replacement", Usage: "provision and start `NEWNODE` (a node of the same cluster in the inventory, usually standby = true) first"},
@@ -52,7 +52,7 @@ func runbookCommand() *cli.Command {
 			},
 			{
 				Name:      "expand-stream",
-				Usage:     "raise a stream's replica count and prove the data is unchanged",
+				Usage:     summary(&runbooks.ExpandStream{}),
 				ArgsUsage: "STREAM [INVENTORY]",
 				Flags: runbookFlags(
 					domainFlag(true),
@@ -69,7 +69,7 @@ func runbookCommand() *cli.Command {
 			},
 			{
 				Name:      "restore-stream",
-				Usage:     "recreate a stream from a dcctl backup and prove it matches the manifest",
+				Usage:     summary(&runbooks.RestoreStream{}),
 				ArgsUsage: "[INVENTORY]",
 				Flags: runbookFlags(
 					&cli.StringFlag{Name: "from", Required: true, Usage: "backup `DIR` written by dcctl backup"},
@@ -86,7 +86,7 @@ func runbookCommand() *cli.Command {
 			},
 			{
 				Name:      "restore-node",
-				Usage:     "bring a stopped node back (re-provisioned first if its files drifted) and wait until it is whole",
+				Usage:     summary(&runbooks.RestoreNode{}),
 				ArgsUsage: "NODE [INVENTORY]",
 				Flags: runbookFlags(
 					&cli.BoolFlag{Name: "force", Usage: "go on although NODE's unit is active while it is not a current member of its cluster (cut off by a partition, or stuck): it may be re-provisioned while serving clients"},
@@ -101,7 +101,7 @@ func runbookCommand() *cli.Command {
 			},
 			{
 				Name:      "rolling-restart",
-				Usage:     "restart every node one at a time behind the health gate",
+				Usage:     summary(&runbooks.RollingRestart{}),
 				ArgsUsage: "[INVENTORY]",
 				Flags:     runbookFlags(&cli.StringFlag{Name: "cluster", Usage: "only this `CLUSTER` (default: all, one cluster after the other)"}),
 				Action: func(c *cli.Context) error {
@@ -113,7 +113,7 @@ func runbookCommand() *cli.Command {
 			},
 			{
 				Name:      "upgrade",
-				Usage:     "roll a new nats-server release through the deployment behind the gates, or back",
+				Usage:     summary(&runbooks.Upgrade{}),
 				ArgsUsage: "[INVENTORY]",
 				Description: "Reads the new binary's release from its Go build information (it is not run\n" +
 					"here) and refuses (exit 2) a release older by a minor or major release than a\n" +
@@ -163,7 +163,7 @@ func runbookCommand() *cli.Command {
 			},
 			{
 				Name:      "rotate-passwords",
-				Usage:     "new NATS passwords, rolled out behind the gates; the old ones work until --finish",
+				Usage:     summary(&runbooks.RotatePasswords{}),
 				ArgsUsage: "[INVENTORY]",
 				Description: "Without --finish: new passwords are saved in the secrets file (the file as it was is\n" +
 					"kept as <secrets>.previous), every server accepts a companion user <USER>-next with\n" +
@@ -203,6 +203,10 @@ func runbookCommand() *cli.Command {
 		},
 	}
 }
+
+// summary is a runbook's one line, as it describes itself: the CLI's help,
+// `runbook list` and docs/runbooks.md say the same (TestRunbooksDescribeThemselves).
+func summary(rb runbooks.Runbook) string { return rb.Describe().Short }
 
 // runbookFlags are the flags every runbook takes, then its own.
 func runbookFlags(own ...cli.Flag) []cli.Flag {
@@ -302,7 +306,7 @@ func runRunbookList(c *cli.Context) error {
 		if i > 0 {
 			fmt.Fprintln(w)
 		}
-		fmt.Fprintf(w, "%s\n  %s\n", d.Usage, d.Short)
+		fmt.Fprintf(w, "%s %s\n  %s\n", d.Command, d.Usage, d.Short)
 		tw := pretty.NewWriter()
 		st := pretty.StyleDefault
 		st.Options = pretty.OptionsNoBordersAndSeparators
