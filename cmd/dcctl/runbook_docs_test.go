@@ -11,8 +11,8 @@ import (
 
 // TestRunbooksDescribeThemselves: each runbook's own description is what
 // the CLI's help, `runbook list`, README's command list and
-// docs/runbooks.md say of it: its usage heads its section in the docs,
-// with its summary as the section's first line.
+// docs/runbooks.md say of it: its usage is in the docs' command list and
+// heads its section there, with its summary as the section's first line.
 func TestRunbooksDescribeThemselves(t *testing.T) {
 	read := func(path string) string {
 		data, err := os.ReadFile(filepath.Join("..", "..", path))
@@ -49,6 +49,9 @@ func TestRunbooksDescribeThemselves(t *testing.T) {
 		}
 		if !found {
 			t.Errorf("README's command list has no line %q", line)
+		}
+		if !strings.Contains(docs, "\n"+line+"\n") {
+			t.Errorf("docs/runbooks.md's command list has no line %q", line)
 		}
 		heading := "## " + d.Usage + "\n\n*" + strings.ToUpper(d.Short[:1]) + d.Short[1:] + ".*"
 		if !strings.Contains(docs, heading) {
