@@ -297,6 +297,31 @@ func waitStreamCurrent(ctx context.Context, e *Env, domain, stream string, n int
 	return nil
 }
 
+// waitStream reads stream (up to the env's timeout) until done accepts its
+// state; done may report progress. The error names the stream and the wait.
+func waitStream(ctx context.Context, e *Env, domain, stream string, done func(*jetstream.StreamState) error) error {
+	nc, err := e.nats(ctx)
+	if err != nil {
+		return err
+	}
+	wctx, cancel := context.WithTimeout(ctx, e.timeout())
+	defer cancel()
+	err = jetstream.Poll(wctx, jetstream.PollInterval, func() error {
+		st, err := nc.Stream(wctx, domain, stream)
+		if err != nil {
+			return err
+		}
+		return done(st)
+	})
+	switch {
+	case err == nil:
+		return nil
+	case ctx.Err() != nil:
+		return ctx.Err()
+	}
+	return fmt.Errorf("stream %s (waited %s): %w", stream, e.timeout(), err)
+}
+
 // allStreamsCurrent asserts every stream of domain is whole.
 func allStreamsCurrent(e *Env, domain string) Check {
 	return Check{Name: fmt.Sprintf("allStreamsCurrent(%s)", domain), Run: func(ctx context.Context) error {

@@ -99,30 +99,17 @@ func placeByTags(ctx context.Context, e *Env, domain, stream string, tags []stri
 	if err := nc.SetPlacementTags(ctx, domain, stream, tags); err != nil {
 		return err
 	}
-	wctx, cancel := context.WithTimeout(ctx, e.timeout())
-	defer cancel()
-	err = jetstream.Poll(wctx, jetstream.PollInterval, func() error {
-		st, err := nc.Stream(wctx, domain, stream)
-		if err != nil {
-			return err
-		}
+	return waitStream(ctx, e, domain, stream, func(st *jetstream.StreamState) error {
 		bad := untagged(e, st, tags)
 		if len(bad) == 0 && st.Current() == nil {
 			return nil
 		}
 		progress(fmt.Sprintf("stream %s: moving to servers tagged %s (replicas %s)", stream, strings.Join(tags, " and "), strings.Join(st.Peers(), ", ")))
 		if len(bad) > 0 {
-			return fmt.Errorf("replicas still on %s", strings.Join(bad, ", "))
+			return fmt.Errorf("not placed by tags %s: replicas still on %s", strings.Join(tags, " and "), strings.Join(bad, ", "))
 		}
 		return st.Current()
 	})
-	if err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		return fmt.Errorf("stream %s not placed by tags %s (waited %s): %w", stream, strings.Join(tags, " and "), e.timeout(), err)
-	}
-	return nil
 }
 
 // setReplicasAfterMove changes stream's replica count once a placement move

@@ -411,28 +411,11 @@ func waitMetaPeer(ctx context.Context, e *Env, domain, server string, present bo
 // that is still online is not dropped at once: the group first places and
 // catches up its replacement, then lets it go.
 func waitStreamWithout(ctx context.Context, e *Env, domain, stream, server string, progress func(string)) error {
-	nc, err := e.nats(ctx)
-	if err != nil {
-		return err
-	}
-	wctx, cancel := context.WithTimeout(ctx, e.timeout())
-	defer cancel()
-	err = jetstream.Poll(wctx, jetstream.PollInterval, func() error {
-		st, err := nc.Stream(wctx, domain, stream)
-		if err != nil {
-			return err
-		}
+	return waitStream(ctx, e, domain, stream, func(st *jetstream.StreamState) error {
 		if !st.HasPeer(server) {
 			return nil
 		}
 		progress(fmt.Sprintf("stream %s: waiting for %s to leave (replicas %s)", stream, server, strings.Join(st.Peers(), ", ")))
 		return fmt.Errorf("still has a replica on %s", server)
 	})
-	if err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		return fmt.Errorf("stream %s (waited %s): %w", stream, e.timeout(), err)
-	}
-	return nil
 }

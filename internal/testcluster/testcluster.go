@@ -184,8 +184,11 @@ func Start(t testing.TB, path string) *Cluster {
 			c.Start(n.Name)
 		}
 	}
+	// A deadline, not a wait: on a quiet machine the leaders are there in
+	// seconds, on one loaded by other test runs an election of servers
+	// started together took over a minute.
 	for _, cl := range inv.Clusters {
-		c.WaitMetaLeader(cl.Domain, 60*time.Second)
+		c.WaitMetaLeader(cl.Domain, 3*time.Minute)
 	}
 	return c
 }
