@@ -212,9 +212,7 @@ func (o *otherDeployment) onHosts(t *testing.T, cmd func(otherNode) string) map[
 	var wg sync.WaitGroup
 	outs, errs := map[string]string{}, []string{}
 	for _, n := range o.nodes {
-		wg.Add(1)
-		go func(n otherNode) {
-			defer wg.Done()
+		wg.Go(func() {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()
 			out, err := trySSH(ctx, "root", n.Host, cmd(n))
@@ -224,7 +222,7 @@ func (o *otherDeployment) onHosts(t *testing.T, cmd func(otherNode) string) map[
 			if err != nil {
 				errs = append(errs, fmt.Sprintf("%s: %v", n.Name, err))
 			}
-		}(n)
+		})
 	}
 	wg.Wait()
 	if len(errs) > 0 {

@@ -29,7 +29,7 @@ echo "== fuzz (bounded)"
 go test -run '^$' -fuzz '^FuzzParse$' -fuzztime 10s ./inventory
 go test -run '^$' -fuzz '^FuzzParseFacts$' -fuzztime 10s ./provision
 # parsers of what hosts send back, and the redaction in front of the operator
-for target in FuzzParseUnitShow:provision FuzzRedactConfig:provision FuzzConfigChange:provision \
+for target in FuzzParseUnitShow:provision FuzzRedactConfig:provision FuzzConfigChange:provision FuzzUnifiedDiff:provision \
 	FuzzExitError:remote FuzzRedact:inventory FuzzParseResult:lock; do
 	go test -run '^$' -fuzz "^${target%%:*}\$" -fuzztime 3s "./${target#*:}"
 done
