@@ -22,6 +22,12 @@ import (
 // each look is an SSH round trip per server of the domain.
 const gatePoll = 300 * time.Millisecond
 
+// nodePoll is how often a wait on one node's state (/healthz, its meta
+// peer, its leafnode links) looks again. A cluster's nodes come up within a
+// second or two of each other: a coarser poll adds up to its own period to
+// every wait, and the waits follow one another.
+const nodePoll = 100 * time.Millisecond
+
 // GateBefore waits (up to timeout) until node can go down without its
 // domain losing meta quorum or any stream losing its only current copies.
 // warn, if not nil, hears about the outages it allows (an R1 stream on node
@@ -67,7 +73,7 @@ func (s *Session) GateAfter(ctx context.Context, node string, timeout time.Durat
 	}
 	say("healthz 200; waiting to be a current meta peer")
 	mon := s.Monitor()
-	if err := jetstream.Poll(ctx, gatePoll, func() error { return mon.MetaPeerCurrent(ctx, domain, node) }); err != nil {
+	if err := jetstream.Poll(ctx, nodePoll, func() error { return mon.MetaPeerCurrent(ctx, domain, node) }); err != nil {
 		return fmt.Errorf("%s is not back as a current meta peer of domain %s (waited %s): %w", node, domain, timeout, err)
 	}
 	// Right after a restart a stream's leader may not answer yet: retry
@@ -136,7 +142,7 @@ func waitReplicaCurrent(ctx context.Context, mon jetstream.Monitor, domain, stre
 
 // WaitHealthz polls node's /healthz until it answers 200 or ctx ends.
 func (s *Session) WaitHealthz(ctx context.Context, node string) error {
-	err := jetstream.Poll(ctx, gatePoll, func() error {
+	err := jetstream.Poll(ctx, nodePoll, func() error {
 		code, err := s.Healthz(ctx, node, "/healthz")
 		switch {
 		case err != nil:

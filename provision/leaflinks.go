@@ -31,7 +31,7 @@ func (s *Session) WaitLeafLinks(ctx context.Context, node string, linked func(ac
 		return nil
 	}
 	hub := s.Inv.ClusterOf(n).LeafOf
-	err := jetstream.Poll(ctx, gatePoll, func() error {
+	err := jetstream.Poll(ctx, nodePoll, func() error {
 		up, err := s.leafAccounts(ctx, node)
 		if err != nil {
 			return err

@@ -53,7 +53,7 @@ func (s *Session) WaitMetaCurrent(ctx context.Context, node string) error {
 	}
 	domain := s.Inv.Domain(n)
 	mon := s.Monitor()
-	if err := jetstream.Poll(ctx, gatePoll, func() error { return mon.MetaPeerCurrent(ctx, domain, node) }); err != nil {
+	if err := jetstream.Poll(ctx, nodePoll, func() error { return mon.MetaPeerCurrent(ctx, domain, node) }); err != nil {
 		return fmt.Errorf("%s is not a current meta peer of domain %s: %w", node, domain, err)
 	}
 	return nil

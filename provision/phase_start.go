@@ -6,14 +6,15 @@ import (
 	"strings"
 )
 
-// startUnit enables and starts a first install (or a node found down).
+// startUnit starts a first install (enabled by the install script,
+// enableUnit) or a node found down.
 type startUnit struct{}
 
 func (startUnit) Title() string              { return "start the unit" }
 func (startUnit) ShouldRun(p *HostPlan) bool { return p.Action == ActionStart }
 
 func (startUnit) Script(h *hostRun) string {
-	return "systemctl enable --now " + shellQuote(h.unit())
+	return "systemctl start " + shellQuote(h.unit())
 }
 
 func (startUnit) Explain(ctx context.Context, h *hostRun, stderr string) error {
@@ -21,5 +22,5 @@ func (startUnit) Explain(ctx context.Context, h *hostRun, stderr string) error {
 }
 
 func (startUnit) Done(h *hostRun, _ string) {
-	h.say("enabled and started " + h.unit() + " (" + strings.Join(h.p.Why, "; ") + ")")
+	h.say("started " + h.unit() + " (" + strings.Join(h.p.Why, "; ") + ")")
 }

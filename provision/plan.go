@@ -18,7 +18,7 @@ type Action string
 
 const (
 	ActionNone    Action = ""
-	ActionStart   Action = "start"   // enable --now: first install, or not running
+	ActionStart   Action = "start"   // enable (install script), then start: first install, or not running
 	ActionReload  Action = "reload"  // SIGHUP: every changed option is hot-reloadable
 	ActionRestart Action = "restart" // rolling, behind the health gate
 )
