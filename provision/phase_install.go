@@ -8,7 +8,7 @@ import (
 )
 
 // installFiles renames every uploaded and checked file over its target,
-// then stamps the binary's sum for the next run's facts.
+// then stamps their sums for the next run's facts.
 type installFiles struct{}
 
 func (installFiles) Title() string { return "install files" }
@@ -33,13 +33,22 @@ func (installFiles) Script(h *hostRun) string {
 	// HUP/PIPE): they take microseconds, and stopping between two of them
 	// would leave a config that includes a file of the other generation.
 	s := "trap '' INT TERM HUP PIPE\n" + strings.Join(mv, " &&\n") + " || return 1\ntrap - INT TERM HUP PIPE"
-	if b := stagedBinary(h.p); b != nil && !h.p.Upgrade {
-		// The sums stamp is a cache: failing to write it only costs the
-		// next run a hash.
-		sums := sumsPath(h.s.Inv)
-		s += fmt.Sprintf("\n{ printf '%%s %%s %%s\\n' \"$(stat -c '%[2]s' %[1]s)\" %[3]s %[1]s > %[4]s && mv -f %[4]s %[5]s; } 2>/dev/null || rm -f %[4]s",
-			shellQuote(b.File.Path), statSignature, b.File.SHA256, shellQuote(sums+remote.TempSuffix), shellQuote(sums))
+	// The sums stamp is a cache: failing to write it only costs the next
+	// run a hash. It gets a line for every file installed now (the next
+	// facts then hash none of them) and keeps the lines of the others.
+	sums := sumsPath(h.s.Inv)
+	tmp := shellQuote(sums + remote.TempSuffix)
+	var installed, lines []string
+	for _, fc := range h.p.Files {
+		if fc.ModeOnly || (fc.File.Kind == "binary" && h.p.Upgrade) {
+			continue // an upgrade's binary is staged as .next: swapBinary puts it in place
+		}
+		q := shellQuote(fc.File.Path)
+		installed = append(installed, fc.File.Path)
+		lines = append(lines, fmt.Sprintf(`printf '%%s %%s %%s\n' "$(stat -c '%s' %s)" %s %s`, statSignature, q, fc.File.SHA256, q))
 	}
+	s += fmt.Sprintf("\n{ { [ ! -f %[1]s ] || installed=%[2]s awk 'BEGIN { n = split(ENVIRON[\"installed\"], a, \"\\n\"); for (i = 1; i <= n; i++) now[a[i]] = 1 } !(substr($0, index($0, \" \") + 66) in now)' %[1]s\n%[3]s\n} > %[4]s && mv -f %[4]s %[1]s; } 2>/dev/null || rm -f %[4]s",
+		shellQuote(sums), shellQuote(strings.Join(installed, "\n")), strings.Join(lines, "\n"), tmp)
 	return s
 }
 

@@ -144,10 +144,19 @@ func TestApplyRoundTripsFreshHost(t *testing.T) {
 				t.Fatalf("install: %v\n%s", err, log)
 			}
 			install := h.srv.Execs() - before
+			// The install enables the unit (enable reloads systemd); the
+			// first start, which every host of a new cluster makes at once,
+			// is a bare start.
+			if got := h.systemctlLog(t); !strings.Contains(got, "enable dcctl-test-natsd.service") || strings.Contains(got, "start") {
+				t.Errorf("systemctl calls of the install: %q, want the enable and no start", got)
+			}
 			if log, err := h.run(t, p, startPhases()...); err != nil {
 				t.Fatalf("start: %v\n%s", err, log)
 			}
 			total := h.srv.Execs() - before
+			if got := h.systemctlLog(t); !strings.HasSuffix(strings.TrimSpace(got), "start dcctl-test-natsd.service") || strings.Contains(got, "--now") {
+				t.Errorf("systemctl calls with the start: %q, want a bare start last", got)
+			}
 			t.Logf("commands run on a fresh host: %d to install (unit file left out), %d with the start", install, total)
 			if install != want[0] || total != want[1] {
 				t.Errorf("a fresh host ran %d commands to install and %d in all, want %d and %d", install, total, want[0], want[1])
@@ -196,14 +205,14 @@ func (r runStub) Run(context.Context, *hostRun) error { return r.fn() }
 
 // After an install and start, the next plan changes nothing; the marker
 // records the files in effect, and the sums stamp spares the next facts
-// the binary's hash.
+// every file's hash.
 func TestPhasesInstallThenNothingToDo(t *testing.T) {
 	h := newPhaseHost(t)
 	h.installed(t)
 	bin, conf := h.path("opt/acme/nats/bin/nats-server"), h.path("etc/acme/nats/nats-server.conf")
 	noTemps(t, bin, conf)
-	if got := h.systemctlLog(t); !strings.Contains(got, "enable --now dcctl-test-natsd.service") {
-		t.Errorf("systemctl calls %q lack the start", got)
+	if got := h.systemctlLog(t); !strings.Contains(got, "enable dcctl-test-natsd.service") || !strings.Contains(got, "start dcctl-test-natsd.service") {
+		t.Errorf("systemctl calls %q lack the enable or the start", got)
 	}
 	p := h.plan(t)
 	if p.Changed() {
@@ -215,8 +224,47 @@ func TestPhasesInstallThenNothingToDo(t *testing.T) {
 	}
 	assertMode(t, markerPath(h.s.Inv), 0o640)
 	stamp, err := os.ReadFile(sumsPath(h.s.Inv))
-	if err != nil || !strings.Contains(string(stamp), p.Desired[0].SHA256+" "+bin) {
-		t.Errorf("sums stamp %q (%v) lacks the binary's sum", stamp, err)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Every installed file is stamped, so that the next facts hash none.
+	for _, f := range p.Desired {
+		if strings.HasPrefix(f.Path, h.root) && !strings.Contains(string(stamp), f.SHA256+" "+f.Path+"\n") {
+			t.Errorf("sums stamp %q lacks %s", stamp, f.Path)
+		}
+	}
+}
+
+// A later install stamps the files it installs and keeps the other lines
+// of the stamp: the binary, not installed again, keeps its sum there.
+func TestPhaseInstallKeepsTheStampOfOtherFiles(t *testing.T) {
+	h := newPhaseHost(t)
+	h.installed(t)
+	bin, conf := h.path("opt/acme/nats/bin/nats-server"), h.path("etc/acme/nats/nats-server.conf")
+	before, _ := os.ReadFile(sumsPath(h.s.Inv))
+	binLine := ""
+	for _, l := range strings.Split(string(before), "\n") {
+		if strings.HasSuffix(l, " "+bin) {
+			binLine = l
+		}
+	}
+	if binLine == "" {
+		t.Fatalf("no stamp of the binary after the install: %q", before)
+	}
+	os.WriteFile(conf, []byte("# changed by hand\n"), 0o640)
+	p := h.plan(t)
+	if log, err := h.run(t, p, installPhases()...); err != nil {
+		t.Fatalf("install: %v\n%s", err, log)
+	}
+	after, _ := os.ReadFile(sumsPath(h.s.Inv))
+	var confSum string
+	for _, f := range p.Desired {
+		if f.Path == conf {
+			confSum = f.SHA256
+		}
+	}
+	if !strings.Contains(string(after), binLine+"\n") || !strings.Contains(string(after), " "+confSum+" "+conf+"\n") || strings.Count(string(after), " "+conf+"\n") != 1 {
+		t.Errorf("stamp after installing the config again:\n%s\nwant the binary's line kept and one line of the config with its new sum", after)
 	}
 }
 
