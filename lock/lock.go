@@ -331,9 +331,8 @@ func (l *Lock) take(ctx context.Context, h Host) (*Found, error) {
 		brk = "1"
 	}
 	script := l.guarded(fmt.Sprintf(`content=$(cat)
-now=$(date +%%s)
 if [ -f "$f" ]; then
-  age=$(( now - $(stat -c %%Y "$f") ))
+  age=$(( $(date +%%s) - $(stat -c %%Y "$f") ))
   if grep -qx %[1]s "$f"; then touch "$f"; echo state=acquired; exit 0; fi
   if [ %[2]s = 0 ] && [ "$age" -le %[3]d ]; then echo state=held; echo "age=$age"; sed 's/^/prev./' "$f"; exit 0; fi
   echo "age=$age"; sed 's/^/prev./' "$f"
@@ -368,7 +367,7 @@ echo state=acquired
 func (l *Lock) guarded(body string) string {
 	return fmt.Sprintf(`set -e
 f=%[1]s
-d=$(dirname "$f")
+d=${f%%/*}; d=${d:-/}
 [ -d "$d" ] || mkdir -p -m 755 "$d"
 exec 9>>"$f.mutex"
 flock -w 20 9 || { echo "another dcctl holds $f.mutex for over 20s" >&2; exit 1; }
