@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # bench/sim/run.sh: the simulation bench at several sizes, side by side in
 # one run, and its chart. Writes bench/results/sim.tsv (one row per size:
-# hosts fresh_s noop_s peak_rss_mb) and docs/sim-hosts.png. Needs root and
+# hosts fresh_s noop_s peak_rss_mb floor_s, the last the no-op's
+# one-round-trip floor from stderr) and docs/sim-hosts.png. Needs root and
 # gnuplot (Debian: gnuplot-nox). See docs/performance.md. PROFILES=DIR also
 # writes each run's CPU profile there (sim-N.fresh, sim-N.noop; go tool pprof).
 #
@@ -27,8 +28,10 @@ set ytics nomirror
 set y2tics
 set key top left
 set grid
+set datafile missing "-"
 plot "$TSV" using 1:2 with linespoints lw 2 title "fresh", \
      "" using 1:3 with linespoints lw 2 title "no-op", \
+     "" using 1:5 with linespoints lw 1 dt 3 title "no-op floor (dial + one round trip per host)", \
      "" using 1:4 axes x1y2 with linespoints lw 2 dt 2 title "peak RSS (right axis)"
 GP
 	echo "chart: $PNG"
@@ -41,11 +44,14 @@ fi
 bin=$(mktemp -d)/sim
 trap 'rm -rf "$(dirname "$bin")"' EXIT
 go build -o "$bin" ./bench/sim
-printf '# hosts\tfresh_s\tnoop_s\tpeak_rss_mb\n' > "$TSV"
+printf '# hosts\tfresh_s\tnoop_s\tpeak_rss_mb\tfloor_s\n' > "$TSV"
+err=$(dirname "$bin")/stderr
 for n in $SIZES; do
-	line=$("$bin" -hosts "$n" ${PROFILES:+-cpuprofile "$PROFILES/sim-$n"})
+	line=$("$bin" -hosts "$n" ${PROFILES:+-cpuprofile "$PROFILES/sim-$n"} 2>"$err") || { cat "$err" >&2; exit 1; }
+	cat "$err" >&2
 	echo "$line"
+	floor=$(sed -n 's/.*one-round-trip floor: \([0-9.]*\)s.*/\1/p' "$err")
 	# The line's fields come in a fixed order: hosts, fresh_s, noop_s, peak_rss_mb.
-	sed -E 's/[^0-9.,]//g; s/,/\t/g' <<<"$line" >> "$TSV"
+	printf '%s\t%s\n' "$(sed -E 's/[^0-9.,]//g; s/,/\t/g' <<<"$line")" "${floor:--}" >> "$TSV"
 done
 chart

@@ -139,6 +139,13 @@ func simulate(ctx context.Context, o simOptions) (*Result, error) {
 	if len(changed) > 0 {
 		return nil, fmt.Errorf("the second run was not a no-op: it changed %s", strings.Join(changed, ", "))
 	}
+	hcpu0 := hp.cpu()
+	floor, err := floorRun(ctx, invPath, o.Concurrency)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(o.Report, "sim: %d hosts, one-round-trip floor: %.2fs (simulated hosts' CPU %.1fs); no-op / floor = %.2f\n",
+		o.Hosts, floor.Seconds(), hp.cpu()-hcpu0, noop.Seconds()/floor.Seconds())
 	if o.MemProfile != "" {
 		if err := writeHeapProfile(o.MemProfile); err != nil {
 			return nil, err
