@@ -97,7 +97,7 @@ func (s *Secrets) BeginRotation(users []string) error {
 		if err != nil {
 			return err
 		}
-		h, err := bcrypt.GenerateFromPassword([]byte(p), bcryptCost)
+		h, err := bcrypt.GenerateFromPassword([]byte(p), generatedCost)
 		if err != nil {
 			return fmt.Errorf("hash password of user %s: %w", user, err)
 		}

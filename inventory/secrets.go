@@ -16,8 +16,18 @@ import (
 	"golang.org/x/crypto/bcrypt"
 )
 
-// bcryptCost is what nats-server's own `nats server passwd` uses.
+// bcryptCost is what nats-server's own `nats server passwd` uses: for a
+// password a person chose (the environment, a hand-edited secrets file).
 const bcryptCost = 11
+
+// generatedCost is the bcrypt cost of a password dcctl generated (24 random
+// bytes, 192 bits). A server compares the hash at every login, leafnode
+// links included, and at cost 11 that is ~0.1 s of its CPU: a hub that
+// many leaf nodes (re)connect to at once spends seconds per wave on it, its
+// logins time out, the links retry, and the hub never catches up (measured
+// on the 50-host lab: docs/performance.md). Against a secret of 192 random
+// bits the cost adds no strength: guessing it is out of reach at any cost.
+const generatedCost = bcrypt.MinCost
 
 // Secrets holds the NATS users' passwords. They never live in the inventory:
 // they come from DCCTL_PASSWORD_<USER> or from <inventory>.secrets.toml,
@@ -203,7 +213,11 @@ func readSecrets(inv *Inventory, getenv func(string) string, generate bool) (*Se
 			if err != nil {
 				return nil, err
 			}
-			e.Password, e.Bcrypt = p, ""
+			h, err := bcrypt.GenerateFromPassword([]byte(p), generatedCost)
+			if err != nil {
+				return nil, fmt.Errorf("hash password of user %s: %w", user, err)
+			}
+			e.Password, e.Bcrypt, e.Checked = p, string(h), hashChecked(p, string(h))
 			s.generated = append(s.generated, user)
 			s.dirty = true
 		}

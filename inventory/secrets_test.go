@@ -209,3 +209,44 @@ func TestSecretsNewUserIsAnAddition(t *testing.T) {
 		t.Fatalf("existing password changed or new one empty")
 	}
 }
+
+// A generated password (192 random bits) is hashed at bcrypt's lowest cost:
+// every login, leafnode links included, compares the hash on the server,
+// and at cost 11 a hub's CPU goes to the logins of its leaf nodes. A
+// password a person chose keeps cost 11; a rotation's new password is
+// generated, and cheap too.
+func TestSecretsGeneratedPasswordsHashCheaply(t *testing.T) {
+	inv, err := inventory.Load(writeInv(t, base))
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := func(k string) string {
+		if k == inventory.EnvVar("admin") {
+			return "a password someone chose"
+		}
+		return ""
+	}
+	s, err := inventory.PrepareSecrets(inv, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cost, err := bcrypt.Cost([]byte(s.Hash("app"))); err != nil || cost != bcrypt.MinCost {
+		t.Errorf("generated password of app: bcrypt cost %d (%v), want %d", cost, err, bcrypt.MinCost)
+	}
+	if bcrypt.CompareHashAndPassword([]byte(s.Hash("app")), []byte(s.Password("app"))) != nil {
+		t.Errorf("the hash of app's generated password does not match it")
+	}
+	if cost, err := bcrypt.Cost([]byte(s.Hash("admin"))); err != nil || cost != 11 {
+		t.Errorf("password of admin from the environment: bcrypt cost %d (%v), want 11", cost, err)
+	}
+	if err := s.Save(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.BeginRotation([]string{"app"}); err != nil {
+		t.Fatal(err)
+	}
+	_, next, _ := s.Companion("app")
+	if cost, err := bcrypt.Cost([]byte(next)); err != nil || cost != bcrypt.MinCost {
+		t.Errorf("rotation's new password of app: bcrypt cost %d (%v), want %d", cost, err, bcrypt.MinCost)
+	}
+}
