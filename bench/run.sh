@@ -27,7 +27,8 @@
 #             topology is up as a fresh provision waits for it: every /healthz
 #             200, every node a current meta peer as its leader sees it, every
 #             leaf node's leafnode links up (bench/floorwait polls the
-#             monitoring endpoints straight over HTTP); floor-healthz is when
+#             monitoring endpoints through port forwards of the SSH
+#             connections opened beforehand); floor-healthz is when
 #             every /healthz first answered 200 (the earlier, weaker finish);
 #   no-op     one short facts script (stat of the files and directories, the
 #             sums stamp, the unit's state) per host, one fresh OpenSSH
@@ -114,12 +115,14 @@ python_tar() {
 SSH_OPTS=()
 HOSTS=()   # every host address
 STARTED=() # addresses of nodes provision starts (not standby)
-HTTP=()    # their monitoring addresses
+NAMES=()   # their node names
+HTTP=()    # their monitoring addresses, as seen on the host
+FLOOR_PORT=${FLOOR_PORT:-27000} # first local port of the floor's forwards
 
 load_hosts() {
 	SSH_OPTS=(-i lab/id_ed25519 -o UserKnownHostsFile=lab/known_hosts -o StrictHostKeyChecking=yes
 		-o BatchMode=yes -o ConnectTimeout=10 -o LogLevel=ERROR)
-	HOSTS=() STARTED=() HTTP=()
+	HOSTS=() STARTED=() NAMES=() HTTP=()
 	local line host http standby
 	while read -r line; do
 		host=$(sed -n 's/.* ansible_host=\([^ ]*\).*/\1/p' <<<"$line")
@@ -128,6 +131,7 @@ load_hosts() {
 		HOSTS+=("$host")
 		if [[ $standby != true ]]; then
 			STARTED+=("$host")
+			NAMES+=("${line%% *}")
 			HTTP+=("$http")
 		fi
 	done < <(grep ' ansible_host=' "$WORK/hosts.ini")
@@ -252,8 +256,14 @@ floor_start() {
 	svc=$(var nats_service) store=$(var nats_store_dir)
 	on_all "systemctl kill -s KILL $svc 2>/dev/null; systemctl stop $svc; rm -rf $store/*"
 	cp=$(mktemp -d "$WORK/cp.XXXXXX")
+	# Each node's monitoring endpoint through a port forward of its SSH
+	# connection (it listens on 127.0.0.1 unless nats.monitoring = "host").
+	local i=0 at=()
 	for h in "${STARTED[@]}"; do
-		ssh "${SSH_OPTS[@]}" -o ControlMaster=yes -o ControlPath="$cp/$h" -o ControlPersist=120 -fN "root@$h"
+		ssh "${SSH_OPTS[@]}" -o ControlMaster=yes -o ControlPath="$cp/$h" -o ControlPersist=120 \
+			-L "127.0.0.1:$((FLOOR_PORT + i)):${HTTP[$i]}" -fN "root@$h"
+		at+=("${NAMES[$i]}=127.0.0.1:$((FLOOR_PORT + i))")
+		i=$((i + 1))
 	done
 	t0=$(now)
 	local pids=()
@@ -261,7 +271,7 @@ floor_start() {
 		ssh "${SSH_OPTS[@]}" -o ControlPath="$cp/$h" -n "root@$h" "systemctl start $svc" &
 		pids+=($!)
 	done
-	"$WORK/floorwait" "$INV" "$FLOOR_TIMEOUT" >"$WORK/floorwait.out" 2>"$WORK/log/$n-$r-floor-start.log" || ok=0
+	"$WORK/floorwait" "$INV" "$FLOOR_TIMEOUT" "${at[@]}" >"$WORK/floorwait.out" 2>"$WORK/log/$n-$r-floor-start.log" || ok=0
 	for h in "${pids[@]}"; do wait "$h"; done
 	t1=$(now)
 	if ((ok)); then

@@ -53,7 +53,7 @@ func write(invPath, renderDir string) error {
 		// Host key checking stays on: only the inventory's known_hosts is trusted.
 		sshArgs := "-o StrictHostKeyChecking=yes -o UserKnownHostsFile=" + n.SSH.KnownHosts
 		fmt.Fprintf(&b, "%s ansible_host=%s ansible_port=%d ansible_user=%s ansible_ssh_private_key_file=%s ansible_ssh_common_args=%s ansible_become=%t nats_http=%s nats_standby=%t\n",
-			n.Name, n.Host, n.SSH.Port, n.SSH.User, n.SSH.Key, strconv.Quote(sshArgs), n.SSH.Sudo, n.HTTPAddr(), n.Standby)
+			n.Name, n.Host, n.SSH.Port, n.SSH.User, n.SSH.Key, strconv.Quote(sshArgs), n.SSH.Sudo, inv.MonitorAddr(n), n.Standby)
 	}
 	fmt.Fprintf(&b, "\n[nats:vars]\nrender_dir=%s\nnats_binary=%s\nnats_install_path=%s\nnats_config_dir=%s\nnats_store_dir=%s\nnats_service=%s\nnats_user=%s\nnats_config=%s\nnats_leaf_remotes=%s\nnats_unit=%s\n",
 		renderDir, binary, inv.NATS.InstallPath, inv.NATS.ConfigDir, inv.NATS.StoreDir, inv.NATS.Service, inv.NATS.User, paths.Config, paths.LeafRemotes, paths.Unit)

@@ -4,7 +4,11 @@
 // every node's monitoring endpoint polled straight over HTTP (no SSH, kept-
 // alive connections), all nodes at once, every 50 ms.
 //
-//	floorwait INVENTORY TIMEOUT_SECONDS
+//	floorwait INVENTORY TIMEOUT_SECONDS [NODE=HOST:PORT ...]
+//
+// A NODE=HOST:PORT argument reads that node's endpoint there instead of at
+// its monitoring address: monitoring on 127.0.0.1 (the default) is reached
+// through an SSH port forward the caller opened.
 //
 // Done means, for every node that is not a standby: /healthz answers 200;
 // its domain's meta leader (the node whose /jsz names itself leader) lists it
@@ -33,9 +37,18 @@ import (
 )
 
 func main() {
-	if len(os.Args) != 3 {
-		fmt.Fprintln(os.Stderr, "usage: floorwait INVENTORY TIMEOUT_SECONDS")
+	if len(os.Args) < 3 {
+		fmt.Fprintln(os.Stderr, "usage: floorwait INVENTORY TIMEOUT_SECONDS [NODE=HOST:PORT ...]")
 		os.Exit(2)
+	}
+	at := map[string]string{}
+	for _, a := range os.Args[3:] {
+		node, addr, ok := strings.Cut(a, "=")
+		if !ok || node == "" || addr == "" {
+			fmt.Fprintf(os.Stderr, "floorwait: %q: want NODE=HOST:PORT\n", a)
+			os.Exit(2)
+		}
+		at[node] = addr
 	}
 	inv, err := inventory.Load(os.Args[1])
 	if err != nil {
@@ -49,7 +62,7 @@ func main() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(secs*float64(time.Second)))
 	defer cancel()
-	if missing := wait(ctx, inv); len(missing) > 0 {
+	if missing := wait(ctx, inv, at); len(missing) > 0 {
 		fmt.Fprintf(os.Stderr, "floorwait: not done after %s s:\n  %s\n", os.Args[2], strings.Join(missing, "\n  "))
 		os.Exit(1)
 	}
@@ -75,13 +88,16 @@ type metaView struct {
 
 // wait polls until every started node is done or ctx ends; it returns what
 // is still missing (nothing when done).
-func wait(ctx context.Context, inv *inventory.Inventory) []string {
+func wait(ctx context.Context, inv *inventory.Inventory, at map[string]string) []string {
 	var nodes []*node
 	for _, n := range inv.Nodes {
 		if n.Standby {
 			continue
 		}
-		nd := &node{name: n.Name, addr: n.HTTPAddr(), domain: inv.Domain(n)}
+		nd := &node{name: n.Name, addr: inv.MonitorAddr(n), domain: inv.Domain(n)}
+		if a, ok := at[n.Name]; ok {
+			nd.addr = a
+		}
 		for _, r := range inv.LeafRemotes(n) {
 			nd.accounts = append(nd.accounts, r.Account)
 		}
