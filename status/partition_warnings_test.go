@@ -31,3 +31,27 @@ func TestStaleLeaderPerSide(t *testing.T) {
 		t.Errorf("side warnings:\n%s", text)
 	}
 }
+
+// TestDiscountCut: a leader in a cut-off DC reaches only its own DC's peers,
+// whatever it still reports in the first seconds after the cut.
+func TestDiscountCut(t *testing.T) {
+	spec := testcluster.Other()
+	inv, err := inventory.Load(testcluster.WriteInventory(t, spec))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hub := spec.Clusters[0]
+	near, far := hub.Nodes[0].DC, hub.Nodes[len(hub.Nodes)-1].DC
+	var all []string
+	for _, n := range hub.Nodes {
+		all = append(all, n.Name)
+	}
+	r := &Report{DCs: []DC{{Name: near}, {Name: far, Cut: true}}, Domains: []*Domain{{Name: hub.Domain, Cluster: hub.Name, Views: []SideView{
+		{DC: far, MetaLeader: hub.Nodes[len(hub.Nodes)-1].Name, ClusterSize: 5, Quorum: 3, HealthyPeers: 5, healthy: all},
+		{DC: near, MetaLeader: hub.Nodes[0].Name, ClusterSize: 5, Quorum: 3, HealthyPeers: 5, healthy: all},
+	}}}}
+	discountCut(inv, r)
+	if got := r.Domains[0].Views; got[0].HealthyPeers != 2 || got[1].HealthyPeers != 3 {
+		t.Errorf("healthy peers per side after the cut: %s %d, %s %d; want 2 and 3", got[0].DC, got[0].HealthyPeers, got[1].DC, got[1].HealthyPeers)
+	}
+}

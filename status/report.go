@@ -227,6 +227,7 @@ func Collect(ctx context.Context, s *provision.Session, o Options) (*Report, err
 		}
 	}
 	r.DCs = dcSummary(r, o.Units)
+	discountCut(inv, r)
 	r.Warnings = warnings(inv, r)
 	r.Healthy = true
 	for _, w := range r.Warnings {

@@ -53,8 +53,10 @@ type SideView struct {
 	MetaLeader   string `json:"meta_leader"`
 	ClusterSize  int    `json:"cluster_size"`
 	Quorum       int    `json:"quorum"`
-	HealthyPeers int    `json:"healthy_peers"` // as that leader sees them
+	HealthyPeers int    `json:"healthy_peers"` // as that leader sees them, within its reach
 	Error        string `json:"error,omitempty"`
+
+	healthy []string // the healthy peers' names
 }
 
 // sideResult is every domain's per-DC monitoring view, and the
@@ -120,14 +122,17 @@ func collectSides(ctx context.Context, s *provision.Session, clusters []*invento
 					for _, p := range m.Peers {
 						if p.Healthy() {
 							v.HealthyPeers++
+							v.healthy = append(v.healthy, p.Name)
 						}
 					}
 					for _, n := range m.Responded {
 						sr.answered[n] = true
 					}
 					// A leader cut off from its majority still claims the
-					// role for a while: only one that has its quorum leads.
-					if m.HasLeader() && v.HealthyPeers >= m.Quorum {
+					// role, and reports its peers current, for a few
+					// seconds: only a leader whose own DC holds a quorum of
+					// the group is taken as the domain's.
+					if m.HasLeader() && v.HealthyPeers >= m.Quorum && len(m.Responded) >= m.Quorum {
 						sr.leader[cl.Domain] = m
 					}
 				}
@@ -227,3 +232,39 @@ const (
 	monitorAnswered = "answered"
 	monitorSilent   = "silent"
 )
+
+// discountCut recounts each side's healthy peers once the cut DCs are known:
+// a leader only reaches the peers of its own DC if that DC is cut off, else
+// those of the DCs not cut off. Right after a cut, nats-server still reports
+// the peers beyond it current for a few seconds; counting them would say a
+// leader without its majority can administer JetStream.
+func discountCut(inv *inventory.Inventory, r *Report) {
+	cut := map[string]bool{}
+	for _, dc := range r.DCs {
+		if dc.Cut {
+			cut[dc.Name] = true
+		}
+	}
+	if len(cut) == 0 {
+		return
+	}
+	for _, d := range r.Domains {
+		for i := range d.Views {
+			v := &d.Views[i]
+			if v.MetaLeader == "" {
+				continue
+			}
+			n := 0
+			for _, p := range v.healthy {
+				node := inv.Node(p)
+				if node == nil {
+					continue
+				}
+				if (cut[v.DC] && node.DC == v.DC) || (!cut[v.DC] && !cut[node.DC]) {
+					n++
+				}
+			}
+			v.HealthyPeers = n
+		}
+	}
+}
