@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -618,30 +617,5 @@ func (p *sidePub) checkAcked(t *testing.T, d *drillLab) {
 	p.halt()
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	seqs := make([]uint64, 0, len(p.acked))
-	for seq := range p.acked {
-		seqs = append(seqs, seq)
-	}
-	slices.Sort(seqs)
-	testwait.Eventually(t, time.Minute, "every acknowledged message of "+p.name, func() error {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		s, err := d.js(p.domain).Stream(ctx, p.stream)
-		if err != nil {
-			return err
-		}
-		for _, seq := range seqs {
-			m, err := s.GetMsg(ctx, seq)
-			if errors.Is(err, njs.ErrMsgNotFound) {
-				t.Fatalf("%s: acknowledged sequence %d is missing", p.name, seq)
-			}
-			if err != nil {
-				return fmt.Errorf("get %s seq %d: %w", p.stream, seq, err)
-			}
-			if string(m.Data) != p.acked[seq] {
-				t.Fatalf("%s: sequence %d holds %q, acknowledged %q", p.name, seq, m.Data, p.acked[seq])
-			}
-		}
-		return nil
-	})
+	d.assertAckedPresent(t, p.name, p.domain, p.stream, p.acked)
 }

@@ -100,31 +100,40 @@ func (p *livePublisher) check(t *testing.T) {
 	if len(p.acked) == 0 {
 		t.Fatalf("%s: no message was acknowledged while the drill ran (%d publishes failed)", p.stream, p.fails)
 	}
-	var seqs []uint64
-	for seq := range p.acked {
+	seqs := p.d.assertAckedPresent(t, p.stream, p.domain, p.stream, p.acked)
+	t.Logf("%s: all %d acknowledged messages present (%d..%d; %d publishes failed during the drill)", p.stream, len(seqs), seqs[0], seqs[len(seqs)-1], p.fails)
+}
+
+// assertAckedPresent asserts that every acknowledged sequence is in the
+// stream with its payload, asking the stream leader for each one, and
+// returns the sequences in order. name says whose messages they are.
+func (d *drillLab) assertAckedPresent(t *testing.T, name, domain, stream string, acked map[uint64]string) []uint64 {
+	t.Helper()
+	seqs := make([]uint64, 0, len(acked))
+	for seq := range acked {
 		seqs = append(seqs, seq)
 	}
 	slices.Sort(seqs)
-	testwait.Eventually(t, time.Minute, "every acknowledged message of "+p.stream, func() error {
+	testwait.Eventually(t, time.Minute, "every acknowledged message of "+name, func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		s, err := p.d.js(p.domain).Stream(ctx, p.stream)
+		s, err := d.js(domain).Stream(ctx, stream)
 		if err != nil {
 			return err
 		}
 		for _, seq := range seqs {
 			m, err := s.GetMsg(ctx, seq)
 			if errors.Is(err, njs.ErrMsgNotFound) {
-				t.Fatalf("%s: acknowledged sequence %d is missing", p.stream, seq)
+				t.Fatalf("%s: acknowledged sequence %d is missing", name, seq)
 			}
 			if err != nil {
-				return fmt.Errorf("get %s seq %d: %w", p.stream, seq, err)
+				return fmt.Errorf("get %s seq %d: %w", stream, seq, err)
 			}
-			if string(m.Data) != p.acked[seq] {
-				t.Fatalf("%s: sequence %d holds %q, acknowledged %q", p.stream, seq, m.Data, p.acked[seq])
+			if string(m.Data) != acked[seq] {
+				t.Fatalf("%s: sequence %d holds %q, acknowledged %q", name, seq, m.Data, acked[seq])
 			}
 		}
 		return nil
 	})
-	t.Logf("%s: all %d acknowledged messages present (%d..%d; %d publishes failed during the drill)", p.stream, len(seqs), seqs[0], seqs[len(seqs)-1], p.fails)
+	return seqs
 }

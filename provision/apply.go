@@ -224,22 +224,9 @@ func (a *applyRun) rolling(ctx context.Context, phases []phase) {
 	var wg sync.WaitGroup
 	for _, list := range byCluster {
 		wg.Go(func() {
-			for i, p := range list {
-				if ctx.Err() != nil {
-					// Stopped (Ctrl-C, or the deployment lock lost): no
-					// further node is touched.
-					for _, rest := range list[i:] {
-						a.r.add(rest.Node.Name, 0, fmt.Errorf("not restarted: the run was stopped: %w", context.Cause(ctx)))
-					}
-					return
-				}
-				if err := a.onHost(ctx, p, phases); err != nil {
-					for _, rest := range list[i+1:] {
-						a.r.add(rest.Node.Name, 0, fmt.Errorf("not restarted: the rollout of cluster %s stopped at %s", p.Node.Cluster, p.Node.Name))
-					}
-					return
-				}
-			}
+			a.oneAtATime(ctx, list, phases, func(p *HostPlan) string {
+				return fmt.Sprintf("the rollout of cluster %s stopped at %s", p.Node.Cluster, p.Node.Name)
+			})
 		})
 	}
 	wg.Wait()
@@ -268,16 +255,26 @@ func (a *applyRun) upgradeRollout(ctx context.Context, byCluster map[string][]*H
 			todo = append(todo, byNode[n.Name])
 		}
 	}
-	for i, p := range todo {
+	a.oneAtATime(ctx, todo, phases, func(p *HostPlan) string {
+		return fmt.Sprintf("the upgrade rollout stopped at %s (cluster %s)", p.Node.Name, p.Node.Cluster)
+	})
+}
+
+// oneAtATime takes the nodes of list in order, each through phases. The
+// first node that fails stops the list (stoppedAt says where, for the nodes
+// left untouched); so does a stopped run (Ctrl-C, or the deployment lock
+// lost): no further node is touched.
+func (a *applyRun) oneAtATime(ctx context.Context, list []*HostPlan, phases []phase, stoppedAt func(*HostPlan) string) {
+	for i, p := range list {
 		if ctx.Err() != nil {
-			for _, rest := range todo[i:] {
+			for _, rest := range list[i:] {
 				a.r.add(rest.Node.Name, 0, fmt.Errorf("not restarted: the run was stopped: %w", context.Cause(ctx)))
 			}
 			return
 		}
 		if err := a.onHost(ctx, p, phases); err != nil {
-			for _, rest := range todo[i+1:] {
-				a.r.add(rest.Node.Name, 0, fmt.Errorf("not restarted: the upgrade rollout stopped at %s (cluster %s)", p.Node.Name, p.Node.Cluster))
+			for _, rest := range list[i+1:] {
+				a.r.add(rest.Node.Name, 0, fmt.Errorf("not restarted: %s", stoppedAt(p)))
 			}
 			return
 		}
