@@ -48,13 +48,19 @@ func (e *env) urls(cluster string) []string {
 	return out
 }
 
+// testTimeout is the request timeout of the test's connections. The
+// "promptly" checks below tell an early end from a wait for this timeout (or
+// for several of them), so they compare against it, not against seconds a
+// loaded machine may not meet.
+const testTimeout = 5 * time.Second
+
 func (e *env) connect(urls []string) *Conn {
 	e.t.Helper()
 	su, sp := e.cl.SysUser()
 	au, ap := e.cl.AppUser()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c, err := Connect(ctx, Options{URLs: urls, System: Credentials{su, sp}, App: Credentials{au, ap}, Timeout: 2 * time.Second, Name: "jetstream-test", TLS: e.cl.TLSConfig()})
+	c, err := Connect(ctx, Options{URLs: urls, System: Credentials{su, sp}, App: Credentials{au, ap}, Timeout: testTimeout, Name: "jetstream-test", TLS: e.cl.TLSConfig()})
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -165,8 +171,8 @@ func TestDeployment(t *testing.T) {
 				if err != nil {
 					return err
 				}
-				// All members answering ends the gather early.
-				if el := time.Since(start); el > 1500*time.Millisecond {
+				// All members answering ends the gather early, not at the timeout.
+				if el := time.Since(start); el > testTimeout/2 {
 					t.Errorf("Meta(%s) with every server up took %s", d.domain, el)
 				}
 				if want := e.cl.MetaLeader(d.domain); m.Leader != want {
@@ -641,15 +647,16 @@ func TestDeployment(t *testing.T) {
 		ctx := ctxT(t, 60*time.Second)
 		second := e.cl.MetaLeader("hub")
 		e.cl.Stop(second)
-		// Every call returns promptly, whatever the state; the state itself
-		// settles once the survivors' links have reconnected.
+		// Every call returns within one timeout, whatever the state (not one
+		// per dead server); the state itself settles once the survivors'
+		// links have reconnected.
 		prompt := func(what string, start time.Time) {
-			if el := time.Since(start); el > 4*time.Second {
+			if el := time.Since(start); el > 2*testTimeout {
 				t.Errorf("%s with 2 of 4 hub servers down took %s", what, el)
 			}
 		}
 		var m *MetaGroup
-		testwait.Eventually(t, 15*time.Second, "survivors report no meta leader", func() error {
+		testwait.Eventually(t, 30*time.Second, "survivors report no meta leader", func() error {
 			start := time.Now()
 			var err error
 			m, err = e.c.Meta(ctx, "hub")
@@ -665,7 +672,7 @@ func TestDeployment(t *testing.T) {
 			}
 			return nil
 		})
-		testwait.Eventually(t, 15*time.Second, "the 4 live servers answer", func() error {
+		testwait.Eventually(t, 30*time.Second, "the 4 live servers answer", func() error {
 			start := time.Now()
 			srv, err := e.c.Servers(ctx)
 			prompt("Servers", start)
@@ -682,7 +689,7 @@ func TestDeployment(t *testing.T) {
 		if !IsUnsafe(err) || !strings.Contains(err.Error(), "no meta leader") {
 			t.Fatalf("CanLose without a meta leader = %v", err)
 		}
-		if el := time.Since(start); el > 4*time.Second {
+		if el := time.Since(start); el > 2*testTimeout {
 			t.Fatalf("CanLose took %s", el)
 		}
 		// Dead hosts first in the list, silent as a blackholed address
@@ -715,8 +722,8 @@ func TestDeployment(t *testing.T) {
 		}
 		defer c.Close()
 		// Trying the silent hosts in turn would cost 2s each, twice (system
-		// and application connections).
-		if el := time.Since(start); el > 3*time.Second {
+		// and application connections): 8s at least.
+		if el := time.Since(start); el > 6*time.Second {
 			t.Fatalf("Connect with silent dead hosts first took %s", el)
 		}
 		if dials.Load() == 0 {
