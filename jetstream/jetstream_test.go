@@ -74,16 +74,32 @@ func ctxT(t *testing.T, d time.Duration) context.Context {
 	return ctx
 }
 
-// TestDeployment runs one deployment through the drills in order,
-// because forming JetStream clusters costs seconds and the later steps
-// (leaders killed, quorum lost) build on the earlier ones.
-func TestDeployment(t *testing.T) {
+// newEnv starts the spec's deployment (7 servers) and connects to all of it.
+func newEnv(t *testing.T) (*env, njs.JetStream) {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("starts 7 nats-servers")
 	}
 	e := &env{t: t, cl: testcluster.Start(t, testcluster.WriteInventory(t, spec()))}
 	e.c = e.connect(e.urls(""))
-	hub := e.cl.JetStream(t, "hub")
+	return e, e.cl.JetStream(t, "hub")
+}
+
+// stream creates a file stream named name (subjects name.>) in the
+// JetStream of js and publishes n messages to it.
+func stream(t *testing.T, js njs.JetStream, name string, replicas, n int) {
+	t.Helper()
+	if _, err := js.CreateStream(ctxT(t, 30*time.Second), njs.StreamConfig{Name: name, Subjects: []string{name + ".>"}, Replicas: replicas, Storage: njs.FileStorage}); err != nil {
+		t.Fatalf("create stream %s: %v", name, err)
+	}
+	testcluster.Publish(t, js, name, n)
+}
+
+// TestHealthyDeployment: what dcctl reads and does on a whole deployment.
+// The cluster is shared because forming it costs seconds; each subtest uses
+// streams of its own, so any of them runs alone (-run 'TestHealthyDeployment/snapshot').
+func TestHealthyDeployment(t *testing.T) {
+	e, hub := newEnv(t)
 
 	t.Run("servers and leafnodes", func(t *testing.T) {
 		var names []string
@@ -193,11 +209,8 @@ func TestDeployment(t *testing.T) {
 
 	t.Run("digest with gaps", func(t *testing.T) {
 		ctx := ctxT(t, 30*time.Second)
-		if _, err := hub.CreateStream(ctx, njs.StreamConfig{Name: "foo", Subjects: []string{"foo.>"}, Replicas: 3, Storage: njs.FileStorage}); err != nil {
-			t.Fatal(err)
-		}
-		testcluster.Publish(t, hub, "foo", 100)
-		s, err := hub.Stream(ctx, "foo")
+		stream(t, hub, "gaps", 3, 100)
+		s, err := hub.Stream(ctx, "gaps")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -206,14 +219,14 @@ func TestDeployment(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		b1, err := e.c.Digest(ctx, "hub", "foo")
+		b1, err := e.c.Digest(ctx, "hub", "gaps")
 		if err != nil {
 			t.Fatal(err)
 		}
 		if b1.Msgs != 96 || b1.FirstSeq != 2 || b1.LastSeq != 100 || b1.NumSubjects != 7 || len(b1.Digest) != 64 {
 			t.Fatalf("baseline %+v, want 96 messages, seq 2..100, 7 subjects", b1)
 		}
-		b2, err := e.c.Digest(ctx, "hub", "foo")
+		b2, err := e.c.Digest(ctx, "hub", "gaps")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -231,7 +244,7 @@ func TestDeployment(t *testing.T) {
 		if err := s.DeleteMsg(ctx, 60); err != nil {
 			t.Fatal(err)
 		}
-		b3, err := e.c.Digest(ctx, "hub", "foo")
+		b3, err := e.c.Digest(ctx, "hub", "gaps")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -242,7 +255,7 @@ func TestDeployment(t *testing.T) {
 		// The ordered consumer is cleaned up (the count settles once the
 		// deletion is applied through the meta group).
 		testwait.Eventually(t, 5*time.Second, "digest consumer deleted", func() error {
-			st, err := e.c.Stream(ctx, "hub", "foo")
+			st, err := e.c.Stream(ctx, "hub", "gaps")
 			if err != nil {
 				return err
 			}
@@ -255,30 +268,31 @@ func TestDeployment(t *testing.T) {
 
 	t.Run("prove: growth allowed, a lost message is not", func(t *testing.T) {
 		ctx := ctxT(t, 30*time.Second)
-		b, err := e.c.Record(ctx, "hub", "foo")
+		stream(t, hub, "prove", 3, 100)
+		b, err := e.c.Record(ctx, "hub", "prove")
 		if err != nil {
 			t.Fatal(err)
 		}
 		whole := b
 		whole.hashes = nil // as a backup's manifest has it
-		testcluster.Publish(t, hub, "foo", 10)
+		testcluster.Publish(t, hub, "prove", 10)
 		for _, base := range []Baseline{b, whole} {
-			p, err := e.c.Prove(ctx, "hub", "foo", base)
+			p, err := e.c.Prove(ctx, "hub", "prove", base)
 			if err != nil || p.Kind != ProofRange || p.Verified != b.Msgs || p.LastSeq != b.LastSeq+10 {
 				t.Fatalf("prove after growth: %v %+v (baseline %d messages up to %d)", err, p, b.Msgs, b.LastSeq)
 			}
 		}
-		s, err := hub.Stream(ctx, "foo")
+		s, err := hub.Stream(ctx, "prove")
 		if err != nil {
 			t.Fatal(err)
 		}
 		if err := s.DeleteMsg(ctx, 30); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := e.c.Prove(ctx, "hub", "foo", b); err == nil || !strings.Contains(err.Error(), "lost 1 acknowledged messages") || !strings.Contains(err.Error(), "sequences 30") {
+		if _, err := e.c.Prove(ctx, "hub", "prove", b); err == nil || !strings.Contains(err.Error(), "lost 1 acknowledged messages") || !strings.Contains(err.Error(), "sequences 30") {
 			t.Fatalf("prove after a delete: %v", err)
 		}
-		if _, err := e.c.Prove(ctx, "hub", "foo", whole); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("messages %d, expected %d", b.Msgs-1, b.Msgs)) {
+		if _, err := e.c.Prove(ctx, "hub", "prove", whole); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("messages %d, expected %d", b.Msgs-1, b.Msgs)) {
 			t.Fatalf("prove of a whole baseline after a delete: %v", err)
 		}
 		// The oldest recorded message gone from a stream with no limit that
@@ -286,14 +300,14 @@ func TestDeployment(t *testing.T) {
 		if err := s.DeleteMsg(ctx, b.FirstSeq); err != nil {
 			t.Fatal(err)
 		}
-		b2, err := e.c.Record(ctx, "hub", "foo")
+		b2, err := e.c.Record(ctx, "hub", "prove")
 		if err != nil {
 			t.Fatal(err)
 		}
 		if err := s.DeleteMsg(ctx, b2.FirstSeq); err != nil {
 			t.Fatal(err)
 		}
-		if p, err := e.c.Prove(ctx, "hub", "foo", b2); err == nil || !strings.Contains(err.Error(), "lost its 1 oldest") {
+		if p, err := e.c.Prove(ctx, "hub", "prove", b2); err == nil || !strings.Contains(err.Error(), "lost its 1 oldest") {
 			t.Fatalf("prove after the first message went: %v %+v %+v", err, p, b2)
 		}
 	})
@@ -312,10 +326,11 @@ func TestDeployment(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(list.Streams) != 1 || list.Streams[0].Name != "us" || list.Streams[0].Msgs != 20 || list.Streams[0].Cluster != "US" {
+		i := slices.IndexFunc(list.Streams, func(s StreamState) bool { return s.Name == "us" })
+		if i < 0 || list.Streams[i].Msgs != 20 || list.Streams[i].Cluster != "US" {
 			t.Fatalf("streams in us = %+v", list)
 		}
-		for _, p := range list.Streams[0].Peers() {
+		for _, p := range list.Streams[i].Peers() {
 			if !strings.HasPrefix(p, "us_") {
 				t.Fatalf("stream us has a replica on %s, outside domain us", p)
 			}
@@ -324,8 +339,8 @@ func TestDeployment(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(hubList.Streams) != 1 || hubList.Streams[0].Name != "foo" {
-			t.Fatalf("streams in hub = %+v", hubList)
+		if slices.ContainsFunc(hubList.Streams, func(s StreamState) bool { return s.Name == "us" }) {
+			t.Fatalf("stream us listed in hub: %+v", hubList)
 		}
 		if _, err := e.c.Stream(ctx, "hub", "us"); !IsErrCode(err, ErrCodeStreamNotFound) {
 			t.Fatalf("stream us looked up in hub: %v, want stream not found", err)
@@ -371,25 +386,26 @@ func TestDeployment(t *testing.T) {
 
 	t.Run("snapshot and restore", func(t *testing.T) {
 		ctx := ctxT(t, 60*time.Second)
-		if _, err := hub.CreateOrUpdateConsumer(ctx, "bar", njs.ConsumerConfig{Durable: "worker", AckPolicy: njs.AckExplicitPolicy}); err != nil {
+		stream(t, hub, "snap", 3, 50)
+		if _, err := hub.CreateOrUpdateConsumer(ctx, "snap", njs.ConsumerConfig{Durable: "worker", AckPolicy: njs.AckExplicitPolicy}); err != nil {
 			t.Fatal(err)
 		}
-		before, err := e.c.Digest(ctx, "hub", "bar")
+		before, err := e.c.Digest(ctx, "hub", "snap")
 		if err != nil {
 			t.Fatal(err)
 		}
-		dir := t.TempDir() + "/bar"
-		snap, err := e.c.Snapshot(ctx, "hub", "bar", dir)
+		dir := t.TempDir() + "/snap"
+		snap, err := e.c.Snapshot(ctx, "hub", "snap", dir)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if snap.Stream != "bar" || snap.Msgs != 50 || snap.LastSeq != 50 || snap.Consumers != 1 || snap.Storage != "file" || snap.ArchiveBytes == 0 {
+		if snap.Stream != "snap" || snap.Msgs != 50 || snap.LastSeq != 50 || snap.Consumers != 1 || snap.Storage != "file" || snap.ArchiveBytes == 0 {
 			t.Fatalf("snapshot %+v", snap)
 		}
 		if _, err := e.c.Restore(ctx, "hub", dir, RestoreOptions{}); err == nil || !strings.Contains(err.Error(), "exists") {
 			t.Fatalf("restore over a live stream: %v, want a refusal", err)
 		}
-		if err := hub.DeleteStream(ctx, "bar"); err != nil {
+		if err := hub.DeleteStream(ctx, "snap"); err != nil {
 			t.Fatal(err)
 		}
 		st, err := e.c.Restore(ctx, "hub", dir, RestoreOptions{Replicas: 1, Metadata: map[string]string{"dcctl.restored-from": "mark"}})
@@ -399,17 +415,17 @@ func TestDeployment(t *testing.T) {
 		if st.Replicas != 1 || st.Msgs != 50 || st.Metadata["dcctl.restored-from"] != "mark" {
 			t.Fatalf("restored as %+v", st)
 		}
-		if err := e.c.SetReplicas(ctx, "hub", "bar", 3); err != nil {
+		if err := e.c.SetReplicas(ctx, "hub", "snap", 3); err != nil {
 			t.Fatal(err)
 		}
-		if err := e.c.WaitStreamCurrent(ctx, "hub", "bar", 3, nil); err != nil {
+		if err := e.c.WaitStreamCurrent(ctx, "hub", "snap", 3, nil); err != nil {
 			t.Fatal(err)
 		}
 		// The mark survives a stream update, as the server itself reports it.
-		if s, err := hub.Stream(ctx, "bar"); err != nil || s.CachedInfo().Config.Metadata["dcctl.restored-from"] != "mark" {
+		if s, err := hub.Stream(ctx, "snap"); err != nil || s.CachedInfo().Config.Metadata["dcctl.restored-from"] != "mark" {
 			t.Fatalf("metadata after restore and update: %v %v", err, s)
 		}
-		after, err := e.c.Digest(ctx, "hub", "bar")
+		after, err := e.c.Digest(ctx, "hub", "snap")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -420,7 +436,7 @@ func TestDeployment(t *testing.T) {
 		// its own replicas are still electing a leader, and until then an
 		// info request can answer "consumer not found": ask until it settles.
 		testwait.Eventually(t, 10*time.Second, "consumer worker after restore", func() error {
-			_, err := hub.Consumer(ctx, "bar", "worker")
+			_, err := hub.Consumer(ctx, "snap", "worker")
 			return err
 		})
 
@@ -435,15 +451,16 @@ func TestDeployment(t *testing.T) {
 
 	t.Run("through a leaf cluster: digest, and restore into another domain", func(t *testing.T) {
 		ctx := ctxT(t, 60*time.Second)
+		stream(t, hub, "leafsrc", 3, 50)
 		// Requests to domain hub now cross a leafnode link, where a new
 		// subscription's interest arrives later than on a route.
 		c := e.connect(e.urls("US"))
-		want, err := e.c.Digest(ctx, "hub", "bar")
+		want, err := e.c.Digest(ctx, "hub", "leafsrc")
 		if err != nil {
 			t.Fatal(err)
 		}
 		for i := 0; i < 3; i++ {
-			got, err := c.Digest(ctx, "hub", "bar")
+			got, err := c.Digest(ctx, "hub", "leafsrc")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -451,8 +468,8 @@ func TestDeployment(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		dir := t.TempDir() + "/bar"
-		if _, err := c.Snapshot(ctx, "hub", "bar", dir); err != nil {
+		dir := t.TempDir() + "/leafsrc"
+		if _, err := c.Snapshot(ctx, "hub", "leafsrc", dir); err != nil {
 			t.Fatal(err)
 		}
 		st, err := c.Restore(ctx, "us", dir, RestoreOptions{})
@@ -462,23 +479,23 @@ func TestDeployment(t *testing.T) {
 		if st.Domain != "us" || st.Replicas != 3 {
 			t.Fatalf("restored %+v", st)
 		}
-		if err := c.WaitStreamCurrent(ctx, "us", "bar", 3, nil); err != nil {
+		if err := c.WaitStreamCurrent(ctx, "us", "leafsrc", 3, nil); err != nil {
 			t.Fatal(err)
 		}
-		got, err := e.c.Digest(ctx, "us", "bar")
+		got, err := e.c.Digest(ctx, "us", "leafsrc")
 		if err != nil {
 			t.Fatal(err)
 		}
 		if err := want.Equal(got); err != nil {
 			t.Fatal(err)
 		}
-		us, err := e.c.Stream(ctx, "us", "bar")
+		us, err := e.c.Stream(ctx, "us", "leafsrc")
 		if err != nil {
 			t.Fatal(err)
 		}
 		for _, p := range us.Peers() {
 			if !strings.HasPrefix(p, "us_") {
-				t.Fatalf("bar restored into us has a replica on %s", p)
+				t.Fatalf("leafsrc restored into us has a replica on %s", p)
 			}
 		}
 	})
@@ -509,7 +526,13 @@ func TestDeployment(t *testing.T) {
 		}
 	})
 
-	t.Run("meta peer remove in a leaf domain through the hub", func(t *testing.T) {
+}
+
+// TestLeafMetaPeerRemove removes a stopped leaf server from its domain's
+// meta group through the hub, on a deployment of its own (a server stays down).
+func TestLeafMetaPeerRemove(t *testing.T) {
+	e, _ := newEnv(t)
+	{
 		ctx := ctxT(t, 60*time.Second)
 		// Only hub URLs: the request must travel to domain us over the
 		// system account's leafnode link.
@@ -549,10 +572,23 @@ func TestDeployment(t *testing.T) {
 		if hm, err := c.Meta(ctx, "hub"); err != nil || hm.Size != 4 {
 			t.Fatalf("hub meta group touched by a removal in us: %+v, %v", hm, err)
 		}
-	})
+	}
+}
 
+// TestLosingBackboneServers is one drill in steps that build on each other:
+// the server leading both a stream and the meta group dies, its replica is
+// peer-removed, then a second server dies and the meta group loses quorum.
+// Run it whole; a step alone says so.
+func TestLosingBackboneServers(t *testing.T) {
+	e, hub := newEnv(t)
+	stream(t, hub, "foo", 3, 100)
 	var killed string
 	var fooBaseline Baseline
+	afterKill := func(t *testing.T) {
+		if killed == "" {
+			t.Fatal("this step follows \"stream and meta leader killed\": run TestLosingBackboneServers whole")
+		}
+	}
 	t.Run("stream and meta leader killed", func(t *testing.T) {
 		ctx := ctxT(t, 60*time.Second)
 		st, err := e.c.Stream(ctx, "hub", "foo")
@@ -620,6 +656,7 @@ func TestDeployment(t *testing.T) {
 	})
 
 	t.Run("stream peer remove", func(t *testing.T) {
+		afterKill(t)
 		ctx := ctxT(t, 60*time.Second)
 		if err := e.c.StreamPeerRemove(ctx, "hub", "foo", killed); err != nil {
 			t.Fatal(err)
@@ -644,6 +681,7 @@ func TestDeployment(t *testing.T) {
 	})
 
 	t.Run("two of four down: no meta leader, promptly", func(t *testing.T) {
+		afterKill(t)
 		ctx := ctxT(t, 60*time.Second)
 		second := e.cl.MetaLeader("hub")
 		e.cl.Stop(second)
@@ -672,15 +710,16 @@ func TestDeployment(t *testing.T) {
 			}
 			return nil
 		})
-		testwait.Eventually(t, 30*time.Second, "the 4 live servers answer", func() error {
+		live := len(e.cl.Inv.Nodes) - 2
+		testwait.Eventually(t, 30*time.Second, fmt.Sprintf("the %d live servers answer", live), func() error {
 			start := time.Now()
 			srv, err := e.c.Servers(ctx)
 			prompt("Servers", start)
 			if err != nil {
 				return err
 			}
-			if len(srv) != 4 {
-				return fmt.Errorf("%d servers answered, want 4 (2 hub, 2 us)", len(srv))
+			if len(srv) != live {
+				return fmt.Errorf("%d servers answered, want %d (2 hub, every us)", len(srv), live)
 			}
 			return nil
 		})
