@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	njs "github.com/nats-io/nats.go/jetstream"
 
 	"github.com/dcctl/dcctl/internal/testcluster"
+	"github.com/dcctl/dcctl/internal/testwait"
 	"github.com/dcctl/dcctl/inventory"
 	"github.com/dcctl/dcctl/provision"
 	"github.com/dcctl/dcctl/status"
@@ -372,9 +374,19 @@ func TestReplicasByDC(t *testing.T) {
 		{Name: "one_dc", Subjects: []string{"one.>"}, Replicas: 3, Placement: &njs.Placement{Tags: []string{"dc:" + near}}},
 		{Name: "far_dc", Subjects: []string{"far.>"}, Replicas: 2, Placement: &njs.Placement{Tags: []string{"dc:" + far}}},
 	} {
-		if _, err := js.CreateStream(ctx, sc); err != nil {
-			t.Fatalf("create %s placed by tag: %v", sc.Name, err)
-		}
+		// A just-formed cluster's meta leader may not have heard every
+		// server's tags yet, and answers "no suitable peers" (10005) until then.
+		testwait.Eventually(t, 20*time.Second, "create "+sc.Name+" placed by tag", func() error {
+			_, err := js.CreateStream(ctx, sc)
+			var apiErr *njs.APIError
+			if errors.As(err, &apiErr) && apiErr.ErrorCode == njs.ErrorCode(10005) {
+				return err
+			}
+			if err != nil {
+				t.Fatalf("create %s placed by tag: %v", sc.Name, err)
+			}
+			return nil
+		})
 	}
 	s := session(t, c)
 	r := waitReport(t, s, 20*time.Second, healthy)
