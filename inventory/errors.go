@@ -77,6 +77,12 @@ func (c *collector) settingKey(node, k string) string {
 	return own
 }
 
+// inherits: the node does not set k in its own table.
+func (c *collector) inherits(node, k string) bool {
+	_, own := c.lines["nodes."+node+"."+k]
+	return !own
+}
+
 func (c *collector) err() error {
 	if len(c.list) == 0 {
 		return nil

@@ -358,3 +358,33 @@ func TestServerTags(t *testing.T) {
 		t.Error("HasTags does not match as nats-server does (all tags, any case)")
 	}
 }
+
+// TestDefaultsPortsCollideOnce: two ports of [defaults] that collide are one
+// mistake, reported at the line of [defaults] that sets them, not at every
+// node that inherits them.
+func TestDefaultsPortsCollideOnce(t *testing.T) {
+	text := strings.Replace(base, `ssh_user = "root"`, "ssh_user = \"root\"\ncluster_port = 16222\nhttp_port = 16222", 1)
+	_, err := inventory.Load(writeInv(t, text))
+	var ie *inventory.Error
+	if !errors.As(err, &ie) || len(ie.Problems) != 1 {
+		t.Fatalf("want 1 problem, got %v", err)
+	}
+	if p := ie.Problems[0]; p.Key != "defaults.http_port" || p.Line != 5 || !strings.Contains(p.Msg, "also the cluster_port") {
+		t.Errorf("problem %q at %d %s, want defaults.http_port at line 5, also the cluster_port", p.Msg, p.Line, p.Key)
+	}
+	// A node's own port colliding with an inherited one is that node's mistake.
+	_, err = inventory.Load(writeInv(t, base+"http_port = 4222\n"))
+	if !errors.As(err, &ie) || len(ie.Problems) != 1 || ie.Problems[0].Key != "nodes.l1.http_port" {
+		t.Fatalf("want 1 problem at nodes.l1.http_port, got %v", err)
+	}
+}
+
+// TestDefaultsPortOnBuiltinOnce: a [defaults] port equal to another port's
+// built-in default is reported once too.
+func TestDefaultsPortOnBuiltinOnce(t *testing.T) {
+	_, err := inventory.Load(writeInv(t, strings.Replace(base, `ssh_user = "root"`, "ssh_user = \"root\"\nhttp_port = 4222", 1)))
+	var ie *inventory.Error
+	if !errors.As(err, &ie) || len(ie.Problems) != 1 || ie.Problems[0].Key != "defaults.http_port" || ie.Problems[0].Line != 4 {
+		t.Fatalf("want 1 problem at defaults.http_port line 4, got %v", err)
+	}
+}

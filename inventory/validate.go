@@ -222,7 +222,12 @@ func validateNodes(c *collector, inv *Inventory) {
 				continue
 			}
 			if other, dup := own[p.port]; dup {
-				c.addf(pk, "port %d is also this node's %s", p.port, other)
+				// Both inherited: one mistake in [defaults], said once there.
+				if c.inherits(n.Name, p.name) && c.inherits(n.Name, other) {
+					c.addf(c.settingKey(n.Name, p.name), "port %d is also the %s", p.port, other)
+				} else {
+					c.addf(pk, "port %d is also this node's %s", p.port, other)
+				}
 				continue
 			}
 			own[p.port] = p.name
