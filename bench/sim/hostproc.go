@@ -25,6 +25,10 @@ import (
 //	hosts -> driver: "port P" per host, in order, then "ready"
 //	driver -> hosts: "inventory PATH" once the inventory is written
 //	hosts -> driver: "ok" once every host answers as its node
+//	driver -> hosts: "cpuprofile PATH", later "cpuprofile stop": a CPU
+//	  profile of the hosts process (its SSH servers) over one run; "ok" each
+//	driver -> hosts: "counts"; hosts -> driver: "logins L execs E sftp S",
+//	  the requests answered so far, then "ok"
 //	driver closes stdin: the hosts stop, their commands are killed.
 
 // hostsEnv, set in the environment, makes the program the hosts process.
@@ -46,6 +50,7 @@ func runHosts(dir string, hosts int, in io.Reader, out io.Writer) error {
 	// process) cannot answer a keepalive in time. Wall time then shows the
 	// hosts' work as what it is here: a queue on 2 CPUs.
 	slots := make(chan struct{}, 2*runtime.NumCPU())
+	counts := &requestCounts{}
 	all := make([]*host, hosts)
 	defer func() {
 		for _, h := range all {
@@ -71,7 +76,7 @@ func runHosts(dir string, hosts int, in io.Reader, out io.Writer) error {
 		if err != nil {
 			return fmt.Errorf("host %d: %w", i, err)
 		}
-		all[i] = &host{root: root, ln: ln, cfg: cfg, slots: slots, procs: map[int]bool{}, conns: map[net.Conn]bool{}}
+		all[i] = &host{root: root, ln: ln, cfg: cfg, slots: slots, counts: counts, procs: map[int]bool{}, conns: map[net.Conn]bool{}}
 		go all[i].serve()
 		fmt.Fprintf(out, "port %d\n", ln.Addr().(*net.TCPAddr).Port)
 	}
@@ -105,7 +110,22 @@ func runHosts(dir string, hosts int, in io.Reader, out io.Writer) error {
 		byPort[n.SSH.Port].monitor.Store(&nodeMonitor{f: f, node: n})
 	}
 	fmt.Fprintln(out, "ok")
+	var stopProfile func()
 	for sc.Scan() {
+		switch path, _ := strings.CutPrefix(sc.Text(), "cpuprofile "); {
+		case sc.Text() == "counts":
+			fmt.Fprintln(out, counts)
+		case path == "stop" && stopProfile != nil:
+			stopProfile()
+			stopProfile = nil
+		case path != sc.Text() && path != "stop" && stopProfile == nil:
+			if stopProfile, err = startCPUProfile(path); err != nil {
+				return err
+			}
+		default:
+			return fmt.Errorf("hosts: unexpected %q from the driver", sc.Text())
+		}
+		fmt.Fprintln(out, "ok")
 	}
 	return nil
 }

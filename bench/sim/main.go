@@ -51,7 +51,7 @@ func main() {
 	flag.IntVar(&o.Concurrency, "concurrency", 16, "dcctl provision --concurrency")
 	flag.DurationVar(&o.GateTimeout, "gate-timeout", 3*time.Minute, "dcctl provision --gate-timeout")
 	flag.BoolVar(&o.Keep, "keep", false, "keep the work directory (trees, inventory, per-run logs)")
-	flag.StringVar(&o.CPUProfile, "cpuprofile", "", "write CPU profiles of the runs to `PREFIX`.fresh and PREFIX.noop")
+	flag.StringVar(&o.CPUProfile, "cpuprofile", "", "write CPU profiles of the runs to `PREFIX`.fresh and PREFIX.noop, and of the simulated hosts' SSH servers over them to PREFIX.hosts.fresh and PREFIX.hosts.noop")
 	flag.StringVar(&o.MemProfile, "memprofile", "", "write an allocation profile of both runs to `FILE`")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

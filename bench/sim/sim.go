@@ -101,17 +101,36 @@ func simulate(ctx context.Context, o simOptions) (*Result, error) {
 		defer logf.Close()
 		ro := o.runOptions
 		ro.Log = logf
-		cpu0, hcpu0 := selfCPU(), hp.cpu()
-		stopProfile, err := startCPUProfile(o.CPUProfile, what)
+		req0, err := hp.counts(ctx)
 		if err != nil {
 			return 0, nil, err
 		}
+		cpu0, hcpu0 := selfCPU(), hp.cpu()
+		stopProfile, err := startCPUProfile(profilePath(o.CPUProfile, what))
+		if err != nil {
+			return 0, nil, err
+		}
+		if o.CPUProfile != "" {
+			if err := hp.send(ctx, "cpuprofile "+profilePath(o.CPUProfile, "hosts."+what), "ok"); err != nil {
+				return 0, nil, err
+			}
+		}
 		plans, recap, st, err := provisionRun(ctx, invPath, ro)
 		stopProfile()
+		if o.CPUProfile != "" {
+			if err := hp.send(ctx, "cpuprofile stop", "ok"); err != nil {
+				return 0, nil, err
+			}
+		}
 		if err != nil {
 			return 0, nil, fmt.Errorf("%s run: %w (log: %s)", what, err, logf.Name())
 		}
-		fmt.Fprintf(o.Report, "sim: %d hosts, %s: %s; dcctl CPU %.2fs, simulated hosts' CPU %.1fs\n", o.Hosts, what, st, selfCPU()-cpu0, hp.cpu()-hcpu0)
+		cpu, hcpu := selfCPU()-cpu0, hp.cpu().sub(hcpu0)
+		req, err := hp.counts(ctx)
+		if err != nil {
+			return 0, nil, err
+		}
+		fmt.Fprintf(o.Report, "sim: %d hosts, %s: %s; dcctl CPU %.2fs, simulated hosts' CPU %s; %s\n", o.Hosts, what, st, cpu, hcpu, req.sub(req0).perHost(o.Hosts))
 		if o.Transfer == "sftp" {
 			// The hosts' sftp subsystem must be what carried the uploads.
 			if b, err := os.ReadFile(logf.Name()); err == nil && strings.Contains(string(b), "exec instead") {
@@ -139,13 +158,22 @@ func simulate(ctx context.Context, o simOptions) (*Result, error) {
 	if len(changed) > 0 {
 		return nil, fmt.Errorf("the second run was not a no-op: it changed %s", strings.Join(changed, ", "))
 	}
+	req0, err := hp.counts(ctx)
+	if err != nil {
+		return nil, err
+	}
 	hcpu0 := hp.cpu()
 	floor, err := floorRun(ctx, invPath, o.Concurrency)
 	if err != nil {
 		return nil, err
 	}
-	fmt.Fprintf(o.Report, "sim: %d hosts, one-round-trip floor: %.2fs (simulated hosts' CPU %.1fs); no-op / floor = %.2f\n",
-		o.Hosts, floor.Seconds(), hp.cpu()-hcpu0, noop.Seconds()/floor.Seconds())
+	hcpu := hp.cpu().sub(hcpu0)
+	req, err := hp.counts(ctx)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(o.Report, "sim: %d hosts, one-round-trip floor: %.2fs (simulated hosts' CPU %s; %s); no-op / floor = %.2f\n",
+		o.Hosts, floor.Seconds(), hcpu, req.sub(req0).perHost(o.Hosts), noop.Seconds()/floor.Seconds())
 	if o.MemProfile != "" {
 		if err := writeHeapProfile(o.MemProfile); err != nil {
 			return nil, err
@@ -235,6 +263,35 @@ func (hp *hostsProc) send(ctx context.Context, line, want string) error {
 	return hp.until(ctx, want, func(l string) error { return fmt.Errorf("hosts process: unexpected %q", l) })
 }
 
+// requests are the SSH requests the hosts answered: logins (connections),
+// commands (exec requests, each a session) and sftp subsystems.
+type requests struct{ Logins, Execs, SFTP int }
+
+func (r requests) sub(d requests) requests {
+	return requests{r.Logins - d.Logins, r.Execs - d.Execs, r.SFTP - d.SFTP}
+}
+
+// perHost says what a run asked of each of n hosts.
+func (r requests) perHost(n int) string {
+	f := func(v int) string { return strconv.FormatFloat(float64(v)/float64(n), 'f', -1, 64) }
+	return "per host " + f(r.Logins) + " logins, " + f(r.Execs) + " commands, " + f(r.SFTP) + " sftp sessions"
+}
+
+// counts asks the hosts process for the requests answered so far.
+func (hp *hostsProc) counts(ctx context.Context) (requests, error) {
+	if _, err := io.WriteString(hp.in, "counts\n"); err != nil {
+		return requests{}, fmt.Errorf("hosts process: %w", err)
+	}
+	var r requests
+	err := hp.until(ctx, "ok", func(l string) error {
+		if _, err := fmt.Sscanf(l, "logins %d execs %d sftp %d", &r.Logins, &r.Execs, &r.SFTP); err != nil {
+			return fmt.Errorf("hosts process: unexpected %q", l)
+		}
+		return nil
+	})
+	return r, err
+}
+
 // stop ends the hosts process (closing its stdin is the signal) and waits.
 func (hp *hostsProc) stop() {
 	hp.in.Close()
@@ -243,24 +300,42 @@ func (hp *hostsProc) stop() {
 	t.Stop()
 }
 
+// hostsCPU is CPU time of the hosts process, in seconds: its own (the SSH
+// servers, the monitoring stand-in) and its finished commands' (shells,
+// their programs, the sftp-servers).
+type hostsCPU struct{ SSHD, Commands float64 }
+
+func (c hostsCPU) Total() float64 { return c.SSHD + c.Commands }
+
+func (c hostsCPU) sub(d hostsCPU) hostsCPU {
+	return hostsCPU{c.SSHD - d.SSHD, c.Commands - d.Commands}
+}
+
+func (c hostsCPU) String() string {
+	return fmt.Sprintf("%.1fs (sshd side %.1fs, commands %.1fs)", c.Total(), c.SSHD, c.Commands)
+}
+
 // cpu is the CPU time the hosts process and its finished commands used so
-// far (utime, stime, cutime, cstime of /proc/PID/stat), in seconds.
-func (hp *hostsProc) cpu() float64 {
+// far (utime + stime, cutime + cstime of /proc/PID/stat).
+func (hp *hostsProc) cpu() hostsCPU {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", hp.cmd.Process.Pid))
 	if err != nil {
-		return 0
+		return hostsCPU{}
 	}
 	// Fields after the command name, which is in parentheses: utime is the
 	// 12th of them.
 	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
-	ticks := 0.0
-	for _, i := range []int{11, 12, 13, 14} {
-		if i < len(f) {
-			v, _ := strconv.ParseFloat(f[i], 64)
-			ticks += v
+	sum := func(idx ...int) float64 {
+		ticks := 0.0
+		for _, i := range idx {
+			if i < len(f) {
+				v, _ := strconv.ParseFloat(f[i], 64)
+				ticks += v
+			}
 		}
+		return ticks / clockTicks
 	}
-	return ticks / clockTicks
+	return hostsCPU{SSHD: sum(11, 12), Commands: sum(13, 14)}
 }
 
 // clockTicks is USER_HZ, 100 on Linux everywhere Go runs.
@@ -315,11 +390,11 @@ func cpuOf(who int) float64 {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
 }
 
-func startCPUProfile(prefix, run string) (stop func(), err error) {
-	if prefix == "" {
+func startCPUProfile(path string) (stop func(), err error) {
+	if path == "" {
 		return func() {}, nil
 	}
-	f, err := os.Create(prefix + "." + run)
+	f, err := os.Create(path)
 	if err != nil {
 		return nil, err
 	}
@@ -328,6 +403,14 @@ func startCPUProfile(prefix, run string) (stop func(), err error) {
 		return nil, err
 	}
 	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+}
+
+// profilePath is where a run's CPU profile goes: PREFIX.run, "" for none.
+func profilePath(prefix, run string) string {
+	if prefix == "" {
+		return ""
+	}
+	return prefix + "." + run
 }
 
 func writeHeapProfile(file string) error {

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -31,9 +32,11 @@ type host struct {
 	monitor atomic.Pointer[nodeMonitor]
 	// slots bounds the commands running at once across all hosts (shared).
 	slots chan struct{}
-	mu    sync.Mutex
-	procs map[int]bool
-	conns map[net.Conn]bool
+	// counts are the SSH requests the hosts answered (shared).
+	counts *requestCounts
+	mu     sync.Mutex
+	procs  map[int]bool
+	conns  map[net.Conn]bool
 }
 
 func (h *host) serve() {
@@ -73,6 +76,7 @@ func (h *host) handleConn(nc net.Conn) {
 	if err != nil {
 		return
 	}
+	h.counts.logins.Add(1)
 	go ssh.DiscardRequests(reqs)
 	for nch := range chans {
 		switch nch.ChannelType() {
@@ -84,6 +88,15 @@ func (h *host) handleConn(nc net.Conn) {
 			nch.Reject(ssh.UnknownChannelType, "unsupported channel type")
 		}
 	}
+}
+
+// requestCounts are what the hosts were asked for: SSH logins, commands
+// (exec requests) and sftp subsystems. A run's share of them says how many
+// connections and round trips provision costs a host.
+type requestCounts struct{ logins, execs, sftp atomic.Int64 }
+
+func (c *requestCounts) String() string {
+	return fmt.Sprintf("logins %d execs %d sftp %d", c.logins.Load(), c.execs.Load(), c.sftp.Load())
 }
 
 var signals = map[string]syscall.Signal{"TERM": syscall.SIGTERM, "KILL": syscall.SIGKILL, "INT": syscall.SIGINT, "HUP": syscall.SIGHUP}
@@ -103,6 +116,7 @@ func (h *host) handleSession(nch ssh.NewChannel) {
 				req.Reply(false, nil)
 				continue
 			}
+			h.counts.execs.Add(1)
 			cmd := h.command(p.Command)
 			h.slots <- struct{}{}
 			wait := h.start(ch, cmd)
@@ -120,6 +134,7 @@ func (h *host) handleSession(nch ssh.NewChannel) {
 				req.Reply(false, nil)
 				continue
 			}
+			h.counts.sftp.Add(1)
 			cmd := h.command("")
 			cmd.Path, cmd.Args = sftpServerPath, []string{sftpServerPath}
 			cmd.Env = append(cmd.Env, sftpEnv+"=1")
