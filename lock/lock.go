@@ -167,6 +167,13 @@ type Options struct {
 	// Notice receives what an operator should know: a lock broken or taken
 	// over from a dead holder, a heartbeat that failed. Nil: discarded.
 	Notice func(string)
+	// Also, if not nil, gives a script to run on a host in the same session
+	// as its take, right after the lock there became this run's (not where
+	// the take is refused), and handle for its output: a caller that reads
+	// every host as soon as it holds the lock (provision's facts) saves a
+	// session and a round trip per host. "" runs nothing. The script runs
+	// outside the host-side mutex; its exit status is not the take's.
+	Also func(host string) (script string, handle func(stdout []byte))
 	// Redial returns a fresh connection to a host whose connection broke
 	// (a heartbeat or the release then goes through it). Nil: no retry.
 	Redial func(ctx context.Context, name string) (Host, error)
@@ -293,12 +300,10 @@ launch:
 		}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			prevs[i], errs[i] = l.take(ctx, h)
+			prevs[i], taken[i], errs[i] = l.take(ctx, h)
 			if errs[i] != nil {
 				failed.Do(func() { close(stop) })
-				return
 			}
-			taken[i] = true
 		})
 	}
 	wg.Wait()
@@ -324,46 +329,96 @@ launch:
 }
 
 // take acquires the lock on one host and returns the lock it replaced
-// (broken, or expired), if any.
-func (l *Lock) take(ctx context.Context, h Host) (*Found, error) {
+// (broken, or expired), if any, and whether the lock there is (or may be)
+// this run's: with an error too when the answer was lost (a dropped
+// connection), so that the caller releases it. With Options.Also, the
+// host's other script runs in the same session once the lock is taken.
+func (l *Lock) take(ctx context.Context, h Host) (*Found, bool, error) {
 	brk := "0"
 	if l.o.Break {
 		brk = "1"
 	}
-	script := l.guarded(fmt.Sprintf(`content=$(cat)
+	// stdin (the holder's lines) is read whatever the outcome, with the
+	// shell's own read: these scripts run on every host at once, and a
+	// process less each is a fork and exec less per host.
+	script := l.guarded(fmt.Sprintf(`content=
+while IFS= read -r l || [ -n "$l" ]; do content="$content$l
+"; done
 if [ -f "$f" ]; then
+  if ours; then touch "$f"; echo state=acquired; exit 0; fi
   age=$(( $(date +%%s) - $(stat -c %%Y "$f") ))
-  if grep -qx %[1]s "$f"; then touch "$f"; echo state=acquired; exit 0; fi
-  if [ %[2]s = 0 ] && [ "$age" -le %[3]d ]; then echo state=held; echo "age=$age"; sed 's/^/prev./' "$f"; exit 0; fi
+  if [ %[1]s = 0 ] && [ "$age" -le %[2]d ]; then echo state=held; echo "age=$age"; sed 's/^/prev./' "$f"; exit 0; fi
   echo "age=$age"; sed 's/^/prev./' "$f"
 fi
-printf '%%s\n' "$content" > "$f.tmp.$$"
+printf '%%s' "$content" > "$f.tmp.$$"
 mv -f "$f.tmp.$$" "$f"
 echo state=acquired
-`, shellQuote("id="+l.me.ID), brk, int(l.o.Expiry.Seconds())))
-	out, stderr, err := h.RunInput(ctx, script, bytes.NewReader(l.me.encode()))
-	if err != nil {
-		return nil, fmt.Errorf("take the deployment lock %s on %s: %w%s", l.o.Path, h.Name(), err, stderrSuffix(stderr))
+`, brk, int(l.o.Expiry.Seconds())))
+	var handle func([]byte)
+	if l.o.Also != nil {
+		var also string
+		if also, handle = l.o.Also(h.Name()); also != "" {
+			script = withAlso(script, also)
+		} else {
+			handle = nil
+		}
 	}
-	res := parseResult(h.Name(), out)
+	out, stderr, err := h.RunInput(ctx, script, bytes.NewReader(l.me.encode()))
+	lockOut, alsoOut, hasAlso := bytes.Cut(out, []byte("\n"+alsoMark+"\n"))
+	res := parseResult(h.Name(), lockOut)
+	if err != nil {
+		// Unless the host answered with a failure of the script, the take
+		// may have happened and its answer been lost: counted as taken, it
+		// is released with the others (a release removes this run's lock
+		// only, so one that never was is no harm).
+		var exit *remote.ExitError
+		maybe := res.State == "acquired" || !errors.As(err, &exit)
+		return nil, maybe, fmt.Errorf("take the deployment lock %s on %s: %w%s", l.o.Path, h.Name(), err, stderrSuffix(stderr))
+	}
 	switch res.State {
 	case "acquired":
-		if res.Prev != nil && res.Prev.ID != "" {
-			return res.Prev, nil
+		if handle != nil && hasAlso {
+			handle(alsoOut)
 		}
-		return nil, nil
+		if res.Prev != nil && res.Prev.ID != "" {
+			return res.Prev, true, nil
+		}
+		return nil, true, nil
 	case "held":
 		if res.Prev == nil {
-			return nil, fmt.Errorf("take the deployment lock %s on %s: held, but its content is unreadable: %q", l.o.Path, h.Name(), out)
+			return nil, false, fmt.Errorf("take the deployment lock %s on %s: held, but its content is unreadable: %q", l.o.Path, h.Name(), out)
 		}
-		return nil, &HeldError{Found: *res.Prev, Path: l.o.Path, Expiry: l.o.Expiry}
+		return nil, false, &HeldError{Found: *res.Prev, Path: l.o.Path, Expiry: l.o.Expiry}
 	default:
-		return nil, fmt.Errorf("take the deployment lock %s on %s: unexpected answer %q", l.o.Path, h.Name(), out)
+		return nil, false, fmt.Errorf("take the deployment lock %s on %s: unexpected answer %q", l.o.Path, h.Name(), out)
 	}
 }
 
+// alsoMark is the line between the take's answer and Options.Also's script's
+// output.
+const alsoMark = "dcctl-lock-also"
+
+// withAlso runs take (a whole script) in a subshell of its own, its mutex
+// and exits its own, and, once it answered acquired, also after it, outside
+// the mutex (the lock file is this run's by then). The take's status is the
+// command's; also's output follows alsoMark whatever its status.
+func withAlso(take, also string) string {
+	return fmt.Sprintf(`r=$(
+%s
+) || { s=$?; printf '%%s\n' "$r"; exit $s; }
+printf '%%s\n' "$r"
+case "$r" in *state=acquired*) ;; *) exit 0 ;; esac
+echo %s
+(
+%s
+)
+exit 0
+`, take, alsoMark, also)
+}
+
 // guarded wraps body so that it runs under the host-side mutex, with $f set
-// to the lock file.
+// to the lock file, and ours telling whether $f is this run's lock (by the
+// shell's own read, not grep: a process less per host).
 func (l *Lock) guarded(body string) string {
 	return fmt.Sprintf(`set -e
 f=%[1]s
@@ -371,7 +426,12 @@ d=${f%%/*}; d=${d:-/}
 [ -d "$d" ] || mkdir -p -m 755 "$d"
 exec 9>>"$f.mutex"
 flock -w 20 9 || { echo "another dcctl holds $f.mutex for over 20s" >&2; exit 1; }
-%[2]s`, shellQuote(l.o.Path), body)
+ours() {
+  [ -f "$f" ] || return 1
+  while IFS= read -r l || [ -n "$l" ]; do [ "$l" != %[2]s ] || return 0; done < "$f"
+  return 1
+}
+%[3]s`, shellQuote(l.o.Path), shellQuote("id="+l.me.ID), body)
 }
 
 // result is what the host scripts print: state=, age=, prev.<key>=.
@@ -450,10 +510,10 @@ func (l *Lock) beat() {
 }
 
 func (l *Lock) refresh(ctx context.Context, i int, h Host) {
-	script := l.guarded(fmt.Sprintf(`if [ -f "$f" ] && grep -qx %s "$f"; then touch "$f"; echo state=refreshed; exit 0; fi
+	script := l.guarded(`if ours; then touch "$f"; echo state=refreshed; exit 0; fi
 echo state=lost
-if [ -f "$f" ]; then echo "age=$(( $(date +%%s) - $(stat -c %%Y "$f") ))"; sed 's/^/prev./' "$f"; fi
-`, shellQuote("id="+l.me.ID)))
+if [ -f "$f" ]; then echo "age=$(( $(date +%s) - $(stat -c %Y "$f") ))"; sed 's/^/prev./' "$f"; fi
+`)
 	out, _, err := l.run(ctx, i, h, script)
 	res := parseResult(h.Name(), out)
 	if err == nil && res.State != "refreshed" && res.State != "lost" {
@@ -570,7 +630,7 @@ func (l *Lock) Release(ctx context.Context) error {
 }
 
 func (l *Lock) releaseAll(ctx context.Context) error {
-	script := l.guarded(fmt.Sprintf(`if [ -f "$f" ] && grep -qx %s "$f"; then rm -f "$f"; fi`, shellQuote("id="+l.me.ID)))
+	script := l.guarded(`if ours; then rm -f "$f"; fi`)
 	l.mu.Lock()
 	hosts := append([]Host(nil), l.held...)
 	l.mu.Unlock()

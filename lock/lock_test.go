@@ -26,6 +26,9 @@ type shHost struct {
 	name, root string
 	broken     bool   // the "connection" is gone: every Run fails like a dropped SSH connection
 	slow       string // a command run first: a host (or a loaded machine) slow to start a command
+	path       string // PATH for its commands, "" for this process's
+	loseAnswer bool   // the next command runs, and its answer is lost as with a dropped connection
+	runs       int    // commands run, each an SSH session on a real host
 }
 
 func (h *shHost) Name() string { return h.name }
@@ -38,12 +41,20 @@ func (h *shHost) RunInput(ctx context.Context, cmd string, stdin io.Reader) ([]b
 	if h.broken {
 		return nil, nil, fmt.Errorf("ssh: connection to %s lost", h.name)
 	}
+	h.runs++
 	c := exec.CommandContext(ctx, "sh", "-c", h.slow+cmd)
 	c.Dir = h.root
 	c.Stdin = stdin
+	if h.path != "" {
+		c.Env = append(os.Environ(), "PATH="+h.path)
+	}
 	var out, errb bytes.Buffer
 	c.Stdout, c.Stderr = &out, &errb
 	err := c.Run()
+	if h.loseAnswer {
+		h.loseAnswer = false
+		return out.Bytes()[:out.Len()/2], nil, fmt.Errorf("ssh: connection to %s lost", h.name)
+	}
 	var exit *exec.ExitError
 	if errors.As(err, &exit) {
 		return out.Bytes(), errb.Bytes(), &remote.ExitError{Host: h.name, Cmd: cmd, Code: exit.ExitCode(), Stderr: errb.Bytes()}
@@ -142,6 +153,149 @@ func TestSecondHolderRefusedUntilRelease(t *testing.T) {
 		t.Fatalf("Acquire after release: %v", err)
 	}
 	l2.Release(ctx)
+}
+
+// TestScriptsStartFewProcesses: taking, refreshing and releasing the lock
+// start one program each besides flock (mv, touch, rm; and mkdir for the
+// lock's directory the first time), counted through shims on PATH: these
+// scripts run on every host of a run, and a fork and exec less each is
+// what a host saves.
+func TestScriptsStartFewProcesses(t *testing.T) {
+	ctx := ctxT(t)
+	dir := t.TempDir()
+	shims := filepath.Join(dir, "shims")
+	if err := os.Mkdir(shims, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	log := filepath.Join(dir, "calls")
+	for _, name := range []string{"flock", "cat", "grep", "mv", "rm", "touch", "date", "stat", "sed", "mkdir", "dirname", "printf"} {
+		real, err := exec.LookPath(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(shims, name), []byte("#!/bin/sh\necho "+name+" >> "+log+"\nexec "+real+" \"$@\"\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h := newHosts(t, "a")[0].(*shHost)
+	h.path = shims
+	calls := func() string {
+		b, _ := os.ReadFile(log)
+		os.Remove(log)
+		return strings.Join(strings.Fields(string(b)), " ")
+	}
+	l, err := Acquire(ctx, []Host{h}, holder("alice@ops1"), Options{Path: testPath})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := calls(), "mkdir flock mv"; got != want {
+		t.Errorf("take ran %q, want %q", got, want)
+	}
+	l.beat()
+	if got, want := calls(), "flock touch"; got != want {
+		t.Errorf("refresh ran %q, want %q", got, want)
+	}
+	if l.Err() != nil {
+		t.Fatalf("lock lost after a refresh: %v", l.Err())
+	}
+	if err := l.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := calls(), "flock rm"; got != want {
+		t.Errorf("release ran %q, want %q", got, want)
+	}
+	if _, err := os.Stat(lockFile(h)); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("lock file after Release: %v", err)
+	}
+	// Another run's lock is not ours: a release leaves it, a take refuses.
+	other, err := Acquire(ctx, []Host{h}, holder("bob@ops2"), Options{Path: testPath})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Release(ctx)
+	if err := l.releaseAll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(lockFile(h)); err != nil || !strings.Contains(string(b), "who=bob@ops2\n") {
+		t.Fatalf("bob's lock after alice's release: %q, %v", b, err)
+	}
+	var held *HeldError
+	if _, err := Acquire(ctx, []Host{h}, holder("alice@ops1"), Options{Path: testPath}); !errors.As(err, &held) || held.Who != "bob@ops2" {
+		t.Fatalf("Acquire over bob's lock: %v", err)
+	}
+}
+
+// TestAlsoRidesOnTheTake: Options.Also's script runs in the take's session
+// (one command per host for both), once the lock there is this run's, and
+// its output reaches its handler; where the take is refused it does not run.
+func TestAlsoRidesOnTheTake(t *testing.T) {
+	ctx := ctxT(t)
+	hosts := newHosts(t, "a", "b", "c")
+	var mu sync.Mutex
+	got := map[string]string{}
+	also := func(host string) (string, func([]byte)) {
+		return "echo also on " + host + "; cat " + testPath + " | sed -n 1p; exit 3", func(out []byte) {
+			mu.Lock()
+			defer mu.Unlock()
+			got[host] = string(out)
+		}
+	}
+	alice := holder("alice@ops1")
+	l, err := Acquire(ctx, hosts, alice, Options{Path: testPath, Also: also})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range hosts {
+		// The lock was this run's when the script ran (its first line is
+		// the id), and its exit status was not the take's.
+		if want := "also on " + h.Name() + "\nid=" + alice.ID + "\n"; got[h.Name()] != want {
+			t.Errorf("%s: Also's output %q, want %q", h.Name(), got[h.Name()], want)
+		}
+		if runs := h.(*shHost).runs; runs != 1 {
+			t.Errorf("%s: %d commands for the take and Also, want 1", h.Name(), runs)
+		}
+	}
+	if err := l.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// c is held by another run: a is taken (alone, first), Also runs there;
+	// b and c are refused or given back, and c's lock is not read by Also.
+	other, err := Acquire(ctx, hosts[2:], holder("carol@ops3"), Options{Path: testPath})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Release(ctx)
+	got = map[string]string{}
+	var held *HeldError
+	if _, err := Acquire(ctx, hosts, holder("bob@ops2"), Options{Path: testPath, Also: also}); !errors.As(err, &held) || held.Node != "c" {
+		t.Fatalf("Acquire: %v, want c held", err)
+	}
+	if _, ok := got["c"]; ok || got["a"] == "" {
+		t.Errorf("Also's outputs %q: want a's and not c's", got)
+	}
+	for _, h := range hosts[:2] {
+		if _, err := os.Stat(lockFile(h)); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s still locked after the refused Acquire: %v", h.Name(), err)
+		}
+	}
+}
+
+// TestTakeWhoseAnswerIsLostIsReleased: a take that ran on the host but whose
+// answer was cut off (the connection dropped after the lock file was
+// written) fails the Acquire, and the lock it left there is released with
+// the others, not left to expire.
+func TestTakeWhoseAnswerIsLostIsReleased(t *testing.T) {
+	ctx := ctxT(t)
+	hosts := newHosts(t, "a", "b")
+	hosts[1].(*shHost).loseAnswer = true
+	if _, err := Acquire(ctx, hosts, holder("alice@ops1"), Options{Path: testPath}); err == nil || !strings.Contains(err.Error(), "connection to b lost") {
+		t.Fatalf("Acquire: %v, want b's lost connection", err)
+	}
+	for _, h := range hosts {
+		if _, err := os.Stat(lockFile(h)); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s still locked after the failed Acquire: %v", h.Name(), err)
+		}
+	}
 }
 
 func TestCollisionReleasesHostsAlreadyTaken(t *testing.T) {
