@@ -2,7 +2,6 @@ package provision
 
 import (
 	"bufio"
-	"context"
 	"fmt"
 	"strconv"
 	"strings"
@@ -82,19 +81,6 @@ done
 	fmt.Fprintf(&b, `echo "enabled $(systemctl is-enabled %[1]s 2>/dev/null || true)"; echo "active $(systemctl is-active %[1]s 2>/dev/null || true)"`+"\n", unit)
 	b.WriteString("true\n")
 	return b.String()
-}
-
-// gatherFacts runs the facts script on one host.
-func gatherFacts(ctx context.Context, c *remote.Client, user, service, marker, sums, stopped string, files, dirs []string) (*Facts, error) {
-	out, _, err := c.Run(ctx, factsScript(user, service, marker, sums, stopped, files, dirs))
-	if err != nil {
-		return nil, fmt.Errorf("gather facts: %w", err)
-	}
-	f, err := parseFacts(string(out))
-	if err != nil {
-		return nil, fmt.Errorf("gather facts: %w", err)
-	}
-	return f, nil
 }
 
 // parseFacts reads the facts script's output. Paths come last on their line

@@ -103,20 +103,6 @@ func CheckUpgrade(ctx context.Context, s *Session, plans []*HostPlan, allowDowng
 	return err
 }
 
-// hostFacts gathers what planning compares with a node's desired files and
-// directories, and with their parents.
-func hostFacts(ctx context.Context, s *Session, c *remote.Client, dirs, files []templates.File) (*Facts, error) {
-	var fp, dp []string
-	for _, f := range files {
-		fp = append(fp, f.Path)
-	}
-	for _, d := range dirs {
-		dp = append(dp, d.Path)
-	}
-	dp = append(dp, parentDirs(dirs, files)...)
-	return gatherFacts(ctx, c, s.Inv.NATS.User, s.Inv.NATS.Service, markerPath(s.Inv), sumsPath(s.Inv), stopMarkerPath(s.Inv), fp, dp)
-}
-
 // fetcher reads a file's current content on the host, for diffs.
 func fetcher(c *remote.Client) func(ctx context.Context, path string) ([]byte, error) {
 	return func(ctx context.Context, path string) ([]byte, error) {

@@ -66,6 +66,7 @@ type Session struct {
 	// monitorAt: nodes whose running server's monitoring endpoint is not
 	// where the inventory puts it (see httpaddr.go).
 	monitorAt map[string]string
+	given     map[string]givenFacts // see GivenFacts
 	nats      *jetstream.Conn
 }
 

@@ -33,7 +33,8 @@ func (s stages) String() string {
 
 // provisionRun is `dcctl provision INVENTORY` without its output: the steps
 // cmd/dcctl's provision command takes (cmd_provision.go, lock.go), in its
-// order: a new session, every host dialled and locked, facts and plans,
+// order: a new session, every host dialled and locked (the facts gathered
+// in the take's session), plans,
 // secrets saved, apply, the lock released. It returns the plans (what the
 // run found to change), the recap, and how long each part took.
 func provisionRun(ctx context.Context, invPath string, o runOptions) ([]*provision.HostPlan, *provision.Recap, stages, error) {
@@ -77,8 +78,16 @@ func provisionRun(ctx context.Context, invPath string, o runOptions) ([]*provisi
 		hosts = append(hosts, c)
 	}
 	t = mark(&st.Connect, t)
+	// The facts ride on the lock's take, as in cmd/dcctl's takeLock.
+	scripts, err := s.FactsScripts(inv.Nodes)
+	if err != nil {
+		return nil, nil, st, err
+	}
 	l, err := lock.Acquire(ctx, hosts, lock.Me("bench/sim provision"), lock.Options{
 		Concurrency: o.Concurrency,
+		Also: func(host string) (string, func([]byte)) {
+			return scripts[host], func(out []byte) { s.GivenFacts(host, scripts[host], out) }
+		},
 		Redial: func(ctx context.Context, name string) (lock.Host, error) {
 			s.Forget(name)
 			return s.Client(ctx, name)

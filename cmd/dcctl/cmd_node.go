@@ -80,7 +80,7 @@ func runNode(c *cli.Context) error {
 			return err
 		}
 	}
-	ctx, release, err := takeLock(c, s, inv, nil)
+	ctx, release, err := takeLock(c, s, inv, nil, nil)
 	if err != nil {
 		return err
 	}

@@ -131,7 +131,7 @@ func runProvision(c *cli.Context, checkOnly bool) error {
 	defer s.Close()
 	ctx := c.Context
 	if !checkOnly {
-		lctx, release, err := takeLock(c, s, inv, nil)
+		lctx, release, err := takeLock(c, s, inv, nil, nodes)
 		if err != nil {
 			return err
 		}

@@ -268,7 +268,7 @@ func runRunbookSecrets(c *cli.Context, inv *inventory.Inventory, sec *inventory.
 	defer s.Close()
 	ctx := c.Context
 	if !c.Bool("dry-run") {
-		lctx, release, err := takeLock(c, s, inv, runbooks.Clusters(inv, rb))
+		lctx, release, err := takeLock(c, s, inv, runbooks.Clusters(inv, rb), nil)
 		if err != nil {
 			return err
 		}

@@ -46,12 +46,17 @@ const lockReleaseTimeout = 30 * time.Second
 // majority of its hosts, or the run is refused (exit 2): two operators who
 // each reach a different minority could otherwise both act on it.
 //
+// The facts of the nodes in plan (those the run is about to plan) are
+// gathered in the same session as each host's take (lock.Options.Also,
+// provision.Session.GivenFacts): one command per host for both, read once
+// the host's lock is this run's.
+//
 // The returned context is the command's from then on: it is cancelled, with
 // a *lock.LostError as its cause, if the run loses its lock (broken by
 // another operator, or its heartbeat failing for over half the expiry), so
 // that the run stops before its next step. release stops the heartbeat and
 // removes the lock, with a fresh context (the run's may be cancelled).
-func takeLock(c *cli.Context, s *provision.Session, inv *inventory.Inventory, majorityOf []string) (ctx context.Context, release func(), err error) {
+func takeLock(c *cli.Context, s *provision.Session, inv *inventory.Inventory, majorityOf []string, plan []*inventory.Node) (ctx context.Context, release func(), err error) {
 	ctx = c.Context
 	warn := func(format string, a ...any) { fmt.Fprintf(c.App.ErrWriter, "dcctl: "+format+"\n", a...) }
 	errs := s.Connect(ctx, inv.Nodes)
@@ -95,6 +100,7 @@ func takeLock(c *cli.Context, s *provision.Session, inv *inventory.Inventory, ma
 		Concurrency: c.Int("concurrency"), // 0 where a command has no such flag: the default
 		Break:       c.Bool("break-lock"),
 		Notice:      func(msg string) { warn("lock: %s", msg) },
+		Also:        factsAlso(s, plan),
 		Redial: func(ctx context.Context, name string) (lock.Host, error) {
 			s.Forget(name)
 			return s.Client(ctx, name)
@@ -116,6 +122,23 @@ func takeLock(c *cli.Context, s *provision.Session, inv *inventory.Inventory, ma
 			warn("%v", err)
 		}
 	}, nil
+}
+
+// factsAlso has the lock's take gather the facts of the nodes in plan (nil
+// for none). Without the scripts (a nats.binary that cannot be read: Plan
+// says so next) the take gathers nothing and Plan asks the hosts itself.
+func factsAlso(s *provision.Session, plan []*inventory.Node) func(host string) (string, func([]byte)) {
+	if len(plan) == 0 {
+		return nil
+	}
+	scripts, err := s.FactsScripts(plan)
+	if err != nil {
+		return nil
+	}
+	return func(host string) (string, func([]byte)) {
+		script := scripts[host]
+		return script, func(out []byte) { s.GivenFacts(host, script, out) }
+	}
 }
 
 // lockMajority checks that the hosts reached are a majority of each named
