@@ -42,40 +42,47 @@ type FileFact struct {
 // size, mtime, ctime (nanoseconds) and inode are still those recorded there,
 // and computed otherwise: hashing the 24 MB binary costs ~80 ms of CPU per host.
 //
-// It starts few processes (about ten on a host with nothing to change): one
-// stat for every file, one awk that looks them all up in the stamp, one stat
-// for every directory. Forks are most of the CPU a no-op costs a host (~40
-// of them, 54 ms, before this shape), and many hosts may share a CPU.
+// It starts few programs (six on a host with nothing to change): uname, id,
+// one stat for every file and directory, one awk that looks the files up in
+// the stamp and tells the directories (by path: host paths hold no newline)
+// from them, and systemctl twice; the applied marker is read by the shell.
+// Forks and execs are most of the CPU a no-op costs a host (~40 of them,
+// 54 ms, before this shape; 8 programs until the directories joined the
+// files' stat), and many hosts may share a CPU.
 func factsScript(user, service, marker, sums, stopped string, files, dirs []string) string {
 	var b strings.Builder
 	b.WriteString("export LC_ALL=C\n")
 	b.WriteString(`u=$(uname -sm); echo "os ${u% *}"; echo "arch ${u##* }"` + "\n")
 	b.WriteString(`if [ -d /run/systemd/system ]; then echo "systemd yes"; else echo "systemd no"; fi` + "\n")
 	fmt.Fprintf(&b, `if id -u %s >/dev/null 2>&1; then echo "user yes"; else echo "user no"; fi`+"\n", shellQuote(user))
-	// Files: the missing ones and leftover temporary files by the shell's
-	// own tests; the present ones by one stat, whose lines awk completes
-	// with the stamped sha256 or marks for hashing ("-").
+	// Files and directories: the missing ones and leftover temporary files
+	// by the shell's own tests; the present ones by one stat, whose lines
+	// awk completes, a file's with the stamped sha256 or a mark for hashing
+	// ("-"), a directory's (its path in $dirs) as such.
 	b.WriteString("set --\nfor p in")
 	for _, f := range files {
 		b.WriteString(" " + shellQuote(f))
 	}
 	fmt.Fprintf(&b, `; do if [ -f "$p" ]; then set -- "$@" "$p"; else printf 'file - - - - %%s\n' "$p"; fi; if [ -e "$p%s" ]; then printf 'temp %%s\n' "$p"; fi; done`+"\n", remote.TempSuffix)
-	b.WriteString(`[ $# -eq 0 ] || stat -c '` + statSignature + ` %a %U %G %n' -- "$@" | sums=` + shellQuote(sums) + ` awk '
-BEGIN { while ((getline l < ENVIRON["sums"]) > 0) { i = index(l, " "); known[substr(l, i + 66)] = substr(l, 1, i + 64) } }
-{ p = $0; for (k = 0; k < 4; k++) p = substr(p, index(p, " ") + 1)
-  c = "-"; if ((p in known) && substr(known[p], 1, index(known[p], " ") - 1) == $1) c = substr(known[p], index(known[p], " ") + 1)
-  print c, $2, $3, $4, p }' | while read -r c m o g p; do
-	if [ "$c" = - ]; then c=$(sha256sum < "$p") && c=${c%% *} || c=-; fi
-	printf 'file %s %s %s %s %s\n' "$c" "$m" "$o" "$g" "$p"
-done
-`)
-	b.WriteString("set --\nfor p in")
+	b.WriteString("dirs=")
+	b.WriteString(shellQuote(strings.Join(dirs, "\n")))
+	b.WriteString("\nfor p in")
 	for _, d := range dirs {
 		b.WriteString(" " + shellQuote(d))
 	}
 	b.WriteString(`; do if [ -d "$p" ]; then set -- "$@" "$p"; else printf 'dir - - - - %s\n' "$p"; fi; done` + "\n")
-	b.WriteString(`[ $# -eq 0 ] || stat -c 'dir x %a %U %G %n' -- "$@"` + "\n")
-	fmt.Fprintf(&b, `if [ -f %[1]s ]; then sed 's/^/applied /' %[1]s; fi`+"\n", shellQuote(marker))
+	b.WriteString(`[ $# -eq 0 ] || stat -c '` + statSignature + ` %a %U %G %n' -- "$@" | dirs=$dirs sums=` + shellQuote(sums) + ` awk '
+BEGIN { while ((getline l < ENVIRON["sums"]) > 0) { i = index(l, " "); known[substr(l, i + 66)] = substr(l, 1, i + 64) }
+  n = split(ENVIRON["dirs"], d, "\n"); for (i = 1; i <= n; i++) isdir[d[i]] = 1 }
+{ p = $0; for (k = 0; k < 4; k++) p = substr(p, index(p, " ") + 1)
+  if (p in isdir) { print "dir x", $2, $3, $4, p; next }
+  c = "-"; if ((p in known) && substr(known[p], 1, index(known[p], " ") - 1) == $1) c = substr(known[p], index(known[p], " ") + 1)
+  print "file", c, $2, $3, $4, p }' | while read -r k c m o g p; do
+	if [ "$k" = file ] && [ "$c" = - ]; then c=$(sha256sum < "$p") && c=${c%% *} || c=-; fi
+	printf '%s %s %s %s %s %s\n' "$k" "$c" "$m" "$o" "$g" "$p"
+done
+`)
+	fmt.Fprintf(&b, `if [ -f %[1]s ]; then while IFS= read -r l || [ -n "$l" ]; do printf 'applied %%s\n' "$l"; done < %[1]s; fi`+"\n", shellQuote(marker))
 	fmt.Fprintf(&b, `if [ -f %[1]s ]; then printf 'stopped %%s\n' "$(head -n 1 %[1]s | cut -c 1-200)"; fi`+"\n", shellQuote(stopped))
 	unit := shellQuote(service + ".service")
 	fmt.Fprintf(&b, `echo "enabled $(systemctl is-enabled %[1]s 2>/dev/null || true)"; echo "active $(systemctl is-active %[1]s 2>/dev/null || true)"`+"\n", unit)
