@@ -8,13 +8,13 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	njs "github.com/nats-io/nats.go/jetstream"
 
+	"github.com/dcctl/dcctl/internal/testcluster"
 	"github.com/dcctl/dcctl/internal/testwait"
 	"github.com/dcctl/dcctl/inventory"
 	"github.com/dcctl/dcctl/jetstream"
@@ -124,31 +124,31 @@ func TestDCDrill(t *testing.T) {
 
 	// Clients: each leaf domain from its own DC, the backbone from each DC,
 	// each connected only to servers of its DC.
-	var pubs []*sidePub
-	hubPub := map[string]*sidePub{}
+	var pubs []*testcluster.Publisher
+	hubPub := map[string]*testcluster.Publisher{}
 	for _, dc := range dcs {
 		nc := connectTo(t, invFile, nodesIn(hub.Active(), dc), user, pass)
-		p := startSidePub(t, fmt.Sprintf("backbone stream from %s", dc), jsFor(t, nc, hub.Domain), hub.Domain, "dcdrill_hub", "dcdrill.hub."+dc+".")
+		p := testcluster.StartPublisher(t, jsFor(t, nc, hub.Domain), fmt.Sprintf("backbone stream from %s", dc), "dcdrill_hub", testcluster.PublishOptions{Prefix: "dcdrill.hub." + dc + "."})
 		hubPub[dc] = p
 		pubs = append(pubs, p)
 	}
-	leafPub := map[string]*sidePub{}
+	leafPub := map[string]*testcluster.Publisher{}
 	for _, cl := range leaves {
 		dc := cl.Active()[0].DC
 		nc := connectTo(t, invFile, cl.Active(), user, pass)
-		p := startSidePub(t, fmt.Sprintf("leaf domain %s from %s", cl.Domain, dc), jsFor(t, nc, cl.Domain), cl.Domain, "dcdrill_"+cl.Domain, "dcdrill."+cl.Domain+".live.")
+		p := testcluster.StartPublisher(t, jsFor(t, nc, cl.Domain), fmt.Sprintf("leaf domain %s from %s", cl.Domain, dc), "dcdrill_"+cl.Domain, testcluster.PublishOptions{Prefix: "dcdrill." + cl.Domain + ".live."})
 		leafPub[cl.Domain] = p
 		pubs = append(pubs, p)
 	}
 	for _, p := range pubs {
-		p.waitAcks(t, "before", 10, time.Minute)
+		p.WaitPhaseAcks(t, "before", 10, time.Minute)
 	}
 
 	t.Run("DC link down", func(t *testing.T) {
 		runLab(t, "partition", dcs[0], dcs[1])
 		cut := time.Now()
 		for _, p := range pubs {
-			p.setPhase("cut")
+			p.SetPhase("cut")
 		}
 		// Status from either side: exit 1, the far DC cut off, maybe a
 		// partition; each leaf cluster whole in its DC.
@@ -215,20 +215,20 @@ func TestDCDrill(t *testing.T) {
 
 		// What takes writes across the cut, measured over a window.
 		for _, cl := range leaves {
-			leafPub[cl.Domain].waitAcks(t, "cut", 50, time.Minute)
+			leafPub[cl.Domain].WaitPhaseAcks(t, "cut", 50, time.Minute)
 		}
-		hubPub[major].waitAcks(t, "cut", 50, time.Minute)
+		hubPub[major].WaitPhaseAcks(t, "cut", 50, time.Minute)
 		for _, p := range pubs {
-			note("during the cut: %s", p.summary("cut"))
+			note("during the cut: %s", p.Summary("cut"))
 		}
-		if st := hubPub[minor].stats("cut"); st.acks > 0 {
-			t.Errorf("the backbone stream acknowledged %d writes from %s, which holds %d of its %d replicas", st.acks, minor, perDC[minor], len(peers))
+		if st := hubPub[minor].Stats("cut"); st.Acks > 0 {
+			t.Errorf("the backbone stream acknowledged %d writes from %s, which holds %d of its %d replicas", st.Acks, minor, perDC[minor], len(peers))
 		}
 
 		runLab(t, "heal")
 		healed := time.Now()
 		for _, p := range pubs {
-			p.setPhase("healed")
+			p.SetPhase("healed")
 		}
 		testwait.Eventually(t, 5*time.Minute, "status healthy after the heal", func() error {
 			if out, _, code := runDcctl(t, "status", invFile); code != 0 {
@@ -238,11 +238,11 @@ func TestDCDrill(t *testing.T) {
 		})
 		note("after the heal: status healthy %.1fs later, no operator action", time.Since(healed).Seconds())
 		for _, p := range pubs {
-			p.waitAcks(t, "healed", 10, time.Minute)
-			note("after the heal: %s", p.summary("healed"))
+			p.WaitPhaseAcks(t, "healed", 10, time.Minute)
+			note("after the heal: %s", p.Summary("healed"))
 		}
 		for _, p := range pubs {
-			p.halt()
+			p.Halt()
 		}
 		nc, err := sess.NATS(context.Background())
 		if err != nil {
@@ -253,7 +253,7 @@ func TestDCDrill(t *testing.T) {
 			note("%s: %s", s.name, digests)
 		}
 		for _, p := range pubs {
-			p.checkAcked(t, d)
+			p.Check(t)
 		}
 	})
 	if t.Failed() {
@@ -262,16 +262,16 @@ func TestDCDrill(t *testing.T) {
 
 	t.Run("DC lost", func(t *testing.T) {
 		lost, surv := minor, major
-		var live []*sidePub
-		lp := startSidePub(t, "backbone stream from "+surv, hubPub[surv].js, hub.Domain, "dcdrill_hub", "dcdrill.hub."+surv+".lost.")
+		var live []*testcluster.Publisher
+		lp := testcluster.StartPublisher(t, hubPub[surv].JetStream(), "backbone stream from "+surv, "dcdrill_hub", testcluster.PublishOptions{Prefix: "dcdrill.hub." + surv + ".lost."})
 		live = append(live, lp)
 		for _, cl := range leaves {
 			if cl.Active()[0].DC == surv {
-				live = append(live, startSidePub(t, fmt.Sprintf("leaf domain %s from %s", cl.Domain, surv), leafPub[cl.Domain].js, cl.Domain, "dcdrill_"+cl.Domain, "dcdrill."+cl.Domain+".lost."))
+				live = append(live, testcluster.StartPublisher(t, leafPub[cl.Domain].JetStream(), fmt.Sprintf("leaf domain %s from %s", cl.Domain, surv), "dcdrill_"+cl.Domain, testcluster.PublishOptions{Prefix: "dcdrill." + cl.Domain + ".lost."}))
 			}
 		}
 		for _, p := range live {
-			p.waitAcks(t, "before", 10, time.Minute)
+			p.WaitPhaseAcks(t, "before", 10, time.Minute)
 		}
 
 		// Every host of the DC stops: its servers die at once, and nothing
@@ -283,7 +283,7 @@ func TestDCDrill(t *testing.T) {
 		runLab(t, "isolate", lost)
 		down := time.Now()
 		for _, p := range live {
-			p.setPhase("lost")
+			p.SetPhase("lost")
 		}
 		var r *status.Report
 		testwait.Eventually(t, time.Minute, "status sees "+lost+" lost", func() error {
@@ -306,15 +306,15 @@ func TestDCDrill(t *testing.T) {
 
 		// The surviving DC keeps serving.
 		for _, p := range live {
-			p.waitAcks(t, "lost", 50, time.Minute)
-			note("DC %s lost: %s", lost, p.summary("lost"))
+			p.WaitPhaseAcks(t, "lost", 50, time.Minute)
+			note("DC %s lost: %s", lost, p.Summary("lost"))
 		}
 
 		// The DC comes back: one provision starts every crashed server.
 		runLab(t, "heal")
 		back := time.Now()
 		for _, p := range live {
-			p.setPhase("back")
+			p.SetPhase("back")
 		}
 		// The hosts answer SSH again before provision can reach them.
 		for _, n := range activeIn(inv, lost) {
@@ -336,8 +336,8 @@ func TestDCDrill(t *testing.T) {
 		})
 		note("DC %s back: provision and status healthy %.1fs after the heal", lost, time.Since(back).Seconds())
 		for _, p := range live {
-			p.waitAcks(t, "back", 10, time.Minute)
-			p.halt()
+			p.WaitPhaseAcks(t, "back", 10, time.Minute)
+			p.Halt()
 		}
 		nc, err := sess.NATS(context.Background())
 		if err != nil {
@@ -347,7 +347,7 @@ func TestDCDrill(t *testing.T) {
 			note("%s after the DC came back: %s", s.name, replicaDigests(t, nc, s.domain, s.name))
 		}
 		for _, p := range live {
-			p.checkAcked(t, d)
+			p.Check(t)
 		}
 	})
 }
@@ -497,125 +497,4 @@ func replicaDigests(t *testing.T, nc *jetstream.Conn, domain, stream string) str
 		}
 	}
 	return fmt.Sprintf("%d replicas (%s) hold the same %d messages %d..%d, sha256 %.12s", len(st.Peers()), strings.Join(st.Peers(), ", "), first.Msgs, first.FirstSeq, first.LastSeq, first.Digest)
-}
-
-// sidePub is a client publishing with acks every 20 ms to a stream through
-// the connection of one side, counting per phase of the drill what was
-// tried and what was acknowledged.
-type sidePub struct {
-	name, domain, stream, prefix string
-	js                           njs.JetStream
-	stop, done                   chan struct{}
-
-	mu         sync.Mutex
-	phase      string
-	phaseStart time.Time
-	per        map[string]*pubStats
-	acked      map[uint64]string
-}
-
-type pubStats struct {
-	attempts, acks int
-	firstAck       time.Duration // since the phase began; -1 before the first
-	lastErr        string
-}
-
-func startSidePub(t *testing.T, name string, js njs.JetStream, domain, stream, prefix string) *sidePub {
-	p := &sidePub{name: name, domain: domain, stream: stream, prefix: prefix, js: js, stop: make(chan struct{}), done: make(chan struct{}),
-		phase: "before", phaseStart: time.Now(), per: map[string]*pubStats{"before": {firstAck: -1}}, acked: map[uint64]string{}}
-	go func() {
-		defer close(p.done)
-		pace := time.NewTicker(20 * time.Millisecond) // a rate, not a synchronisation
-		defer pace.Stop()
-		for i := 0; ; i++ {
-			select {
-			case <-p.stop:
-				return
-			case <-pace.C:
-			}
-			p.mu.Lock()
-			phase, since := p.phase, p.phaseStart
-			p.mu.Unlock()
-			data := fmt.Sprintf("%s %d %s at %s", stream, i, phase, time.Now().Format(time.RFC3339Nano))
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-			ack, err := js.Publish(ctx, fmt.Sprintf("%s%d", prefix, i%5), []byte(data))
-			cancel()
-			if err == nil && ack.Stream != stream {
-				err = fmt.Errorf("acknowledged by stream %s", ack.Stream)
-			}
-			p.mu.Lock()
-			// A publish counts for the phase it started in.
-			st := p.per[phase]
-			st.attempts++
-			if err == nil {
-				st.acks++
-				p.acked[ack.Sequence] = data
-				if st.firstAck < 0 {
-					st.firstAck = time.Since(since)
-				}
-			} else {
-				st.lastErr = err.Error()
-			}
-			p.mu.Unlock()
-		}
-	}()
-	t.Cleanup(p.halt)
-	return p
-}
-
-func (p *sidePub) setPhase(name string) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.phase, p.phaseStart = name, time.Now()
-	p.per[name] = &pubStats{firstAck: -1}
-}
-
-func (p *sidePub) stats(phase string) pubStats {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if st := p.per[phase]; st != nil {
-		return *st
-	}
-	return pubStats{firstAck: -1}
-}
-
-func (p *sidePub) waitAcks(t *testing.T, phase string, n int, timeout time.Duration) {
-	t.Helper()
-	testwait.Eventually(t, timeout, fmt.Sprintf("%s: %d acks (%s)", p.name, n, phase), func() error {
-		if st := p.stats(phase); st.acks < n {
-			return fmt.Errorf("%d of %d attempts acknowledged (last error: %s)", st.acks, st.attempts, st.lastErr)
-		}
-		return nil
-	})
-}
-
-func (p *sidePub) summary(phase string) string {
-	st := p.stats(phase)
-	s := fmt.Sprintf("%s: %d of %d publishes acknowledged", p.name, st.acks, st.attempts)
-	if st.firstAck >= 0 {
-		s += fmt.Sprintf(", the first %.1fs into the phase", st.firstAck.Seconds())
-	}
-	if st.acks < st.attempts && st.lastErr != "" {
-		s += " (failures: " + st.lastErr + ")"
-	}
-	return s
-}
-
-func (p *sidePub) halt() {
-	select {
-	case <-p.stop:
-	default:
-		close(p.stop)
-	}
-	<-p.done
-}
-
-// checkAcked asserts that every acknowledged message is in the stream with
-// its payload, as the stream's leader holds it.
-func (p *sidePub) checkAcked(t *testing.T, d *drillLab) {
-	t.Helper()
-	p.halt()
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	d.assertAckedPresent(t, p.name, p.domain, p.stream, p.acked)
 }

@@ -272,12 +272,10 @@ func (d *drillLab) consume(domain, stream string) *liveReader {
 // ack for.
 func (r *liveReader) check(t *testing.T, p *livePublisher) {
 	t.Helper()
-	p.mu.Lock()
 	var want []uint64
-	for seq := range p.acked {
+	for seq := range p.Acked() {
 		want = append(want, seq)
 	}
-	p.mu.Unlock()
 	testwait.Eventually(t, 2*time.Minute, "the reader had every acknowledged message", func() error {
 		r.mu.Lock()
 		defer r.mu.Unlock()

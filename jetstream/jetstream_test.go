@@ -89,9 +89,7 @@ func newEnv(t *testing.T) (*env, njs.JetStream) {
 // JetStream of js and publishes n messages to it.
 func stream(t *testing.T, js njs.JetStream, name string, replicas, n int) {
 	t.Helper()
-	if _, err := js.CreateStream(ctxT(t, 30*time.Second), njs.StreamConfig{Name: name, Subjects: []string{name + ".>"}, Replicas: replicas, Storage: njs.FileStorage}); err != nil {
-		t.Fatalf("create stream %s: %v", name, err)
-	}
+	testcluster.CreateStream(t, js, njs.StreamConfig{Name: name, Subjects: []string{name + ".>"}, Replicas: replicas, Storage: njs.FileStorage}, 30*time.Second)
 	testcluster.Publish(t, js, name, n)
 }
 
@@ -315,9 +313,7 @@ func TestHealthyDeployment(t *testing.T) {
 	t.Run("streams across domains", func(t *testing.T) {
 		ctx := ctxT(t, 30*time.Second)
 		us := e.cl.JetStream(t, "us")
-		if _, err := us.CreateStream(ctx, njs.StreamConfig{Name: "us", Subjects: []string{"us.>"}, Replicas: 3}); err != nil {
-			t.Fatal(err)
-		}
+		testcluster.CreateStream(t, us, njs.StreamConfig{Name: "us", Subjects: []string{"us.>"}, Replicas: 3}, 30*time.Second)
 		testcluster.Publish(t, us, "us", 20)
 		if err := e.c.WaitStreamCurrent(ctx, "us", "us", 3, nil); err != nil {
 			t.Fatal(err)
@@ -349,9 +345,7 @@ func TestHealthyDeployment(t *testing.T) {
 
 	t.Run("set replicas 1 to 3", func(t *testing.T) {
 		ctx := ctxT(t, 30*time.Second)
-		if _, err := hub.CreateStream(ctx, njs.StreamConfig{Name: "bar", Subjects: []string{"bar.>"}, Replicas: 1, MaxMsgsPerSubject: 1000, Description: "kept"}); err != nil {
-			t.Fatal(err)
-		}
+		testcluster.CreateStream(t, hub, njs.StreamConfig{Name: "bar", Subjects: []string{"bar.>"}, Replicas: 1, MaxMsgsPerSubject: 1000, Description: "kept"}, 30*time.Second)
 		testcluster.Publish(t, hub, "bar", 50)
 		before, err := e.c.Digest(ctx, "hub", "bar")
 		if err != nil {
@@ -440,9 +434,7 @@ func TestHealthyDeployment(t *testing.T) {
 			return err
 		})
 
-		if _, err := hub.CreateStream(ctx, njs.StreamConfig{Name: "mem", Subjects: []string{"mem.>"}, Replicas: 3, Storage: njs.MemoryStorage}); err != nil {
-			t.Fatal(err)
-		}
+		testcluster.CreateStream(t, hub, njs.StreamConfig{Name: "mem", Subjects: []string{"mem.>"}, Replicas: 3, Storage: njs.MemoryStorage}, 30*time.Second)
 		_, err = e.c.Snapshot(ctx, "hub", "mem", t.TempDir()+"/mem")
 		if !errors.Is(err, ErrMemoryStream) || !strings.Contains(err.Error(), "memory streams cannot be snapshotted") {
 			t.Fatalf("snapshot of a memory stream: %v", err)
@@ -510,9 +502,7 @@ func TestHealthyDeployment(t *testing.T) {
 			}
 			return nil
 		})
-		if _, err := hub.CreateStream(ctx, njs.StreamConfig{Name: "single", Subjects: []string{"single"}, Replicas: 1}); err != nil {
-			t.Fatal(err)
-		}
+		testcluster.CreateStream(t, hub, njs.StreamConfig{Name: "single", Subjects: []string{"single"}, Replicas: 1}, 30*time.Second)
 		st, err := e.c.Stream(ctx, "hub", "single")
 		if err != nil {
 			t.Fatal(err)

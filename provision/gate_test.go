@@ -28,10 +28,7 @@ func TestGateWithWrongPasswords(t *testing.T) {
 
 	// An R3 stream with data, through the real application user.
 	js := c.JetStream(t, domain)
-	st, err := js.CreateStream(ctx, njs.StreamConfig{Name: "gated", Subjects: []string{"gated.>"}, Replicas: 3, Storage: njs.FileStorage})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := testcluster.CreateStream(t, js, njs.StreamConfig{Name: "gated", Subjects: []string{"gated.>"}, Replicas: 3, Storage: njs.FileStorage}, time.Minute)
 	testcluster.Publish(t, js, "gated.>", 20)
 	info, err := st.Info(ctx)
 	if err != nil || info.Cluster == nil {

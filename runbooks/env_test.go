@@ -15,7 +15,6 @@ import (
 	njs "github.com/nats-io/nats.go/jetstream"
 
 	"github.com/dcctl/dcctl/internal/testcluster"
-	"github.com/dcctl/dcctl/internal/testwait"
 	"github.com/dcctl/dcctl/inventory"
 	"github.com/dcctl/dcctl/provision"
 )
@@ -132,23 +131,7 @@ func (l *lab) js(domain string) njs.JetStream {
 // stream creates a stream and publishes n messages to it.
 func (l *lab) stream(domain string, cfg njs.StreamConfig, n int) {
 	l.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	js := l.js(domain)
-	// Right after the cluster formed, the meta leader may not have heard
-	// every server's tags yet: a placement by tag answers "no suitable
-	// peers" (10005) until it has. Ask again until the deadline.
-	testwait.Eventually(l.t, 30*time.Second, "create stream "+cfg.Name+" in "+domain, func() error {
-		_, err := js.CreateStream(ctx, cfg)
-		var apiErr *njs.APIError
-		if errors.As(err, &apiErr) && apiErr.ErrorCode == njs.ErrorCode(10005) {
-			return err
-		}
-		if err != nil {
-			l.t.Fatalf("create stream %s in %s: %v", cfg.Name, domain, err)
-		}
-		return nil
-	})
+	testcluster.CreateStream(l.t, l.js(domain), cfg, 30*time.Second)
 	l.publish(domain, cfg.Subjects[0], n)
 }
 

@@ -4,14 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	njs "github.com/nats-io/nats.go/jetstream"
 
+	"github.com/dcctl/dcctl/internal/testcluster"
 	"github.com/dcctl/dcctl/internal/testwait"
 	"github.com/dcctl/dcctl/jetstream"
 )
@@ -42,27 +41,13 @@ func liveStreams(prefix string, replicas int) []liveStream {
 	}
 }
 
-// publisher publishes to one stream with acks until stopped, and remembers
-// every acknowledged sequence and its payload.
-type publisher struct {
-	stream string
-	stop   chan struct{}
-	done   chan struct{}
-
-	mu    sync.Mutex
-	acked map[uint64]string
-	fails int
-}
-
-// publishThroughout starts a publisher on s, and with s.drain a consumer
-// that acks messages at half the publishing rate, so that a backlog builds
-// up and is consumed while the runbook works.
-func (l *lab) publishThroughout(domain string, s liveStream) *publisher {
+// publishThroughout starts a client publishing with acks to s every 10 ms,
+// and with s.drain a consumer that acks messages at half the publishing
+// rate, so that a backlog builds up and is consumed while the runbook works.
+func (l *lab) publishThroughout(domain string, s liveStream) *testcluster.Publisher {
 	l.t.Helper()
 	js := l.js(domain)
-	p := &publisher{stream: s.cfg.Name, stop: make(chan struct{}), done: make(chan struct{}), acked: map[uint64]string{}}
-	subject := strings.TrimSuffix(s.cfg.Subjects[0], ">")
-	var cons njs.Consumer
+	o := testcluster.PublishOptions{Prefix: strings.TrimSuffix(s.cfg.Subjects[0], ">"), Every: 10 * time.Millisecond}
 	if s.drain {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		c, err := js.CreateOrUpdateConsumer(ctx, s.cfg.Name, njs.ConsumerConfig{Durable: "drain", AckPolicy: njs.AckExplicitPolicy})
@@ -70,112 +55,9 @@ func (l *lab) publishThroughout(domain string, s liveStream) *publisher {
 		if err != nil {
 			l.t.Fatalf("consumer on %s: %v", s.cfg.Name, err)
 		}
-		cons = c
+		o.Drain = c
 	}
-	go func() {
-		defer close(p.done)
-		pace := time.NewTicker(10 * time.Millisecond) // a rate, not a synchronisation
-		defer pace.Stop()
-		for i := 0; ; i++ {
-			select {
-			case <-p.stop:
-				return
-			case <-pace.C:
-			}
-			data := fmt.Sprintf("%s live %d", s.cfg.Name, i)
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-			ack, err := js.Publish(ctx, fmt.Sprintf("%s%d", subject, i%5), []byte(data))
-			cancel()
-			p.mu.Lock()
-			if err == nil {
-				p.acked[ack.Sequence] = data
-			} else {
-				p.fails++
-			}
-			p.mu.Unlock()
-			if cons != nil && i%2 == 0 {
-				batch, err := cons.FetchNoWait(1)
-				if err == nil {
-					for m := range batch.Messages() {
-						_ = m.Ack()
-					}
-				}
-			}
-		}
-	}()
-	l.t.Cleanup(p.halt)
-	return p
-}
-
-func (p *publisher) halt() {
-	select {
-	case <-p.stop:
-	default:
-		close(p.stop)
-	}
-	<-p.done
-}
-
-// waitAcked waits until n more messages than now were acknowledged: the
-// stream takes writes at this point (before a runbook starts, or after a
-// node was stopped and a new stream leader was elected).
-func (p *publisher) waitAcked(t *testing.T, n int) {
-	t.Helper()
-	p.mu.Lock()
-	want := len(p.acked) + n
-	p.mu.Unlock()
-	testwait.Eventually(t, 30*time.Second, p.stream+" publishing", func() error {
-		p.mu.Lock()
-		defer p.mu.Unlock()
-		if len(p.acked) < want {
-			return fmt.Errorf("%d acked, want %d", len(p.acked), want)
-		}
-		return nil
-	})
-}
-
-// checkAcked stops the publisher and asserts, by asking the stream leader for
-// each sequence, that every acknowledged message the stream's retention
-// and limits do not explain away is there with its payload.
-func (p *publisher) checkAcked(t *testing.T, l *lab, domain string, s liveStream) {
-	t.Helper()
-	p.halt()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	st, err := l.js(domain).Stream(ctx, p.stream)
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := st.Info(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var seqs []uint64
-	for seq := range p.acked {
-		seqs = append(seqs, seq)
-	}
-	slices.Sort(seqs)
-	if len(seqs) == 0 || info.State.LastSeq < seqs[len(seqs)-1] {
-		t.Fatalf("%s: last sequence %d, acked up to %v", p.stream, info.State.LastSeq, seqs[len(seqs)-1:])
-	}
-	if s.cfg.Retention != njs.LimitsPolicy {
-		return // consumed messages are gone by design; the last sequence is the proof
-	}
-	checked := 0
-	for _, seq := range seqs {
-		if seq < info.State.FirstSeq {
-			continue // discarded by max_msgs
-		}
-		m, err := st.GetMsg(ctx, seq)
-		if err != nil {
-			t.Fatalf("%s: acknowledged sequence %d: %v", p.stream, seq, err)
-		}
-		if string(m.Data) != p.acked[seq] {
-			t.Fatalf("%s: sequence %d holds %q, acked %q", p.stream, seq, m.Data, p.acked[seq])
-		}
-		checked++
-	}
-	t.Logf("%s: %d acknowledged messages (%d publishes failed), %d checked present", p.stream, len(seqs), p.fails, checked)
+	return testcluster.StartPublisher(l.t, js, s.cfg.Name, s.cfg.Name, o)
 }
 
 // proofs reads the proofs of the newest journal of runbook, by stream.
@@ -215,12 +97,12 @@ func TestExpandStreamLive(t *testing.T) {
 		t.Run(s.cfg.Name, func(t *testing.T) {
 			l.stream("us", s.cfg, 0)
 			pub := l.publishThroughout("us", s)
-			pub.waitAcked(t, 60)
+			pub.WaitAcked(t, 60, 30*time.Second)
 			if err := l.run(&ExpandStream{Stream: s.cfg.Name, Domain: "us", Replicas: 3}); err != nil {
 				t.Fatal(err)
 			}
 			wantProof(t, proofs(t, l, "expand-stream"), s)
-			pub.checkAcked(t, l, "us", s)
+			pub.Check(t)
 		})
 	}
 }
@@ -261,12 +143,12 @@ func TestReplacePeerLive(t *testing.T) {
 		}
 		return fmt.Errorf("meta group %+v", jsz.Meta.Replicas)
 	})
-	var pubs []*publisher
+	var pubs []*testcluster.Publisher
 	for _, s := range streams {
 		pubs = append(pubs, l.publishThroughout("hub", s))
 	}
 	for _, p := range pubs {
-		p.waitAcked(t, 60)
+		p.WaitAcked(t, 60, 30*time.Second)
 	}
 	l.c.Stop(victim)
 	if err := l.run(&ReplacePeer{Node: victim}); err != nil {
@@ -275,7 +157,7 @@ func TestReplacePeerLive(t *testing.T) {
 	got := proofs(t, l, "replace-peer")
 	for i, s := range streams {
 		wantProof(t, got, s)
-		pubs[i].checkAcked(t, l, "hub", s)
+		pubs[i].Check(t)
 	}
 }
 
@@ -284,13 +166,13 @@ func TestReplacePeerLive(t *testing.T) {
 func TestRestartsLive(t *testing.T) {
 	l := newLab(t, spec())
 	streams := liveStreams("n", 3)
-	var pubs []*publisher
+	var pubs []*testcluster.Publisher
 	for _, s := range streams {
 		l.stream("us", s.cfg, 0)
 		pubs = append(pubs, l.publishThroughout("us", s))
 	}
 	for _, p := range pubs {
-		p.waitAcked(t, 30)
+		p.WaitAcked(t, 30, 30*time.Second)
 	}
 	cheap := func(s liveStream) liveStream { s.proof = jetstream.ProofLastSeq; return s }
 
@@ -304,7 +186,7 @@ func TestRestartsLive(t *testing.T) {
 
 	l.c.Stop("us_2")
 	for _, p := range pubs {
-		p.waitAcked(t, 10) // R3 streams take writes with a replica down
+		p.WaitAcked(t, 10, 30*time.Second) // R3 streams take writes with a replica down
 	}
 	if err := l.run(&RestoreNode{Node: "us_2"}); err != nil {
 		t.Fatal(err)
@@ -312,7 +194,7 @@ func TestRestartsLive(t *testing.T) {
 	got = proofs(t, l, "restore-node")
 	for i, s := range streams {
 		wantProof(t, got, cheap(s))
-		pubs[i].checkAcked(t, l, "us", s)
+		pubs[i].Check(t)
 	}
 
 	// A stream that came back behind its recorded last sequence (here: made
@@ -348,7 +230,7 @@ func TestLostMessageFailsThePostCheck(t *testing.T) {
 	s := liveStreams("lost", 1)[0]
 	l.stream("us", s.cfg, 30)
 	pub := l.publishThroughout("us", s)
-	pub.waitAcked(t, 20)
+	pub.WaitAcked(t, 20, 30*time.Second)
 	lose := withStep{Runbook: &ExpandStream{Stream: s.cfg.Name, Domain: "us", Replicas: 3}, step: Step{
 		Name: "deleteAcknowledgedMessage(12)",
 		Run: func(ctx context.Context, _ func(string)) error {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -13,7 +12,6 @@ import (
 	njs "github.com/nats-io/nats.go/jetstream"
 
 	"github.com/dcctl/dcctl/internal/testcluster"
-	"github.com/dcctl/dcctl/internal/testwait"
 	"github.com/dcctl/dcctl/inventory"
 	"github.com/dcctl/dcctl/provision"
 	"github.com/dcctl/dcctl/status"
@@ -89,9 +87,7 @@ func TestAllUp(t *testing.T) {
 			js := c.JetStream(t, hub.Domain)
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()
-			if _, err := js.CreateStream(ctx, njs.StreamConfig{Name: "orders", Subjects: []string{"orders.>"}, Replicas: 3}); err != nil {
-				t.Fatal(err)
-			}
+			testcluster.CreateStream(t, js, njs.StreamConfig{Name: "orders", Subjects: []string{"orders.>"}, Replicas: 3}, 30*time.Second)
 			testcluster.Publish(t, js, "orders", 5)
 			s := session(t, c)
 			r := waitReport(t, s, 20*time.Second, healthy)
@@ -199,9 +195,7 @@ func TestLeadersKilled(t *testing.T) {
 	js := c.JetStream(t, "hub")
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	if _, err := js.CreateStream(ctx, njs.StreamConfig{Name: "foo", Subjects: []string{"foo.>"}, Replicas: 3, Storage: njs.MemoryStorage}); err != nil {
-		t.Fatal(err)
-	}
+	testcluster.CreateStream(t, js, njs.StreamConfig{Name: "foo", Subjects: []string{"foo.>"}, Replicas: 3, Storage: njs.MemoryStorage}, 30*time.Second)
 	s := session(t, c)
 	nc, err := s.NATS(ctx)
 	if err != nil {
@@ -368,25 +362,11 @@ func TestReplicasByDC(t *testing.T) {
 	hub := spec.Clusters[0]
 	near, far := hub.Nodes[0].DC, hub.Nodes[len(hub.Nodes)-1].DC
 	js := c.JetStream(t, hub.Domain)
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
 	for _, sc := range []njs.StreamConfig{
 		{Name: "one_dc", Subjects: []string{"one.>"}, Replicas: 3, Placement: &njs.Placement{Tags: []string{"dc:" + near}}},
 		{Name: "far_dc", Subjects: []string{"far.>"}, Replicas: 2, Placement: &njs.Placement{Tags: []string{"dc:" + far}}},
 	} {
-		// A just-formed cluster's meta leader may not have heard every
-		// server's tags yet, and answers "no suitable peers" (10005) until then.
-		testwait.Eventually(t, 20*time.Second, "create "+sc.Name+" placed by tag", func() error {
-			_, err := js.CreateStream(ctx, sc)
-			var apiErr *njs.APIError
-			if errors.As(err, &apiErr) && apiErr.ErrorCode == njs.ErrorCode(10005) {
-				return err
-			}
-			if err != nil {
-				t.Fatalf("create %s placed by tag: %v", sc.Name, err)
-			}
-			return nil
-		})
+		testcluster.CreateStream(t, js, sc, 30*time.Second)
 	}
 	s := session(t, c)
 	r := waitReport(t, s, 20*time.Second, healthy)

@@ -83,9 +83,8 @@ func bootAndCheck(t *testing.T, spec testcluster.Spec) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := hubJS.CreateStream(ctx, jetstream.StreamConfig{Name: "ORDERS_HUB", Subjects: []string{"boot.hub.>"}, Replicas: 3}); err != nil {
-		t.Fatalf("create stream in domain %s from a leaf client: %v", hub.Domain, err)
-	}
+	// from a leaf client: the request crosses the leafnode link
+	testcluster.CreateStream(t, hubJS, jetstream.StreamConfig{Name: "ORDERS_HUB", Subjects: []string{"boot.hub.>"}, Replicas: 3}, 30*time.Second)
 	if _, err := hubJS.Publish(ctx, "boot.hub.1", []byte("hello")); err != nil {
 		t.Fatalf("publish to hub stream: %v", err)
 	}
@@ -106,9 +105,7 @@ func bootAndCheck(t *testing.T, spec testcluster.Spec) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := leafJS.CreateStream(ctx, jetstream.StreamConfig{Name: "LEAF_R3", Subjects: []string{"boot.leaf.>"}, Replicas: 3}); err != nil {
-		t.Fatalf("create R3 stream in domain %s: %v", leafA.Domain, err)
-	}
+	testcluster.CreateStream(t, leafJS, jetstream.StreamConfig{Name: "LEAF_R3", Subjects: []string{"boot.leaf.>"}, Replicas: 3}, 30*time.Second)
 	testwait.Eventually(t, 30*time.Second, "3 current replicas in domain "+leafA.Domain, func() error {
 		s, err := leafJS.Stream(ctx, "LEAF_R3")
 		if err != nil {

@@ -24,9 +24,7 @@ func TestRunbookCLI(t *testing.T) {
 	js := c.JetStream(t, "us")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	if _, err := js.CreateStream(ctx, njs.StreamConfig{Name: "orders", Subjects: []string{"orders.>"}, Replicas: 1}); err != nil {
-		t.Fatal(err)
-	}
+	testcluster.CreateStream(t, js, njs.StreamConfig{Name: "orders", Subjects: []string{"orders.>"}, Replicas: 1}, time.Minute)
 	testcluster.Publish(t, js, "orders", 50)
 	// No host of this deployment answers over SSH (its nodes are in-process
 	// servers), so no deployment lock can be taken: a runbook refuses unless

@@ -70,13 +70,7 @@ func TestSeedBoots(t *testing.T) {
 		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 		defer cancel()
 		name := strings.ToUpper(cl.Domain) + "_BOOT"
-		// A meta leader just elected answers "temporarily unavailable"
-		// (10008) until it has caught up its group: ask again until then.
-		var s njs.Stream
-		testwait.Eventually(t, 30*time.Second, "create R3 stream in domain "+cl.Domain, func() (err error) {
-			s, err = js.CreateStream(ctx, njs.StreamConfig{Name: name, Subjects: []string{cl.Domain + ".boot.>"}, Replicas: 3})
-			return err
-		})
+		s := testcluster.CreateStream(t, js, njs.StreamConfig{Name: name, Subjects: []string{cl.Domain + ".boot.>"}, Replicas: 3}, 30*time.Second)
 		testcluster.Publish(t, js, cl.Domain+".boot.>", 10)
 		info, err := s.Info(ctx)
 		if err != nil {
