@@ -89,10 +89,15 @@ type lab struct {
 	out     *bytes.Buffer
 }
 
+// testNATSTimeout bounds each NATS request of the code under test: above
+// production's 3 s, since in-process servers on a machine loaded by other
+// test runs answer JetStream API requests slower than real hosts do.
+const testNATSTimeout = 5 * time.Second
+
 func newLab(t *testing.T, spec testcluster.Spec) *lab {
 	t.Helper()
 	c := testcluster.Start(t, testcluster.WriteInventory(t, spec))
-	s := provision.NewSession(c.Inv, c.Secrets, provision.SessionOptions{Direct: true, NATSTimeout: 2 * time.Second})
+	s := provision.NewSession(c.Inv, c.Secrets, provision.SessionOptions{Direct: true, NATSTimeout: testNATSTimeout})
 	t.Cleanup(func() { s.Close() })
 	l := &lab{t: t, c: c, s: s, hosts: &processHosts{c: c}, clients: map[string]njs.JetStream{}, out: &bytes.Buffer{}}
 	for _, cl := range c.Inv.Clusters {

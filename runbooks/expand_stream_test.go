@@ -93,7 +93,7 @@ func TestExpandStream(t *testing.T) {
 		// Every server of the cluster holds the messages: ask each one's own
 		// JetStream account details (jsz) in-process.
 		for _, n := range []string{"us_1", "us_2", "us_3"} {
-			testwait.Eventually(t, 10*time.Second, n+" holds orders", func() error {
+			testwait.Eventually(t, time.Minute, n+" holds orders", func() error {
 				return serverHolds(l, n, "orders", before.State.Msgs, before.State.LastSeq)
 			})
 		}

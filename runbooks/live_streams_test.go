@@ -127,7 +127,7 @@ func TestReplacePeerLive(t *testing.T) {
 		l.stream("hub", s.cfg, 0)
 	}
 	l.c.Start(spare)
-	testwait.Eventually(t, 30*time.Second, spare+" a current meta peer", func() error {
+	testwait.Eventually(t, time.Minute, spare+" a current meta peer", func() error {
 		leader := l.c.MetaLeader("hub")
 		if leader == "" {
 			return errors.New("no meta leader")

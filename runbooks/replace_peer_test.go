@@ -138,7 +138,7 @@ func TestReplacePeer(t *testing.T) {
 
 	t.Run("force moves replicas off a running node", func(t *testing.T) {
 		var cur []string
-		testwait.Eventually(t, 30*time.Second, "foo whole", func() (err error) {
+		testwait.Eventually(t, time.Minute, "foo whole", func() (err error) {
 			cur, err = l.peers("hub", "foo")
 			if err == nil && len(cur) != 3 {
 				err = fmt.Errorf("replicas %v", cur)
@@ -149,7 +149,7 @@ func TestReplacePeer(t *testing.T) {
 		if err := l.run(&ReplacePeer{Node: victim, Force: true}); err != nil {
 			t.Fatal(err)
 		}
-		testwait.Eventually(t, 30*time.Second, "foo off "+victim, func() error {
+		testwait.Eventually(t, time.Minute, "foo off "+victim, func() error {
 			got, err := l.peers("hub", "foo")
 			if err != nil {
 				return err
@@ -163,7 +163,7 @@ func TestReplacePeer(t *testing.T) {
 
 	t.Run("permanent with a standby replacement", func(t *testing.T) {
 		var cur []string
-		testwait.Eventually(t, 30*time.Second, "foo whole", func() (err error) {
+		testwait.Eventually(t, time.Minute, "foo whole", func() (err error) {
 			cur, err = l.peers("hub", "foo")
 			if err == nil && len(cur) != 3 {
 				err = fmt.Errorf("replicas %v", cur)
@@ -226,7 +226,7 @@ func TestRefusalsWithoutMetaLeader(t *testing.T) {
 	for _, n := range down {
 		l.c.Stop(n)
 	}
-	testwait.Eventually(t, 30*time.Second, "hub loses its meta leader", func() error {
+	testwait.Eventually(t, time.Minute, "hub loses its meta leader", func() error {
 		if ml := l.c.MetaLeader("hub"); ml != "" {
 			return fmt.Errorf("meta leader %s", ml)
 		}
@@ -255,7 +255,7 @@ func TestRefusalsWithoutMetaLeader(t *testing.T) {
 	if ml := l.c.WaitMetaLeader("hub", 30*time.Second); ml == "" {
 		t.Fatal("no meta leader after restoring")
 	}
-	testwait.Eventually(t, 30*time.Second, "foo back", func() error {
+	testwait.Eventually(t, time.Minute, "foo back", func() error {
 		si, err := l.info("hub", "foo")
 		if err != nil {
 			return err

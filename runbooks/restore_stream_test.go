@@ -130,7 +130,7 @@ func TestBackupRestore(t *testing.T) {
 		if err := l.js("us").DeleteStream(ctx, "us"); err != nil {
 			t.Fatal(err)
 		}
-		testwait.Eventually(t, 10*time.Second, "us deleted", func() error {
+		testwait.Eventually(t, time.Minute, "us deleted", func() error {
 			if _, err := l.info("us", "us"); !errors.Is(err, njs.ErrStreamNotFound) {
 				return fmt.Errorf("info: %v", err)
 			}

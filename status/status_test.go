@@ -17,12 +17,17 @@ import (
 	"github.com/dcctl/dcctl/status"
 )
 
+// testNATSTimeout bounds each NATS request of the code under test: above
+// production's 3 s, since in-process servers on a machine loaded by other
+// test runs answer JetStream API requests slower than real hosts do.
+const testNATSTimeout = 5 * time.Second
+
 // session reaches the embedded servers straight (they listen on 127.0.0.1);
 // units are not asked, since there is no systemd behind testcluster (the
 // lab's e2e test covers that side).
 func session(t *testing.T, c *testcluster.Cluster) *provision.Session {
 	t.Helper()
-	s := provision.NewSession(c.Inv, c.Secrets, provision.SessionOptions{Direct: true, NATSTimeout: 2 * time.Second})
+	s := provision.NewSession(c.Inv, c.Secrets, provision.SessionOptions{Direct: true, NATSTimeout: testNATSTimeout})
 	t.Cleanup(func() { s.Close() })
 	return s
 }
@@ -39,6 +44,11 @@ func collect(t *testing.T, s *provision.Session, domain string) *status.Report {
 }
 
 // waitReport collects until ok accepts the report or the deadline passes.
+// settle bounds how long a report may take to show what a test expects: a
+// deadline, not a wait. Seconds on a quiet machine; on one loaded by other
+// test runs, elections and leaf links of in-process servers took minutes.
+const settle = 90 * time.Second
+
 func waitReport(t *testing.T, s *provision.Session, timeout time.Duration, ok func(*status.Report) error) *status.Report {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
@@ -90,7 +100,7 @@ func TestAllUp(t *testing.T) {
 			testcluster.CreateStream(t, js, njs.StreamConfig{Name: "orders", Subjects: []string{"orders.>"}, Replicas: 3}, 30*time.Second)
 			testcluster.Publish(t, js, "orders", 5)
 			s := session(t, c)
-			r := waitReport(t, s, 20*time.Second, healthy)
+			r := waitReport(t, s, settle, healthy)
 
 			if len(r.Domains) != len(tc.spec.Clusters) {
 				t.Fatalf("%d domains, want %d", len(r.Domains), len(tc.spec.Clusters))
@@ -205,7 +215,7 @@ func TestLeadersKilled(t *testing.T) {
 	// quorum: move the meta leadership to the stream leader first, so that
 	// one node leads both, as in the drill.
 	var victim string
-	waitReport(t, s, 30*time.Second, func(r *status.Report) error {
+	waitReport(t, s, settle, func(r *status.Report) error {
 		d := domain(r, "hub")
 		if len(d.Streams) != 1 || d.Streams[0].Problem != "" {
 			return fmt.Errorf("stream foo not whole yet: %+v", d.Streams)
@@ -223,7 +233,7 @@ func TestLeadersKilled(t *testing.T) {
 
 	c.Stop(victim)
 	began := time.Now()
-	r := waitReport(t, s, 30*time.Second, func(r *status.Report) error {
+	r := waitReport(t, s, settle, func(r *status.Report) error {
 		d := domain(r, "hub")
 		if d.MetaLeader == "" || d.MetaLeader == victim {
 			return fmt.Errorf("meta leader %q", d.MetaLeader)
@@ -293,7 +303,7 @@ func TestQuorumLost(t *testing.T) {
 			}
 			s := session(t, c)
 			var took time.Duration
-			r := waitReport(t, s, 30*time.Second, func(r *status.Report) error {
+			r := waitReport(t, s, settle, func(r *status.Report) error {
 				took = time.Duration(r.Seconds * float64(time.Second))
 				if d := domain(r, hub.Domain); d.MetaLeader != "" {
 					return fmt.Errorf("meta leader %s still reported", d.MetaLeader)
@@ -369,7 +379,7 @@ func TestReplicasByDC(t *testing.T) {
 		testcluster.CreateStream(t, js, sc, 30*time.Second)
 	}
 	s := session(t, c)
-	r := waitReport(t, s, 20*time.Second, healthy)
+	r := waitReport(t, s, settle, healthy)
 	d := domain(r, hub.Domain)
 	want := map[string]string{"one_dc": fmt.Sprintf("%s:3", near), "far_dc": fmt.Sprintf("%s:2", far)}
 	for _, st := range d.Streams {
@@ -392,7 +402,7 @@ func TestReplicasByDC(t *testing.T) {
 	}
 	// --from-dc: the NATS view is taken from the given side.
 	for _, dc := range []string{near, far} {
-		fs := provision.NewSession(c.Inv, c.Secrets, provision.SessionOptions{Direct: true, NATSTimeout: 2 * time.Second, PreferDC: dc})
+		fs := provision.NewSession(c.Inv, c.Secrets, provision.SessionOptions{Direct: true, NATSTimeout: testNATSTimeout, PreferDC: dc})
 		fr := collect(t, fs, "")
 		fs.Close()
 		if fr.NATSViaDC != dc || c.Inv.Node(fr.NATSVia).DC != dc {
@@ -425,7 +435,7 @@ func TestDCCutOff(t *testing.T) {
 	}
 	c.WaitMetaLeader(hub.Domain, 30*time.Second)
 	s := session(t, c)
-	r := waitReport(t, s, 30*time.Second, func(r *status.Report) error {
+	r := waitReport(t, s, settle, func(r *status.Report) error {
 		if d := domain(r, hub.Domain); d.MetaLeader == "" {
 			return fmt.Errorf("no hub meta leader yet")
 		}
