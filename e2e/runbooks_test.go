@@ -19,6 +19,7 @@ import (
 	"github.com/nats-io/nats.go"
 	njs "github.com/nats-io/nats.go/jetstream"
 
+	"github.com/dcctl/dcctl/internal/testcluster"
 	"github.com/dcctl/dcctl/internal/testwait"
 	"github.com/dcctl/dcctl/inventory"
 	"github.com/dcctl/dcctl/pki"
@@ -95,9 +96,7 @@ func (d *drillLab) freshStream(domain string, cfg njs.StreamConfig, n int) {
 	if err := js.DeleteStream(ctx, cfg.Name); err != nil && !errors.Is(err, njs.ErrStreamNotFound) {
 		d.t.Fatalf("delete %s: %v", cfg.Name, err)
 	}
-	if _, err := js.CreateStream(ctx, cfg); err != nil {
-		d.t.Fatalf("create %s in %s: %v", cfg.Name, domain, err)
-	}
+	testcluster.CreateStream(d.t, js, cfg, time.Minute)
 	d.publish(domain, strings.TrimSuffix(cfg.Subjects[0], ">"), n)
 }
 
