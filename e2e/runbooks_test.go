@@ -61,7 +61,7 @@ func openDrillLab(t *testing.T, invFile string) *drillLab {
 		for _, n := range cl.Active() {
 			urls = append(urls, n.ClientURL())
 		}
-		nc, err := nats.Connect(strings.Join(urls, ","), nats.UserInfo(app, sec.Password(app)), nats.RootCAs(pki.CAPath(invFile)), nats.MaxReconnects(-1), nats.ReconnectWait(250*time.Millisecond))
+		nc, err := nats.Connect(strings.Join(urls, ","), nats.UserInfo(app, sec.Password(app)), nats.RootCAs(pki.TrustedCA(inv)), nats.MaxReconnects(-1), nats.ReconnectWait(250*time.Millisecond))
 		if err != nil {
 			t.Fatalf("connect to domain %s: %v", cl.Domain, err)
 		}

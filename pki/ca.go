@@ -181,6 +181,11 @@ func Fingerprint(certPEM []byte) string {
 	if err != nil {
 		return "(not a certificate)"
 	}
+	return CertFingerprint(c)
+}
+
+// CertFingerprint is Fingerprint of a parsed certificate.
+func CertFingerprint(c *x509.Certificate) string {
 	sum := sha256.Sum256(c.Raw)
 	h := strings.ToUpper(hex.EncodeToString(sum[:]))
 	var b strings.Builder

@@ -12,10 +12,15 @@ import (
 )
 
 // TrustedCA is the CA file clients verify the servers with: the operator's
-// (tls.ca_file) or the one dcctl keeps beside the inventory.
+// (tls.ca_file), or the one dcctl keeps beside the inventory: the bundle
+// once a move to a new CA has begun (it holds every CA the servers trust),
+// else the CA's certificate.
 func TrustedCA(inv *inventory.Inventory) string {
 	if inv.TLS.OperatorCA() {
 		return inv.TLS.CAFile
+	}
+	if b := BundlePath(inv.File); fileExists(b) {
+		return b
 	}
 	return CAPath(inv.File)
 }

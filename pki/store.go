@@ -37,8 +37,14 @@ func nodeFiles(dir, node string) (cert, key string) {
 // TLS directory, plus what Prepare created or issued in memory.
 type Material struct {
 	dir   string
-	CA    *CA // nil: the directory has no CA (yet)
+	CA    *CA // nil: the directory has no CA (yet); the one that issues
 	nodes map[string]*NodeCert
+
+	// During a move to a new CA (rollover.go): the new CA before it
+	// issues, the old one after.
+	Next, Previous *CA
+	rot            *Rotation
+	promoting      bool
 
 	createdCA bool
 	issued    map[string]string // node -> why it got a new certificate
@@ -66,19 +72,11 @@ func Load(inv *inventory.Inventory) (*Material, error) {
 	if st.Mode().Perm()&0o077 != 0 {
 		return nil, fmt.Errorf("TLS directory %s is open to group or others (mode %04o): run chmod 700 %s", m.dir, st.Mode().Perm(), m.dir)
 	}
-	certPEM, err := readPrivate(filepath.Join(m.dir, CAFile), false)
-	if errors.Is(err, fs.ErrNotExist) {
-		return m, nil
-	}
-	if err != nil {
+	if err := m.loadCAs(); err != nil {
 		return nil, err
 	}
-	keyPEM, err := readPrivate(filepath.Join(m.dir, CAKeyFile), true)
-	if err != nil {
-		return nil, fmt.Errorf("%w (the CA certificate is there, its key is not: restore %s from a backup)", err, CAKeyFile)
-	}
-	if m.CA, err = ParseCA(certPEM, keyPEM); err != nil {
-		return nil, fmt.Errorf("CA in %s: %w", m.dir, err)
+	if m.CA == nil {
+		return m, nil
 	}
 	for _, n := range inv.Nodes {
 		cp, kp := nodeFiles(m.dir, n.Name)
@@ -103,6 +101,27 @@ func Load(inv *inventory.Inventory) (*Material, error) {
 		m.nodes[n.Name] = nc
 	}
 	return m, nil
+}
+
+// loadCA reads a CA's certificate and key from the TLS directory; nil when
+// the certificate is not there.
+func loadCA(dir, certFile, keyFile string) (*CA, error) {
+	certPEM, err := readPrivate(filepath.Join(dir, certFile), false)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	keyPEM, err := readPrivate(filepath.Join(dir, keyFile), true)
+	if err != nil {
+		return nil, fmt.Errorf("%w (the CA certificate %s is there, its key is not: restore %s from a backup)", err, certFile, keyFile)
+	}
+	ca, err := ParseCA(certPEM, keyPEM)
+	if err != nil {
+		return nil, fmt.Errorf("CA %s in %s: %w", certFile, dir, err)
+	}
+	return ca, nil
 }
 
 // readPrivate reads a file of the TLS directory, refusing a key others can
@@ -177,11 +196,12 @@ func (m *Material) Apply(sec *inventory.Secrets) {
 	if m.CA == nil {
 		return
 	}
+	trust := m.Trust()
 	nodes := map[string]inventory.NodeTLS{}
 	for name, nc := range m.nodes {
-		nodes[name] = inventory.NodeTLS{CA: m.CA.CertPEM, Cert: nc.CertPEM, Key: nc.KeyPEM}
+		nodes[name] = inventory.NodeTLS{CA: trust, Cert: nc.CertPEM, Key: nc.KeyPEM}
 	}
-	sec.SetTLS(m.CA.CertPEM, nodes)
+	sec.SetTLS(trust, nodes)
 }
 
 // Save writes what Prepare created: the CA (once) and the new node

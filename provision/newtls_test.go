@@ -101,37 +101,39 @@ func TestRouteLoginReadBack(t *testing.T) {
 }
 
 // TestPlanShowsCertificatesNotKeys: a node with a new certificate and key
-// restarts (gated), and its plan, diffs included, shows the certificate by
+// reloads (a leaf node restarts, gated: its leafnode remotes take new TLS
+// files only then), and its plan, diffs included, shows the certificate by
 // fingerprint and the key only as changed: no PEM of either.
 func TestPlanShowsCertificatesNotKeys(t *testing.T) {
-	inv, sec, bin := fixture(t, nil)
-	node := "emea_3"
-	dirs, files, _ := desired(inv, sec, bin, node)
-	facts, fetch := hostWith(files, dirs)
-	ca, err := pki.NewCA("renewed", time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	nc, err := ca.Issue(node, pki.NamesFor(inv.Node(node)), time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	sec.SetTLS(ca.CertPEM, map[string]inventory.NodeTLS{node: {CA: ca.CertPEM, Cert: nc.CertPEM, Key: nc.KeyPEM}})
-	dirs2, files2, _ := desired(inv, sec, bin, node)
-	p, err := planHost(context.Background(), inv, sec, inv.Node(node), dirs2, files2, facts, fetch)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if p.Action != ActionRestart || !strings.Contains(strings.Join(p.Why, " "), "TLS certificate or key changed") {
-		t.Errorf("action %q %v, want a restart for the TLS files", p.Action, p.Why)
-	}
-	var out strings.Builder
-	PrintPlans(&out, []*HostPlan{p}, true)
-	text := out.String()
-	if strings.Contains(text, "PRIVATE KEY") || strings.Contains(text, "BEGIN CERTIFICATE") {
-		t.Errorf("the plan shows PEM:\n%s", text)
-	}
-	if !strings.Contains(text, pki.Fingerprint(nc.CertPEM)) || !strings.Contains(text, "private key changed (not shown)") {
-		t.Errorf("the plan does not show the new certificate's fingerprint and the key as changed:\n%s", text)
+	for node, want := range map[string]Action{"emea_3": ActionRestart, "bb_emea_1": ActionReload} {
+		inv, sec, bin := fixture(t, nil)
+		dirs, files, _ := desired(inv, sec, bin, node)
+		facts, fetch := hostWith(files, dirs)
+		ca, err := pki.NewCA("renewed", time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		nc, err := ca.Issue(node, pki.NamesFor(inv.Node(node)), time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		sec.SetTLS(ca.CertPEM, map[string]inventory.NodeTLS{node: {CA: ca.CertPEM, Cert: nc.CertPEM, Key: nc.KeyPEM}})
+		dirs2, files2, _ := desired(inv, sec, bin, node)
+		p, err := planHost(context.Background(), inv, sec, inv.Node(node), dirs2, files2, facts, fetch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Action != want || !strings.Contains(strings.Join(p.Why, " "), "TLS files") {
+			t.Errorf("%s: action %q %v, want %s for the TLS files", node, p.Action, p.Why, want)
+		}
+		var out strings.Builder
+		PrintPlans(&out, []*HostPlan{p}, true)
+		text := out.String()
+		if strings.Contains(text, "PRIVATE KEY") || strings.Contains(text, "BEGIN CERTIFICATE") {
+			t.Errorf("%s: the plan shows PEM:\n%s", node, text)
+		}
+		if !strings.Contains(text, pki.Fingerprint(nc.CertPEM)) || !strings.Contains(text, "private key changed (not shown)") {
+			t.Errorf("%s: the plan does not show the new certificate's fingerprint and the key as changed:\n%s", node, text)
+		}
 	}
 }

@@ -173,7 +173,7 @@ func (pl *planning) action() {
 		} else {
 			p.Why = append(p.Why, "unit is "+facts.UnitActive)
 		}
-	case pl.binaryChanged || pl.unitChanged || pl.remotesChanged || pl.tlsChanged:
+	case pl.binaryChanged || pl.unitChanged || pl.remotesChanged || (pl.tlsChanged && len(pl.inv.LeafRemotes(p.Node)) > 0):
 		p.Action = ActionRestart
 		if pl.binaryChanged {
 			p.Upgrade = true
@@ -186,10 +186,19 @@ func (pl *planning) action() {
 			p.Why = append(p.Why, "leafnode remotes changed (not hot-reloadable)")
 		}
 		if pl.tlsChanged {
-			p.Why = append(p.Why, "TLS certificate or key changed")
+			p.Why = append(p.Why, "TLS files changed (a leaf node's leafnode remotes take new ones only at a restart)")
 		}
-	case pl.configChanged:
-		keys, reloadable := configChange(pl.configOld, pl.configNew)
+	case pl.configChanged || pl.tlsChanged:
+		// nats-server takes new certificates, keys and CAs on its listeners
+		// at a reload, keeping every connection (templates/tls_reload_test.go)
+		var keys []string
+		reloadable := true
+		if pl.configChanged {
+			keys, reloadable = configChange(pl.configOld, pl.configNew)
+		}
+		if pl.tlsChanged {
+			keys = append(keys, "TLS files")
+		}
 		if len(keys) == 0 {
 			p.Why = append(p.Why, "config changed in comments or layout only: nothing to reload")
 			break

@@ -115,7 +115,7 @@ type Description struct {
 // All is every runbook, in the order an operator meets them, each with
 // no target: what Catalog describes.
 func All() []Runbook {
-	return []Runbook{&ReplacePeer{}, &ExpandStream{}, &Backup{}, &RestoreStream{}, &RestoreNode{}, &RollingRestart{}, &Upgrade{}, &RotatePasswords{}}
+	return []Runbook{&ReplacePeer{}, &ExpandStream{}, &Backup{}, &RestoreStream{}, &RestoreNode{}, &RollingRestart{}, &Upgrade{}, &RotatePasswords{}, &RotateCerts{}}
 }
 
 // Catalog describes every runbook, in the order an operator meets them.

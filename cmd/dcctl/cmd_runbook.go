@@ -200,6 +200,37 @@ func runbookCommand() *cli.Command {
 					return runRunbookSecrets(c, inv, sec, rb)
 				},
 			},
+			{
+				Name:      "rotate-certs",
+				Usage:     summary(&runbooks.RotateCerts{}),
+				ArgsUsage: "[INVENTORY]",
+				Description: "Without flags: every node gets a new key and certificate from the deployment's CA\n" +
+					"(saved in <inventory>.tls/ first), then node by node, each cluster's meta leader last:\n" +
+					"the files are uploaded, checked and installed as provision does, the node reloads\n" +
+					"(nats-server takes new TLS files on its listeners at a reload and keeps its\n" +
+					"connections; a leaf node restarts behind the gate, its leafnode remotes take new\n" +
+					"files only then), and the run waits until the node is healthy and current and every\n" +
+					"listener shows the new certificate.\n" +
+					"With --new-ca: a new CA is created beside the old one and every server is made to\n" +
+					"trust both, still showing its certificate from the old CA. Then give every client\n" +
+					"<inventory>.tls/ca-bundle.pem (dcctl context export writes it into natscli contexts).\n" +
+					"With --finish: every node gets a certificate from the new CA (clients trusting only\n" +
+					"the old CA are refused from then on), every server trusts the new CA alone, and the\n" +
+					"old CA's files move to <inventory>.tls/retired/.\n" +
+					"Refused with the operator's own CA (tls.ca_file): renew those files and run\n" +
+					"provision. An interrupted run continues where it stopped when run again.\n" +
+					"See docs/runbooks.md and docs/security.md.",
+				Flags: runbookFlags(
+					&cli.BoolFlag{Name: "new-ca", Usage: "begin a move to a new CA: create it, every server trusts both"},
+					&cli.BoolFlag{Name: "finish", Usage: "end the move to the new CA: certificates from it, the old CA dropped and retired"},
+				),
+				Action: func(c *cli.Context) error {
+					if err := optionalInventoryArg(c, 0); err != nil {
+						return err
+					}
+					return runRunbook(c, &runbooks.RotateCerts{NewCA: c.Bool("new-ca"), Finish: c.Bool("finish")})
+				},
+			},
 		},
 	}
 }

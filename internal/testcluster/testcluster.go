@@ -196,30 +196,13 @@ func Start(t testing.TB, path string) *Cluster {
 // Start (re)starts one node from its rendered config, keeping its store.
 func (c *Cluster) Start(node string) *server.Server {
 	c.t.Helper()
-	files, err := templates.Render(c.Inv, c.Secrets, node)
-	if err != nil {
+	if _, err := c.Install(node); err != nil {
 		c.t.Fatal(err)
 	}
-	dir := filepath.Join(c.dir, node)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		c.t.Fatal(err)
-	}
-	for _, f := range files {
-		// Files name each other by their paths on the host (the TLS
-		// files): here they all live in dir.
-		content := strings.ReplaceAll(string(f.Content), `"`+c.Inv.NATS.ConfigDir+"/", `"`+dir+"/")
-		if err := os.WriteFile(filepath.Join(dir, filepath.Base(f.Path)), []byte(content), 0o600); err != nil {
-			c.t.Fatal(err)
-		}
-	}
-	opts, err := server.ProcessConfigFile(filepath.Join(dir, templates.ConfigName))
+	opts, err := c.options(node)
 	if err != nil {
 		c.t.Fatalf("%s: rendered config rejected: %v", node, err)
 	}
-	// One host's store_dir is shared by every in-process node: give each its own.
-	opts.StoreDir = filepath.Join(dir, "store")
-	opts.NoSigs = true
-	opts.NoLog = true
 	s, err := server.NewServer(opts)
 	if err != nil {
 		c.t.Fatalf("%s: %v", node, err)
@@ -233,6 +216,99 @@ func (c *Cluster) Start(node string) *server.Server {
 	c.servers[node] = s
 	c.mu.Unlock()
 	return s
+}
+
+// rendered is node's files as they are to be in NodeDir, by name.
+func (c *Cluster) rendered(node string) (map[string][]byte, error) {
+	files, err := templates.Render(c.Inv, c.Secrets, node)
+	if err != nil {
+		return nil, err
+	}
+	dir := c.NodeDir(node)
+	out := map[string][]byte{}
+	for _, f := range files {
+		// Files name each other by their paths on the host (the TLS
+		// files): here they all live in dir.
+		out[filepath.Base(f.Path)] = []byte(strings.ReplaceAll(string(f.Content), `"`+c.Inv.NATS.ConfigDir+"/", `"`+dir+"/"))
+	}
+	return out, nil
+}
+
+// Install writes node's files as the inventory and secrets render them
+// now into NodeDir, as provision installs them on a host, and returns the
+// names of those that changed. A running server reads them at its next
+// Reload or Start.
+func (c *Cluster) Install(node string) ([]string, error) {
+	files, err := c.rendered(node)
+	if err != nil {
+		return nil, err
+	}
+	dir := c.NodeDir(node)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	var changed []string
+	for name, content := range files {
+		path := filepath.Join(dir, name)
+		if old, err := os.ReadFile(path); err == nil && string(old) == string(content) {
+			continue
+		}
+		if err := os.WriteFile(path, content, 0o600); err != nil {
+			return nil, err
+		}
+		changed = append(changed, name)
+	}
+	sort.Strings(changed)
+	return changed, nil
+}
+
+// Drift names node's files in NodeDir that differ from what Install would
+// write.
+func (c *Cluster) Drift(node string) ([]string, error) {
+	files, err := c.rendered(node)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for name, content := range files {
+		if old, err := os.ReadFile(filepath.Join(c.NodeDir(node), name)); err != nil || string(old) != string(content) {
+			out = append(out, name)
+		}
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// options reads node's config as it is in its directory.
+func (c *Cluster) options(node string) (*server.Options, error) {
+	dir := c.NodeDir(node)
+	opts, err := server.ProcessConfigFile(filepath.Join(dir, templates.ConfigName))
+	if err != nil {
+		return nil, err
+	}
+	// One host's store_dir is shared by every in-process node: give each its own.
+	opts.StoreDir = filepath.Join(dir, "store")
+	opts.NoSigs = true
+	opts.NoLog = true
+	return opts, nil
+}
+
+// NodeDir is where node's rendered files live (config_dir on a host): its
+// config names its TLS files there.
+func (c *Cluster) NodeDir(node string) string { return filepath.Join(c.dir, node) }
+
+// Reload has a running node re-read its files as they are in NodeDir, as
+// a SIGHUP would.
+func (c *Cluster) Reload(node string) error {
+	s := c.Server(node)
+	if s == nil {
+		return fmt.Errorf("reload %s: not running", node)
+	}
+	opts, err := c.options(node)
+	if err != nil {
+		return fmt.Errorf("reload %s: %w", node, err)
+	}
+	return s.ReloadOptions(opts)
 }
 
 // Stop shuts one node down, as a crash would (no lame duck).
