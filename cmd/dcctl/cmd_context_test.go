@@ -6,8 +6,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/dcctl/dcctl/inventory"
+	"github.com/dcctl/dcctl/pki"
 )
 
 func TestContextExport(t *testing.T) {
@@ -89,5 +91,32 @@ func TestContextExport(t *testing.T) {
 	}
 	if _, _, code := runCLI(t, "context", "export", p, "--dir", dir, "--prefix", "../x"); code != 2 {
 		t.Errorf("prefix with a slash: exit %d", code)
+	}
+
+	// During a move to a new CA, clients are pointed at the bundle of both.
+	caOf := func() any {
+		t.Helper()
+		var ctx map[string]any
+		data, _ := os.ReadFile(filepath.Join(dir, "local.json"))
+		if err := json.Unmarshal(data, &ctx); err != nil {
+			t.Fatal(err)
+		}
+		return ctx["ca"]
+	}
+	if got := caOf(); got != pki.CAPath(p) {
+		t.Errorf("context's CA %v, want %s", got, pki.CAPath(p))
+	}
+	m, err := pki.Load(inv)
+	if err == nil {
+		err = m.BeginRollover(inv, time.Now())
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, errOut, code := runCLI(t, "context", "export", p, "--dir", dir, "--yes"); code != 0 {
+		t.Fatalf("export during a move to a new CA: exit %d: %s", code, errOut)
+	}
+	if got := caOf(); got != pki.BundlePath(p) {
+		t.Errorf("context's CA during a move to a new CA: %v, want %s", got, pki.BundlePath(p))
 	}
 }
