@@ -116,6 +116,12 @@ func (r *RotateCerts) PreChecks(e *Env) []Check {
 		checks = append(checks, metaLeader(e, cl.Domain), recordLastSeqs(e, cl.Domain, r.last[cl.Domain], false))
 		checks = append(checks, Check{Name: fmt.Sprintf("rotationOrder(%s)", cl.Name), Run: func(ctx context.Context) error {
 			r.order = append(r.order, e.Session.LeaderLast(ctx, cl.Domain, cl.Active())...)
+			// standby nodes get their files too, for the day they start
+			for _, n := range cl.Nodes {
+				if n.Standby {
+					r.order = append(r.order, n)
+				}
+			}
 			return nil
 		}})
 	}
@@ -367,7 +373,7 @@ func (r *RotateCerts) nodeStep(e *Env, name string, n *inventory.Node, newCert b
 	return Step{
 		Name: fmt.Sprintf("%s(%s)", name, n.Name),
 		// a leaf node restarts
-		Destructive: leaf,
+		Destructive: leaf && !n.Standby,
 		Done: func(ctx context.Context) (bool, error) {
 			done, err := stageDone(ctx)
 			if err != nil || !done {
@@ -377,7 +383,7 @@ func (r *RotateCerts) nodeStep(e *Env, name string, n *inventory.Node, newCert b
 			if err != nil || len(drift) > 0 {
 				return false, err
 			}
-			return !newCert || showsItsCert(ctx, e, r.mat, n.Name) == nil, nil
+			return !newCert || n.Standby || showsItsCert(ctx, e, r.mat, n.Name) == nil, nil
 		},
 		Run: func(ctx context.Context, progress func(string)) error {
 			t0 := time.Now()
@@ -387,12 +393,18 @@ func (r *RotateCerts) nodeStep(e *Env, name string, n *inventory.Node, newCert b
 				}
 			}
 			how := "reload"
-			if leaf {
+			switch {
+			case n.Standby:
+				how = "a standby node: not started"
+			case leaf:
 				how = "restart behind the gate (its leafnode remotes take new TLS files only then)"
 			}
 			progress(n.Name + ": upload, check and install its TLS files; " + how)
 			if err := e.Hosts.Provision(ctx, n.Name); err != nil {
 				return err
+			}
+			if n.Standby {
+				return nil
 			}
 			if err := e.Session.GateAfter(ctx, n.Name, e.timeout(), progress); err != nil {
 				return fmt.Errorf("%w%s", err, e.Session.UnitLogTail(ctx, n.Name))

@@ -38,6 +38,9 @@ func (h installHosts) Provision(_ context.Context, node string) error {
 	if err != nil || len(changed) == 0 {
 		return err
 	}
+	if h.c.Server(node) == nil {
+		return nil // a standby node: installed, not started
+	}
 	if len(h.c.Inv.LeafRemotes(h.c.Inv.Node(node))) > 0 {
 		return h.UnitCtl(context.Background(), node, "restart")
 	}
@@ -45,11 +48,12 @@ func (h installHosts) Provision(_ context.Context, node string) error {
 	return h.c.Reload(node)
 }
 
-// certSpec is a 3-node backbone and a 2-node leaf cluster.
+// certSpec is a 3-node backbone with a standby node and a 2-node leaf
+// cluster.
 func certSpec() testcluster.Spec {
 	return testcluster.Spec{AppAccount: "SHOP", AppUser: "shop-app", SysAccount: "ADMIN", SysUser: "root-ops",
 		Clusters: []testcluster.ClusterSpec{
-			{Name: "SPINE", Domain: "spine", Nodes: []testcluster.NodeSpec{{Name: "sp-1", DC: "a"}, {Name: "sp-2", DC: "a"}, {Name: "sp-3", DC: "b"}}},
+			{Name: "SPINE", Domain: "spine", Nodes: []testcluster.NodeSpec{{Name: "sp-1", DC: "a"}, {Name: "sp-2", DC: "a"}, {Name: "sp-3", DC: "b"}, {Name: "sp-4", DC: "b", Standby: true}}},
 			{Name: "BRANCH", Domain: "branch", LeafOf: "SPINE", Nodes: []testcluster.NodeSpec{{Name: "tw-1", DC: "b"}, {Name: "tw-2", DC: "b"}}}}}
 }
 
@@ -60,6 +64,10 @@ func certSpec() testcluster.Spec {
 // instead of issuing others.
 func TestRotateCerts(t *testing.T) {
 	l := newLab(t, certSpec())
+	// provision installs a standby node's files without starting it
+	if _, err := l.c.Install("sp-4"); err != nil {
+		t.Fatal(err)
+	}
 	hosts := installHosts{l.hosts}
 	withHosts := func(e *Env) { e.Hosts = hosts }
 	l.stream("spine", njs.StreamConfig{Name: "LEDGER", Subjects: []string{"ledger.>"}, Replicas: 3}, 40)
@@ -68,6 +76,9 @@ func TestRotateCerts(t *testing.T) {
 		t.Helper()
 		out := map[string]string{}
 		for _, n := range l.c.Inv.Nodes {
+			if n.Standby {
+				continue
+			}
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			certs, err := l.s.PresentedCerts(ctx, n.Name)
 			cancel()
@@ -129,7 +140,13 @@ func TestRotateCerts(t *testing.T) {
 	calls := strings.Join(l.hosts.Calls(), ", ")
 	for _, n := range l.c.Inv.Nodes {
 		want := "reload " + n.Name
-		if len(l.c.Inv.LeafRemotes(n)) > 0 {
+		switch {
+		case n.Standby:
+			if d, _ := l.c.Drift(n.Name); len(d) > 0 || strings.Contains(calls, n.Name) {
+				t.Errorf("standby node %s: files not installed %v, or started (calls %s)", n.Name, d, calls)
+			}
+			continue
+		case len(l.c.Inv.LeafRemotes(n)) > 0:
 			want = "restart " + n.Name
 		}
 		if !strings.Contains(calls, want) {
@@ -179,6 +196,10 @@ func TestRotateCerts(t *testing.T) {
 // refused, saying what to do.
 func TestRotateCertsNewCA(t *testing.T) {
 	l := newLab(t, certSpec())
+	// provision installs a standby node's files without starting it
+	if _, err := l.c.Install("sp-4"); err != nil {
+		t.Fatal(err)
+	}
 	hosts := installHosts{l.hosts}
 	withHosts := func(e *Env) { e.Hosts = hosts }
 	l.stream("spine", njs.StreamConfig{Name: "LEDGER", Subjects: []string{"ledger.>"}, Replicas: 3}, 40)
@@ -193,6 +214,9 @@ func TestRotateCertsNewCA(t *testing.T) {
 		pool.AppendCertsFromPEM(trust)
 		out := map[string]string{}
 		for _, n := range l.c.Inv.Nodes {
+			if n.Standby {
+				continue
+			}
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			certs, err := l.s.PresentedCerts(ctx, n.Name)
 			cancel()
