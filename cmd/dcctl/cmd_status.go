@@ -75,6 +75,9 @@ func runStatus(c *cli.Context) error {
 		fmt.Fprintf(c.App.ErrWriter, "dcctl: the password rotation of %s is under way (stage %s): clients can log in as %s%s with the new password; end it with dcctl runbook rotate-passwords --finish --user %s\n",
 			u, sec.Rotation(u), u, inventory.CompanionSuffix, u)
 	}
+	if note := certRotationNote(inv); note != "" {
+		fmt.Fprintln(c.App.ErrWriter, note)
+	}
 	opts := status.Options{Domain: c.String("domain"), Units: !c.Bool("no-units")}
 	if c.Bool("watch") {
 		return watchStatus(c, s, opts)
