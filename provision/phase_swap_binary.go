@@ -11,8 +11,8 @@ import (
 // SIGUSR2), then the staged <install_path>.next takes the installed
 // binary's place, which stays beside it as <install_path>.previous (a hard
 // link: the install path is never missing), then start. A rollback moves
-// .previous back instead. The sums stamp and the applied marker follow the
-// new file, so that the next provision neither hashes it again nor takes it
+// .previous back instead. The binary's lines in the sums stamp and the
+// applied marker follow the new file (the other files' lines stay), so that the next provision neither hashes it again nor takes it
 // for a file not yet in effect.
 type swapBinary struct{}
 
@@ -41,7 +41,7 @@ while systemctl is-active --quiet "$u"; do
 done
 %[6]s || { systemctl start "$u"; return 1; }
 sum=$(sha256sum "$p" | cut -d' ' -f1)
-{ printf '%%s %%s %%s\n' "$(stat -c '%[7]s' "$p")" "$sum" "$p" > "$sums%[8]s" && mv -f "$sums%[8]s" "$sums"; } 2>/dev/null || rm -f "$sums%[8]s"
+{ { [ ! -f "$sums" ] || awk -v p="$p" 'substr($0, index($0, " ") + 66) != p' "$sums"; printf '%%s %%s %%s\n' "$(stat -c '%[7]s' "$p")" "$sum" "$p"; } > "$sums%[8]s" && mv -f "$sums%[8]s" "$sums"; } 2>/dev/null || rm -f "$sums%[8]s"
 if [ -f "$m" ]; then
 	{ awk -v p="$p" -v s="$sum" '$2 == p { $1 = s } { print }' "$m" > "$m%[8]s" && chown --reference="$m" "$m%[8]s" && chmod --reference="$m" "$m%[8]s" && mv -f "$m%[8]s" "$m"; } || rm -f "$m%[8]s"
 fi

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -524,8 +525,17 @@ func TestPhasesNewBinaryIsStagedThenSwapped(t *testing.T) {
 	if p.UpgradeTo != "2.99.0-test" {
 		t.Errorf("release to check after the swap: %q, want the one the staged binary printed", p.UpgradeTo)
 	}
+	stamped := stampedPaths(t, h)
+	if len(stamped) < 2 {
+		t.Fatalf("sums stamp before the swap names %v, want the binary and the other installed files", stamped)
+	}
 	if log, err := h.run(t, p, swapBinary{}, recordApplied{}); err != nil {
 		t.Fatalf("swap: %v\n%s", err, log)
+	}
+	// The swap updates the binary's line and keeps every other file's:
+	// the next provision hashes none of them again.
+	if got := stampedPaths(t, h); !slices.Equal(got, stamped) {
+		t.Errorf("sums stamp after the swap names %v, want %v", got, stamped)
 	}
 	if n := h.srv.Execs() - before; n != 2 {
 		t.Errorf("%d commands, want 2", n)
@@ -545,6 +555,23 @@ func TestPhasesNewBinaryIsStagedThenSwapped(t *testing.T) {
 	if p2 := h.plan(t); p2.Changed() {
 		t.Errorf("plan after the swap changes %v", p2.Summary())
 	}
+}
+
+// stampedPaths are the files the host's sums stamp names, in order.
+func stampedPaths(t *testing.T, h *phaseHost) []string {
+	t.Helper()
+	b, err := os.ReadFile(sumsPath(h.s.Inv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var paths []string
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		if f := strings.Fields(line); len(f) == 3 {
+			paths = append(paths, f[2])
+		}
+	}
+	slices.Sort(paths)
+	return paths
 }
 
 // A rollback puts .previous back with the same script, and only once:
