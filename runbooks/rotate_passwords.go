@@ -85,10 +85,19 @@ func (r *RotatePasswords) PreChecks(e *Env) []Check {
 func (r *RotatePasswords) pickUsers(e *Env) error {
 	sec := r.sec(e)
 	if r.ReplaceLost {
+		// Every lost password is replaced at once: the secrets file is saved
+		// whole, and a user left without one would stay locked out.
+		asked := r.Users
 		r.Users = sec.Generated()
 		switch {
 		case r.Finish:
 			return fmt.Errorf("--replace-lost and --finish do not go together")
+		case len(asked) > 0:
+			lost := ""
+			if len(r.Users) > 0 {
+				lost = " (lost now: " + strings.Join(r.Users, ", ") + ")"
+			}
+			return fmt.Errorf("--replace-lost replaces every lost password at once%s: leave out --user", lost)
 		case len(r.Users) == 0:
 			return fmt.Errorf("no password is lost: every user has one in %s or the environment; rotate them with rotate-passwords [--user U]", sec.File())
 		}

@@ -20,6 +20,7 @@ func TestRotatePasswordsRefusals(t *testing.T) {
 		{[]string{"--user", "nosuch"}, "", "user nosuch is not in the inventory"},
 		{[]string{"--user", "acc1"}, "some-env-password", "comes from DCCTL_PASSWORD_ACC1"},
 		{[]string{"--replace-lost"}, "", "no password is lost"},
+		{[]string{"--replace-lost", "--user", "acc1"}, "", "leave out --user"},
 	} {
 		t.Setenv("DCCTL_PASSWORD_ACC1", tc.env)
 		args := append([]string{"runbook", "rotate-passwords", "--dry-run", "-i", p}, tc.args...)
