@@ -34,12 +34,31 @@ func (s *Session) monitor(ctx context.Context, node, path string) ([]byte, error
 		return nil, fmt.Errorf("%s %s: %w", node, path, err)
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
+	body, err := readCapped(resp.Body, maxMonitorBody)
 	if err != nil {
 		return nil, fmt.Errorf("%s %s: %w", node, path, err)
 	}
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("%s %s answered %d", node, path, resp.StatusCode)
+	}
+	return body, nil
+}
+
+// maxMonitorBody bounds what dcctl reads of one monitoring answer. /jsz
+// with every stream of a large deployment runs to megabytes; a server
+// answering without end must not exhaust dcctl's memory.
+const maxMonitorBody = 64 << 20
+
+// readCapped reads r to its end, and fails rather than truncate when r holds
+// more than max bytes: a cut JSON answer would fail later, in a parser,
+// with a message that names neither the cause nor the limit.
+func readCapped(r io.Reader, max int64) ([]byte, error) {
+	body, err := io.ReadAll(io.LimitReader(r, max+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(body)) > max {
+		return nil, fmt.Errorf("answer larger than %d MB, more than dcctl reads", max>>20)
 	}
 	return body, nil
 }
