@@ -74,14 +74,18 @@ func Apply(ctx context.Context, s *Session, plans []*HostPlan, o ApplyOptions) *
 
 // installPhases put a host's files, directories and unit in place; nothing
 // is started or restarted. Two commands on the host (the first script, the
-// second script) with the uploads over SFTP between them; over exec each
-// upload is a command of its own.
+// second script) with the uploads over SFTP beside and after the first;
+// over exec each upload is a command of its own.
 func installPhases() []phase {
 	return []phase{
-		// one script: prepare
-		cleanTemp{}, createUser{}, createParents{}, ownDirs{}, fixModes{},
-		// uploads, side by side, to temporary names beside the targets
-		uploadBinary{}, uploadFiles{},
+		sideBySide{
+			// the binary, when its directory is there, from the start
+			{uploadBinary{early: true}},
+			// one script: prepare; then the uploads that need it, side by
+			// side, to temporary names beside the targets
+			{cleanTemp{}, createUser{}, createParents{}, ownDirs{}, fixModes{},
+				sideBySide{{uploadBinary{}}, {uploadFiles{}}}},
+		},
 		// one script: verify, check, install, tell systemd
 		verifyUploads{}, checkBinary{}, checkConfig{}, installFiles{}, daemonReload{}, enableUnit{}, recordApplied{stopped: true},
 	}

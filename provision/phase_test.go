@@ -20,13 +20,14 @@ import (
 // every path of the inventory under a fresh root. systemctl and journalctl
 // are stand-ins (this machine's systemd must not get a test's unit): the
 // systemctl one keeps the unit's state in files beside itself and logs
-// every call to systemctl.log.
+// every call to systemctl.log; its show prints the file show beside it.
 const fakeSystemctl = `#!/bin/sh
 d=$(dirname "$0")
 echo "$*" >> "$d/systemctl.log"
 case "$1" in
 is-active) s=$(cat "$d/active" 2>/dev/null || echo inactive); [ "$2" = --quiet ] || echo "$s"; [ "$s" = active ]; exit ;;
 is-enabled) cat "$d/enabled" 2>/dev/null || echo not-found ;;
+show) cat "$d/show" 2>/dev/null ;;
 enable) echo enabled > "$d/enabled"; if [ "$2" = --now ]; then echo active > "$d/active"; fi ;;
 stop) echo inactive > "$d/active" ;;
 start) echo active > "$d/active" ;;
@@ -145,10 +146,10 @@ func TestApplyRoundTripsFreshHost(t *testing.T) {
 				t.Fatalf("install: %v\n%s", err, log)
 			}
 			install := h.srv.Execs() - before
-			// The install enables the unit (enable reloads systemd); the
+			// The install enables the unit (without a reload here); the
 			// first start, which every host of a new cluster makes at once,
 			// is a bare start.
-			if got := h.systemctlLog(t); !strings.Contains(got, "enable dcctl-test-natsd.service") || strings.Contains(got, "start") {
+			if got := h.systemctlLog(t); !strings.Contains(got, "enable --no-reload dcctl-test-natsd.service") || strings.Contains(got, "start") {
 				t.Errorf("systemctl calls of the install: %q, want the enable and no start", got)
 			}
 			if log, err := h.run(t, p, startPhases()...); err != nil {
@@ -175,15 +176,7 @@ func TestPhaseVerifyUploadsRefusesAChangedFile(t *testing.T) {
 	os.WriteFile(conf, []byte("# changed by hand\n"), 0o640)
 	p := h.plan(t)
 	tamper := runStub{"tamper", func() error { return os.WriteFile(conf+remote.TempSuffix, []byte("listen: 0.0.0.0:1\n"), 0o600) }}
-	phases := installPhases()
-	var with []phase
-	for _, ph := range phases {
-		with = append(with, ph)
-		if _, ok := ph.(uploadFiles); ok {
-			with = append(with, tamper)
-		}
-	}
-	_, err := h.run(t, p, with...)
+	_, err := h.run(t, p, afterUploads(installPhases(), tamper)...)
 	var pe *PhaseError
 	if !errors.As(err, &pe) || pe.Phase != (verifyUploads{}).Title() || !strings.Contains(pe.Stderr, "incomplete upload, nothing installed") {
 		t.Fatalf("install of a changed upload: %v", err)
@@ -192,6 +185,18 @@ func TestPhaseVerifyUploadsRefusesAChangedFile(t *testing.T) {
 		t.Errorf("config holds %q after a refused upload", got)
 	}
 	noTemps(t, bin, conf)
+}
+
+// afterUploads puts extra right after the phase that holds the uploads.
+func afterUploads(phases []phase, extra phase) []phase {
+	var with []phase
+	for _, ph := range phases {
+		with = append(with, ph)
+		if _, ok := ph.(sideBySide); ok {
+			with = append(with, extra)
+		}
+	}
+	return with
 }
 
 // runStub is a runner phase that calls fn.
@@ -212,7 +217,7 @@ func TestPhasesInstallThenNothingToDo(t *testing.T) {
 	h.installed(t)
 	bin, conf := h.path("opt/acme/nats/bin/nats-server"), h.path("etc/acme/nats/nats-server.conf")
 	noTemps(t, bin, conf)
-	if got := h.systemctlLog(t); !strings.Contains(got, "enable dcctl-test-natsd.service") || !strings.Contains(got, "start dcctl-test-natsd.service") {
+	if got := h.systemctlLog(t); !strings.Contains(got, "enable --no-reload dcctl-test-natsd.service") || !strings.Contains(got, "start dcctl-test-natsd.service") {
 		t.Errorf("systemctl calls %q lack the enable or the start", got)
 	}
 	p := h.plan(t)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path"
+	"slices"
 	"time"
 
 	"github.com/dcctl/dcctl/remote"
@@ -11,11 +13,33 @@ import (
 
 // uploadBinary streams the local nats-server binary to its temporary name
 // beside the installed one. verifyUploads checks it on the host, checkBinary
-// runs it and installFiles renames it.
-type uploadBinary struct{}
+// runs it and installFiles renames it. An early one goes beside the prepare
+// script (sideBySide), which it can when the script has nothing to do for
+// it: the binary's directory is there and no leftover of it is to be
+// removed; otherwise the upload follows the script.
+type uploadBinary struct{ early bool }
 
-func (uploadBinary) Title() string              { return "upload the nats-server binary" }
-func (uploadBinary) ShouldRun(p *HostPlan) bool { return stagedBinary(p) != nil }
+func (uploadBinary) Title() string { return "upload the nats-server binary" }
+func (u uploadBinary) ShouldRun(p *HostPlan) bool {
+	b := stagedBinary(p)
+	return b != nil && u.early == binaryDirReady(p, b.File.Path)
+}
+
+// binaryDirReady says whether the binary at bin can be uploaded before the
+// prepare script ran: its directory exists and is not one the script
+// creates or fixes, and the script removes no leftover of it.
+func binaryDirReady(p *HostPlan, bin string) bool {
+	dir := path.Dir(bin)
+	if slices.Contains(p.Parents, dir) || slices.Contains(p.CleanTemp, bin) {
+		return false
+	}
+	for _, d := range p.Dirs {
+		if d.Path == dir {
+			return false
+		}
+	}
+	return true
+}
 
 func (uploadBinary) Run(ctx context.Context, h *hostRun) error {
 	f := stagedBinary(h.p).File

@@ -2,7 +2,6 @@ package provision
 
 import (
 	"os"
-	"strings"
 
 	"github.com/dcctl/dcctl/remote"
 )
@@ -10,7 +9,8 @@ import (
 // verifyUploads checks on the host that every uploaded file is the one
 // sent (its sha256), and sets its owner and mode, before anything runs or
 // renames it. Over SFTP the upload ran nothing on the host: this is where
-// the host's check happens, in the same script as the install.
+// the host's check happens, in the same script as the install, for every
+// file at once (remote.StagedChecks).
 type verifyUploads struct{}
 
 func (verifyUploads) Title() string { return "verify the uploaded files" }
@@ -20,14 +20,13 @@ func (verifyUploads) ShouldRun(p *HostPlan) bool {
 }
 
 func (verifyUploads) Script(h *hostRun) string {
-	var b strings.Builder
+	var files []remote.File
 	for _, fc := range h.p.Files {
 		if fc.ModeOnly {
 			continue
 		}
 		f := fc.File
-		rf := remote.File{Path: f.Path, Mode: os.FileMode(f.Mode), Owner: f.Owner, Group: f.Group, SHA256: f.SHA256}
-		b.WriteString(remote.StagedCheck(rf) + " || { rc=$?; rm -f --" + stagedTemps(h.p) + "; return $rc; }\n")
+		files = append(files, remote.File{Path: f.Path, Mode: os.FileMode(f.Mode), Owner: f.Owner, Group: f.Group, SHA256: f.SHA256})
 	}
-	return b.String()
+	return remote.StagedChecks(files) + " || { rc=$?; rm -f --" + stagedTemps(h.p) + "; return $rc; }"
 }
