@@ -64,7 +64,8 @@ func readCapped(r io.Reader, max int64) ([]byte, error) {
 }
 
 // WaitMetaCurrent polls until node is a current member of its domain's meta
-// group as the group's leader sees it, or ctx ends.
+// group as the group's leader sees it, or ctx ends. The nodes of a domain
+// waiting at once share their reads of the domain's endpoints.
 func (s *Session) WaitMetaCurrent(ctx context.Context, node string) error {
 	n := s.Inv.Node(node)
 	if n == nil {
@@ -72,6 +73,7 @@ func (s *Session) WaitMetaCurrent(ctx context.Context, node string) error {
 	}
 	domain := s.Inv.Domain(n)
 	mon := s.Monitor()
+	mon.Get = s.sharedMonitor(nodePoll / 2)
 	if err := jetstream.Poll(ctx, nodePoll, func() error { return mon.MetaPeerCurrent(ctx, domain, node) }); err != nil {
 		return fmt.Errorf("%s is not a current meta peer of domain %s: %w", node, domain, err)
 	}

@@ -67,7 +67,10 @@ type Session struct {
 	// where the inventory puts it (see httpaddr.go).
 	monitorAt map[string]string
 	given     map[string]givenFacts // see GivenFacts
-	nats      *jetstream.Conn
+	// shared: monitoring answers the first installs' waits share
+	// (monitor_shared.go).
+	shared map[string]*sharedAnswer
+	nats   *jetstream.Conn
 }
 
 // NewSession prepares a session; nothing is dialled until needed.
