@@ -36,19 +36,28 @@ func (installFiles) Script(h *hostRun) string {
 	// The sums stamp is a cache: failing to write it only costs the next
 	// run a hash. It gets a line for every file installed now (the next
 	// facts then hash none of them) and keeps the lines of the others.
-	sums := sumsPath(h.s.Inv)
-	tmp := shellQuote(sums + remote.TempSuffix)
-	var installed, lines []string
+	stamp := sumsPath(h.s.Inv)
+	tmp := shellQuote(stamp + remote.TempSuffix)
+	var installed, sums, quoted []string
 	for _, fc := range h.p.Files {
 		if fc.ModeOnly || (fc.File.Kind == "binary" && h.p.Upgrade) {
 			continue // an upgrade's binary is staged as .next: swapBinary puts it in place
 		}
-		q := shellQuote(fc.File.Path)
 		installed = append(installed, fc.File.Path)
-		lines = append(lines, fmt.Sprintf(`printf '%%s %%s %%s\n' "$(stat -c '%s' %s)" %s %s`, statSignature, q, fc.File.SHA256, q))
+		sums = append(sums, fc.File.SHA256)
+		quoted = append(quoted, shellQuote(fc.File.Path))
 	}
-	s += fmt.Sprintf("\n{ { [ ! -f %[1]s ] || installed=%[2]s awk 'BEGIN { n = split(ENVIRON[\"installed\"], a, \"\\n\"); for (i = 1; i <= n; i++) now[a[i]] = 1 } !(substr($0, index($0, \" \") + 66) in now)' %[1]s\n%[3]s\n} > %[4]s && mv -f %[4]s %[1]s; } 2>/dev/null || rm -f %[4]s",
-		shellQuote(sums), shellQuote(strings.Join(installed, "\n")), strings.Join(lines, "\n"), tmp)
+	if len(installed) == 0 {
+		return s
+	}
+	// One stat for every file (not one each): its lines name the files, and
+	// awk puts each one's sum beside its signature.
+	s += fmt.Sprintf(`
+{ { [ ! -f %[1]s ] || installed=%[2]s awk 'BEGIN { n = split(ENVIRON["installed"], a, "\n"); for (i = 1; i <= n; i++) now[a[i]] = 1 } !(substr($0, index($0, " ") + 66) in now)' %[1]s
+stat -c '%[5]s %%n' -- %[6]s | installed=%[2]s sums=%[3]s awk 'BEGIN { n = split(ENVIRON["installed"], p, "\n"); split(ENVIRON["sums"], s, "\n"); for (i = 1; i <= n; i++) sum[p[i]] = s[i] }
+{ i = index($0, " "); f = substr($0, i + 1); if (f in sum) print substr($0, 1, i - 1), sum[f], f }'
+} > %[4]s && mv -f %[4]s %[1]s; } 2>/dev/null || rm -f %[4]s`,
+		shellQuote(stamp), shellQuote(strings.Join(installed, "\n")), shellQuote(strings.Join(sums, "\n")), tmp, statSignature, strings.Join(quoted, " "))
 	return s
 }
 
