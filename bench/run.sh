@@ -15,8 +15,12 @@
 # of dcctl provision, e.g. "--gate-timeout 30s"), FLOOR_TIMEOUT (120 s),
 # TRANSFER (sftp or exec: how dcctl uploads; unset, the default sftp; "both":
 # dcctl runs both ways in each round, sftp recorded as dcctl-*, exec as
-# dcctl-exec-*). A run that fails (a cluster never healthy) is recorded as
-# <what>-failed, not as a figure.
+# dcctl-exec-*), BASELINE (another dcctl binary, e.g. one built from an
+# older commit: it runs fresh + no-op in each round too, recorded as
+# dcctl-base-*, before or after this tree's dcctl alternating by round, so
+# that a change is measured against its parent in the same rounds). A run
+# that fails (a cluster never healthy) is recorded as <what>-failed, not as
+# a figure.
 #
 # Each size starts on a fresh lab (lab/lab down; lab/lab up N); per round,
 # alternating which tool goes first: dcctl fresh + no-op, Ansible fresh + no-op,
@@ -54,6 +58,7 @@ INV=lab/inventory.toml
 DCCTL_FLAGS=${DCCTL_FLAGS:-}        # e.g. --gate-timeout 30s
 FLOOR_TIMEOUT=${FLOOR_TIMEOUT:-120} # seconds for every /healthz to answer 200
 TRANSFER=${TRANSFER:-}              # sftp, exec or both: dcctl's upload transfer (default: the inventory's, sftp)
+BASELINE=${BASELINE:-}              # another dcctl binary to run beside bin/dcctl (dcctl-base-*)
 
 log() { printf 'bench: %s\n' "$*" >&2; }
 die() {
@@ -187,13 +192,14 @@ timed() {
 	record "$n" "$r" "$name" "$(elapsed "$t0" "$t1")" "$(tail -1 "$WORK/rss")"
 }
 
-# dcctl_runs N R [PREFIX]: fresh and no-op, recorded as PREFIX-fresh and
-# PREFIX-noop (default dcctl); the caller has reset the hosts.
+# dcctl_runs N R [PREFIX [BINARY]]: fresh and no-op, recorded as
+# PREFIX-fresh and PREFIX-noop (default dcctl, bin/dcctl); the caller has
+# reset the hosts.
 dcctl_runs() {
-	local n=$1 r=$2 p=${3:-dcctl}
+	local n=$1 r=$2 p=${3:-dcctl} bin=${4:-bin/dcctl}
 	# shellcheck disable=SC2086 # DCCTL_FLAGS is a list of flags
-	timed "$p-fresh" "$n" "$r" bin/dcctl provision $DCCTL_FLAGS "$INV"
-	timed "$p-noop" "$n" "$r" bin/dcctl provision $DCCTL_FLAGS "$INV"
+	timed "$p-fresh" "$n" "$r" "$bin" provision $DCCTL_FLAGS "$INV"
+	timed "$p-noop" "$n" "$r" "$bin" provision $DCCTL_FLAGS "$INV"
 	grep -q 'changed=[1-9]' "$WORK/log/$n-$r-$p-noop.log" && log "warning: dcctl no-op run changed something"
 	return 0
 }
@@ -343,8 +349,16 @@ run_round() {
 		reset_hosts
 		ansible_runs "$n" "$r"
 	fi
+	if [[ -n $BASELINE ]] && ((r % 2 == 0)); then
+		reset_hosts
+		dcctl_runs "$n" "$r" dcctl-base "$BASELINE"
+	fi
 	reset_hosts
 	dcctl_both "$n" "$r"
+	if [[ -n $BASELINE ]] && ((r % 2 == 1)); then
+		reset_hosts
+		dcctl_runs "$n" "$r" dcctl-base "$BASELINE"
+	fi
 	floor_noop "$n" "$r"
 	floor_start "$n" "$r"
 	if ((ansible && r % 2 == 1)); then
@@ -363,11 +377,21 @@ median() { # SIZE WHAT [COLUMN]: median of raw.tsv's column (4: seconds, 5: RSS)
 		sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "-"; else if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
+# by_round SIZE: each round's fresh / (push + start), dcctl's and the
+# baseline's: the floor's start sometimes waits for a retried meta
+# election, which medians across rounds hide.
+by_round() {
+	awk -F'\t' -v n="$1" '$1 == n { v[$2, $3] = $4; r[$2] = 1 }
+		END { for (k in r) { f = v[k, "floor-push"] + v[k, "floor-start"]; if (f == 0) continue
+			line = sprintf("r%s %.2f", k, v[k, "dcctl-fresh"] / f); if ((k, "dcctl-base-fresh") in v) line = line sprintf("; %.2f", v[k, "dcctl-base-fresh"] / f)
+			print line } }' "$RESULTS/raw.tsv" | sort | paste -sd ' ' | sed 's/ r/, r/g'
+}
+
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || b == 0) print "-"; else printf "%.2f", a / b }'; }
 
 report() {
 	[[ -s $RESULTS/raw.tsv ]] || die "no measurements in $RESULTS/raw.tsv"
-	local sizes n df dn af an fp fs floor fn fh rss rn ef en
+	local sizes n df dn af an fp fs floor fn fh rss rn ef en bf bn
 	sizes=$(cut -f1 "$RESULTS/raw.tsv" | sort -nu)
 	{
 		echo "machine: $(nproc) CPUs, $(awk '/MemTotal/ { printf "%.0f GB", $2 / 1048576 }' /proc/meminfo), kernel $(uname -r), $(. /etc/os-release && echo "$PRETTY_NAME")"
@@ -382,6 +406,11 @@ report() {
 			printf '%5s %8s %8s %8s %8s %8s %8s %8s %8s %8s %11s %10s %10s %10s %8s %8s\n' "$n" "$df" "$dn" "$af" "$an" "$fp" "$fs" "$floor" "$fh" "$fn" \
 				"$(ratio "$df" "$floor")" "$(ratio "$dn" "$fn")" "$(ratio "$af" "$df")" "$(ratio "$an" "$dn")" "$rss" "$rn"
 			printf '%s %s %s %s %s %s %s\n' "$n" "$df" "$dn" "$af" "$an" "$floor" "$fp" >>"$RESULTS/hosts.dat.tmp"
+			echo "   $n hosts, fresh/floor round by round (dcctl; baseline): $(by_round "$n")"
+			bf=$(median "$n" dcctl-base-fresh) bn=$(median "$n" dcctl-base-noop)
+			if [[ $bf != - ]]; then
+				echo "   $n hosts, baseline: fresh $bf, no-op $bn; fresh/floor $(ratio "$bf" "$floor"), no-op/floor $(ratio "$bn" "$fn"); dcctl / baseline: fresh $(ratio "$df" "$bf"), no-op $(ratio "$dn" "$bn")"
+			fi
 			ef=$(median "$n" dcctl-exec-fresh) en=$(median "$n" dcctl-exec-noop)
 			if [[ $ef != - ]]; then
 				echo "   $n hosts, transfer = exec: fresh $ef, no-op $en; exec / sftp: fresh $(ratio "$ef" "$df"), no-op $(ratio "$en" "$dn")"
