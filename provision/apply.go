@@ -107,9 +107,12 @@ func rollPhases() []phase {
 }
 
 // cutoverPhases restart a node without the gate before; cutoverWait waits
-// for it to be back as the gate after a rolling restart does.
-func cutoverPhases() []phase { return []phase{restartUnit{}, recordApplied{}} }
-func cutoverWait() []phase   { return []phase{gateAfter{}, leafLinksUp{}} }
+// for it to be back as the gate after a rolling restart does. A node that
+// also gets a new binary swaps it in with this restart (its only one: a
+// node restarted by a cutover is not rolled again) and must then run the
+// new release.
+func cutoverPhases() []phase { return []phase{restartUnit{}, swapBinary{}, recordApplied{}} }
+func cutoverWait() []phase   { return []phase{gateAfter{}, versionAfter{}, leafLinksUp{}} }
 
 // applyRun is one Apply: it runs each step's phases on the hosts the step
 // concerns and records every host's time and outcome in the recap.

@@ -562,6 +562,33 @@ func TestPhasesNewBinaryIsStagedThenSwapped(t *testing.T) {
 	}
 }
 
+// A cutover (every node restarted at once, to switch TLS) of a node that
+// also gets a new binary swaps the binary in with that restart: the node is
+// not rolled afterwards, so without the swap it would keep the old binary
+// while its applied marker named the new one.
+func TestCutoverOfAnUpgradeSwapsTheBinary(t *testing.T) {
+	h := newPhaseHost(t)
+	h.installed(t)
+	install := h.s.Inv.NATS.InstallPath
+	os.WriteFile(h.s.Inv.NATS.Binary, []byte(fakeNATSServer+"# v2\n"), 0o755)
+	p := h.plan(t)
+	if !p.Upgrade {
+		t.Fatalf("plan: upgrade %v, changes %v", p.Upgrade, p.Summary())
+	}
+	if log, err := h.run(t, p, installPhases()...); err != nil {
+		t.Fatalf("install: %v\n%s", err, log)
+	}
+	if log, err := h.run(t, p, cutoverPhases()...); err != nil {
+		t.Fatalf("cutover: %v\n%s", err, log)
+	}
+	if got, _ := os.ReadFile(install); !strings.HasSuffix(string(got), "# v2\n") {
+		t.Error("the cutover left the old binary installed")
+	}
+	if p2 := h.plan(t); p2.Changed() {
+		t.Errorf("plan after the cutover changes %v", p2.Summary())
+	}
+}
+
 // stampedPaths are the files the host's sums stamp names, in order.
 func stampedPaths(t *testing.T, h *phaseHost) []string {
 	t.Helper()
