@@ -43,7 +43,7 @@ dc = "b"
 host = "10.0.0.2"
 
 [nodes.h3]
-cluster = "HUB"
+cluster = "LEAF"
 dc = "b"
 host = "10.0.0.3"
 
@@ -129,8 +129,8 @@ func TestBrokenInventories(t *testing.T) {
 		{"server names differing in case", base + "\n[nodes.L1]\ncluster = \"LEAF\"\ndc = \"a\"\nhost = \"10.0.0.9\"\n", "nodes.l1", "only in case", 0},
 		{"two nodes one host:port", base + "\n[nodes.l2]\ncluster = \"LEAF\"\ndc = \"a\"\nhost = \"10.0.0.4\"\n", "nodes.l2.client_port", "already used by node l1", 0},
 		{"node ports collide", base + "http_port = 4222\n", "nodes.l1.http_port", "also this node's client_port", 42},
-		{"unknown cluster", strings.Replace(base, "cluster = \"LEAF\"", "cluster = \"LEEF\"", 1), "nodes.l1.cluster", `names cluster "LEEF", which is not defined`, 39},
-		{"missing cluster", strings.Replace(base, "cluster = \"LEAF\"\n", "", 1), "nodes.l1.cluster", "missing", 38},
+		{"unknown cluster", strings.Replace(base, "cluster = \"LEAF\"\ndc = \"a\"", "cluster = \"LEEF\"\ndc = \"a\"", 1), "nodes.l1.cluster", `names cluster "LEEF", which is not defined`, 39},
+		{"missing cluster", strings.Replace(base, "cluster = \"LEAF\"\ndc = \"a\"", "dc = \"a\"", 1), "nodes.l1.cluster", "missing", 38},
 		{"leaf_of missing cluster", strings.Replace(base, `leaf_of = "HUB"`, `leaf_of = "NOPE"`, 1), "clusters.LEAF.leaf_of", `names cluster "NOPE"`, 21},
 		{"leaf_of a leaf cluster", base + "\n[clusters.SUB]\ndomain = \"sub\"\nleaf_of = \"LEAF\"\n[nodes.s1]\ncluster = \"SUB\"\ndc = \"a\"\nhost = \"10.0.0.5\"\n", "clusters.SUB.leaf_of", "itself a leaf of HUB", 0},
 		{"leaf_of itself", strings.Replace(base, `leaf_of = "HUB"`, `leaf_of = "LEAF"`, 1), "clusters.LEAF.leaf_of", "leaf of itself", 21},
@@ -147,6 +147,7 @@ func TestBrokenInventories(t *testing.T) {
 		{"port 0 in defaults", strings.Replace(base, `ssh_user = "root"`, "ssh_user = \"root\"\nhttp_port = 0", 1), "defaults.http_port", "out of range", 4},
 		{"empty host", strings.Replace(base, `host = "10.0.0.4"`, `host = ""`, 1), "nodes.l1.host", "missing or empty", 41},
 		{"missing dc", strings.Replace(base, "dc = \"a\"\nhost = \"10.0.0.4\"", "host = \"10.0.0.4\"", 1), "nodes.l1.dc", "missing", 0},
+		{"cluster of one node", base + "\n[clusters.SOLO]\ndomain = \"solo\"\nleaf_of = \"HUB\"\n[nodes.s1]\ncluster = \"SOLO\"\ndc = \"a\"\nhost = \"10.0.0.5\"\n[nodes.s2]\ncluster = \"SOLO\"\ndc = \"a\"\nhost = \"10.0.0.6\"\nstandby = true\n", "clusters.SOLO", "a cluster of 1 node never elects a JetStream meta leader", 0},
 		{"cluster without nodes", base + "\n[clusters.EMPTY]\ndomain = \"empty\"\n", "clusters.EMPTY", "no nodes", 0},
 		{"bad sync_interval", strings.Replace(base, `binary = "bin/nats-server"`, "binary = \"bin/nats-server\"\nsync_interval = \"sometimes\"", 1), "nats.sync_interval", `"always" or a duration`, 7},
 		{"relative store_dir", strings.Replace(base, `binary = "bin/nats-server"`, "binary = \"bin/nats-server\"\nstore_dir = \"data\"", 1), "nats.store_dir", "absolute path", 7},
@@ -263,7 +264,7 @@ func TestWarnings(t *testing.T) {
 		got = append(got, w.String())
 	}
 	all = strings.Join(got, "\n")
-	for _, want := range []string{"nats.sync_interval", "clusters.LEAF: 2 node(s): too small", "clusters.LEAF: leaf cluster spread over 2 data centers"} {
+	for _, want := range []string{"nats.sync_interval", "clusters.HUB: 2 node(s): too small", "clusters.LEAF: leaf cluster spread over 2 data centers"} {
 		if !strings.Contains(all, want) {
 			t.Errorf("missing warning %q in:\n%s", want, all)
 		}
@@ -302,10 +303,10 @@ func TestStandbyNotRouted(t *testing.T) {
 	if r := strings.Join(inv.RouteURLs(inv.Node("h1")), ","); strings.Contains(r, "10.0.0.7") {
 		t.Errorf("active node routes to standby: %s", r)
 	}
-	if r := inv.RouteURLs(inv.Node("h4")); len(r) != 3 {
-		t.Errorf("standby routes to %v, want the 3 active peers", r)
+	if r := inv.RouteURLs(inv.Node("h4")); len(r) != 2 {
+		t.Errorf("standby routes to %v, want the 2 active peers", r)
 	}
-	if n := len(inv.Cluster("HUB").Active()); n != 3 {
+	if n := len(inv.Cluster("HUB").Active()); n != 2 {
 		t.Errorf("active = %d", n)
 	}
 }

@@ -152,8 +152,13 @@ func validateClusters(c *collector, inv *Inventory) {
 				active++
 			}
 		}
-		if active == 0 {
+		switch active {
+		case 0:
 			c.addf(key, "cluster has no nodes (other than standby ones): add [nodes.NAME] with cluster = %q", cl.Name)
+		case 1:
+			// nats-server's JetStream cluster expects at least two meta
+			// peers: a lone clustered server never elects a meta leader.
+			c.addf(key, "a cluster of 1 node never elects a JetStream meta leader (nats-server counts at least 2 peers in a cluster): give it 3 nodes (or 5); 2 work but tolerate no failure")
 		}
 	}
 }

@@ -20,6 +20,8 @@ func (inv *Inventory) Warnings() []Warning {
 		size := len(cl.Active())
 		tolerate := (size - 1) / 2
 		switch {
+		case size < 2:
+			// refused by validation: no meta leader
 		case size < 3:
 			out = append(out, Warning{key, fmt.Sprintf("%d node(s): too small for R3 streams and tolerates no failure of the meta group; use 3 or 5", size)})
 		case size%2 == 0:

@@ -46,7 +46,7 @@ func TestGraphDCLink(t *testing.T) {
 
 	// One DC: no link to draw.
 	one := testcluster.Spec{AppAccount: "A", AppUser: "a", SysAccount: "S", SysUser: "s",
-		Clusters: []testcluster.ClusterSpec{{Name: "ONLY", Domain: "only", Nodes: []testcluster.NodeSpec{{Name: "x1", DC: "here"}}}}}
+		Clusters: []testcluster.ClusterSpec{{Name: "ONLY", Domain: "only", Nodes: []testcluster.NodeSpec{{Name: "x1", DC: "here"}, {Name: "x2", DC: "here"}, {Name: "x3", DC: "here"}}}}}
 	inv1, err := inventory.Load(testcluster.WriteInventory(t, one))
 	if err != nil {
 		t.Fatal(err)

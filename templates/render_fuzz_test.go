@@ -22,8 +22,9 @@ import (
 )
 
 // fuzzInput is the inventory text a fuzzed case controls: every string that
-// reaches a rendered file. The rest of the topology is fixed: a leaf cluster
-// LEAF (node l1) of the fuzzed hub cluster, and the system account SYS.
+// reaches a rendered file. The rest of the topology is fixed: a second hub
+// node, a leaf cluster LEAF (nodes l1 and z-leaf2) of the fuzzed hub
+// cluster, and the system account SYS.
 type fuzzInput struct {
 	Node, Cluster, DC, Domain, Account, User, Host                    string
 	NATSUser, Service, InstallPath, ConfigDir, StoreDir, SyncInterval string
@@ -31,6 +32,10 @@ type fuzzInput struct {
 
 var plainInput = fuzzInput{"hub1", "HUB", "dc1", "hub", "APP", "app", "10.0.0.1",
 	"nats", "nats-server", "/usr/local/bin/nats-server", "/etc/nats", "/var/lib/nats", "always"}
+
+// The fixed second nodes of each cluster, not rendered: a cluster of one is
+// refused (a lone clustered nats-server never elects a meta leader).
+const secondHub, secondHubHost, secondLeaf = "z-hub2", "10.0.0.3", "z-leaf2"
 
 func (in fuzzInput) inventoryText() ([]byte, error) {
 	doc := map[string]any{
@@ -48,8 +53,10 @@ func (in fuzzInput) inventoryText() ([]byte, error) {
 			"LEAF":     map[string]any{"domain": "leaf", "leaf_of": in.Cluster},
 		},
 		"nodes": map[string]any{
-			in.Node: map[string]any{"cluster": in.Cluster, "dc": in.DC, "host": in.Host},
-			"l1":    map[string]any{"cluster": "LEAF", "dc": "dc2", "host": "10.0.0.2"},
+			in.Node:    map[string]any{"cluster": in.Cluster, "dc": in.DC, "host": in.Host},
+			"l1":       map[string]any{"cluster": "LEAF", "dc": "dc2", "host": "10.0.0.2"},
+			secondHub:  map[string]any{"cluster": in.Cluster, "dc": "dc1", "host": secondHubHost},
+			secondLeaf: map[string]any{"cluster": "LEAF", "dc": "dc2", "host": "10.0.0.4"},
 		},
 	}
 	var buf bytes.Buffer
@@ -145,6 +152,9 @@ func renderAll(t testing.TB, inv *inventory.Inventory, dir string, hash []byte) 
 	applyTLS(t, inv, secrets)
 	var r rendered
 	for i, n := range inv.Nodes {
+		if n.Name == secondHub || n.Name == secondLeaf {
+			continue
+		}
 		files, err := templates.Render(inv, secrets, n.Name)
 		if err != nil {
 			t.Fatalf("render %s: %v", n.Name, err)
@@ -254,8 +264,8 @@ func checkRendered(t *testing.T, in fuzzInput, inv *inventory.Inventory, ref, go
 		accts = append(accts, fmt.Sprint(rm["account"]))
 		for _, raw := range rm["urls"].([]any) {
 			u, err := url.Parse(raw.(string))
-			if err != nil || u.Hostname() != strings.Trim(hubAddr, "[]") {
-				t.Errorf("leaf remote URL %q does not point at the hub node %s (%v)", raw, hubAddr, err)
+			if err != nil || (u.Hostname() != strings.Trim(hubAddr, "[]") && u.Hostname() != secondHubHost) {
+				t.Errorf("leaf remote URL %q does not point at a hub node (%s, %s) (%v)", raw, hubAddr, secondHubHost, err)
 			}
 		}
 	}

@@ -46,7 +46,7 @@ func main() {
 		os.Exit(hostsMain(v))
 	}
 	o := simOptions{Report: os.Stderr}
-	flag.IntVar(&o.Hosts, "hosts", 10, "how many hosts to simulate (1 to 5000)")
+	flag.IntVar(&o.Hosts, "hosts", 10, "how many hosts to simulate (2 to 5000)")
 	flag.StringVar(&o.Transfer, "transfer", "sftp", "the inventory's transfer: sftp or exec")
 	flag.IntVar(&o.Concurrency, "concurrency", 16, "dcctl provision --concurrency")
 	flag.DurationVar(&o.GateTimeout, "gate-timeout", 3*time.Minute, "dcctl provision --gate-timeout")

@@ -42,8 +42,8 @@ type Result struct {
 // simulate brings up o.Hosts simulated hosts, provisions them from nothing,
 // provisions them again (which must change nothing), and measures both.
 func simulate(ctx context.Context, o simOptions) (*Result, error) {
-	if o.Hosts < 1 || o.Hosts > maxHosts {
-		return nil, fmt.Errorf("-hosts %d: want 1 to %d", o.Hosts, maxHosts)
+	if o.Hosts < 2 || o.Hosts > maxHosts {
+		return nil, fmt.Errorf("-hosts %d: want 2 (a cluster of one elects no meta leader) to %d", o.Hosts, maxHosts)
 	}
 	if o.Transfer != "" && o.Transfer != "sftp" && o.Transfer != "exec" {
 		return nil, fmt.Errorf("-transfer %q: want sftp or exec", o.Transfer)

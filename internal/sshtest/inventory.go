@@ -9,8 +9,8 @@ import (
 	"github.com/dcctl/dcctl/inventory"
 )
 
-// Inventory writes to dir and loads a one-node inventory whose node, n1 of
-// cluster C (domain d, accounts APP and SYSTEM), is reached over SSH at s
+// Inventory writes to dir and loads an inventory whose node n1 of cluster C
+// (domain d, accounts APP and SYSTEM) is reached over SSH at s
 // with keyFile, checking its host key against knownHosts. defaults and
 // nats are more TOML lines for those tables ("sudo = true",
 // `service = "x"`), for what a test is about.
@@ -38,6 +38,12 @@ domain = "d"
 cluster = "C"
 dc = "x"
 host = "127.0.0.1"
+
+# A cluster needs two nodes (one alone elects no meta leader); tests reach n1 only.
+[nodes.n2]
+cluster = "C"
+dc = "x"
+host = "127.0.0.2"
 `, s.Port(), keyFile, knownHosts, defaults, nats)
 	file := filepath.Join(dir, "inventory.toml")
 	if err := os.WriteFile(file, []byte(text), 0o644); err != nil {
