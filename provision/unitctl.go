@@ -8,6 +8,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/dcctl/dcctl/inventory"
+	"github.com/dcctl/dcctl/remote"
 )
 
 // Unit actions of UnitCtl.
@@ -132,9 +135,7 @@ func (s *Session) UnitCtl(ctx context.Context, node, action string) error {
 	var script string
 	switch action {
 	case UnitStart, UnitRestart:
-		script = fmt.Sprintf(`if [ -f %[3]s ]; then systemctl enable --quiet %[2]s && rm -f %[3]s || exit 1; fi
-systemctl %[1]s %[2]s || exit 1
-systemctl is-active --quiet %[2]s || { echo "unit is $(systemctl is-active %[2]s) after %[1]s" >&2; exit 1; }`, action, unit, mark)
+		script = startScript(s.Inv, action)
 	case UnitStop:
 		// The marker is written (atomically) before the stop: a stop that
 		// half happens still says what the operator wanted.
@@ -157,6 +158,30 @@ systemctl stop %[1]s || exit 1
 		return fmt.Errorf("%s %s on %s: %w", action, s.Inv.NATS.Service, node, err)
 	}
 	return nil
+}
+
+// startScript starts or restarts the unit (enabling it again when an
+// operator had stopped it) and records the files it now runs with.
+func startScript(inv *inventory.Inventory, action string) string {
+	unit := shellQuote(inv.NATS.Service + ".service")
+	return fmt.Sprintf(`if [ -f %[3]s ]; then systemctl enable --quiet %[2]s && rm -f %[3]s || exit 1; fi
+systemctl %[1]s %[2]s || exit 1
+systemctl is-active --quiet %[2]s || { echo "unit is $(systemctl is-active %[2]s) after %[1]s" >&2; exit 1; }
+`, action, unit, shellQuote(stopMarkerPath(inv))) + refreshAppliedScript(markerPath(inv))
+}
+
+// refreshAppliedScript: a server just started or restarted runs the files
+// on disk, so the applied marker (when dcctl ever wrote one) is rewritten
+// with their sums. Otherwise provision would take files installed by an
+// earlier run and put into effect by `dcctl node restart` for files still
+// waiting for a restart.
+func refreshAppliedScript(marker string) string {
+	return fmt.Sprintf(`m=%[1]s
+if [ -f "$m" ]; then
+	t="$m"%[2]s
+	(umask 077 && awk '{print $2}' "$m" | while read -r p; do if [ -f "$p" ]; then printf '%%s %%s\n' "$(sha256sum < "$p" | cut -d ' ' -f 1)" "$p"; fi; done > "$t" &&
+		chown --reference="$m" "$t" && chmod --reference="$m" "$t" && mv -f -- "$t" "$m") || { rm -f -- "$t"; echo "could not update $m" >&2; exit 1; }
+fi`, shellQuote(marker), shellQuote(remote.TempSuffix))
 }
 
 // waitGone polls (5 s at most) until the process $pid, when set, has exited
