@@ -65,9 +65,10 @@ func runNode(c *cli.Context) error {
 	ctx := c.Context
 
 	if action == provision.UnitStop || action == provision.UnitKill {
-		q := fmt.Sprintf("%s nats-server on %s (%s)?", action, n.Name, n.Host)
+		unit := inv.NATS.Service + ".service"
+		q := fmt.Sprintf("%s %s on %s (%s)?", action, unit, n.Name, n.Host)
 		if action == provision.UnitKill {
-			q = fmt.Sprintf("kill nats-server on %s (%s) with SIGKILL? It stays down until `dcctl node start %s`.", n.Name, n.Host, n.Name)
+			q = fmt.Sprintf("kill %s on %s (%s) with SIGKILL? It stays down until `dcctl node start %s`.", unit, n.Name, n.Host, n.Name)
 		}
 		// Without a terminal and without --yes confirm refuses anyway: do
 		// not spend seconds on NATS first.

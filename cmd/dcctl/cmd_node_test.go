@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"strings"
 	"testing"
 )
@@ -21,6 +22,25 @@ func TestNodeRefusesBadInput(t *testing.T) {
 		_, errOut, code := runCLI(t, tc.args...)
 		if code != 2 || !strings.Contains(errOut, tc.want) {
 			t.Errorf("%v: exit %d, stderr %q; want exit 2 with %q", tc.args, code, errOut, tc.want)
+		}
+	}
+}
+
+// TestNodeConfirmationNamesTheUnit: the question names the inventory's
+// service, not nats-server's default unit name.
+func TestNodeConfirmationNamesTheUnit(t *testing.T) {
+	p := copyExample(t)
+	data, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte(strings.Replace(string(data), `service = "nats-server"`, `service = "corp-mq"`, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for action, want := range map[string]string{"stop": "stop corp-mq.service on us_1", "kill": "kill corp-mq.service on us_1"} {
+		_, errOut, code := runCLI(t, "node", action, "us_1", "-i", p)
+		if code != 2 || !strings.Contains(errOut, want) {
+			t.Errorf("node %s: exit %d, stderr %q; want exit 2 with %q", action, code, errOut, want)
 		}
 	}
 }

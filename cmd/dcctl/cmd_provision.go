@@ -286,12 +286,12 @@ func newPasswords(c *cli.Context, s *provision.Session, plans []*provision.HostP
 	if err := provision.CheckNewPasswords(s.Inv, s.Secrets, all); err != nil {
 		return refused(err)
 	}
-	what := "new users " + strings.Join(gen, ", ") + " in"
+	what, why := "new users "+strings.Join(gen, ", ")+" in", "no server's config names them yet"
 	if !s.Secrets.FileExists() {
-		what = "every user, in a new"
+		what, why = "every user, in a new", "no server runs with others yet"
 	}
 	if checkOnly {
-		fmt.Fprintf(c.App.ErrWriter, "provision would generate passwords for %s secrets file %s (no server runs with others yet)\n", what, s.Secrets.File())
+		fmt.Fprintf(c.App.ErrWriter, "provision would generate passwords for %s secrets file %s (%s)\n", what, s.Secrets.File(), why)
 		return nil
 	}
 	if err := s.Secrets.Save(); err != nil {
