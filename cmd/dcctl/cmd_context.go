@@ -27,7 +27,7 @@ func contextCommand() *cli.Command {
 			Description: "Writes NAME.json and NAME:admin.json (NAME from --prefix, default \"local\")\n" +
 				"into natscli's context directory ($XDG_CONFIG_HOME/nats/context, else\n" +
 				"~/.config/nats/context) or --dir, mode 0600 since they hold passwords, so that\n" +
-				"`nats --context local:admin server report jetstream --js-domain hub` works at\n" +
+				"`nats --context local:admin server report jetstream --js-domain DOMAIN` works at\n" +
 				"once. The URL lists every node's client URL: natscli connects straight, so it\n" +
 				"needs the client port reachable from here (dcctl itself only needs SSH).\n" +
 				"With TLS on, each context names the deployment's CA (<inventory>.tls/ca.pem)\n" +
