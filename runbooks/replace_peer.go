@@ -26,6 +26,26 @@ type ReplacePeer struct {
 
 func (r *ReplacePeer) Name() string { return "replace-peer" }
 
+// Next: the inventory still says NODE runs and NEWNODE stands by, and
+// provision does what the inventory says: it would start NODE again, a
+// server --permanent took out of the meta group, and never route to NEWNODE.
+func (r *ReplacePeer) Next(e *Env) []string {
+	var out []string
+	if r.Permanent {
+		out = append(out, fmt.Sprintf("if %s's host still answers: dcctl node stop %s %s --yes (its unit is still enabled: a reboot would start it again)", r.Node, r.Node, e.Inv.File))
+	}
+	if r.Replacement != "" {
+		out = append(out, fmt.Sprintf("in %s, set standby = false on %s (it runs now): otherwise provision leaves the other nodes without a route to it", e.Inv.File, r.Replacement))
+	}
+	if r.Permanent {
+		out = append(out, fmt.Sprintf("in %s, remove [nodes.%s] (it left the meta group for good): otherwise provision starts it again", e.Inv.File, r.Node))
+	}
+	if len(out) > 0 {
+		return append(out, fmt.Sprintf("then: dcctl provision %s", e.Inv.File))
+	}
+	return []string{fmt.Sprintf("once %s's host is fixed: dcctl runbook restore-node %s %s", r.Node, r.Node, e.Inv.File)}
+}
+
 // Describe is the runbook's entry in `dcctl runbook list`.
 func (r *ReplacePeer) Describe() Description {
 	return Description{

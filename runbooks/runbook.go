@@ -24,6 +24,12 @@ import (
 	"github.com/dcctl/dcctl/provision"
 )
 
+// Afterword is a runbook that knows what the operator does after a run that
+// is done: the inventory edits a run cannot make for them.
+type Afterword interface {
+	Next(e *Env) []string
+}
+
 // Runbook is one operator procedure.
 type Runbook interface {
 	// Name is the command name, e.g. "replace-peer".

@@ -183,6 +183,11 @@ func Run(ctx context.Context, e *Env, rb Runbook) (err error) {
 		return &FailedError{What: "post-checks", Err: errors.New(strings.Join(failed, "; ")), Journal: j.Path()}
 	}
 	log.printf("done: %s %s in %.1fs\n", rb.Name(), rb.Target(), time.Since(start).Seconds())
+	if a, ok := rb.(Afterword); ok && !e.DryRun {
+		for _, n := range a.Next(e) {
+			log.printf("next: %s\n", n)
+		}
+	}
 	return nil
 }
 

@@ -61,3 +61,41 @@ func TestStoppedRunSkipsTheNextStepAndJournalsWhy(t *testing.T) {
 		t.Fatalf("last journal entry %+v, want run interrupted with the cause", last)
 	}
 }
+
+// withNext is twoSteps with an afterword.
+type withNext struct{ twoSteps }
+
+func (r *withNext) Next(*Env) []string { return []string{"edit the inventory", "then: provision"} }
+
+// TestAfterwordFollowsDone: a runbook's next steps are printed after a run
+// that is done, never after a dry run.
+func TestAfterwordFollowsDone(t *testing.T) {
+	for _, dry := range []bool{false, true} {
+		var out strings.Builder
+		e := &Env{Inv: &inventory.Inventory{Dir: t.TempDir()}, Out: &out, DryRun: dry}
+		if err := Run(t.Context(), e, &withNext{twoSteps{during: func() {}}}); err != nil {
+			t.Fatal(err)
+		}
+		got := out.String()
+		want := "next: edit the inventory\nnext: then: provision\n"
+		if dry == strings.HasSuffix(got, want) {
+			t.Errorf("dry run %v: output ends %q", dry, got[max(0, len(got)-80):])
+		}
+	}
+}
+
+// TestReplacePeerSaysWhatTheInventoryNeeds: after a replacement the
+// inventory still says the old node runs and the new one stands by.
+func TestReplacePeerSaysWhatTheInventoryNeeds(t *testing.T) {
+	e := &Env{Inv: &inventory.Inventory{File: "/srv/corp.toml"}}
+	got := strings.Join((&ReplacePeer{Node: "spine-ash-1", Replacement: "spine-ash-3", Permanent: true}).Next(e), "\n")
+	for _, want := range []string{"dcctl node stop spine-ash-1 /srv/corp.toml --yes", "set standby = false on spine-ash-3", "remove [nodes.spine-ash-1]", "then: dcctl provision /srv/corp.toml"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("next steps lack %q:\n%s", want, got)
+		}
+	}
+	got = strings.Join((&ReplacePeer{Node: "spine-ash-1"}).Next(e), "\n")
+	if !strings.Contains(got, "dcctl runbook restore-node spine-ash-1 /srv/corp.toml") || strings.Contains(got, "remove") {
+		t.Errorf("without --permanent or --replacement: %s", got)
+	}
+}
