@@ -44,6 +44,27 @@ func TestInterruptWhileWaitingOnAHost(t *testing.T) {
 	for _, sig := range []os.Signal{os.Interrupt, syscall.SIGTERM} {
 		t.Run(signalName(sig), func(t *testing.T) { interruptSilentWait(t, bin, t.TempDir(), sig) })
 	}
+	t.Run("closed stdout", func(t *testing.T) { closedStdout(t, bin) })
+}
+
+// closedStdout: output piped into a reader that went away (`| head -1`)
+// must not kill dcctl by SIGPIPE in the middle of a run: it would leave the
+// deployment lock behind until it expires. The run carries on, its output
+// lost.
+func closedStdout(t *testing.T, bin string) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
+	defer w.Close()
+	cmd := exec.Command(bin, "runbook", "list")
+	cmd.Stdout = w
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("dcctl runbook list into a closed pipe: %v (want exit 0: the run goes on)\n%s", err, stderr.String())
+	}
 }
 
 // interruptSilentWait runs the scenario of TestInterruptWhileWaitingOnAHost

@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
+	"syscall"
 
 	"github.com/urfave/cli/v2"
 )
@@ -17,6 +19,10 @@ import (
 var version = "dev"
 
 func main() {
+	// Output piped into a reader that went away (`dcctl ... | head -1`)
+	// must not kill a run halfway and leave the deployment lock behind:
+	// writes then fail and the run goes on.
+	signal.Ignore(syscall.SIGPIPE)
 	ctx, stop := interruptible(context.Background(), os.Stderr)
 	code := runContext(ctx, os.Args, os.Stdin, os.Stdout, os.Stderr)
 	stop()
