@@ -25,7 +25,7 @@ func TestSharedMonitorReadsOnceForManyWaits(t *testing.T) {
 	}))
 	defer srv.Close()
 	spec := testcluster.Spec{AppAccount: "APP", AppUser: "app-u", SysAccount: "SYSTEM", SysUser: "sys-u",
-		Clusters: []testcluster.ClusterSpec{{Name: "C", Domain: "d", Nodes: []testcluster.NodeSpec{{Name: "a", DC: "x"}}}}}
+		Clusters: []testcluster.ClusterSpec{{Name: "C", Domain: "d", Nodes: []testcluster.NodeSpec{{Name: "a", DC: "x"}, {Name: "b", DC: "x"}}}}}
 	inv, err := inventory.Load(testcluster.WriteInventory(t, spec))
 	if err != nil {
 		t.Fatal(err)
