@@ -206,3 +206,37 @@ func Expiry(certPEM []byte) (time.Time, error) {
 	}
 	return c.NotAfter, nil
 }
+
+// Includes reports whether every certificate in sub (PEM) is also in set:
+// a CA file that only gains CAs.
+func Includes(set, sub []byte) bool {
+	have := map[string]bool{}
+	for _, c := range certsOf(set) {
+		have[string(c.Raw)] = true
+	}
+	for _, c := range certsOf(sub) {
+		if !have[string(c.Raw)] {
+			return false
+		}
+	}
+	return true
+}
+
+// certsOf parses every certificate of a PEM file, skipping what does not
+// parse.
+func certsOf(data []byte) []*x509.Certificate {
+	var out []*x509.Certificate
+	for {
+		var b *pem.Block
+		b, data = pem.Decode(data)
+		if b == nil {
+			return out
+		}
+		if b.Type != "CERTIFICATE" {
+			continue
+		}
+		if c, err := x509.ParseCertificate(b.Bytes); err == nil {
+			out = append(out, c)
+		}
+	}
+}

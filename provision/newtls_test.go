@@ -137,3 +137,39 @@ func TestPlanShowsCertificatesNotKeys(t *testing.T) {
 		}
 	}
 }
+
+// TestPlanLeafTrustOnlyGainsCA: a leaf node whose CA file only gains a CA
+// reloads (its leafnode remotes need the new CA only once servers show
+// certificates from it, after they restart for those); one whose CA file
+// drops a CA restarts: its remotes would trust the dropped CA until then.
+func TestPlanLeafTrustOnlyGainsCA(t *testing.T) {
+	node := "emea_3"
+	for what, tc := range map[string]struct {
+		drop bool
+		want Action
+	}{"gains a CA": {false, ActionReload}, "drops a CA": {true, ActionRestart}} {
+		inv, sec, bin := fixture(t, nil)
+		cur, _ := sec.NodeTLS(node)
+		other, err := pki.NewCA("other", time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		both := append(append([]byte{}, cur.CA...), other.CertPEM...)
+		onHost, rendered := cur.CA, both
+		if tc.drop {
+			onHost, rendered = both, cur.CA
+		}
+		sec.SetTLS(onHost, map[string]inventory.NodeTLS{node: {CA: onHost, Cert: cur.Cert, Key: cur.Key}})
+		dirs, files, _ := desired(inv, sec, bin, node)
+		facts, fetch := hostWith(files, dirs)
+		sec.SetTLS(rendered, map[string]inventory.NodeTLS{node: {CA: rendered, Cert: cur.Cert, Key: cur.Key}})
+		dirs2, files2, _ := desired(inv, sec, bin, node)
+		p, err := planHost(context.Background(), inv, sec, inv.Node(node), dirs2, files2, facts, fetch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Action != tc.want {
+			t.Errorf("%s: action %q %v, want %s", what, p.Action, p.Why, tc.want)
+		}
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/dcctl/dcctl/inventory"
+	"github.com/dcctl/dcctl/pki"
 	"github.com/dcctl/dcctl/templates"
 )
 
@@ -48,8 +49,13 @@ type planning struct {
 	// what fileChanges found, for action
 	binaryChanged, unitChanged, remotesChanged, configChanged bool
 	tlsChanged                                                bool
-	configOld, configNew                                      []byte
-	running                                                   bool
+	// tlsRemotesStale: a change a leaf node's leafnode remotes must take
+	// (its certificate or key, or a CA dropped from its trust), which
+	// they do only at a restart. A CA only added to the trust is not one:
+	// nothing shows a certificate from it until the nodes get new ones.
+	tlsRemotesStale      bool
+	configOld, configNew []byte
+	running              bool
 }
 
 // arch notes a host architecture dcctl cannot check the binary against
@@ -97,12 +103,16 @@ func (pl *planning) fileChanges(ctx context.Context) error {
 			case templates.KindKey:
 				// never a diff of a private key, not even redacted
 				fc.Diff = "--- " + f.Path + ": private key changed (not shown)\n"
+				pl.tlsRemotesStale = true
 			case templates.KindCert:
 				old, err := pl.fetch(ctx, f.Path)
 				if err != nil {
 					return fmt.Errorf("%s: read current %s: %w", p.Node.Name, f.Path, err)
 				}
 				fc.Diff = certDiff(f.Path, old, f.Content)
+				if f.Path != paths.TLSCA || !pki.Includes(f.Content, old) {
+					pl.tlsRemotesStale = true
+				}
 			case "binary":
 			default:
 				old, err := pl.fetch(ctx, f.Path)
@@ -173,7 +183,7 @@ func (pl *planning) action() {
 		} else {
 			p.Why = append(p.Why, "unit is "+facts.UnitActive)
 		}
-	case pl.binaryChanged || pl.unitChanged || pl.remotesChanged || (pl.tlsChanged && len(pl.inv.LeafRemotes(p.Node)) > 0):
+	case pl.binaryChanged || pl.unitChanged || pl.remotesChanged || (pl.tlsRemotesStale && len(pl.inv.LeafRemotes(p.Node)) > 0):
 		p.Action = ActionRestart
 		if pl.binaryChanged {
 			p.Upgrade = true
@@ -185,8 +195,8 @@ func (pl *planning) action() {
 		if pl.remotesChanged {
 			p.Why = append(p.Why, "leafnode remotes changed (not hot-reloadable)")
 		}
-		if pl.tlsChanged {
-			p.Why = append(p.Why, "TLS files changed (a leaf node's leafnode remotes take new ones only at a restart)")
+		if pl.tlsRemotesStale && len(pl.inv.LeafRemotes(p.Node)) > 0 {
+			p.Why = append(p.Why, "TLS files changed (a leaf node's leafnode remotes take a new certificate, or a CA dropped, only at a restart)")
 		}
 	case pl.configChanged || pl.tlsChanged:
 		// nats-server takes new certificates, keys and CAs on its listeners

@@ -54,8 +54,8 @@ func (r *RotateCerts) Describe() Description {
 		Pre: []string{"TLS on, with dcctl's CA (not the operator's tls.ca_file)", "no other rotation under way (--finish: the new CA trusted everywhere)",
 			"every host reachable and nothing but the rotation's TLS files for provision to change", "each domain has a meta leader", "the last sequence of every stream"},
 		Steps: []string{"renewal: a new key and certificate for every node, saved in <inventory>.tls/ (rotation.json records the rotation; a re-run continues it); per node, each cluster's meta leader last: files uploaded, checked and installed as provision does, a reload (a leaf node: a gated restart, its leafnode remotes take new files only then); gate: healthy, a current meta peer, replicas current, leafnode links up, and every listener (client, cluster, leafnode) shows the new certificate",
-			"--new-ca: a new CA beside the old one (ca-next.pem), every server trusts both (per node, as above); clients are to be given ca-bundle.pem before --finish",
-			"--finish: the new CA issues (the old one kept as ca-previous.pem), every node gets a certificate from it (per node, as above), every server trusts the new CA alone, the old CA's files move to retired/"},
+			"--new-ca: a new CA beside the old one (ca-next.pem), every server trusts both (per node, as above, reloads only); clients are to be given ca-bundle.pem before --finish",
+			"--finish: the new CA issues (the old one kept as ca-previous.pem), every node gets a certificate from it (per node, as above, leaf nodes first), every server trusts the new CA alone, the old CA's files move to retired/"},
 		Post: []string{"every node healthy and a current meta peer, showing its certificate from the TLS directory on every listener", "every stream current and not behind its recorded last sequence", "every leaf node has its leafnode links", "nothing left for provision to change"},
 	}
 }
@@ -233,7 +233,7 @@ func (r *RotateCerts) renewSteps(e *Env) []Step {
 		},
 	}}
 	for _, n := range r.order {
-		steps = append(steps, r.nodeStep(e, "renew", n, true, func(ctx context.Context) (bool, error) {
+		steps = append(steps, r.nodeStep(e, "renew", n, true, true, func(ctx context.Context) (bool, error) {
 			rot, err := r.mat.Rotation()
 			if err != nil || rot == nil || rot.Stage != pki.StageRenew || !r.mat.Renewed(n.Name, rot) {
 				return false, err
@@ -266,7 +266,7 @@ func (r *RotateCerts) trustBothSteps(e *Env) []Step {
 		},
 	}}
 	for _, n := range r.order {
-		steps = append(steps, r.nodeStep(e, "trustBoth", n, false, func(context.Context) (bool, error) {
+		steps = append(steps, r.nodeStep(e, "trustBoth", n, false, false, func(context.Context) (bool, error) {
 			st, under, err := r.stage()
 			return under && st == pki.StageTrustBoth, err
 		}, nil))
@@ -304,8 +304,19 @@ func (r *RotateCerts) finishSteps(e *Env) []Step {
 			return nil
 		},
 	}}
-	for _, n := range r.order {
-		steps = append(steps, r.nodeStep(e, "reissue", n, true, atLeast(pki.StageDropOld), func(progress func(string)) error {
+	// Leaf nodes first: their leafnode remotes took the new CA into their
+	// trust only when they restart (trustBoth reloaded them), so no hub
+	// shows a certificate from it before they have.
+	var leavesFirst []*inventory.Node
+	for _, leaves := range []bool{true, false} {
+		for _, n := range r.order {
+			if (len(e.Inv.LeafRemotes(n)) > 0) == leaves {
+				leavesFirst = append(leavesFirst, n)
+			}
+		}
+	}
+	for _, n := range leavesFirst {
+		steps = append(steps, r.nodeStep(e, "reissue", n, true, true, atLeast(pki.StageDropOld), func(progress func(string)) error {
 			issued, err := r.mat.ReissueUnderCA(n, time.Now())
 			if err != nil || !issued {
 				return err
@@ -327,7 +338,7 @@ func (r *RotateCerts) finishSteps(e *Env) []Step {
 		},
 	})
 	for _, n := range r.order {
-		steps = append(steps, r.nodeStep(e, "trustNewCAOnly", n, false, func(context.Context) (bool, error) {
+		steps = append(steps, r.nodeStep(e, "trustNewCAOnly", n, false, true, func(context.Context) (bool, error) {
 			st, under, err := r.stage()
 			return !under || st == pki.StageDropOld, err
 		}, nil))
@@ -363,13 +374,17 @@ func (r *RotateCerts) save(e *Env, progress func(string)) error {
 
 // nodeStep rolls out node's TLS files as the TLS directory has them now:
 // prepare (if set) first issues what the node is to get; then provision
-// for the node alone (a reload, a leaf node a gated restart), the gate
+// for the node alone (a reload, a leaf node a gated restart unless the
+// step only adds a CA to the trust), the gate
 // after it, a leaf node's links, and with newCert the proof that every
 // listener shows the node's certificate. stageDone says whether the
 // rotation's stage is past this step; the node's host matching and (with
 // newCert) showing its certificate must hold too.
-func (r *RotateCerts) nodeStep(e *Env, name string, n *inventory.Node, newCert bool, stageDone func(context.Context) (bool, error), prepare func(progress func(string)) error) Step {
-	leaf := len(e.Inv.LeafRemotes(n)) > 0
+func (r *RotateCerts) nodeStep(e *Env, name string, n *inventory.Node, newCert, leafRestarts bool, stageDone func(context.Context) (bool, error), prepare func(progress func(string)) error) Step {
+	// A leaf node restarts unless its TLS files only add a CA to its trust
+	// (provision decides the same way): its leafnode remotes take anything
+	// else only at a restart.
+	leaf := len(e.Inv.LeafRemotes(n)) > 0 && leafRestarts
 	return Step{
 		Name: fmt.Sprintf("%s(%s)", name, n.Name),
 		// a leaf node restarts

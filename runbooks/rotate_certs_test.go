@@ -16,6 +16,7 @@ import (
 
 	"github.com/dcctl/dcctl/internal/testcluster"
 	"github.com/dcctl/dcctl/pki"
+	"github.com/dcctl/dcctl/templates"
 )
 
 // installHosts is processHosts whose Provision installs the node's files
@@ -34,6 +35,8 @@ func (h installHosts) Drift(_ context.Context, node string) ([]string, error) {
 }
 
 func (h installHosts) Provision(_ context.Context, node string) error {
+	caFile := filepath.Join(h.c.NodeDir(node), templates.TLSCAName)
+	oldCA, _ := os.ReadFile(caFile)
 	changed, err := h.c.Install(node)
 	if err != nil || len(changed) == 0 {
 		return err
@@ -41,7 +44,9 @@ func (h installHosts) Provision(_ context.Context, node string) error {
 	if h.c.Server(node) == nil {
 		return nil // a standby node: installed, not started
 	}
-	if len(h.c.Inv.LeafRemotes(h.c.Inv.Node(node))) > 0 {
+	newCA, _ := os.ReadFile(caFile)
+	onlyAddsCA := !slices.Contains(changed, templates.TLSCertName) && !slices.Contains(changed, templates.TLSKeyName) && pki.Includes(newCA, oldCA)
+	if len(h.c.Inv.LeafRemotes(h.c.Inv.Node(node))) > 0 && !onlyAddsCA {
 		return h.UnitCtl(context.Background(), node, "restart")
 	}
 	h.record("reload " + node)
@@ -253,6 +258,9 @@ func TestRotateCertsNewCA(t *testing.T) {
 		if d, _ := l.c.Drift(n.Name); len(d) > 0 {
 			t.Errorf("after --new-ca %s has not installed %v", n.Name, d)
 		}
+	}
+	if calls := strings.Join(l.hosts.Calls(), ", "); strings.Contains(calls, "restart") {
+		t.Errorf("--new-ca restarted nodes (%s): adding a CA to the trust is a reload", calls)
 	}
 	wantRefused(t, l.run(&RotateCerts{NewCA: true}, withHosts), "rotate-certs --finish")
 	wantRefused(t, l.run(&RotateCerts{}, withHosts), "rotate-certs --finish")
