@@ -316,7 +316,14 @@ func (r *RotateCerts) finishSteps(e *Env) []Step {
 		}
 	}
 	for _, n := range leavesFirst {
-		steps = append(steps, r.nodeStep(e, "reissue", n, true, true, atLeast(pki.StageDropOld), func(progress func(string)) error {
+		reissued := func(ctx context.Context) (bool, error) {
+			st, under, err := r.stage()
+			if err != nil || !under || st == pki.StageDropOld {
+				return true, err
+			}
+			return st == pki.StageNewCAIssues && r.mat.Promoted() && r.mat.FromCA(n.Name, time.Now()), nil
+		}
+		steps = append(steps, r.nodeStep(e, "reissue", n, true, true, reissued, func(progress func(string)) error {
 			issued, err := r.mat.ReissueUnderCA(n, time.Now())
 			if err != nil || !issued {
 				return err
