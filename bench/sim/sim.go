@@ -130,7 +130,7 @@ func simulate(ctx context.Context, o simOptions) (*Result, error) {
 		if err != nil {
 			return 0, nil, err
 		}
-		fmt.Fprintf(o.Report, "sim: %d hosts, %s: %s; dcctl CPU %.2fs, simulated hosts' CPU %s; %s\n", o.Hosts, what, st, cpu, hcpu, req.sub(req0).perHost(o.Hosts))
+		fmt.Fprintf(o.Report, "sim: %d hosts, %s: %s; dcctl CPU %.2fs, peak RSS so far %.0f MB, simulated hosts' CPU %s; %s\n", o.Hosts, what, st, cpu, peakRSSMB(), hcpu, req.sub(req0).perHost(o.Hosts))
 		if o.Transfer == "sftp" {
 			// The hosts' sftp subsystem must be what carried the uploads.
 			if b, err := os.ReadFile(logf.Name()); err == nil && strings.Contains(string(b), "exec instead") {

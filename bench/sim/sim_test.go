@@ -110,6 +110,15 @@ func TestInventoryAtScale(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%d hosts: %v", n, err)
 		}
+		// Written "long ago", as an operator's is: dcctl parses a file
+		// modified in the last 2 s again at every dial.
+		st, err := os.Stat(filepath.Join(dir, "known_hosts"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if age := time.Since(st.ModTime()); age < time.Minute {
+			t.Fatalf("%d hosts: known_hosts modified %v ago, want it written long before the runs", n, age)
+		}
 		if len(inv.Nodes) != n {
 			t.Fatalf("%d hosts: inventory has %d nodes", n, len(inv.Nodes))
 		}
