@@ -401,12 +401,17 @@ const alsoMark = "dcctl-lock-also"
 // withAlso runs take (a whole script) in a subshell of its own, its mutex
 // and exits its own, and, once it answered acquired, also after it, outside
 // the mutex (the lock file is this run's by then). The take's status is the
-// command's; also's output follows alsoMark whatever its status.
+// command's; also's output follows alsoMark whatever its status. The
+// subshell's status is read from $?, not with ||: bash (sh on some
+// distributions) ignores the take's set -e inside a command substitution
+// on the left of ||, and a failed mv would then answer acquired.
 func withAlso(take, also string) string {
 	return fmt.Sprintf(`r=$(
 %s
-) || { s=$?; printf '%%s\n' "$r"; exit $s; }
+)
+s=$?
 printf '%%s\n' "$r"
+[ $s -eq 0 ] || exit $s
 case "$r" in *state=acquired*) ;; *) exit 0 ;; esac
 echo %s
 (

@@ -27,6 +27,7 @@ type shHost struct {
 	broken     bool   // the "connection" is gone: every Run fails like a dropped SSH connection
 	slow       string // a command run first: a host (or a loaded machine) slow to start a command
 	path       string // PATH for its commands, "" for this process's
+	shell      string // the shell that runs its commands, "" for sh
 	loseAnswer bool   // the next command runs, and its answer is lost as with a dropped connection
 	runs       int    // commands run, each an SSH session on a real host
 }
@@ -42,7 +43,11 @@ func (h *shHost) RunInput(ctx context.Context, cmd string, stdin io.Reader) ([]b
 		return nil, nil, fmt.Errorf("ssh: connection to %s lost", h.name)
 	}
 	h.runs++
-	c := exec.CommandContext(ctx, "sh", "-c", h.slow+cmd)
+	shell := h.shell
+	if shell == "" {
+		shell = "sh"
+	}
+	c := exec.CommandContext(ctx, shell, "-c", h.slow+cmd)
 	c.Dir = h.root
 	c.Stdin = stdin
 	if h.path != "" {
@@ -277,6 +282,37 @@ func TestAlsoRidesOnTheTake(t *testing.T) {
 		if _, err := os.Stat(lockFile(h)); !errors.Is(err, os.ErrNotExist) {
 			t.Errorf("%s still locked after the refused Acquire: %v", h.Name(), err)
 		}
+	}
+}
+
+// TestAlsoTakeFailsUnderBash: a take that fails on the host (its mv of the
+// new lock file) fails the Acquire with Also too, under bash, which is sh on
+// some distributions and ignores set -e in a command substitution tested
+// with ||; Also's script does not run.
+func TestAlsoTakeFailsUnderBash(t *testing.T) {
+	bash, err := exec.LookPath("bash")
+	if err != nil {
+		t.Skip("no bash here")
+	}
+	ctx := ctxT(t)
+	shims := t.TempDir()
+	if err := os.WriteFile(filepath.Join(shims, "mv"), []byte("#!/bin/sh\necho 'mv: cannot move: Read-only file system' >&2\nexit 1\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	h := newHosts(t, "a")[0].(*shHost)
+	h.shell, h.path = bash, shims+":"+os.Getenv("PATH")
+	ran := false
+	_, err = Acquire(ctx, []Host{h}, holder("alice@ops1"), Options{Path: testPath, Also: func(string) (string, func([]byte)) {
+		return "echo facts", func([]byte) { ran = true }
+	}})
+	if err == nil || !strings.Contains(err.Error(), "Read-only file system") {
+		t.Fatalf("Acquire with a failing mv: %v, want the take's failure", err)
+	}
+	if ran {
+		t.Error("Also's output was handed over for a take that failed")
+	}
+	if _, err := os.Stat(lockFile(h)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("lock file after the failed take: %v", err)
 	}
 }
 
