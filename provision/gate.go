@@ -38,7 +38,7 @@ func (s *Session) GateBefore(ctx context.Context, node string, timeout time.Dura
 		warn = func(string) {}
 	}
 	n := s.Inv.Node(node)
-	if err := neverSafe(s.Inv.ClusterOf(n)); err != nil {
+	if err := RestartNeverSafe(s.Inv.ClusterOf(n)); err != nil {
 		return fmt.Errorf("%s cannot be taken down safely: %w", node, err)
 	}
 	domain := s.Inv.Domain(n)
@@ -59,16 +59,16 @@ func (s *Session) GateBefore(ctx context.Context, node string, timeout time.Dura
 	return nil
 }
 
-// neverSafe: in a cluster of two, one node down leaves one of the two
+// RestartNeverSafe: in a cluster of two, one node down leaves one of the two
 // votes its meta quorum needs, however healthy the other is: no wait can
 // make a restart safe.
-func neverSafe(cl *inventory.Cluster) error {
+func RestartNeverSafe(cl *inventory.Cluster) error {
 	active := len(cl.Active())
 	if active > 2 {
 		return nil
 	}
 	return fmt.Errorf("cluster %s has %d nodes: its meta group loses quorum whenever one is down, so no restart of its nodes is safe. "+
-		"Grow it to 3 nodes, or take the outage and restart each node with `dcctl node restart NODE` (provision has installed its files by then)", cl.Name, active)
+		"Grow it to 3 nodes, or take the outage and restart each node with `dcctl node restart NODE`", cl.Name, active)
 }
 
 // GateAfter waits (up to timeout) until node answers /healthz with 200, is a

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/dcctl/dcctl/inventory"
+	"github.com/dcctl/dcctl/provision"
 )
 
 // RollingRestart restarts every active node of one cluster (or of every
@@ -29,7 +30,7 @@ func (r *RollingRestart) Describe() Description {
 	return Description{
 		Name: "rolling-restart", Command: "dcctl runbook", Usage: "rolling-restart [--cluster C]",
 		Short: "restart every node of a cluster (or all clusters) one at a time behind the health gate",
-		Pre:   []string{"every node's host is reachable and its unit active", "each domain has a meta leader", "the last sequence of every stream"},
+		Pre:   []string{"no cluster of 2 nodes: either one down costs its meta quorum (--cluster picks the others)", "every node's host is reachable and its unit active", "each domain has a meta leader", "the last sequence of every stream"},
 		Steps: []string{"per node: gate (it can go down safely), restart, gate (healthy, current, replicas current)"},
 		Post:  []string{"every node healthy and a current meta peer; every stream current (none lost quorum) and not behind its recorded last sequence"},
 	}
@@ -60,7 +61,7 @@ func (r *RollingRestart) PreChecks(e *Env) []Check {
 	r.last = map[string]map[string]uint64{}
 	for _, cl := range r.clusters(e) {
 		r.last[cl.Domain] = map[string]uint64{}
-		checks = append(checks, metaLeader(e, cl.Domain), recordLastSeqs(e, cl.Domain, r.last[cl.Domain], false))
+		checks = append(checks, restartable(cl), metaLeader(e, cl.Domain), recordLastSeqs(e, cl.Domain, r.last[cl.Domain], false))
 		for _, n := range cl.Active() {
 			checks = append(checks, unitActive(e, n.Name))
 		}
@@ -109,4 +110,10 @@ func (r *RollingRestart) PostChecks(e *Env) []Check {
 		checks = append(checks, allStreamsCurrent(e, cl.Domain), streamsNotBehind(e, cl.Domain, r.last[cl.Domain]))
 	}
 	return checks
+}
+
+// restartable refuses a cluster none of whose nodes can go down behind the
+// gate (a cluster of two) before anything is touched.
+func restartable(cl *inventory.Cluster) Check {
+	return Check{Name: fmt.Sprintf("restartable(%s)", cl.Name), Run: func(context.Context) error { return provision.RestartNeverSafe(cl) }}
 }

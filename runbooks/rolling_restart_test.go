@@ -2,6 +2,7 @@ package runbooks
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -10,7 +11,10 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	njs "github.com/nats-io/nats.go/jetstream"
 
+	"github.com/dcctl/dcctl/internal/testcluster"
 	"github.com/dcctl/dcctl/internal/testwait"
+	"github.com/dcctl/dcctl/inventory"
+	"github.com/dcctl/dcctl/provision"
 )
 
 // TestRollingRestartSettles: the checks name each cluster's domain and
@@ -72,5 +76,28 @@ func TestRollingRestart(t *testing.T) {
 	}
 	if si.State.Msgs != 100 || len(si.Cluster.Replicas) != 2 {
 		t.Fatalf("us after the restart: %+v %+v", si.State, si.Cluster)
+	}
+}
+
+// TestRestartsRefusedForTwoNodeCluster: rolling-restart and upgrade refuse a
+// cluster of two in a pre-check (exit 2, nothing touched), before asking any
+// server: none of its nodes can go down behind the gate. No server runs here.
+func TestRestartsRefusedForTwoNodeCluster(t *testing.T) {
+	spec := testcluster.Spec{AppAccount: "SHOP", AppUser: "till", SysAccount: "OPS", SysUser: "oncall",
+		Clusters: []testcluster.ClusterSpec{{Name: "PAIR", Domain: "pair", Nodes: []testcluster.NodeSpec{{Name: "p-1", DC: "x"}, {Name: "p-2", DC: "x"}}}}}
+	inv, err := inventory.Load(testcluster.WriteInventory(t, spec))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := provision.NewSession(inv, &inventory.Secrets{}, provision.SessionOptions{Direct: true})
+	defer s.Close()
+	for _, rb := range []Runbook{&RollingRestart{}, &Upgrade{Rollback: true}} {
+		var out strings.Builder
+		e := &Env{Inv: inv, Session: s, Out: &out, DryRun: true}
+		err := Run(t.Context(), e, rb)
+		var r *RefusedError
+		if !errors.As(err, &r) || r.Check != "restartable(PAIR)" || !strings.Contains(err.Error(), "cluster PAIR has 2 nodes") {
+			t.Errorf("%s: %v, want a refusal by restartable(PAIR)\n%s", rb.Name(), err, out.String())
+		}
 	}
 }

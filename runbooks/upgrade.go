@@ -42,7 +42,7 @@ func (u *Upgrade) Describe() Description {
 	return Description{
 		Name: "upgrade", Command: "dcctl runbook", Usage: "upgrade --binary FILE [--cluster C] [--allow-downgrade] | --rollback",
 		Short: "roll a new nats-server release through the deployment behind the gates (hub before leaves, meta leader last), or back",
-		Pre: []string{"the new binary's release, read from its Go build information (not run)", "every node's unit active",
+		Pre: []string{"the new binary's release, read from its Go build information (not run)", "no cluster of 2 nodes: either one down costs its meta quorum (--cluster picks the others)", "every node's unit active",
 			"no server runs a newer minor release (unless --allow-downgrade); --rollback: the nodes keeping a .previous binary of another release",
 			"the binary's architecture is every host's", "each domain has a meta leader and quorum, every stream current", "baseline of every stream"},
 		Steps: []string{"stage: the binary uploaded to <install_path>.next on every host, verified and run with --version; nothing running touched",
@@ -90,6 +90,9 @@ func (u *Upgrade) PreChecks(e *Env) []Check {
 	var checks []Check
 	if !u.Rollback {
 		checks = append(checks, u.binaryRelease())
+	}
+	for _, cl := range u.clusters(e) {
+		checks = append(checks, restartable(cl))
 	}
 	for _, n := range u.nodes(e) {
 		checks = append(checks, unitActive(e, n.Name))
