@@ -22,9 +22,11 @@ func contextCommand() *cli.Command {
 		Usage: "natscli contexts for the application and system users",
 		Subcommands: []*cli.Command{{
 			Name:      "export",
-			Usage:     "write natscli context files for the application user and the system user",
+			Usage:     "write natscli context files for the application users and the system user",
 			ArgsUsage: "[INVENTORY]",
-			Description: "Writes NAME.json and NAME:admin.json (NAME from --prefix, default \"local\")\n" +
+			Description: "Writes NAME.json and NAME:admin.json (NAME from --prefix, default \"local\"),\n" +
+				"for the first user of the first JetStream account and of the system account,\n" +
+				"and NAME:ACCOUNT.json for the first user of every other JetStream account,\n" +
 				"into natscli's context directory ($XDG_CONFIG_HOME/nats/context, else\n" +
 				"~/.config/nats/context) or --dir, mode 0600 since they hold passwords, so that\n" +
 				"`nats --context local:admin server report jetstream --js-domain DOMAIN` works at\n" +
@@ -123,8 +125,22 @@ func runContextExport(c *cli.Context) error {
 		name string
 		acc  *inventory.Account
 	}
+	wants := []want{{prefix, app}, {prefix + ":admin", sys}}
+	// Every other JetStream account's first user gets a context of its own,
+	// named after the account: with two application accounts, the second
+	// one's clients are as much the operator's business.
+	for _, a := range inv.Accounts {
+		if a == app || !a.JetStream || len(a.Users) == 0 {
+			continue
+		}
+		name := prefix + ":" + a.Name
+		if name == prefix+":admin" {
+			name += "-js" // an account named admin: the system context keeps its name
+		}
+		wants = append(wants, want{name, a})
+	}
 	var out []exportedContext
-	for _, w := range []want{{prefix, app}, {prefix + ":admin", sys}} {
+	for _, w := range wants {
 		user := w.acc.Users[0]
 		ctx := natsContext{
 			Description: fmt.Sprintf("dcctl: user %s of account %s, from %s", user, w.acc.Name, inv.File),

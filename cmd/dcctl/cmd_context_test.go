@@ -120,3 +120,43 @@ func TestContextExport(t *testing.T) {
 		t.Errorf("context's CA during a move to a new CA: %v, want %s", got, pki.BundlePath(p))
 	}
 }
+
+// TestContextExportEveryJetStreamAccount: a second JetStream account's
+// first user gets a context named after the account.
+func TestContextExportEveryJetStreamAccount(t *testing.T) {
+	t.Setenv("DCCTL_PASSWORD_TELE", "tele-secret-1")
+	p := copyExample(t)
+	data, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(data) + "\n[accounts.Telemetry]\njetstream = true\nusers = [\"tele\", \"tele-2\"]\n"
+	t.Setenv("DCCTL_PASSWORD_TELE_2", "tele-secret-2")
+	if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "ctx")
+	out, errOut, code := runCLI(t, "context", "export", p, "--dir", dir, "--prefix", "corp")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	raw, err := os.ReadFile(filepath.Join(dir, "corp:Telemetry.json"))
+	if err != nil {
+		t.Fatalf("no context for the second JetStream account: %v\n%s", err, out)
+	}
+	var ctx map[string]any
+	if err := json.Unmarshal(raw, &ctx); err != nil {
+		t.Fatal(err)
+	}
+	if ctx["user"] != "tele" || ctx["password"] != "tele-secret-1" {
+		t.Errorf("corp:Telemetry: user %v, password %v; want tele and its password", ctx["user"], ctx["password"])
+	}
+	for _, name := range []string{"corp.json", "corp:admin.json"} {
+		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
+			t.Error(err)
+		}
+	}
+	if strings.Contains(out+errOut, "tele-secret-1") {
+		t.Error("password printed")
+	}
+}
