@@ -389,3 +389,20 @@ func TestDefaultsPortOnBuiltinOnce(t *testing.T) {
 		t.Fatalf("want 1 problem at defaults.http_port line 4, got %v", err)
 	}
 }
+
+// TestWarningSecondJetStreamAccount: the runbooks act on the first
+// JetStream account's streams only; a second one is warned about.
+func TestWarningSecondJetStreamAccount(t *testing.T) {
+	inv, err := inventory.Load(writeInv(t, base+"\n[accounts.Telemetry]\njetstream = true\nusers = [\"tele\"]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, w := range inv.Warnings() {
+		got = append(got, w.String())
+	}
+	all := strings.Join(got, "\n")
+	if !strings.Contains(all, "accounts.Telemetry: the runbooks act on the streams of account APP only") {
+		t.Errorf("no warning about the second JetStream account:\n%s", all)
+	}
+}
