@@ -348,6 +348,9 @@ type freezableConn struct {
 	frozen chan struct{}
 	closed sync.Once
 	done   chan struct{}
+	// shut closes done once: the SSH server's reader and kex loop may
+	// both close the connection at the same moment.
+	shut sync.Once
 }
 
 func (f *freezableConn) Read(p []byte) (int, error) {
@@ -367,11 +370,7 @@ func (f *freezableConn) closedCh() chan struct{} {
 
 func (f *freezableConn) Close() error {
 	ch := f.closedCh()
-	select {
-	case <-ch:
-	default:
-		close(ch)
-	}
+	f.shut.Do(func() { close(ch) })
 	return f.Conn.Close()
 }
 
