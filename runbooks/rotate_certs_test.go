@@ -80,25 +80,16 @@ func TestRotateCerts(t *testing.T) {
 	shown := func() map[string]string {
 		t.Helper()
 		out := map[string]string{}
-		for _, n := range l.c.Inv.Nodes {
-			if n.Standby {
-				continue
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			certs, err := l.s.PresentedCerts(ctx, n.Name)
-			cancel()
-			if err != nil {
-				t.Fatal(err)
-			}
+		for name, certs := range presentedCerts(t, l) {
 			var fps []string
 			for _, c := range certs {
 				fps = append(fps, pki.CertFingerprint(c))
 			}
 			slices.Sort(fps)
 			if fps = slices.Compact(fps); len(fps) != 1 {
-				t.Fatalf("%s shows different certificates on its listeners: %v", n.Name, fps)
+				t.Fatalf("%s shows different certificates on its listeners: %v", name, fps)
 			}
-			out[n.Name] = fps[0]
+			out[name] = fps[0]
 		}
 		return out
 	}
@@ -218,22 +209,13 @@ func TestRotateCertsNewCA(t *testing.T) {
 		pool := x509.NewCertPool()
 		pool.AppendCertsFromPEM(trust)
 		out := map[string]string{}
-		for _, n := range l.c.Inv.Nodes {
-			if n.Standby {
-				continue
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			certs, err := l.s.PresentedCerts(ctx, n.Name)
-			cancel()
-			if err != nil {
-				t.Fatal(err)
-			}
+		for name, certs := range presentedCerts(t, l) {
 			for what, c := range certs {
 				if _, err := c.Verify(x509.VerifyOptions{Roots: pool}); err != nil {
-					out[n.Name+" "+what] = "untrusted: " + err.Error()
+					out[name+" "+what] = "untrusted: " + err.Error()
 					continue
 				}
-				out[n.Name+" "+what] = string(c.AuthorityKeyId)
+				out[name+" "+what] = string(c.AuthorityKeyId)
 			}
 		}
 		return out
@@ -319,4 +301,23 @@ func TestRotateCertsRefuses(t *testing.T) {
 			t.Errorf("%s: %v, want it to say %q", what, err, tc.want)
 		}
 	}
+}
+
+// presentedCerts is what each running node shows on its listeners, by node.
+func presentedCerts(t *testing.T, l *lab) map[string]map[string]*x509.Certificate {
+	t.Helper()
+	out := map[string]map[string]*x509.Certificate{}
+	for _, n := range l.c.Inv.Nodes {
+		if n.Standby {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		certs, err := l.s.PresentedCerts(ctx, n.Name)
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[n.Name] = certs
+	}
+	return out
 }
