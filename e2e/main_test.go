@@ -30,7 +30,7 @@ func TestMain(m *testing.M) {
 func runMain(m *testing.M) int {
 	if os.Getenv("DCCTL_E2E") != "1" {
 		fmt.Println("e2e: end-to-end tests skipped: set DCCTL_E2E=1 to run them " +
-			"(needs root, bin/dcctl and bin/nats-server built; they bring up the local lab)")
+			"(needs root, bin/dcctl, bin/nats-server and bin/nats built; they bring up the local lab)")
 		return 0
 	}
 	root := repoRoot()
@@ -38,10 +38,10 @@ func runMain(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "e2e: DCCTL_E2E=1 but not root: the lab needs root (namespaces, mounts, systemd-nspawn)")
 		return 1
 	}
-	for _, bin := range []string{"bin/dcctl", "bin/nats-server"} {
+	for _, bin := range []string{"bin/dcctl", "bin/nats-server", "bin/nats"} {
 		if _, err := os.Stat(filepath.Join(root, bin)); err != nil {
-			fmt.Fprintf(os.Stderr, "e2e: %s is missing: build it first (go build -o bin/dcctl ./cmd/dcctl; "+
-				"go build -o bin/nats-server github.com/nats-io/nats-server/v2)\n", bin)
+			fmt.Fprintf(os.Stderr, "e2e: %s is missing: build it first as scripts/test.sh does (go build -o bin/dcctl ./cmd/dcctl; "+
+				"go build -o bin/nats-server github.com/nats-io/nats-server/v2; natscli: GOBIN=$PWD/bin go install github.com/nats-io/natscli/nats@v0.5.0)\n", bin)
 			return 1
 		}
 	}

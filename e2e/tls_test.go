@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -150,7 +151,9 @@ func TestTLS(t *testing.T) {
 	})
 
 	t.Run("an exported natscli context connects", func(t *testing.T) {
-		dir := t.TempDir()
+		// natscli reads its contexts from $XDG_CONFIG_HOME/nats/context.
+		home := t.TempDir()
+		dir := filepath.Join(home, "nats", "context")
 		if out, errOut, code := runDcctl(t, "context", "export", invFile, "--dir", dir, "--prefix", "e2e-tls"); code != 0 {
 			t.Fatalf("context export: exit %d\n%s%s", code, out, errOut)
 		}
@@ -158,24 +161,35 @@ func TestTLS(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var c struct {
-			URL, User, Password, CA string
-		}
+		var c struct{ CA string }
 		if err := json.Unmarshal(data, &c); err != nil {
 			t.Fatal(err)
 		}
 		if c.CA == "" {
 			t.Fatalf("the context names no CA: %s", data)
 		}
-		// natscli is not among the lab's prerequisites: connect as natscli
-		// does with a context's files, with nats.go.
-		nc, err := nats.Connect(c.URL, nats.UserInfo(c.User, c.Password), nats.RootCAs(c.CA), nats.NoReconnect(), nats.Timeout(5*time.Second))
-		if err != nil {
-			t.Fatalf("connect with the exported context: %v", err)
+		natscli := func(args ...string) string {
+			t.Helper()
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, filepath.Join(repoRoot(), "bin", "nats"), args...)
+			cmd.Env = append(os.Environ(), "XDG_CONFIG_HOME="+home)
+			out, err := cmd.CombinedOutput()
+			if err != nil {
+				t.Fatalf("nats %s: %v\n%s", strings.Join(args, " "), err, out)
+			}
+			return string(out)
 		}
-		defer nc.Close()
-		if err := nc.Flush(); err != nil {
-			t.Fatal(err)
+		// The application user's context: a TLS connection that verifies
+		// the servers against the deployment's CA, and its JetStream.
+		natscli("--context", "e2e-tls", "rtt")
+		natscli("--context", "e2e-tls", "--js-domain", inv.Clusters[0].Domain, "stream", "ls")
+		// The system user's: every server answers.
+		out := natscli("--context", "e2e-tls:admin", "server", "list")
+		for _, n := range inv.Nodes {
+			if !n.Standby && !strings.Contains(out, n.Name) {
+				t.Errorf("nats server list through the exported system context does not show %s:\n%s", n.Name, out)
+			}
 		}
 	})
 }

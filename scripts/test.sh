@@ -25,6 +25,14 @@ if ! go version -m bin/nats-server-old 2>/dev/null | grep -q "nats-server/v2[[:s
 	mv -f bin/.old/nats-server bin/nats-server-old && rmdir bin/.old
 fi
 
+# natscli, for the end-to-end test that an exported context works with `nats --context`;
+# built once, kept while it is the one
+natscli=v0.5.0
+if ! go version -m bin/nats 2>/dev/null | grep -q "natscli[[:space:]]*${natscli}[[:space:]]"; then
+	GOBIN=$PWD/bin/.natscli go install "github.com/nats-io/natscli/nats@${natscli}"
+	mv -f bin/.natscli/nats bin/nats && rmdir bin/.natscli
+fi
+
 echo "== fuzz (bounded)"
 go test -run '^$' -fuzz '^FuzzParse$' -fuzztime 10s ./inventory
 go test -run '^$' -fuzz '^FuzzParseFacts$' -fuzztime 10s ./provision
