@@ -89,10 +89,13 @@ type lab struct {
 	out     *bytes.Buffer
 }
 
-// testNATSTimeout bounds each NATS request of the code under test: above
-// production's 3 s, since in-process servers on a machine loaded by other
-// test runs answer JetStream API requests slower than real hosts do.
-const testNATSTimeout = 5 * time.Second
+// testNATSTimeout bounds each NATS request of the code under test. It must
+// stay well under the runbooks' settle window (5 s): a check that waits out
+// an election gets a second request only if the first one, sent while the
+// connection moves off a dead server, ends in time (with 5 s,
+// TestReplacePeer failed whenever the stopped leader was the server the
+// session was connected to).
+const testNATSTimeout = 2 * time.Second
 
 func newLab(t *testing.T, spec testcluster.Spec) *lab {
 	t.Helper()
