@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # The whole test suite: vet, unit and integration tests (in-process SSH and
 # NATS servers), bounded fuzzing, and the end-to-end tests on the local lab.
-# Run as root on Debian with the prerequisites installed (scripts/install-deps.sh).
+# Run as root on Debian; it installs the Debian packages it needs first (scripts/install-deps.sh,
+# a no-op when they are there), so that it runs on a fresh machine as README says.
 # The end-to-end tests bring the lab up and take it down themselves.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+bash scripts/install-deps.sh
 export PATH=$PATH:/usr/local/go/bin
 export GOFLAGS=-buildvcs=false
 
