@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -286,6 +287,24 @@ func TestTopology(t *testing.T) {
 	}
 	if inv.LeafRemotes(inv.Node("bb_us_1")) != nil {
 		t.Errorf("hub node has leaf remotes")
+	}
+	// Each leaf node tries the hub's nodes in its own DC first, starting
+	// at another one than its neighbour, then the other DC's.
+	for node, want := range map[string][]string{
+		"emea_1": {"10.77.1.11", "10.77.1.12", "10.77.2.11", "10.77.2.12"},
+		"emea_2": {"10.77.1.12", "10.77.1.11", "10.77.2.11", "10.77.2.12"},
+		"emea_3": {"10.77.1.11", "10.77.1.12", "10.77.2.11", "10.77.2.12"},
+		"us_2":   {"10.77.2.12", "10.77.2.11", "10.77.1.11", "10.77.1.12"},
+	} {
+		for _, r := range inv.LeafRemotes(inv.Node(node)) {
+			var hosts []string
+			for _, u := range r.URLs {
+				hosts = append(hosts, strings.TrimSuffix(strings.TrimPrefix(u, "nats-leaf://"), ":7422"))
+			}
+			if !slices.Equal(hosts, want) || !r.InOrder {
+				t.Errorf("%s remote %s: %v in order %v, want %v in order", node, r.Account, hosts, r.InOrder, want)
+			}
+		}
 	}
 	if got := len(inv.NodesInDC("emea")); got != 5 {
 		t.Errorf("emea has %d nodes, want 5", got)

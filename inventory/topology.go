@@ -83,10 +83,20 @@ type LeafRemote struct {
 	Account string
 	User    string
 	URLs    []string // nats-leaf://host:port, without credentials
+	// InOrder says the URLs are in the order to try them (nats-server's
+	// no_randomize): the hub's nodes in the leaf node's own DC first.
+	InOrder bool
 }
 
 // LeafRemotes lists the remotes a node of a leaf cluster needs, one per
 // account that has users, each listing every leafnode URL of the hub.
+//
+// The hub's nodes in the leaf node's own DC come first, and the remote
+// tries them in that order: leaf traffic stays inside the DC, and a cut of
+// the link between DCs takes no leaf link down while a hub node of its own
+// DC runs. Each leaf node of a DC starts at another of those hub nodes, so
+// that the links spread over them. A DC without hub nodes keeps
+// nats-server's random choice.
 func (inv *Inventory) LeafRemotes(n *Node) []LeafRemote {
 	cl := inv.ClusterOf(n)
 	if cl == nil || !cl.IsLeaf() {
@@ -96,16 +106,36 @@ func (inv *Inventory) LeafRemotes(n *Node) []LeafRemote {
 	if hub == nil {
 		return nil
 	}
-	var urls []string
+	var near, far []string
 	for _, h := range hub.Active() {
-		urls = append(urls, "nats-leaf://"+net.JoinHostPort(h.Addr(), portString(h.Ports.Leafnode)))
+		u := "nats-leaf://" + net.JoinHostPort(h.Addr(), portString(h.Ports.Leafnode))
+		if h.DC == n.DC {
+			near = append(near, u)
+		} else {
+			far = append(far, u)
+		}
 	}
+	if len(near) > 0 {
+		// this node's place among its cluster's nodes in its DC
+		i := 0
+		for _, m := range cl.Active() {
+			if m.Name == n.Name {
+				break
+			}
+			if m.DC == n.DC {
+				i++
+			}
+		}
+		i %= len(near)
+		near = append(near[i:len(near):len(near)], near[:i]...)
+	}
+	urls := append(near, far...)
 	var out []LeafRemote
 	for _, a := range inv.Accounts {
 		if len(a.Users) == 0 {
 			continue
 		}
-		out = append(out, LeafRemote{Account: a.Name, User: a.Users[0], URLs: urls})
+		out = append(out, LeafRemote{Account: a.Name, User: a.Users[0], URLs: urls, InOrder: len(near) > 0})
 	}
 	return out
 }

@@ -36,7 +36,12 @@ func bootAndCheck(t *testing.T, spec testcluster.Spec) {
 		}
 	}
 
-	// Each leaf node holds one leafnode connection per account.
+	hubDC := map[int]string{} // leafnode port -> DC of the hub node
+	for _, n := range hub.Nodes {
+		hubDC[c.Inv.Node(n.Name).Ports.Leafnode] = n.DC
+	}
+	// Each leaf node holds one leafnode connection per account, to a hub
+	// node of its own DC.
 	for _, cl := range spec.Clusters[1:] {
 		for _, n := range cl.Nodes {
 			testwait.Eventually(t, 20*time.Second, n.Name+" leafnode connections for both accounts", func() error {
@@ -47,6 +52,10 @@ func bootAndCheck(t *testing.T, spec testcluster.Spec) {
 				accts := map[string]bool{}
 				for _, l := range lz.Leafs {
 					accts[l.Account] = true
+					// Links go to a hub node of the leaf node's own DC.
+					if dc := hubDC[l.Port]; dc != n.DC {
+						return fmt.Errorf("leafnode link of account %s to port %d (a hub node in DC %q), not to one in %s", l.Account, l.Port, dc, n.DC)
+					}
 				}
 				if !accts[spec.AppAccount] || !accts[spec.SysAccount] {
 					return fmt.Errorf("leafnode links for accounts %v", accts)

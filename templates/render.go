@@ -87,6 +87,7 @@ type accountData struct {
 type remoteData struct {
 	Account string
 	URLs    []string
+	InOrder bool
 }
 
 type tlsData struct {
@@ -176,7 +177,7 @@ func Render(inv *inventory.Inventory, sec *inventory.Secrets, nodeName string) (
 		d.Accounts = append(d.Accounts, ad)
 	}
 	for _, r := range inv.LeafRemotes(node) {
-		rd := remoteData{Account: r.Account}
+		rd := remoteData{Account: r.Account, InOrder: r.InOrder}
 		user, pw := sec.LeafLogin(r.User)
 		for _, u := range r.URLs {
 			rd.URLs = append(rd.URLs, withCredentials(u, user, pw))
