@@ -49,9 +49,14 @@ func TestSharedMonitorReadsOnceForManyWaits(t *testing.T) {
 		})
 	}
 	started.Wait()
-	// Let the callers reach the shared read before it answers.
-	for deadline := time.Now().Add(5 * time.Second); hits.Load() == 0 && time.Now().Before(deadline); {
-		time.Sleep(10 * time.Millisecond)
+	// Poll, to a deadline, until the shared read has reached the endpoint,
+	// which holds its answer until release: callers arriving meanwhile
+	// wait for that read, later ones get its answer (maxAge is an hour).
+	for deadline := time.Now().Add(5 * time.Second); hits.Load() == 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("no caller reached the endpoint within 5s")
+		}
+		time.Sleep(10 * time.Millisecond) // poll interval of a loop bounded by the deadline
 	}
 	close(release)
 	wg.Wait()
