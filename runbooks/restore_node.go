@@ -69,8 +69,9 @@ func (r *RestoreNode) PreChecks(e *Env) []Check {
 func (r *RestoreNode) Steps(e *Env) []Step {
 	return []Step{
 		{
-			Name: fmt.Sprintf("reprovision(%s)", r.Node),
-			Done: func(context.Context) (bool, error) { return len(r.drift) == 0, nil },
+			Name:      fmt.Sprintf("reprovision(%s)", r.Node),
+			Done:      func(context.Context) (bool, error) { return len(r.drift) == 0, nil },
+			NotNeeded: "not needed (the host's files match the inventory)",
 			Run: func(ctx context.Context, progress func(string)) error {
 				progress("drifted: " + strings.Join(r.drift, ", "))
 				return e.Hosts.Provision(ctx, r.Node)

@@ -42,7 +42,7 @@ func (r *RestoreStream) Describe() Description {
 
 func (r *RestoreStream) Target() string {
 	if r.manifest != nil {
-		return fmt.Sprintf("stream %s from %s to domain %s as R%d", r.manifest.Stream, r.From, r.domain(), r.replicas())
+		return fmt.Sprintf("%s from %s to domain %s as R%d", r.manifest.Stream, r.From, r.domain(), r.replicas())
 	}
 	return "from " + r.From
 }

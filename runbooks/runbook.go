@@ -72,6 +72,10 @@ type Step struct {
 	// (a re-run after an interruption): the step is then skipped. It must be
 	// read-only: dry runs call it too.
 	Done func(ctx context.Context) (bool, error)
+	// NotNeeded, when set, is what a skip says instead of "already done":
+	// for a step whose Done finds nothing to do rather than its own effect
+	// in place (a re-provision of a host whose files never drifted).
+	NotNeeded string
 	// Run does the step; progress reports what it waits for (replica lag).
 	Run func(ctx context.Context, progress func(string)) error
 }

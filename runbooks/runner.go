@@ -129,7 +129,7 @@ func Run(ctx context.Context, e *Env, rb Runbook) (err error) {
 		for i, s := range steps {
 			state := "would run"
 			if done[i] {
-				state = "already done, would skip"
+				state = skipReason(s) + ", would skip"
 			}
 			log.printf("  %d. %s%s: %s\n", i+1, s.Name, destructiveMark(s), state)
 			j.Write(Entry{Phase: "step", Name: s.Name, Result: "planned", Detail: state})
@@ -151,8 +151,8 @@ func Run(ctx context.Context, e *Env, rb Runbook) (err error) {
 		t0 := time.Now()
 		prefix := fmt.Sprintf("  %d/%d %s%s", i+1, len(steps), s.Name, destructiveMark(s))
 		if done[i] {
-			log.printf("%s: already done, skipped\n", prefix)
-			j.Write(Entry{Phase: "step", Name: s.Name, Result: "skipped", Detail: "already done"})
+			log.printf("%s: %s, skipped\n", prefix, skipReason(s))
+			j.Write(Entry{Phase: "step", Name: s.Name, Result: "skipped", Detail: skipReason(s)})
 			continue
 		}
 		log.printf("%s ...\n", prefix)
@@ -210,6 +210,14 @@ func runCheck(ctx context.Context, log *logger, j *Journal, phase string, c Chec
 	log.printf("  %-7s %s (%.1fs)\n", "ok", c.Name, time.Since(t0).Seconds())
 	j.Write(Entry{Phase: phase, Name: c.Name, Result: "ok", Duration: since(t0)})
 	return nil
+}
+
+// skipReason says why a step whose Done held is skipped.
+func skipReason(s Step) string {
+	if s.NotNeeded != "" {
+		return s.NotNeeded
+	}
+	return "already done"
 }
 
 func destructiveMark(s Step) string {

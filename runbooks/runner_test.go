@@ -3,6 +3,7 @@ package runbooks
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -97,5 +98,64 @@ func TestReplacePeerSaysWhatTheInventoryNeeds(t *testing.T) {
 	got = strings.Join((&ReplacePeer{Node: "spine-ash-1"}).Next(e), "\n")
 	if !strings.Contains(got, "dcctl runbook restore-node spine-ash-1 /srv/corp.toml") || strings.Contains(got, "remove") {
 		t.Errorf("without --permanent or --replacement: %s", got)
+	}
+}
+
+// oneStep runs a single step, as a runbook of its own.
+type oneStep struct {
+	twoSteps
+	step Step
+}
+
+func (r *oneStep) Steps(*Env) []Step { return []Step{r.step} }
+
+// TestSkipSaysWhatHappened: restore-node's re-provision of a host whose
+// files never drifted is skipped as not needed, not as "already done" (it
+// was never done); the dry run and the journal say the same.
+func TestSkipSaysWhatHappened(t *testing.T) {
+	e := inventoryEnv(t)
+	e.Inv.Dir = t.TempDir()
+	reprovision := (&RestoreNode{Node: "us_2"}).Steps(e)[0] // no drift found
+	for _, dry := range []bool{false, true} {
+		var out strings.Builder
+		e.Out, e.DryRun = &out, dry
+		if err := Run(t.Context(), e, &oneStep{step: reprovision}); err != nil {
+			t.Fatal(err)
+		}
+		want := "reprovision(us_2): not needed (the host's files match the inventory), skipped"
+		if dry {
+			want = "reprovision(us_2): not needed (the host's files match the inventory), would skip"
+		}
+		if !strings.Contains(out.String(), want) || strings.Contains(out.String(), "already done") {
+			t.Errorf("dry run %v: log does not say %q:\n%s", dry, want, out.String())
+		}
+		entries, err := ReadJournal(e.Journal.Path())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.ContainsFunc(entries, func(en Entry) bool {
+			return en.Name == "reprovision(us_2)" && strings.HasPrefix(en.Detail, "not needed")
+		}) {
+			t.Errorf("dry run %v: journal does not say the step was not needed: %+v", dry, entries)
+		}
+	}
+}
+
+// TestHeaderNamesTheSubjectOnce: a run's header (and its confirmation and
+// journal) is the runbook's name then its target; the target does not
+// repeat a word the name already says ("restore-stream stream orders").
+func TestHeaderNamesTheSubjectOnce(t *testing.T) {
+	rs := &RestoreStream{From: "/backups/orders", manifest: &Manifest{Stream: "orders", Domain: "core", Replicas: 3}}
+	for _, rb := range []Runbook{rs, &ExpandStream{Stream: "orders", Domain: "core"}, &Backup{Stream: "orders", Domain: "core", Dir: "/b"}} {
+		header := rb.Name() + " " + rb.Target()
+		words := strings.Fields(strings.ReplaceAll(header, "-", " "))
+		for i := 1; i < len(words); i++ {
+			if words[i] == words[i-1] {
+				t.Errorf("header %q says %q twice", header, words[i])
+			}
+		}
+	}
+	if got, want := rs.Name()+" "+rs.Target(), "restore-stream orders from /backups/orders to domain core as R3"; got != want {
+		t.Errorf("header %q, want %q", got, want)
 	}
 }
