@@ -2,8 +2,11 @@ package runbooks
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 
 	"github.com/dcctl/dcctl/inventory"
 )
@@ -67,6 +70,46 @@ func Clusters(inv *inventory.Inventory, rb Runbook) []string {
 		}
 	}
 	return dedupe(out)
+}
+
+// KnownNames refuses a runbook whose arguments name a node, cluster or
+// domain the inventory does not have, from the inventory alone: the CLI
+// asks before it reads any secret, so that an operator's typo is the first
+// thing said, not a secrets file it never needed to see. Settle says the
+// same again as the check "target".
+func KnownNames(inv *inventory.Inventory, rb Runbook) error {
+	e := &Env{Inv: inv}
+	node := func(name string) error {
+		if inv.Node(name) == nil {
+			return unknownNode(e, name)
+		}
+		return nil
+	}
+	switch r := rb.(type) {
+	case *ReplacePeer:
+		return node(r.Node) // the replacement: Settle says what it lacks
+	case *RestoreNode:
+		return node(r.Node)
+	case *ExpandStream:
+		return knownDomain(e, r.Domain)
+	case *Backup:
+		return knownDomain(e, r.Domain)
+	case *RestoreStream:
+		if r.Domain != "" {
+			return knownDomain(e, r.Domain)
+		}
+	case *RollingRestart:
+		return knownCluster(e, r.clusters(e), r.Cluster)
+	case *Upgrade:
+		return knownCluster(e, r.clusters(e), r.Cluster)
+	case *RotatePasswords:
+		for _, u := range r.Users {
+			if !slices.Contains(inv.Users(), u) {
+				return fmt.Errorf("user %s is not in the inventory (users: %s)", u, strings.Join(inv.Users(), ", "))
+			}
+		}
+	}
+	return nil
 }
 
 // manifestDomain is the source domain a backup's manifest names, or "" when

@@ -286,6 +286,10 @@ func runRunbook(c *cli.Context, rb runbooks.Runbook) error {
 }
 
 func runRunbookWith(c *cli.Context, inv *inventory.Inventory, rb runbooks.Runbook) error {
+	// An unknown name is the operator's mistake: said before any secret is read.
+	if err := runbooks.KnownNames(inv, rb); err != nil {
+		return refused(err)
+	}
 	sec, err := loadSecrets(inv)
 	if err != nil {
 		return err

@@ -61,12 +61,12 @@ func runStatus(c *cli.Context) error {
 	if d := c.String("domain"); d != "" && inv.ClusterByDomain(d) == nil {
 		return refused(fmt.Errorf("domain %q is not in inventory %s", d, inv.File))
 	}
+	if dc := c.String("from-dc"); dc != "" && !slices.Contains(inv.DCs(), dc) {
+		return refused(fmt.Errorf("--from-dc %q: no node of inventory %s is in that data center (DCs: %s)", dc, inv.File, strings.Join(inv.DCs(), ", ")))
+	}
 	sec, err := loadSecrets(inv)
 	if err != nil {
 		return err
-	}
-	if dc := c.String("from-dc"); dc != "" && !slices.Contains(inv.DCs(), dc) {
-		return refused(fmt.Errorf("--from-dc %q: no node of inventory %s is in that data center (DCs: %s)", dc, inv.File, strings.Join(inv.DCs(), ", ")))
 	}
 	s := newSession(c, inv, sec, nil)
 	defer s.Close()

@@ -69,3 +69,31 @@ func TestMissingSecretsRefused(t *testing.T) {
 		t.Fatalf("render with every password in the environment: exit %d: %s", code, errOut)
 	}
 }
+
+// TestUnknownNameBeforeSecrets: a name the inventory lacks is the
+// operator's mistake and is said first, before any secret is read: even
+// without a secrets file the refusal names the unknown node, cluster,
+// domain, user or DC, and says nothing of secrets.
+func TestUnknownNameBeforeSecrets(t *testing.T) {
+	t.Setenv("DCCTL_PASSWORD_ACC1", "")
+	t.Setenv("DCCTL_PASSWORD_ADMIN", "")
+	inv := backboneInventory(t)
+	common := []string{"-i", inv, "--ssh-timeout", "1s"}
+	cases := map[string][]string{
+		`no node "nosuch_9"`:          append([]string{"runbook", "replace-peer", "nosuch_9", "--yes"}, common...),
+		`no node "nosuch_8"`:          append([]string{"runbook", "restore-node", "nosuch_8", "--dry-run"}, common...),
+		`no cluster "NOSUCH"`:         append([]string{"runbook", "rolling-restart", "--cluster", "NOSUCH", "--dry-run"}, common...),
+		`no cluster "NOSUCH2"`:        append([]string{"runbook", "upgrade", "--rollback", "--cluster", "NOSUCH2", "--dry-run"}, common...),
+		`domain "nosuchdomain"`:       append([]string{"runbook", "expand-stream", "orders", "--domain", "nosuchdomain", "--dry-run"}, common...),
+		`user nosuchuser is not`:      append([]string{"runbook", "rotate-passwords", "--user", "nosuchuser", "--dry-run"}, common...),
+		`--from-dc "nosuchdc"`:        {"status", inv, "--from-dc", "nosuchdc"},
+		`domain "nosuchstatusdomain"`: {"status", inv, "--domain", "nosuchstatusdomain"},
+	}
+	for want, args := range cases {
+		out, errOut, code := runCLI(t, args...)
+		text := out + errOut
+		if code != 2 || !strings.Contains(text, want) || strings.Contains(text, "DCCTL_PASSWORD_") || strings.Contains(text, "secrets.toml") {
+			t.Errorf("dcctl %s: exit %d, want 2 saying %s (and nothing of secrets):\n%s", strings.Join(args, " "), code, want, text)
+		}
+	}
+}
