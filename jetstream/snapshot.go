@@ -36,6 +36,9 @@ type SnapshotInfo struct {
 	Consumers int `json:"consumers"`
 	// ArchiveBytes is the size of the compressed archive.
 	ArchiveBytes int64 `json:"archive_bytes"`
+	// PlacementTags are the stream's placement tags: a restore keeps them
+	// unless told otherwise, so they decide where it can land.
+	PlacementTags []string `json:"placement_tags,omitempty"`
 }
 
 // Snapshot writes a snapshot of stream, with its consumers, into dir (created
@@ -95,17 +98,18 @@ func ReadSnapshot(dir string) (*SnapshotInfo, error) {
 		return nil, fmt.Errorf("read snapshot in %s: %w", dir, err)
 	}
 	return &SnapshotInfo{
-		Dir:          dir,
-		Stream:       req.Config.Name,
-		Subjects:     req.Config.Subjects,
-		Storage:      strings.ToLower(req.Config.Storage.String()),
-		Replicas:     req.Config.Replicas,
-		Msgs:         req.State.Msgs,
-		Bytes:        req.State.Bytes,
-		FirstSeq:     req.State.FirstSeq,
-		LastSeq:      req.State.LastSeq,
-		Consumers:    req.State.Consumers,
-		ArchiveBytes: fi.Size(),
+		Dir:           dir,
+		Stream:        req.Config.Name,
+		Subjects:      req.Config.Subjects,
+		Storage:       strings.ToLower(req.Config.Storage.String()),
+		Replicas:      req.Config.Replicas,
+		Msgs:          req.State.Msgs,
+		Bytes:         req.State.Bytes,
+		FirstSeq:      req.State.FirstSeq,
+		LastSeq:       req.State.LastSeq,
+		Consumers:     req.State.Consumers,
+		ArchiveBytes:  fi.Size(),
+		PlacementTags: placementOf(req.Config.Placement),
 	}, nil
 }
 
@@ -310,4 +314,11 @@ func (c *Conn) manager(domain string) (*jsm.Manager, error) {
 		opts = append(opts, jsm.WithDomain(domain))
 	}
 	return jsm.New(nc, opts...)
+}
+
+func placementOf(p *api.Placement) []string {
+	if p == nil {
+		return nil
+	}
+	return p.Tags
 }

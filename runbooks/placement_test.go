@@ -73,6 +73,16 @@ func TestPlacementByTag(t *testing.T) {
 	if err := l.js(d).DeleteStream(ctx, "ledger"); err != nil {
 		t.Fatal(err)
 	}
+	t.Run("the backup's own placement is checked before the restore", func(t *testing.T) {
+		// The backup was placed by dc:far, which has 2 servers: 3 replicas
+		// there are refused before anything is created, naming the way out.
+		err := l.run(&RestoreStream{From: dir, Replicas: 3})
+		wantRefused(t, err, "a restore keeps its placement")
+		wantRefused(t, err, "--tag TAG places the restore elsewhere")
+		if _, err := l.info(d, "ledger"); err == nil {
+			t.Fatal("the refused restore created stream ledger")
+		}
+	})
 	t.Run("restore into the near DC", func(t *testing.T) {
 		if err := l.run(&RestoreStream{From: dir, Replicas: 3, Tags: []string{"dc:" + near}}); err != nil {
 			t.Fatal(err)

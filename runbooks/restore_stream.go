@@ -21,6 +21,9 @@ type RestoreStream struct {
 	Tags []string
 
 	manifest *Manifest
+	// backupTags are the backed-up stream's placement tags, which the
+	// restore keeps unless Tags replaces them.
+	backupTags []string
 	// exists is set when the stream is already there with this backup's
 	// restore mark: an earlier run restored it, the restore step is done.
 	exists *jetstream.StreamState
@@ -34,7 +37,7 @@ func (r *RestoreStream) Describe() Description {
 		Name: "restore-stream", Command: "dcctl runbook", Usage: "restore-stream --from DIR [--domain D] [--replicas N] [--tag TAG]...",
 		Short: "recreate a stream from a backup and prove it holds what the manifest says",
 		Pre: []string{"the backup and its manifest validate", "the target domain has a meta leader and quorum", "no stream of that name in the domain (unless this backup's restore mark is on it)",
-			"no stream of any reachable domain captures an overlapping subject", "enough online servers for the replicas (carrying every --tag)"},
+			"no stream of any reachable domain captures an overlapping subject", "enough online servers for the replicas (carrying every --tag, else the backup's own placement tags)"},
 		Steps: []string{"restore, marked with the archive's sha256 (as R1 when more replicas are wanted; confirmed when fewer than the backup's)", "scale to N replicas (lowering is confirmed), wait until current"},
 		Post:  []string{"replicas current (on tagged servers with --tag); the manifest's range holds exactly its messages (growth allowed); consumers back"},
 	}
@@ -66,14 +69,25 @@ func (r *RestoreStream) replicas() int {
 
 func (r *RestoreStream) stream() string { return r.manifest.Stream }
 
+// tags are the placement tags the restored stream gets: --tag's, else the
+// backed-up stream's own (a stream placed by dc:<dc> restores into that DC
+// only, unless told otherwise).
+func (r *RestoreStream) tags() []string {
+	if len(r.Tags) > 0 {
+		return r.Tags
+	}
+	return r.backupTags
+}
+
 // Settle reads the backup: its manifest names the stream, and the target
 // domain unless --domain does, which some cluster must serve.
 func (r *RestoreStream) Settle(e *Env) error {
-	m, _, err := ReadManifest(r.From)
+	m, info, err := ReadManifest(r.From)
 	if err != nil {
 		return err
 	}
 	r.manifest = m
+	r.backupTags = info.PlacementTags
 	e.Journal.Baseline("manifest", m.Baseline)
 	return knownDomain(e, r.domain())
 }
@@ -118,6 +132,17 @@ func (r *RestoreStream) PreChecks(e *Env) []Check {
 			}
 			if len(r.Tags) > 0 {
 				return enoughTaggedServers(e, r.domain(), r.Tags, &n).Run(ctx)
+			}
+			if len(r.backupTags) > 0 {
+				// The backup's own placement decides where the restore can
+				// land: without this, a stream placed in a DC that is lost (or
+				// restored into another domain) is refused by the server
+				// halfway, at the restore step.
+				if err := enoughTaggedServers(e, r.domain(), r.backupTags, &n).Run(ctx); err != nil {
+					return fmt.Errorf("the backed-up stream is placed on servers tagged %s, and a restore keeps its placement: %w; --tag TAG places the restore elsewhere",
+						strings.Join(r.backupTags, " and "), err)
+				}
+				return nil
 			}
 			return enoughServers(e, r.domain(), &n).Run(ctx)
 		}},
@@ -224,8 +249,8 @@ func (r *RestoreStream) Steps(e *Env) []Step {
 
 func (r *RestoreStream) PostChecks(e *Env) []Check {
 	checks := []Check{streamReplicasCurrent(e, r.domain(), r.stream(), r.replicas())}
-	if len(r.Tags) > 0 {
-		checks = append(checks, replicasCarryTags(e, r.domain(), r.stream(), r.Tags))
+	if tags := r.tags(); len(tags) > 0 {
+		checks = append(checks, replicasCarryTags(e, r.domain(), r.stream(), tags))
 	}
 	return append(checks,
 		// The restored stream captures live messages at once: the manifest's
