@@ -202,19 +202,37 @@ func settledChecks(t *testing.T, rb Runbook) ([]string, error) {
 	return names, nil
 }
 
-// wantChecks fails the test unless every wanted check is among names, and
+// settledPostChecks is settledChecks for the post-checks: their names as a
+// run would log them before its pre-checks found anything.
+func settledPostChecks(t *testing.T, rb Runbook) []string {
+	t.Helper()
+	if _, err := settledChecks(t, rb); err != nil {
+		t.Fatal(err)
+	}
+	e := inventoryEnv(t)
+	if err := rb.Settle(e); err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, c := range rb.PostChecks(e) {
+		names = append(names, c.Name)
+	}
+	return names
+}
+
+// wantChecks fails the test unless every wanted check (pre- or post-) is among names, and
 // no name holds a placeholder instead of a subject.
 func wantChecks(t *testing.T, names []string, want ...string) {
 	t.Helper()
 	for _, w := range want {
 		if !slices.Contains(names, w) {
-			t.Errorf("no pre-check %s in %v", w, names)
+			t.Errorf("no check %s in %v", w, names)
 		}
 	}
 	for _, n := range names {
 		for _, placeholder := range []string{"(domain)", "(target)", "(cluster)", "(node)"} {
 			if strings.Contains(n, placeholder) {
-				t.Errorf("pre-check %s names no subject", n)
+				t.Errorf("check %s names no subject", n)
 			}
 		}
 	}

@@ -379,10 +379,8 @@ func (r *ReplacePeer) PostChecks(e *Env) []Check {
 	}
 	// Also every other stream of the domain: one peer-removed by an
 	// interrupted earlier run is no longer "affected" but must be whole too.
-	checks = append(checks, Check{Name: "allStreamsCurrent(domain)", Run: func(ctx context.Context) error {
-		return allStreamsCurrent(e, r.domain).Run(ctx)
-	}})
-	checks = append(checks, Check{Name: "metaGroupAsIntended(domain)", Run: func(ctx context.Context) error {
+	checks = append(checks, allStreamsCurrent(e, r.domain))
+	checks = append(checks, Check{Name: fmt.Sprintf("metaGroupAsIntended(%s)", r.domain), Run: func(ctx context.Context) error {
 		if err := metaLeader(e, r.domain).Run(ctx); err != nil {
 			return err
 		}

@@ -51,6 +51,7 @@ func TestReplacePeerSettles(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantChecks(t, names, "metaLeader(hub)", "metaQuorumWithout(bb_us_2)", "nodeDown(bb_us_2)", "streamsKeepQuorumWithout(bb_us_2)")
+	wantChecks(t, settledPostChecks(t, &ReplacePeer{Node: "bb_us_2"}), "allStreamsCurrent(hub)", "metaGroupAsIntended(hub)")
 	for rb, want := range map[*ReplacePeer]string{
 		{Node: "bb_us_9"}:                         `no node "bb_us_9"`,
 		{Node: "bb_us_2", Replacement: "us_1"}:    "must join the same cluster",

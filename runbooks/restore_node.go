@@ -91,7 +91,7 @@ func (r *RestoreNode) Steps(e *Env) []Step {
 }
 
 func (r *RestoreNode) PostChecks(e *Env) []Check {
-	return []Check{nodeWhole(e, r.Node), {Name: "streamsNotBehind(domain)", Run: func(ctx context.Context) error {
+	return []Check{nodeWhole(e, r.Node), {Name: fmt.Sprintf("streamsNotBehind(%s)", r.domain(e)), Run: func(ctx context.Context) error {
 		return streamsNotBehind(e, r.domain(e), r.last).Run(ctx)
 	}}}
 }

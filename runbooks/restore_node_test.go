@@ -13,6 +13,7 @@ func TestRestoreNodeSettles(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantChecks(t, names, "nodeStateKnown(us_2)", "lastSequences(us)", "filesMatchInventory(us_2)")
+	wantChecks(t, settledPostChecks(t, &RestoreNode{Node: "us_2"}), "nodeWhole(us_2)", "streamsNotBehind(us)")
 	if _, err := settledChecks(t, &RestoreNode{Node: "us_9"}); err == nil || !strings.Contains(err.Error(), `no node "us_9"`) {
 		t.Errorf("unknown node: %v", err)
 	}
