@@ -3,6 +3,7 @@ package runbooks
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -356,7 +357,24 @@ func (u *Upgrade) InventoryNote(inv *inventory.Inventory) string {
 		if len(u.want) == 0 {
 			return ""
 		}
-		return fmt.Sprintf("note: the nodes rolled back run their previous release again; point nats.binary in %s (now %s) at that release, or the next dcctl provision upgrades them again", inv.File, inv.NATS.Binary)
+		var releases []string
+		for _, r := range u.want {
+			if !slices.Contains(releases, r) {
+				releases = append(releases, r)
+			}
+		}
+		slices.Sort(releases)
+		// nats.binary often still names the release rolled back to (the
+		// upgrade was tried with --binary): then there is nothing to change.
+		v, err := provision.ReadBinaryVersion(inv.NATS.Binary)
+		if err == nil && len(releases) == 1 && v.Release() == releases[0] {
+			return ""
+		}
+		now := inv.NATS.Binary
+		if err == nil {
+			now += ", release " + v.Release()
+		}
+		return fmt.Sprintf("note: the nodes rolled back run %s again; point nats.binary in %s (now %s) at that release, or the next dcctl provision upgrades them again", strings.Join(releases, ", "), inv.File, now)
 	}
 	if u.sum == "" {
 		return ""

@@ -75,10 +75,19 @@ func TestUpgradeInventoryNote(t *testing.T) {
 	if note := (&Upgrade{Binary: other, sum: sum(other)}).InventoryNote(inv); !strings.Contains(note, "point it at "+other) {
 		t.Errorf("upgrade to another file: %q", note)
 	}
-	if note := (&Upgrade{Rollback: true, want: map[string]string{"n1": "2.14.9"}}).InventoryNote(inv); !strings.Contains(note, "rolled back") {
+	if note := (&Upgrade{Rollback: true, want: map[string]string{"n1": "2.14.9"}}).InventoryNote(inv); !strings.Contains(note, "rolled back run 2.14.9 again") {
 		t.Errorf("rollback: %q", note)
 	}
 	if note := (&Upgrade{Rollback: true, want: map[string]string{}}).InventoryNote(inv); note != "" {
 		t.Errorf("rollback of nothing: %q", note)
+	}
+	// A rollback to the release nats.binary names (the upgrade was tried
+	// with --binary) leaves nothing to change in the inventory.
+	inv.NATS.Binary = oldBinary(t) // skips the rest when it is not built
+	if note := (&Upgrade{Rollback: true, want: map[string]string{"n1": "2.14.9", "n2": "2.14.9"}}).InventoryNote(inv); note != "" {
+		t.Errorf("rollback to nats.binary's own release: %q", note)
+	}
+	if note := (&Upgrade{Rollback: true, want: map[string]string{"n1": "2.13.0"}}).InventoryNote(inv); !strings.Contains(note, "release 2.14.9") {
+		t.Errorf("rollback to another release than nats.binary's: %q", note)
 	}
 }
