@@ -42,50 +42,84 @@ type FileFact struct {
 // size, mtime, ctime (nanoseconds) and inode are still those recorded there,
 // and computed otherwise: hashing the 24 MB binary costs ~80 ms of CPU per host.
 //
-// It starts few programs (six on a host with nothing to change): uname, id,
-// one stat for every file and directory, one awk that looks the files up in
-// the stamp and tells the directories (by path: host paths hold no newline)
-// from them, and systemctl twice; the applied marker is read by the shell.
-// Forks and execs are most of the CPU a no-op costs a host (~40 of them,
-// 54 ms, before this shape; 8 programs until the directories joined the
-// files' stat), and many hosts may share a CPU.
+// It starts two programs on a host with nothing to change: one stat for
+// every file and directory, and one systemctl show for the unit. The rest
+// is the shell's own (dash as /bin/sh on Debian): the kernel's name and
+// architecture from /proc/sys/kernel (uname's, which runs where that is
+// missing: kernels before 6.1); the user known when it owns a file or
+// directory stat printed (stat asked NSS for the name), else by a read loop
+// over /etc/passwd, else by id (NSS: LDAP, systemd's users); the stamp and
+// the applied marker by read loops, stat's lines and the stamped sums by
+// patterns. Forks and execs are most of the CPU a no-op costs a host (~0.6
+// to 1.2 ms each on the bench's machine), and many hosts may share a CPU:
+// ~40 programs before this shape, then six (uname, id, awk for the stamp,
+// systemctl twice), now two.
 func factsScript(user, service, marker, sums, stopped string, files, dirs []string) string {
 	var b strings.Builder
-	b.WriteString("export LC_ALL=C\n")
-	b.WriteString(`u=$(uname -sm); echo "os ${u% *}"; echo "arch ${u##* }"` + "\n")
+	b.WriteString("export LC_ALL=C\nnl='\n'\n")
+	b.WriteString(`if [ -r /proc/sys/kernel/arch ] && read -r m < /proc/sys/kernel/arch && read -r o < /proc/sys/kernel/ostype; then u="$o $m"; else u=$(uname -sm); fi
+echo "os ${u% *}"; echo "arch ${u##* }"
+`)
 	b.WriteString(`if [ -d /run/systemd/system ]; then echo "systemd yes"; else echo "systemd no"; fi` + "\n")
-	fmt.Fprintf(&b, `if id -u %s >/dev/null 2>&1; then echo "user yes"; else echo "user no"; fi`+"\n", shellQuote(user))
 	// Files and directories: the missing ones and leftover temporary files
 	// by the shell's own tests; the present ones by one stat, whose lines
-	// awk completes, a file's with the stamped sha256 or a mark for hashing
-	// ("-"), a directory's (its path in $dirs) as such.
+	// the shell completes, a file's with the stamped sha256 or its hash, a
+	// directory's (its path in $dirs) as such.
 	b.WriteString("set --\nfor p in")
 	for _, f := range files {
 		b.WriteString(" " + shellQuote(f))
 	}
 	fmt.Fprintf(&b, `; do if [ -f "$p" ]; then set -- "$@" "$p"; else printf 'file - - - - %%s\n' "$p"; fi; if [ -e "$p%s" ]; then printf 'temp %%s\n' "$p"; fi; done`+"\n", remote.TempSuffix)
-	b.WriteString("dirs=")
+	b.WriteString("dirs=$nl")
 	b.WriteString(shellQuote(strings.Join(dirs, "\n")))
-	b.WriteString("\nfor p in")
+	b.WriteString("$nl\nfor p in")
 	for _, d := range dirs {
 		b.WriteString(" " + shellQuote(d))
 	}
 	b.WriteString(`; do if [ -d "$p" ]; then set -- "$@" "$p"; else printf 'dir - - - - %s\n' "$p"; fi; done` + "\n")
-	b.WriteString(`[ $# -eq 0 ] || stat -c '` + statSignature + ` %a %U %G %n' -- "$@" | dirs=$dirs sums=` + shellQuote(sums) + ` awk '
-BEGIN { while ((getline l < ENVIRON["sums"]) > 0) { i = index(l, " "); known[substr(l, i + 66)] = substr(l, 1, i + 64) }
-  n = split(ENVIRON["dirs"], d, "\n"); for (i = 1; i <= n; i++) isdir[d[i]] = 1 }
-{ p = $0; for (k = 0; k < 4; k++) p = substr(p, index(p, " ") + 1)
-  if (p in isdir) { print "dir x", $2, $3, $4, p; next }
-  c = "-"; if ((p in known) && substr(known[p], 1, index(known[p], " ") - 1) == $1) c = substr(known[p], index(known[p], " ") + 1)
-  print "file", c, $2, $3, $4, p }' | while read -r k c m o g p; do
-	if [ "$k" = file ] && [ "$c" = - ]; then c=$(sha256sum < "$p") && c=${c%% *} || c=-; fi
-	printf '%s %s %s %s %s %s\n' "$k" "$c" "$m" "$o" "$g" "$p"
+	// stat's lines are "signature mode owner group path", the stamp's
+	// "signature sha256 path"; a stamp line vouches for a file when both
+	// its signature and its path are the file's. Lines are cut by patterns,
+	// not read: dash's read takes a byte per system call.
+	fmt.Fprintf(&b, `u=%s x=no
+s=$nl; f=%s
+[ ! -f "$f" ] || while IFS= read -r l || [ -n "$l" ]; do s="$s$l$nl"; done < "$f"
+st=; [ $# -eq 0 ] || st=$(stat -c '%s %%a %%U %%G %%n' -- "$@")
+set -f
+while [ -n "$st" ]; do
+	l=${st%%%%"$nl"*}
+	case $st in *"$nl"*) st=${st#*"$nl"} ;; *) st= ;; esac
+	set -- $l
+	[ $# -ge 5 ] || continue
+	p=${l#"$1 $2 $3 $4 "}
+	[ "$3" != "$u" ] || x=yes
+	case $dirs in *"$nl$p$nl"*) printf 'dir x %%s %%s %%s %%s\n' "$2" "$3" "$4" "$p"; continue ;; esac
+	c=-
+	case $s in *"$nl$1 "*) l=${s#*"$nl$1 "}; l=${l%%%%"$nl"*}; [ "${l#* }" != "$p" ] || c=${l%%%% *} ;; esac
+	if [ "$c" = - ]; then c=$(sha256sum < "$p") && c=${c%%%% *} || c=-; fi
+	printf 'file %%s %%s %%s %%s %%s\n' "$c" "$2" "$3" "$4" "$p"
 done
-`)
+set +f
+[ $x = yes ] || [ ! -r /etc/passwd ] || while IFS=: read -r n r; do [ "$n" != "$u" ] || { x=yes; break; }; done < /etc/passwd
+[ $x = yes ] || ! id -u "$u" >/dev/null 2>&1 || x=yes
+echo "user $x"
+`, shellQuote(user), shellQuote(sums), statSignature)
 	fmt.Fprintf(&b, `if [ -f %[1]s ]; then while IFS= read -r l || [ -n "$l" ]; do printf 'applied %%s\n' "$l"; done < %[1]s; fi`+"\n", shellQuote(marker))
 	fmt.Fprintf(&b, `if [ -f %[1]s ]; then printf 'stopped %%s\n' "$(head -n 1 %[1]s | cut -c 1-200)"; fi`+"\n", shellQuote(stopped))
-	unit := shellQuote(service + ".service")
-	fmt.Fprintf(&b, `echo "enabled $(systemctl is-enabled %[1]s 2>/dev/null || true)"; echo "active $(systemctl is-active %[1]s 2>/dev/null || true)"`+"\n", unit)
+	// One systemctl for both states. is-enabled's answer is the unit file
+	// state (enabled, disabled, static, masked, ...), and is-active's the
+	// ActiveState, as the lab's systemd 252 shows; a unit systemd cannot find
+	// has LoadState=not-found and an empty UnitFileState, where is-enabled
+	// says "not-found" or nothing (252): "not-found" here. systemd prints the
+	// properties in its own order, not the order asked.
+	fmt.Fprintf(&b, `e= a= l=
+st=$(systemctl show -p LoadState -p UnitFileState -p ActiveState -- %s 2>/dev/null) || st=
+set -f
+for k in $st; do case $k in LoadState=*) l=${k#*=} ;; UnitFileState=*) e=${k#*=} ;; ActiveState=*) a=${k#*=} ;; esac; done
+set +f
+[ "$l" != not-found ] || e=not-found
+echo "enabled $e"; echo "active $a"
+`, shellQuote(service+".service"))
 	b.WriteString("true\n")
 	return b.String()
 }

@@ -126,6 +126,10 @@ func TestFactsScriptOnThisMachine(t *testing.T) {
 	if !f.User {
 		t.Errorf("user root not found")
 	}
+	// The kernel's name and architecture, as uname says them.
+	if u, err := exec.Command("uname", "-sm").Output(); err != nil || f.OS+" "+f.Arch != strings.TrimSpace(string(u)) {
+		t.Errorf("os %q arch %q, uname -sm says %q (%v)", f.OS, f.Arch, u, err)
+	}
 	if f.Stopped {
 		t.Errorf("stopped by an operator without a stop marker")
 	}
@@ -171,6 +175,12 @@ func TestFactsSumsStamp(t *testing.T) {
 	if got := facts(); got != stamped {
 		t.Errorf("stamped file hashed again: %s", got)
 	}
+	// A stamp line of the same signature for another path does not vouch
+	// for this file.
+	os.WriteFile(sums, []byte(strings.TrimSpace(string(sig))+" "+stamped+" "+bin+".other\n"), 0o640)
+	if got := facts(); got != sha256Hex([]byte("binary v1\n")) {
+		t.Errorf("file stamped under another path: got %s, want the real sha256", got)
+	}
 	os.WriteFile(bin, []byte("binary v2\n"), 0o755) // same size, new content
 	if got := facts(); got != sha256Hex([]byte("binary v2\n")) {
 		t.Errorf("changed file: got %s, want the real sha256", got)
@@ -178,8 +188,9 @@ func TestFactsSumsStamp(t *testing.T) {
 }
 
 // On a host with every file in place and stamped, the facts script starts
-// few processes: one stat for the files, one awk for the stamp, one stat for
-// the directories, and nothing per file (it started ~40 before: a no-op's
+// two programs: one stat for the files and directories, one systemctl;
+// nothing per file, no uname where /proc/sys/kernel/arch is, no id for a
+// user that owns one of the paths (it started ~40 before, then six: a no-op's
 // CPU on a host is mostly forks). Every command it runs is counted through
 // shims on PATH.
 func TestFactsScriptStartsFewProcesses(t *testing.T) {
@@ -194,7 +205,8 @@ func TestFactsScriptStartsFewProcesses(t *testing.T) {
 		}
 		os.WriteFile(filepath.Join(shims, name), []byte("#!/bin/sh\necho "+name+" >> "+log+"\nexec "+real+" \"$@\"\n"), 0o755)
 	}
-	os.WriteFile(filepath.Join(shims, "systemctl"), []byte("#!/bin/sh\necho systemctl >> "+log+"\necho active\n"), 0o755)
+	// systemd answers show's properties in its own order
+	os.WriteFile(filepath.Join(shims, "systemctl"), []byte("#!/bin/sh\necho systemctl >> "+log+"\nprintf 'ActiveState=active\\nLoadState=loaded\\nUnitFileState=enabled\\n'\n"), 0o755)
 	var files []string
 	var stamp strings.Builder
 	for _, name := range []string{"nats-server", "nats-server.conf", "leafnode-remotes.conf", "nats.service"} {
@@ -225,15 +237,75 @@ func TestFactsScriptStartsFewProcesses(t *testing.T) {
 			t.Errorf("%s: fact %+v", p, got)
 		}
 	}
-	if !f.Dirs[dir].Exists || !f.Dirs[shims].Exists || len(f.Applied) != 1 || f.UnitActive != "active" {
+	if !f.Dirs[dir].Exists || !f.Dirs[shims].Exists || len(f.Applied) != 1 || f.UnitActive != "active" || f.UnitEnabled != "enabled" || !f.User {
 		t.Errorf("facts %+v", f)
 	}
 	calls, _ := os.ReadFile(log)
 	list := strings.Fields(string(calls))
-	// uname, id, stat (files and directories), awk, systemctl twice; sorted,
-	// since stat and awk start together
+	// stat (files and directories), systemctl once; the user (root) owns
+	// the files
 	sort.Strings(list)
-	if got, want := strings.Join(list, " "), "awk id stat systemctl systemctl uname"; got != want {
+	want := "stat systemctl"
+	if _, err := os.Stat("/proc/sys/kernel/arch"); err != nil {
+		want += " uname" // a kernel before 6.1
+	}
+	if got := strings.Join(list, " "); got != want {
 		t.Errorf("the facts script ran %q, want %q (no hashing)", got, want)
+	}
+}
+
+// runFactsWith runs the facts script for user and unit with shims for id
+// and systemctl first on PATH.
+func runFactsWith(t *testing.T, user, id, systemctl string) *Facts {
+	t.Helper()
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "id"), []byte("#!/bin/sh\n"+id+"\n"), 0o755)
+	os.WriteFile(filepath.Join(dir, "systemctl"), []byte("#!/bin/sh\n"+systemctl+"\n"), 0o755)
+	cmd := exec.Command("sh", "-c", factsScript(user, "nats", filepath.Join(dir, "marker"), filepath.Join(dir, "sums"), filepath.Join(dir, "stopped"), nil, []string{dir}))
+	cmd.Env = append(os.Environ(), "PATH="+dir+":"+os.Getenv("PATH"))
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("facts script: %v", err)
+	}
+	f, err := parseFacts(string(out))
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	return f
+}
+
+// The user is looked up in /etc/passwd by the shell, and through id (NSS)
+// when it is not there: a user from LDAP or systemd still counts, one that
+// exists nowhere does not.
+func TestFactsUserBeyondPasswd(t *testing.T) {
+	const unit = "echo LoadState=loaded"
+	if f := runFactsWith(t, "dcctl-test-nss-only", `[ "$2" = dcctl-test-nss-only ] && echo 4242`, unit); !f.User {
+		t.Errorf("a user id knows, outside /etc/passwd: user %v", f.User)
+	}
+	if f := runFactsWith(t, "dcctl-test-nowhere", "exit 1", unit); f.User {
+		t.Errorf("a user that exists nowhere: user %v", f.User)
+	}
+	if f := runFactsWith(t, "root", "exit 1", unit); !f.User {
+		t.Errorf("root, in /etc/passwd (id not asked): user %v", f.User)
+	}
+}
+
+// The unit's states come from one systemctl show, mapped to what
+// is-enabled and is-active answer (as the lab's systemd 252 does): a unit
+// systemd cannot find is "not-found", other unit file states pass through,
+// whatever order systemd prints the properties in.
+func TestFactsUnitStatesFromShow(t *testing.T) {
+	for _, tc := range []struct{ show, enabled, active string }{
+		{`printf 'LoadState=not-found\nActiveState=inactive\nUnitFileState=\n'`, "not-found", "inactive"},
+		{`printf 'ActiveState=active\nUnitFileState=enabled\nLoadState=loaded\n'`, "enabled", "active"},
+		{`printf 'UnitFileState=disabled\nLoadState=loaded\nActiveState=failed\n'`, "disabled", "failed"},
+		{`printf 'LoadState=masked\nUnitFileState=masked\nActiveState=inactive\n'`, "masked", "inactive"},
+		{`printf 'LoadState=loaded\nUnitFileState=static\nActiveState=activating\n'`, "static", "activating"},
+		{`echo "System has not been booted with systemd" >&2; exit 1`, "", ""},
+	} {
+		f := runFactsWith(t, "root", "exit 1", tc.show)
+		if f.UnitEnabled != tc.enabled || f.UnitActive != tc.active {
+			t.Errorf("%s: enabled %q active %q, want %q %q", tc.show, f.UnitEnabled, f.UnitActive, tc.enabled, tc.active)
+		}
 	}
 }

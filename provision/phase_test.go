@@ -20,14 +20,19 @@ import (
 // every path of the inventory under a fresh root. systemctl and journalctl
 // are stand-ins (this machine's systemd must not get a test's unit): the
 // systemctl one keeps the unit's state in files beside itself and logs
-// every call to systemctl.log; its show prints the file show beside it.
+// every call to systemctl.log; its show prints the file show beside it,
+// or the unit's states as systemd prints them when the facts ask.
 const fakeSystemctl = `#!/bin/sh
 d=$(dirname "$0")
 echo "$*" >> "$d/systemctl.log"
 case "$1" in
 is-active) s=$(cat "$d/active" 2>/dev/null || echo inactive); [ "$2" = --quiet ] || echo "$s"; [ "$s" = active ]; exit ;;
 is-enabled) cat "$d/enabled" 2>/dev/null || echo not-found ;;
-show) cat "$d/show" 2>/dev/null ;;
+show) case "$*" in
+	*UnitFileState*) e=$(cat "$d/enabled" 2>/dev/null); [ -n "$e" ] && echo LoadState=loaded || echo LoadState=not-found
+		echo "UnitFileState=$e"; echo "ActiveState=$(cat "$d/active" 2>/dev/null || echo inactive)" ;;
+	*) cat "$d/show" 2>/dev/null ;;
+	esac ;;
 enable) echo enabled > "$d/enabled"; if [ "$2" = --now ]; then echo active > "$d/active"; fi ;;
 stop) echo inactive > "$d/active" ;;
 start) echo active > "$d/active" ;;

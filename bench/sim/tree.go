@@ -21,13 +21,13 @@ const stubDir = "/sim/bin"
 
 // makeTree builds one host's root: the machine's /usr bound read-only (so
 // its programs, sh, coreutils, awk, flock, sha256sum, are the real ones),
-// a writable /usr/local of the host's own over it, and its own /etc, /var,
-// /run, /tmp and /dev/null. It must run in the hosts process's private
+// a writable /usr/local of the host's own over it, its own /etc, /var,
+// /run, /tmp and /dev/null, and a /proc. It must run in the hosts process's private
 // mount namespace: the bind mounts are never seen outside it and vanish
 // with it.
 func makeTree(root string) error {
 	for _, d := range []string{"usr", "local/bin", "etc/systemd/system", "etc/alternatives", "run/systemd/system",
-		"var/lib", "var/log", "root", "dev", "sim/bin"} {
+		"var/lib", "var/log", "root", "dev", "proc", "sim/bin"} {
 		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
 			return err
 		}
@@ -52,6 +52,11 @@ func makeTree(root string) error {
 	}
 	if err := syscall.Mount(filepath.Join(root, "local"), filepath.Join(usr, "local"), "", syscall.MS_BIND, ""); err != nil {
 		return fmt.Errorf("bind /usr/local: %w", err)
+	}
+	// A host has its /proc: the facts read the kernel's name and
+	// architecture there (/proc/sys/kernel).
+	if err := syscall.Mount("proc", filepath.Join(root, "proc"), "proc", syscall.MS_NOSUID|syscall.MS_NODEV|syscall.MS_NOEXEC, ""); err != nil {
+		return fmt.Errorf("mount /proc: %w", err)
 	}
 	if err := syscall.Mknod(filepath.Join(root, "dev/null"), syscall.S_IFCHR|0o666, 1<<8|3); err != nil { // char 1:3
 		return fmt.Errorf("mknod /dev/null: %w", err)
@@ -97,6 +102,7 @@ func makeTree(root string) error {
 
 // unmountTree undoes makeTree's mounts (the namespace's end would too).
 func unmountTree(root string) {
+	syscall.Unmount(filepath.Join(root, "proc"), syscall.MNT_DETACH)
 	syscall.Unmount(filepath.Join(root, "usr/local"), syscall.MNT_DETACH)
 	syscall.Unmount(filepath.Join(root, "usr"), syscall.MNT_DETACH)
 }
