@@ -339,30 +339,33 @@ func (l *Lock) take(ctx context.Context, h Host) (*Found, bool, error) {
 		brk = "1"
 	}
 	// stdin (the holder's lines) is read whatever the outcome, with the
-	// shell's own read: these scripts run on every host at once, and a
-	// process less each is a fork and exec less per host.
-	script := l.guarded(fmt.Sprintf(`content=
-while IFS= read -r l || [ -n "$l" ]; do content="$content$l
-"; done
-if [ -f "$f" ]; then
-  if ours; then touch "$f"; echo state=acquired; exit 0; fi
-  age=$(( $(date +%%s) - $(stat -c %%Y "$f") ))
-  if [ %[1]s = 0 ] && [ "$age" -le %[2]d ]; then echo state=held; echo "age=$age"; sed 's/^/prev./' "$f"; exit 0; fi
-  echo "age=$age"; sed 's/^/prev./' "$f"
-fi
-printf '%%s' "$content" > "$f.tmp.$$"
-mv -f "$f.tmp.$$" "$f"
-echo state=acquired
-`, brk, int(l.o.Expiry.Seconds())))
+	// shell's own read; the lock file is written in place, under the mutex,
+	// by the shell's own redirection (an empty file is no lock: a write cut
+	// short leaves nothing that looks held). These scripts run on every host
+	// at once, and a process less each is a fork and exec less per host.
+	var also string
 	var handle func([]byte)
 	if l.o.Also != nil {
-		var also string
-		if also, handle = l.o.Also(h.Name()); also != "" {
-			script = withAlso(script, also)
-		} else {
+		if also, handle = l.o.Also(h.Name()); also == "" {
 			handle = nil
 		}
 	}
+	script := l.guarded(fmt.Sprintf(`content=
+while IFS= read -r l || [ -n "$l" ]; do content="$content$l
+"; done
+w=1
+if [ -s "$f" ]; then
+  if ours; then
+    w=0; touch "$f"
+  else
+    age=$(( $(date +%%s) - $(stat -c %%Y "$f") ))
+    if [ %[1]s = 0 ] && [ "$age" -le %[2]d ]; then echo state=held; echo "age=$age"; sed 's/^/prev./' "$f"; exit 0; fi
+    echo "age=$age"; sed 's/^/prev./' "$f"
+  fi
+fi
+[ $w = 0 ] || printf '%%s' "$content" > "$f" || { : > "$f"; exit 1; }
+echo state=acquired
+%[3]s`, brk, int(l.o.Expiry.Seconds()), withAlso(also)))
 	out, stderr, err := h.RunInput(ctx, script, bytes.NewReader(l.me.encode()))
 	lockOut, alsoOut, hasAlso := bytes.Cut(out, []byte("\n"+alsoMark+"\n"))
 	res := parseResult(h.Name(), lockOut)
@@ -398,27 +401,23 @@ echo state=acquired
 // output.
 const alsoMark = "dcctl-lock-also"
 
-// withAlso runs take (a whole script) in a subshell of its own, its mutex
-// and exits its own, and, once it answered acquired, also after it, outside
-// the mutex (the lock file is this run's by then). The take's status is the
-// command's; also's output follows alsoMark whatever its status. The
-// subshell's status is read from $?, not with ||: bash (sh on some
-// distributions) ignores the take's set -e inside a command substitution
-// on the left of ||, and a failed mv would then answer acquired.
-func withAlso(take, also string) string {
-	return fmt.Sprintf(`r=$(
-%s
-)
-s=$?
-printf '%%s\n' "$r"
-[ $s -eq 0 ] || exit $s
-case "$r" in *state=acquired*) ;; *) exit 0 ;; esac
+// withAlso is the end of a take that answered acquired: also runs there,
+// outside the mutex (the lock file is this run's by then; fd 9 is the
+// shell's last hold on the flock), in a subshell of its own with set -e off,
+// its exits its own. Its output follows alsoMark whatever its status; the
+// command's status is the take's. "" adds nothing.
+func withAlso(also string) string {
+	if also == "" {
+		return ""
+	}
+	return fmt.Sprintf(`exec 9>&-
+set +e
 echo %s
 (
 %s
 )
 exit 0
-`, take, alsoMark, also)
+`, alsoMark, also)
 }
 
 // guarded wraps body so that it runs under the host-side mutex, with $f set
@@ -517,7 +516,7 @@ func (l *Lock) beat() {
 func (l *Lock) refresh(ctx context.Context, i int, h Host) {
 	script := l.guarded(`if ours; then touch "$f"; echo state=refreshed; exit 0; fi
 echo state=lost
-if [ -f "$f" ]; then echo "age=$(( $(date +%s) - $(stat -c %Y "$f") ))"; sed 's/^/prev./' "$f"; fi
+if [ -s "$f" ]; then echo "age=$(( $(date +%s) - $(stat -c %Y "$f") ))"; sed 's/^/prev./' "$f"; fi
 `)
 	out, _, err := l.run(ctx, i, h, script)
 	res := parseResult(h.Name(), out)
@@ -667,7 +666,7 @@ func Inspect(ctx context.Context, hosts []Host, path string) ([]Found, error) {
 	var out []Found
 	var errs []error
 	for _, h := range hosts {
-		script := fmt.Sprintf(`f=%s; if [ -f "$f" ]; then echo "age=$(( $(date +%%s) - $(stat -c %%Y "$f") ))"; sed 's/^/prev./' "$f"; fi`, shellQuote(path))
+		script := fmt.Sprintf(`f=%s; if [ -s "$f" ]; then echo "age=$(( $(date +%%s) - $(stat -c %%Y "$f") ))"; sed 's/^/prev./' "$f"; fi`, shellQuote(path))
 		res, stderr, err := h.Run(ctx, script)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("read the deployment lock on %s: %w%s", h.Name(), err, stderrSuffix(stderr)))

@@ -160,9 +160,10 @@ func TestSecondHolderRefusedUntilRelease(t *testing.T) {
 	l2.Release(ctx)
 }
 
-// TestScriptsStartFewProcesses: taking, refreshing and releasing the lock
-// start one program each besides flock (mv, touch, rm; and mkdir for the
-// lock's directory the first time), counted through shims on PATH: these
+// TestScriptsStartFewProcesses: taking the lock starts no program besides
+// flock (the shell writes the file; mkdir for the lock's directory the
+// first time), refreshing and releasing one each (touch, rm), counted
+// through shims on PATH: these
 // scripts run on every host of a run, and a fork and exec less each is
 // what a host saves.
 func TestScriptsStartFewProcesses(t *testing.T) {
@@ -193,7 +194,7 @@ func TestScriptsStartFewProcesses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := calls(), "mkdir flock mv"; got != want {
+	if got, want := calls(), "mkdir flock"; got != want {
 		t.Errorf("take ran %q, want %q", got, want)
 	}
 	l.beat()
@@ -285,34 +286,63 @@ func TestAlsoRidesOnTheTake(t *testing.T) {
 	}
 }
 
-// TestAlsoTakeFailsUnderBash: a take that fails on the host (its mv of the
-// new lock file) fails the Acquire with Also too, under bash, which is sh on
-// some distributions and ignores set -e in a command substitution tested
-// with ||; Also's script does not run.
+// TestAlsoTakeFailsUnderBash: a take that fails on the host (writing the
+// lock file: here it is /dev/full) fails the Acquire with Also too, under
+// bash as under dash (sh on Debian), and Also's script does not run; the
+// lock file is left empty, which no run counts as a lock.
 func TestAlsoTakeFailsUnderBash(t *testing.T) {
-	bash, err := exec.LookPath("bash")
-	if err != nil {
-		t.Skip("no bash here")
+	for _, shell := range []string{"bash", "sh"} {
+		t.Run(shell, func(t *testing.T) {
+			path, err := exec.LookPath(shell)
+			if err != nil {
+				t.Skip("no " + shell + " here")
+			}
+			ctx := ctxT(t)
+			h := newHosts(t, "a")[0].(*shHost)
+			h.shell = path
+			if err := os.MkdirAll(filepath.Dir(lockFile(h)), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Symlink("/dev/full", lockFile(h)); err != nil {
+				t.Fatal(err)
+			}
+			ran := false
+			_, err = Acquire(ctx, []Host{h}, holder("alice@ops1"), Options{Path: testPath, Also: func(string) (string, func([]byte)) {
+				return "echo facts", func([]byte) { ran = true }
+			}})
+			// bash says "No space left on device", dash "I/O error"
+			var exit *remote.ExitError
+			if !errors.As(err, &exit) || exit.Code != 1 || !strings.Contains(err.Error(), "printf") {
+				t.Fatalf("Acquire with a failing write: %v, want the take's failure", err)
+			}
+			if ran {
+				t.Error("Also's output was handed over for a take that failed")
+			}
+		})
 	}
+}
+
+// A lock file left empty (a take whose write was cut short) is no lock: the
+// next run takes it, and Inspect lists nothing there.
+func TestEmptyLockFileIsNoLock(t *testing.T) {
 	ctx := ctxT(t)
-	shims := t.TempDir()
-	if err := os.WriteFile(filepath.Join(shims, "mv"), []byte("#!/bin/sh\necho 'mv: cannot move: Read-only file system' >&2\nexit 1\n"), 0o755); err != nil {
+	h := newHosts(t, "a")[0]
+	if err := os.MkdirAll(filepath.Dir(lockFile(h)), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	h := newHosts(t, "a")[0].(*shHost)
-	h.shell, h.path = bash, shims+":"+os.Getenv("PATH")
-	ran := false
-	_, err = Acquire(ctx, []Host{h}, holder("alice@ops1"), Options{Path: testPath, Also: func(string) (string, func([]byte)) {
-		return "echo facts", func([]byte) { ran = true }
-	}})
-	if err == nil || !strings.Contains(err.Error(), "Read-only file system") {
-		t.Fatalf("Acquire with a failing mv: %v, want the take's failure", err)
+	if err := os.WriteFile(lockFile(h), nil, 0o644); err != nil {
+		t.Fatal(err)
 	}
-	if ran {
-		t.Error("Also's output was handed over for a take that failed")
+	if found, err := Inspect(ctx, []Host{h}, testPath); err != nil || len(found) != 0 {
+		t.Fatalf("Inspect of an empty lock file: %v, %v", found, err)
 	}
-	if _, err := os.Stat(lockFile(h)); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("lock file after the failed take: %v", err)
+	l, err := Acquire(ctx, []Host{h}, holder("alice@ops1"), Options{Path: testPath})
+	if err != nil {
+		t.Fatalf("Acquire over an empty lock file: %v", err)
+	}
+	defer l.Release(ctx)
+	if b, err := os.ReadFile(lockFile(h)); err != nil || !strings.Contains(string(b), "who=alice@ops1\n") {
+		t.Fatalf("lock file %q, %v", b, err)
 	}
 }
 
