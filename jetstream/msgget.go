@@ -85,8 +85,8 @@ func (c *Conn) readRange(ctx context.Context, domain, stream string, from, to ui
 }
 
 // getMsg fetches the message at seq; nil when there is none. A request that
-// fails otherwise (a leader election, a reconnect) is tried again for up to
-// the request timeout.
+// fails otherwise (a leader election, a reconnect) is tried again for the
+// settle window: one request can take a whole timeout.
 func (c *Conn) getMsg(ctx context.Context, nc *nats.Conn, subject string, seq uint64) (*storedMsg, error) {
 	req := struct {
 		Seq uint64 `json:"seq"`
@@ -95,7 +95,7 @@ func (c *Conn) getMsg(ctx context.Context, nc *nats.Conn, subject string, seq ui
 		Message *storedMsg `json:"message"`
 	}
 	var msg *storedMsg
-	err := PollFor(ctx, c.timeout, PollInterval, func() error {
+	err := c.Settle(ctx, func() error {
 		err := c.apiRequest(ctx, nc, subject, req, &resp)
 		switch {
 		case err == nil:

@@ -69,6 +69,30 @@ func PollFor(ctx context.Context, d, interval time.Duration, check func() error)
 	return err
 }
 
+// settleMargin is what a settle gives a passing state beyond its requests:
+// a meta leader election after a crash takes about 4 s, a stream's 3.5 to
+// 7.5 s (docs/nats-facts.md), and a healthy follower is now and then
+// reported not current for a heartbeat.
+const settleMargin = 5 * time.Second
+
+// SettleWindow is how long a check that lets a passing state settle keeps
+// asking: two request timeouts plus settleMargin. The first request after a
+// server died can take a whole timeout (a scatter-gather waits for the
+// member that does not answer; a request sent while the connection moves
+// off the dead server gets no reply); a window of one timeout leaves room
+// for that request only, and its answer, read in the middle of an
+// election, would stand.
+func SettleWindow(requestTimeout time.Duration) time.Duration {
+	return 2*requestTimeout + settleMargin
+}
+
+// Settle is PollFor over c's settle window (SettleWindow of its request
+// timeout): for a check whose failure may be a moment's (an election, a
+// follower late by a heartbeat) before its answer stands.
+func (c *Conn) Settle(ctx context.Context, check func() error) error {
+	return PollFor(ctx, SettleWindow(c.timeout), PollInterval, check)
+}
+
 // stopError makes Poll give up instead of retrying.
 type stopError struct{ err error }
 

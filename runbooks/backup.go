@@ -91,7 +91,7 @@ func (r *Backup) Steps(e *Env) []Step {
 				}
 				// The baseline's ephemeral consumer must be gone first, or
 				// the snapshot would carry it.
-				_ = settle(ctx, func() error {
+				_ = e.settle(ctx, func() error {
 					st, err := nc.Stream(ctx, r.Domain, r.Stream)
 					if err == nil && st.Consumers > r.state.Consumers {
 						return fmt.Errorf("%d consumers", st.Consumers)

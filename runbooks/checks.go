@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"sort"
 	"strings"
-	"time"
 
 	"github.com/dcctl/dcctl/inventory"
 	"github.com/dcctl/dcctl/jetstream"
@@ -58,7 +57,7 @@ func metaLeader(e *Env, domain string) Check {
 		// settle: a meta leader election after a crash takes about 4 s
 		// (docs/nats-facts.md), and our connection may be moving to
 		// another server.
-		return settle(ctx, func() error {
+		return e.settle(ctx, func() error {
 			m, err := nc.Meta(ctx, domain)
 			if err != nil {
 				return err
@@ -78,7 +77,7 @@ func metaQuorumWithout(e *Env, domain, node string) Check {
 		if err != nil {
 			return err
 		}
-		return settle(ctx, func() error {
+		return e.settle(ctx, func() error {
 			m, err := nc.Meta(ctx, domain)
 			if err != nil {
 				return err
@@ -106,7 +105,7 @@ func onlineServers(ctx context.Context, e *Env, domain string) ([]string, error)
 // n replicas (each replica needs its own server).
 func enoughServers(e *Env, domain string, n *int) Check {
 	return Check{Name: fmt.Sprintf("enoughServers(%s)", domain), Run: func(ctx context.Context) error {
-		return settle(ctx, func() error {
+		return e.settle(ctx, func() error {
 			on, err := onlineServers(ctx, e, domain)
 			if err != nil {
 				return err
@@ -345,15 +344,17 @@ func allStreamsCurrent(e *Env, domain string) Check {
 	}}
 }
 
-// settleTime is how long a check about peers' "current" flags retries
-// before it refuses: a healthy follower is briefly reported not current
-// now and then (a heartbeat late under load), and refusing on that would
-// send the operator hunting for a problem that is not there.
-const settleTime = 5 * time.Second
-
-// settle retries check until it passes or settleTime has passed.
-func settle(ctx context.Context, check func() error) error {
-	return jetstream.PollFor(ctx, settleTime, jetstream.PollInterval, check)
+// settle retries check until it passes or the NATS connection's settle
+// window has passed (jetstream.SettleWindow: two request timeouts and a
+// margin): a healthy follower is briefly reported not current now and then
+// (a heartbeat late under load), an election takes seconds, and refusing on
+// that would send the operator hunting for a problem that is not there.
+func (e *Env) settle(ctx context.Context, check func() error) error {
+	nc, err := e.nats(ctx)
+	if err != nil {
+		return err
+	}
+	return nc.Settle(ctx, check)
 }
 
 // unitDown reports whether node's unit is down as far as its host can tell.

@@ -91,7 +91,7 @@ func (r *ExpandStream) PreChecks(e *Env) []Check {
 			if err != nil {
 				return err
 			}
-			return settle(ctx, func() error {
+			return e.settle(ctx, func() error {
 				st, err := nc.Stream(ctx, r.Domain, r.Stream)
 				if err != nil {
 					return err

@@ -33,7 +33,7 @@ func taggedServers(ctx context.Context, e *Env, domain string, tags []string) ([
 // every one of tags, naming the tags the inventory knows when none do.
 func enoughTaggedServers(e *Env, domain string, tags []string, n *int) Check {
 	return Check{Name: fmt.Sprintf("enoughTaggedServers(%s, %s)", domain, strings.Join(tags, " ")), Run: func(ctx context.Context) error {
-		return settle(ctx, func() error {
+		return e.settle(ctx, func() error {
 			got, err := taggedServers(ctx, e, domain, tags)
 			if err != nil {
 				return err

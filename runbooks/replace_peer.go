@@ -190,7 +190,7 @@ func (r *ReplacePeer) streamsKeepQuorumWithout(e *Env) Check {
 		// (3.5-7.5 s) and answer nothing meanwhile, and under a steady flow
 		// of writes a healthy follower is now and then reported not current
 		// for a moment.
-		return settle(ctx, func() error {
+		return e.settle(ctx, func() error {
 			list, err := nc.Streams(ctx, r.domain)
 			if err != nil {
 				return err

@@ -123,7 +123,7 @@ func (r *RestoreNode) nodeStateKnown(e *Env) Check {
 			return err
 		}
 		domain := r.domain(e)
-		why := settle(ctx, func() error {
+		why := e.settle(ctx, func() error {
 			m, err := nc.Meta(ctx, domain)
 			if err != nil {
 				return err

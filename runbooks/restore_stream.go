@@ -263,7 +263,7 @@ func (r *RestoreStream) PostChecks(e *Env) []Check {
 			}
 			// settle: the digest's own ephemeral consumer is counted until
 			// its deletion has gone through the meta group.
-			return settle(ctx, func() error {
+			return e.settle(ctx, func() error {
 				st, err := nc.Stream(ctx, r.domain(), r.stream())
 				if err != nil {
 					return err
