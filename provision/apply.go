@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/dcctl/dcctl/graceful"
 	"github.com/dcctl/dcctl/inventory"
 	"github.com/dcctl/dcctl/remote"
 	"github.com/dcctl/dcctl/templates"
@@ -38,10 +39,12 @@ type ApplyOptions struct {
 // then restarts one node at a time per cluster behind the health gate, then
 // waits for freshly started nodes to be healthy. It never stops early for
 // one host's failure, except that a cluster's rollout stops at the first
-// node that fails its gate: the next node is not touched. A cancelled ctx
-// (Ctrl-C, the deployment lock lost) stops it too: what is under way is cut
-// short where it waits, and no further node is restarted; the recap's errors
-// carry the cause (context.Cause).
+// node that fails its gate: the next node is not touched. A stop requested
+// on ctx (graceful: the operator's first Ctrl-C) lets the hosts under way
+// finish what they do (a restart with its gate after it; a node started
+// is still waited for) and starts nothing more; a cancelled ctx (a second
+// Ctrl-C, the deployment lock lost) stops it too, cutting short what is
+// under way. The recap's errors carry the cause.
 //
 // Each step is a list of phases (phase.go) run on each host it concerns;
 // adding a phase is adding a small type and naming it in one of these lists.
@@ -57,7 +60,7 @@ func Apply(ctx context.Context, s *Session, plans []*HostPlan, o ApplyOptions) *
 	// 2. First installs start together once every host has its files: a
 	// new cluster's nodes then come up at once, on hosts no longer busy
 	// with uploads, rather than trickling in behind the slowest uploads.
-	a.firstInstalls(ctx, startPhases())
+	a.firstInstalls(ctx, "start", false, startPhases())
 	// 3. Rolling restarts and reloads, clusters in parallel, one node at a
 	// time within a cluster; or, for a cutover, every restart at once,
 	// then the waits.
@@ -66,7 +69,7 @@ func Apply(ctx context.Context, s *Session, plans []*HostPlan, o ApplyOptions) *
 	}
 	a.rolling(ctx, rollPhases())
 	// 4. Nodes started for the first time must come up healthy.
-	a.firstInstalls(ctx, []phase{waitHealthy{}})
+	a.firstInstalls(ctx, "wait for a healthy start", true, []phase{waitHealthy{}})
 
 	a.r.Seconds = time.Since(start).Seconds()
 	return a.r
@@ -124,8 +127,10 @@ type applyRun struct {
 	log   *lineLog
 }
 
-// onHost runs phases on p's host and records the outcome.
-func (a *applyRun) onHost(ctx context.Context, p *HostPlan, phases []phase) error {
+// onHost runs phases on p's host, as the step what (for the operator who
+// interrupts it: "restart of us_1"), and records the outcome.
+func (a *applyRun) onHost(ctx context.Context, p *HostPlan, what string, phases []phase) error {
+	defer graceful.Begin(ctx, what+" of "+p.Node.Name)()
 	t0 := time.Now()
 	err := func() error {
 		c, err := a.s.Client(ctx, p.Node.Name)
@@ -155,23 +160,41 @@ func (a *applyRun) inParallel(ctx context.Context, phases []phase) {
 		wg.Go(func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			a.onHost(ctx, p, phases)
+			if a.stopped(ctx, p, "not changed") {
+				return
+			}
+			a.onHost(ctx, p, "install", phases)
 		})
 	}
 	wg.Wait()
 }
 
 // firstInstalls runs phases on every node being started for the first time
-// and still ok, all at once.
-func (a *applyRun) firstInstalls(ctx context.Context, phases []phase) {
+// and still ok, all at once. A wait (after the starts) runs even once a stop
+// was requested: a node that was started is waited for.
+func (a *applyRun) firstInstalls(ctx context.Context, what string, wait bool, phases []phase) {
 	var wg sync.WaitGroup
 	for _, p := range a.plans {
 		if p.Action != ActionStart || !a.r.ok(p.Node.Name) {
 			continue
 		}
-		wg.Go(func() { a.onHost(ctx, p, phases) })
+		if !wait && a.stopped(ctx, p, "not started") {
+			continue
+		}
+		wg.Go(func() { a.onHost(ctx, p, what, phases) })
 	}
 	wg.Wait()
+}
+
+// stopped records p as left alone (not, e.g. "not started") when the run
+// is stopping, and says so.
+func (a *applyRun) stopped(ctx context.Context, p *HostPlan, not string) bool {
+	err := graceful.Err(ctx)
+	if err == nil {
+		return false
+	}
+	a.r.add(p.Node.Name, 0, fmt.Errorf("%s: the run was stopped: %w", not, err))
+	return true
 }
 
 // cutover restarts every node to restart and still ok at once, waits for
@@ -186,17 +209,15 @@ func (a *applyRun) cutover(ctx context.Context) {
 			}
 		}
 	}
-	for _, step := range [][]phase{cutoverPhases(), cutoverWait()} {
+	// The waits run even once a stop was requested: a node restarted is
+	// waited for.
+	for i, step := range [][]phase{cutoverPhases(), cutoverWait()} {
 		var wg sync.WaitGroup
 		for _, p := range restart {
-			if !a.r.ok(p.Node.Name) {
+			if !a.r.ok(p.Node.Name) || (i == 0 && a.stopped(ctx, p, "not restarted")) {
 				continue
 			}
-			wg.Add(1)
-			go func(p *HostPlan) {
-				defer wg.Done()
-				a.onHost(ctx, p, step)
-			}(p)
+			wg.Go(func() { a.onHost(ctx, p, []string{"cutover restart", "wait after the cutover"}[i], step) })
 		}
 		wg.Wait()
 	}
@@ -273,13 +294,13 @@ func (a *applyRun) upgradeRollout(ctx context.Context, byCluster map[string][]*H
 // lost): no further node is touched.
 func (a *applyRun) oneAtATime(ctx context.Context, list []*HostPlan, phases []phase, stoppedAt func(*HostPlan) string) {
 	for i, p := range list {
-		if ctx.Err() != nil {
+		if err := graceful.Err(ctx); err != nil {
 			for _, rest := range list[i:] {
-				a.r.add(rest.Node.Name, 0, fmt.Errorf("not restarted: the run was stopped: %w", context.Cause(ctx)))
+				a.r.add(rest.Node.Name, 0, fmt.Errorf("not %s: the run was stopped: %w", done(rest.Action), err))
 			}
 			return
 		}
-		if err := a.onHost(ctx, p, phases); err != nil {
+		if err := a.onHost(ctx, p, string(p.Action), phases); err != nil {
 			for _, rest := range list[i+1:] {
 				a.r.add(rest.Node.Name, 0, fmt.Errorf("not restarted: %s", stoppedAt(p)))
 			}
@@ -287,6 +308,9 @@ func (a *applyRun) oneAtATime(ctx context.Context, list []*HostPlan, phases []ph
 		}
 	}
 }
+
+// done is an action's past participle, for "not restarted".
+func done(a Action) string { return string(a) + "ed" }
 
 func remoteFile(f templates.File) remote.File {
 	return remote.File{Path: f.Path, Mode: os.FileMode(f.Mode), Owner: f.Owner, Group: f.Group,

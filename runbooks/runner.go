@@ -7,6 +7,8 @@ import (
 	"io"
 	"strings"
 	"time"
+
+	"github.com/dcctl/dcctl/graceful"
 )
 
 // RefusedError is a failed pre-check, or a confirmation not given: nothing
@@ -45,10 +47,12 @@ func (e *FailedError) Unwrap() error { return e.Err }
 // inventory. It returns nil when done, a *RefusedError when a pre-check or
 // the confirmation refused, a *FailedError otherwise.
 //
-// A cancelled ctx stops the run before its next step (a step under way is
-// cut short where it waits), and the journal's closing entry is
-// "interrupted" with the cancel's cause (context.Cause: the operator's
-// Ctrl-C, or the deployment lock lost).
+// A stop requested on ctx (graceful: the operator's first Ctrl-C) lets the
+// step under way finish and runs no further step; a cancelled ctx (a
+// second Ctrl-C, the deployment lock lost) stops it too, cutting short the
+// step under way where it waits. The checks change nothing: either ends
+// them at once. The journal's closing entry is then "interrupted" with the
+// cause.
 func Run(ctx context.Context, e *Env, rb Runbook) (err error) {
 	redact := func(s string) string { return s }
 	if e.Session != nil && e.Session.Secrets != nil {
@@ -75,8 +79,8 @@ func Run(ctx context.Context, e *Env, rb Runbook) (err error) {
 		var errText string
 		switch {
 		case err == nil:
-		case ctx.Err() != nil:
-			res, errText = "interrupted", context.Cause(ctx).Error()
+		case graceful.Err(ctx) != nil:
+			res, errText = "interrupted", graceful.Err(ctx).Error()
 		case errors.As(err, new(*RefusedError)):
 			res, errText = "refused", err.Error()
 		default:
@@ -88,15 +92,19 @@ func Run(ctx context.Context, e *Env, rb Runbook) (err error) {
 		}
 	}()
 
+	// The checks and the look at what is done change nothing: a stop
+	// request ends them at once.
+	readCtx, cancelRead := graceful.Cut(ctx)
+	defer cancelRead()
 	log.printf("pre-checks:\n")
 	// The target first: the checks are built for what it settled on.
 	target := Check{Name: "target", Run: func(context.Context) error { return rb.Settle(e) }}
-	if err := runCheck(ctx, log, j, "pre-check", target); err != nil {
+	if err := runCheck(readCtx, log, j, "pre-check", target); err != nil {
 		return &RefusedError{Check: target.Name, Err: err}
 	}
 	for _, c := range rb.PreChecks(e) {
-		if err := runCheck(ctx, log, j, "pre-check", c); err != nil {
-			if ctx.Err() != nil {
+		if err := runCheck(readCtx, log, j, "pre-check", c); err != nil {
+			if graceful.Err(ctx) != nil {
 				return &FailedError{What: "pre-check " + c.Name, Err: err, Journal: j.Path()}
 			}
 			return &RefusedError{Check: c.Name, Err: err}
@@ -114,7 +122,7 @@ func Run(ctx context.Context, e *Env, rb Runbook) (err error) {
 		if s.Done == nil {
 			continue
 		}
-		d, err := s.Done(ctx)
+		d, err := s.Done(readCtx)
 		if err != nil {
 			return &FailedError{What: "find out whether step " + s.Name + " is done", Err: err, Journal: j.Path()}
 		}
@@ -144,9 +152,9 @@ func Run(ctx context.Context, e *Env, rb Runbook) (err error) {
 		}
 	}
 	for i, s := range steps {
-		if ctx.Err() != nil {
-			log.printf("stopped before step %d/%d %s: %v\n", i+1, len(steps), s.Name, context.Cause(ctx))
-			return &FailedError{What: "stopped before step " + s.Name, Err: fmt.Errorf("%w; the steps before it are done: run the same command again to go on", context.Cause(ctx)), Journal: j.Path()}
+		if stop := graceful.Err(ctx); stop != nil {
+			log.printf("stopped before step %d/%d %s: %v\n", i+1, len(steps), s.Name, stop)
+			return &FailedError{What: "stopped before step " + s.Name, Err: fmt.Errorf("%w; the steps before it are done: run the same command again to go on", stop), Journal: j.Path()}
 		}
 		t0 := time.Now()
 		prefix := fmt.Sprintf("  %d/%d %s%s", i+1, len(steps), s.Name, destructiveMark(s))
@@ -156,7 +164,9 @@ func Run(ctx context.Context, e *Env, rb Runbook) (err error) {
 			continue
 		}
 		log.printf("%s ...\n", prefix)
+		end := graceful.Begin(ctx, fmt.Sprintf("step %d/%d %s", i+1, len(steps), s.Name))
 		err := s.Run(ctx, log.progress(j, s.Name))
+		end()
 		if err != nil && ctx.Err() != nil {
 			err = fmt.Errorf("stopped: %w (%v)", context.Cause(ctx), err)
 		}
@@ -169,13 +179,14 @@ func Run(ctx context.Context, e *Env, rb Runbook) (err error) {
 		j.Write(Entry{Phase: "step", Name: s.Name, Result: "ok", Duration: since(t0)})
 	}
 
-	if ctx.Err() != nil {
-		return &FailedError{What: "stopped before the post-checks", Err: context.Cause(ctx), Journal: j.Path()}
+	if stop := graceful.Err(ctx); stop != nil {
+		log.printf("stopped before the post-checks: %v\n", stop)
+		return &FailedError{What: "stopped before the post-checks", Err: stop, Journal: j.Path()}
 	}
 	log.printf("post-checks:\n")
 	var failed []string
 	for _, c := range rb.PostChecks(e) {
-		if err := runCheck(ctx, log, j, "post-check", c); err != nil {
+		if err := runCheck(readCtx, log, j, "post-check", c); err != nil {
 			failed = append(failed, fmt.Sprintf("%s: %v", c.Name, err))
 		}
 	}

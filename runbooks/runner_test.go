@@ -6,7 +6,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/dcctl/dcctl/graceful"
 	"github.com/dcctl/dcctl/inventory"
 )
 
@@ -157,5 +159,79 @@ func TestHeaderNamesTheSubjectOnce(t *testing.T) {
 	}
 	if got, want := rs.Name()+" "+rs.Target(), "restore-stream orders from /backups/orders to domain core as R3"; got != want {
 		t.Errorf("header %q, want %q", got, want)
+	}
+}
+
+// stopDuring is a runbook whose first step (or, with inCheck, its
+// pre-check) is under way when the operator asks the run to stop.
+type stopDuring struct {
+	twoSteps
+	stop    *graceful.Stop
+	inCheck bool
+	alive   bool // the first step's context was still alive at its end
+}
+
+func (r *stopDuring) PreChecks(*Env) []Check {
+	if !r.inCheck {
+		return nil
+	}
+	return []Check{{Name: "waits", Run: func(ctx context.Context) error {
+		r.stop.Request(errors.New("interrupted (SIGINT)"))
+		select {
+		case <-ctx.Done(): // a check changes nothing: the stop ends it
+			return context.Cause(ctx)
+		case <-time.After(time.Minute): // a bound for a broken test only
+			return errors.New("the pre-check was not ended by the stop")
+		}
+	}}}
+}
+
+func (r *stopDuring) Steps(*Env) []Step {
+	return []Step{
+		{Name: "restart(a1)", Run: func(ctx context.Context, _ func(string)) error {
+			r.ran = append(r.ran, "restart(a1)")
+			r.stop.Request(errors.New("interrupted (SIGINT)"))
+			r.alive = ctx.Err() == nil
+			return nil
+		}},
+		{Name: "restart(a2)", Run: func(context.Context, func(string)) error { r.ran = append(r.ran, "restart(a2)"); return nil }},
+	}
+}
+
+// TestStopRequestLetsTheStepFinish: a stop asked for (the first Ctrl-C)
+// while a step runs leaves that step's context alive to its end, runs no
+// further step nor post-check, and journals the step ok and the run
+// interrupted; asked for during a pre-check, it ends the check at once.
+func TestStopRequestLetsTheStepFinish(t *testing.T) {
+	ctx, st := graceful.New(context.Background())
+	rb := &stopDuring{stop: st}
+	var out strings.Builder
+	e := &Env{Inv: &inventory.Inventory{Dir: t.TempDir()}, Out: &out}
+	err := Run(ctx, e, rb)
+	if !rb.alive {
+		t.Error("the step under way saw its context cancelled: it would be cut short")
+	}
+	if strings.Join(rb.ran, ",") != "restart(a1)" {
+		t.Errorf("ran %v, want only the step under way", rb.ran)
+	}
+	if err == nil || !strings.Contains(out.String(), "stopped before step 2/2 restart(a2): interrupted (SIGINT)") {
+		t.Errorf("Run: %v\n%s", err, out.String())
+	}
+	entries, jerr := ReadJournal(e.Journal.Path())
+	if jerr != nil {
+		t.Fatal(jerr)
+	}
+	if !slices.ContainsFunc(entries, func(en Entry) bool { return en.Name == "restart(a1)" && en.Result == "ok" }) {
+		t.Errorf("the step under way is not journaled ok: %+v", entries)
+	}
+	if last := entries[len(entries)-1]; last.Result != "interrupted" || !strings.Contains(last.Error, "SIGINT") {
+		t.Errorf("last entry %+v, want the run interrupted", last)
+	}
+
+	ctx, st = graceful.New(context.Background())
+	rb = &stopDuring{stop: st, inCheck: true}
+	err = Run(ctx, &Env{Inv: &inventory.Inventory{Dir: t.TempDir()}, Out: &out}, rb)
+	if err == nil || !strings.Contains(err.Error(), "interrupted (SIGINT)") || len(rb.ran) != 0 {
+		t.Errorf("stop during a pre-check: %v, ran %v", err, rb.ran)
 	}
 }

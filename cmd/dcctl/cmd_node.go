@@ -9,6 +9,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/dcctl/dcctl/graceful"
 	"github.com/dcctl/dcctl/inventory"
 	"github.com/dcctl/dcctl/jetstream"
 	"github.com/dcctl/dcctl/provision"
@@ -86,7 +87,13 @@ func runNode(c *cli.Context) error {
 		return err
 	}
 	defer release()
-	if err := s.UnitCtl(ctx, n.Name, action); err != nil {
+	if err := graceful.Err(ctx); err != nil {
+		return whyStopped(ctx, err)
+	}
+	end := graceful.Begin(ctx, action+" of "+n.Name)
+	err = s.UnitCtl(ctx, n.Name, action)
+	end()
+	if err != nil {
 		return whyStopped(ctx, err)
 	}
 	st, err := s.UnitState(ctx, n.Name)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/dcctl/dcctl/graceful"
 	"github.com/dcctl/dcctl/inventory"
 	"github.com/dcctl/dcctl/pki"
 	"github.com/dcctl/dcctl/provision"
@@ -49,9 +50,10 @@ func provisionCommand() *cli.Command {
 			"<install_path>.next on every host first, then swapped in one node at a time,\n" +
 			"hub clusters before their leaves, each cluster's meta leader last; the first\n" +
 			"node that fails its gate stops the rollout.\n" +
-			"Ends with a recap; exit 1 if any host failed or was unreachable. Ctrl-C (or\n" +
-			"losing the deployment lock) stops it before the next node is restarted; no\n" +
-			"file is ever left half-installed.\n\n" +
+			"Ends with a recap; exit 1 if any host failed or was unreachable. Ctrl-C lets\n" +
+			"the nodes under way finish (a restart with its health gate) and restarts no\n" +
+			"further node (exit 130; a second Ctrl-C aborts at once); losing the deployment\n" +
+			"lock stops it at once. No file is ever left half-installed.\n\n" +
 			"Passwords: provision creates the secrets file (random passwords) only when no\n" +
 			"host has a config from dcctl yet and every host answers, and adds a password\n" +
 			"for a user new to the inventory; otherwise a missing password is refused\n" +
@@ -139,18 +141,21 @@ func runProvision(c *cli.Context, checkOnly bool) error {
 		ctx = lctx
 	}
 	out := c.App.Writer
-	plans, err := provision.Plan(ctx, s, nodes)
+	// Until Apply nothing changes: an interrupt ends the planning at once.
+	planCtx, cancelPlan := graceful.Cut(ctx)
+	defer cancelPlan()
+	plans, err := provision.Plan(planCtx, s, nodes)
 	if err == nil {
-		plans, err = provision.AdoptRoutePassword(ctx, s, plans, nodes)
+		plans, err = provision.AdoptRoutePassword(planCtx, s, plans, nodes)
 	}
 	if err != nil {
-		if ctx.Err() != nil {
+		if graceful.Err(ctx) != nil {
 			return whyStopped(ctx, err)
 		}
 		return refused(err)
 	}
-	if err := provision.CheckUpgrade(ctx, s, plans, c.Bool("allow-downgrade")); err != nil {
-		if ctx.Err() != nil {
+	if err := provision.CheckUpgrade(planCtx, s, plans, c.Bool("allow-downgrade")); err != nil {
+		if graceful.Err(ctx) != nil {
 			return whyStopped(ctx, err)
 		}
 		return refused(err)
@@ -190,6 +195,9 @@ func runProvision(c *cli.Context, checkOnly bool) error {
 	if bars != nil {
 		opts.Upload = bars.upload
 		opts.Log = bars
+	}
+	if err := graceful.Err(ctx); err != nil {
+		return whyStopped(ctx, err)
 	}
 	recap := provision.Apply(ctx, s, plans, opts)
 	bars.done()

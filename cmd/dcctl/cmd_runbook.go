@@ -10,6 +10,7 @@ import (
 	pretty "github.com/jedib0t/go-pretty/v6/table"
 	"github.com/urfave/cli/v2"
 
+	"github.com/dcctl/dcctl/graceful"
 	"github.com/dcctl/dcctl/inventory"
 	"github.com/dcctl/dcctl/runbooks"
 )
@@ -23,8 +24,10 @@ func runbookCommand() *cli.Command {
 			"confirmed once before the first step (--yes skips the question; without a terminal\n" +
 			"and without --yes the run is refused). Then post-checks prove the outcome (exit 1\n" +
 			"if they cannot). --dry-run runs the pre-checks and lists the steps. Each run writes\n" +
-			"a journal of JSON lines under <inventory dir>/.dcctl/journal/. A run interrupted\n" +
-			"halfway converges when run again: steps already done are skipped.\n" +
+			"a journal of JSON lines under <inventory dir>/.dcctl/journal/. Ctrl-C lets the\n" +
+			"step under way finish (a restart with its health gate) and runs no further step\n" +
+			"(exit 130; a second Ctrl-C aborts at once). A run interrupted halfway converges\n" +
+			"when run again: steps already done are skipped.\n" +
 			"See docs/runbooks.md.",
 		Subcommands: []*cli.Command{
 			{
@@ -325,7 +328,7 @@ func runRunbookSecrets(c *cli.Context, inv *inventory.Inventory, sec *inventory.
 	}
 	err := runbooks.Run(ctx, e, rb)
 	var r *runbooks.RefusedError
-	if errors.As(err, &r) {
+	if errors.As(err, &r) && graceful.Err(ctx) == nil {
 		return refused(err)
 	}
 	return whyStopped(ctx, err)

@@ -5,14 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
-	"os/signal"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/dcctl/dcctl/graceful"
 	"github.com/dcctl/dcctl/inventory"
 	"github.com/dcctl/dcctl/provision"
 	"github.com/dcctl/dcctl/status"
@@ -82,7 +81,10 @@ func runStatus(c *cli.Context) error {
 	if c.Bool("watch") {
 		return watchStatus(c, s, opts)
 	}
-	r, err := status.Collect(c.Context, s, opts)
+	// Read-only: an interrupt ends it at once.
+	ctx, cancel := graceful.Cut(c.Context)
+	defer cancel()
+	r, err := status.Collect(ctx, s, opts)
 	if err != nil {
 		return refused(err)
 	}
@@ -110,8 +112,8 @@ func statusExit(r *status.Report) error {
 // written with one clear-screen, so the screen does not flicker. Ctrl-C ends
 // it; the exit code is that of the last report.
 func watchStatus(c *cli.Context, s *provision.Session, opts status.Options) error {
-	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt)
-	defer stop()
+	ctx, cancel := graceful.Cut(c.Context)
+	defer cancel()
 	const interval = time.Second
 	var last *status.Report
 	for {

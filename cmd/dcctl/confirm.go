@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -9,6 +10,8 @@ import (
 	"strings"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/dcctl/dcctl/graceful"
 )
 
 // yesFlag skips the confirmation of commands that stop, kill, remove or
@@ -30,7 +33,27 @@ func confirm(c *cli.Context, question string) error {
 	if !isTerminal(in) {
 		return refused(fmt.Errorf("%s: refusing without confirmation: stdin is not a terminal; pass --yes to confirm", strings.TrimSuffix(question, "?")))
 	}
-	ok, err := ask(in, c.App.ErrWriter, question)
+	// An interrupt ends the question: the read itself cannot be cut, so it
+	// is left behind (dcctl exits soon after).
+	ctx, cancel := graceful.Cut(c.Context)
+	defer cancel()
+	type answer struct {
+		ok  bool
+		err error
+	}
+	got := make(chan answer, 1)
+	go func() {
+		ok, err := ask(in, c.App.ErrWriter, question)
+		got <- answer{ok, err}
+	}()
+	var a answer
+	select {
+	case a = <-got:
+	case <-ctx.Done():
+		fmt.Fprintln(c.App.ErrWriter)
+		return context.Cause(ctx)
+	}
+	ok, err := a.ok, a.err
 	if err != nil {
 		return refused(fmt.Errorf("%s: no answer: %w", strings.TrimSuffix(question, "?"), err))
 	}

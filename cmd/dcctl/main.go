@@ -13,6 +13,8 @@ import (
 	"syscall"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/dcctl/dcctl/graceful"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -36,8 +38,11 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 		Description: "INVENTORY is the first argument of the commands that take one, or -i FILE, or\n" +
 			"$DCCTL_INVENTORY, or ./inventory.toml.\n\n" +
 			"Exit codes: 0 done, 1 failed, 2 refused by a pre-check or bad input,\n" +
-			"130 interrupted (SIGINT or SIGTERM: the run stops before its next step, releases\n" +
-			"the deployment lock and exits; a second signal exits at once).",
+			"130 interrupted. The first SIGINT (Ctrl-C) or SIGTERM lets the steps under way\n" +
+			"finish (a restart with its health gate, each within its own timeout), starts no\n" +
+			"new one, releases the deployment lock and exits; a second one, a second or more\n" +
+			"later, aborts at once: the commands under way are cut short, the lock is still\n" +
+			"released.",
 		Version:   version,
 		Reader:    stdin,
 		Writer:    stdout,
@@ -77,7 +82,7 @@ func runContext(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	var intr *interruptedError
 	// An outcome already reported (status --watch's last frame) keeps its
 	// code; any other error of an interrupted run is the interrupt's.
-	if errors.As(context.Cause(ctx), &intr) && err != nil && !errors.Is(err, errReported) {
+	if errors.As(graceful.Err(ctx), &intr) && err != nil && !errors.Is(err, errReported) {
 		err = whyStopped(ctx, err)
 	}
 	if err != nil {

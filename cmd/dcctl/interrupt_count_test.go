@@ -1,0 +1,72 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"os"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/dcctl/dcctl/graceful"
+)
+
+// TestInterruptsStopThenAbortThenExit feeds the signal handler signals at
+// set times: the first asks the run to stop and names the step under way;
+// the same signal again within a second (`timeout -s INT` signals dcctl,
+// then its process group) changes nothing; a second one later aborts (the
+// run's context cancelled, its cause the signal); a third exits 130.
+func TestInterruptsStopThenAbortThenExit(t *testing.T) {
+	parent, abort := context.WithCancelCause(context.Background())
+	ctx, st := graceful.New(parent)
+	end := graceful.Begin(ctx, "step 1/3 restart(us_2)")
+	defer end()
+	var stderr strings.Builder
+	now := time.Unix(1000, 0)
+	exited := -1
+	h := &interrupts{stop: st, abort: abort, stderr: &stderr, now: func() time.Time { return now }, exit: func(code int) { exited = code }}
+
+	h.on(os.Interrupt)
+	if want := "interrupt (SIGINT): finishing step 1/3 restart(us_2) then stopping (press Ctrl-C again to abort now)"; !strings.Contains(stderr.String(), want) {
+		t.Errorf("first signal says %q, want %q", stderr.String(), want)
+	}
+	var intr *interruptedError
+	if !errors.As(graceful.Stopping(ctx), &intr) || ctx.Err() != nil {
+		t.Fatalf("after the first signal: stopping %v, run cancelled %v; want a stop and the step left to finish", graceful.Stopping(ctx), ctx.Err())
+	}
+
+	said := stderr.String()
+	now = now.Add(300 * time.Millisecond)
+	h.on(os.Interrupt) // timeout's second delivery
+	if ctx.Err() != nil || stderr.String() != said {
+		t.Fatalf("a signal 0.3 s after the first aborted the run or spoke: %q", stderr.String())
+	}
+
+	now = now.Add(2 * time.Second)
+	h.on(syscall.SIGTERM)
+	if !errors.As(context.Cause(ctx), &intr) || !strings.Contains(stderr.String(), "aborting now") {
+		t.Fatalf("second signal: cause %v, stderr %q; want the run aborted", context.Cause(ctx), stderr.String())
+	}
+	if exited != -1 {
+		t.Fatal("the second signal exited: the lock would not be released")
+	}
+
+	now = now.Add(2 * time.Second)
+	h.on(os.Interrupt)
+	if exited != exitInterrupted {
+		t.Errorf("third signal: exit %d, want %d", exited, exitInterrupted)
+	}
+}
+
+// TestInterruptWithNothingUnderWay: with no step under way the first
+// signal says it stops, and names nothing.
+func TestInterruptWithNothingUnderWay(t *testing.T) {
+	_, st := graceful.New(context.Background())
+	var stderr strings.Builder
+	h := &interrupts{stop: st, abort: func(error) {}, stderr: &stderr, now: time.Now, exit: func(int) {}}
+	h.on(os.Interrupt)
+	if got := strings.TrimSpace(stderr.String()); got != "dcctl: interrupt (SIGINT): stopping (press Ctrl-C again to abort now)" {
+		t.Errorf("stderr %q", got)
+	}
+}

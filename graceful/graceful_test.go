@@ -1,0 +1,64 @@
+package graceful
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"testing"
+)
+
+// TestStopLetsStepsFinish: a requested stop names the steps under way,
+// leaves the run's context alive (they finish), is seen by Stopping and
+// Err, and ends the contexts Cut gave read-only work, with its cause.
+func TestStopLetsStepsFinish(t *testing.T) {
+	ctx, st := New(context.Background())
+	if Stopping(ctx) != nil || Err(ctx) != nil {
+		t.Fatal("a fresh run is stopping")
+	}
+	read, cancel := Cut(ctx)
+	defer cancel()
+	endA := Begin(ctx, "restart of a1")
+	endB := Begin(ctx, "restart of b1")
+	endA()
+	endC := Begin(ctx, "restart of c1")
+	cause := errors.New("interrupted (SIGINT)")
+	if got := st.Request(cause); !slices.Equal(got, []string{"restart of b1", "restart of c1"}) {
+		t.Errorf("under way at the request: %q", got)
+	}
+	endB()
+	endC()
+	if ctx.Err() != nil {
+		t.Fatal("the request cancelled the run's context: the steps under way would be cut short")
+	}
+	if !errors.Is(Stopping(ctx), cause) || !errors.Is(Err(ctx), cause) {
+		t.Errorf("Stopping %v, Err %v, want the cause", Stopping(ctx), Err(ctx))
+	}
+	<-read.Done() // Cut's context ends with the request
+	if !errors.Is(context.Cause(read), cause) {
+		t.Errorf("cut context's cause %v", context.Cause(read))
+	}
+	if got := st.Request(errors.New("again")); len(got) != 0 || !errors.Is(Err(ctx), cause) {
+		t.Errorf("a second request: under way %q, Err %v: the first cause stays", got, Err(ctx))
+	}
+}
+
+// TestAbortWinsOverStop: once the run's context is cancelled its cause is
+// Err's, stop requested or not; without a Stop on the context nothing is
+// ever stopping and Begin and Cut still work.
+func TestAbortWinsOverStop(t *testing.T) {
+	parent, abort := context.WithCancelCause(context.Background())
+	ctx, st := New(parent)
+	st.Request(errors.New("stop"))
+	lost := errors.New("lock lost on n1")
+	abort(lost)
+	if !errors.Is(Err(ctx), lost) {
+		t.Errorf("Err %v, want the abort's cause", Err(ctx))
+	}
+	plain := context.Background()
+	Begin(plain, "x")()
+	c, cancel := Cut(plain)
+	if Err(plain) != nil || c.Err() != nil {
+		t.Error("a context without a Stop is stopping")
+	}
+	cancel()
+}
