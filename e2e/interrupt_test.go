@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -19,10 +20,13 @@ import (
 
 // TestInterruptMidRollout sends Ctrl-C (SIGINT) to dcctl once the first
 // node's restart has begun, first in provision's own rollout, then in the
-// rolling-restart runbook, and judges by the hosts: exit 130, every config
-// either the old or the new one (never a partial file), the lock released,
-// the runbook's journal closed with "interrupted", and a new run that gets
-// the lock at once and converges.
+// rolling-restart runbook run under `timeout -s INT` (which delivers its
+// signal twice: to dcctl, then to its process group), and judges by the
+// hosts: exit 130, the node under way finished its restart and is healthy
+// (its gate passed: status is healthy at once), no further node restarted,
+// every config either the old or the new one (never a partial file), the
+// lock released, the runbook's journal closed with "interrupted", and a new
+// run that gets the lock at once and converges.
 func TestInterruptMidRollout(t *testing.T) {
 	ensureProvisioned(t)
 	clearLocks(t)
@@ -47,11 +51,18 @@ func TestInterruptMidRollout(t *testing.T) {
 	if code != 130 {
 		t.Fatalf("interrupted provision: exit %d, want 130\n%s%s", code, out, errOut)
 	}
-	if !strings.Contains(errOut, "interrupted (SIGINT)") {
-		t.Errorf("interrupted provision does not say so:\n%s", errOut)
+	if !strings.Contains(errOut, "interrupted (SIGINT)") || !strings.Contains(errOut, "interrupt (SIGINT): finishing restart of us_") {
+		t.Errorf("interrupted provision does not say what it finishes and that it was interrupted:\n%s", errOut)
+	}
+	if n := strings.Count(out, "not restarted: the run was stopped: interrupted (SIGINT)"); n != len(nodes)-1 {
+		t.Errorf("%d node(s) left unrestarted by the interrupt, want %d (all but the one under way):\n%s", n, len(nodes)-1, out)
 	}
 	if l := locksOnHosts(t); len(l) != 0 {
 		t.Errorf("locks left by the interrupted provision: %v", l)
+	}
+	// The node under way finished behind its gate: healthy at once.
+	if sout, serr, code := tr.dcctl(t, "status", changed); code != 0 {
+		t.Errorf("status right after the interrupted provision: exit %d\n%s%s", code, sout, serr)
 	}
 	mid := map[string]string{}
 	for _, n := range nodes {
@@ -80,16 +91,20 @@ func TestInterruptMidRollout(t *testing.T) {
 		t.Errorf("plan after the converging run: exit %d\n%s", code, out)
 	}
 
-	// The runbook: SIGINT once the first node's unit has restarted (seen on
-	// the hosts), while the runbook waits for it to be whole again.
+	// The runbook, under `timeout -s INT`: its timeout fires (SIGALRM to
+	// timeout does what its expiry does) once the first node's unit began
+	// to stop, while the step is under way.
+	exits := map[string]uint64{}
 	enters := map[string]uint64{}
 	for _, n := range nodes {
-		_, enters[n] = unitTimes(t, n)
+		exits[n], enters[n] = unitTimes(t, n)
 	}
-	run = startLive(t, "runbook", "rolling-restart", "--cluster", "US", "--yes", changed)
+	run = startLiveProg(t, "timeout", "--preserve-status", "-s", "INT", "1h", filepath.Join(repoRoot(), "bin", "dcctl"), "runbook", "rolling-restart", "--cluster", "US", "--yes", changed)
+	var first string
 	testwait.Eventually(t, 3*time.Minute, "the runbook's first restart", func() error {
 		for _, n := range nodes {
-			if _, e := unitTimes(t, n); e != enters[n] {
+			if e, _ := unitTimes(t, n); e != exits[n] {
+				first = n
 				return nil
 			}
 		}
@@ -98,20 +113,31 @@ func TestInterruptMidRollout(t *testing.T) {
 		}
 		return errors.New("no node restarted yet")
 	})
-	run.interrupt(t)
+	if err := run.cmd.Process.Signal(syscall.SIGALRM); err != nil {
+		t.Fatalf("SIGALRM to timeout: %v", err)
+	}
 	out, errOut, code = run.wait(t)
 	if code != 130 {
-		t.Fatalf("interrupted rolling-restart: exit %d, want 130\n%s%s", code, out, errOut)
+		t.Fatalf("rolling-restart under timeout -s INT: exit %d, want 130\n%s%s", code, out, errOut)
 	}
-	jpath := ""
-	for _, line := range strings.Split(out, "\n") {
-		if p, ok := strings.CutPrefix(line, "journal: "); ok {
-			jpath = p
+	if !strings.Contains(errOut, "interrupt (SIGINT): finishing step 1/3 restart("+first+") then stopping") || strings.Contains(errOut, "aborting") {
+		t.Errorf("timeout's signal (delivered twice) did not let restart(%s) finish, or was taken for a second Ctrl-C:\n%s", first, errOut)
+	}
+	if !strings.Contains(out, first+" back and current") || !strings.Contains(out, "stopped before step 2/3") {
+		t.Errorf("the log does not show restart(%s) ending behind its gate and the run stopping before the next step:\n%s", first, out)
+	}
+	for _, n := range nodes {
+		_, e := unitTimes(t, n)
+		if restarted := e != enters[n]; restarted != (n == first) {
+			t.Errorf("%s restarted: %v; only %s, the node under way, should have been", n, restarted, first)
 		}
 	}
-	entries, err := runbooks.ReadJournal(jpath)
-	if err != nil {
-		t.Fatalf("journal %q: %v\n%s", jpath, err, out)
+	if sout, serr, code := tr.dcctl(t, "status", changed); code != 0 {
+		t.Errorf("status right after the interrupted rolling-restart: exit %d\n%s%s", code, sout, serr)
+	}
+	entries := journalOf(t, out)
+	if !slices.ContainsFunc(entries, func(e runbooks.Entry) bool { return e.Name == "restart("+first+")" && e.Result == "ok" }) {
+		t.Errorf("the journal does not record restart(%s) ok: %+v", first, entries)
 	}
 	last := entries[len(entries)-1]
 	if last.Phase != "run" || last.Result != "interrupted" || !strings.Contains(last.Error, "SIGINT") {
@@ -150,8 +176,15 @@ func (w lockedWriter) Write(p []byte) (int, error) {
 
 func startLive(t *testing.T, args ...string) *liveRun {
 	t.Helper()
+	return startLiveProg(t, filepath.Join(repoRoot(), "bin", "dcctl"), args...)
+}
+
+// startLiveProg starts prog (dcctl, or a wrapper such as timeout that
+// runs it).
+func startLiveProg(t *testing.T, prog string, args ...string) *liveRun {
+	t.Helper()
 	r := &liveRun{done: make(chan struct{})}
-	r.cmd = exec.Command(filepath.Join(repoRoot(), "bin", "dcctl"), args...)
+	r.cmd = exec.Command(prog, args...)
 	r.cmd.Dir = repoRoot()
 	r.cmd.Stdout = lockedWriter{&r.mu, &r.out}
 	r.cmd.Stderr = lockedWriter{&r.mu, &r.err}
@@ -172,6 +205,7 @@ func startLive(t *testing.T, args ...string) *liveRun {
 	// A failing test must not leave a dcctl holding the deployment lock.
 	t.Cleanup(func() {
 		if !r.exited() {
+			syscall.Kill(-r.cmd.Process.Pid, syscall.SIGKILL) // timeout's group: dcctl too
 			r.cmd.Process.Kill()
 			<-r.done
 		}
@@ -281,16 +315,7 @@ func TestLockLostMidRun(t *testing.T) {
 	if restarted == len(nodes) {
 		t.Errorf("every node was restarted: the run did not stop")
 	}
-	jpath := ""
-	for _, line := range strings.Split(out, "\n") {
-		if p, ok := strings.CutPrefix(line, "journal: "); ok {
-			jpath = p
-		}
-	}
-	entries, err := runbooks.ReadJournal(jpath)
-	if err != nil {
-		t.Fatalf("journal %q: %v", jpath, err)
-	}
+	entries := journalOf(t, out)
 	last := entries[len(entries)-1]
 	if last.Phase != "run" || last.Result != "interrupted" || !strings.Contains(last.Error, "lock lost on") {
 		t.Errorf("the journal's last entry is %+v, want the run interrupted: lock lost", last)
@@ -300,6 +325,93 @@ func TestLockLostMidRun(t *testing.T) {
 	}
 	// The next test expects a healthy lab: the run stopped while the node
 	// it restarted was still coming back.
+	testwait.Eventually(t, 3*time.Minute, "the lab healthy again", func() error {
+		if _, errOut, code := runDcctl(t, "status", inv); code != 0 {
+			return fmt.Errorf("status exit %d: %s", code, errOut)
+		}
+		return nil
+	})
+}
+
+// journalOf reads the journal a runbook's output names.
+func journalOf(t *testing.T, out string) []runbooks.Entry {
+	t.Helper()
+	jpath := ""
+	for _, line := range strings.Split(out, "\n") {
+		if p, ok := strings.CutPrefix(line, "journal: "); ok {
+			jpath = p
+		}
+	}
+	entries, err := runbooks.ReadJournal(jpath)
+	if err != nil || len(entries) == 0 {
+		t.Fatalf("journal %q: %v\n%s", jpath, err, out)
+	}
+	return entries
+}
+
+// TestSecondInterruptAborts: a second Ctrl-C, a moment after the first,
+// aborts the step under way (a node's restart, waiting out its lame duck
+// stop): dcctl says so, exits 130 without waiting for the restart and its
+// gate, journals the run interrupted and still releases the lock.
+func TestSecondInterruptAborts(t *testing.T) {
+	ensureProvisioned(t)
+	clearLocks(t)
+	t.Cleanup(func() { clearLocks(t) })
+	inv := labInventory(t)
+	var nodes []string
+	for _, n := range activeNodes(t) {
+		if n.Cluster == "US" {
+			nodes = append(nodes, n.Name)
+		}
+	}
+	exits := map[string]uint64{}
+	for _, n := range nodes {
+		exits[n], _ = unitTimes(t, n)
+	}
+	run := startLive(t, "runbook", "rolling-restart", "--cluster", "US", "--yes", inv)
+	var first string
+	testwait.Eventually(t, 3*time.Minute, "the runbook's first restart", func() error {
+		for _, n := range nodes {
+			if e, _ := unitTimes(t, n); e != exits[n] {
+				first = n
+				return nil
+			}
+		}
+		if run.exited() {
+			return errors.New("the runbook ended before restarting anything:\n" + run.output())
+		}
+		return errors.New("no node restarted yet")
+	})
+	run.interrupt(t)
+	firstAt := time.Now()
+	run.waitFor(t, "the first interrupt's notice", func(out string) bool {
+		return strings.Contains(out, "interrupt (SIGINT): finishing step 1/3 restart("+first+")")
+	})
+	// An operator's second Ctrl-C comes later than the window in which a
+	// second signal counts as the first one delivered again.
+	time.Sleep(time.Until(firstAt.Add(1500 * time.Millisecond)))
+	run.interrupt(t)
+	out, errOut, code := run.wait(t)
+	if code != 130 || !strings.Contains(errOut, "again: aborting now") {
+		t.Fatalf("second Ctrl-C: exit %d, want 130 saying it aborts\n%s%s", code, out, errOut)
+	}
+	if strings.Contains(out, first+" back and current") {
+		t.Errorf("restart(%s) ran to its end: the second Ctrl-C did not abort it\n%s", first, out)
+	}
+	entries := journalOf(t, out)
+	if !slices.ContainsFunc(entries, func(e runbooks.Entry) bool {
+		return e.Name == "restart("+first+")" && e.Result == "failed" && strings.Contains(e.Error, "interrupted (SIGINT)")
+	}) {
+		t.Errorf("the journal does not record restart(%s) cut short by the interrupt: %+v", first, entries)
+	}
+	if last := entries[len(entries)-1]; last.Phase != "run" || last.Result != "interrupted" {
+		t.Errorf("the journal's last entry is %+v, want the run interrupted", last)
+	}
+	if l := locksOnHosts(t); len(l) != 0 {
+		t.Errorf("locks left by the aborted runbook: %v", l)
+	}
+	// systemd finishes the restart it was given: the lab is whole again
+	// without help, for the next test.
 	testwait.Eventually(t, 3*time.Minute, "the lab healthy again", func() error {
 		if _, errOut, code := runDcctl(t, "status", inv); code != 0 {
 			return fmt.Errorf("status exit %d: %s", code, errOut)
