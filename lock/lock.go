@@ -27,6 +27,13 @@
 // heartbeat and releasing are atomic with respect to another operator doing
 // the same.
 //
+// Over SSH (a Host that can hold a command: remote.Client) the take's shell
+// stays once it took the lock, outside the mutex, waiting on its stdin, and
+// Release tells it to release: a run costs each host one command, not two.
+// If that shell is gone (a broken connection), Release runs the release in
+// a session of its own; if dcctl is gone, the shell's stdin ends and it
+// leaves the lock to expire, as before.
+//
 // Use:
 //
 //	l, err := lock.Acquire(ctx, hosts, lock.Me("dcctl provision inventory.toml"), lock.Options{})
@@ -208,7 +215,10 @@ type Lock struct {
 	mu     sync.Mutex
 	held   []Host      // in acquisition order
 	lastOK []time.Time // per held host: when its lock was last known to be ours
-	lost   error       // *LostError once lost
+	// streams, per held host, the take's command waiting for the release
+	// (nil where the host cannot hold one, or it ended)
+	streams []*remote.Stream
+	lost    error // *LostError once lost
 
 	now      func() time.Time // the operator's clock, for how long refreshes failed
 	lostCh   chan struct{}
@@ -280,6 +290,7 @@ func (l *Lock) takeAll(ctx context.Context, hosts []Host) ([]*Found, error) {
 	prevs := make([]*Found, len(hosts))
 	errs := make([]error, len(hosts))
 	taken := make([]bool, len(hosts))
+	streams := make([]*remote.Stream, len(hosts))
 	var (
 		wg     sync.WaitGroup
 		failed sync.Once
@@ -300,7 +311,7 @@ launch:
 		}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			prevs[i], taken[i], errs[i] = l.take(ctx, h)
+			prevs[i], taken[i], streams[i], errs[i] = l.take(ctx, h)
 			if errs[i] != nil {
 				failed.Do(func() { close(stop) })
 			}
@@ -312,6 +323,7 @@ launch:
 		if taken[i] {
 			l.held = append(l.held, h)
 			l.lastOK = append(l.lastOK, l.now())
+			l.streams = append(l.streams, streams[i])
 		}
 	}
 	l.mu.Unlock()
@@ -328,21 +340,20 @@ launch:
 	return prevs, first
 }
 
+// streamer is a Host that can keep a command running (remote.Client): the
+// take's shell then waits on its stdin for the release, which costs the
+// host no new session, login shell and sh at the end of the run.
+type streamer interface {
+	Start(ctx context.Context, cmd string) (*remote.Stream, error)
+}
+
 // take acquires the lock on one host and returns the lock it replaced
-// (broken, or expired), if any, and whether the lock there is (or may be)
+// (broken, or expired), if any, whether the lock there is (or may be)
 // this run's: with an error too when the answer was lost (a dropped
-// connection), so that the caller releases it. With Options.Also, the
-// host's other script runs in the same session once the lock is taken.
-func (l *Lock) take(ctx context.Context, h Host) (*Found, bool, error) {
-	brk := "0"
-	if l.o.Break {
-		brk = "1"
-	}
-	// stdin (the holder's lines) is read whatever the outcome, with the
-	// shell's own read; the lock file is written in place, under the mutex,
-	// by the shell's own redirection (an empty file is no lock: a write cut
-	// short leaves nothing that looks held). These scripts run on every host
-	// at once, and a process less each is a fork and exec less per host.
+// connection), so that the caller releases it, and the take's command
+// where it stays to release the lock. With Options.Also, the host's other
+// script runs in the same session once the lock is taken.
+func (l *Lock) take(ctx context.Context, h Host) (*Found, bool, *remote.Stream, error) {
 	var also string
 	var handle func([]byte)
 	if l.o.Also != nil {
@@ -350,8 +361,105 @@ func (l *Lock) take(ctx context.Context, h Host) (*Found, bool, error) {
 			handle = nil
 		}
 	}
-	script := l.guarded(fmt.Sprintf(`content=
-while IFS= read -r l || [ -n "$l" ]; do content="$content$l
+	// The holder's lines end with an empty line: a held take's stdin goes on.
+	in := append(l.me.encode(), '\n')
+	var (
+		out, stderr []byte
+		stream      *remote.Stream
+		err         = ErrNoStream
+	)
+	if st, ok := h.(streamer); ok {
+		out, stderr, stream, err = l.takeHeld(ctx, st, l.takeScript(also, true), in)
+	}
+	if errors.Is(err, ErrNoStream) {
+		out, stderr, err = h.RunInput(ctx, l.takeScript(also, false), bytes.NewReader(in))
+	}
+	lockOut, alsoOut, hasAlso := bytes.Cut(out, []byte("\n"+alsoMark+"\n"))
+	res := parseResult(h.Name(), lockOut)
+	if err != nil {
+		// Unless the host answered with a failure of the script, the take
+		// may have happened and its answer been lost: counted as taken, it
+		// is released with the others (a release removes this run's lock
+		// only, so one that never was is no harm).
+		var exit *remote.ExitError
+		maybe := res.State == "acquired" || !errors.As(err, &exit)
+		return nil, maybe, nil, fmt.Errorf("take the deployment lock %s on %s: %w%s", l.o.Path, h.Name(), err, stderrSuffix(stderr))
+	}
+	switch res.State {
+	case "acquired":
+		if handle != nil && hasAlso {
+			handle(alsoOut)
+		}
+		if res.Prev != nil && res.Prev.ID != "" {
+			return res.Prev, true, stream, nil
+		}
+		return nil, true, stream, nil
+	}
+	if stream != nil {
+		stream.Close()
+	}
+	switch res.State {
+	case "held":
+		if res.Prev == nil {
+			return nil, false, nil, fmt.Errorf("take the deployment lock %s on %s: held, but its content is unreadable: %q", l.o.Path, h.Name(), out)
+		}
+		return nil, false, nil, &HeldError{Found: *res.Prev, Path: l.o.Path, Expiry: l.o.Expiry}
+	default:
+		return nil, false, nil, fmt.Errorf("take the deployment lock %s on %s: unexpected answer %q", l.o.Path, h.Name(), out)
+	}
+}
+
+// ErrNoStream: the host holds no command for this take (its one stream is
+// taken): the take runs as a command of its own, the release later too.
+var ErrNoStream = errors.New("no stream for the take")
+
+// takeHeld runs the take as a held command: its output up to heldMark is
+// the take's, and the command stays waiting for the release. A take that
+// ends there (refused, failed) gives its output and status as Run would,
+// and no stream.
+func (l *Lock) takeHeld(ctx context.Context, st streamer, script string, in []byte) (out, stderr []byte, _ *remote.Stream, err error) {
+	s, err := st.Start(ctx, script)
+	if errors.Is(err, remote.ErrStreamBusy) {
+		return nil, nil, nil, ErrNoStream
+	}
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if err := s.Send(in); err != nil {
+		s.Close()
+		return nil, nil, nil, err
+	}
+	out, err = s.Until(ctx, heldMark)
+	switch {
+	case err == nil:
+		return out, nil, s, nil
+	case errors.Is(err, io.EOF):
+		rest, stderr, err := s.Finish(ctx)
+		return append(out, rest...), stderr, nil, err
+	default:
+		s.Close()
+		return out, nil, nil, err
+	}
+}
+
+// takeScript takes the lock on a host: stdin (the holder's lines, up to an
+// empty line) is read whatever the outcome, with the shell's own read; the
+// lock file is written in place, under the mutex, by the shell's own
+// redirection (an empty file is no lock: a write cut short leaves nothing
+// that looks held). These scripts run on every host at once, and a process
+// less each is a fork and exec less per host. With held, a take that
+// acquired stays, outside the mutex, for the release (heldTail).
+func (l *Lock) takeScript(also string, held bool) string {
+	brk := "0"
+	if l.o.Break {
+		brk = "1"
+	}
+	tail := "exit 0\n"
+	if held {
+		tail = l.heldTail()
+	}
+	return l.guarded(fmt.Sprintf(`content=
+while IFS= read -r l && [ -n "$l" ]; do content="$content$l
 "; done
 w=1
 if [ -s "$f" ]; then
@@ -365,58 +473,45 @@ if [ -s "$f" ]; then
 fi
 [ $w = 0 ] || printf '%%s' "$content" > "$f" || { : > "$f"; exit 1; }
 echo state=acquired
-%[3]s`, brk, int(l.o.Expiry.Seconds()), withAlso(also)))
-	out, stderr, err := h.RunInput(ctx, script, bytes.NewReader(l.me.encode()))
-	lockOut, alsoOut, hasAlso := bytes.Cut(out, []byte("\n"+alsoMark+"\n"))
-	res := parseResult(h.Name(), lockOut)
-	if err != nil {
-		// Unless the host answered with a failure of the script, the take
-		// may have happened and its answer been lost: counted as taken, it
-		// is released with the others (a release removes this run's lock
-		// only, so one that never was is no harm).
-		var exit *remote.ExitError
-		maybe := res.State == "acquired" || !errors.As(err, &exit)
-		return nil, maybe, fmt.Errorf("take the deployment lock %s on %s: %w%s", l.o.Path, h.Name(), err, stderrSuffix(stderr))
-	}
-	switch res.State {
-	case "acquired":
-		if handle != nil && hasAlso {
-			handle(alsoOut)
-		}
-		if res.Prev != nil && res.Prev.ID != "" {
-			return res.Prev, true, nil
-		}
-		return nil, true, nil
-	case "held":
-		if res.Prev == nil {
-			return nil, false, fmt.Errorf("take the deployment lock %s on %s: held, but its content is unreadable: %q", l.o.Path, h.Name(), out)
-		}
-		return nil, false, &HeldError{Found: *res.Prev, Path: l.o.Path, Expiry: l.o.Expiry}
-	default:
-		return nil, false, fmt.Errorf("take the deployment lock %s on %s: unexpected answer %q", l.o.Path, h.Name(), out)
-	}
+exec 9>&-
+%[3]s%[4]s`, brk, int(l.o.Expiry.Seconds()), withAlso(also), tail))
+}
+
+// heldMark is the line after which a held take waits for the release.
+const heldMark = "dcctl-lock-held"
+
+// heldTail is the end of a held take: it says so (heldMark) and waits for
+// one line on its stdin. "release" releases the lock as releaseScript does;
+// anything else, or the end of stdin (dcctl or its connection gone), ends
+// it and leaves the lock to its holder's heartbeat or its expiry.
+func (l *Lock) heldTail() string {
+	return fmt.Sprintf(`echo %s
+IFS= read -r c || exit 0
+[ "$c" = release ] || exit 0
+set -e
+exec 9>>"$f.mutex"
+flock -w 20 9 || { echo "another dcctl holds $f.mutex for over 20s" >&2; exit 1; }
+%s`, heldMark, releaseBody)
 }
 
 // alsoMark is the line between the take's answer and Options.Also's script's
 // output.
 const alsoMark = "dcctl-lock-also"
 
-// withAlso is the end of a take that answered acquired: also runs there,
-// outside the mutex (the lock file is this run's by then; fd 9 is the
-// shell's last hold on the flock), in a subshell of its own with set -e off,
-// its exits its own. Its output follows alsoMark whatever its status; the
-// command's status is the take's. "" adds nothing.
+// withAlso runs also once the take answered acquired, outside the mutex
+// (the lock file is this run's by then, and the take's shell has let go of
+// the flock), in a subshell of its own with set -e off, its exits its own.
+// Its output follows alsoMark whatever its status; the command's status is
+// the take's. "" adds nothing.
 func withAlso(also string) string {
 	if also == "" {
 		return ""
 	}
-	return fmt.Sprintf(`exec 9>&-
-set +e
+	return fmt.Sprintf(`set +e
 echo %s
 (
 %s
 )
-exit 0
 `, alsoMark, also)
 }
 
@@ -633,15 +728,25 @@ func (l *Lock) Release(ctx context.Context) error {
 	return l.releaseAll(ctx)
 }
 
+// releaseBody removes this run's lock, under the mutex ($f and ours as
+// guarded sets them), and says so.
+const releaseBody = `if ours; then rm -f "$f"; fi
+echo state=released
+`
+
 func (l *Lock) releaseAll(ctx context.Context) error {
-	script := l.guarded(`if ours; then rm -f "$f"; fi`)
+	script := l.guarded(releaseBody)
 	l.mu.Lock()
 	hosts := append([]Host(nil), l.held...)
+	streams := append([]*remote.Stream(nil), l.streams...)
 	l.mu.Unlock()
 	errs := make([]error, len(hosts))
 	var wg sync.WaitGroup
 	for i, h := range hosts {
 		wg.Go(func() {
+			if i < len(streams) && streams[i] != nil && releaseHeld(ctx, streams[i]) {
+				return
+			}
 			if _, stderr, err := l.run(ctx, i, h, script); err != nil {
 				errs[i] = fmt.Errorf("%s: %w%s (the lock there expires %s after its last heartbeat)", h.Name(), err, stderrSuffix(stderr), l.o.Expiry)
 			}
@@ -649,12 +754,24 @@ func (l *Lock) releaseAll(ctx context.Context) error {
 	}
 	wg.Wait()
 	l.mu.Lock()
-	l.held, l.lastOK = nil, nil
+	l.held, l.lastOK, l.streams = nil, nil, nil
 	l.mu.Unlock()
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("release the deployment lock: %w", err)
 	}
 	return nil
+}
+
+// releaseHeld releases the lock through the take's waiting command, and
+// says whether it did; if not (the connection broke, the script failed),
+// the caller releases it in a session of its own.
+func releaseHeld(ctx context.Context, s *remote.Stream) bool {
+	if err := s.Send([]byte("release\n")); err != nil {
+		s.Close()
+		return false
+	}
+	out, _, err := s.Finish(ctx)
+	return err == nil && parseResult("", out).State == "released"
 }
 
 // Inspect reads the lock on each host without changing anything: for

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"sync"
 	"testing"
 	"time"
@@ -21,6 +22,7 @@ import (
 type sshHost struct {
 	*remote.Client
 	root string
+	srv  *sshtest.Server
 }
 
 func (h sshHost) Run(ctx context.Context, cmd string) ([]byte, []byte, error) {
@@ -29,6 +31,10 @@ func (h sshHost) Run(ctx context.Context, cmd string) ([]byte, []byte, error) {
 
 func (h sshHost) RunInput(ctx context.Context, cmd string, stdin io.Reader) ([]byte, []byte, error) {
 	return h.Client.RunInput(ctx, "cd "+shellQuote(h.root)+" && "+cmd, stdin)
+}
+
+func (h sshHost) Start(ctx context.Context, cmd string) (*remote.Stream, error) {
+	return h.Client.Start(ctx, "cd "+shellQuote(h.root)+" && "+cmd)
 }
 
 // sshHosts starts n SSH servers and returns a connected host for each.
@@ -52,7 +58,7 @@ func sshHosts(t *testing.T, n int) []Host {
 			t.Fatalf("dial %s: %v", srv.Addr, err)
 		}
 		t.Cleanup(func() { c.Close() })
-		hosts = append(hosts, sshHost{Client: c, root: root})
+		hosts = append(hosts, sshHost{Client: c, root: root, srv: srv})
 	}
 	return hosts
 }
@@ -220,5 +226,56 @@ func TestAcquireTakesTheRestInParallel(t *testing.T) {
 	}
 	if w.most < 2 || w.most > 3 {
 		t.Errorf("at most %d hosts were taken at once, want 2 or 3 (Concurrency 3)", w.most)
+	}
+}
+
+// Over SSH the take's command stays and releases the lock when told to: a
+// run costs each host one command (with Also's script in it), not two. The
+// waiting shell does not hold the host-side mutex: another run is refused
+// at once by the lock, not after the mutex's 20 s. A take whose command
+// ended (a broken connection) is released in a session of its own.
+func TestReleaseRidesOnTheTake(t *testing.T) {
+	ctx := ctxT(t)
+	hosts := sshHosts(t, 3)
+	also := func(host string) (string, func([]byte)) { return "echo facts of " + host, func([]byte) {} }
+	execs := func() []int64 {
+		var n []int64
+		for _, h := range hosts {
+			n = append(n, h.(sshHost).srv.Execs())
+		}
+		return n
+	}
+	l, err := Acquire(ctx, hosts, holder("alice@ops1"), Options{Path: testPath, Also: also})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := execs(); !reflect.DeepEqual(got, []int64{1, 1, 1}) {
+		t.Errorf("commands per host for the take: %v, want 1 each", got)
+	}
+	start := time.Now()
+	var held *HeldError
+	if _, err := Acquire(ctx, hosts, holder("bob@ops2"), Options{Path: testPath}); !errors.As(err, &held) || held.Who != "alice@ops1" {
+		t.Fatalf("bob's Acquire: %v, want refused by alice's lock", err)
+	}
+	if d := time.Since(start); d > 15*time.Second {
+		t.Errorf("bob was refused after %v: the waiting take holds the mutex", d)
+	}
+	before := execs()
+	l.streams[2].Close() // host 3's connection broke, say
+	if err := l.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := lockedBy(t, hosts); len(got) != 0 {
+		t.Fatalf("locks left on %v after release", got)
+	}
+	after := execs()
+	for i := range hosts {
+		want := before[i]
+		if i == 2 {
+			want++ // its own release session
+		}
+		if after[i] != want {
+			t.Errorf("%s: %d commands for the release, want %d", hosts[i].Name(), after[i]-before[i], want-before[i])
+		}
 	}
 }

@@ -64,6 +64,7 @@ type Client struct {
 	sudo     bool
 	conn     *ssh.Client
 	sessions chan struct{} // semaphore, see maxSessions
+	streams  chan struct{} // the one Stream a client may hold (stream.go)
 	done     chan struct{} // closed by Close: stops the keepalive
 	silent   atomic.Bool   // the keepalive closed the connection: explains later errors
 	transfer string        // TransferSFTP or TransferExec
@@ -136,6 +137,7 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 		log:      cfg.Log,
 		conn:     ssh.NewClient(sc, chans, reqs),
 		sessions: make(chan struct{}, maxSessions),
+		streams:  make(chan struct{}, 1),
 		done:     make(chan struct{}),
 	}
 	if cfg.KeepAlive > 0 {

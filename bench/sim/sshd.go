@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"os/exec"
 	"strconv"
 	"sync"
@@ -30,7 +31,8 @@ type host struct {
 	// monitor is the node's monitoring port, nil until the inventory is
 	// known.
 	monitor atomic.Pointer[nodeMonitor]
-	// slots bounds the commands running at once across all hosts (shared).
+	// slots bounds the commands running at once across all hosts (shared);
+	// a command waiting for its client's input gives its slot back (turn).
 	slots chan struct{}
 	// counts are the SSH requests the hosts answered (shared).
 	counts *requestCounts
@@ -118,13 +120,14 @@ func (h *host) handleSession(nch ssh.NewChannel) {
 			}
 			h.counts.execs.Add(1)
 			cmd := h.command(p.Command)
-			h.slots <- struct{}{}
-			wait := h.start(ch, cmd)
+			t := &turn{slots: h.slots, done: make(chan struct{})}
+			t.take()
+			wait := h.start(ch, cmd, t)
 			if cmd.Process != nil {
 				pid = cmd.Process.Pid
 			}
 			req.Reply(true, nil)
-			go func() { wait(); <-h.slots }()
+			go func() { wait(); t.end() }()
 		case "subsystem":
 			// The host's sftp-server: this program, serving SFTP inside the
 			// host's tree (sftp.go). It is not a command taking turns: one
@@ -138,7 +141,7 @@ func (h *host) handleSession(nch ssh.NewChannel) {
 			cmd := h.command("")
 			cmd.Path, cmd.Args = sftpServerPath, []string{sftpServerPath}
 			cmd.Env = append(cmd.Env, sftpEnv+"=1")
-			wait := h.start(ch, cmd)
+			wait := h.start(ch, cmd, nil)
 			if cmd.Process != nil {
 				pid = cmd.Process.Pid
 			}
@@ -175,14 +178,22 @@ func (h *host) command(command string) *exec.Cmd {
 	return cmd
 }
 
-func (h *host) start(ch ssh.Channel, cmd *exec.Cmd) (wait func()) {
+// start starts cmd with the channel as its stdio. With a turn, its input
+// goes through it: the command gives its slot back while it waits for input
+// and takes one again before more arrives.
+func (h *host) start(ch ssh.Channel, cmd *exec.Cmd, t *turn) (wait func()) {
 	cmd.Stdout = ch
 	cmd.Stderr = ch.Stderr()
-	stdin, err := cmd.StdinPipe()
+	r, w, err := os.Pipe()
 	if err == nil {
+		cmd.Stdin = r
 		err = cmd.Start()
+		r.Close()
 	}
 	if err != nil {
+		if w != nil {
+			w.Close()
+		}
 		return func() {
 			io.WriteString(ch.Stderr(), "start: "+err.Error()+"\n")
 			ch.SendRequest("exit-status", false, ssh.Marshal(struct{ Status uint32 }{127}))
@@ -193,10 +204,16 @@ func (h *host) start(ch ssh.Channel, cmd *exec.Cmd) (wait func()) {
 	h.mu.Lock()
 	h.procs[pid] = true
 	h.mu.Unlock()
-	go func() {
-		io.Copy(stdin, ch)
-		stdin.Close()
-	}()
+	if t == nil {
+		go func() {
+			io.Copy(w, ch)
+			w.Close()
+		}()
+	} else {
+		t.pid, t.stdin = pid, w
+		go t.watch()
+		go t.feed(ch)
+	}
 	return func() {
 		err := cmd.Wait()
 		h.mu.Lock()
