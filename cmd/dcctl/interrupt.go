@@ -98,7 +98,7 @@ func (h *interrupts) on(sig os.Signal) {
 	case 1:
 		finishing := "stopping"
 		if inWork := h.stop.Request(cause); len(inWork) > 0 {
-			finishing = "finishing " + strings.Join(inWork, ", ") + " then stopping"
+			finishing = "finishing " + listed(inWork) + " then stopping"
 		}
 		fmt.Fprintf(h.stderr, "\ndcctl: interrupt (%s): %s (press Ctrl-C again to abort now)\n", signalName(sig), finishing)
 	case 2:
@@ -108,6 +108,17 @@ func (h *interrupts) on(sig os.Signal) {
 		fmt.Fprintf(h.stderr, "dcctl: interrupt (%s) a third time: exiting now; the deployment lock expires %s after its last heartbeat (or --break-lock)\n", signalName(sig), lock.DefaultExpiry)
 		h.exit(exitInterrupted)
 	}
+}
+
+// maxListed is how many steps under way the interrupt's notice names: an
+// install on a thousand hosts at once is a count, not a screenful.
+const maxListed = 4
+
+func listed(steps []string) string {
+	if len(steps) <= maxListed {
+		return strings.Join(steps, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(steps[:maxListed], ", "), len(steps)-maxListed)
 }
 
 // stoppedError is a command's error when its run was stopped: it says why

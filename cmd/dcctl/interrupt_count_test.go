@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"syscall"
@@ -59,14 +60,27 @@ func TestInterruptsStopThenAbortThenExit(t *testing.T) {
 	}
 }
 
-// TestInterruptWithNothingUnderWay: with no step under way the first
-// signal says it stops, and names nothing.
-func TestInterruptWithNothingUnderWay(t *testing.T) {
+// TestInterruptNoticeStaysOneLine: with no step under way the first
+// signal says it stops, and names nothing; with many (an install on every
+// host at once) it names a few and counts the rest.
+func TestInterruptNoticeStaysOneLine(t *testing.T) {
 	_, st := graceful.New(context.Background())
 	var stderr strings.Builder
 	h := &interrupts{stop: st, abort: func(error) {}, stderr: &stderr, now: time.Now, exit: func(int) {}}
 	h.on(os.Interrupt)
 	if got := strings.TrimSpace(stderr.String()); got != "dcctl: interrupt (SIGINT): stopping (press Ctrl-C again to abort now)" {
-		t.Errorf("stderr %q", got)
+		t.Errorf("nothing under way: %q", got)
+	}
+
+	ctx, st := graceful.New(context.Background())
+	for i := 1; i <= 1000; i++ {
+		defer graceful.Begin(ctx, fmt.Sprintf("install of h%d", i))()
+	}
+	stderr.Reset()
+	h = &interrupts{stop: st, abort: func(error) {}, stderr: &stderr, now: time.Now, exit: func(int) {}}
+	h.on(os.Interrupt)
+	want := "dcctl: interrupt (SIGINT): finishing install of h1, install of h2, install of h3, install of h4 and 996 more then stopping (press Ctrl-C again to abort now)"
+	if got := strings.TrimSpace(stderr.String()); got != want {
+		t.Errorf("1000 under way: %q, want %q", got, want)
 	}
 }
