@@ -45,6 +45,9 @@ type validateResult struct {
 }
 
 func runValidate(c *cli.Context) error {
+	if err := atMostInventoryArg(c); err != nil {
+		return err
+	}
 	path := inventoryPath(c, true)
 	res := validateResult{File: path, Problems: []inventory.Problem{}, Warnings: []inventory.Warning{}}
 	inv, err := inventory.Load(path)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 
@@ -65,19 +66,33 @@ func jsonFlag() cli.Flag {
 }
 
 // inventoryPath resolves INVENTORY: positional argument, -i, $DCCTL_INVENTORY,
-// ./inventory.toml, in that order.
+// ./inventory.toml, in that order. -i may come after the command or before
+// it (`dcctl -i FILE provision`); the nearer one wins.
 func inventoryPath(c *cli.Context, positional bool) string {
 	if positional && c.Args().Len() > 0 {
 		return c.Args().First()
 	}
-	if p := c.String("inventory"); p != "" {
-		return p
+	// Every level of the command line has its own -i, each defaulting to
+	// $DCCTL_INVENTORY: a value other than that one was given as -i.
+	env := os.Getenv("DCCTL_INVENTORY")
+	for _, cc := range c.Lineage() {
+		if p := cc.String("inventory"); p != "" && p != env {
+			return p
+		}
+	}
+	if env != "" {
+		return env
 	}
 	return "inventory.toml"
 }
 
 // loadInventory reads and validates the inventory; a problem is bad input (exit 2).
 func loadInventory(c *cli.Context, positional bool) (*inventory.Inventory, error) {
+	if positional {
+		if err := atMostInventoryArg(c); err != nil {
+			return nil, err
+		}
+	}
 	path := inventoryPath(c, positional)
 	if _, err := os.Stat(path); err != nil {
 		return nil, refused(fmt.Errorf("inventory %s: %w", path, errors.Unwrap(err)))
@@ -87,6 +102,15 @@ func loadInventory(c *cli.Context, positional bool) (*inventory.Inventory, error
 		return nil, refused(err)
 	}
 	return inv, nil
+}
+
+// atMostInventoryArg refuses arguments after INVENTORY: `dcctl status
+// inventory.toml bb_1` must not run as if bb_1 had not been typed.
+func atMostInventoryArg(c *cli.Context) error {
+	if c.Args().Len() > 1 {
+		return usageError(fmt.Errorf("%s: unexpected arguments %s (only INVENTORY)", commandName(c), strings.Join(c.Args().Slice()[1:], " ")))
+	}
+	return nil
 }
 
 // loadSecrets returns the users' passwords. It refuses (exit 2) when any is

@@ -32,7 +32,7 @@ func main() {
 }
 
 func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
-	return &cli.App{
+	app := &cli.App{
 		Name:  "dcctl",
 		Usage: "provision and operate a two-data-center NATS JetStream deployment over SSH",
 		Description: "INVENTORY is the first argument of the commands that take one, or -i FILE, or\n" +
@@ -68,6 +68,8 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 			return usageError(err)
 		},
 	}
+	strictUsage(app)
+	return app
 }
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {

@@ -1,0 +1,54 @@
+package main
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// -i before the command is the same -i: it must not be passed over for
+// ./inventory.toml or $DCCTL_INVENTORY.
+func TestInventoryFlagBeforeCommand(t *testing.T) {
+	p := copyExample(t)
+	t.Chdir(t.TempDir()) // no ./inventory.toml here
+	t.Setenv("DCCTL_INVENTORY", filepath.Join(t.TempDir(), "missing.toml"))
+	for _, args := range [][]string{
+		{"-i", p, "validate"},
+		{"--inventory", p, "validate"},
+		{"-i", p, "graph"},
+		{"-i", "elsewhere.toml", "validate", "-i", p}, // the nearer -i wins
+	} {
+		out, errOut, code := runCLI(t, args...)
+		if code != 0 || !strings.Contains(out, "digraph") && !strings.Contains(out, p) {
+			t.Errorf("dcctl %s: exit %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), code, out, errOut)
+		}
+	}
+}
+
+// A mistake on the command line is bad input: exit 2, one line on stderr
+// that says what is wrong, nothing on stdout.
+func TestUsageMistakesAreBadInput(t *testing.T) {
+	p := copyExample(t)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"bogus"}, `unknown command "bogus"`},
+		{[]string{"runbook", "bogus"}, `runbook: unknown command "bogus"`},
+		{[]string{"context", "bogus"}, `context: unknown command "bogus"`},
+		{[]string{"validate", "--bogus", p}, "flag provided but not defined: -bogus"},
+		{[]string{"runbook", "expand-stream", "S", "--bogus", p}, "flag provided but not defined: -bogus"},
+		{[]string{"render", p}, "render: missing --out"},
+		{[]string{"backup", "S", p}, "backup: missing --domain, --out"},
+		{[]string{"runbook", "expand-stream", "S", p}, "runbook expand-stream: missing --domain"},
+		{[]string{"runbook", "restore-stream", p}, "runbook restore-stream: missing --from"},
+		{[]string{"validate", p, "extra"}, "validate: unexpected arguments extra"},
+		{[]string{"status", p, "bb_emea_1"}, "status: unexpected arguments bb_emea_1"},
+		{[]string{"plan", p, "a", "b"}, "plan: unexpected arguments a b"},
+	} {
+		out, errOut, code := runCLI(t, tc.args...)
+		if code != 2 || !strings.Contains(errOut, tc.want) || out != "" || strings.Count(strings.TrimSpace(errOut), "\n") != 0 {
+			t.Errorf("dcctl %s: exit %d, want 2 and %q\nstdout: %s\nstderr: %s", strings.Join(tc.args, " "), code, tc.want, out, errOut)
+		}
+	}
+}
