@@ -76,7 +76,7 @@ func TestDCDrill(t *testing.T) {
 	tlsFiles.Apply(sec)
 	sess := provision.NewSession(inv, sec, provision.SessionOptions{Direct: true})
 	t.Cleanup(func() { sess.Close() })
-	user := inv.AppAccount().Users[0]
+	user := inv.JetStreamAccounts()[0].Users[0]
 	pass := sec.Password(user)
 	var report strings.Builder // what the drill measured, logged at the end
 	note := func(format string, a ...any) {

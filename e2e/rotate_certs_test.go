@@ -173,7 +173,7 @@ func TestRotateCerts(t *testing.T) {
 			t.Errorf("after --finish %s shows a certificate not from the new CA: %v", node, err)
 		}
 	}
-	app := inv.AppAccount().Users[0]
+	app := inv.JetStreamAccounts()[0].Users[0]
 	sec, err := inventory.LoadSecrets(inv, func(string) string { return "" })
 	if err != nil {
 		t.Fatal(err)

@@ -23,7 +23,7 @@ import (
 func TestRotatePasswords(t *testing.T) {
 	ensureProvisioned(t)
 	inv := besideLab(t, "e2e-rotate", true)
-	app := mustLoad(t, inv).AppAccount().Users[0]
+	app := mustLoad(t, inv).JetStreamAccounts()[0].Users[0]
 	hub := hubNode(t)
 	// Whatever happens, the lab ends with its own file's passwords.
 	t.Cleanup(func() {

@@ -54,7 +54,7 @@ func openDrillLab(t *testing.T, invFile string) *drillLab {
 	if err != nil {
 		t.Fatal(err)
 	}
-	app := inv.AppAccount().Users[0]
+	app := inv.JetStreamAccounts()[0].Users[0]
 	d := &drillLab{t: t, inv: inv, conns: map[string]*nats.Conn{}}
 	for _, cl := range inv.Clusters {
 		var urls []string

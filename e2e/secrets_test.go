@@ -27,7 +27,7 @@ func TestSecrets(t *testing.T) {
 		t.Fatal(err)
 	}
 	hub := hubNode(t)
-	app := mustLoad(t, inv).AppAccount().Users[0]
+	app := mustLoad(t, inv).JetStreamAccounts()[0].Users[0]
 	env := inventory.EnvVar(app)
 
 	t.Run("secrets file lost: provision refuses, nothing changes", func(t *testing.T) {

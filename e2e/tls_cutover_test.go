@@ -57,7 +57,7 @@ func TestTLSCutover(t *testing.T) {
 			}
 		}
 	})
-	app := inv.AppAccount().Users[0]
+	app := inv.JetStreamAccounts()[0].Users[0]
 	sec, err := inventory.LoadSecrets(inv, func(string) string { return "" })
 	if err != nil {
 		t.Fatal(err)

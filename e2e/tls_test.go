@@ -33,7 +33,7 @@ func TestTLS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	app := inv.AppAccount().Users[0]
+	app := inv.JetStreamAccounts()[0].Users[0]
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 

@@ -46,7 +46,7 @@ func FuzzParse(f *testing.F) {
 		if inv == nil {
 			t.Fatal("nil inventory without error")
 		}
-		if inv.File != file || inv.SystemAccount() == nil || inv.AppAccount() == nil {
+		if inv.File != file || inv.SystemAccount() == nil || len(inv.JetStreamAccounts()) == 0 {
 			t.Fatalf("accepted inventory without its file or its accounts: %+v", inv)
 		}
 		for _, n := range inv.Nodes {

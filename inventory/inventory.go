@@ -158,15 +158,27 @@ func (inv *Inventory) SystemAccount() *Account {
 	return nil
 }
 
-// AppAccount is the first JetStream-enabled account: the one dcctl uses for
-// stream operations.
-func (inv *Inventory) AppAccount() *Account {
+// JetStreamAccounts lists the JetStream-enabled (application) accounts, in
+// the inventory's order (by name): dcctl reaches the streams of each as its
+// first user. Validation wants at least one.
+func (inv *Inventory) JetStreamAccounts() []*Account {
+	var out []*Account
 	for _, a := range inv.Accounts {
 		if a.JetStream && !a.System {
-			return a
+			out = append(out, a)
 		}
 	}
-	return nil
+	return out
+}
+
+// StreamLabel names a stream for output and journals: ACCOUNT/NAME when
+// the inventory has more than one JetStream account (two of them may each
+// have a stream of that name), the name alone otherwise.
+func (inv *Inventory) StreamLabel(account, name string) string {
+	if account == "" || len(inv.JetStreamAccounts()) < 2 {
+		return name
+	}
+	return account + "/" + name
 }
 
 // Users lists every user name of every account, sorted.

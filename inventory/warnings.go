@@ -1,9 +1,6 @@
 package inventory
 
-import (
-	"fmt"
-	"strings"
-)
+import "fmt"
 
 // Warning is a topology choice that works but that an operator should know
 // the cost of.
@@ -38,18 +35,6 @@ func (inv *Inventory) Warnings() []Warning {
 			if len(dcs) > 1 {
 				out = append(out, Warning{key, fmt.Sprintf("leaf cluster spread over %d data centers: a leaf cluster is meant to serve one DC; a DC link failure can split its meta group", len(dcs))})
 			}
-		}
-	}
-	if app := inv.AppAccount(); app != nil {
-		var others []string
-		for _, a := range inv.Accounts {
-			if a != app && a.JetStream && !a.System {
-				others = append(others, a.Name)
-			}
-		}
-		if len(others) > 0 {
-			out = append(out, Warning{"accounts." + others[0], fmt.Sprintf("the runbooks act on the streams of account %s only (the first JetStream account by name, whose first user they log in as): streams of %s are not moved off a lost node by replace-peer, nor expanded, backed up, restored or proven by the runbooks; keep streams that need them in %s",
-				app.Name, strings.Join(others, ", "), app.Name)})
 		}
 	}
 	if inv.NATS.SyncInterval != "always" {

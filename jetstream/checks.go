@@ -79,13 +79,14 @@ func (e *UnsafeError) Error() string {
 }
 
 // CanLose returns nil when server could go down now without domain losing
-// its meta quorum and without any stream it holds a replica of losing its
+// its meta quorum and without any stream (of any of the Conn's accounts) it
+// holds a replica of losing its
 // leader or its only current copies: every other member of the meta group
 // needed for quorum is online and current, and every stream with a replica on
 // server is R2 or more with all its other replicas current. It returns an
 // *UnsafeError listing every problem otherwise.
 func (c *Conn) CanLose(ctx context.Context, domain, server string) error {
-	_, err := canLose(ctx, c, domain, server, false)
+	_, err := canLose(ctx, everyAccount{c}, domain, server, false)
 	return err
 }
 
@@ -93,7 +94,15 @@ func (c *Conn) CanLose(ctx context.Context, domain, server string) error {
 // a refusal (it cannot be helped, and its data stays on disk) but a warning,
 // returned so that the operator hears about the outage.
 func (c *Conn) CanRestart(ctx context.Context, domain, server string) (warnings []string, err error) {
-	return canLose(ctx, c, domain, server, true)
+	return canLose(ctx, everyAccount{c}, domain, server, true)
+}
+
+// everyAccount is a Conn's view of a domain with the streams of all its
+// accounts: a server holds replicas of streams of every account.
+type everyAccount struct{ *Conn }
+
+func (v everyAccount) Streams(ctx context.Context, domain string) (*StreamList, error) {
+	return v.AllStreams(ctx, domain)
 }
 
 // clusterView is where canLose reads a domain's state: NATS requests (Conn)
@@ -128,10 +137,10 @@ func canLose(ctx context.Context, c clusterView, domain, server string, allowR1 
 			continue
 		}
 		if allowR1 && st.Replicas < 2 {
-			warnings = append(warnings, fmt.Sprintf("stream %s is R1 on %s: unavailable until %s is back", st.Name, server, server))
+			warnings = append(warnings, fmt.Sprintf("stream %s is R1 on %s: unavailable until %s is back", list.Label(st), server, server))
 			continue
 		}
-		if r := streamSurvives(st, server); r != "" {
+		if r := streamSurvives(st, list.Label(st), server); r != "" {
 			unsafe.Reasons = append(unsafe.Reasons, r)
 		}
 	}
@@ -141,13 +150,14 @@ func canLose(ctx context.Context, c clusterView, domain, server string, allowR1 
 	return warnings, nil
 }
 
-// streamSurvives says why st would suffer from losing server, or "".
-func streamSurvives(st StreamState, server string) string {
+// streamSurvives says why st (named label) would suffer from losing
+// server, or "".
+func streamSurvives(st StreamState, label, server string) string {
 	if st.Replicas < 2 {
-		return fmt.Sprintf("stream %s is R1 on %s: it is unavailable while %s is down (expand it first)", st.Name, server, server)
+		return fmt.Sprintf("stream %s is R1 on %s: it is unavailable while %s is down (expand it first)", label, server, server)
 	}
 	if st.Leader == "" {
-		return fmt.Sprintf("stream %s has no leader", st.Name)
+		return fmt.Sprintf("stream %s has no leader", label)
 	}
 	var bad []string
 	for _, f := range st.Followers {
@@ -159,7 +169,7 @@ func streamSurvives(st StreamState, server string) string {
 		bad = append(bad, fmt.Sprintf("only %d of %d replicas placed", have, st.Replicas))
 	}
 	if len(bad) > 0 {
-		return fmt.Sprintf("stream %s has other replicas not current (%s): wait for them to catch up", st.Name, strings.Join(bad, ", "))
+		return fmt.Sprintf("stream %s has other replicas not current (%s): wait for them to catch up", label, strings.Join(bad, ", "))
 	}
 	return ""
 }

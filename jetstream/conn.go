@@ -33,6 +33,12 @@ type Credentials struct {
 
 func (c Credentials) set() bool { return c.User != "" }
 
+// AccountUser is a user of a JetStream account.
+type AccountUser struct {
+	Account string
+	Credentials
+}
+
 // Options configures Connect.
 type Options struct {
 	// URLs are client URLs (nats://host:port) in order of preference: the
@@ -46,9 +52,12 @@ type Options struct {
 	// ($SYS.REQ.SERVER.PING.*, SERVER.REMOVE, META.*). Optional: without it
 	// those methods fail with ErrNoSystemUser.
 	System Credentials
-	// App is a user of the application account, used for stream requests.
-	// Optional: without it stream methods fail with ErrNoAppUser.
-	App Credentials
+	// Accounts are a user of each application (JetStream) account, used for
+	// stream requests: a stream lives in one account and is reached only
+	// through a user of that account. Optional: without any, stream methods
+	// fail with ErrNoAppUser. The first is the Conn's default account (see
+	// Account for the others).
+	Accounts []AccountUser
 	// Timeout bounds each request and each connection attempt. Default 3s.
 	Timeout time.Duration
 	// Gap is how long a scatter-gather request (PING.*) waits after the last
@@ -68,16 +77,28 @@ type Options struct {
 // Options.System was empty.
 var ErrNoSystemUser = errors.New("no system account user configured")
 
-// ErrNoAppUser is returned by methods needing the application account when
-// Options.App was empty.
+// ErrNoAppUser is returned by methods needing an application account when
+// Options.Accounts was empty.
 var ErrNoAppUser = errors.New("no application account user configured")
 
-// Conn holds a connection per account: system and application.
+// Conn holds a connection per account: the system account's and one per
+// application account. Stream methods act in the Conn's account: the first
+// of Options.Accounts, or the one a view from Account names.
 type Conn struct {
-	sys     *nats.Conn
+	sys *nats.Conn
+	// apps is every application account's connection, in Options order;
+	// shared by the views Account returns.
+	apps []accountConn
+	// app and account are the account stream methods act in.
 	app     *nats.Conn
+	account string
 	timeout time.Duration
 	gap     time.Duration
+}
+
+type accountConn struct {
+	account string
+	nc      *nats.Conn
 }
 
 const (
@@ -90,7 +111,7 @@ func Connect(ctx context.Context, o Options) (*Conn, error) {
 	if len(o.URLs) == 0 {
 		return nil, errors.New("connect to NATS: no server URLs given")
 	}
-	if !o.System.set() && !o.App.set() {
+	if !o.System.set() && len(o.Accounts) == 0 {
 		return nil, errors.New("connect to NATS: neither a system nor an application user given")
 	}
 	c := &Conn{timeout: o.Timeout, gap: o.Gap}
@@ -106,22 +127,57 @@ func Connect(ctx context.Context, o Options) (*Conn, error) {
 			return nil, err
 		}
 	}
-	if o.App.set() {
-		if c.app, err = dial(ctx, o, o.App, c.timeout); err != nil {
+	for _, a := range o.Accounts {
+		if !a.set() {
 			c.Close()
-			return nil, err
+			return nil, fmt.Errorf("connect to NATS: no user given for account %s", a.Account)
 		}
+		nc, err := dial(ctx, o, a.Credentials, c.timeout)
+		if err != nil {
+			c.Close()
+			return nil, fmt.Errorf("account %s: %w", a.Account, err)
+		}
+		c.apps = append(c.apps, accountConn{account: a.Account, nc: nc})
+	}
+	if len(c.apps) > 0 {
+		c.app, c.account = c.apps[0].nc, c.apps[0].account
 	}
 	return c, nil
 }
 
-// Close closes both connections.
+// Accounts names the application accounts this Conn has a connection for,
+// in the order they were given.
+func (c *Conn) Accounts() []string {
+	out := make([]string, len(c.apps))
+	for i, a := range c.apps {
+		out[i] = a.account
+	}
+	return out
+}
+
+// Account returns a view of c whose stream methods act in account; it
+// shares c's connections (closing either closes both).
+func (c *Conn) Account(account string) (*Conn, error) {
+	for _, a := range c.apps {
+		if a.account == account {
+			v := *c
+			v.app, v.account = a.nc, a.account
+			return &v, nil
+		}
+	}
+	return nil, fmt.Errorf("no connection to account %q (connected to: %s)", account, strings.Join(c.Accounts(), ", "))
+}
+
+// CurrentAccount is the account stream methods act in; "" without one.
+func (c *Conn) CurrentAccount() string { return c.account }
+
+// Close closes every connection, the views' too.
 func (c *Conn) Close() {
 	if c.sys != nil {
 		c.sys.Close()
 	}
-	if c.app != nil {
-		c.app.Close()
+	for _, a := range c.apps {
+		a.nc.Close()
 	}
 }
 

@@ -18,7 +18,10 @@ import (
 // and a digest computed by reading every message. Two streams with equal
 // baselines hold the same messages at the same sequences.
 type Baseline struct {
-	Stream      string `json:"stream"`
+	Stream string `json:"stream"`
+	// Account is the stream's account ("" in a manifest of a dcctl that
+	// did not record it).
+	Account     string `json:"account,omitempty"`
 	Msgs        uint64 `json:"messages"`
 	Bytes       uint64 `json:"bytes"`
 	FirstSeq    uint64 `json:"first_seq"`
@@ -98,7 +101,7 @@ func (c *Conn) Record(ctx context.Context, domain, stream string) (Baseline, err
 	if err != nil {
 		return Baseline{}, fmt.Errorf("digest of stream %s: %w", stream, err)
 	}
-	b := Baseline{Stream: stream, Msgs: st.Msgs, Bytes: st.Bytes, FirstSeq: st.FirstSeq, LastSeq: st.LastSeq, NumSubjects: st.NumSubjects,
+	b := Baseline{Stream: stream, Account: c.account, Msgs: st.Msgs, Bytes: st.Bytes, FirstSeq: st.FirstSeq, LastSeq: st.LastSeq, NumSubjects: st.NumSubjects,
 		Retention: st.Retention, hashes: &msgHashes{}}
 	h := sha256.New()
 	if st.Msgs > 0 {

@@ -60,7 +60,7 @@ func (e *env) connect(urls []string) *Conn {
 	au, ap := e.cl.AppUser()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c, err := Connect(ctx, Options{URLs: urls, System: Credentials{su, sp}, App: Credentials{au, ap}, Timeout: testTimeout, Name: "jetstream-test", TLS: e.cl.TLSConfig()})
+	c, err := Connect(ctx, Options{URLs: urls, System: Credentials{su, sp}, Accounts: []AccountUser{{Account: e.cl.Inv.JetStreamAccounts()[0].Name, Credentials: Credentials{au, ap}}}, Timeout: testTimeout, Name: "jetstream-test", TLS: e.cl.TLSConfig()})
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -745,7 +745,7 @@ func TestLosingBackboneServers(t *testing.T) {
 		su, sp := e.cl.SysUser()
 		au, ap := e.cl.AppUser()
 		start = time.Now()
-		c, err := Connect(ctx, Options{URLs: urls, Dial: blackhole, System: Credentials{su, sp}, App: Credentials{au, ap}, Timeout: 2 * time.Second, TLS: e.cl.TLSConfig()})
+		c, err := Connect(ctx, Options{URLs: urls, Dial: blackhole, System: Credentials{su, sp}, Accounts: []AccountUser{{Account: e.cl.Inv.JetStreamAccounts()[0].Name, Credentials: Credentials{au, ap}}}, Timeout: 2 * time.Second, TLS: e.cl.TLSConfig()})
 		if err != nil {
 			t.Fatal(err)
 		}

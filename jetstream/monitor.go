@@ -84,8 +84,11 @@ type jszStreams struct {
 // whose leader did not answer (no leader, or the leader is unreachable) is
 // in Missing.
 func (m Monitor) Streams(ctx context.Context, domain string) (*StreamList, error) {
-	leaderView := map[string]StreamState{}
-	seen := map[string]bool{}
+	// Keyed by account and name: two accounts may each have a stream of
+	// one name, and they are two streams.
+	type key struct{ account, name string }
+	leaderView := map[key]StreamState{}
+	seen := map[key]bool{}
 	answered := 0
 	var last error
 	for _, r := range m.fetchAll(ctx, domain, "/jsz?accounts=true&streams=true&config=true") {
@@ -104,14 +107,16 @@ func (m Monitor) Streams(ctx context.Context, domain string) (*StreamList, error
 				if err != nil {
 					return nil, fmt.Errorf("list streams in domain %q: %s: %w", domain, r.server, err)
 				}
-				seen[st.Name] = true
+				st.Account = a.Name
+				k := key{a.Name, st.Name}
+				seen[k] = true
 				// An R1 stream outside a cluster reports no cluster
 				// information: the server holding it is its leader.
 				if st.Leader == "" && d.Cluster == nil {
 					st.Leader = r.server
 				}
 				if st.Leader == r.server {
-					leaderView[st.Name] = st
+					leaderView[k] = st
 				}
 			}
 		}
@@ -119,15 +124,27 @@ func (m Monitor) Streams(ctx context.Context, domain string) (*StreamList, error
 	if answered == 0 {
 		return nil, fmt.Errorf("list streams in domain %q: no server's monitoring endpoint answered (last: %v)", domain, last)
 	}
+	accounts := map[string]bool{}
+	for k := range seen {
+		accounts[k.account] = true
+	}
 	out := &StreamList{Streams: []StreamState{}}
-	for name := range seen {
-		if st, ok := leaderView[name]; ok {
+	for k := range seen {
+		if st, ok := leaderView[k]; ok {
 			out.Streams = append(out.Streams, st)
+		} else if len(accounts) > 1 {
+			out.Missing = append(out.Missing, StreamRef(k.account, k.name))
 		} else {
-			out.Missing = append(out.Missing, name)
+			out.Missing = append(out.Missing, k.name)
 		}
 	}
-	sort.Slice(out.Streams, func(i, j int) bool { return out.Streams[i].Name < out.Streams[j].Name })
+	sort.Slice(out.Streams, func(i, j int) bool {
+		a, b := out.Streams[i], out.Streams[j]
+		if a.Name != b.Name {
+			return a.Name < b.Name
+		}
+		return a.Account < b.Account
+	})
 	sort.Strings(out.Missing)
 	return out, nil
 }

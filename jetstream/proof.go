@@ -33,8 +33,9 @@ const (
 
 // Proof is the outcome of Prove: which proof held, over which range.
 type Proof struct {
-	Stream string `json:"stream"`
-	Kind   string `json:"kind"`
+	Stream  string `json:"stream"`
+	Account string `json:"account,omitempty"`
+	Kind    string `json:"kind"`
 	// From and To are the part of the recorded range that was compared.
 	From uint64 `json:"from_seq"`
 	To   uint64 `json:"to_seq"`
@@ -114,7 +115,7 @@ func (c *Conn) Prove(ctx context.Context, domain, stream string, before Baseline
 	if err != nil {
 		return Proof{}, fmt.Errorf("prove stream %s: %w", stream, err)
 	}
-	p := Proof{Stream: stream, From: from, To: before.LastSeq, LastSeq: after.LastSeq}
+	p := Proof{Stream: stream, Account: c.account, From: from, To: before.LastSeq, LastSeq: after.LastSeq}
 	var changed, middle []uint64
 	d := sha256.New()
 	var n [16]byte
@@ -177,7 +178,7 @@ func (c *Conn) proveWhole(ctx context.Context, domain, stream string, before Bas
 	if err != nil {
 		return Proof{}, fmt.Errorf("prove stream %s: %w", stream, err)
 	}
-	p := Proof{Stream: stream, Kind: ProofRange, From: before.FirstSeq, To: before.LastSeq, Verified: read, LastSeq: cur.LastSeq, Digest: hex.EncodeToString(h.Sum(nil))}
+	p := Proof{Stream: stream, Account: c.account, Kind: ProofRange, From: before.FirstSeq, To: before.LastSeq, Verified: read, LastSeq: cur.LastSeq, Digest: hex.EncodeToString(h.Sum(nil))}
 	var diffs []string
 	if read != before.Msgs {
 		diffs = append(diffs, fmt.Sprintf("messages %d, expected %d", read, before.Msgs))

@@ -12,7 +12,10 @@ import (
 // StreamState is a stream's configuration summary, its RAFT group as the
 // stream leader sees it, and its contents.
 type StreamState struct {
-	Name     string    `json:"name"`
+	Name string `json:"name"`
+	// Account is the account the stream lives in: streams of one name in
+	// two accounts are two streams.
+	Account  string    `json:"account,omitempty"`
 	Domain   string    `json:"domain"`
 	Created  time.Time `json:"created"`
 	Subjects []string  `json:"subjects"`
@@ -48,6 +51,19 @@ type StreamState struct {
 	// config is the stream's full configuration as the server sent it, kept
 	// so that an update changes only what we mean to change.
 	config json.RawMessage
+}
+
+// Ref names the stream with its account, as ACCOUNT/NAME ("" account: the
+// name alone).
+func (s StreamState) Ref() string { return StreamRef(s.Account, s.Name) }
+
+// StreamRef names a stream with its account, as ACCOUNT/NAME, or the name
+// alone when account is "".
+func StreamRef(account, name string) string {
+	if account == "" {
+		return name
+	}
+	return account + "/" + name
 }
 
 // Peers lists every replica's server name, leader first.
@@ -224,15 +240,29 @@ func (c *Conn) Stream(ctx context.Context, domain, name string) (*StreamState, e
 	if err != nil {
 		return nil, fmt.Errorf("stream %s in domain %q: %w", name, domain, err)
 	}
+	s.Account = c.account
 	return &s, nil
 }
 
 // StreamList is every stream of a domain. Missing names streams the meta
 // leader knows of but whose leader did not answer in time (offline or
-// leaderless streams).
+// leaderless streams): by name from Conn.Streams (one account); from
+// Monitor.Streams (every account) as ACCOUNT/NAME when more than one
+// account has streams.
 type StreamList struct {
 	Streams []StreamState `json:"streams"`
 	Missing []string      `json:"missing,omitempty"`
+}
+
+// Label names st for a message: as ACCOUNT/NAME when the list holds the
+// streams of more than one account (two may share a name), else by name.
+func (l *StreamList) Label(st StreamState) string {
+	for _, o := range l.Streams {
+		if o.Account != st.Account {
+			return st.Ref()
+		}
+	}
+	return st.Name
 }
 
 // Streams lists the streams of domain with their state, sorted by name.
@@ -259,6 +289,7 @@ func (c *Conn) Streams(ctx context.Context, domain string) (*StreamList, error) 
 			if err != nil {
 				return nil, fmt.Errorf("list streams in domain %q: %w", domain, err)
 			}
+			s.Account = c.account
 			out.Streams = append(out.Streams, s)
 		}
 		out.Missing = append(out.Missing, page.Missing...)
@@ -268,6 +299,36 @@ func (c *Conn) Streams(ctx context.Context, domain string) (*StreamList, error) 
 		}
 	}
 	sort.Slice(out.Streams, func(i, j int) bool { return out.Streams[i].Name < out.Streams[j].Name })
+	sort.Strings(out.Missing)
+	return out, nil
+}
+
+// AllStreams lists the streams of domain in every account the Conn has a
+// connection for, each with its account, sorted by name then account. With
+// more than one account, Missing names streams as ACCOUNT/NAME.
+func (c *Conn) AllStreams(ctx context.Context, domain string) (*StreamList, error) {
+	if len(c.apps) == 0 {
+		return nil, fmt.Errorf("list streams in domain %q: %w", domain, ErrNoAppUser)
+	}
+	out := &StreamList{Streams: []StreamState{}}
+	for _, a := range c.apps {
+		v, _ := c.Account(a.account)
+		list, err := v.Streams(ctx, domain)
+		if err != nil {
+			if len(c.apps) > 1 {
+				err = fmt.Errorf("account %s: %w", a.account, err)
+			}
+			return nil, err
+		}
+		out.Streams = append(out.Streams, list.Streams...)
+		for _, m := range list.Missing {
+			if len(c.apps) > 1 {
+				m = StreamRef(a.account, m)
+			}
+			out.Missing = append(out.Missing, m)
+		}
+	}
+	sort.SliceStable(out.Streams, func(i, j int) bool { return out.Streams[i].Name < out.Streams[j].Name })
 	sort.Strings(out.Missing)
 	return out, nil
 }

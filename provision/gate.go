@@ -105,24 +105,25 @@ func (s *Session) GateAfter(ctx context.Context, node string, timeout time.Durat
 		if !st.HasPeer(node) || st.Replicas < 2 {
 			continue
 		}
-		say("waiting for stream " + st.Name + ": replica on " + node + " to be current")
-		if err := waitReplicaCurrent(ctx, mon, domain, st.Name, node, func(lag uint64, current bool) {
-			if !s.ReportCatchUp(node, st.Name, lag) && !current {
-				say(fmt.Sprintf("stream %s: replica %s lag %d", st.Name, node, lag))
+		label := s.Inv.StreamLabel(st.Account, st.Name)
+		say("waiting for stream " + label + ": replica on " + node + " to be current")
+		if err := waitReplicaCurrent(ctx, mon, domain, st.Account, st.Name, node, func(lag uint64, current bool) {
+			if !s.ReportCatchUp(node, label, lag) && !current {
+				say(fmt.Sprintf("stream %s: replica %s lag %d", label, node, lag))
 			}
 		}); err != nil {
-			return fmt.Errorf("%s: stream %s: its replica is not current (waited %s): %w", node, st.Name, timeout, err)
+			return fmt.Errorf("%s: stream %s: its replica is not current (waited %s): %w", node, label, timeout, err)
 		}
 	}
 	return nil
 }
 
-// waitReplicaCurrent waits until stream has a leader and node's replica is
+// waitReplicaCurrent waits until account's stream has a leader and node's replica is
 // online and caught up; lag hears the replica's state at each look. Only
 // node's own replica: other replicas may be down (restoring one of two dead
 // nodes), and the next node's before-gate is what requires them current
 // before it is touched.
-func waitReplicaCurrent(ctx context.Context, mon jetstream.Monitor, domain, stream, node string, lag func(lag uint64, current bool)) error {
+func waitReplicaCurrent(ctx context.Context, mon jetstream.Monitor, domain, account, stream, node string, lag func(lag uint64, current bool)) error {
 	return jetstream.Poll(ctx, gatePoll, func() error {
 		list, err := mon.Streams(ctx, domain)
 		if err != nil {
@@ -130,13 +131,13 @@ func waitReplicaCurrent(ctx context.Context, mon jetstream.Monitor, domain, stre
 		}
 		var st *jetstream.StreamState
 		for i := range list.Streams {
-			if list.Streams[i].Name == stream {
+			if list.Streams[i].Name == stream && list.Streams[i].Account == account {
 				st = &list.Streams[i]
 			}
 		}
 		switch {
 		case st == nil:
-			return fmt.Errorf("stream %s has no leader that answers", stream)
+			return fmt.Errorf("stream %s has no leader that answers", jetstream.StreamRef(account, stream))
 		case st.Leader == node:
 			lag(0, true)
 			return nil

@@ -219,7 +219,9 @@ func (s *Session) nodeByAddr(addr string) *inventory.Node {
 }
 
 // NATS returns the session's JetStream connection, through any node that
-// answers (system and application users both).
+// answers: the system account's first user, and the first user of every
+// JetStream account, each on a connection of its own (Conn.Account picks
+// the one a stream lives in).
 func (s *Session) NATS(ctx context.Context) (*jetstream.Conn, error) {
 	s.mu.Lock()
 	if s.nats != nil {
@@ -227,13 +229,16 @@ func (s *Session) NATS(ctx context.Context) (*jetstream.Conn, error) {
 		return s.nats, nil
 	}
 	s.mu.Unlock()
-	sys, app := s.Inv.SystemAccount(), s.Inv.AppAccount()
+	sys := s.Inv.SystemAccount()
 	opts := jetstream.Options{
 		Dial:    s.dialNATS,
 		Timeout: s.opts.NATSTimeout,
 		Name:    "dcctl",
 		System:  jetstream.Credentials{User: sys.Users[0], Password: s.Secrets.Password(sys.Users[0])},
-		App:     jetstream.Credentials{User: app.Users[0], Password: s.Secrets.Password(app.Users[0])},
+	}
+	for _, a := range s.Inv.JetStreamAccounts() {
+		opts.Accounts = append(opts.Accounts, jetstream.AccountUser{Account: a.Name,
+			Credentials: jetstream.Credentials{User: a.Users[0], Password: s.Secrets.Password(a.Users[0])}})
 	}
 	for _, n := range s.liveFirst() {
 		opts.URLs = append(opts.URLs, n.ClientURL())

@@ -121,19 +121,20 @@ func enoughServers(e *Env, domain string, n *int) Check {
 
 // recordBaseline reads stream's baseline into dst and journals it. It reads
 // every message of the stream as it is when the check starts; a stream that
-// takes writes meanwhile is fine (see jetstream.Record).
-func recordBaseline(e *Env, domain, stream string, dst *jetstream.Baseline) Check {
-	return Check{Name: fmt.Sprintf("baseline(%s)", stream), Run: func(ctx context.Context) error {
-		nc, err := e.nats(ctx)
+// takes writes meanwhile is fine (see jetstream.Record). s is read when the
+// check runs: an earlier check may have found its account.
+func recordBaseline(e *Env, domain string, s *streamRef, dst *jetstream.Baseline) Check {
+	return Check{Name: fmt.Sprintf("baseline(%s)", e.label(*s)), Run: func(ctx context.Context) error {
+		nc, err := e.natsIn(ctx, s.Account)
 		if err != nil {
 			return err
 		}
-		b, err := nc.Record(ctx, domain, stream)
+		b, err := nc.Record(ctx, domain, s.Name)
 		if err != nil {
 			return fmt.Errorf("%w: without a baseline the outcome cannot be proven; retry once the stream has a leader", err)
 		}
 		*dst = b
-		e.Journal.Baseline("before", b)
+		e.Journal.Baseline("before", e.label(*s), b)
 		return nil
 	}}
 }
@@ -144,15 +145,15 @@ func recordBaseline(e *Env, domain, stream string, dst *jetstream.Baseline) Chec
 // recorded range, the part the stream's limits kept, or, for a work-queue or
 // interest stream whose consumers took messages, "last sequence not behind
 // and replicas current" (the check before this one).
-func streamDataIntact(e *Env, domain, stream string, want *jetstream.Baseline) Check {
-	return Check{Name: fmt.Sprintf("streamDataIntact(%s)", stream), Run: func(ctx context.Context) error {
-		nc, err := e.nats(ctx)
+func streamDataIntact(e *Env, domain string, s *streamRef, want *jetstream.Baseline) Check {
+	return Check{Name: fmt.Sprintf("streamDataIntact(%s)", e.label(*s)), Run: func(ctx context.Context) error {
+		nc, err := e.natsIn(ctx, s.Account)
 		if err != nil {
 			return err
 		}
-		p, err := nc.Prove(ctx, domain, stream, *want)
+		p, err := nc.Prove(ctx, domain, s.Name, *want)
 		if err != nil {
-			return fmt.Errorf("cannot prove the data of stream %s intact: %w", stream, err)
+			return fmt.Errorf("cannot prove the data of stream %s intact: %w", e.label(*s), err)
 		}
 		e.proof(p)
 		return nil
@@ -160,19 +161,15 @@ func streamDataIntact(e *Env, domain, stream string, want *jetstream.Baseline) C
 }
 
 // recordLastSeqs notes the last sequence of every stream of domain that
-// answers (one STREAM.LIST): the baseline of a runbook that moves no data.
+// answers, in every JetStream account (one STREAM.LIST each): the baseline of a runbook that moves no data.
 // Reading every message of every stream to prove a restart harmless would
 // cost more than the restart; a restart that lost acknowledged messages
 // shows as a stream behind its recorded last sequence. With optional, a
 // domain that cannot list its streams (no meta leader: restore-node is how
 // it gets one back) is journaled and not refused.
-func recordLastSeqs(e *Env, domain string, dst map[string]uint64, optional bool) Check {
+func recordLastSeqs(e *Env, domain string, dst map[streamRef]uint64, optional bool) Check {
 	return Check{Name: fmt.Sprintf("lastSequences(%s)", domain), Run: func(ctx context.Context) error {
-		nc, err := e.nats(ctx)
-		if err != nil {
-			return err
-		}
-		list, err := nc.Streams(ctx, domain)
+		list, err := domainStreams(ctx, e, domain)
 		if err != nil {
 			if !optional {
 				return err
@@ -182,7 +179,7 @@ func recordLastSeqs(e *Env, domain string, dst map[string]uint64, optional bool)
 			return nil
 		}
 		for _, st := range list.Streams {
-			dst[st.Name] = st.LastSeq
+			dst[refOf(st)] = st.LastSeq
 		}
 		if len(list.Missing) > 0 {
 			e.Journal.Write(Entry{Phase: "pre-check", Name: fmt.Sprintf("lastSequences(%s)", domain), Result: "partial",
@@ -195,38 +192,34 @@ func recordLastSeqs(e *Env, domain string, dst map[string]uint64, optional bool)
 // streamsNotBehind proves, for every stream recordLastSeqs noted, that it is
 // still there and its last sequence is not behind the recorded one (the
 // replicas-current part of the proof is the check before it).
-func streamsNotBehind(e *Env, domain string, rec map[string]uint64) Check {
+func streamsNotBehind(e *Env, domain string, rec map[streamRef]uint64) Check {
 	return Check{Name: fmt.Sprintf("streamsNotBehind(%s)", domain), Run: func(ctx context.Context) error {
 		if len(rec) == 0 {
 			return nil
 		}
-		nc, err := e.nats(ctx)
+		list, err := domainStreams(ctx, e, domain)
 		if err != nil {
 			return err
 		}
-		list, err := nc.Streams(ctx, domain)
-		if err != nil {
-			return err
-		}
-		now := map[string]jetstream.StreamState{}
+		now := map[streamRef]jetstream.StreamState{}
 		for _, st := range list.Streams {
-			now[st.Name] = st
+			now[refOf(st)] = st
 		}
-		names := make([]string, 0, len(rec))
-		for name := range rec {
-			names = append(names, name)
+		refs := make([]streamRef, 0, len(rec))
+		for s := range rec {
+			refs = append(refs, s)
 		}
-		sort.Strings(names)
+		sort.Slice(refs, func(i, j int) bool { return e.label(refs[i]) < e.label(refs[j]) })
 		var bad []string
-		for _, name := range names {
-			st, ok := now[name]
+		for _, s := range refs {
+			st, ok := now[s]
 			switch {
 			case !ok:
-				bad = append(bad, fmt.Sprintf("stream %s did not answer (gone, or without a leader)", name))
-			case st.LastSeq < rec[name]:
-				bad = append(bad, fmt.Sprintf("stream %s: last sequence %d is behind the recorded %d: acknowledged messages are gone", name, st.LastSeq, rec[name]))
+				bad = append(bad, fmt.Sprintf("stream %s did not answer (gone, or without a leader)", e.label(s)))
+			case st.LastSeq < rec[s]:
+				bad = append(bad, fmt.Sprintf("stream %s: last sequence %d is behind the recorded %d: acknowledged messages are gone", e.label(s), st.LastSeq, rec[s]))
 			default:
-				e.proof(jetstream.Proof{Stream: name, Kind: jetstream.ProofLastSeq, From: st.FirstSeq, To: rec[name], LastSeq: st.LastSeq})
+				e.proof(jetstream.Proof{Stream: s.Name, Account: s.Account, Kind: jetstream.ProofLastSeq, From: st.FirstSeq, To: rec[s], LastSeq: st.LastSeq})
 			}
 		}
 		if len(bad) > 0 {
@@ -238,30 +231,32 @@ func streamsNotBehind(e *Env, domain string, rec map[string]uint64) Check {
 
 // proof shows which proof held for a stream, in the log and the journal.
 func (e *Env) proof(p jetstream.Proof) {
+	name := e.label(streamRef{p.Account, p.Stream})
 	if e.Out != nil {
-		fmt.Fprintf(e.Out, "          stream %s proven by %s\n", p.Stream, p)
+		fmt.Fprintf(e.Out, "          stream %s proven by %s\n", name, p)
 	}
-	e.Journal.Write(Entry{Phase: "proof", Name: p.Stream, Result: p.Kind, Detail: p.String(), Proof: &p})
+	e.Journal.Write(Entry{Phase: "proof", Name: name, Result: p.Kind, Detail: p.String(), Proof: &p})
 }
 
 // streamReplicasCurrent asserts stream has n replicas (0: its configured
 // count), a leader and every follower current, waiting for a catch-up to end.
-func streamReplicasCurrent(e *Env, domain, stream string, n int) Check {
-	return Check{Name: fmt.Sprintf("streamReplicasCurrent(%s)", stream), Run: func(ctx context.Context) error {
-		return waitStreamCurrent(ctx, e, domain, stream, n, nil)
+func streamReplicasCurrent(e *Env, domain string, s *streamRef, n int) Check {
+	return Check{Name: fmt.Sprintf("streamReplicasCurrent(%s)", e.label(*s)), Run: func(ctx context.Context) error {
+		return waitStreamCurrent(ctx, e, domain, *s, n, nil)
 	}}
 }
 
 // waitStreamCurrent waits (up to the env's timeout) for stream to be whole,
 // reporting each lagging replica.
-func waitStreamCurrent(ctx context.Context, e *Env, domain, stream string, n int, progress func(string)) error {
-	nc, err := e.nats(ctx)
+func waitStreamCurrent(ctx context.Context, e *Env, domain string, s streamRef, n int, progress func(string)) error {
+	nc, err := e.natsIn(ctx, s.Account)
 	if err != nil {
 		return err
 	}
+	stream := e.label(s)
 	ctx, cancel := context.WithTimeout(ctx, e.timeout())
 	defer cancel()
-	err = nc.WaitStreamCurrent(ctx, domain, stream, n, func(st jetstream.StreamState) {
+	err = nc.WaitStreamCurrent(ctx, domain, s.Name, n, func(st jetstream.StreamState) {
 		if progress == nil {
 			return
 		}
@@ -298,15 +293,15 @@ func waitStreamCurrent(ctx context.Context, e *Env, domain, stream string, n int
 
 // waitStream reads stream (up to the env's timeout) until done accepts its
 // state; done may report progress. The error names the stream and the wait.
-func waitStream(ctx context.Context, e *Env, domain, stream string, done func(*jetstream.StreamState) error) error {
-	nc, err := e.nats(ctx)
+func waitStream(ctx context.Context, e *Env, domain string, s streamRef, done func(*jetstream.StreamState) error) error {
+	nc, err := e.natsIn(ctx, s.Account)
 	if err != nil {
 		return err
 	}
 	wctx, cancel := context.WithTimeout(ctx, e.timeout())
 	defer cancel()
 	err = jetstream.Poll(wctx, jetstream.PollInterval, func() error {
-		st, err := nc.Stream(wctx, domain, stream)
+		st, err := nc.Stream(wctx, domain, s.Name)
 		if err != nil {
 			return err
 		}
@@ -318,17 +313,14 @@ func waitStream(ctx context.Context, e *Env, domain, stream string, done func(*j
 	case ctx.Err() != nil:
 		return ctx.Err()
 	}
-	return fmt.Errorf("stream %s (waited %s): %w", stream, e.timeout(), err)
+	return fmt.Errorf("stream %s (waited %s): %w", e.label(s), e.timeout(), err)
 }
 
-// allStreamsCurrent asserts every stream of domain is whole.
+// allStreamsCurrent asserts every stream of domain, in every account, is
+// whole.
 func allStreamsCurrent(e *Env, domain string) Check {
 	return Check{Name: fmt.Sprintf("allStreamsCurrent(%s)", domain), Run: func(ctx context.Context) error {
-		nc, err := e.nats(ctx)
-		if err != nil {
-			return err
-		}
-		list, err := nc.Streams(ctx, domain)
+		list, err := domainStreams(ctx, e, domain)
 		if err != nil {
 			return err
 		}
@@ -336,7 +328,7 @@ func allStreamsCurrent(e *Env, domain string) Check {
 			return fmt.Errorf("streams without a leader in domain %q: %s", domain, strings.Join(list.Missing, ", "))
 		}
 		for _, st := range list.Streams {
-			if err := waitStreamCurrent(ctx, e, domain, st.Name, 0, nil); err != nil {
+			if err := waitStreamCurrent(ctx, e, domain, refOf(st), 0, nil); err != nil {
 				return err
 			}
 		}

@@ -105,8 +105,8 @@ func (j *Journal) Write(e Entry) {
 
 // Baseline records a stream's baseline; phase says which ("before",
 // "manifest").
-func (j *Journal) Baseline(phase string, b jetstream.Baseline) {
-	j.Write(Entry{Phase: "baseline", Name: b.Stream, Result: phase, Baseline: &b})
+func (j *Journal) Baseline(phase, stream string, b jetstream.Baseline) {
+	j.Write(Entry{Phase: "baseline", Name: stream, Result: phase, Baseline: &b})
 }
 
 // Close flushes the journal to disk.

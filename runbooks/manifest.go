@@ -20,8 +20,11 @@ const ManifestFile = "dcctl-manifest.json"
 
 // Manifest says what a backup holds and how to prove a restore is complete.
 type Manifest struct {
-	Format       int       `json:"format"`
-	Stream       string    `json:"stream"`
+	Format int    `json:"format"`
+	Stream string `json:"stream"`
+	// Account is the JetStream account the stream was backed up from; ""
+	// in a manifest of a dcctl that did not record it.
+	Account      string    `json:"source_account,omitempty"`
 	Domain       string    `json:"source_domain"`
 	Created      time.Time `json:"created"`
 	DcctlVersion string    `json:"dcctl_version"`

@@ -61,18 +61,18 @@ func enoughTaggedServers(e *Env, domain string, tags []string, n *int) Check {
 
 // replicasCarryTags asserts every replica of stream sits on a server
 // carrying every one of tags.
-func replicasCarryTags(e *Env, domain, stream string, tags []string) Check {
-	return Check{Name: fmt.Sprintf("replicasCarryTags(%s, %s)", stream, strings.Join(tags, " ")), Run: func(ctx context.Context) error {
-		nc, err := e.nats(ctx)
+func replicasCarryTags(e *Env, domain string, s *streamRef, tags []string) Check {
+	return Check{Name: fmt.Sprintf("replicasCarryTags(%s, %s)", e.label(*s), strings.Join(tags, " ")), Run: func(ctx context.Context) error {
+		nc, err := e.natsIn(ctx, s.Account)
 		if err != nil {
 			return err
 		}
-		st, err := nc.Stream(ctx, domain, stream)
+		st, err := nc.Stream(ctx, domain, s.Name)
 		if err != nil {
 			return err
 		}
 		if bad := untagged(e, st, tags); len(bad) > 0 {
-			return fmt.Errorf("stream %s has replicas on %s, not tagged %s", stream, strings.Join(bad, ", "), strings.Join(tags, " and "))
+			return fmt.Errorf("stream %s has replicas on %s, not tagged %s", e.label(*s), strings.Join(bad, ", "), strings.Join(tags, " and "))
 		}
 		return nil
 	}}
@@ -91,15 +91,16 @@ func untagged(e *Env, st *jetstream.StreamState, tags []string) []string {
 // placeByTags sets stream's placement tags and waits (up to the env's
 // timeout) until JetStream has moved every replica onto tagged servers and
 // they are current.
-func placeByTags(ctx context.Context, e *Env, domain, stream string, tags []string, progress func(string)) error {
-	nc, err := e.nats(ctx)
+func placeByTags(ctx context.Context, e *Env, domain string, s streamRef, tags []string, progress func(string)) error {
+	nc, err := e.natsIn(ctx, s.Account)
 	if err != nil {
 		return err
 	}
-	if err := nc.SetPlacementTags(ctx, domain, stream, tags); err != nil {
+	if err := nc.SetPlacementTags(ctx, domain, s.Name, tags); err != nil {
 		return err
 	}
-	return waitStream(ctx, e, domain, stream, func(st *jetstream.StreamState) error {
+	stream := e.label(s)
+	return waitStream(ctx, e, domain, s, func(st *jetstream.StreamState) error {
 		bad := untagged(e, st, tags)
 		if len(bad) == 0 && st.Current() == nil {
 			return nil
@@ -116,15 +117,15 @@ func placeByTags(ctx context.Context, e *Env, domain, stream string, tags []stri
 // has ended: JetStream refuses other reconfiguration while it runs, and a
 // move can look finished in the stream's replicas a moment before the meta
 // group has closed it.
-func setReplicasAfterMove(ctx context.Context, e *Env, domain, stream string, n int) error {
-	nc, err := e.nats(ctx)
+func setReplicasAfterMove(ctx context.Context, e *Env, domain string, s streamRef, n int) error {
+	nc, err := e.natsIn(ctx, s.Account)
 	if err != nil {
 		return err
 	}
 	wctx, cancel := context.WithTimeout(ctx, e.timeout())
 	defer cancel()
 	return jetstream.Poll(wctx, jetstream.PollInterval, func() error {
-		err := nc.SetReplicas(wctx, domain, stream, n)
+		err := nc.SetReplicas(wctx, domain, s.Name, n)
 		if jetstream.IsErrCode(err, jetstream.ErrCodeStreamMoveInProgress) {
 			return err // asked again until the move has ended
 		}

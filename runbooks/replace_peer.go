@@ -20,8 +20,8 @@ type ReplacePeer struct {
 	Force       bool   // do not require Node to be down
 
 	domain   string
-	affected []jetstream.StreamState
-	before   map[string]*jetstream.Baseline
+	affected []jetstream.StreamState // of every JetStream account
+	before   map[streamRef]*jetstream.Baseline
 }
 
 func (r *ReplacePeer) Name() string { return "replace-peer" }
@@ -52,7 +52,7 @@ func (r *ReplacePeer) Describe() Description {
 		Name: "replace-peer", Command: "dcctl runbook", Usage: "replace-peer NODE [--replacement NEWNODE] [--permanent] [--force]",
 		Short: "move every stream replica off a dead node; optionally drop it from the meta group and bring up a replacement",
 		Pre: []string{"the inventory knows NODE (and NEWNODE, a node of the same cluster)", "the domain has a meta leader and keeps quorum without NODE",
-			"NODE is really down, on evidence: no ping reply and its host's systemd says the unit is not running; an unreachable host is no evidence (it may be alive behind a partition): refused unless --force, whose risk is printed", "every affected stream has a leader and a current majority without NODE, and a server to take the new replica",
+			"NODE is really down, on evidence: no ping reply and its host's systemd says the unit is not running; an unreachable host is no evidence (it may be alive behind a partition): refused unless --force, whose risk is printed", "every affected stream (of every JetStream account) has a leader and a current majority without NODE, and a server to take the new replica",
 			"baseline of each affected stream"},
 		Steps: []string{"provision and start NEWNODE, wait until it is a current meta peer (--replacement)", "stream peer-remove NODE from each affected stream, wait for the new replica to be current",
 			"meta peer-remove NODE (--permanent)"},
@@ -103,13 +103,13 @@ func (r *ReplacePeer) PreChecks(e *Env) []Check {
 		r.streamsKeepQuorumWithout(e),
 		r.replicaPlacementPossible(e),
 		Check{Name: "baselines(affected streams)", Run: func(ctx context.Context) error {
-			r.before = map[string]*jetstream.Baseline{}
+			r.before = map[streamRef]*jetstream.Baseline{}
 			for _, st := range r.affected {
-				b := new(jetstream.Baseline)
-				if err := recordBaseline(e, r.domain, st.Name, b).Run(ctx); err != nil {
+				b, s := new(jetstream.Baseline), refOf(st)
+				if err := recordBaseline(e, r.domain, &s, b).Run(ctx); err != nil {
 					return err
 				}
-				r.before[st.Name] = b
+				r.before[s] = b
 			}
 			return nil
 		}},
@@ -182,30 +182,26 @@ func forceRisk(node string, permanent bool) string {
 // asserts each keeps a leader and a current majority without it.
 func (r *ReplacePeer) streamsKeepQuorumWithout(e *Env) Check {
 	return Check{Name: fmt.Sprintf("streamsKeepQuorumWithout(%s)", r.Node), Run: func(ctx context.Context) error {
-		nc, err := e.nats(ctx)
-		if err != nil {
-			return err
-		}
 		// settle: right after a node died its streams elect new leaders
 		// (3.5-7.5 s) and answer nothing meanwhile, and under a steady flow
 		// of writes a healthy follower is now and then reported not current
 		// for a moment.
 		return e.settle(ctx, func() error {
-			list, err := nc.Streams(ctx, r.domain)
+			list, err := domainStreams(ctx, e, r.domain)
 			if err != nil {
 				return err
 			}
 			if len(list.Missing) > 0 {
 				return fmt.Errorf("streams %s did not answer (no leader?): their replicas cannot be checked; wait for their election or restore their servers", strings.Join(list.Missing, ", "))
 			}
-			return r.evaluateQuorums(list)
+			return r.evaluateQuorums(e, list)
 		})
 	}}
 }
 
 // evaluateQuorums notes the streams with a replica on Node and asserts each
 // keeps a leader and a current majority without it.
-func (r *ReplacePeer) evaluateQuorums(list *jetstream.StreamList) error {
+func (r *ReplacePeer) evaluateQuorums(e *Env, list *jetstream.StreamList) error {
 	r.affected = nil
 	var bad []string
 	for _, st := range list.Streams {
@@ -214,10 +210,13 @@ func (r *ReplacePeer) evaluateQuorums(list *jetstream.StreamList) error {
 		}
 		r.affected = append(r.affected, st)
 		if st.Replicas < 2 {
-			bad = append(bad, fmt.Sprintf("stream %s is R1 on %s: its only copy is there; bring the node back (restore-node) or restore the stream from a backup", st.Name, r.Node))
+			bad = append(bad, fmt.Sprintf("stream %s is R1 on %s: its only copy is there; bring the node back (restore-node) or restore the stream from a backup", e.label(refOf(st)), r.Node))
 			continue
 		}
 		if err := st.MajorityWithout(r.Node); err != nil {
+			if len(e.jsAccounts()) > 1 {
+				err = fmt.Errorf("account %s: %w", st.Account, err)
+			}
 			bad = append(bad, fmt.Sprintf("%v: removing %s could lose acknowledged messages; restore its other servers first", err, r.Node))
 		}
 	}
@@ -251,7 +250,7 @@ func (r *ReplacePeer) replicaPlacementPossible(e *Env) Check {
 				}
 			}
 			if free == 0 {
-				bad = append(bad, st.Name)
+				bad = append(bad, e.label(refOf(st)))
 			}
 		}
 		if len(bad) > 0 {
@@ -295,32 +294,33 @@ func (r *ReplacePeer) Steps(e *Env) []Step {
 		})
 	}
 	for _, st := range r.affected {
+		s := refOf(st)
 		steps = append(steps, Step{
-			Name:        fmt.Sprintf("streamPeerRemove(%s, %s)", st.Name, r.Node),
+			Name:        fmt.Sprintf("streamPeerRemove(%s, %s)", e.label(s), r.Node),
 			Destructive: true,
 			Done: func(ctx context.Context) (bool, error) {
-				nc, err := e.nats(ctx)
+				nc, err := e.natsIn(ctx, s.Account)
 				if err != nil {
 					return false, err
 				}
-				cur, err := nc.Stream(ctx, r.domain, st.Name)
+				cur, err := nc.Stream(ctx, r.domain, s.Name)
 				if err != nil {
 					return false, err
 				}
 				return !cur.HasPeer(r.Node), nil
 			},
 			Run: func(ctx context.Context, progress func(string)) error {
-				nc, err := e.nats(ctx)
+				nc, err := e.natsIn(ctx, s.Account)
 				if err != nil {
 					return err
 				}
-				if err := nc.StreamPeerRemove(ctx, r.domain, st.Name, r.Node); err != nil {
+				if err := nc.StreamPeerRemove(ctx, r.domain, s.Name, r.Node); err != nil {
 					return err
 				}
-				if err := waitStreamWithout(ctx, e, r.domain, st.Name, r.Node, progress); err != nil {
+				if err := waitStreamWithout(ctx, e, r.domain, s, r.Node, progress); err != nil {
 					return err
 				}
-				return waitStreamCurrent(ctx, e, r.domain, st.Name, st.Replicas, progress)
+				return waitStreamCurrent(ctx, e, r.domain, s, st.Replicas, progress)
 			},
 		})
 	}
@@ -358,27 +358,29 @@ func (r *ReplacePeer) Steps(e *Env) []Step {
 func (r *ReplacePeer) PostChecks(e *Env) []Check {
 	var checks []Check
 	for _, st := range r.affected {
+		s := refOf(st)
 		checks = append(checks,
-			streamReplicasCurrent(e, r.domain, st.Name, st.Replicas),
-			Check{Name: fmt.Sprintf("streamWithout(%s, %s)", st.Name, r.Node), Run: func(ctx context.Context) error {
-				nc, err := e.nats(ctx)
+			streamReplicasCurrent(e, r.domain, &s, st.Replicas),
+			Check{Name: fmt.Sprintf("streamWithout(%s, %s)", e.label(s), r.Node), Run: func(ctx context.Context) error {
+				nc, err := e.natsIn(ctx, s.Account)
 				if err != nil {
 					return err
 				}
-				cur, err := nc.Stream(ctx, r.domain, st.Name)
+				cur, err := nc.Stream(ctx, r.domain, s.Name)
 				if err != nil {
 					return err
 				}
 				if cur.HasPeer(r.Node) {
-					return fmt.Errorf("stream %s still has a replica on %s (%s)", st.Name, r.Node, strings.Join(cur.Peers(), ", "))
+					return fmt.Errorf("stream %s still has a replica on %s (%s)", e.label(s), r.Node, strings.Join(cur.Peers(), ", "))
 				}
 				return nil
 			}},
-			streamDataIntact(e, r.domain, st.Name, r.before[st.Name]),
+			streamDataIntact(e, r.domain, &s, r.before[s]),
 		)
 	}
-	// Also every other stream of the domain: one peer-removed by an
-	// interrupted earlier run is no longer "affected" but must be whole too.
+	// Also every other stream of the domain, in every account: one
+	// peer-removed by an interrupted earlier run is no longer "affected"
+	// but must be whole too.
 	checks = append(checks, allStreamsCurrent(e, r.domain))
 	checks = append(checks, Check{Name: fmt.Sprintf("metaGroupAsIntended(%s)", r.domain), Run: func(ctx context.Context) error {
 		if err := metaLeader(e, r.domain).Run(ctx); err != nil {
@@ -428,12 +430,12 @@ func waitMetaPeer(ctx context.Context, e *Env, domain, server string, present bo
 // waitStreamWithout waits until server holds no replica of stream. A peer
 // that is still online is not dropped at once: the group first places and
 // catches up its replacement, then lets it go.
-func waitStreamWithout(ctx context.Context, e *Env, domain, stream, server string, progress func(string)) error {
-	return waitStream(ctx, e, domain, stream, func(st *jetstream.StreamState) error {
+func waitStreamWithout(ctx context.Context, e *Env, domain string, s streamRef, server string, progress func(string)) error {
+	return waitStream(ctx, e, domain, s, func(st *jetstream.StreamState) error {
 		if !st.HasPeer(server) {
 			return nil
 		}
-		progress(fmt.Sprintf("stream %s: waiting for %s to leave (replicas %s)", stream, server, strings.Join(st.Peers(), ", ")))
+		progress(fmt.Sprintf("stream %s: waiting for %s to leave (replicas %s)", e.label(s), server, strings.Join(st.Peers(), ", ")))
 		return fmt.Errorf("still has a replica on %s", server)
 	})
 }

@@ -20,7 +20,7 @@ type RestoreNode struct {
 
 	drift []string
 	// last is the node's domain's streams' last sequences before it starts.
-	last map[string]uint64
+	last map[streamRef]uint64
 }
 
 func (r *RestoreNode) Name() string { return "restore-node" }
@@ -47,7 +47,7 @@ func (r *RestoreNode) Settle(e *Env) error {
 }
 
 func (r *RestoreNode) PreChecks(e *Env) []Check {
-	r.last = map[string]uint64{}
+	r.last = map[streamRef]uint64{}
 	return []Check{
 		r.nodeStateKnown(e),
 		recordLastSeqs(e, r.domain(e), r.last, true),

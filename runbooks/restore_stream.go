@@ -3,6 +3,7 @@ package runbooks
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/dcctl/dcctl/jetstream"
@@ -13,9 +14,12 @@ import (
 // R1 and then scales up, so that one server takes in the archive and the others
 // catch up over the cluster's routes.
 type RestoreStream struct {
-	From     string
-	Domain   string // default: the manifest's source domain
-	Replicas int    // default: the manifest's replica count
+	From   string
+	Domain string // default: the manifest's source domain
+	// Account is the JetStream account to restore into; default: the
+	// manifest's source account.
+	Account  string
+	Replicas int // default: the manifest's replica count
 	// Tags, when set, place every replica on servers carrying all of them
 	// (JetStream placement tags; dc:<dc> places by data center).
 	Tags []string
@@ -24,6 +28,8 @@ type RestoreStream struct {
 	// backupTags are the backed-up stream's placement tags, which the
 	// restore keeps unless Tags replaces them.
 	backupTags []string
+	ref        streamRef // the stream to create: the target account and the backup's name
+	label      string    // ref for output
 	// exists is set when the stream is already there with this backup's
 	// restore mark: an earlier run restored it, the restore step is done.
 	exists *jetstream.StreamState
@@ -34,10 +40,10 @@ func (r *RestoreStream) Name() string { return "restore-stream" }
 // Describe is the runbook's entry in `dcctl runbook list`.
 func (r *RestoreStream) Describe() Description {
 	return Description{
-		Name: "restore-stream", Command: "dcctl runbook", Usage: "restore-stream --from DIR [--domain D] [--replicas N] [--tag TAG]...",
+		Name: "restore-stream", Command: "dcctl runbook", Usage: "restore-stream --from DIR [--domain D] [--account A] [--replicas N] [--tag TAG]...",
 		Short: "recreate a stream from a backup and prove it holds what the manifest says",
-		Pre: []string{"the backup and its manifest validate", "the target domain has a meta leader and quorum", "no stream of that name in the domain (unless this backup's restore mark is on it)",
-			"no stream of any reachable domain captures an overlapping subject", "enough online servers for the replicas (carrying every --tag, else the backup's own placement tags)"},
+		Pre: []string{"the backup and its manifest validate; the target account (--account, else the backup's) is a JetStream account", "the target domain has a meta leader and quorum", "no stream of that name in the account and domain (unless this backup's restore mark is on it)",
+			"no stream of the account in any reachable domain captures an overlapping subject", "enough online servers for the replicas (carrying every --tag, else the backup's own placement tags)"},
 		Steps: []string{"restore, marked with the archive's sha256 (as R1 when more replicas are wanted; confirmed when fewer than the backup's)", "scale to N replicas (lowering is confirmed), wait until current"},
 		Post:  []string{"replicas current (on tagged servers with --tag); the manifest's range holds exactly its messages (growth allowed); consumers back"},
 	}
@@ -45,7 +51,11 @@ func (r *RestoreStream) Describe() Description {
 
 func (r *RestoreStream) Target() string {
 	if r.manifest != nil {
-		return fmt.Sprintf("%s from %s to domain %s as R%d", r.manifest.Stream, r.From, r.domain(), r.replicas())
+		label := r.label
+		if label == "" { // Settle refused the account
+			label = r.manifest.Stream
+		}
+		return fmt.Sprintf("%s from %s to domain %s as R%d", label, r.From, r.domain(), r.replicas())
 	}
 	return "from " + r.From
 }
@@ -80,7 +90,8 @@ func (r *RestoreStream) tags() []string {
 }
 
 // Settle reads the backup: its manifest names the stream, and the target
-// domain unless --domain does, which some cluster must serve.
+// domain and account unless --domain and --account do; some cluster must
+// serve the domain, and the account must be a JetStream account.
 func (r *RestoreStream) Settle(e *Env) error {
 	m, info, err := ReadManifest(r.From)
 	if err != nil {
@@ -88,16 +99,40 @@ func (r *RestoreStream) Settle(e *Env) error {
 	}
 	r.manifest = m
 	r.backupTags = info.PlacementTags
-	e.Journal.Baseline("manifest", m.Baseline)
+	account, err := r.account(e)
+	if err != nil {
+		return err
+	}
+	r.ref = streamRef{account, m.Stream}
+	r.label = e.label(r.ref)
+	e.Journal.Baseline("manifest", r.label, m.Baseline)
 	return knownDomain(e, r.domain())
+}
+
+// account is the account to restore into: --account, else the backup's.
+func (r *RestoreStream) account(e *Env) (string, error) {
+	accounts := e.jsAccounts()
+	switch {
+	case r.Account != "":
+		return r.Account, knownAccount(e, r.Account)
+	case r.manifest.Account != "" && slices.Contains(accounts, r.manifest.Account):
+		return r.manifest.Account, nil
+	case r.manifest.Account != "":
+		return "", fmt.Errorf("the backup in %s is of stream %s of account %s, which is not a JetStream account of %s: restore it into one with --account NAME (JetStream accounts: %s)",
+			r.From, r.manifest.Stream, r.manifest.Account, e.Inv.File, strings.Join(accounts, ", "))
+	case len(accounts) == 1:
+		return accounts[0], nil
+	}
+	return "", fmt.Errorf("the backup in %s does not name the account of stream %s (an older dcctl wrote it) and %s has JetStream accounts %s: say which to restore into with --account NAME",
+		r.From, r.manifest.Stream, e.Inv.File, strings.Join(accounts, ", "))
 }
 
 func (r *RestoreStream) PreChecks(e *Env) []Check {
 	n := r.replicas()
 	return []Check{
 		metaLeader(e, r.domain()),
-		{Name: fmt.Sprintf("streamNameFree(%s)", r.stream()), Run: func(ctx context.Context) error {
-			nc, err := e.nats(ctx)
+		{Name: fmt.Sprintf("streamNameFree(%s)", r.label), Run: func(ctx context.Context) error {
+			nc, err := e.natsIn(ctx, r.ref.Account)
 			if err != nil {
 				return err
 			}
@@ -120,10 +155,10 @@ func (r *RestoreStream) PreChecks(e *Env) []Check {
 			if m := st.Metadata[RestoredFromKey]; m != "" {
 				mark = fmt.Sprintf("restored by dcctl from another backup (archive sha256 %.12s…)", m)
 			}
-			return fmt.Errorf("stream %s exists in domain %q with %d messages (%d..%d), %s: it is not this backup's restore; delete it first if it should be replaced, or restore into another domain with --domain",
-				r.stream(), r.domain(), st.Msgs, st.FirstSeq, st.LastSeq, mark)
+			return fmt.Errorf("stream %s exists in domain %q with %d messages (%d..%d), %s: it is not this backup's restore; delete it first if it should be replaced, or restore into another domain with --domain (or another account with --account)",
+				r.label, r.domain(), st.Msgs, st.FirstSeq, st.LastSeq, mark)
 		}},
-		{Name: "noSubjectOverlap(all domains)", Run: func(ctx context.Context) error {
+		{Name: fmt.Sprintf("noSubjectOverlap(%s, all domains)", r.ref.Account), Run: func(ctx context.Context) error {
 			return r.noSubjectOverlap(ctx, e)
 		}},
 		{Name: fmt.Sprintf("enoughServers(%s)", r.domain()), Run: func(ctx context.Context) error {
@@ -149,11 +184,12 @@ func (r *RestoreStream) PreChecks(e *Env) []Check {
 	}
 }
 
-// noSubjectOverlap looks at every domain: the application account is
-// bridged across the leafnode links, so a stream in another domain whose
-// subjects overlap would capture the same messages.
+// noSubjectOverlap looks at the target account's streams in every domain:
+// an account is bridged across the leafnode links, so a stream in another
+// domain whose subjects overlap would capture the same messages. Other
+// accounts' subjects are theirs alone.
 func (r *RestoreStream) noSubjectOverlap(ctx context.Context, e *Env) error {
-	nc, err := e.nats(ctx)
+	nc, err := e.natsIn(ctx, r.ref.Account)
 	if err != nil {
 		return err
 	}
@@ -170,7 +206,7 @@ func (r *RestoreStream) noSubjectOverlap(ctx context.Context, e *Env) error {
 			for _, a := range r.manifest.Subjects {
 				for _, b := range st.Subjects {
 					if subjectsCollide(a, b) {
-						clashes = append(clashes, fmt.Sprintf("%s overlaps %s of stream %s in domain %q", a, b, st.Name, cl.Domain))
+						clashes = append(clashes, fmt.Sprintf("%s overlaps %s of stream %s in domain %q", a, b, e.label(refOf(st)), cl.Domain))
 					}
 				}
 			}
@@ -193,18 +229,18 @@ func (r *RestoreStream) Steps(e *Env) []Step {
 	if n > 1 {
 		first = 1 // one server takes in the archive, the others catch up
 	}
-	restore := fmt.Sprintf("restore(%s as R%d into %s)", r.stream(), first, r.domain())
+	restore := fmt.Sprintf("restore(%s as R%d into %s)", r.label, first, r.domain())
 	if backed := r.manifest.Replicas; first < backed {
 		// Fewer copies than the backed-up stream had, if only until the
 		// scale-up: a server lost meanwhile loses the data.
-		restore = fmt.Sprintf("restore(%s as R%d into %s, fewer replicas than the backup's R%d)", r.stream(), first, r.domain(), backed)
+		restore = fmt.Sprintf("restore(%s as R%d into %s, fewer replicas than the backup's R%d)", r.label, first, r.domain(), backed)
 	}
 	steps := []Step{{
 		Name:        restore,
 		Destructive: true, // it creates a stream that captures live messages
 		Done:        func(context.Context) (bool, error) { return r.exists != nil, nil },
 		Run: func(ctx context.Context, progress func(string)) error {
-			nc, err := e.nats(ctx)
+			nc, err := e.natsIn(ctx, r.ref.Account)
 			if err != nil {
 				return err
 			}
@@ -224,23 +260,23 @@ func (r *RestoreStream) Steps(e *Env) []Step {
 		from = r.exists.Replicas
 	}
 	if from != n {
-		name := fmt.Sprintf("setReplicas(%s, %d)", r.stream(), n)
+		name := fmt.Sprintf("setReplicas(%s, %d)", r.label, n)
 		if n < from {
-			name = fmt.Sprintf("setReplicas(%s, %d -> %d, fewer copies)", r.stream(), from, n)
+			name = fmt.Sprintf("setReplicas(%s, %d -> %d, fewer copies)", r.label, from, n)
 		}
 		steps = append(steps, Step{
 			Name: name,
 			// Lowering the replica count removes copies of the data.
 			Destructive: n < from,
 			Run: func(ctx context.Context, progress func(string)) error {
-				nc, err := e.nats(ctx)
+				nc, err := e.natsIn(ctx, r.ref.Account)
 				if err != nil {
 					return err
 				}
 				if err := nc.SetReplicas(ctx, r.domain(), r.stream(), n); err != nil {
 					return err
 				}
-				return waitStreamCurrent(ctx, e, r.domain(), r.stream(), n, progress)
+				return waitStreamCurrent(ctx, e, r.domain(), r.ref, n, progress)
 			},
 		})
 	}
@@ -248,16 +284,16 @@ func (r *RestoreStream) Steps(e *Env) []Step {
 }
 
 func (r *RestoreStream) PostChecks(e *Env) []Check {
-	checks := []Check{streamReplicasCurrent(e, r.domain(), r.stream(), r.replicas())}
+	checks := []Check{streamReplicasCurrent(e, r.domain(), &r.ref, r.replicas())}
 	if tags := r.tags(); len(tags) > 0 {
-		checks = append(checks, replicasCarryTags(e, r.domain(), r.stream(), tags))
+		checks = append(checks, replicasCarryTags(e, r.domain(), &r.ref, tags))
 	}
 	return append(checks,
 		// The restored stream captures live messages at once: the manifest's
 		// range must be exactly there, anything after it is growth.
-		streamDataIntact(e, r.domain(), r.stream(), &r.manifest.Baseline),
-		Check{Name: fmt.Sprintf("consumersRestored(%s)", r.stream()), Run: func(ctx context.Context) error {
-			nc, err := e.nats(ctx)
+		streamDataIntact(e, r.domain(), &r.ref, &r.manifest.Baseline),
+		Check{Name: fmt.Sprintf("consumersRestored(%s)", r.label), Run: func(ctx context.Context) error {
+			nc, err := e.natsIn(ctx, r.ref.Account)
 			if err != nil {
 				return err
 			}
@@ -269,7 +305,7 @@ func (r *RestoreStream) PostChecks(e *Env) []Check {
 					return err
 				}
 				if st.Consumers != r.manifest.Consumers {
-					return fmt.Errorf("stream %s has %d consumers, the backup had %d", r.stream(), st.Consumers, r.manifest.Consumers)
+					return fmt.Errorf("stream %s has %d consumers, the backup had %d", r.label, st.Consumers, r.manifest.Consumers)
 				}
 				return nil
 			})

@@ -20,7 +20,7 @@ type RollingRestart struct {
 
 	order []*inventory.Node
 	// last is each domain's streams' last sequences before the restarts.
-	last map[string]map[string]uint64
+	last map[string]map[streamRef]uint64
 }
 
 func (r *RollingRestart) Name() string { return "rolling-restart" }
@@ -58,9 +58,9 @@ func (r *RollingRestart) Settle(e *Env) error { return knownCluster(e, r.cluster
 
 func (r *RollingRestart) PreChecks(e *Env) []Check {
 	var checks []Check
-	r.last = map[string]map[string]uint64{}
+	r.last = map[string]map[streamRef]uint64{}
 	for _, cl := range r.clusters(e) {
-		r.last[cl.Domain] = map[string]uint64{}
+		r.last[cl.Domain] = map[streamRef]uint64{}
 		checks = append(checks, restartable(cl), metaLeader(e, cl.Domain), recordLastSeqs(e, cl.Domain, r.last[cl.Domain], false))
 		for _, n := range cl.Active() {
 			checks = append(checks, unitActive(e, n.Name))

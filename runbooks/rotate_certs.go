@@ -41,7 +41,7 @@ type RotateCerts struct {
 
 	mat   *pki.Material
 	order []*inventory.Node
-	last  map[string]map[string]uint64
+	last  map[string]map[streamRef]uint64
 }
 
 func (r *RotateCerts) Name() string { return "rotate-certs" }
@@ -109,10 +109,10 @@ func (r *RotateCerts) PreChecks(e *Env) []Check {
 	if st, _ := r.mat.Stage(); st == pki.StageTrustBoth {
 		checks = append(checks, Check{Name: "trustBothEverywhere", Run: func(ctx context.Context) error { return r.trustBothState(ctx, e) }})
 	}
-	r.last = map[string]map[string]uint64{}
+	r.last = map[string]map[streamRef]uint64{}
 	r.order = nil
 	for _, cl := range e.Inv.Clusters {
-		r.last[cl.Domain] = map[string]uint64{}
+		r.last[cl.Domain] = map[streamRef]uint64{}
 		checks = append(checks, metaLeader(e, cl.Domain), recordLastSeqs(e, cl.Domain, r.last[cl.Domain], false))
 		checks = append(checks, Check{Name: fmt.Sprintf("rotationOrder(%s)", cl.Name), Run: func(ctx context.Context) error {
 			r.order = append(r.order, e.Session.LeaderLast(ctx, cl.Domain, cl.Active())...)

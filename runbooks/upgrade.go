@@ -193,25 +193,20 @@ func (u *Upgrade) previousReleases(e *Env) Check {
 	}}
 }
 
-// recordBaselines records every stream of domain: the post-checks prove
-// each one's messages are still there.
+// recordBaselines records every stream of domain, in every JetStream
+// account: the post-checks prove each one's messages are still there.
 func (u *Upgrade) recordBaselines(e *Env, domain string) Check {
 	return Check{Name: fmt.Sprintf("baselines(%s)", domain), Run: func(ctx context.Context) error {
-		nc, err := e.nats(ctx)
-		if err != nil {
-			return err
-		}
-		list, err := nc.Streams(ctx, domain)
+		list, err := domainStreams(ctx, e, domain)
 		if err != nil {
 			return err
 		}
 		for _, st := range list.Streams {
-			b, err := nc.Record(ctx, domain, st.Name)
-			if err != nil {
-				return fmt.Errorf("%w: without a baseline the outcome cannot be proven; retry once the stream has a leader", err)
+			b, s := new(jetstream.Baseline), refOf(st)
+			if err := recordBaseline(e, domain, &s, b).Run(ctx); err != nil {
+				return err
 			}
-			e.Journal.Baseline("before", b)
-			u.baselines[domain] = append(u.baselines[domain], &b)
+			u.baselines[domain] = append(u.baselines[domain], b)
 		}
 		return nil
 	}}
@@ -302,7 +297,7 @@ func (u *Upgrade) PostChecks(e *Env) []Check {
 		}
 		checks = append(checks, allStreamsCurrent(e, cl.Domain))
 		for _, b := range u.baselines[cl.Domain] {
-			checks = append(checks, streamDataIntact(e, cl.Domain, b.Stream, b))
+			checks = append(checks, streamDataIntact(e, cl.Domain, &streamRef{b.Account, b.Stream}, b))
 		}
 	}
 	return checks

@@ -156,7 +156,7 @@ func (d *Domain) streamTable() *table {
 		if leader == "" {
 			leader = "NONE"
 		}
-		t.add(s.Name, s.Storage, strconv.Itoa(s.Replicas), byDC(s.ReplicasByDC), leader, strings.Join(fs, ", "),
+		t.add(s.Label(), s.Storage, strconv.Itoa(s.Replicas), byDC(s.ReplicasByDC), leader, strings.Join(fs, ", "),
 			count(s.Messages), ibytes(s.Bytes), strconv.Itoa(s.Consumers), state)
 	}
 	for _, name := range d.MissingStreams {

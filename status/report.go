@@ -128,7 +128,10 @@ type MetaPeer struct {
 
 // Stream is one stream with its replicas as the stream leader sees them.
 type Stream struct {
-	Name      string    `json:"name"`
+	Name string `json:"name"`
+	// Account is the JetStream account the stream lives in: two accounts
+	// may each have a stream of one name.
+	Account   string    `json:"account,omitempty"`
 	Storage   string    `json:"storage"`
 	Replicas  int       `json:"replicas"` // configured
 	Leader    string    `json:"leader"`
@@ -141,6 +144,19 @@ type Stream struct {
 	ReplicasByDC map[string]int `json:"replicas_by_dc"`
 	// Problem is why the stream is not whole, "" when it is.
 	Problem string `json:"problem,omitempty"`
+
+	// label names the stream in tables and warnings (ACCOUNT/NAME with
+	// more than one JetStream account); "" for Name.
+	label string
+}
+
+// Label names the stream for an operator: ACCOUNT/NAME when the inventory
+// has more than one JetStream account, else its name.
+func (s *Stream) Label() string {
+	if s.label != "" {
+		return s.label
+	}
+	return s.Name
 }
 
 // Replica is one copy of a stream.
@@ -292,10 +308,11 @@ func collectNATS(ctx context.Context, s *provision.Session, clusters []*inventor
 			nr.meta[d], nr.metaErr[d] = m, err
 		}()
 		// Streams are asked per domain: each domain has its own JetStream
-		// API, reached as $JS.<domain>.API (docs/nats-facts.md).
+		// API, reached as $JS.<domain>.API (docs/nats-facts.md); and per
+		// account, each through its own user.
 		go func() {
 			defer wg.Done()
-			l, err := nc.Streams(ctx, d)
+			l, err := nc.AllStreams(ctx, d)
 			mu.Lock()
 			defer mu.Unlock()
 			nr.streams[d], nr.streamErr[d] = l, err
@@ -429,7 +446,7 @@ func buildDomain(inv *inventory.Inventory, cl *inventory.Cluster, nr *natsResult
 }
 
 func streamOf(inv *inventory.Inventory, st jetstream.StreamState) *Stream {
-	s := &Stream{Name: st.Name, Storage: st.Storage, Replicas: st.Replicas, Leader: st.Leader,
+	s := &Stream{Name: st.Name, Account: st.Account, label: inv.StreamLabel(st.Account, st.Name), Storage: st.Storage, Replicas: st.Replicas, Leader: st.Leader,
 		Peers: []Replica{}, Messages: st.Msgs, Bytes: st.Bytes, Consumers: st.Consumers,
 		ReplicasByDC: map[string]int{}}
 	for _, p := range st.Peers() {
@@ -448,6 +465,9 @@ func streamOf(inv *inventory.Inventory, st jetstream.StreamState) *Stream {
 	}
 	if err := st.Current(); err != nil {
 		s.Problem = err.Error()
+		if s.Label() != s.Name {
+			s.Problem = "account " + s.Account + ": " + s.Problem
+		}
 	}
 	return s
 }

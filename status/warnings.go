@@ -215,8 +215,12 @@ func placementWarnings(inv *inventory.Inventory, d *Domain, add func(level, doma
 			continue
 		}
 		for dc := range s.ReplicasByDC {
-			add(LevelNotice, d.Name, "every replica of stream %s (R%d) is in data center %s although cluster %s spans %d DCs: losing %s loses the stream; spread it (dcctl runbook expand-stream %s --domain %s --replicas N) or place it on purpose with --tag",
-				s.Name, s.Replicas, dc, d.Cluster, len(spans), dc, s.Name, d.Name)
+			args := s.Name + " --domain " + d.Name
+			if s.Label() != s.Name {
+				args += " --account " + s.Account
+			}
+			add(LevelNotice, d.Name, "every replica of stream %s (R%d) is in data center %s although cluster %s spans %d DCs: losing %s loses the stream; spread it (dcctl runbook expand-stream %s --replicas N) or place it on purpose with --tag",
+				s.Label(), s.Replicas, dc, d.Cluster, len(spans), dc, args)
 		}
 	}
 }

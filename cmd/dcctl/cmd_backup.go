@@ -11,7 +11,8 @@ func backupCommand() *cli.Command {
 		Name:      "backup",
 		Usage:     summary(&runbooks.Backup{}),
 		ArgsUsage: "STREAM [INVENTORY]",
-		Description: "Runs the backup runbook: checks the stream exists and is file-backed (nats-server\n" +
+		Description: "Runs the backup runbook: finds the stream in whichever JetStream account has it\n" +
+			"(--account when two have one of that name), checks it is file-backed (nats-server\n" +
 			"cannot snapshot memory streams), reads every message for a digest, snapshots the\n" +
 			"stream with its consumers into DIR and writes dcctl-manifest.json beside the\n" +
 			"archive. DIR must not hold a finished backup. If the stream changed while it was\n" +
@@ -19,6 +20,7 @@ func backupCommand() *cli.Command {
 			"Restore with `dcctl runbook restore-stream --from DIR`.",
 		Flags: runbookFlags(
 			domainFlag(true),
+			accountFlag(findAccountUsage),
 			&cli.StringFlag{Name: "out", Required: true, Usage: "backup `DIR` (created)"},
 		),
 		Action: func(c *cli.Context) error {
@@ -26,7 +28,7 @@ func backupCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			return runRunbook(c, &runbooks.Backup{Stream: stream, Domain: c.String("domain"), Dir: c.String("out")})
+			return runRunbook(c, &runbooks.Backup{Stream: stream, Domain: c.String("domain"), Account: c.String("account"), Dir: c.String("out")})
 		},
 	}
 }

@@ -120,7 +120,7 @@ func runContextExport(c *cli.Context) error {
 			urls = append(urls, n.ClientURL())
 		}
 	}
-	app, sys := inv.AppAccount(), inv.SystemAccount()
+	app, sys := inv.JetStreamAccounts()[0], inv.SystemAccount()
 	type want struct {
 		name string
 		acc  *inventory.Account

@@ -59,6 +59,7 @@ func runbookCommand() *cli.Command {
 				ArgsUsage: "STREAM [INVENTORY]",
 				Flags: runbookFlags(
 					domainFlag(true),
+					accountFlag(findAccountUsage),
 					&cli.IntFlag{Name: "replicas", Value: 3, Usage: "replica count `N` to reach"},
 					tagFlag(),
 				),
@@ -67,7 +68,7 @@ func runbookCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
-					return runRunbook(c, &runbooks.ExpandStream{Stream: stream, Domain: c.String("domain"), Replicas: c.Int("replicas"), Tags: c.StringSlice("tag")})
+					return runRunbook(c, &runbooks.ExpandStream{Stream: stream, Domain: c.String("domain"), Account: c.String("account"), Replicas: c.Int("replicas"), Tags: c.StringSlice("tag")})
 				},
 			},
 			{
@@ -77,6 +78,7 @@ func runbookCommand() *cli.Command {
 				Flags: runbookFlags(
 					&cli.StringFlag{Name: "from", Required: true, Usage: "backup `DIR` written by dcctl backup"},
 					domainFlag(false),
+					accountFlag("the JetStream `ACCOUNT` to restore into (default: the backed-up stream's, as its manifest names it)"),
 					&cli.IntFlag{Name: "replicas", Usage: "replica count `N` (default: the backed-up stream's); restored as R1, then scaled up; fewer than the backup's is confirmed as destructive"},
 					tagFlag(),
 				),
@@ -84,7 +86,7 @@ func runbookCommand() *cli.Command {
 					if err := optionalInventoryArg(c, 0); err != nil {
 						return err
 					}
-					return runRunbook(c, &runbooks.RestoreStream{From: c.String("from"), Domain: c.String("domain"), Replicas: c.Int("replicas"), Tags: c.StringSlice("tag")})
+					return runRunbook(c, &runbooks.RestoreStream{From: c.String("from"), Domain: c.String("domain"), Account: c.String("account"), Replicas: c.Int("replicas"), Tags: c.StringSlice("tag")})
 				},
 			},
 			{
@@ -255,6 +257,14 @@ func runbookFlags(own ...cli.Flag) []cli.Flag {
 func domainFlag(required bool) cli.Flag {
 	return &cli.StringFlag{Name: "domain", Required: required, Usage: "JetStream `DOMAIN`"}
 }
+
+// accountFlag picks the JetStream account of a stream named by its name:
+// two accounts may each have one of that name.
+func accountFlag(usage string) cli.Flag {
+	return &cli.StringFlag{Name: "account", Usage: usage}
+}
+
+const findAccountUsage = "the JetStream `ACCOUNT` the stream is in (default: whichever account has it; required when two have a stream of that name)"
 
 // oneArg takes the runbook's subject (NODE, STREAM) and an optional INVENTORY after it.
 func oneArg(c *cli.Context, what string) (string, error) {

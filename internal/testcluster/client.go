@@ -20,6 +20,12 @@ import (
 // test ends.
 func (c *Cluster) JetStream(t testing.TB, domain string) njs.JetStream {
 	t.Helper()
+	return c.JetStreamAs(t, domain, c.Inv.JetStreamAccounts()[0].Name)
+}
+
+// JetStreamAs is JetStream as the first user of account.
+func (c *Cluster) JetStreamAs(t testing.TB, domain, account string) njs.JetStream {
+	t.Helper()
 	cl := c.Inv.ClusterByDomain(domain)
 	if cl == nil {
 		t.Fatalf("no cluster has domain %q", domain)
@@ -28,7 +34,7 @@ func (c *Cluster) JetStream(t testing.TB, domain string) njs.JetStream {
 	for _, n := range cl.Active() {
 		urls = append(urls, n.ClientURL())
 	}
-	user, pass := c.AppUser()
+	user, pass := c.AccountUser(account)
 	// A TLS handshake on a loaded machine can take longer than nats.go's
 	// default 2 s connect timeout.
 	opts := append([]nats.Option{nats.UserInfo(user, pass), nats.MaxReconnects(-1), nats.ReconnectWait(100 * time.Millisecond), nats.Timeout(15 * time.Second)}, c.ClientOptions()...)

@@ -31,7 +31,14 @@ import (
 type Spec struct {
 	AppAccount, AppUser string
 	SysAccount, SysUser string
-	Clusters            []ClusterSpec
+	// MoreAccounts are JetStream accounts besides AppAccount.
+	MoreAccounts []AccountSpec
+	Clusters     []ClusterSpec
+}
+
+// AccountSpec is a JetStream account of a Spec with its one user.
+type AccountSpec struct {
+	Name, User string
 }
 
 // ClusterSpec is one cluster of a Spec.
@@ -89,6 +96,9 @@ func WriteInventory(t testing.TB, spec Spec) string {
 	fmt.Fprintf(&b, "[nats]\nbinary = \"nats-server\"\nsync_interval = \"always\"\nlame_duck_duration = \"30s\"\nlame_duck_grace_period = \"2s\"\n\n")
 	fmt.Fprintf(&b, "[accounts.%q]\njetstream = true\nusers = [%q]\n\n", spec.AppAccount, spec.AppUser)
 	fmt.Fprintf(&b, "[accounts.%q]\nsystem = true\nusers = [%q]\n\n", spec.SysAccount, spec.SysUser)
+	for _, a := range spec.MoreAccounts {
+		fmt.Fprintf(&b, "[accounts.%q]\njetstream = true\nusers = [%q]\n\n", a.Name, a.User)
+	}
 	for _, cl := range spec.Clusters {
 		fmt.Fprintf(&b, "[clusters.%q]\ndomain = %q\n", cl.Name, cl.Domain)
 		if cl.LeafOf != "" {
@@ -384,9 +394,18 @@ func (c *Cluster) ClientOptions() []nats.Option {
 	return nil
 }
 
-// AppUser and SysUser return the credentials of the application and system users.
+// AppUser returns the credentials of the first JetStream account's user.
 func (c *Cluster) AppUser() (user, password string) {
-	u := c.Inv.AppAccount().Users[0]
+	return c.AccountUser(c.Inv.JetStreamAccounts()[0].Name)
+}
+
+// AccountUser returns the credentials of account's first user.
+func (c *Cluster) AccountUser(account string) (user, password string) {
+	a := c.Inv.Account(account)
+	if a == nil || len(a.Users) == 0 {
+		c.t.Fatalf("no account %q with a user in the inventory", account)
+	}
+	u := a.Users[0]
 	return u, c.Secrets.Password(u)
 }
 
