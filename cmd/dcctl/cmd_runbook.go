@@ -27,7 +27,9 @@ func runbookCommand() *cli.Command {
 			"a journal of JSON lines under <inventory dir>/.dcctl/journal/. Ctrl-C lets the\n" +
 			"step under way finish (a restart with its health gate) and runs no further step\n" +
 			"(exit 130; a second Ctrl-C aborts at once). A run interrupted halfway converges\n" +
-			"when run again: steps already done are skipped.\n" +
+			"when run again: steps already done are skipped. Runbooks act on the streams of\n" +
+			"every JetStream account; one taking a stream name refuses a name two accounts\n" +
+			"have until --account says which.\n" +
 			"See docs/runbooks.md.",
 		Subcommands: []*cli.Command{
 			{
