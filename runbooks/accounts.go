@@ -115,12 +115,12 @@ func findStream(ctx context.Context, e *Env, domain, name, account string) (*jet
 		}
 		return nil, amb
 	}
-	where := fmt.Sprintf("domain %q", domain)
+	where, check := fmt.Sprintf("domain %q", domain), "the name and the domain"
 	switch {
 	case account != "":
-		where = fmt.Sprintf("account %s of domain %q", account, domain)
+		where, check = fmt.Sprintf("account %s of domain %q", account, domain), "the name, the domain and the account"
 	case len(accounts) > 1:
 		where = fmt.Sprintf("domain %q (accounts %s)", domain, strings.Join(accounts, ", "))
 	}
-	return nil, fmt.Errorf("no stream %s in %s: check the name, the domain and the account (dcctl status --domain %s lists its streams)", name, where, domain)
+	return nil, fmt.Errorf("no stream %s in %s: check %s (dcctl status --domain %s lists its streams)", name, where, check, domain)
 }
