@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -23,8 +24,9 @@ type Journal struct {
 	runbook string
 	redact  func(string) string
 
-	mu sync.Mutex
-	f  *os.File
+	mu  sync.Mutex
+	f   *os.File
+	tee io.Writer
 }
 
 // Entry is one line of a journal.
@@ -79,6 +81,14 @@ func OpenJournal(dir, runbook string, redact func(string) string) (*Journal, err
 	return &Journal{path: path, runbook: runbook, redact: redact, f: f}, nil
 }
 
+// Tee writes every entry to w as well, as the same JSON line; nil writes
+// none. An entry that cannot be written there is still in the file.
+func (j *Journal) Tee(w io.Writer) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.tee = w
+}
+
 // Path is the journal file.
 func (j *Journal) Path() string { return j.path }
 
@@ -100,6 +110,9 @@ func (j *Journal) Write(e Entry) {
 	defer j.mu.Unlock()
 	if j.f != nil {
 		_, _ = j.f.Write(append(line, '\n'))
+	}
+	if j.tee != nil {
+		_, _ = j.tee.Write(append(line, '\n'))
 	}
 }
 

@@ -88,6 +88,9 @@ type Env struct {
 	Hosts   Hosts
 	// Out receives the human-readable log of the run.
 	Out io.Writer
+	// Events, when set, receives every journal entry as a JSON line as it
+	// is written (--json: a script follows the run as the journal has it).
+	Events io.Writer
 	// Journal records every check and step; set by Run.
 	Journal *Journal
 	// Timeout bounds each wait for replicas, peers and health; default 3m.

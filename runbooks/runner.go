@@ -65,6 +65,7 @@ func Run(ctx context.Context, e *Env, rb Runbook) (err error) {
 	if jerr != nil {
 		return &RefusedError{Check: "journal", Err: fmt.Errorf("%w: fix the directory's permissions or run from a writable copy of the inventory", jerr)}
 	}
+	j.Tee(e.Events)
 	e.Journal = j
 	log := &logger{w: e.Out, redact: redact}
 	start := time.Now()

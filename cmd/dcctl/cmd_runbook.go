@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"time"
@@ -24,7 +25,8 @@ func runbookCommand() *cli.Command {
 			"confirmed once before the first step (--yes skips the question; without a terminal\n" +
 			"and without --yes the run is refused). Then post-checks prove the outcome (exit 1\n" +
 			"if they cannot). --dry-run runs the pre-checks and lists the steps. Each run writes\n" +
-			"a journal of JSON lines under <inventory dir>/.dcctl/journal/. Ctrl-C lets the\n" +
+			"a journal of JSON lines under <inventory dir>/.dcctl/journal/ (--json prints its\n" +
+			"entries on stdout as they are written, the log then on stderr). Ctrl-C lets the\n" +
 			"step under way finish (a restart with its health gate) and runs no further step\n" +
 			"(exit 130; a second Ctrl-C aborts at once). A run interrupted halfway converges\n" +
 			"when run again: steps already done are skipped. Runbooks act on the streams of\n" +
@@ -73,6 +75,7 @@ func runbookCommand() *cli.Command {
 					return runRunbook(c, &runbooks.ExpandStream{Stream: stream, Domain: c.String("domain"), Account: c.String("account"), Replicas: c.Int("replicas"), Tags: c.StringSlice("tag")})
 				},
 			},
+			runbookBackupCommand(),
 			{
 				Name:      "restore-stream",
 				Usage:     summary(&runbooks.RestoreStream{}),
@@ -242,6 +245,15 @@ func runbookCommand() *cli.Command {
 	}
 }
 
+// runbookBackupCommand is `dcctl backup` under the name of the runbook it
+// runs, for an operator who looks for it among the runbooks.
+func runbookBackupCommand() *cli.Command {
+	cmd := backupCommand()
+	cmd.Hidden = true
+	cmd.Usage += " (the same as dcctl backup)"
+	return cmd
+}
+
 // summary is a runbook's one line, as it describes itself: the CLI's help,
 // `runbook list` and docs/runbooks.md say the same (TestRunbooksDescribeThemselves).
 func summary(rb runbooks.Runbook) string { return rb.Describe().Short }
@@ -249,6 +261,7 @@ func summary(rb runbooks.Runbook) string { return rb.Describe().Short }
 // runbookFlags are the flags every runbook takes, then its own.
 func runbookFlags(own ...cli.Flag) []cli.Flag {
 	flags := append([]cli.Flag{inventoryFlag(), yesFlag(),
+		&cli.BoolFlag{Name: "json", Usage: "print the run as JSON lines on stdout, one per journal entry (the log goes to stderr)"},
 		&cli.BoolFlag{Name: "dry-run", Usage: "run the pre-checks and list the steps; change nothing"},
 		&cli.DurationFlag{Name: "timeout", Value: 3 * time.Minute, Usage: "bound on each wait (replica catch-up, meta peer, health)"},
 		breakLockFlag(), withoutLockFlag(),
@@ -313,7 +326,13 @@ func runRunbookWith(c *cli.Context, inv *inventory.Inventory, rb runbooks.Runboo
 }
 
 func runRunbookSecrets(c *cli.Context, inv *inventory.Inventory, sec *inventory.Secrets, rb runbooks.Runbook) error {
-	bars := newHostBars(c.App.Writer)
+	// With --json stdout carries the journal's entries alone, as JSON lines;
+	// the log an operator reads goes to stderr.
+	out, events := c.App.Writer, io.Writer(nil)
+	if c.Bool("json") {
+		out, events = c.App.ErrWriter, c.App.Writer
+	}
+	bars := newHostBars(out)
 	s := newSession(c, inv, sec, bars)
 	defer s.Close()
 	ctx := c.Context
@@ -325,7 +344,6 @@ func runRunbookSecrets(c *cli.Context, inv *inventory.Inventory, sec *inventory.
 		defer release()
 		ctx = lctx
 	}
-	out := c.App.Writer
 	if bars != nil {
 		out = bars
 		defer bars.done()
@@ -333,6 +351,7 @@ func runRunbookSecrets(c *cli.Context, inv *inventory.Inventory, sec *inventory.
 	e := &runbooks.Env{
 		Inv: inv, Session: s, Hosts: runbooks.SystemdHosts{S: s},
 		Out:     out,
+		Events:  events,
 		Timeout: c.Duration("timeout"),
 		DryRun:  c.Bool("dry-run"),
 		Confirm: func(q string) error { return confirm(c, q) },

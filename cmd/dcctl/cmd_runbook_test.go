@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -10,6 +11,7 @@ import (
 	njs "github.com/nats-io/nats.go/jetstream"
 
 	"github.com/dcctl/dcctl/internal/testcluster"
+	"github.com/dcctl/dcctl/runbooks"
 )
 
 // TestRunbookCLI runs the runbook commands end to end against an embedded
@@ -50,6 +52,24 @@ func TestRunbookCLI(t *testing.T) {
 	if _, errOut, code := cli("runbook", "expand-stream", "nope", "--domain", "us"); code != 2 || !strings.Contains(errOut, "no stream nope") {
 		t.Fatalf("expand-stream of a missing stream: exit %d", code)
 	}
+	// --json: stdout carries the journal's entries alone, one JSON line
+	// each, from the run's start to its end; the log goes to stderr.
+	out, errOut, code := cli("runbook", "expand-stream", "orders", "--domain", "us", "--dry-run", "--json")
+	if code != 0 || !strings.Contains(errOut, "pre-checks:") {
+		t.Fatalf("expand-stream --dry-run --json: exit %d", code)
+	}
+	var entries []runbooks.Entry
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+		var e runbooks.Entry
+		if err := json.Unmarshal([]byte(l), &e); err != nil {
+			t.Fatalf("--json printed a line that is not a journal entry: %q: %v", l, err)
+		}
+		entries = append(entries, e)
+	}
+	if first, last := entries[0], entries[len(entries)-1]; len(entries) < 3 || first.Phase != "run" || first.Result != "started" ||
+		last.Phase != "run" || last.Result != "done" || entries[1].Phase != "pre-check" {
+		t.Fatalf("--json entries are not the run's journal: %+v", entries)
+	}
 	if out, _, code := cli("runbook", "expand-stream", "orders", "--domain", "us"); code != 0 || !strings.Contains(out, "done: expand-stream") {
 		t.Fatalf("expand-stream: exit %d", code)
 	}
@@ -59,6 +79,11 @@ func TestRunbookCLI(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "orders")
 	if out, _, code := cli("backup", "orders", "--domain", "us", "--out", dir); code != 0 || !strings.Contains(out, "done: backup") {
 		t.Fatalf("backup: exit %d", code)
+	}
+	// The backup runbook is also found among the runbooks.
+	if out, _, code := cli("runbook", "backup", "orders", "--domain", "us", "--out", filepath.Join(t.TempDir(), "again"), "--json"); code != 0 ||
+		!strings.Contains(out, `"runbook":"backup"`) || !strings.Contains(out, `"result":"done"`) {
+		t.Fatalf("runbook backup: exit %d", code)
 	}
 	if err := js.DeleteStream(ctx, "orders"); err != nil {
 		t.Fatal(err)
