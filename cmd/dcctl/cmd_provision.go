@@ -15,7 +15,8 @@ import (
 )
 
 func limitFlag() cli.Flag {
-	return &cli.StringFlag{Name: "limit", Usage: "only these `NODES` (comma-separated server names)"}
+	// Repeatable as well: `--limit a --limit b` must not silently mean b alone.
+	return &cli.StringSliceFlag{Name: "limit", Usage: "only these `NODES` (comma-separated server names; repeatable)"}
 }
 
 func concurrencyFlag() cli.Flag {
@@ -99,7 +100,7 @@ func runProvision(c *cli.Context, checkOnly bool) error {
 	if err != nil {
 		return err
 	}
-	nodes, err := inv.Select(splitList(c.String("limit")))
+	nodes, err := inv.Select(splitList(strings.Join(c.StringSlice("limit"), ",")))
 	if err != nil {
 		return refused(err)
 	}

@@ -52,3 +52,18 @@ func TestUsageMistakesAreBadInput(t *testing.T) {
 		}
 	}
 }
+
+// --limit given twice means both lists: the first is not dropped for the
+// second (an unknown name in either is refused before any connection).
+func TestLimitIsRepeatable(t *testing.T) {
+	p := copyExample(t)
+	for _, args := range [][]string{
+		{"plan", p, "--limit", "nosuch", "--limit", "bb_emea_1", "--ssh-timeout", "1s"},
+		{"provision", p, "--check", "--limit", "bb_emea_1", "--limit", "us_1,nosuch", "--ssh-timeout", "1s"},
+	} {
+		_, errOut, code := runCLI(t, args...)
+		if code != 2 || !strings.Contains(errOut, "node nosuch is not in inventory") {
+			t.Errorf("dcctl %s: exit %d, want 2 naming nosuch\n%s", strings.Join(args, " "), code, errOut)
+		}
+	}
+}
