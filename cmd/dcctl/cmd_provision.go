@@ -67,14 +67,15 @@ func provisionCommand() *cli.Command {
 			"within 30 days of its end. Plans show certificates by fingerprint, never\n" +
 			"keys. A running plaintext deployment is not moved to TLS node by node (a\n" +
 			"cluster half on TLS is two clusters): provision refuses and says how, with\n" +
-			"--tls-cutover restarting every node at once (docs/security.md).",
+			"--tls-cutover restarting every node at once (docs/security.md). The same holds\n" +
+			"for a new cluster_port: a node restarted on it would reach none of its peers.",
 		Flags: append([]cli.Flag{
 			inventoryFlag(), limitFlag(), concurrencyFlag(), jsonFlag(),
 			&cli.BoolFlag{Name: "check", Usage: "only show the plan; change nothing"},
 			&cli.BoolFlag{Name: "diff", Usage: "show unified diffs of changed text files (secrets redacted)"},
 			&cli.DurationFlag{Name: "gate-timeout", Value: 3 * time.Minute, Usage: "bound on each health-gate wait"},
 			allowDowngradeFlag(),
-			&cli.BoolFlag{Name: "tls-cutover", Usage: "restart every node that needs it at once, without the gate before: to turn TLS on (or off) in a running deployment, which cannot roll (see docs/security.md)"},
+			&cli.BoolFlag{Name: "tls-cutover", Usage: "restart every node that needs it at once, without the gate before: to turn TLS on (or off), or change cluster_port, in a running deployment, which cannot roll (see docs/security.md)"},
 			breakLockFlag(),
 		}, sshFlags()...),
 		Action: func(c *cli.Context) error { return runProvision(c, c.Bool("check")) },
@@ -165,6 +166,9 @@ func runProvision(c *cli.Context, checkOnly bool) error {
 	if err := checkTLS(c, s, mat, plans, len(nodes), checkOnly); err != nil {
 		return err
 	}
+	if err := checkRoutePorts(c, s, plans, len(nodes), checkOnly); err != nil {
+		return err
+	}
 	if err := newPasswords(c, s, plans, len(nodes), checkOnly); err != nil {
 		return err
 	}
@@ -242,6 +246,27 @@ func checkTLS(c *cli.Context, s *provision.Session, mat *pki.Material, plans []*
 		return refused(err)
 	}
 	return nil
+}
+
+// checkRoutePorts refuses to roll a change of a cluster's route port node by
+// node (provision.RoutePortSwitch) unless --tls-cutover says to restart all
+// at once; plan only warns of it.
+func checkRoutePorts(c *cli.Context, s *provision.Session, plans []*provision.HostPlan, selected int, checkOnly bool) error {
+	sw := provision.RoutePortSwitch(s.Inv, plans)
+	switch {
+	case len(sw) == 0:
+		return nil
+	case c.Bool("tls-cutover") && selected < len(s.Inv.Nodes):
+		return refused(fmt.Errorf("--tls-cutover with --limit: every node must move to the new cluster_port at once (%s would route to peers left on the old one); run it without --limit", strings.Join(sw, ", ")))
+	case c.Bool("tls-cutover"):
+		return nil
+	}
+	err := &provision.RoutePortSwitchRefusedError{Nodes: sw}
+	if checkOnly {
+		fmt.Fprintf(c.App.ErrWriter, "warning: provision would refuse: %v\n", err)
+		return nil
+	}
+	return refused(err)
 }
 
 // saveTLS writes the CA and certificates pki.Prepare created and says so.
