@@ -8,6 +8,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -137,14 +138,21 @@ func (s *Session) Connect(ctx context.Context, nodes []*inventory.Node) map[stri
 	for i := range cfgs {
 		cfgs[i] = s.config(s.Inv.Node(cfgs[i].Name))
 	}
+	var errs map[string]error
 	if len(cfgs) > 0 {
-		clients, errs := remote.DialAll(ctx, cfgs, s.opts.Concurrency)
+		var clients map[string]*remote.Client
+		clients, errs = remote.DialAll(ctx, cfgs, s.opts.Concurrency)
 		s.mu.Lock()
 		for k, c := range clients {
 			s.clients[k] = c
 		}
 		for k, e := range errs {
-			s.dialErrs[k] = e
+			// A dial cut short by the caller (its context ended: a NATS
+			// connection's probes of every host stop once one answers) says
+			// nothing about the host: the next use dials again.
+			if ctx.Err() == nil && !errors.Is(e, context.Canceled) {
+				s.dialErrs[k] = e
+			}
 		}
 		s.mu.Unlock()
 	}
@@ -153,6 +161,8 @@ func (s *Session) Connect(ctx context.Context, nodes []*inventory.Node) map[stri
 	defer s.mu.Unlock()
 	for _, n := range nodes {
 		if e := s.dialErrs[n.Name]; e != nil {
+			out[n.Name] = e
+		} else if e := errs[n.Name]; e != nil {
 			out[n.Name] = e
 		}
 	}
