@@ -13,6 +13,11 @@ func interspersed(app *cli.App, args []string) []string {
 	if len(args) < 2 {
 		return args
 	}
+	// `dcctl help runbook expand-stream` is read as git and go read it:
+	// the help of that command.
+	if args[1] == "help" {
+		return append(append([]string{args[0]}, args[2:]...), "--help")
+	}
 	out := []string{args[0]}
 	rest := args[1:]
 	// Walk down the command tree: global flags, then command names.

@@ -49,6 +49,12 @@ func exitCode(err error) int {
 	if errors.As(err, &ie) {
 		return exitRefused
 	}
+	// urfave/cli's own "No help topic for ..." (`dcctl runbook help nosuch`),
+	// which it gives exit code 3: a usage mistake like any other.
+	var cliErr cli.ExitCoder
+	if errors.As(err, &cliErr) && cliErr.ExitCode() == 3 {
+		return exitRefused
+	}
 	return exitFailed
 }
 

@@ -36,6 +36,8 @@ func TestUsageMistakesAreBadInput(t *testing.T) {
 		{[]string{"bogus"}, `unknown command "bogus"`},
 		{[]string{"runbook", "bogus"}, `runbook: unknown command "bogus"`},
 		{[]string{"context", "bogus"}, `context: unknown command "bogus"`},
+		{[]string{"help", "bogus"}, `unknown command "bogus"`},
+		{[]string{"runbook", "help", "bogus"}, `No help topic for 'bogus'`},
 		{[]string{"validate", "--bogus", p}, "flag provided but not defined: -bogus"},
 		{[]string{"runbook", "expand-stream", "S", "--bogus", p}, "flag provided but not defined: -bogus"},
 		{[]string{"render", p}, "render: missing --out"},
@@ -64,6 +66,25 @@ func TestLimitIsRepeatable(t *testing.T) {
 		_, errOut, code := runCLI(t, args...)
 		if code != 2 || !strings.Contains(errOut, "node nosuch is not in inventory") {
 			t.Errorf("dcctl %s: exit %d, want 2 naming nosuch\n%s", strings.Join(args, " "), code, errOut)
+		}
+	}
+}
+
+// `dcctl help CMD [SUB]` is that command's help, as git and go have it.
+func TestHelpCommand(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"help"}, "dcctl - provision and operate"},
+		{[]string{"help", "runbook"}, "dcctl runbook - operator procedures"},
+		{[]string{"help", "runbook", "expand-stream"}, "dcctl runbook expand-stream - raise"},
+		{[]string{"runbook", "help", "expand-stream"}, "dcctl runbook expand-stream - raise"},
+		{[]string{"help", "node"}, "dcctl node - systemd control"},
+	} {
+		out, errOut, code := runCLI(t, tc.args...)
+		if code != 0 || !strings.Contains(out, tc.want) {
+			t.Errorf("dcctl %s: exit %d, want %q\nstdout: %s\nstderr: %s", strings.Join(tc.args, " "), code, tc.want, out, errOut)
 		}
 	}
 }
