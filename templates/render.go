@@ -151,7 +151,7 @@ func Render(inv *inventory.Inventory, sec *inventory.Secrets, nodeName string) (
 	if inv.TLS.Enabled {
 		t, ok := sec.NodeTLS(node.Name)
 		if !ok {
-			return nil, fmt.Errorf("render %s: no TLS certificate for it: only `dcctl provision` creates the CA and the nodes' certificates (or render with placeholders)", node.Name)
+			return nil, fmt.Errorf("render %s: no TLS certificate for it: only `dcctl provision` creates the CA and the nodes' certificates", node.Name)
 		}
 		d.TLS = &tlsData{CA: paths.TLSCA, Cert: paths.TLSCert, Key: paths.TLSKey, Timeout: tlsTimeout}
 		tlsFiles = []File{

@@ -50,7 +50,7 @@ func runRender(c *cli.Context) error {
 		sec, err = loadSecrets(inv)
 	}
 	if err != nil {
-		return err
+		return placeholderHint(err)
 	}
 	type item struct {
 		rel  string
@@ -60,7 +60,9 @@ func runRender(c *cli.Context) error {
 	for _, n := range inv.Nodes {
 		files, err := templates.Render(inv, sec, n.Name)
 		if err != nil {
-			return err
+			// Rendering reads nothing but the inventory and its secrets:
+			// what fails is the input.
+			return refused(placeholderHint(err))
 		}
 		for _, f := range files {
 			items = append(items, item{path.Join(n.Name, strings.TrimPrefix(f.Path, "/")), f})
@@ -86,6 +88,12 @@ func runRender(c *cli.Context) error {
 	}
 	fmt.Fprintf(c.App.Writer, "rendered %d files for %d nodes under %s\n", len(items), len(inv.Nodes), out)
 	return nil
+}
+
+// placeholderHint says how to read the files before the first provision,
+// which is what creates the passwords and certificates render needs.
+func placeholderHint(err error) error {
+	return fmt.Errorf("%w\nTo read the files before the first provision: dcctl render --placeholder-passwords", err)
 }
 
 // placeholderSecrets are placeholder passwords and, with TLS on, a
