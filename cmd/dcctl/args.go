@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -107,4 +108,37 @@ func flagArity(flags []cli.Flag, arg string) int {
 	}
 	// help and version are added by cli itself
 	return 1
+}
+
+// inventoryLast moves INVENTORY after a command's n other arguments when it
+// was written before them, as `dcctl provision inventory.toml` has it:
+// `dcctl node inventory.toml stop bb_1`, `dcctl runbook replace-peer
+// inventory.toml bb_1`. It is told apart from a node or stream name by being
+// the one argument that is an existing file named *.toml.
+func inventoryLast(args []string, n int) []string {
+	if len(args) != n+1 {
+		return args
+	}
+	at := -1
+	for i, a := range args {
+		if isTOMLFile(a) {
+			if at >= 0 {
+				return args
+			}
+			at = i
+		}
+	}
+	if at < 0 || at == n {
+		return args
+	}
+	out := append(append([]string{}, args[:at]...), args[at+1:]...)
+	return append(out, args[at])
+}
+
+func isTOMLFile(p string) bool {
+	if !strings.HasSuffix(p, ".toml") {
+		return false
+	}
+	st, err := os.Stat(p)
+	return err == nil && st.Mode().IsRegular()
 }

@@ -37,15 +37,16 @@ func nodeCommand() *cli.Command {
 }
 
 func runNode(c *cli.Context) error {
-	if c.Args().Len() < 2 || c.Args().Len() > 3 {
+	args := inventoryLast(c.Args().Slice(), 2)
+	if len(args) < 2 || len(args) > 3 {
 		return usageError(fmt.Errorf("node: want ACTION NODE [INVENTORY], ACTION one of %s", strings.Join(provision.UnitActions, ", ")))
 	}
-	action, name := c.Args().Get(0), c.Args().Get(1)
+	action, name := args[0], args[1]
 	if !slices.Contains(provision.UnitActions, action) {
 		return usageError(fmt.Errorf("node: unknown action %q: want one of %s", action, strings.Join(provision.UnitActions, ", ")))
 	}
-	if c.Args().Len() == 3 {
-		if err := c.Set("inventory", c.Args().Get(2)); err != nil {
+	if len(args) == 3 {
+		if err := c.Set("inventory", args[2]); err != nil {
 			return err
 		}
 	}

@@ -281,26 +281,32 @@ func accountFlag(usage string) cli.Flag {
 
 const findAccountUsage = "the JetStream `ACCOUNT` the stream is in (default: whichever account has it; required when two have a stream of that name)"
 
-// oneArg takes the runbook's subject (NODE, STREAM) and an optional INVENTORY after it.
+// oneArg takes the runbook's subject (NODE, STREAM) and an optional
+// INVENTORY after it (or before it: inventoryLast).
 func oneArg(c *cli.Context, what string) (string, error) {
-	if c.Args().Len() < 1 {
+	args := inventoryLast(c.Args().Slice(), 1)
+	if len(args) < 1 {
 		return "", usageError(fmt.Errorf("%s: missing %s", c.Command.Name, what))
 	}
-	if err := optionalInventoryArg(c, 1); err != nil {
+	if err := inventoryArgAt(c, args, 1); err != nil {
 		return "", err
 	}
-	return c.Args().First(), nil
+	return args[0], nil
 }
 
 // optionalInventoryArg accepts INVENTORY as the positional argument at index i.
 func optionalInventoryArg(c *cli.Context, i int) error {
-	switch n := c.Args().Len(); {
+	return inventoryArgAt(c, c.Args().Slice(), i)
+}
+
+func inventoryArgAt(c *cli.Context, args []string, i int) error {
+	switch n := len(args); {
 	case n == i:
 		return nil
 	case n == i+1:
-		return c.Set("inventory", c.Args().Get(i))
+		return c.Set("inventory", args[i])
 	default:
-		return usageError(fmt.Errorf("%s: unexpected arguments %s", c.Command.Name, strings.Join(c.Args().Slice()[i:], " ")))
+		return usageError(fmt.Errorf("%s: unexpected arguments %s", c.Command.Name, strings.Join(args[i:], " ")))
 	}
 }
 

@@ -88,3 +88,22 @@ func TestHelpCommand(t *testing.T) {
 		}
 	}
 }
+
+// INVENTORY may come first, as in `dcctl provision inventory.toml`, also
+// where a node or stream name follows the command.
+func TestInventoryArgumentFirst(t *testing.T) {
+	p := copyExample(t)
+	for _, args := range [][]string{
+		{"node", p, "stop", "nosuch", "--yes"},
+		{"node", "stop", p, "nosuch", "--yes"},
+		{"node", "stop", "nosuch", p, "--yes"},
+		{"runbook", "replace-peer", p, "nosuch"},
+		{"runbook", "restore-node", p, "nosuch", "--dry-run"},
+	} {
+		_, errOut, code := runCLI(t, args...)
+		// Refused for the unknown name, found looking in that inventory.
+		if code != 2 || !strings.Contains(errOut, "nosuch") || !strings.Contains(errOut, " in inventory "+p) && !strings.Contains(errOut, `"nosuch" in `+p) {
+			t.Errorf("dcctl %s: exit %d, want 2: no node nosuch in %s\n%s", strings.Join(args, " "), code, p, errOut)
+		}
+	}
+}
