@@ -18,7 +18,10 @@
 # dcctl-exec-*), BASELINE (another dcctl binary, e.g. one built from an
 # older commit: it runs fresh + no-op in each round too, recorded as
 # dcctl-base-*, before or after this tree's dcctl alternating by round, so
-# that a change is measured against its parent in the same rounds). A run
+# that a change is measured against its parent in the same rounds),
+# HOST_OPENSSL=1 (this machine's openssl program on every host for the
+# round: the lab's image has none, a Debian host with ca-certificates
+# has it; dcctl then hashes uploads with it on the host). A run
 # that fails (a cluster never healthy) is recorded as <what>-failed, not as
 # a figure.
 #
@@ -59,6 +62,7 @@ DCCTL_FLAGS=${DCCTL_FLAGS:-}        # e.g. --gate-timeout 30s
 FLOOR_TIMEOUT=${FLOOR_TIMEOUT:-120} # seconds for every /healthz to answer 200
 TRANSFER=${TRANSFER:-}              # sftp, exec or both: dcctl's upload transfer (default: the inventory's, sftp)
 BASELINE=${BASELINE:-}              # another dcctl binary to run beside bin/dcctl (dcctl-base-*)
+HOST_OPENSSL=${HOST_OPENSSL:-}      # 1: this machine's openssl on every host for the round (the lab's image has none)
 
 log() { printf 'bench: %s\n' "$*" >&2; }
 die() {
@@ -331,6 +335,13 @@ prepare_round() {
 	bin/dcctl render "$INV" --out "$WORK/render" "${placeholders[@]}" >/dev/null
 	"$WORK/ansible-inventory" "$INV" "$WORK/render" >"$WORK/hosts.ini"
 	load_hosts
+	# A host with openssl hashes uploads with it (SHA instructions); the
+	# lab's image has libssl3 but not the program: this machine's, untimed.
+	if [[ -n $HOST_OPENSSL ]]; then
+		on_all "cat > /usr/local/bin/openssl && chmod 755 /usr/local/bin/openssl" "$(command -v openssl)"
+	else
+		on_all "rm -f /usr/local/bin/openssl"
+	fi
 }
 
 # run_round N R: one round at one size; the caller holds the lab lock.
@@ -377,13 +388,14 @@ median() { # SIZE WHAT [COLUMN]: median of raw.tsv's column (4: seconds, 5: RSS)
 		sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "-"; else if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
-# by_round SIZE: each round's fresh / (push + start), dcctl's and the
-# baseline's: the floor's start sometimes waits for a retried meta
-# election, which medians across rounds hide.
+# by_round SIZE: each round's fresh / (push + start) and no-op / no-op
+# floor, dcctl's and the baseline's: the floor's start sometimes waits for
+# a retried meta election, which medians across rounds hide.
 by_round() {
 	awk -F'\t' -v n="$1" '$1 == n { v[$2, $3] = $4; r[$2] = 1 }
 		END { for (k in r) { f = v[k, "floor-push"] + v[k, "floor-start"]; if (f == 0) continue
 			line = sprintf("r%s %.2f", k, v[k, "dcctl-fresh"] / f); if ((k, "dcctl-base-fresh") in v) line = line sprintf("; %.2f", v[k, "dcctl-base-fresh"] / f)
+			if (v[k, "floor-noop"] > 0) { line = line sprintf(" noop %.2f", v[k, "dcctl-noop"] / v[k, "floor-noop"]); if ((k, "dcctl-base-noop") in v) line = line sprintf("; %.2f", v[k, "dcctl-base-noop"] / v[k, "floor-noop"]) }
 			print line } }' "$RESULTS/raw.tsv" | sort | paste -sd ' ' | sed 's/ r/, r/g'
 }
 
@@ -406,7 +418,7 @@ report() {
 			printf '%5s %8s %8s %8s %8s %8s %8s %8s %8s %8s %11s %10s %10s %10s %8s %8s\n' "$n" "$df" "$dn" "$af" "$an" "$fp" "$fs" "$floor" "$fh" "$fn" \
 				"$(ratio "$df" "$floor")" "$(ratio "$dn" "$fn")" "$(ratio "$af" "$df")" "$(ratio "$an" "$dn")" "$rss" "$rn"
 			printf '%s %s %s %s %s %s %s\n' "$n" "$df" "$dn" "$af" "$an" "$floor" "$fp" >>"$RESULTS/hosts.dat.tmp"
-			echo "   $n hosts, fresh/floor round by round (dcctl; baseline): $(by_round "$n")"
+			echo "   $n hosts, round by round, fresh/floor and noop/noop-floor (dcctl; baseline): $(by_round "$n")"
 			bf=$(median "$n" dcctl-base-fresh) bn=$(median "$n" dcctl-base-noop)
 			if [[ $bf != - ]]; then
 				echo "   $n hosts, baseline: fresh $bf, no-op $bn; fresh/floor $(ratio "$bf" "$floor"), no-op/floor $(ratio "$bn" "$fn"); dcctl / baseline: fresh $(ratio "$df" "$bf"), no-op $(ratio "$dn" "$bn")"
