@@ -83,6 +83,9 @@ func takeLock(c *cli.Context, s *provision.Session, inv *inventory.Inventory, ma
 		reached[n.Name] = true
 	}
 	sort.Strings(down)
+	if msg := unknownHostKeys(errs, down); msg != "" {
+		warn("%s", msg)
+	}
 	if err := lockMajority(inv, majorityOf, reached); err != nil {
 		if !c.Bool("without-lock") {
 			return nil, nil, refused(err)
@@ -187,6 +190,27 @@ func hostKeyErrors(errs map[string]error) error {
 		return nil
 	}
 	return fmt.Errorf("refusing to touch any host: %w", errors.Join(out...))
+}
+
+// unknownHostKeys says which of the hosts in down were reached but refused
+// for a host key known_hosts lacks, and what to do: otherwise they read as
+// merely unreachable, and a later refusal (provision's CA check on a first
+// install) hides why.
+func unknownHostKeys(errs map[string]error, down []string) string {
+	var names []string
+	file := ""
+	for _, n := range down {
+		var unknown *remote.UnknownHostKeyError
+		if errors.As(errs[n], &unknown) {
+			names = append(names, n)
+			file = unknown.KnownHosts
+		}
+	}
+	if len(names) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("the host key of %s is not in %s: check the fingerprints on the hosts (ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub) and rerun with --accept-new-host-keys to trust them (it prints each key it adds)",
+		strings.Join(names, ", "), file)
 }
 
 // commandLine is what the lock records as the holder's command. dcctl never
