@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/urfave/cli/v2"
 )
@@ -22,6 +23,9 @@ func strictCommands(cmds []*cli.Command) {
 		cmd.OnUsageError = func(_ *cli.Context, err error, _ bool) error { return usageError(err) }
 		if required := takeRequired(cmd.Flags); len(required) > 0 {
 			cmd.Before = requireFlags(required, cmd.Before)
+		}
+		if positive := positiveFlags(cmd.Flags); len(positive) > 0 {
+			cmd.Before = requirePositive(positive, cmd.Before)
 		}
 		if len(cmd.Subcommands) > 0 {
 			if cmd.Action == nil {
@@ -55,6 +59,47 @@ func requireFlags(names []string, next cli.BeforeFunc) cli.BeforeFunc {
 		}
 		if len(missing) > 0 {
 			return usageError(fmt.Errorf("%s: missing %s", commandName(c), strings.Join(missing, ", ")))
+		}
+		if next != nil {
+			return next(c)
+		}
+		return nil
+	}
+}
+
+// positiveFlags are the flags that bound something (timeouts) or size it
+// (--concurrency): zero or less would silently mean the default.
+func positiveFlags(flags []cli.Flag) []string {
+	var names []string
+	for _, f := range flags {
+		switch f := f.(type) {
+		case *cli.DurationFlag:
+			names = append(names, f.Name)
+		case *cli.IntFlag:
+			if f.Name == "concurrency" {
+				names = append(names, f.Name)
+			}
+		}
+	}
+	return names
+}
+
+func requirePositive(names []string, next cli.BeforeFunc) cli.BeforeFunc {
+	return func(c *cli.Context) error {
+		for _, n := range names {
+			if !c.IsSet(n) {
+				continue
+			}
+			var bad bool
+			switch v := c.Value(n).(type) {
+			case time.Duration:
+				bad = v <= 0
+			case int:
+				bad = v <= 0
+			}
+			if bad {
+				return usageError(fmt.Errorf("%s: --%s must be more than 0", commandName(c), n))
+			}
 		}
 		if next != nil {
 			return next(c)

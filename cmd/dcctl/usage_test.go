@@ -47,6 +47,11 @@ func TestUsageMistakesAreBadInput(t *testing.T) {
 		{[]string{"validate", p, "extra"}, "validate: unexpected arguments extra"},
 		{[]string{"status", p, "bb_emea_1"}, "status: unexpected arguments bb_emea_1"},
 		{[]string{"plan", p, "a", "b"}, "plan: unexpected arguments a b"},
+		// Zero or less would silently be the default bound or size.
+		{[]string{"status", p, "--ssh-timeout", "0"}, "status: --ssh-timeout must be more than 0"},
+		{[]string{"runbook", "rolling-restart", p, "--timeout", "-1s"}, "runbook rolling-restart: --timeout must be more than 0"},
+		{[]string{"provision", p, "--concurrency", "0"}, "provision: --concurrency must be more than 0"},
+		{[]string{"provision", p, "--gate-timeout=0s"}, "provision: --gate-timeout must be more than 0"},
 	} {
 		out, errOut, code := runCLI(t, tc.args...)
 		if code != 2 || !strings.Contains(errOut, tc.want) || out != "" || strings.Count(strings.TrimSpace(errOut), "\n") != 0 {
