@@ -120,7 +120,7 @@ func (h *host) handleSession(nch ssh.NewChannel) {
 			}
 			h.counts.execs.Add(1)
 			cmd := h.command(p.Command)
-			t := &turn{slots: h.slots, done: make(chan struct{})}
+			t := &turn{slots: h.slots, done: make(chan struct{}), wake: make(chan struct{}, 1)}
 			t.take()
 			wait := h.start(ch, cmd, t)
 			if cmd.Process != nil {
@@ -183,6 +183,9 @@ func (h *host) command(command string) *exec.Cmd {
 // and takes one again before more arrives.
 func (h *host) start(ch ssh.Channel, cmd *exec.Cmd, t *turn) (wait func()) {
 	cmd.Stdout = ch
+	if t != nil {
+		cmd.Stdout = output{ch, t}
+	}
 	cmd.Stderr = ch.Stderr()
 	r, w, err := os.Pipe()
 	if err == nil {

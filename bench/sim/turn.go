@@ -24,7 +24,9 @@ type turn struct {
 	stdin   *os.File // the write end of the command's stdin
 	mu      sync.Mutex
 	holding bool
+	eof     bool // the client ended the input: the command cannot wait for it
 	done    chan struct{}
+	wake    chan struct{} // the command wrote output: look soon
 }
 
 func (t *turn) take() {
@@ -45,7 +47,12 @@ func (t *turn) end() {
 
 // feed copies the client's input to the command, a slot held at each write.
 func (t *turn) feed(ch io.Reader) {
-	defer t.stdin.Close()
+	defer func() {
+		t.mu.Lock()
+		t.eof = true
+		t.mu.Unlock()
+		t.stdin.Close()
+	}()
 	buf := make([]byte, 32<<10)
 	for {
 		n, err := ch.Read(buf)
@@ -74,19 +81,22 @@ func (t *turn) feed(ch io.Reader) {
 	}
 }
 
-// watch gives the slot back once the command waits for input, polling
-// every millisecond while it holds one.
+// watch gives the slot back once the command waits for input: it looks
+// right after the command's output (a script says where it is before it
+// waits) and every 2 ms, while the command holds a slot and its input is
+// open (most commands get their input and its end at once: one look).
 func (t *turn) watch() {
-	tick := time.NewTicker(time.Millisecond)
+	tick := time.NewTicker(2 * time.Millisecond)
 	defer tick.Stop()
 	for {
 		select {
 		case <-t.done:
 			return
 		case <-tick.C:
+		case <-t.wake:
 		}
 		t.mu.Lock()
-		if !t.holding {
+		if !t.holding || t.eof {
 			t.mu.Unlock()
 			return
 		}
@@ -146,4 +156,19 @@ func blockedOnInput(pid, depth int) bool {
 		return true
 	}
 	return false
+}
+
+// output is the command's stdout: each write wakes the watcher.
+type output struct {
+	io.Writer
+	t *turn
+}
+
+func (o output) Write(p []byte) (int, error) {
+	n, err := o.Writer.Write(p)
+	select {
+	case o.t.wake <- struct{}{}:
+	default:
+	}
+	return n, err
 }
