@@ -28,6 +28,10 @@ func (swapBinary) Script(h *hostRun) string {
 	}
 	return fmt.Sprintf(`p=%[1]s; from=%[2]s; u=%[3]s; sums=%[4]s; m=%[5]s
 if [ ! -f "$from" ]; then echo "$from is missing: nothing to swap in" >&2; return 1; fi
+# Its sum (for the stamp and the marker) before the stop: the node is down
+# for the swap only, not for the hash of a 24 MB binary.
+%[9]s || return 1
+sum=${sum%%%% *}
 # From the stop to the start, a cancel (SIGTERM) or a dropped connection
 # (HUP, PIPE) must not stop the script between them: that would leave the
 # node down. The whole takes the lame-duck stop and a start.
@@ -40,7 +44,6 @@ while systemctl is-active --quiet "$u"; do
 	sleep 0.1
 done
 %[6]s || { systemctl start "$u"; return 1; }
-sum=$(sha256sum "$p" | cut -d' ' -f1)
 { { [ ! -f "$sums" ] || awk -v p="$p" 'substr($0, index($0, " ") + 66) != p' "$sums"; printf '%%s %%s %%s\n' "$(stat -c '%[7]s' "$p")" "$sum" "$p"; } > "$sums%[8]s" && mv -f "$sums%[8]s" "$sums"; } 2>/dev/null || rm -f "$sums%[8]s"
 if [ -f "$m" ]; then
 	{ awk -v p="$p" -v s="$sum" '$2 == p { $1 = s } { print }' "$m" > "$m%[8]s" && chown --reference="$m" "$m%[8]s" && chmod --reference="$m" "$m%[8]s" && mv -f "$m%[8]s" "$m"; } || rm -f "$m%[8]s"
@@ -49,7 +52,7 @@ systemctl start "$u" || return 1
 systemctl is-active --quiet "$u" || { echo "$u is $(systemctl is-active "$u") after its start" >&2; return 1; }
 trap - INT TERM HUP PIPE
 echo "swapped $sum"`, shellQuote(install), shellQuote(from), shellQuote(h.unit()), shellQuote(sumsPath(h.s.Inv)), shellQuote(markerPath(h.s.Inv)),
-		swap, statSignature, remote.TempSuffix)
+		swap, statSignature, remote.TempSuffix, remote.SHA256Into("sum", `"$from"`))
 }
 
 func (swapBinary) Explain(ctx context.Context, h *hostRun, stderr string) error {
