@@ -102,8 +102,7 @@ func TestRotateCerts(t *testing.T) {
 		return pubs
 	}
 	// provision has nothing left to do; status (routes, leaf links,
-	// streams) is asked once the publishers stopped: a replica one message
-	// behind a stream taking writes is a degraded status, rightly.
+	// streams) is asked once the publishers stopped.
 	settled := func(what string) {
 		t.Helper()
 		if out, _, code := runDcctl(t, "plan", invFile); code != 0 || !strings.Contains(out, "0 of") {

@@ -144,6 +144,9 @@ type Stream struct {
 	ReplicasByDC map[string]int `json:"replicas_by_dc"`
 	// Problem is why the stream is not whole, "" when it is.
 	Problem string `json:"problem,omitempty"`
+	// CatchingUp names followers a few entries behind on a stream taking
+	// writes, whose lag shrinks or keeps pace: not a problem.
+	CatchingUp []string `json:"catching_up,omitempty"`
 
 	// label names the stream in tables and warnings (ACCOUNT/NAME with
 	// more than one JetStream account); "" for Name.
@@ -266,11 +269,15 @@ type natsResult struct {
 	metaErr   map[string]error
 	streams   map[string]*jetstream.StreamList
 	streamErr map[string]error
+	// first is the earlier look at a domain's streams when streams holds a
+	// second one (needsResample).
+	first map[string]*jetstream.StreamList
 }
 
 func collectNATS(ctx context.Context, s *provision.Session, clusters []*inventory.Cluster) *natsResult {
 	nr := &natsResult{meta: map[string]*jetstream.MetaGroup{}, metaErr: map[string]error{},
-		streams: map[string]*jetstream.StreamList{}, streamErr: map[string]error{}}
+		streams: map[string]*jetstream.StreamList{}, streamErr: map[string]error{},
+		first: map[string]*jetstream.StreamList{}}
 	nc, err := s.NATS(ctx)
 	if err != nil {
 		nr.err = err
@@ -312,10 +319,17 @@ func collectNATS(ctx context.Context, s *provision.Session, clusters []*inventor
 		// account, each through its own user.
 		go func() {
 			defer wg.Done()
-			l, err := nc.AllStreams(ctx, d)
+			list := func(ctx context.Context) (*jetstream.StreamList, error) { return nc.AllStreams(ctx, d) }
+			l, err := list(ctx)
+			var first *jetstream.StreamList
+			if err == nil && needsResample(l) {
+				if again := resample(ctx, list); again != nil {
+					first, l = l, again
+				}
+			}
 			mu.Lock()
 			defer mu.Unlock()
-			nr.streams[d], nr.streamErr[d] = l, err
+			nr.streams[d], nr.streamErr[d], nr.first[d] = l, err, first
 		}()
 	}
 	wg.Wait()
@@ -426,13 +440,13 @@ func buildDomain(inv *inventory.Inventory, cl *inventory.Cluster, nr *natsResult
 		d.Quorum = d.ClusterSize/2 + 1
 	}
 
-	l := nr.streams[cl.Domain]
+	l, first := nr.streams[cl.Domain], nr.first[cl.Domain]
 	if sides != nil && sides.streams[cl.Domain] != nil && (l == nil || d.MetaSource != "") {
-		l = sides.streams[cl.Domain]
+		l, first = sides.streams[cl.Domain], nil
 	}
 	if l != nil {
 		for _, st := range l.Streams {
-			d.Streams = append(d.Streams, streamOf(inv, st))
+			d.Streams = append(d.Streams, streamOf(inv, st, earlier(first, st)))
 		}
 		d.MissingStreams = l.Missing
 	} else if err := nr.streamErr[cl.Domain]; err != nil {
@@ -445,7 +459,9 @@ func buildDomain(inv *inventory.Inventory, cl *inventory.Cluster, nr *natsResult
 	return d
 }
 
-func streamOf(inv *inventory.Inventory, st jetstream.StreamState) *Stream {
+// streamOf is st as reported; prev is the look at it a moment earlier, nil
+// when there was none (judgeStream).
+func streamOf(inv *inventory.Inventory, st jetstream.StreamState, prev *jetstream.StreamState) *Stream {
 	s := &Stream{Name: st.Name, Account: st.Account, label: inv.StreamLabel(st.Account, st.Name), Storage: st.Storage, Replicas: st.Replicas, Leader: st.Leader,
 		Peers: []Replica{}, Messages: st.Msgs, Bytes: st.Bytes, Consumers: st.Consumers,
 		ReplicasByDC: map[string]int{}}
@@ -463,12 +479,14 @@ func streamOf(inv *inventory.Inventory, st jetstream.StreamState) *Stream {
 		s.Peers = append(s.Peers, Replica{Name: f.Name, Current: f.Current, Online: !f.Offline,
 			Lag: f.Lag, ActiveMS: f.Active.Milliseconds()})
 	}
-	if err := st.Current(); err != nil {
-		s.Problem = err.Error()
+	problem, catching := judgeStream(st, prev)
+	if problem != "" {
+		s.Problem = problem
 		if s.Label() != s.Name {
 			s.Problem = "account " + s.Account + ": " + s.Problem
 		}
 	}
+	s.CatchingUp = catching
 	return s
 }
 

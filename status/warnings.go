@@ -45,6 +45,9 @@ func warnings(inv *inventory.Inventory, r *Report) []Warning {
 			add(LevelDegraded, d.Name, "streams of domain %q could not be listed: %s", d.Name, d.StreamsError)
 		}
 		for _, s := range d.Streams {
+			if len(s.CatchingUp) > 0 {
+				add(LevelNotice, d.Name, "stream %s: %s", s.Label(), strings.Join(s.CatchingUp, ", "))
+			}
 			if s.Problem == "" {
 				continue
 			}
