@@ -227,8 +227,8 @@ func (a *applyRun) cutover(ctx context.Context) {
 }
 
 // rolling runs phases on every node to restart or reload and still ok:
-// clusters in parallel, one node at a time within a cluster, and a
-// cluster's rollout stops at its first failure.
+// clusters in parallel, one node at a time within a cluster (its meta
+// leader last), and a cluster's rollout stops at its first failure.
 func (a *applyRun) rolling(ctx context.Context, phases []phase) {
 	// A node whose monitoring port changes keeps answering on the old one
 	// until it restarts: the gates look there (restartUnit says when).
@@ -250,8 +250,13 @@ func (a *applyRun) rolling(ctx context.Context, phases []phase) {
 		return
 	}
 	var wg sync.WaitGroup
-	for _, list := range byCluster {
+	for name, list := range byCluster {
 		wg.Go(func() {
+			// The meta leader last, as in an upgrade: the cluster elects a
+			// new leader once, not once per restart that lands on it.
+			if cl := a.s.Inv.Cluster(name); cl != nil {
+				list = a.leaderLast(ctx, cl.Domain, list)
+			}
 			a.oneAtATime(ctx, list, phases, func(p *HostPlan) string {
 				return fmt.Sprintf("the rollout of cluster %s stopped at %s", p.Node.Cluster, p.Node.Name)
 			})
@@ -273,19 +278,27 @@ func (a *applyRun) upgradeRollout(ctx context.Context, byCluster map[string][]*H
 	}
 	var todo []*HostPlan
 	for _, cl := range UpgradeOrder(clusters, false) {
-		byNode := map[string]*HostPlan{}
-		var nodes []*inventory.Node
-		for _, p := range byCluster[cl.Name] {
-			byNode[p.Node.Name] = p
-			nodes = append(nodes, p.Node)
-		}
-		for _, n := range a.s.LeaderLast(ctx, cl.Domain, nodes) {
-			todo = append(todo, byNode[n.Name])
-		}
+		todo = append(todo, a.leaderLast(ctx, cl.Domain, byCluster[cl.Name])...)
 	}
 	a.oneAtATime(ctx, todo, phases, func(p *HostPlan) string {
 		return fmt.Sprintf("the upgrade rollout stopped at %s (cluster %s)", p.Node.Name, p.Node.Cluster)
 	})
+}
+
+// leaderLast orders plans (one cluster's) with the meta leader's last
+// (Session.LeaderLast).
+func (a *applyRun) leaderLast(ctx context.Context, domain string, plans []*HostPlan) []*HostPlan {
+	byNode := map[string]*HostPlan{}
+	var nodes []*inventory.Node
+	for _, p := range plans {
+		byNode[p.Node.Name] = p
+		nodes = append(nodes, p.Node)
+	}
+	var out []*HostPlan
+	for _, n := range a.s.LeaderLast(ctx, domain, nodes) {
+		out = append(out, byNode[n.Name])
+	}
+	return out
 }
 
 // oneAtATime takes the nodes of list in order, each through phases. The

@@ -327,3 +327,37 @@ func TestUpgradeOrderHubBeforeLeaves(t *testing.T) {
 		t.Errorf("the inventory's list changed: %q", got)
 	}
 }
+
+// A rolling restart for a config change restarts a cluster's meta leader
+// last, even when the plans (the inventory's order) list it first: the
+// cluster elects a new leader once.
+func TestRollingRestartLeaderLast(t *testing.T) {
+	f := newRolloutFixture(t, false)
+	leader := f.c.MetaLeader("ringd")
+	if leader == "" {
+		t.Fatal("no meta leader")
+	}
+	var plans []*HostPlan
+	for _, n := range f.s.Inv.Nodes {
+		p := &HostPlan{Node: n, Action: ActionRestart, Why: []string{"config changed"}}
+		if n.Name == leader {
+			plans = append([]*HostPlan{p}, plans...)
+		} else {
+			plans = append(plans, p)
+		}
+	}
+	var log strings.Builder
+	r := Apply(t.Context(), f.s, plans, ApplyOptions{GateTimeout: time.Minute, Log: &log})
+	if r.Failed() {
+		t.Fatalf("rollout failed: %+v\n%s", r.Hosts, log.String())
+	}
+	var order []string
+	for _, l := range strings.Split(log.String(), "\n") {
+		if fs := strings.Fields(l); len(fs) > 1 && strings.Contains(l, "restarting (config changed)") {
+			order = append(order, fs[0])
+		}
+	}
+	if len(order) != 3 || order[2] != leader {
+		t.Fatalf("restart order %v, want 3 nodes and the meta leader %s last\n%s", order, leader, log.String())
+	}
+}
