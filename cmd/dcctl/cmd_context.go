@@ -32,6 +32,13 @@ func contextCommand() *cli.Command {
 				"`nats --context local:admin server report jetstream --js-domain DOMAIN` works at\n" +
 				"once. The URL lists every node's client URL: natscli connects straight, so it\n" +
 				"needs the client port reachable from here (dcctl itself only needs SSH).\n" +
+				"With nodes in two or more DCs, each context also gets a variant per DC,\n" +
+				"NAME@DC, NAME:admin@DC, NAME:ACCOUNT@DC, listing only that DC's nodes: a\n" +
+				"client picks a server of its URL list at random, so with the full list one in\n" +
+				"DC A often connects across to DC B and fails when the link between the DCs is\n" +
+				"cut, though its own DC keeps working; give a client placed in a DC its DC's\n" +
+				"context. (@ because : already names the account, and account and DC names\n" +
+				"never hold @.)\n" +
 				"With TLS on, each context names the deployment's CA (<inventory>.tls/ca.pem)\n" +
 				"so that natscli verifies the servers' certificates.\n" +
 				"A context file that exists with other content is overwritten only after\n" +
@@ -82,6 +89,7 @@ type exportedContext struct {
 	Path    string `json:"path"`
 	User    string `json:"user"`
 	Account string `json:"account"`
+	DC      string `json:"dc,omitempty"` // set on a variant that lists one DC's nodes only
 	URL     string `json:"url"`
 	Changed bool   `json:"changed"`
 }
@@ -115,10 +123,24 @@ func runContextExport(c *cli.Context) error {
 		ca = pki.TrustedCA(inv)
 	}
 	var urls []string
+	dcURLs := map[string][]string{}
 	for _, n := range inv.Nodes {
 		if !n.Standby {
 			urls = append(urls, n.ClientURL())
+			dcURLs[n.DC] = append(dcURLs[n.DC], n.ClientURL())
 		}
+	}
+	// The DCs that get a variant of each context: those with a node that
+	// takes clients, and only when there are two or more (with one, the
+	// variant would be the context itself).
+	var dcs []string
+	for _, dc := range inv.DCs() {
+		if len(dcURLs[dc]) > 0 {
+			dcs = append(dcs, dc)
+		}
+	}
+	if len(dcs) < 2 {
+		dcs = nil
 	}
 	app, sys := inv.JetStreamAccounts()[0], inv.SystemAccount()
 	type want struct {
@@ -142,19 +164,32 @@ func runContextExport(c *cli.Context) error {
 	var out []exportedContext
 	for _, w := range wants {
 		user := w.acc.Users[0]
-		ctx := natsContext{
-			Description: fmt.Sprintf("dcctl: user %s of account %s, from %s", user, w.acc.Name, inv.File),
-			URL:         strings.Join(urls, ","),
-			User:        user,
-			Password:    sec.Password(user),
-			CA:          ca,
+		// The context itself lists every DC's nodes (users have it as it
+		// is); then its variants, one per DC, list that DC's nodes only.
+		// natscli's context has no setting for nats.go's NoRandomize, so
+		// the list's content, not its order, is what keeps a client in
+		// its DC.
+		for _, dc := range append([]string{""}, dcs...) {
+			name, desc, list := w.name, fmt.Sprintf("dcctl: user %s of account %s, from %s", user, w.acc.Name, inv.File), urls
+			if dc != "" {
+				name = w.name + "@" + dc
+				desc = fmt.Sprintf("dcctl: user %s of account %s, servers of DC %s only, from %s", user, w.acc.Name, dc, inv.File)
+				list = dcURLs[dc]
+			}
+			ctx := natsContext{
+				Description: desc,
+				URL:         strings.Join(list, ","),
+				User:        user,
+				Password:    sec.Password(user),
+				CA:          ca,
+			}
+			path := filepath.Join(dir, name+".json")
+			changed, err := writeContext(c, path, ctx)
+			if err != nil {
+				return err
+			}
+			out = append(out, exportedContext{Name: name, Path: path, User: user, Account: w.acc.Name, DC: dc, URL: ctx.URL, Changed: changed})
 		}
-		path := filepath.Join(dir, w.name+".json")
-		changed, err := writeContext(c, path, ctx)
-		if err != nil {
-			return err
-		}
-		out = append(out, exportedContext{Name: w.name, Path: path, User: user, Account: w.acc.Name, URL: ctx.URL, Changed: changed})
 	}
 	if c.Bool("json") {
 		return writeJSON(c.App.Writer, out)
@@ -164,7 +199,11 @@ func runContextExport(c *cli.Context) error {
 		if !e.Changed {
 			verb = "unchanged"
 		}
-		fmt.Fprintf(c.App.Writer, "%s context %s (user %s, account %s): %s\n", verb, e.Name, e.User, e.Account, e.Path)
+		where := ""
+		if e.DC != "" {
+			where = ", DC " + e.DC + " only"
+		}
+		fmt.Fprintf(c.App.Writer, "%s context %s (user %s, account %s%s): %s\n", verb, e.Name, e.User, e.Account, where, e.Path)
 	}
 	hub := ""
 	for _, cl := range inv.Clusters {
@@ -174,6 +213,9 @@ func runContextExport(c *cli.Context) error {
 		}
 	}
 	fmt.Fprintf(c.App.Writer, "try: nats --context %s:admin server report jetstream --js-domain %s\n", prefix, hub)
+	if len(dcs) > 0 {
+		fmt.Fprintf(c.App.Writer, "a client placed in a DC: use its DC's context (%s@%s, ...), so that a cut of the link between the DCs does not take it down\n", prefix, dcs[0])
+	}
 	return nil
 }
 

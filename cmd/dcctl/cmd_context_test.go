@@ -82,8 +82,14 @@ func TestContextExport(t *testing.T) {
 
 	// --prefix names both; --json says where, without passwords.
 	out, _, code = runCLI(t, "context", "export", p, "--dir", dir, "--prefix", "dc1", "--json")
-	var res []exportedContext
-	if err := json.Unmarshal([]byte(out), &res); err != nil || code != 0 || len(res) != 2 || res[0].Name != "dc1" || res[1].Name != "dc1:admin" {
+	var res, whole []exportedContext
+	err = json.Unmarshal([]byte(out), &res)
+	for _, e := range res {
+		if e.DC == "" {
+			whole = append(whole, e)
+		}
+	}
+	if err != nil || code != 0 || len(whole) != 2 || whole[0].Name != "dc1" || whole[1].Name != "dc1:admin" {
 		t.Fatalf("json: exit %d, %v, %s", code, err, out)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "dc1:admin.json")); err != nil {
@@ -158,5 +164,119 @@ func TestContextExportEveryJetStreamAccount(t *testing.T) {
 	}
 	if strings.Contains(out+errOut, "tele-secret-1") {
 		t.Error("password printed")
+	}
+}
+
+// TestContextExportPerDC: with nodes in two DCs, every context gets a
+// variant per DC (NAME@DC) that lists exactly that DC's client URLs, so
+// that a client placed in a DC stays there when the link between the DCs
+// is cut; the contexts themselves still list every node, as before.
+func TestContextExportPerDC(t *testing.T) {
+	t.Setenv("DCCTL_PASSWORD_TELE", "tele-secret-1")
+	p := copyExample(t)
+	data, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// DC names other than the example's, a second JetStream account and a
+	// standby node, which takes no clients and is in no context.
+	text := strings.NewReplacer(`dc = "emea"`, `dc = "west-1"`, `dc = "us"`, `dc = "East.2"`).Replace(string(data)) +
+		"\n[accounts.Telemetry]\njetstream = true\nusers = [\"tele\"]\n" +
+		"\n[nodes.spare_w]\ncluster = \"BB\"\ndc = \"west-1\"\nhost = \"10.77.1.19\"\nstandby = true\n"
+	if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	inv, err := inventory.Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "ctx")
+	out, errOut, code := runCLI(t, "context", "export", p, "--dir", dir, "--prefix", "ops", "--json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	var res []exportedContext
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	read := func(name string) map[string]any {
+		t.Helper()
+		raw, err := os.ReadFile(filepath.Join(dir, name+".json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ctx map[string]any
+		if err := json.Unmarshal(raw, &ctx); err != nil {
+			t.Fatal(err)
+		}
+		return ctx
+	}
+	var all []string
+	byDC := map[string][]string{}
+	for _, n := range inv.Nodes {
+		if !n.Standby {
+			all = append(all, n.ClientURL())
+			byDC[n.DC] = append(byDC[n.DC], n.ClientURL())
+		}
+	}
+	if len(byDC) != 2 || len(byDC["west-1"]) == 0 || len(byDC["East.2"]) == 0 {
+		t.Fatalf("test inventory: nodes by DC %v", byDC)
+	}
+	bases := []string{"ops", "ops:admin", "ops:Telemetry"}
+	if len(res) != len(bases)*3 {
+		t.Errorf("%d contexts, want %d (each and one per DC): %s", len(res), len(bases)*3, out)
+	}
+	for _, base := range bases {
+		b := read(base)
+		if b["url"] != strings.Join(all, ",") {
+			t.Errorf("%s: url %v, want every node's: %s", base, b["url"], strings.Join(all, ","))
+		}
+		if strings.Contains(b["description"].(string), "only") {
+			t.Errorf("%s: description %q", base, b["description"])
+		}
+		for dc, urls := range byDC {
+			name := base + "@" + dc
+			v := read(name)
+			if v["url"] != strings.Join(urls, ",") {
+				t.Errorf("%s: url %v, want exactly DC %s's: %s", name, v["url"], dc, strings.Join(urls, ","))
+			}
+			// The same user, password and CA as the context it varies.
+			for _, k := range []string{"user", "password", "ca"} {
+				if v[k] != b[k] {
+					t.Errorf("%s: %s %v, want %v as in %s", name, k, v[k], b[k], base)
+				}
+			}
+			if b["ca"] == "" && inv.TLS.Enabled {
+				t.Errorf("%s: no CA with TLS on", base)
+			}
+			if fi, err := os.Stat(filepath.Join(dir, name+".json")); err != nil || fi.Mode().Perm() != 0o600 {
+				t.Errorf("%s: %v %v, want mode 0600", name, fi, err)
+			}
+			found := false
+			for _, e := range res {
+				found = found || (e.Name == name && e.DC == dc && e.URL == v["url"])
+			}
+			if !found {
+				t.Errorf("--json does not list %s with its DC: %s", name, out)
+			}
+		}
+	}
+	if strings.Contains(out, "10.77.1.19") {
+		t.Error("a standby node is in a context")
+	}
+
+	// Nodes in one DC only: no variants, the contexts as before.
+	one := strings.ReplaceAll(text, `dc = "East.2"`, `dc = "west-1"`)
+	if err := os.WriteFile(p, []byte(one), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dir1 := filepath.Join(t.TempDir(), "ctx")
+	out, errOut, code = runCLI(t, "context", "export", p, "--dir", dir1, "--prefix", "ops")
+	if code != 0 {
+		t.Fatalf("one DC: exit %d: %s", code, errOut)
+	}
+	entries, _ := os.ReadDir(dir1)
+	if len(entries) != len(bases) {
+		t.Errorf("one DC: %d files, want %d:\n%s", len(entries), len(bases), out)
 	}
 }
