@@ -72,19 +72,43 @@ func metaLeaderSeenBy(addr string, port int) (string, error) {
 	return jsz.Meta.Leader, nil
 }
 
-// unitTimes reads when the node's unit last stopped being active and last
-// became active, on the kernel's monotonic clock (shared by every lab host).
+// systemd's journal message IDs for a unit that begins to stop and one that
+// became active (sd-messages.h: SD_MESSAGE_UNIT_STOPPING, _STARTED).
+const (
+	msgUnitStopping = "de5b426a63be47a7b6ac3eaac82e2f6f"
+	msgUnitStarted  = "39f53479d3a045ac8e11786248231fbf"
+)
+
+// unitTimes reads when the node's unit last began to stop and last became
+// active, on the kernel's monotonic clock (shared by every lab host), from
+// systemd's own messages in the host's journal. The unit's
+// ActiveExitTimestampMonotonic cannot serve: dcctl enables a new unit
+// without a daemon-reload, so until the next reload or boot nothing loaded
+// refers to the unit, and systemd unloads it as soon as it is stopped,
+// forgetting when it stopped (the property reads 0 after every stop).
 func unitTimes(t *testing.T, node string) (exit, enter uint64) {
 	t.Helper()
-	out := sshHost(t, node, "systemctl show -p ActiveExitTimestampMonotonic -p ActiveEnterTimestampMonotonic nats-server")
+	out := sshHost(t, node, "journalctl --no-pager -o json UNIT=nats-server.service MESSAGE_ID="+msgUnitStopping+" MESSAGE_ID="+msgUnitStarted)
 	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
-		k, v, _ := strings.Cut(line, "=")
-		n, _ := strconv.ParseUint(strings.TrimSpace(v), 10, 64)
-		switch k {
-		case "ActiveExitTimestampMonotonic":
-			exit = n
-		case "ActiveEnterTimestampMonotonic":
-			enter = n
+		if line == "" {
+			continue
+		}
+		var e struct {
+			ID   string `json:"MESSAGE_ID"`
+			Mono string `json:"__MONOTONIC_TIMESTAMP"`
+		}
+		if err := json.Unmarshal([]byte(line), &e); err != nil {
+			t.Fatalf("%s: journal entry %q: %v", node, line, err)
+		}
+		n, err := strconv.ParseUint(e.Mono, 10, 64)
+		if err != nil {
+			t.Fatalf("%s: journal entry's monotonic time %q: %v", node, e.Mono, err)
+		}
+		switch e.ID {
+		case msgUnitStopping:
+			exit = max(exit, n)
+		case msgUnitStarted:
+			enter = max(enter, n)
 		}
 	}
 	return exit, enter
