@@ -24,7 +24,7 @@ import (
 // test's own: a plaintext client is refused, every leaf link runs over
 // TLS, the monitoring endpoints listen on loopback only, a rogue server
 // without a certificate from the CA never becomes a route, and an exported
-// natscli context connects.
+// natscli context connects, each DC's too.
 func TestTLS(t *testing.T) {
 	ensureProvisioned(t)
 	invFile := labInventory(t)
@@ -189,6 +189,21 @@ func TestTLS(t *testing.T) {
 		for _, n := range inv.Nodes {
 			if !n.Standby && !strings.Contains(out, n.Name) {
 				t.Errorf("nats server list through the exported system context does not show %s:\n%s", n.Name, out)
+			}
+		}
+		// Each DC's variant: natscli connects with it, and it names no
+		// server of another DC (rtt measures each server of the list).
+		for _, dc := range inv.DCs() {
+			out := natscli("--context", "e2e-tls@"+dc, "rtt")
+			for _, n := range inv.Nodes {
+				addr := strings.TrimPrefix(n.ClientURL(), "nats://")
+				switch {
+				case n.Standby:
+				case n.DC != dc && strings.Contains(out, addr):
+					t.Errorf("nats rtt with the context of DC %s reaches %s of DC %s:\n%s", dc, n.Name, n.DC, out)
+				case n.DC == dc && !strings.Contains(out, addr):
+					t.Errorf("nats rtt with the context of DC %s does not show %s of that DC:\n%s", dc, n.Name, out)
+				}
 			}
 		}
 	})
