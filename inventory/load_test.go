@@ -182,6 +182,8 @@ func TestBrokenInventories(t *testing.T) {
 		{"newline in dc", strings.Replace(base, `dc = "a"`+"\nhost = \"10.0.0.4\"", `dc = "a\nauthorization { token: x }"`+"\nhost = \"10.0.0.4\"", 1), "nodes.l1.dc", "data center", 40},
 		{"space in dc", strings.Replace(base, `dc = "a"`+"\nhost = \"10.0.0.4\"", `dc = "data center a"`+"\nhost = \"10.0.0.4\"", 1), "nodes.l1.dc", "data center", 40},
 		{"newline in host", strings.Replace(base, `host = "10.0.0.4"`, `host = "10.0.0.4\nx"`, 1), "nodes.l1.host", "not a host name", 41},
+		{"colon host", strings.Replace(base, `host = "10.0.0.4"`, `host = ":"`, 1), "nodes.l1.host", "not a host name", 41},
+		{"colons not IPv6", strings.Replace(base, `host = "10.0.0.4"`, `host = "a:b"`, 1), "nodes.l1.host", "not a host name", 41},
 		{"bracketed IPv6 host", strings.Replace(base, `host = "10.0.0.4"`, `host = "[fd00::4]"`, 1), "nodes.l1.host", "without brackets", 41},
 		{"quote in listen", base + "listen = \"10.0.0.4\\\"\"\n", "nodes.l1.listen", "not an address", 42},
 		{"newline in service", withNATS(`service = "nats\nExecStartPre=/bin/sh"`), "nats.service", "not a valid systemd unit name", 7},

@@ -1,6 +1,7 @@
 package inventory
 
 import (
+	"net/netip"
 	"regexp"
 	"strconv"
 	"strings"
@@ -197,10 +198,10 @@ func validateNodes(c *collector, inv *Inventory) {
 		switch {
 		case strings.TrimSpace(n.Host) == "":
 			c.addf(key+".host", "missing or empty: the address dcctl connects to over SSH")
-		case !hostRE.MatchString(n.Host):
+		case !validHost(n.Host):
 			c.addf(key+".host", "%q is not a host name or address (letters, digits, _ . : -; an IPv6 address without brackets)", n.Host)
 		}
-		if n.Listen != n.Host && !hostRE.MatchString(n.Listen) {
+		if n.Listen != n.Host && !validHost(n.Listen) {
 			c.addf(key+".listen", "%q is not an address (letters, digits, _ . : -; an IPv6 address without brackets)", n.Listen)
 		}
 		switch {
@@ -286,4 +287,18 @@ func validateTLS(c *collector, t TLS) {
 			c.addf(k, "%q must contain %s, which stands for each node's server name (e.g. \"pki/%s.pem\")", p, NodePlaceholder, NodePlaceholder)
 		}
 	}
+}
+
+// validHost: a name or IPv4 address of hostRE's letters, or, when it holds a
+// colon, an IPv6 address that parses: a colon elsewhere (":", "a:b") would
+// be rendered as a bracketed address nats-server cannot parse.
+func validHost(h string) bool {
+	if !hostRE.MatchString(h) {
+		return false
+	}
+	if !strings.Contains(h, ":") {
+		return true
+	}
+	a, err := netip.ParseAddr(h)
+	return err == nil && a.Is6() && a.Zone() == ""
 }
