@@ -42,22 +42,7 @@ func CheckNewCA(inv *inventory.Inventory, m *pki.Material, plans []*HostPlan) er
 // docs/security.md), so such a change cannot roll node by node: each
 // cluster would split in two, and the leaf links with it.
 func TLSSwitch(inv *inventory.Inventory, plans []*HostPlan) []string {
-	paths := templates.PathsFor(inv)
-	var out []string
-	for _, p := range plans {
-		if p.Facts == nil || p.Action != ActionRestart {
-			continue
-		}
-		for _, fc := range p.Files {
-			if fc.File.Path != paths.Config || fc.OldConfig == nil {
-				continue
-			}
-			if hasTLS(fc.OldConfig) != hasTLS(fc.File.Content) {
-				out = append(out, p.Node.Name)
-			}
-		}
-	}
-	return out
+	return restartsWhoseConfig(inv, plans, func(was, now []byte) bool { return hasTLS(was) != hasTLS(now) })
 }
 
 // hasTLS reports whether a rendered config has TLS on its routes.

@@ -8,7 +8,6 @@ import (
 	"github.com/nats-io/nats-server/v2/conf"
 
 	"github.com/dcctl/dcctl/inventory"
-	"github.com/dcctl/dcctl/templates"
 )
 
 // RoutePortSwitch lists the running nodes that would restart with a route
@@ -20,33 +19,20 @@ import (
 // lab). A node whose own port alone changes is not named: its peers reload
 // their routes to it, and it still reaches them where they are.
 func RoutePortSwitch(inv *inventory.Inventory, plans []*HostPlan) []string {
-	paths := templates.PathsFor(inv)
-	var out []string
-	for _, p := range plans {
-		if p.Facts == nil || p.Action != ActionRestart {
-			continue
-		}
-		for _, fc := range p.Files {
-			if fc.File.Path != paths.Config || fc.OldConfig == nil {
-				continue
-			}
-			old, cur := routePorts(fc.OldConfig), routePorts(fc.File.Content)
-			same, moved := 0, 0
-			for host, port := range cur {
-				switch was, ok := old[host]; {
-				case !ok:
-				case was == port:
-					same++
-				default:
-					moved++
-				}
-			}
-			if moved > 0 && same == 0 {
-				out = append(out, p.Node.Name)
+	return restartsWhoseConfig(inv, plans, func(was, now []byte) bool {
+		old, cur := routePorts(was), routePorts(now)
+		same, moved := 0, 0
+		for host, port := range cur {
+			switch was, ok := old[host]; {
+			case !ok:
+			case was == port:
+				same++
+			default:
+				moved++
 			}
 		}
-	}
-	return out
+		return moved > 0 && same == 0
+	})
 }
 
 // routePorts maps each route's host to its port in a rendered config.
