@@ -325,12 +325,7 @@ func TestLockLostMidRun(t *testing.T) {
 	}
 	// The next test expects a healthy lab: the run stopped while the node
 	// it restarted was still coming back.
-	testwait.Eventually(t, 3*time.Minute, "the lab healthy again", func() error {
-		if _, errOut, code := runDcctl(t, "status", inv); code != 0 {
-			return fmt.Errorf("status exit %d: %s", code, errOut)
-		}
-		return nil
-	})
+	waitLabHealthy(t, inv)
 }
 
 // journalOf reads the journal a runbook's output names.
@@ -412,6 +407,13 @@ func TestSecondInterruptAborts(t *testing.T) {
 	}
 	// systemd finishes the restart it was given: the lab is whole again
 	// without help, for the next test.
+	waitLabHealthy(t, inv)
+}
+
+// waitLabHealthy waits until dcctl status says the lab is healthy: a test
+// that stopped a run mid-restart leaves the whole lab to the next test.
+func waitLabHealthy(t *testing.T, inv string) {
+	t.Helper()
 	testwait.Eventually(t, 3*time.Minute, "the lab healthy again", func() error {
 		if _, errOut, code := runDcctl(t, "status", inv); code != 0 {
 			return fmt.Errorf("status exit %d: %s", code, errOut)
