@@ -55,14 +55,17 @@ func (r *ExpandStream) replicas() int {
 	return r.Replicas
 }
 
-// Settle asserts some cluster serves Domain and Account is a JetStream
-// account.
+// Settle asserts some cluster serves Domain, Account is a JetStream
+// account and the cluster has nodes enough for the replicas.
 func (r *ExpandStream) Settle(e *Env) error {
 	r.ref = streamRef{r.Account, r.Stream}
 	if err := knownAccount(e, r.Account); err != nil {
 		return err
 	}
-	return knownDomain(e, r.Domain)
+	if err := knownDomain(e, r.Domain); err != nil {
+		return err
+	}
+	return replicasFit(e, r.Domain, r.replicas(), r.Tags)
 }
 
 func (r *ExpandStream) PreChecks(e *Env) []Check {

@@ -51,7 +51,7 @@ func TestPlacementByTag(t *testing.T) {
 
 	t.Run("more replicas than tagged servers is refused", func(t *testing.T) {
 		err := l.run(&ExpandStream{Stream: "ledger", Domain: d, Replicas: 3, Tags: []string{"dc:" + far}})
-		wantRefused(t, err, "enoughTaggedServers")
+		wantRefused(t, err, "target: --replicas 3")
 		wantRefused(t, err, "tagged dc:"+far)
 	})
 	t.Run("an unknown tag is refused, naming the known ones", func(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/dcctl/dcctl/inventory"
 	"github.com/dcctl/dcctl/jetstream"
 )
 
@@ -79,6 +80,12 @@ func (r *ReplacePeer) Settle(e *Env) error {
 		return unknownNode(e, r.Node)
 	}
 	r.domain = e.Inv.Domain(old)
+	return r.knownReplacement(e, old)
+}
+
+// knownReplacement refuses a --replacement the inventory shows cannot take
+// old's place; none given is fine.
+func (r *ReplacePeer) knownReplacement(e *Env, old *inventory.Node) error {
 	if r.Replacement == "" {
 		return nil
 	}

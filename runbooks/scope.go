@@ -72,11 +72,13 @@ func Clusters(inv *inventory.Inventory, rb Runbook) []string {
 	return dedupe(out)
 }
 
-// KnownNames refuses a runbook whose arguments name a node, cluster or
-// domain the inventory does not have, from the inventory alone: the CLI
-// asks before it reads any secret, so that an operator's typo is the first
-// thing said, not a secrets file it never needed to see. Settle says the
-// same again as the check "target".
+// KnownNames refuses a runbook whose arguments name a node, cluster,
+// domain or account the inventory does not have, or ask for what its
+// topology cannot give (a replica count, a replacement), from the inventory
+// alone: the CLI asks before it reads any secret, takes a lock or dials a
+// host, so that an operator's typo is the first thing said, not a secrets
+// file it never needed to see. Settle says the same again as the check
+// "target".
 func KnownNames(inv *inventory.Inventory, rb Runbook) error {
 	e := &Env{Inv: inv}
 	node := func(name string) error {
@@ -87,16 +89,40 @@ func KnownNames(inv *inventory.Inventory, rb Runbook) error {
 	}
 	switch r := rb.(type) {
 	case *ReplacePeer:
-		return node(r.Node) // the replacement: Settle says what it lacks
+		if err := node(r.Node); err != nil {
+			return err
+		}
+		return r.knownReplacement(e, inv.Node(r.Node))
 	case *RestoreNode:
 		return node(r.Node)
 	case *ExpandStream:
-		return knownDomain(e, r.Domain)
+		if err := knownAccount(e, r.Account); err != nil {
+			return err
+		}
+		if err := knownDomain(e, r.Domain); err != nil {
+			return err
+		}
+		// The count as the operator gave it: 0 is not "the default" here.
+		return replicasFit(e, r.Domain, r.Replicas, r.Tags)
 	case *Backup:
+		if err := knownAccount(e, r.Account); err != nil {
+			return err
+		}
 		return knownDomain(e, r.Domain)
 	case *RestoreStream:
-		if r.Domain != "" {
-			return knownDomain(e, r.Domain)
+		if err := knownAccount(e, r.Account); err != nil {
+			return err
+		}
+		d := r.Domain
+		if d != "" {
+			if err := knownDomain(e, d); err != nil {
+				return err
+			}
+		} else {
+			d = manifestDomain(r.From)
+		}
+		if r.Replicas != 0 { // 0: the backup's count, known once its manifest is read
+			return replicasFit(e, d, r.Replicas, r.Tags)
 		}
 	case *RollingRestart:
 		return knownCluster(e, r.clusters(e), r.Cluster)
