@@ -25,9 +25,9 @@ func newTable(c *collector, path string, v any) *table {
 
 func (t *table) key(k string) string {
 	if t.path == "" {
-		return k
+		return keyPart(k)
 	}
-	return t.path + "." + k
+	return t.path + "." + keyPart(k)
 }
 
 func (t *table) get(k string) (any, bool) {

@@ -67,7 +67,7 @@ func (c *collector) addf(key string, format string, args ...any) {
 // [defaults] when the node inherits it, so that the operator is sent to the
 // line to fix.
 func (c *collector) settingKey(node, k string) string {
-	own := "nodes." + node + "." + k
+	own := Key("nodes", node, k)
 	if _, ok := c.lines[own]; ok {
 		return own
 	}
@@ -79,7 +79,7 @@ func (c *collector) settingKey(node, k string) string {
 
 // inherits: the node does not set k in its own table.
 func (c *collector) inherits(node, k string) bool {
-	_, own := c.lines["nodes."+node+"."+k]
+	_, own := c.lines[Key("nodes", node, k)]
 	return !own
 }
 

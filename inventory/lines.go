@@ -31,7 +31,7 @@ func scanKeys(text string, found func(line int, key string)) {
 		}
 		if strings.HasPrefix(line, "[") {
 			name := strings.Trim(line, "[] \t")
-			table = joinKey(splitKey(name)...)
+			table = Key(splitKey(name)...)
 			found(n, table)
 			continue
 		}
@@ -39,7 +39,7 @@ func scanKeys(text string, found func(line int, key string)) {
 		if eq <= 0 {
 			continue
 		}
-		key := joinKey(splitKey(strings.TrimSpace(line[:eq]))...)
+		key := Key(splitKey(strings.TrimSpace(line[:eq]))...)
 		if table != "" {
 			key = table + "." + key
 		}
@@ -72,11 +72,11 @@ func (idx lineIndex) line(key string) int {
 		if n, ok := idx[key]; ok {
 			return n
 		}
-		dot := strings.LastIndex(key, ".")
-		if dot < 0 {
+		parts := splitKey(key)
+		if len(parts) < 2 {
 			break
 		}
-		key = key[:dot]
+		key = Key(parts[:len(parts)-1]...)
 	}
 	return 0
 }
@@ -120,6 +120,28 @@ func splitKey(s string) []string {
 	return append(parts, strings.TrimSpace(cur.String()))
 }
 
-func joinKey(parts ...string) string {
-	return strings.Join(parts, ".")
+// Key writes a key path as TOML does: parts joined by dots, a part that is
+// not a bare key (A-Za-z0-9_-) quoted, so that a name holding a dot
+// (clusters."EDGE.AMS".leaf_of) reads as one part. Problems and warnings
+// name their key so.
+func Key(parts ...string) string {
+	quoted := make([]string, len(parts))
+	for i, p := range parts {
+		quoted[i] = keyPart(p)
+	}
+	return strings.Join(quoted, ".")
 }
+
+func keyPart(p string) string {
+	bare := p != ""
+	for _, r := range p {
+		bare = bare && (r == '_' || r == '-' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9')
+	}
+	if bare {
+		return p
+	}
+	return `"` + keyEscaper.Replace(p) + `"`
+}
+
+// keyEscaper escapes what a TOML basic string cannot hold as itself.
+var keyEscaper = strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`, "\t", `\t`, "\r", `\r`)

@@ -154,7 +154,12 @@ func TestBrokenInventories(t *testing.T) {
 		{"relative store_dir", strings.Replace(base, `binary = "bin/nats-server"`, "binary = \"bin/nats-server\"\nstore_dir = \"data\"", 1), "nats.store_dir", "absolute path", 7},
 		{"bad size", strings.Replace(base, `binary = "bin/nats-server"`, "binary = \"bin/nats-server\"\nmax_file_store = \"lots\"", 1), "nats.max_file_store", "must be a size", 7},
 		{"short lame duck", strings.Replace(base, `binary = "bin/nats-server"`, "binary = \"bin/nats-server\"\nlame_duck_duration = \"5s\"", 1), "nats.lame_duck_duration", "at least 30s", 7},
-		{"bad server name", base + "\n[nodes.\"bad name\"]\ncluster = \"LEAF\"\ndc = \"a\"\nhost = \"10.0.0.8\"\n", "nodes.bad name", "server name", 0},
+		{"bad server name", base + "\n[nodes.\"bad name\"]\ncluster = \"LEAF\"\ndc = \"a\"\nhost = \"10.0.0.8\"\n", `nodes."bad name"`, "server name", 0},
+		// A name that is not a bare key is quoted as TOML writes it: a dot in
+		// it would otherwise read as one more level.
+		{"dotted cluster name", strings.ReplaceAll(strings.Replace(strings.Replace(base, "[clusters.LEAF]", `[clusters."EDGE.AMS"]`, 1), `leaf_of = "HUB"`, `leaf_of = "NOPE"`, 1), `cluster = "LEAF"`, `cluster = "EDGE.AMS"`), `clusters."EDGE.AMS".leaf_of`, `names cluster "NOPE"`, 21},
+		{"dotted node name", strings.Replace(base, "[nodes.l1]", `[nodes.'ams.edge.1']`, 1) + "client_port = 70000\n", `nodes."ams.edge.1".client_port`, "out of range", 42},
+		{"quote in node name", strings.Replace(base, "[nodes.l1]", `[nodes.'a"b']`, 1), `nodes."a\"b"`, "server name", 38},
 		// Paths on the hosts.
 		{"config_dir /etc", withNATS(`config_dir = "/etc"`), "nats.config_dir", "directory the system or other software owns", 7},
 		{"store_dir /var/lib", withNATS(`store_dir = "/var/lib"`), "nats.store_dir", "directory the system or other software owns", 7},
@@ -193,9 +198,9 @@ func TestBrokenInventories(t *testing.T) {
 		{"space in nats user", withNATS(`user = "nats x"`), "nats.user", "useradd accepts", 7},
 		{"ssh_user option", base + "ssh_user = \"-oProxyCommand=x\"\n", "nodes.l1.ssh_user", "not a user name", 42},
 		{"newline in ssh_user", strings.Replace(base, `ssh_user = "root"`, `ssh_user = "root\nx"`, 1), "defaults.ssh_user", "not a user name", 3},
-		{"newline in account", base + "\n[accounts.\"A\\nB\"]\n", "accounts.A\nB", "account name", 0},
+		{"newline in account", base + "\n[accounts.\"A\\nB\"]\n", `accounts."A\nB"`, "account name", 0},
 		{"space in user", strings.Replace(base, `users = ["app"]`, `users = ["app x"]`, 1), "accounts.APP.users", "user name", 10},
-		{"newline in cluster name", base + "\n[clusters.\"C\\nD\"]\ndomain = \"cd\"\n", "clusters.C\nD", "cluster name", 0},
+		{"newline in cluster name", base + "\n[clusters.\"C\\nD\"]\ndomain = \"cd\"\n", `clusters."C\nD"`, "cluster name", 0},
 		{"newline in size", withNATS(`max_memory_store = "256\nMB"`), "nats.max_memory_store", "must be a size", 7},
 		{"space in size", withNATS(`max_memory_store = "256 MB"`), "nats.max_memory_store", "must be a size", 7},
 		{"signed sync_interval", withNATS(`sync_interval = "+2m"`), "nats.sync_interval", "digits and a unit", 7},
@@ -271,6 +276,19 @@ func TestWarnings(t *testing.T) {
 		if !strings.Contains(all, want) {
 			t.Errorf("missing warning %q in:\n%s", want, all)
 		}
+	}
+	// A cluster name with a dot is quoted in the warning's key, as in TOML.
+	dotted := strings.ReplaceAll(strings.Replace(lazy, "[clusters.LEAF]", `[clusters."EDGE.AMS"]`, 1), `cluster = "LEAF"`, `cluster = "EDGE.AMS"`)
+	inv, err = inventory.Load(writeInv(t, dotted))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got = nil
+	for _, w := range inv.Warnings() {
+		got = append(got, w.String())
+	}
+	if all = strings.Join(got, "\n"); !strings.Contains(all, `clusters."EDGE.AMS": leaf cluster spread`) {
+		t.Errorf("the dotted cluster's warning is not keyed clusters.\"EDGE.AMS\":\n%s", all)
 	}
 }
 

@@ -58,7 +58,7 @@ func (inv *Inventory) CheckLocalFiles(agent bool) ([]Problem, []Warning) {
 // writtenAt names where a node's file setting is written: its own table, or
 // [defaults], also when the built-in default applies (that is where to set it).
 func (c *collector) writtenAt(node, k string) string {
-	own := "nodes." + node + "." + k
+	own := Key("nodes", node, k)
 	if _, ok := c.lines[own]; ok {
 		return own
 	}

@@ -57,7 +57,7 @@ func validateTags(c *collector, inv *Inventory) {
 	dcs := map[string]string{}
 	for _, n := range inv.Nodes {
 		if prev, ok := dcs[strings.ToLower(n.DC)]; ok && prev != n.DC && n.DC != "" {
-			c.addf("nodes."+n.Name+".dc", "data center %q differs from %q only in case: both would get the server tag %s", n.DC, prev, DCTag(n.DC))
+			c.addf(Key("nodes", n.Name, "dc"), "data center %q differs from %q only in case: both would get the server tag %s", n.DC, prev, DCTag(n.DC))
 		} else if !ok {
 			dcs[strings.ToLower(n.DC)] = n.DC
 		}

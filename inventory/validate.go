@@ -74,7 +74,7 @@ func validateAccounts(c *collector, inv *Inventory) {
 	var system, js []string
 	owner := map[string]string{}
 	for _, a := range inv.Accounts {
-		key := "accounts." + a.Name
+		key := Key("accounts", a.Name)
 		if !nameRE.MatchString(a.Name) {
 			c.addf(key, "account name %q must start with a letter or digit and hold only letters, digits, _ . -", a.Name)
 		}
@@ -106,7 +106,7 @@ func validateAccounts(c *collector, inv *Inventory) {
 	case len(system) == 0:
 		c.addf("accounts", "no system account: mark one account with system = true (SYS in inventory/example.toml)")
 	case len(system) > 1:
-		c.addf("accounts."+system[1]+".system", "two system accounts (%s): exactly one may have system = true", strings.Join(system, ", "))
+		c.addf(Key("accounts", system[1], "system"), "two system accounts (%s): exactly one may have system = true", strings.Join(system, ", "))
 	}
 	if len(js) == 0 {
 		c.addf("accounts", "no application account with jetstream = true: streams need one")
@@ -119,7 +119,7 @@ func validateClusters(c *collector, inv *Inventory) {
 	}
 	domains := map[string]string{}
 	for _, cl := range inv.Clusters {
-		key := "clusters." + cl.Name
+		key := Key("clusters", cl.Name)
 		if !nameRE.MatchString(cl.Name) {
 			c.addf(key, "cluster name %q must start with a letter or digit and hold only letters, digits, _ . -", cl.Name)
 		}
@@ -175,7 +175,7 @@ func validateNodes(c *collector, inv *Inventory) {
 	used := map[hostPort]string{}
 	lowerNames := map[string]string{}
 	for _, n := range inv.Nodes {
-		key := "nodes." + n.Name
+		key := Key("nodes", n.Name)
 		if !nameRE.MatchString(n.Name) {
 			c.addf(key, "server name %q must start with a letter or digit and hold only letters, digits, _ . -", n.Name)
 		}

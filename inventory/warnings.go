@@ -16,7 +16,7 @@ func (w Warning) String() string { return w.Key + ": " + w.Msg }
 func (inv *Inventory) Warnings() []Warning {
 	var out []Warning
 	for _, cl := range inv.Clusters {
-		key := "clusters." + cl.Name
+		key := Key("clusters", cl.Name)
 		size := len(cl.Active())
 		tolerate := (size - 1) / 2
 		switch {

@@ -66,8 +66,8 @@ func warnings(inv *inventory.Inventory, r *Report) []Warning {
 	}
 	for _, w := range inv.Warnings() {
 		domain := ""
-		if name, ok := strings.CutPrefix(w.Key, "clusters."); ok {
-			cl := inv.Cluster(name)
+		if strings.HasPrefix(w.Key, "clusters.") {
+			cl := warnedCluster(inv, w.Key)
 			if cl == nil || !reported(r, cl.Domain) {
 				continue
 			}
@@ -246,4 +246,15 @@ func certWarnings(now time.Time, d *Domain, s *Server, add func(level, domain, f
 	case left < certRenewWarning:
 		add(LevelNotice, d.Name, "the TLS certificate of %s ends %s (in %d days): run `dcctl provision` to renew it", s.Name, end.UTC().Format(time.DateOnly), int(left.Hours()/24))
 	}
+}
+
+// warnedCluster is the cluster a warning's key names, written as TOML
+// writes it (a name with a dot is quoted).
+func warnedCluster(inv *inventory.Inventory, key string) *inventory.Cluster {
+	for _, cl := range inv.Clusters {
+		if inventory.Key("clusters", cl.Name) == key {
+			return cl
+		}
+	}
+	return nil
 }
