@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dcctl/dcctl/internal/testcluster"
 	"github.com/dcctl/dcctl/inventory"
 	"github.com/dcctl/dcctl/pki"
 )
@@ -73,6 +74,25 @@ func TestValidateExampleWarnsAboutBackbone(t *testing.T) {
 	}
 	if !strings.Contains(out, "4 nodes tolerate only 1 failure") {
 		t.Errorf("no backbone warning:\n%s", out)
+	}
+}
+
+// TestValidateSummaryCounts: the summary line counts in words that agree
+// with the number ("1 cluster", "no warnings").
+func TestValidateSummaryCounts(t *testing.T) {
+	one := testcluster.Seed()
+	one.Clusters = one.Clusters[:1] // 4 nodes: the even-size warning
+	for _, tc := range []struct {
+		spec testcluster.Spec
+		want string
+	}{
+		{one, "OK (4 nodes in 1 cluster, 1 warning)"},
+		{testcluster.Other(), "OK (11 nodes in 3 clusters, no warnings)"},
+	} {
+		out, errOut, code := runCLI(t, "validate", "--skip-local-files", testcluster.WriteInventory(t, tc.spec))
+		if code != 0 || !strings.Contains(out, tc.want) {
+			t.Errorf("validate: exit %d, want 0 and %q:\n%s%s", code, tc.want, out, errOut)
+		}
 	}
 }
 

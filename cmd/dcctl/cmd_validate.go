@@ -88,11 +88,22 @@ func runValidate(c *cli.Context) error {
 			fmt.Fprintf(out, "warning: %s\n", w)
 		}
 		if res.Valid {
-			fmt.Fprintf(out, "%s: OK (%d nodes in %d clusters, %d warning(s))\n", path, res.Nodes, res.Clusters, len(res.Warnings))
+			fmt.Fprintf(out, "%s: OK (%s in %s, %s)\n", path, plural(res.Nodes, "node"), plural(res.Clusters, "cluster"), plural(len(res.Warnings), "warning"))
 		}
 	}
 	if !res.Valid {
 		return refused(fmt.Errorf("%s: %d problem(s)", path, len(res.Problems)))
 	}
 	return nil
+}
+
+// plural counts n things in words: "no warnings", "1 cluster", "2 clusters".
+func plural(n int, thing string) string {
+	switch n {
+	case 0:
+		return "no " + thing + "s"
+	case 1:
+		return "1 " + thing
+	}
+	return fmt.Sprintf("%d %ss", n, thing)
 }
