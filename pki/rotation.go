@@ -24,6 +24,12 @@ type Rotation struct {
 	Started time.Time `json:"started"`
 	// Stage is where a move to a new CA is; empty for a renewal.
 	Stage Stage `json:"stage,omitempty"`
+	// Replaces holds, for a renewal, the fingerprint of each node's
+	// certificate when it began: a node still showing that one is still to
+	// renew. Started alone cannot tell (certificates count whole seconds,
+	// so one issued in the second the renewal began looked renewed); it
+	// serves for a record without Replaces (written by an older dcctl).
+	Replaces map[string]string `json:"replaces,omitempty"`
 }
 
 // Rotation returns the rotation under way, or nil.
@@ -48,7 +54,10 @@ func (m *Material) BeginRotation(now time.Time) (*Rotation, error) {
 	if r, err := m.Rotation(); r != nil || err != nil {
 		return r, err
 	}
-	r := &Rotation{Started: now.UTC().Truncate(time.Second)}
+	r := &Rotation{Started: now.UTC().Truncate(time.Second), Replaces: map[string]string{}}
+	for name, nc := range m.nodes {
+		r.Replaces[name] = CertFingerprint(nc.Cert)
+	}
 	if err := writeRotation(m.dir, r); err != nil {
 		return nil, err
 	}
@@ -74,12 +83,19 @@ func (m *Material) EndRotation() error {
 	return nil
 }
 
-// Renewed reports whether node's certificate was issued after r started.
+// Renewed reports whether node has a certificate other than the one it had
+// when r began.
 func (m *Material) Renewed(node string, r *Rotation) bool {
 	nc := m.nodes[node]
+	if nc == nil {
+		return false
+	}
+	if old, ok := r.Replaces[node]; ok {
+		return CertFingerprint(nc.Cert) != old
+	}
 	// Certificates start an hour before they are issued (hosts' clocks
 	// may lag).
-	return nc != nil && !nc.Cert.NotBefore.Add(time.Hour).Before(r.Started)
+	return !nc.Cert.NotBefore.Add(time.Hour).Before(r.Started)
 }
 
 // Renew issues node a new key and certificate from the CA, in memory
