@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -914,12 +915,19 @@ func breakStore(t *testing.T, tr *transcript, node string) {
 }
 
 // testProvisionRolloutStops: a change that needs a restart rolls through
-// cluster US one node at a time (inventory order); the first node cannot
-// come back, so provision stops there and the other two keep running the
-// old config.
+// cluster US one node at a time (inventory order, the meta leader last);
+// the first node cannot come back, so provision stops there and the other
+// two keep running the old config.
 func testProvisionRolloutStops(t *testing.T, tr *transcript) {
 	nodes := []string{"us_1", "us_2", "us_3"}
+	leader, err := metaLeaderSeenBy(hostAddr(t, nodes[0]), natsHTTPPort)
+	if err != nil || leader == "" {
+		t.Fatalf("cluster US's meta leader: %q %v", leader, err)
+	}
 	victim := nodes[0]
+	if victim == leader {
+		victim = nodes[1]
+	}
 	// max_file_store is not hot-reloadable: a restart.
 	inv := copyInventory(t, tr, "max_file_store = \"3GB\"\n")
 	enters := map[string]uint64{}
@@ -942,7 +950,7 @@ func testProvisionRolloutStops(t *testing.T, tr *transcript) {
 			if h.Status != "failed" || !strings.Contains(h.Error, victim) || !strings.Contains(h.Error, "Can't start JetStream") {
 				t.Errorf("%s: %s %q, want failed, naming it, with the server's own log", h.Node, h.Status, h.Error)
 			}
-		case h.Node == "us_2" || h.Node == "us_3":
+		case h.Node != victim && slices.Contains(nodes, h.Node):
 			if h.Status != "failed" || !strings.Contains(h.Error, "rollout of cluster US stopped at "+victim) {
 				t.Errorf("%s: %s %q, want failed: not restarted, the rollout stopped at %s", h.Node, h.Status, h.Error, victim)
 			}
