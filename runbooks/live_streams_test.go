@@ -77,6 +77,14 @@ func proofs(t *testing.T, l *lab, runbook string) map[string]*jetstream.Proof {
 func wantProof(t *testing.T, got map[string]*jetstream.Proof, s liveStream) {
 	t.Helper()
 	p := got[s.cfg.Name]
+	if p != nil && s.proof == jetstream.ProofSurvivingRange && p.Kind == jetstream.ProofRange &&
+		s.cfg.MaxMsgs > 0 && int64(p.LastSeq-p.From+1) <= s.cfg.MaxMsgs {
+		// The publisher stalled while the runbook worked (a replica change
+		// can hold acks for a second), so the limit discarded nothing from
+		// the recorded range: the full range proof is the right one then.
+		t.Logf("%s: %s; the limit (%d) had nothing of the range to discard", s.cfg.Name, p, s.cfg.MaxMsgs)
+		s.proof = jetstream.ProofRange
+	}
 	switch {
 	case p == nil:
 		t.Errorf("%s: no proof journaled (%v)", s.cfg.Name, got)
