@@ -63,7 +63,11 @@ func (c *Client) putSFTP(ctx context.Context, sc *sftp.Client, f File, want stri
 	case readErr != nil:
 		return fmt.Errorf("upload %s to %s: read content: %w", f.Path, c.name, readErr)
 	case err != nil:
-		return c.explain(fmt.Errorf("upload %s to %s over sftp: %w", f.Path, c.name, err))
+		size := f.Size
+		if size <= 0 {
+			size = n
+		}
+		return c.explain(fmt.Errorf("upload %s to %s over sftp: %w%s; the installed file stays", f.Path, c.name, err, c.whyNotWritten(ctx, err, tmp, size)))
 	}
 	// What was sent is known here: a content that is not what the caller
 	// promised is refused before the host is asked to install it.

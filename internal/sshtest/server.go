@@ -39,6 +39,10 @@ type Server struct {
 	// NoSFTP makes the server refuse the sftp subsystem, as an sshd without
 	// a Subsystem line does.
 	NoSFTP atomic.Bool
+	// OpenSSHStatus makes the sftp subsystem word its failures as OpenSSH's
+	// sftp-server does: the status code's generic text ("Failure") instead
+	// of the errno's ("no space left on device").
+	OpenSSHStatus atomic.Bool
 	// SFTPSessions counts sftp subsystem sessions started.
 	SFTPSessions atomic.Int64
 
@@ -224,7 +228,11 @@ func (s *Server) handleSession(nch ssh.NewChannel) {
 // filesystem as the test's user, as OpenSSH's sftp subsystem would.
 func (s *Server) serveSFTP(ch ssh.Channel) {
 	defer ch.Close()
-	srv, err := sftp.NewServer(ch)
+	var rw io.ReadWriteCloser = ch
+	if s.OpenSSHStatus.Load() {
+		rw = &openSSHStatus{ReadWriteCloser: ch}
+	}
+	srv, err := sftp.NewServer(rw)
 	if err != nil {
 		return
 	}
