@@ -338,12 +338,15 @@ func logLinks(log *lineLog, node string) func([]string) {
 }
 
 // journalTail returns the unit's last log lines, to explain a failed start.
-func journalTail(ctx context.Context, c *remote.Client, unit string) string {
+// nats-server may log a password (a leafnode remote's URL it cannot
+// parse): every password of sec is redacted from the lines.
+func journalTail(ctx context.Context, c *remote.Client, unit string, sec *inventory.Secrets) string {
 	out, _, err := c.Run(context.WithoutCancel(ctx), "journalctl -u "+shellQuote(unit)+" -n 8 --no-pager -o cat 2>/dev/null")
 	if err != nil || len(bytes.TrimSpace(out)) == 0 {
 		return ""
 	}
-	return "\n  last log lines of " + unit + ":\n    " + strings.ReplaceAll(strings.TrimSpace(string(out)), "\n", "\n    ")
+	lines := sec.Redact(strings.TrimSpace(string(out)))
+	return "\n  last log lines of " + unit + ":\n    " + strings.ReplaceAll(lines, "\n", "\n    ")
 }
 
 func withStderr(err error, stderr []byte) error {

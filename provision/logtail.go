@@ -12,5 +12,5 @@ func (s *Session) UnitLogTail(ctx context.Context, node string) string {
 	if err != nil {
 		return ""
 	}
-	return journalTail(ctx, c, s.Inv.NATS.Service+".service")
+	return journalTail(ctx, c, s.Inv.NATS.Service+".service", s.Secrets)
 }

@@ -31,7 +31,7 @@ func (gateAfter) ShouldRun(p *HostPlan) bool { return p.Action == ActionRestart 
 
 func (gateAfter) Run(ctx context.Context, h *hostRun) error {
 	if err := h.s.GateAfter(ctx, h.node(), h.timeout, h.say); err != nil {
-		return fmt.Errorf("%w%s", err, journalTail(ctx, h.c, h.unit()))
+		return fmt.Errorf("%w%s", err, journalTail(ctx, h.c, h.unit(), h.s.Secrets))
 	}
 	h.say("back: healthy, current meta peer, replicas current")
 	return nil

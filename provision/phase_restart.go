@@ -17,7 +17,7 @@ func (restartUnit) Script(h *hostRun) string {
 
 func (restartUnit) Explain(ctx context.Context, h *hostRun, stderr string) error {
 	h.s.servesMonitorAt(h.node(), "") // failed to start: if anything, on the new config's port
-	return fmt.Errorf("restart: %s%s", stderr, journalTail(ctx, h.c, h.unit()))
+	return fmt.Errorf("restart: %s%s", stderr, journalTail(ctx, h.c, h.unit(), h.s.Secrets))
 }
 
 // Done: restarted, the server answers on the new config's monitoring port.

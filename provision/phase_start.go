@@ -18,7 +18,7 @@ func (startUnit) Script(h *hostRun) string {
 }
 
 func (startUnit) Explain(ctx context.Context, h *hostRun, stderr string) error {
-	return fmt.Errorf("start %s: %s%s", h.unit(), stderr, journalTail(ctx, h.c, h.unit()))
+	return fmt.Errorf("start %s: %s%s", h.unit(), stderr, journalTail(ctx, h.c, h.unit(), h.s.Secrets))
 }
 
 func (startUnit) Done(h *hostRun, _ string) {

@@ -56,7 +56,7 @@ echo "swapped $sum"`, shellQuote(install), shellQuote(from), shellQuote(h.unit()
 }
 
 func (swapBinary) Explain(ctx context.Context, h *hostRun, stderr string) error {
-	return fmt.Errorf("swap the binary on %s: %s%s", h.node(), stderr, journalTail(ctx, h.c, h.unit()))
+	return fmt.Errorf("swap the binary on %s: %s%s", h.node(), stderr, journalTail(ctx, h.c, h.unit(), h.s.Secrets))
 }
 
 func (swapBinary) Done(h *hostRun, stdout string) {
