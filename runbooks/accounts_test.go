@@ -144,7 +144,7 @@ func TestRunbooksOnEveryAccount(t *testing.T) {
 			holders = append(holders, r.Name)
 		}
 		r1 := streamIn(t, shop, "ORDERS").Cluster.Leader
-		leader := l.c.WaitMetaLeader("core", 30*time.Second)
+		leader := l.c.WaitMetaLeader("core", 2*time.Minute)
 		var victim string
 		for _, h := range holders {
 			if h != r1 && h != leader {

@@ -64,7 +64,7 @@ func TestRunbooksRefuseToGuess(t *testing.T) {
 			l.c.Stop(n.Name)
 		}
 	}
-	l.c.WaitMetaLeader(d, 30*time.Second)
+	l.c.WaitMetaLeader(d, 2*time.Minute)
 	var victim string
 	for n := range far {
 		victim = n

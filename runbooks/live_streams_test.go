@@ -122,7 +122,7 @@ func TestReplacePeerLive(t *testing.T) {
 	// to take its new one: create them while one backbone server is down
 	// (so they land on the other three), then bring it back.
 	// Neither is the meta leader: no election slows the test down.
-	leader := l.c.WaitMetaLeader("hub", 30*time.Second)
+	leader := l.c.WaitMetaLeader("hub", 2*time.Minute)
 	var others []string
 	for _, n := range []string{"bb_emea_1", "bb_emea_2", "bb_us_1", "bb_us_2"} {
 		if n != leader {

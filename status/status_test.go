@@ -443,7 +443,7 @@ func TestDCCutOff(t *testing.T) {
 			}
 		}
 	}
-	c.WaitMetaLeader(hub.Domain, 30*time.Second)
+	c.WaitMetaLeader(hub.Domain, 2*time.Minute)
 	s := session(t, c)
 	r := waitReport(t, s, settle, func(r *status.Report) error {
 		if d := domain(r, hub.Domain); d.MetaLeader == "" {
