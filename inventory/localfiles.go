@@ -8,12 +8,13 @@ import (
 )
 
 // CheckLocalFiles checks the files on this machine that the inventory names:
-// the nats-server binary, the SSH keys and the known_hosts files. Load does
+// the nats-server binary, the SSH keys (each must parse as a private key)
+// and the known_hosts files. Load does
 // not, so that an inventory can be read where they are absent (a CI job,
 // status from another machine); validate does.
 //
 // agent says that an ssh-agent is available (SSH_AUTH_SOCK is set): a missing
-// key file is then only a warning, since the agent may hold the key. A missing
+// or unusable key file is then only a warning, since the agent may hold the key. A missing
 // known_hosts is a warning too: on first contact every host is new, and
 // --accept-new-host-keys creates the file.
 func (inv *Inventory) CheckLocalFiles(agent bool) ([]Problem, []Warning) {
@@ -23,9 +24,17 @@ func (inv *Inventory) CheckLocalFiles(agent bool) ([]Problem, []Warning) {
 		c.addf("nats.binary", "%v: build one for the hosts (GOOS=linux GOARCH=<their architecture> go build -o bin/nats-server github.com/nats-io/nats-server/v2) or point binary at one", err)
 	}
 	warned := map[string]bool{}
+	keyErr := map[string]error{} // by file: a thousand nodes share one key
 	for _, n := range inv.Nodes {
 		if n.SSH.Key != "" {
-			if _, err := regularFile(n.SSH.Key); err != nil {
+			err, seen := keyErr[n.SSH.Key]
+			if !seen {
+				if _, err = regularFile(n.SSH.Key); err == nil {
+					err = sshKeyProblem(n.SSH.Key)
+				}
+				keyErr[n.SSH.Key] = err
+			}
+			if err != nil {
 				key := c.writtenAt(n.Name, "ssh_key")
 				if agent {
 					if !warned[key+n.SSH.Key] {

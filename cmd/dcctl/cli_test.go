@@ -34,11 +34,12 @@ func copyExample(t *testing.T) string {
 	text := strings.NewReplacer(`binary = "../bin/nats-server"`, `binary = "nats-server"`,
 		`ssh_key = "~/.ssh/id_ed25519"`, `ssh_key = "id_ed25519"`,
 		`known_hosts = "~/.ssh/known_hosts"`, `known_hosts = "known_hosts"`).Replace(string(data))
-	for _, f := range []string{"nats-server", "id_ed25519", "known_hosts"} {
+	for _, f := range []string{"nats-server", "known_hosts"} {
 		if err := os.WriteFile(filepath.Join(dir, f), nil, 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}
+	testcluster.WriteSSHKey(t, filepath.Join(dir, "id_ed25519"))
 	p := filepath.Join(dir, "inventory.toml")
 	if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
 		t.Fatal(err)

@@ -86,12 +86,14 @@ func WriteInventory(t testing.TB, spec Spec) string {
 	dir := t.TempDir()
 	var b strings.Builder
 	// The local files the inventory names exist, as validate wants them to:
-	// nothing here connects or installs, so empty ones do.
-	for _, f := range []string{"nats-server", "id_ed25519", "known_hosts"} {
+	// nothing here connects or installs, so empty ones do, but for the key,
+	// which validate parses.
+	for _, f := range []string{"nats-server", "known_hosts"} {
 		if err := os.WriteFile(filepath.Join(dir, f), nil, 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}
+	WriteSSHKey(t, filepath.Join(dir, "id_ed25519"))
 	fmt.Fprintf(&b, "[defaults]\nssh_key = \"id_ed25519\"\nknown_hosts = \"known_hosts\"\n\n")
 	fmt.Fprintf(&b, "[nats]\nbinary = \"nats-server\"\nsync_interval = \"always\"\nlame_duck_duration = \"30s\"\nlame_duck_grace_period = \"2s\"\n\n")
 	fmt.Fprintf(&b, "[accounts.%q]\njetstream = true\nusers = [%q]\n\n", spec.AppAccount, spec.AppUser)
