@@ -383,7 +383,7 @@ func (l *Lock) take(ctx context.Context, h Host) (*Found, bool, *remote.Stream, 
 		// only, so one that never was is no harm).
 		var exit *remote.ExitError
 		maybe := res.State == "acquired" || !errors.As(err, &exit)
-		return nil, maybe, nil, fmt.Errorf("take the deployment lock %s on %s: %w%s", l.o.Path, h.Name(), err, stderrSuffix(stderr))
+		return nil, maybe, nil, fmt.Errorf("take the deployment lock %s on %s: %w%s", l.o.Path, h.Name(), err, stderrSuffix(err, stderr))
 	}
 	switch res.State {
 	case "acquired":
@@ -748,7 +748,7 @@ func (l *Lock) releaseAll(ctx context.Context) error {
 				return
 			}
 			if _, stderr, err := l.run(ctx, i, h, script); err != nil {
-				errs[i] = fmt.Errorf("%s: %w%s (the lock there expires %s after its last heartbeat)", h.Name(), err, stderrSuffix(stderr), l.o.Expiry)
+				errs[i] = fmt.Errorf("%s: %w%s (the lock there expires %s after its last heartbeat)", h.Name(), err, stderrSuffix(err, stderr), l.o.Expiry)
 			}
 		})
 	}
@@ -786,7 +786,7 @@ func Inspect(ctx context.Context, hosts []Host, path string) ([]Found, error) {
 		script := fmt.Sprintf(`f=%s; if [ -s "$f" ]; then echo "age=$(( $(date +%%s) - $(stat -c %%Y "$f") ))"; sed 's/^/prev./' "$f"; fi`, shellQuote(path))
 		res, stderr, err := h.Run(ctx, script)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("read the deployment lock on %s: %w%s", h.Name(), err, stderrSuffix(stderr)))
+			errs = append(errs, fmt.Errorf("read the deployment lock on %s: %w%s", h.Name(), err, stderrSuffix(err, stderr)))
 			continue
 		}
 		if r := parseResult(h.Name(), res); r.Prev != nil {
@@ -796,7 +796,13 @@ func Inspect(ctx context.Context, hosts []Host, path string) ([]Found, error) {
 	return out, errors.Join(errs...)
 }
 
-func stderrSuffix(stderr []byte) string {
+// stderrSuffix is ": " and stderr, for an error that does not carry it
+// already (a *remote.ExitError does).
+func stderrSuffix(err error, stderr []byte) string {
+	var exit *remote.ExitError
+	if errors.As(err, &exit) {
+		return ""
+	}
 	if s := strings.TrimSpace(string(stderr)); s != "" {
 		return ": " + s
 	}

@@ -30,7 +30,7 @@ func CheckNewPasswords(inv *inventory.Inventory, sec *inventory.Secrets, plans [
 			// host that took the file's users: the others stay unchanged
 			// and get it on the run that reaches them.
 			if !sec.FileExists() {
-				bad = append(bad, name+" could not be checked (unreachable)")
+				bad = append(bad, p.notChecked())
 			}
 			continue
 		}

@@ -25,7 +25,7 @@ func CheckNewCA(inv *inventory.Inventory, m *pki.Material, plans []*HostPlan) er
 	for _, p := range plans {
 		switch {
 		case p.Facts == nil:
-			bad = append(bad, p.Node.Name+" could not be checked (unreachable)")
+			bad = append(bad, p.notChecked())
 		case p.Facts.Files[ca].Exists:
 			bad = append(bad, fmt.Sprintf("%s already has %s", p.Node.Name, ca))
 		}

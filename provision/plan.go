@@ -132,3 +132,17 @@ func markerContent(files []templates.File) []byte {
 	}
 	return []byte(b.String())
 }
+
+// notChecked says why nothing is known of the host (a plan without facts),
+// for a refusal that needs every host's word: "unreachable" alone would
+// hide a host that answered but refused (sudo asking for a password).
+func (p *HostPlan) notChecked() string {
+	why := "unreachable"
+	switch {
+	case p.Unreachable != nil:
+		why = p.Unreachable.Error()
+	case p.Err != nil:
+		why = p.Err.Error()
+	}
+	return p.Node.Name + " could not be checked (" + why + ")"
+}

@@ -111,10 +111,7 @@ func (c *Client) run(ctx context.Context, label, cmd string, stdin io.Reader) (s
 		if e.Signal != "" {
 			e.Code = -1
 		}
-		if c.sudo && sudoRefused(e) {
-			return stdout, stderr, fmt.Errorf("%s: sudo -n refused to run as root for %s: configure passwordless sudo (NOPASSWD) for it, or set sudo = false and ssh_user = \"root\": %w", c.name, c.user, e)
-		}
-		return stdout, stderr, e
+		return stdout, stderr, c.sudoExplained(e)
 	case errors.As(err, &missing):
 		return stdout, stderr, c.explain(&ExitError{Host: c.name, Cmd: label, Code: -1, Stderr: stderr})
 	default:
@@ -141,11 +138,35 @@ func shellQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
+// sudoExplained returns e, or, when it is sudo's own refusal on a host
+// where commands go through sudo, an error that says what to configure.
+// sudo -n never asks for a password: it fails at once, and this says why.
+func (c *Client) sudoExplained(e *ExitError) error {
+	if !c.sudo {
+		return e
+	}
+	switch {
+	case sudoRefused(e):
+		return fmt.Errorf("%s: sudo -n refused to run as root for %s: configure passwordless sudo (NOPASSWD) for it, or set sudo = false and ssh_user = \"root\": %w", c.name, c.user, e)
+	case sudoMissing(e):
+		return fmt.Errorf("%s: sudo = true, but the host has no sudo command: install sudo there, or set sudo = false and ssh_user = \"root\": %w", c.name, e)
+	}
+	return e
+}
+
 func sudoRefused(e *ExitError) bool {
 	s := string(e.Stderr)
 	return e.Code == 1 && strings.Contains(s, "sudo:") &&
 		(strings.Contains(s, "password is required") || strings.Contains(s, "a terminal is required") ||
+			strings.Contains(s, "must have a tty") ||
 			strings.Contains(s, "not in the sudoers") || strings.Contains(s, "not allowed to execute"))
+}
+
+// sudoMissing: the login shell found no sudo to run (dash says "sudo: not
+// found", bash "sudo: command not found").
+func sudoMissing(e *ExitError) bool {
+	s := string(e.Stderr)
+	return e.Code == 127 && (strings.Contains(s, "sudo: not found") || strings.Contains(s, "sudo: command not found"))
 }
 
 // summarize shortens a command for messages: its first line, at most 80 bytes.

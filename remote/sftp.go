@@ -163,8 +163,8 @@ func (c *Client) openSFTP() (*sftp.Client, *ssh.Session, error) {
 	var exitErr *ssh.ExitError
 	if errors.As(werr, &exitErr) {
 		e := &ExitError{Host: c.name, Cmd: "sftp-server", Code: exitErr.ExitStatus(), Signal: exitErr.Signal(), Stderr: stderr.Bytes()}
-		if c.sudo && sudoRefused(e) {
-			return nil, nil, fmt.Errorf("%s: sudo -n refused to run as root for %s: configure passwordless sudo (NOPASSWD) for it, or set sudo = false and ssh_user = \"root\": %w", c.name, c.user, e)
+		if err := c.sudoExplained(e); err != error(e) {
+			return nil, nil, err
 		}
 		return nil, nil, fmt.Errorf("%s: start sftp: %w", c.name, e)
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -55,6 +56,27 @@ func TestSudoWithoutNOPASSWDSaysWhatToConfigure(t *testing.T) {
 		t.Fatalf("Run with sudo refusing: got %v, want an ExitError inside", err)
 	}
 	for _, want := range []string{"NOPASSWD", "dcctl", "password is required"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not mention %q", err, want)
+		}
+	}
+}
+
+// A host without sudo at all (a minimal image) fails with exit 127 and the
+// shell's "sudo: not found"; the error says that sudo = true needs it.
+// The test machine has no sudo (see above): its own shell says so.
+func TestSudoMissingOnTheHostSaysSo(t *testing.T) {
+	if p, err := exec.LookPath("sudo"); err == nil {
+		t.Skipf("this machine has %s: a host without sudo cannot be shown here", p)
+	}
+	e := newTestEnv(t)
+	c := e.dial(t, func(cfg *Config) { cfg.Sudo = true })
+	_, _, err := c.Run(t.Context(), "true")
+	var exitErr *ExitError
+	if !errors.As(err, &exitErr) || exitErr.Code != 127 {
+		t.Fatalf("Run through a missing sudo: got %v, want an ExitError with status 127 inside", err)
+	}
+	for _, want := range []string{c.Name(), "no sudo command", "sudo = false"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not mention %q", err, want)
 		}
