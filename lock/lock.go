@@ -132,11 +132,18 @@ type Found struct {
 	Holder
 	Node string        `json:"node"`
 	Age  time.Duration `json:"age"` // since its last heartbeat, by the host's clock
+	// Ahead is how far the last heartbeat lies in the future by the host's
+	// clock (Age is then 0): the clock was set back since (an NTP step).
+	Ahead time.Duration `json:"ahead,omitempty"`
 }
 
 func (f Found) String() string {
-	return fmt.Sprintf("%s (pid %d, `%s`) since %s, last heartbeat %s ago",
-		f.Who, f.PID, f.Command, f.Since.Format(time.RFC3339), f.Age.Round(time.Second))
+	beat := fmt.Sprintf("last heartbeat %s ago", f.Age.Round(time.Second))
+	if f.Ahead > 0 {
+		beat = fmt.Sprintf("last heartbeat %s in the future by %s's clock, which was set back since", f.Ahead.Round(time.Second), f.Node)
+	}
+	return fmt.Sprintf("%s (pid %d, `%s`) since %s, %s",
+		f.Who, f.PID, f.Command, f.Since.Format(time.RFC3339), beat)
 }
 
 // HeldError refuses a run because someone else holds the lock.
@@ -147,10 +154,16 @@ type HeldError struct {
 }
 
 func (e *HeldError) Error() string {
+	expires := fmt.Sprintf("the lock expires once its heartbeat is older than %s", e.Expiry)
+	if e.Ahead > 0 {
+		// A live holder's next heartbeat brings it back to the host's
+		// present; a dead one's stays ahead until the clock catches up.
+		expires = fmt.Sprintf("the lock expires %s after the host's clock reaches that heartbeat (in %s)", e.Expiry, (e.Ahead + e.Expiry).Round(time.Second))
+	}
 	return fmt.Sprintf("the deployment is locked by %s (lock %s on %s). Wait for that run to finish; "+
-		"if its process is gone, the lock expires once its heartbeat is older than %s, "+
+		"if its process is gone, %s, "+
 		"or remove it now with --break-lock (only when you are sure it is not running)",
-		e.Found, e.Path, e.Node, e.Expiry)
+		e.Found, e.Path, e.Node, expires)
 }
 
 // Options tune Acquire.
@@ -553,8 +566,11 @@ func parseResult(node string, out []byte) result {
 		case "state":
 			r.State = v
 		case "age":
-			if n, err := strconv.Atoi(v); err == nil && n >= 0 {
+			// (2^31 seconds is 68 years: beyond, the answer is junk)
+			if n, err := strconv.Atoi(v); err == nil && n >= 0 && n <= 1<<31 {
 				prev.Age = time.Duration(n) * time.Second
+			} else if err == nil && n < 0 && n >= -1<<31 {
+				prev.Ahead = time.Duration(-n) * time.Second
 			}
 		case "prev.id":
 			prev.ID, seen = v, true
