@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"strconv"
@@ -160,10 +161,20 @@ func (c *Client) Close() error {
 	return nil
 }
 
-// explain adds why the connection is gone when the keepalive closed it.
+// explain adds why the connection is gone when the keepalive closed it, and
+// that it is gone when the error says only EOF (the host's sshd, or the
+// network, closed it while dcctl was using it).
 func (c *Client) explain(err error) error {
 	if c.silent.Load() {
 		return fmt.Errorf("%w (connection closed: the host stopped answering keepalives)", err)
+	}
+	select {
+	case <-c.done:
+		return err // closed by dcctl itself
+	default:
+	}
+	if errors.Is(err, io.EOF) {
+		return fmt.Errorf("%w (the SSH connection was lost: the host's sshd or the network closed it)", err)
 	}
 	return err
 }

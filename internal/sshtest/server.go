@@ -346,6 +346,17 @@ func (s *Server) handleDirectTCPIP(nch ssh.NewChannel) {
 	<-done
 }
 
+// Drop closes every connection and the listener: a host whose sshd went
+// away mid-run. Clients see their connection lost, and a new one refused.
+func (s *Server) Drop() {
+	s.ln.Close()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, c := range s.conns {
+		c.Close()
+	}
+}
+
 // Freeze makes the server stop reading from every connection, as a host
 // gone silent behind a partition: clients see no error, only silence.
 func (s *Server) Freeze() { s.freezeOnce.Do(func() { close(s.frozen) }) }
