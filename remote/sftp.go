@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"sync"
 
@@ -152,6 +153,17 @@ func (c *Client) openSFTP() (*sftp.Client, *ssh.Session, error) {
 		sftp.UseConcurrentWrites(true), sftp.MaxPacketChecked(sftpMaxPacket))
 	if err == nil {
 		return client, sess, nil
+	}
+	if !c.sudo && !c.silent.Load() && (errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF)) {
+		// The sshd took the subsystem request and its program ended at
+		// once: OpenSSH runs the Subsystem line's program through the
+		// user's shell without checking it exists, and Debian names
+		// /usr/lib/openssh/sftp-server whether or not openssh-sftp-server
+		// (only recommended) is installed. A subsystem session has no
+		// exit status to read (it was never "started" as a command), so
+		// this is all there is to know; exec does the same work.
+		sess.Close()
+		return nil, nil, &noSFTPError{why: "the sshd's sftp subsystem ended before the SFTP handshake (its program, such as /usr/lib/openssh/sftp-server, is not installed?)"}
 	}
 	// The server went away before the SFTP handshake: its exit says why.
 	werr := sess.Wait()

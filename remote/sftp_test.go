@@ -192,3 +192,32 @@ func TestSFTPInstallScriptRefusesAChecksumMismatchOnTheHost(t *testing.T) {
 	}
 	assertFile(t, path, []byte("old"))
 }
+
+// TestPutFallsBackToExecWhenTheSubsystemsProgramIsMissing: Debian's sshd
+// names /usr/lib/openssh/sftp-server in its Subsystem line whether or not
+// openssh-sftp-server is installed (it is only recommended). sshd then
+// accepts the subsystem request and its shell fails to run the program
+// (exit 127): that host has no sftp-server, and Put falls back to exec as
+// it does for an sshd with no subsystem at all, saying so once. It used to
+// fail every upload with "start sftp: ... exited with status 127".
+func TestPutFallsBackToExecWhenTheSubsystemsProgramIsMissing(t *testing.T) {
+	e := newTestEnv(t)
+	missing := filepath.Join(e.dir, "usr/lib/openssh/sftp-server")
+	e.srv.SFTPCommand.Store(&missing)
+	var log logLines
+	c := e.dial(t, func(cfg *Config) { cfg.Log = log.log })
+	path := filepath.Join(e.dir, "nats.conf")
+	for i, content := range []string{"first\n", "second\n"} {
+		if err := c.Put(t.Context(), File{Path: path, Mode: 0o640, Content: strings.NewReader(content)}, nil); err != nil {
+			t.Fatalf("Put %d with the subsystem's program missing: %v", i, err)
+		}
+		assertFile(t, path, []byte(content))
+	}
+	lines := log.get()
+	if len(lines) != 1 || !strings.Contains(lines[0], "sftp subsystem ended before the SFTP handshake") || !strings.Contains(lines[0], "exec") {
+		t.Fatalf("log lines %q, want one saying the subsystem ended and uploads go through exec", lines)
+	}
+	if n := e.srv.SFTPSessions.Load(); n != 1 {
+		t.Errorf("%d sftp subsystem requests, want 1 (the fallback is remembered)", n)
+	}
+}

@@ -43,6 +43,10 @@ type Server struct {
 	// sftp-server does: the status code's generic text ("Failure") instead
 	// of the errno's ("no space left on device").
 	OpenSSHStatus atomic.Bool
+	// SFTPCommand, when set, is what the sftp subsystem runs under sh, as an
+	// OpenSSH Subsystem line names a program: a path the host lacks (a
+	// Debian host without openssh-sftp-server) makes the shell exit 127.
+	SFTPCommand atomic.Pointer[string]
 	// SFTPSessions counts sftp subsystem sessions started.
 	SFTPSessions atomic.Int64
 
@@ -199,6 +203,18 @@ func (s *Server) handleSession(nch ssh.NewChannel) {
 			}
 			sftpRunning = true
 			s.SFTPSessions.Add(1)
+			if command := s.SFTPCommand.Load(); command != nil {
+				// OpenSSH accepts the request and execs the program through
+				// the user's shell, whether or not it exists.
+				cmd = s.command(*command)
+				wait := s.startCommand(ch, cmd)
+				if cmd.Process != nil {
+					pid = cmd.Process.Pid
+				}
+				req.Reply(true, nil)
+				go wait()
+				continue
+			}
 			req.Reply(true, nil)
 			s.wg.Add(1)
 			go func() { defer s.wg.Done(); s.serveSFTP(ch) }()
