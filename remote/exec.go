@@ -111,7 +111,7 @@ func (c *Client) run(ctx context.Context, label, cmd string, stdin io.Reader) (s
 		if e.Signal != "" {
 			e.Code = -1
 		}
-		return stdout, stderr, c.sudoExplained(e)
+		return stdout, stderr, c.explainExit(e)
 	case errors.As(err, &missing):
 		return stdout, stderr, c.explain(&ExitError{Host: c.name, Cmd: label, Code: -1, Stderr: stderr})
 	default:
@@ -138,11 +138,15 @@ func shellQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
-// sudoExplained returns e, or, when it is sudo's own refusal on a host
-// where commands go through sudo, an error that says what to configure.
-// sudo -n never asks for a password: it fails at once, and this says why.
-func (c *Client) sudoExplained(e *ExitError) error {
+// explainExit returns e, or an error around it that says what to configure:
+// for sudo's own refusal where commands go through sudo (sudo -n never asks
+// for a password: it fails at once, and this says why), a missing sudo, or a
+// "Permission denied" to a login other than root without sudo.
+func (c *Client) explainExit(e *ExitError) error {
 	if !c.sudo {
+		if c.user != "root" && strings.Contains(string(e.Stderr), "Permission denied") {
+			return fmt.Errorf("%w%s", e, c.notRootHint())
+		}
 		return e
 	}
 	switch {
@@ -152,6 +156,13 @@ func (c *Client) sudoExplained(e *ExitError) error {
 		return fmt.Errorf("%s: sudo = true, but the host has no sudo command: install sudo there, or set sudo = false and ssh_user = \"root\": %w", c.name, e)
 	}
 	return e
+}
+
+// notRootHint is added to a "Permission denied" on a host where commands
+// run as a login other than root, without sudo: what dcctl installs
+// (units, /run/dcctl, owners) needs root.
+func (c *Client) notRootHint() string {
+	return fmt.Sprintf(" (commands run as %s, not root, and sudo = false: set sudo = true, with passwordless sudo for %s, or ssh_user = \"root\")", c.user, c.user)
 }
 
 func sudoRefused(e *ExitError) bool {

@@ -175,7 +175,7 @@ func (c *Client) openSFTP() (*sftp.Client, *ssh.Session, error) {
 	var exitErr *ssh.ExitError
 	if errors.As(werr, &exitErr) {
 		e := &ExitError{Host: c.name, Cmd: "sftp-server", Code: exitErr.ExitStatus(), Signal: exitErr.Signal(), Stderr: stderr.Bytes()}
-		if err := c.sudoExplained(e); err != error(e) {
+		if err := c.explainExit(e); err != error(e) {
 			return nil, nil, err
 		}
 		return nil, nil, fmt.Errorf("%s: start sftp: %w", c.name, e)

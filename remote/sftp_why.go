@@ -17,18 +17,28 @@ import (
 // there, so the upload's error would not say which.
 const sftpFailure = 4
 
+// sftpPermissionDenied is SSH_FX_PERMISSION_DENIED (EACCES, EPERM).
+const sftpPermissionDenied = 3
+
 // whyTimeout bounds the question asked after such a failure: it only
 // improves an error already on its way.
 const whyTimeout = 10 * time.Second
 
 // whyNotWritten asks the host, over exec, why the SFTP server could not
-// create or write tmp: whether a file can be created in its directory at
+// create or write tmp (for a permission denied to a login other than root
+// without sudo, it says that instead): whether a file can be created in its directory at
 // all, and how much room that filesystem has. It also removes tmp. It
 // returns "" when err is not a bare failure status or the host does not
 // answer; otherwise words to append to the error.
 func (c *Client) whyNotWritten(ctx context.Context, err error, tmp string, size int64) string {
 	var st *sftp.StatusError
-	if !errors.As(err, &st) || st.Code != sftpFailure {
+	if !errors.As(err, &st) {
+		return ""
+	}
+	if st.Code == sftpPermissionDenied && !c.sudo && c.user != "root" {
+		return c.notRootHint()
+	}
+	if st.Code != sftpFailure {
 		return ""
 	}
 	ctx, cancel := context.WithTimeout(ctx, whyTimeout)

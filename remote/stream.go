@@ -138,7 +138,7 @@ func (s *Stream) Finish(ctx context.Context) (stdout, stderr []byte, err error) 
 		if e.Signal != "" {
 			e.Code = -1
 		}
-		return stdout, stderr, s.c.sudoExplained(e)
+		return stdout, stderr, s.c.explainExit(e)
 	case errors.As(err, &missing):
 		return stdout, stderr, s.c.explain(&ExitError{Host: s.c.name, Cmd: s.label, Code: -1, Stderr: stderr})
 	default:

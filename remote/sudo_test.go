@@ -82,3 +82,28 @@ func TestSudoMissingOnTheHostSaysSo(t *testing.T) {
 		}
 	}
 }
+
+// A login other than root without sudo = true gets "Permission denied" for
+// what dcctl installs; the error says what to set. The command here drops
+// to nobody itself, for a real EACCES (the test runs as root).
+func TestPermissionDeniedWithoutSudoSaysWhatToSet(t *testing.T) {
+	if _, err := exec.LookPath("setpriv"); err != nil {
+		t.Skip("no setpriv (util-linux) on this machine")
+	}
+	e := newTestEnv(t)
+	c := e.dial(t) // as "dcctl", sudo = false
+	dir := filepath.Join(e.dir, "private")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err := c.Run(t.Context(), "setpriv --reuid=65534 --regid=65534 --clear-groups mkdir "+filepath.Join(dir, "x"))
+	var exitErr *ExitError
+	if !errors.As(err, &exitErr) || !strings.Contains(string(exitErr.Stderr), "Permission denied") {
+		t.Fatalf("mkdir as nobody in a 0700 root directory: got %v, want an ExitError with Permission denied", err)
+	}
+	for _, want := range []string{"commands run as dcctl, not root", "sudo = true", `ssh_user = "root"`} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not mention %q", err, want)
+		}
+	}
+}
