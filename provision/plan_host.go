@@ -225,10 +225,13 @@ func (pl *planning) action() {
 
 // notYetInEffect restarts a running node whose installed files are not
 // those the applied marker says it runs with: an earlier run stopped
-// between installing them and the restart.
+// between installing them and the restart (or its restart was refused). A
+// reload planned for a newer change does not do: the change it compares
+// against was never applied, and may need the restart (a reload would then
+// record it as applied and it would never take effect).
 func (pl *planning) notYetInEffect() {
 	p, facts := pl.p, pl.facts
-	if !pl.running || p.Action != ActionNone || len(facts.Applied) == 0 {
+	if !pl.running || (p.Action != ActionNone && p.Action != ActionReload) || len(facts.Applied) == 0 {
 		return
 	}
 	var pending []string

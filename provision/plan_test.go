@@ -372,3 +372,35 @@ func TestPlanKeepsTheServingMonitoringPort(t *testing.T) {
 		t.Errorf("port unchanged, yet serving at %q recorded", p.ServingMonitor)
 	}
 }
+
+// TestPlanPendingRestartIsNotReducedToAReload: an earlier run installed a
+// change that needs a restart and did not restart (refused for a cluster of
+// two, or stopped): a later reloadable change on top must restart the node,
+// not reload it, or the first change never takes effect while the applied
+// marker says it did. Met on the lab: max_file_store installed, restart
+// refused, then a node added (routes: reload) and the limit left as it was.
+func TestPlanPendingRestartIsNotReducedToAReload(t *testing.T) {
+	bigger := func(s string) string {
+		return strings.Replace(s, `max_file_store = "2GB"`, `max_file_store = "3GB"`, 1)
+	}
+	inv, sec, bin := fixture(t, nil)
+	_, running, _ := desired(inv, sec, bin, "bb_us_1") // what the server runs with
+	inv2, sec2, bin2 := fixture(t, bigger)
+	dirs2, installed, _ := desired(inv2, sec2, bin2, "bb_us_1") // installed, never restarted
+	facts, fetch := hostWith(installed, dirs2)
+	facts.Applied = map[string]string{}
+	for _, f := range running {
+		facts.Applied[f.Path] = f.SHA256
+	}
+	inv3, sec3, bin3 := fixture(t, func(s string) string {
+		return bigger(s) + "\n[nodes.bb_us_3]\ncluster = \"BB\"\ndc = \"us\"\nhost = \"10.77.2.13\"\n"
+	})
+	dirs3, files3, _ := desired(inv3, sec3, bin3, "bb_us_1")
+	p, err := planHost(context.Background(), inv3, sec3, inv3.Node("bb_us_1"), dirs3, files3, facts, fetch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Action != ActionRestart || !strings.Contains(strings.Join(p.Why, " "), "not yet in effect") {
+		t.Fatalf("a pending restart under a reloadable change: want a restart saying the installed config is not yet in effect, got %q %v", p.Action, p.Why)
+	}
+}
