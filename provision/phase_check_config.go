@@ -43,13 +43,17 @@ func (checkConfig) Script(h *hostRun) string {
 		bin = shellQuote(b.File.Path + remote.TempSuffix)
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "rm -rf -- %[1]s && install -d -m 750 -o root -g %[2]s %[1]s || return 1\n", stage, shellQuote(nats.User))
+	// A copy that fails (config_dir's filesystem full) is not a config
+	// nats-server rejected: it says so with stageFailed, and, like a
+	// rejection, leaves neither the check directory nor the uploads.
+	fmt.Fprintf(&b, "checkstage_failed() { rm -rf -- %[1]s; rm -f --%[2]s; echo %[3]s >&2; return 1; }\n", stage, stagedTemps(h.p), stageFailed)
+	fmt.Fprintf(&b, "rm -rf -- %[1]s && install -d -m 750 -o root -g %[2]s %[1]s || { checkstage_failed; return 1; }\n", stage, shellQuote(nats.User))
 	paths := templates.PathsFor(h.s.Inv)
 	for _, p := range []string{paths.Config, paths.LeafRemotes} {
 		if staged[p] {
-			fmt.Fprintf(&b, "cp -p %s %s/%s || return 1\n", shellQuote(p+remote.TempSuffix), stage, shellQuote(path.Base(p)))
+			fmt.Fprintf(&b, "cp -p %s %s/%s || { checkstage_failed; return 1; }\n", shellQuote(p+remote.TempSuffix), stage, shellQuote(path.Base(p)))
 		} else {
-			fmt.Fprintf(&b, "{ [ ! -f %[1]s ] || cp -p %[1]s %[2]s/; } || return 1\n", shellQuote(p), stage)
+			fmt.Fprintf(&b, "{ [ ! -f %[1]s ] || cp -p %[1]s %[2]s/; } || { checkstage_failed; return 1; }\n", shellQuote(p), stage)
 		}
 	}
 	// The TLS files: the staged ones where new, and the configs made to
@@ -57,14 +61,14 @@ func (checkConfig) Script(h *hostRun) string {
 	var seds []string
 	for _, p := range []string{paths.TLSCA, paths.TLSCert, paths.TLSKey} {
 		if staged[p] {
-			fmt.Fprintf(&b, "cp -p %s %s/%s || return 1\n", shellQuote(p+remote.TempSuffix), stage, shellQuote(path.Base(p)))
+			fmt.Fprintf(&b, "cp -p %s %s/%s || { checkstage_failed; return 1; }\n", shellQuote(p+remote.TempSuffix), stage, shellQuote(path.Base(p)))
 		} else {
-			fmt.Fprintf(&b, "{ [ ! -f %[1]s ] || cp -p %[1]s %[2]s/; } || return 1\n", shellQuote(p), stage)
+			fmt.Fprintf(&b, "{ [ ! -f %[1]s ] || cp -p %[1]s %[2]s/; } || { checkstage_failed; return 1; }\n", shellQuote(p), stage)
 		}
 		seds = append(seds, "-e", shellQuote(fmt.Sprintf(`s|"%s"|"%s"|g`, sedPattern(p), sedReplacement(path.Join(checkDir(h), path.Base(p))))))
 	}
 	for _, p := range []string{paths.Config, paths.LeafRemotes} {
-		fmt.Fprintf(&b, "{ [ ! -f %[1]s/%[2]s ] || sed -i %[3]s %[1]s/%[2]s; } || return 1\n", stage, shellQuote(path.Base(p)), strings.Join(seds, " "))
+		fmt.Fprintf(&b, "{ [ ! -f %[1]s/%[2]s ] || sed -i %[3]s %[1]s/%[2]s; } || { checkstage_failed; return 1; }\n", stage, shellQuote(path.Base(p)), strings.Join(seds, " "))
 	}
 	fmt.Fprintf(&b, `out=$(%[1]s -t -c %[2]s/%[3]s 2>&1 </dev/null); rc=$?
 rm -rf -- %[2]s
@@ -72,7 +76,15 @@ if [ $rc -ne 0 ]; then printf '%%s\n' "$out" >&2; rm -f --%[4]s; return 1; fi`, 
 	return b.String()
 }
 
+// stageFailed is the line the check writes to stderr when it could not
+// copy the configuration into its check directory.
+const stageFailed = "dcctl-check-stage-failed"
+
 func (checkConfig) Explain(_ context.Context, h *hostRun, stderr string) error {
+	if why, ok := strings.CutSuffix(strings.TrimSpace(stderr), stageFailed); ok {
+		return fmt.Errorf("could not copy the new configuration into %s on %s for its check by nats-server -t: %s; nothing installed, the old configuration stays",
+			checkDir(h), h.node(), h.s.Secrets.Redact(strings.TrimSpace(why)))
+	}
 	msg := strings.ReplaceAll(stderr, checkDir(h)+"/", h.s.Inv.NATS.ConfigDir+"/")
 	return fmt.Errorf("nats-server rejected the new configuration, the old one stays in place: %s", h.s.Secrets.Redact(msg))
 }
