@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"strconv"
 	"strings"
 	"time"
@@ -17,9 +18,6 @@ import (
 // there, so the upload's error would not say which.
 const sftpFailure = 4
 
-// sftpPermissionDenied is SSH_FX_PERMISSION_DENIED (EACCES, EPERM).
-const sftpPermissionDenied = 3
-
 // whyTimeout bounds the question asked after such a failure: it only
 // improves an error already on its way.
 const whyTimeout = 10 * time.Second
@@ -31,14 +29,12 @@ const whyTimeout = 10 * time.Second
 // returns "" when err is not a bare failure status or the host does not
 // answer; otherwise words to append to the error.
 func (c *Client) whyNotWritten(ctx context.Context, err error, tmp string, size int64) string {
-	var st *sftp.StatusError
-	if !errors.As(err, &st) {
-		return ""
-	}
-	if st.Code == sftpPermissionDenied && !c.sudo && c.user != "root" {
+	if errors.Is(err, fs.ErrPermission) && !c.sudo && c.user != "root" {
+		// (pkg/sftp turns SSH_FX_PERMISSION_DENIED into fs.ErrPermission)
 		return c.notRootHint()
 	}
-	if st.Code != sftpFailure {
+	var st *sftp.StatusError
+	if !errors.As(err, &st) || st.Code != sftpFailure {
 		return ""
 	}
 	ctx, cancel := context.WithTimeout(ctx, whyTimeout)

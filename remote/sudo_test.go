@@ -107,3 +107,31 @@ func TestPermissionDeniedWithoutSudoSaysWhatToSet(t *testing.T) {
 		}
 	}
 }
+
+// Over SFTP the same: the server answers SSH_FX_PERMISSION_DENIED (here
+// for an immutable directory, which refuses root too).
+func TestSFTPPermissionDeniedWithoutSudoSaysWhatToSet(t *testing.T) {
+	if _, err := exec.LookPath("chattr"); err != nil {
+		t.Skip("no chattr (e2fsprogs) on this machine")
+	}
+	e := newTestEnv(t)
+	e.srv.OpenSSHStatus.Store(true)
+	c := e.dial(t) // as "dcctl", sudo = false, sftp
+	dir := filepath.Join(e.dir, "immutable")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("chattr", "+i", dir).CombinedOutput(); err != nil {
+		t.Skipf("chattr +i: %v: %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("chattr", "-i", dir).Run() })
+	err := c.Put(t.Context(), File{Path: filepath.Join(dir, "nats.conf"), Mode: 0o640, Content: strings.NewReader("x")}, nil)
+	if err == nil || !strings.Contains(err.Error(), "permission denied") {
+		t.Fatalf("Put into an immutable directory: got %v, want permission denied", err)
+	}
+	for _, want := range []string{"commands run as dcctl, not root", "sudo = true"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not mention %q", err, want)
+		}
+	}
+}
