@@ -129,6 +129,8 @@ func TestBrokenInventories(t *testing.T) {
 		{"duplicate server name", base + "\n[nodes.l1]\ncluster = \"LEAF\"\n", "nodes.l1", "has already been defined", 43},
 		{"server names differing in case", base + "\n[nodes.L1]\ncluster = \"LEAF\"\ndc = \"a\"\nhost = \"10.0.0.9\"\n", "nodes.l1", "only in case", 0},
 		{"two nodes one host:port", base + "\n[nodes.l2]\ncluster = \"LEAF\"\ndc = \"a\"\nhost = \"10.0.0.4\"\n", "nodes.l2.client_port", "already used by node l1", 0},
+		{"every interface on a host whose address another node uses", base + "\n[nodes.l2]\ncluster = \"LEAF\"\ndc = \"a\"\nhost = \"10.0.0.4\"\nlisten = \"0.0.0.0\"\n", "nodes.l2.client_port", "already used by node l1", 0},
+		{"two nodes on every interface of one host", base + "listen = \"0.0.0.0\"\n\n[nodes.l2]\ncluster = \"LEAF\"\ndc = \"a\"\nhost = \"10.0.0.4\"\nlisten = \"::\"\n", "nodes.l2.client_port", "already used by node l1", 0},
 		{"node ports collide", base + "http_port = 4222\n", "nodes.l1.http_port", "also this node's client_port", 42},
 		{"unknown cluster", strings.Replace(base, "cluster = \"LEAF\"\ndc = \"a\"", "cluster = \"LEEF\"\ndc = \"a\"", 1), "nodes.l1.cluster", `names cluster "LEEF", which is not defined`, 39},
 		{"missing cluster", strings.Replace(base, "cluster = \"LEAF\"\ndc = \"a\"", "dc = \"a\"", 1), "nodes.l1.cluster", "missing", 38},
@@ -448,5 +450,21 @@ func TestNoWarningSecondJetStreamAccount(t *testing.T) {
 	}
 	if got := strings.Join(names, ","); got != "APP,Telemetry" {
 		t.Errorf("JetStream accounts %s, want APP,Telemetry", got)
+	}
+}
+
+// TestEveryInterfaceOnSeveralHosts: nodes on different hosts may all
+// listen on every interface with the same ports; each binds its own
+// machine's. It was refused as "0.0.0.0:4222 is already used by node ...".
+func TestEveryInterfaceOnSeveralHosts(t *testing.T) {
+	text := strings.Replace(base, "host = \"10.0.0.1\"\n", "host = \"10.0.0.1\"\nlisten = \"0.0.0.0\"\n", 1)
+	text = strings.Replace(text, "host = \"10.0.0.2\"\n", "host = \"10.0.0.2\"\nlisten = \"0.0.0.0\"\n", 1)
+	text += "listen = \"::\"\n" // l1
+	inv, err := inventory.Load(writeInv(t, text))
+	if err != nil {
+		t.Fatalf("nodes of different hosts listening on every interface refused: %v", err)
+	}
+	if got := inv.Node("h2").Addr(); got != "10.0.0.2" {
+		t.Errorf("h2 is reached at %q, want its host", got)
 	}
 }

@@ -168,11 +168,7 @@ func validateNodes(c *collector, inv *Inventory) {
 	if len(inv.Nodes) == 0 {
 		c.addf("nodes", "no nodes: define at least one [nodes.NAME]")
 	}
-	type hostPort struct {
-		host string
-		port int
-	}
-	used := map[hostPort]string{}
+	ports := newPortsInUse()
 	lowerNames := map[string]string{}
 	for _, n := range inv.Nodes {
 		key := Key("nodes", n.Name)
@@ -217,12 +213,12 @@ func validateNodes(c *collector, inv *Inventory) {
 		if n.SSH.Transfer != TransferSFTP && n.SSH.Transfer != TransferExec {
 			c.addf(c.settingKey(n.Name, "transfer"), "must be %q or %q, not %q", TransferSFTP, TransferExec, n.SSH.Transfer)
 		}
-		ports := []struct {
+		listeners := []struct {
 			name string
 			port int
 		}{{"client_port", n.Ports.Client}, {"cluster_port", n.Ports.Cluster}, {"leafnode_port", n.Ports.Leafnode}, {"http_port", n.Ports.HTTP}}
 		own := map[int]string{}
-		for _, p := range ports {
+		for _, p := range listeners {
 			pk := key + "." + p.name
 			if !checkPort(c, c.settingKey(n.Name, p.name), p.port) {
 				continue
@@ -237,12 +233,9 @@ func validateNodes(c *collector, inv *Inventory) {
 				continue
 			}
 			own[p.port] = p.name
-			hp := hostPort{strings.ToLower(n.Listen), p.port}
-			if other, dup := used[hp]; dup {
+			if other := ports.take(n, p.port); other != "" {
 				c.addf(pk, "%s:%d is already used by node %s", n.Listen, p.port, other)
-				continue
 			}
-			used[hp] = n.Name
 		}
 	}
 }
