@@ -434,8 +434,11 @@ func buildDomain(inv *inventory.Inventory, cl *inventory.Cluster, nr *natsResult
 		}
 		sort.Slice(d.Meta, func(i, j int) bool { return d.Meta[i].Name < d.Meta[j].Name })
 	}
-	if d.ClusterSize == 0 {
-		// No server answered: the inventory says how big the group is.
+	if d.ClusterSize == 0 || (d.MetaLeader == "" && d.ClusterSize < len(cl.Active())) {
+		// No server answered, or no leader speaks for the group and the
+		// survivors know fewer peers than the inventory names (a server
+		// that has not yet heard of every peer reports the peers it
+		// knows): the inventory says how big the group is.
 		d.ClusterSize = len(cl.Active())
 		d.Quorum = d.ClusterSize/2 + 1
 	}

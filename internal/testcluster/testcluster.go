@@ -220,9 +220,11 @@ func (c *Cluster) Start(node string) *server.Server {
 		c.t.Fatalf("%s: %v", node, err)
 	}
 	go s.Start()
-	// A generous bound: on a loaded machine a server has taken over 20 s.
-	if !s.ReadyForConnections(time.Minute) {
-		c.t.Fatalf("%s: not ready for connections within a minute", node)
+	// A generous bound: on a loaded machine a server has taken over 20 s,
+	// and a restarted one recovering its store over a minute (CI, load 14).
+	if !s.ReadyForConnections(3 * time.Minute) {
+		s.Shutdown()
+		c.t.Fatalf("%s: not ready for connections within 3 minutes", node)
 	}
 	c.mu.Lock()
 	c.servers[node] = s
