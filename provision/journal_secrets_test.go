@@ -37,4 +37,11 @@ func TestUnitFailureShowsTheJournalWithoutSecrets(t *testing.T) {
 		t.Errorf("UnitLogTail (runbooks) = %q, want the lines with the passwords redacted", tail)
 	}
 
+
+	// dcctl node start|restart and restore-node, through UnitCtl: the same
+	// lines, where systemd's error only said to read the journal.
+	err = h.s.UnitCtl(t.Context(), h.node.Name, UnitRestart)
+	if err == nil || !strings.Contains(err.Error(), "error parsing leafnode remote url") || strings.Contains(err.Error(), app) {
+		t.Errorf("UnitCtl restart that fails: %v, want the unit's log lines, redacted", err)
+	}
 }

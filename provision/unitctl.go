@@ -155,7 +155,12 @@ systemctl stop %[1]s || exit 1
 		return fmt.Errorf("unit action %q: want one of %s", action, strings.Join(UnitActions, ", "))
 	}
 	if _, _, err := c.Run(ctx, script); err != nil {
-		return fmt.Errorf("%s %s on %s: %w", action, s.Inv.NATS.Service, node, err)
+		tail := ""
+		if action == UnitStart || action == UnitRestart {
+			// systemd's own error only points at the journal: show it.
+			tail = journalTail(ctx, c, s.Inv.NATS.Service+".service", s.Secrets)
+		}
+		return fmt.Errorf("%s %s on %s: %w%s", action, s.Inv.NATS.Service, node, err, tail)
 	}
 	return nil
 }
