@@ -37,7 +37,6 @@ func TestUnitFailureShowsTheJournalWithoutSecrets(t *testing.T) {
 		t.Errorf("UnitLogTail (runbooks) = %q, want the lines with the passwords redacted", tail)
 	}
 
-
 	// dcctl node start|restart and restore-node, through UnitCtl: the same
 	// lines, where systemd's error only said to read the journal.
 	err = h.s.UnitCtl(t.Context(), h.node.Name, UnitRestart)
