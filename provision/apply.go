@@ -339,13 +339,14 @@ func logLinks(log *lineLog, node string) func([]string) {
 
 // journalTail returns the unit's last log lines, to explain a failed start.
 // nats-server may log a password (a leafnode remote's URL it cannot
-// parse): every password of sec is redacted from the lines.
+// parse): every password of sec is redacted from the lines, and so is any
+// URL's (an old one, from before a rotation, that sec no longer knows).
 func journalTail(ctx context.Context, c *remote.Client, unit string, sec *inventory.Secrets) string {
 	out, _, err := c.Run(context.WithoutCancel(ctx), "journalctl -u "+shellQuote(unit)+" -n 8 --no-pager -o cat 2>/dev/null")
 	if err != nil || len(bytes.TrimSpace(out)) == 0 {
 		return ""
 	}
-	lines := sec.Redact(strings.TrimSpace(string(out)))
+	lines := sec.Redact(redactConfig(strings.TrimSpace(string(out))))
 	return "\n  last log lines of " + unit + ":\n    " + strings.ReplaceAll(lines, "\n", "\n    ")
 }
 

@@ -11,8 +11,9 @@ import (
 // or restart says why with its last log lines, and nats-server may log a
 // leafnode remote's URL with its password in it (a URL it cannot parse,
 // say). Those lines reach the error, the recap and a runbook's journal:
-// every password of the secrets file is redacted from them. They used to be
-// shown as the host logged them.
+// every password of the secrets file is redacted from them, and a URL's
+// password even when the file no longer has it (from before a rotation).
+// They used to be shown as the host logged them.
 func TestUnitFailureShowsTheJournalWithoutSecrets(t *testing.T) {
 	h := newPhaseHost(t)
 	h.installed(t)
@@ -21,7 +22,7 @@ func TestUnitFailureShowsTheJournalWithoutSecrets(t *testing.T) {
 	if app == "" || route == "" {
 		t.Fatal("fixture has no app or route password")
 	}
-	h.srv.Command(t, "journalctl", "#!/bin/sh\necho 'nats-server: error parsing leafnode remote url \"nats-leaf://app:"+app+"@hub-1:7422x\"'\necho 'route login with "+route+" refused'\n")
+	h.srv.Command(t, "journalctl", "#!/bin/sh\necho 'nats-server: error parsing leafnode remote url \"nats-leaf://app:"+app+"@hub-1:7422x\"'\necho 'route login with "+route+" refused'\necho 'remote nats-leaf://app:old-Secret-9f2@hub-2:7422 closed'\n")
 	os.WriteFile(filepath.Join(h.bin, "fail-restart"), nil, 0o644)
 
 	p := h.plan(t)
@@ -30,7 +31,7 @@ func TestUnitFailureShowsTheJournalWithoutSecrets(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "error parsing leafnode remote url") {
 		t.Fatalf("failed restart: %v, want the unit's log lines", err)
 	}
-	if strings.Contains(err.Error(), app) || strings.Contains(err.Error(), route) {
+	if strings.Contains(err.Error(), app) || strings.Contains(err.Error(), route) || strings.Contains(err.Error(), "old-Secret-9f2") {
 		t.Errorf("the failed restart's error shows a password: %v", err)
 	}
 	if tail := h.s.UnitLogTail(t.Context(), h.node.Name); !strings.Contains(tail, "<redacted>") || strings.Contains(tail, app) || strings.Contains(tail, route) {
