@@ -129,9 +129,32 @@ func lossRisk(ctx context.Context, s *provision.Session, inv *inventory.Inventor
 	if err != nil {
 		return ""
 	}
-	err = nc.CanLose(ctx, inv.Domain(n), n.Name)
-	if err == nil || !jetstream.IsUnsafe(err) {
+	return settledRisk(ctx, riskSettle, riskPoll, func() error { return nc.CanLose(ctx, inv.Domain(n), n.Name) })
+}
+
+// How long lossRisk asks again before it warns: a follower of a stream
+// that takes writes is one message behind at many an instant, and one
+// sample of that made `node stop` say the node "cannot be taken down
+// safely" on a healthy cluster.
+const (
+	riskSettle = 3 * time.Second
+	riskPoll   = 200 * time.Millisecond
+)
+
+// settledRisk asks canLose until it passes or settle has gone by, and
+// returns its last unsafe answer, or "" (passed, or no answer at all).
+func settledRisk(ctx context.Context, settle, interval time.Duration, canLose func() error) string {
+	var last error
+	_ = jetstream.PollFor(ctx, settle, interval, func() error {
+		err := canLose()
+		if err != nil && !jetstream.IsUnsafe(err) {
+			return nil // cannot be found out: say nothing
+		}
+		last = err
+		return err
+	})
+	if last == nil {
 		return ""
 	}
-	return err.Error()
+	return last.Error()
 }
