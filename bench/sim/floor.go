@@ -18,16 +18,16 @@ import (
 // (the stamp, the marker, the user, the files' and directories' stat, the
 // unit's state), --concurrency at a time. No lock, no plan: what any tool
 // that looks at every host once must pay here.
-func floorRun(ctx context.Context, invPath string, concurrency int) (time.Duration, error) {
-	t0 := time.Now()
+func floorRun(ctx context.Context, invPath string, concurrency int) (time.Duration, float64, error) {
+	t0, cpu0 := time.Now(), selfCPU()
 	inv, err := inventory.Load(invPath)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	s := provision.NewSession(inv, nil, provision.SessionOptions{Concurrency: concurrency, DialTimeout: 10 * time.Second})
 	defer s.Close()
 	if err := firstError(s.Connect(ctx, inv.Nodes)); err != nil {
-		return 0, fmt.Errorf("floor: connect: %w", err)
+		return 0, 0, fmt.Errorf("floor: connect: %w", err)
 	}
 	p := templates.PathsFor(inv)
 	q := func(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
@@ -57,5 +57,5 @@ func floorRun(ctx context.Context, invPath string, concurrency int) (time.Durati
 		}(n.Name)
 	}
 	wg.Wait()
-	return time.Since(t0), first
+	return time.Since(t0), selfCPU() - cpu0, first
 }

@@ -50,6 +50,7 @@ func main() {
 	flag.StringVar(&o.Transfer, "transfer", "sftp", "the inventory's transfer: sftp or exec")
 	flag.IntVar(&o.Concurrency, "concurrency", 16, "dcctl provision --concurrency")
 	flag.DurationVar(&o.GateTimeout, "gate-timeout", 3*time.Minute, "dcctl provision --gate-timeout")
+	flag.IntVar(&o.Rounds, "rounds", 1, "run the no-op and its floor this many times, alternated, after the fresh run; noop_s is their median")
 	flag.BoolVar(&o.Keep, "keep", false, "keep the work directory (trees, inventory, per-run logs)")
 	flag.StringVar(&o.CPUProfile, "cpuprofile", "", "write CPU profiles of the runs to `PREFIX`.fresh and PREFIX.noop, and of the simulated hosts' SSH servers over them to PREFIX.hosts.fresh and PREFIX.hosts.noop")
 	flag.StringVar(&o.MemProfile, "memprofile", "", "write an allocation profile of both runs to `FILE`")

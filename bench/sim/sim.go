@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime/pprof"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -22,6 +23,9 @@ type simOptions struct {
 	Hosts    int
 	Transfer string // the inventory's transfer: "sftp" (dcctl's default) or "exec"
 	runOptions
+	// Rounds is how many times the no-op and its floor run, alternated,
+	// after the one fresh run (default 1); noop_s is their median.
+	Rounds     int
 	Keep       bool      // keep the work directory (trees, inventory, logs)
 	CPUProfile string    // write each run's CPU profile to this path + ".fresh" and ".noop"
 	MemProfile string    // write a heap profile (allocations) here after both runs
@@ -130,7 +134,7 @@ func simulate(ctx context.Context, o simOptions) (*Result, error) {
 		if err != nil {
 			return 0, nil, err
 		}
-		fmt.Fprintf(o.Report, "sim: %d hosts, %s: %s; dcctl CPU %.2fs, peak RSS so far %.0f MB, simulated hosts' CPU %s; %s\n", o.Hosts, what, st, cpu, peakRSSMB(), hcpu, req.sub(req0).perHost(o.Hosts))
+		fmt.Fprintf(o.Report, "sim: %d hosts, %s: %s; dcctl CPU %.2fs, peak RSS so far %.0f MB, simulated hosts' CPU %s; load average %s; %s\n", o.Hosts, what, st, cpu, peakRSSMB(), hcpu, loadAverage(), req.sub(req0).perHost(o.Hosts))
 		if o.Transfer == "sftp" {
 			// The hosts' sftp subsystem must be what carried the uploads.
 			if b, err := os.ReadFile(logf.Name()); err == nil && strings.Contains(string(b), "exec instead") {
@@ -151,29 +155,39 @@ func simulate(ctx context.Context, o simOptions) (*Result, error) {
 			return nil, err
 		}
 	}
-	noop, changed, err := run("noop")
-	if err != nil {
-		return nil, err
+	var noops []time.Duration
+	for r := range max(o.Rounds, 1) {
+		what := "noop"
+		if r > 0 {
+			what = fmt.Sprintf("noop%d", r+1)
+		}
+		noop, changed, err := run(what)
+		if err != nil {
+			return nil, err
+		}
+		if len(changed) > 0 {
+			return nil, fmt.Errorf("the second run was not a no-op: it changed %s", strings.Join(changed, ", "))
+		}
+		noops = append(noops, noop)
+		req0, err := hp.counts(ctx)
+		if err != nil {
+			return nil, err
+		}
+		hcpu0 := hp.cpu()
+		floor, floorCPU, err := floorRun(ctx, invPath, o.Concurrency)
+		if err != nil {
+			return nil, err
+		}
+		hcpu := hp.cpu().sub(hcpu0)
+		req, err := hp.counts(ctx)
+		if err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(o.Report, "sim: %d hosts, one-round-trip floor: %.2fs (dcctl CPU %.2fs, simulated hosts' CPU %s; load average %s; %s); no-op / floor = %.2f\n",
+			o.Hosts, floor.Seconds(), floorCPU, hcpu, loadAverage(), req.sub(req0).perHost(o.Hosts), noop.Seconds()/floor.Seconds())
 	}
-	if len(changed) > 0 {
-		return nil, fmt.Errorf("the second run was not a no-op: it changed %s", strings.Join(changed, ", "))
-	}
-	req0, err := hp.counts(ctx)
-	if err != nil {
-		return nil, err
-	}
-	hcpu0 := hp.cpu()
-	floor, err := floorRun(ctx, invPath, o.Concurrency)
-	if err != nil {
-		return nil, err
-	}
-	hcpu := hp.cpu().sub(hcpu0)
-	req, err := hp.counts(ctx)
-	if err != nil {
-		return nil, err
-	}
-	fmt.Fprintf(o.Report, "sim: %d hosts, one-round-trip floor: %.2fs (simulated hosts' CPU %s; %s); no-op / floor = %.2f\n",
-		o.Hosts, floor.Seconds(), hcpu, req.sub(req0).perHost(o.Hosts), noop.Seconds()/floor.Seconds())
+	slices.Sort(noops)
+	noop := noops[len(noops)/2]
 	if o.MemProfile != "" {
 		if err := writeHeapProfile(o.MemProfile); err != nil {
 			return nil, err
@@ -420,6 +434,17 @@ func writeHeapProfile(file string) error {
 	}
 	defer f.Close()
 	return pprof.Lookup("allocs").WriteTo(f, 0)
+}
+
+// loadAverage is the machine's load average over 1, 5 and 15 minutes: the
+// bench shares the machine, and its times follow the load.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	f := strings.Fields(string(b))
+	if err != nil || len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
 }
 
 func round2(x float64) float64 { return math.Round(x*100) / 100 }

@@ -83,18 +83,33 @@ func (t *turn) feed(ch io.Reader) {
 
 // watch gives the slot back once the command waits for input: it looks
 // right after the command's output (a script says where it is before it
-// waits) and every 2 ms, while the command holds a slot and its input is
-// open (most commands get their input and its end at once: one look).
+// waits) and otherwise on a tick that starts at 2 ms and doubles up to
+// 16 ms, back to 2 ms after each output, while the command holds a slot and
+// its input is open (most commands get their input and its end at once: one
+// look). Each look reads /proc: looking every 2 ms for the whole life of
+// every such command cost the hosts' process more CPU than their SSH
+// servers' own work, which no real host pays.
 func (t *turn) watch() {
-	tick := time.NewTicker(2 * time.Millisecond)
+	const first, most = 2 * time.Millisecond, 16 * time.Millisecond
+	every := first
+	tick := time.NewTimer(every)
 	defer tick.Stop()
 	for {
 		select {
 		case <-t.done:
 			return
 		case <-tick.C:
+			every = min(2*every, most)
 		case <-t.wake:
+			every = first
+			if !tick.Stop() {
+				select {
+				case <-tick.C:
+				default:
+				}
+			}
 		}
+		tick.Reset(every)
 		t.mu.Lock()
 		if !t.holding || t.eof {
 			t.mu.Unlock()
