@@ -76,7 +76,6 @@ const DefaultExpiry = 90 * time.Second
 type Host interface {
 	Name() string
 	Run(ctx context.Context, cmd string) (stdout, stderr []byte, err error)
-	RunInput(ctx context.Context, cmd string, stdin io.Reader) (stdout, stderr []byte, err error)
 }
 
 // Holder says who holds a lock.
@@ -374,18 +373,16 @@ func (l *Lock) take(ctx context.Context, h Host) (*Found, bool, *remote.Stream, 
 			handle = nil
 		}
 	}
-	// The holder's lines end with an empty line: a held take's stdin goes on.
-	in := append(l.me.encode(), '\n')
 	var (
 		out, stderr []byte
 		stream      *remote.Stream
 		err         = ErrNoStream
 	)
 	if st, ok := h.(streamer); ok {
-		out, stderr, stream, err = l.takeHeld(ctx, st, l.takeScript(also, true), in)
+		out, stderr, stream, err = l.takeHeld(ctx, st, l.takeScript(also, true))
 	}
 	if errors.Is(err, ErrNoStream) {
-		out, stderr, err = h.RunInput(ctx, l.takeScript(also, false), bytes.NewReader(in))
+		out, stderr, err = h.Run(ctx, l.takeScript(also, false))
 	}
 	lockOut, alsoOut, hasAlso := bytes.Cut(out, []byte("\n"+alsoMark+"\n"))
 	res := parseResult(h.Name(), lockOut)
@@ -430,16 +427,12 @@ var ErrNoStream = errors.New("no stream for the take")
 // the take's, and the command stays waiting for the release. A take that
 // ends there (refused, failed) gives its output and status as Run would,
 // and no stream.
-func (l *Lock) takeHeld(ctx context.Context, st streamer, script string, in []byte) (out, stderr []byte, _ *remote.Stream, err error) {
+func (l *Lock) takeHeld(ctx context.Context, st streamer, script string) (out, stderr []byte, _ *remote.Stream, err error) {
 	s, err := st.Start(ctx, script)
 	if errors.Is(err, remote.ErrStreamBusy) {
 		return nil, nil, nil, ErrNoStream
 	}
 	if err != nil {
-		return nil, nil, nil, err
-	}
-	if err := s.Send(in); err != nil {
-		s.Close()
 		return nil, nil, nil, err
 	}
 	out, err = s.Until(ctx, heldMark)
@@ -455,13 +448,15 @@ func (l *Lock) takeHeld(ctx context.Context, st streamer, script string, in []by
 	}
 }
 
-// takeScript takes the lock on a host: stdin (the holder's lines, up to an
-// empty line) is read whatever the outcome, with the shell's own read; the
-// lock file is written in place, under the mutex, by the shell's own
-// redirection (an empty file is no lock: a write cut short leaves nothing
-// that looks held). These scripts run on every host at once, and a process
-// less each is a fork and exec less per host. With held, a take that
-// acquired stays, outside the mutex, for the release (heldTail).
+// takeScript takes the lock on a host: the holder's lines are in the script
+// itself, not on stdin, so that the take runs from its start to its answer
+// without waiting for its client (a round trip less per host, and a held
+// take's stdin carries only the release); the lock file is written in
+// place, under the mutex, by the shell's own redirection (an empty file is
+// no lock: a write cut short leaves nothing that looks held). These scripts
+// run on every host at once, and a process less each is a fork and exec
+// less per host. With held, a take that acquired stays, outside the mutex,
+// for the release (heldTail).
 func (l *Lock) takeScript(also string, held bool) string {
 	brk := "0"
 	if l.o.Break {
@@ -471,9 +466,7 @@ func (l *Lock) takeScript(also string, held bool) string {
 	if held {
 		tail = l.heldTail()
 	}
-	return l.guarded(fmt.Sprintf(`content=
-while IFS= read -r l && [ -n "$l" ]; do content="$content$l
-"; done
+	return l.guarded(fmt.Sprintf(`content=%[5]s
 w=1
 if [ -s "$f" ]; then
   if ours; then
@@ -487,7 +480,7 @@ fi
 [ $w = 0 ] || printf '%%s' "$content" > "$f" || { : > "$f"; exit 1; }
 echo state=acquired
 exec 9>&-
-%[3]s%[4]s`, brk, int(l.o.Expiry.Seconds()), withAlso(also), tail))
+%[3]s%[4]s`, brk, int(l.o.Expiry.Seconds()), withAlso(also), tail, shellQuote(string(l.me.encode()))))
 }
 
 // heldMark is the line after which a held take waits for the release.

@@ -172,7 +172,7 @@ type waveHost struct {
 	w *wave
 }
 
-func (h waveHost) RunInput(ctx context.Context, cmd string, stdin io.Reader) ([]byte, []byte, error) {
+func (h waveHost) Run(ctx context.Context, cmd string) ([]byte, []byte, error) {
 	w := h.w
 	w.mu.Lock()
 	w.inFlight++
@@ -194,7 +194,7 @@ func (h waveHost) RunInput(ctx context.Context, cmd string, stdin io.Reader) ([]
 		w.cond.Broadcast()
 	}
 	w.mu.Unlock()
-	out, stderr, err := h.Host.RunInput(ctx, cmd, stdin)
+	out, stderr, err := h.Host.Run(ctx, cmd)
 	w.mu.Lock()
 	w.inFlight--
 	if h.Name() == w.first {
@@ -277,5 +277,43 @@ func TestReleaseRidesOnTheTake(t *testing.T) {
 		if after[i] != want {
 			t.Errorf("%s: %d commands for the release, want %d", hosts[i].Name(), after[i]-before[i], want-before[i])
 		}
+	}
+}
+
+// A held take answers before its client sends anything: the holder's lines
+// are in the script, so the take runs from its start to its answer without
+// a round trip in between, and its stdin carries only the release.
+func TestTakeAnswersWithoutInput(t *testing.T) {
+	ctx := ctxT(t)
+	h := sshHosts(t, 1)[0].(sshHost)
+	me := holder("alice@ops1")
+	me.Command = "dcctl provision 'o'brien's.toml'"
+	l := &Lock{me: me, o: Options{Path: testPath}.withDefaults()}
+	s, err := h.Start(ctx, l.takeScript("echo facts", true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	wait, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	out, err := s.Until(wait, heldMark)
+	if err != nil {
+		t.Fatalf("the take did not answer with nothing sent to it: %v (output %q)", err, out)
+	}
+	if res := parseResult(h.Name(), out); res.State != "acquired" {
+		t.Fatalf("take: %q, want state=acquired", out)
+	}
+	got, err := os.ReadFile(filepath.Join(h.root, testPath))
+	if err != nil || string(got) != string(l.me.encode()) {
+		t.Fatalf("lock file %q (%v), want the holder's lines %q", got, err, l.me.encode())
+	}
+	if err := s.Send([]byte("release\n")); err != nil {
+		t.Fatal(err)
+	}
+	if out, _, err := s.Finish(ctx); err != nil || parseResult("", out).State != "released" {
+		t.Fatalf("release: %q, %v", out, err)
+	}
+	if _, err := os.Stat(filepath.Join(h.root, testPath)); !os.IsNotExist(err) {
+		t.Fatalf("lock file still there after the release: %v", err)
 	}
 }
