@@ -21,8 +21,10 @@ import (
 // 246 and later also pick up a new file for a name they knew as missing);
 // one loaded from an older file, or from somewhere else, or a systemd that
 // says anything else, gets the reload as before. The symlinks the enable
-// made need no reload: they matter at the next boot, when systemd reads
-// them.
+// made matter at the next boot, when systemd reads them; but systemd keeps
+// the unit file state of a unit it has loaded (a standby node's, installed
+// and not enabled) as it was until a reload, and the facts read that state:
+// without the reload, every later provision would plan the enable again.
 type enableUnit struct{}
 
 func (enableUnit) Title() string { return "enable the unit" }
@@ -33,15 +35,15 @@ func (enableUnit) ShouldRun(p *HostPlan) bool {
 func (enableUnit) Script(h *hostRun) string {
 	u := shellQuote(h.unit())
 	file := templates.PathsFor(h.s.Inv).Unit
-	// Three lines must match, each once; the shell's case, not grep: no
+	// Four lines must match, each once; the shell's case, not grep: no
 	// process per line.
 	return fmt.Sprintf(`systemctl enable --no-reload %[1]s || return 1
-if ! systemctl show -p LoadState -p NeedDaemonReload -p FragmentPath %[1]s 2>/dev/null | {
+if ! systemctl show -p LoadState -p NeedDaemonReload -p FragmentPath -p UnitFileState %[1]s 2>/dev/null | {
 	n=0
 	while IFS= read -r l; do
-		case $l in LoadState=loaded | NeedDaemonReload=no | FragmentPath=%[2]s) n=$((n + 1)) ;; esac
+		case $l in LoadState=loaded | NeedDaemonReload=no | FragmentPath=%[2]s | UnitFileState=enabled) n=$((n + 1)) ;; esac
 	done
-	[ "$n" -eq 3 ]
+	[ "$n" -eq 4 ]
 }; then
 	systemctl daemon-reload || return 1
 fi`, u, shellQuote(file))

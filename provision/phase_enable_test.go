@@ -17,10 +17,16 @@ func TestPhaseEnableReloadsOnlyWhenNeeded(t *testing.T) {
 		reload bool
 	}{
 		"loaded from the new file": {func(f string) string {
-			return "NeedDaemonReload=no\nFragmentPath=" + f + "\nLoadState=loaded\n"
+			return "NeedDaemonReload=no\nFragmentPath=" + f + "\nLoadState=loaded\nUnitFileState=enabled\n"
 		}, false},
+		// a standby node made active: systemd loaded its unit before the
+		// enable and keeps its state until a reload (lab: every provision
+		// after replace-peer planned "enable" again)
+		"loaded, its unit file state from before the enable": {func(f string) string {
+			return "NeedDaemonReload=no\nFragmentPath=" + f + "\nLoadState=loaded\nUnitFileState=disabled\n"
+		}, true},
 		"loaded from an older file": {func(f string) string {
-			return "LoadState=loaded\nNeedDaemonReload=yes\nFragmentPath=" + f + "\n"
+			return "LoadState=loaded\nNeedDaemonReload=yes\nFragmentPath=" + f + "\nUnitFileState=enabled\n"
 		}, true},
 		"loaded from elsewhere": {func(string) string {
 			return "LoadState=loaded\nNeedDaemonReload=no\nFragmentPath=/run/systemd/system/other.service\n"

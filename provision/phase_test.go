@@ -29,6 +29,7 @@ case "$1" in
 is-active) s=$(cat "$d/active" 2>/dev/null || echo inactive); [ "$2" = --quiet ] || echo "$s"; [ "$s" = active ]; exit ;;
 is-enabled) cat "$d/enabled" 2>/dev/null || echo not-found ;;
 show) case "$*" in
+	*NeedDaemonReload*) cat "$d/show" 2>/dev/null ;;
 	*UnitFileState*) e=$(cat "$d/enabled" 2>/dev/null); [ -n "$e" ] && echo LoadState=loaded || echo LoadState=not-found
 		echo "UnitFileState=$e"; echo "ActiveState=$(cat "$d/active" 2>/dev/null || echo inactive)" ;;
 	*) cat "$d/show" 2>/dev/null ;;
