@@ -1,6 +1,7 @@
 package provision
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -43,27 +44,23 @@ func binaryDirReady(p *HostPlan, bin string) bool {
 
 func (uploadBinary) Run(ctx context.Context, h *hostRun) error {
 	f := stagedBinary(h.p).File
-	local := h.s.Inv.NATS.Binary
-	fh, err := os.Open(local)
+	content, err := h.s.binaryContent(f.SHA256)
 	if err != nil {
-		return fmt.Errorf("open nats.binary: %w", err)
-	}
-	defer fh.Close()
-	st, err := fh.Stat()
-	if err != nil {
-		return fmt.Errorf("open nats.binary: %w", err)
+		return err
 	}
 	var progress func(int64)
 	if h.upload != nil {
-		total, node := st.Size(), h.node()
+		total, node := int64(len(content)), h.node()
 		progress = func(n int64) { h.upload(node, n, total) }
 	}
 	t0 := time.Now()
-	rf := remote.File{Path: f.Path, Mode: os.FileMode(f.Mode), Owner: f.Owner, Group: f.Group, Content: fh, SHA256: f.SHA256, Size: st.Size(), Stage: true}
+	// Hashed: the session hashed these bytes once for every host.
+	rf := remote.File{Path: f.Path, Mode: os.FileMode(f.Mode), Owner: f.Owner, Group: f.Group, Content: bytes.NewReader(content),
+		SHA256: f.SHA256, Hashed: true, Size: int64(len(content)), Stage: true}
 	if err := h.c.Put(ctx, rf, progress); err != nil {
 		return fmt.Errorf("upload nats-server binary to %s: %w", f.Path, err)
 	}
-	h.binarySize, h.binaryTook = st.Size(), time.Since(t0)
+	h.binarySize, h.binaryTook = int64(len(content)), time.Since(t0)
 	return nil
 }
 

@@ -72,6 +72,12 @@ type Session struct {
 	// (monitor_shared.go).
 	shared map[string]*sharedAnswer
 	nats   *jetstream.Conn
+
+	// nats.binary's content for the uploads (binary_content.go)
+	binMu  sync.Mutex
+	bin    []byte
+	binSum string
+	binErr error
 }
 
 // NewSession prepares a session; nothing is dialled until needed.

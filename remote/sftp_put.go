@@ -2,7 +2,6 @@ package remote
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -42,7 +41,7 @@ func (c *Client) putSFTP(ctx context.Context, sc *sftp.Client, f File, want stri
 
 	// The content goes through a pipe that cancellation closes: a Read
 	// blocked in Content (a pipe that never delivers) must not hold Put.
-	src := &uploadReader{r: f.Content, hash: sha256.New(), progress: progress}
+	src := newUploadReader(f, want, progress)
 	pr, pw := io.Pipe()
 	defer pr.Close()
 	go func() {

@@ -158,6 +158,31 @@ func TestPutWithWrongSHA256InstallsNothing(t *testing.T) {
 	})
 }
 
+// Content marked Hashed is not hashed again here, but the host still
+// checks it: a content that is not what SHA256 says installs nothing, on
+// either transfer, staged or not.
+func TestPutHashedContentIsStillCheckedOnTheHost(t *testing.T) {
+	forTransfers(t, func(t *testing.T, e *testEnv, c *Client) {
+		path := filepath.Join(e.dir, "f")
+		os.WriteFile(path, []byte("old"), 0o644)
+		err := c.Put(t.Context(), File{Path: path, Mode: 0o644, Content: strings.NewReader("new"), SHA256: sum([]byte("other")), Hashed: true}, nil)
+		var ee *ExitError
+		if !errors.As(err, &ee) || ee.Code != exitMismatch || !strings.Contains(err.Error(), "incomplete upload") {
+			t.Fatalf("Put of Hashed content with a wrong SHA256: %v, want the host's refusal (exit status %d)", err, exitMismatch)
+		}
+		assertFile(t, path, []byte("old"))
+
+		err = c.Put(t.Context(), File{Path: path, Mode: 0o644, Content: strings.NewReader("new"), SHA256: sum([]byte("other")), Hashed: true, Stage: true}, nil)
+		if err == nil {
+			_, _, err = c.Run(t.Context(), StagedChecks([]File{{Path: path, Mode: 0o644, SHA256: sum([]byte("other"))}}))
+		}
+		if !errors.As(err, &ee) || ee.Code != exitMismatch {
+			t.Fatalf("staged Hashed content with a wrong SHA256, checked on the host: %v, want exit status %d", err, exitMismatch)
+		}
+		assertFile(t, path, []byte("old"))
+	})
+}
+
 type failingReader struct {
 	r     io.Reader
 	after int
