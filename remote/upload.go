@@ -48,11 +48,12 @@ type File struct {
 	Check []string
 	// Stage, when set, leaves the content at Path+TempSuffix instead of
 	// installing it: the caller installs several files at once, in one
-	// script of its own that first runs StagedCheck for each. Over SFTP
-	// nothing runs on the host until then (the content's sha256 was checked
-	// as it was sent); over exec the upload script checks it too. A staged
-	// file never installed is a leftover temporary file for the next run to
-	// remove.
+	// script of its own that first runs StagedCheck (or StagedChecks) for
+	// each. Until then nothing but the write runs on the host (over exec,
+	// a `cat` into the temporary file; the content's sha256 was checked
+	// here as it was sent, unless Hashed): the host hashes each file once,
+	// in the caller's check. A staged file never installed is a leftover
+	// temporary file for the next run to remove.
 	Stage bool
 }
 
@@ -102,6 +103,13 @@ func (c *Client) Put(ctx context.Context, f File, progress func(written int64)) 
 	n, sum, eof, readErr := src.stop()
 	if readErr != nil {
 		return fmt.Errorf("upload %s to %s: read content: %w", f.Path, c.name, readErr)
+	}
+	if err == nil && f.Stage && ((f.Size > 0 && n != f.Size) || sum != want) {
+		// Staged, the host has not hashed it yet: what was sent is known
+		// here, and a content that is not what the caller promised is
+		// refused now, as over SFTP.
+		_, _, _ = c.run(ctx, "remove "+f.Path+TempSuffix, "rm -f -- "+shellQuote(f.Path+TempSuffix), nil)
+		err = &ExitError{Host: c.name, Code: exitMismatch}
 	}
 	if err == nil {
 		return nil
@@ -157,6 +165,12 @@ if [ ! -d "${p%/*}/" ]; then echo "directory ${p%/*}/ does not exist" >&2; exit 
 umask 077
 cat > "$t" || exit 1
 `)
+		if f.Stage {
+			// The caller's StagedCheck does the rest, the hash included:
+			// once, not here and there.
+			b.WriteString("trap - EXIT\n")
+			return b.String()
+		}
 	} else {
 		// Put created it with O_EXCL after removing any leftover, so it is a
 		// plain file, not a link planted to redirect the chown and chmod.
@@ -275,7 +289,9 @@ if [ -L "$t" ] || [ ! -f "$t" ]; then echo "$t is not the uploaded file" >&2; ex
 		// OpenSSL's digest uses the CPU's SHA instructions where coreutils'
 		// does not (~5x faster on a 24 MB binary); sha256sum stays for a
 		// host without openssl, or whose openssl prints something else.
-		check = fmt.Sprintf(`{ [ "$(openssl dgst -sha256 -r %s 2>/dev/null)" = %s ] || %s; }`, strings.Join(temps, " "), shellQuote(strings.Join(want, "\n")), check)
+		// `command -v` first: a host without openssl spends no process
+		// finding out.
+		check = fmt.Sprintf(`{ { command -v openssl >/dev/null 2>&1 && [ "$(openssl dgst -sha256 -r %s 2>/dev/null)" = %s ]; } || %s; }`, strings.Join(temps, " "), shellQuote(strings.Join(want, "\n")), check)
 	}
 	return fmt.Sprintf(`(
 trap 'exit 129' HUP; trap 'exit 130' INT; trap 'exit 141' PIPE; trap 'exit 143' TERM
@@ -294,7 +310,7 @@ fi
 // the CPU on a 24 MB binary), and with sha256sum otherwise or when openssl
 // fails. Its status is the hash's.
 func SHA256Into(name, file string) string {
-	return fmt.Sprintf("%[1]s=$(openssl dgst -sha256 -r < %[2]s 2>/dev/null) || %[1]s=$(sha256sum < %[2]s)", name, file)
+	return fmt.Sprintf("{ command -v openssl >/dev/null 2>&1 && %[1]s=$(openssl dgst -sha256 -r < %[2]s 2>/dev/null); } || %[1]s=$(sha256sum < %[2]s)", name, file)
 }
 
 // unixMode converts Go's mode bits to chmod's octal (Go keeps setuid & co.
