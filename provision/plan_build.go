@@ -2,6 +2,7 @@ package provision
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 
@@ -11,7 +12,8 @@ import (
 )
 
 // Plan gathers facts from every given node's host, in parallel, and plans
-// each one. A host that cannot be reached gets a plan with Unreachable set;
+// each one. A host that cannot be reached gets a plan with Unreachable set,
+// one that answered but could not be asked (its facts command failed) Err;
 // any other error (bad binary path, a binary built for another architecture
 // than a host's, rendering) stops before touching anything.
 func Plan(ctx context.Context, s *Session, nodes []*inventory.Node) ([]*HostPlan, error) {
@@ -48,6 +50,13 @@ func Plan(ctx context.Context, s *Session, nodes []*inventory.Node) ([]*HostPlan
 			}
 			w := wants[n.Name]
 			facts, err := hostFacts(ctx, s, c, w.dirs, w.files)
+			var answered *remote.ExitError
+			if errors.As(err, &answered) {
+				// The host ran the command and it failed (sudo wants a
+				// password, say): a failed host, not an unreachable one.
+				plans[i] = &HostPlan{Node: n, Err: err}
+				return
+			}
 			if err != nil {
 				plans[i] = &HostPlan{Node: n, Unreachable: err}
 				return
