@@ -8,10 +8,12 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -134,22 +136,59 @@ func WriteInventory(t testing.TB, spec Spec) string {
 	return path
 }
 
+// freePorts picks n ports that are free now, below the kernel's ephemeral
+// range. A port from that range (what listening on :0 gives) is free only
+// while nobody dials: once a node stops, any outgoing connection on the
+// machine (a leaf node redialling its hub, another test's SSH) may take it
+// as its source port, and the node cannot listen on it again when it
+// restarts. CI saw restarted nodes never get ready that way under load.
 func freePorts(t testing.TB, n int) []int {
 	t.Helper()
+	lo, hi := 20000, ephemeralLow()
+	if hi-lo < 4*n {
+		lo = 1024
+	}
 	var out []int
 	var ls []net.Listener
-	for i := 0; i < n; i++ {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+	seen := map[int]bool{}
+	for tries := 0; len(out) < n; tries++ {
+		if tries > 100*n {
+			t.Fatalf("no %d free ports in %d..%d", n, lo, hi-1)
+		}
+		p := lo + rand.IntN(hi-lo)
+		if seen[p] {
+			continue
+		}
+		seen[p] = true
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
 		if err != nil {
-			t.Fatal(err)
+			continue
 		}
 		ls = append(ls, l)
-		out = append(out, l.Addr().(*net.TCPAddr).Port)
+		out = append(out, p)
 	}
 	for _, l := range ls {
 		l.Close()
 	}
 	return out
+}
+
+// ephemeralLow is the first port of the kernel's ephemeral range (Linux's
+// default when it cannot be read).
+func ephemeralLow() int {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 32768
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 1 {
+		return 32768
+	}
+	v, err := strconv.Atoi(f[0])
+	if err != nil || v <= 1024 {
+		return 32768
+	}
+	return v
 }
 
 // Cluster is a running in-process deployment.
