@@ -40,8 +40,22 @@
 #   no-op     one short facts script (stat of the files and directories, the
 #             sums stamp, the unit's state) per host, one fresh OpenSSH
 #             connection each, all at once: the one-round-trip floor.
-# floor = push + start. "Fresh" means the hosts were reset first: unit
-# stopped, files, directories, store and user removed.
+#   fresh     the floor of a fresh provision in one run, to the same finish
+#             line: on reset hosts, one OpenSSH connection per host (with
+#             the port forward of its monitoring endpoint), the nats user
+#             created and everything provision installs extracted from one
+#             tar per host (bench/floortar: binary, configs, certificates,
+#             unit, the owned directories, with their owners and modes);
+#             once every host has its files, every unit started at once
+#             over the same connections, until the topology is up
+#             (bench/floorwait). No verification, no fsync, no lock.
+# The old floor = push + start, two runs added up; "floor-fresh" is one run,
+# next to dcctl's fresh run in the same round (which first alternating by
+# round). "Fresh" means the hosts were reset first: unit stopped, files,
+# directories, store and user removed. Each round records the load average
+# (1 minute) at its start and end, and each fresh run the CPU time the lab's
+# hosts used during it (their cgroup's usage_usec; "-hostcpu"), which the
+# machine's other load stretches far less than the wall time.
 #
 # The lab is shared: `all` takes /tmp/dcctl-lab.lock for one round at a time
 # (flock -o, so the lab's processes do not inherit it), waits while an e2e
@@ -98,6 +112,7 @@ build() {
 	mkdir -p "$WORK"
 	go build -o "$WORK/ansible-inventory" ./bench/ansible-inventory
 	go build -o "$WORK/floorwait" ./bench/floorwait
+	go build -o "$WORK/floortar" ./bench/floortar
 }
 
 # python_tar: the lab's base image has no Python, which Ansible needs on its
@@ -123,6 +138,7 @@ python_tar() {
 
 SSH_OPTS=()
 HOSTS=()   # every host address
+ALLNAMES=() # every host's node name
 STARTED=() # addresses of nodes provision starts (not standby)
 NAMES=()   # their node names
 HTTP=()    # their monitoring addresses, as seen on the host
@@ -131,13 +147,14 @@ FLOOR_PORT=${FLOOR_PORT:-27000} # first local port of the floor's forwards
 load_hosts() {
 	SSH_OPTS=(-i lab/id_ed25519 -o UserKnownHostsFile=lab/known_hosts -o StrictHostKeyChecking=yes
 		-o BatchMode=yes -o ConnectTimeout=10 -o LogLevel=ERROR)
-	HOSTS=() STARTED=() NAMES=() HTTP=()
+	HOSTS=() ALLNAMES=() STARTED=() NAMES=() HTTP=()
 	local line host http standby
 	while read -r line; do
 		host=$(sed -n 's/.* ansible_host=\([^ ]*\).*/\1/p' <<<"$line")
 		http=$(sed -n 's/.* nats_http=\([^ ]*\).*/\1/p' <<<"$line")
 		standby=$(sed -n 's/.* nats_standby=\([^ ]*\).*/\1/p' <<<"$line")
 		HOSTS+=("$host")
+		ALLNAMES+=("${line%% *}")
 		if [[ $standby != true ]]; then
 			STARTED+=("$host")
 			NAMES+=("${line%% *}")
@@ -179,10 +196,28 @@ systemctl daemon-reload; systemctl reset-failed 2>/dev/null; true"
 
 # --- the measured runs ----------------------------------------------------
 
+# lab_cpu: CPU seconds the lab's hosts used so far (their cgroup), or "-".
+lab_cpu() {
+	awk '/^usage_usec/ { printf "%.3f", $2 / 1e6; found = 1 } END { if (!found) print "-" }' \
+		/sys/fs/cgroup/unified/dcctl-lab/cpu.stat /sys/fs/cgroup/dcctl-lab/cpu.stat 2>/dev/null || echo -
+}
+
+# record_cpu N R WHAT C0 C1: the hosts' CPU between two lab_cpu readings.
+record_cpu() {
+	[[ $4 == - || $5 == - ]] && return 0
+	record "$1" "$2" "$3-hostcpu" "$(elapsed "$4" "$5")"
+}
+
+# record_load N R WHAT: the 1-minute load average now.
+record_load() {
+	record "$1" "$2" "$3" "$(cut -d' ' -f1 /proc/loadavg)"
+}
+
 # timed NAME SIZE ROUND CMD...: wall time and peak RSS of CMD, output to a log.
 timed() {
-	local name=$1 n=$2 r=$3 t0 t1 logf="$WORK/log/$2-$3-$1.log"
+	local name=$1 n=$2 r=$3 t0 t1 c0 c1 logf="$WORK/log/$2-$3-$1.log"
 	shift 3
+	c0=$(lab_cpu)
 	t0=$(now)
 	if ! /usr/bin/time -f '%M' -o "$WORK/rss" "$@" >"$logf" 2>&1; then
 		# Recorded under another name (not a figure for the medians), and on.
@@ -193,7 +228,10 @@ timed() {
 		return 0
 	fi
 	t1=$(now)
+	c1=$(lab_cpu)
 	record "$n" "$r" "$name" "$(elapsed "$t0" "$t1")" "$(tail -1 "$WORK/rss")"
+	[[ $name == *-fresh ]] && record_cpu "$n" "$r" "$name" "$c0" "$c1"
+	return 0
 }
 
 # dcctl_runs N R [PREFIX [BINARY]]: fresh and no-op, recorded as
@@ -301,6 +339,58 @@ floor_start() {
 	rm -rf "$cp"
 }
 
+# floor_fresh N R: the floor of a fresh provision, to the same finish line,
+# in one timed run (see the head of this file); the caller has reset the
+# hosts. Every host gets its files, the started ones are started and waited
+# for, as provision does.
+floor_fresh() {
+	local n=$1 r=$2 t0 t1 c0 c1 cp i h ok=1 fail=0 svc user pids=() at=()
+	svc=$(var nats_service) user=$(var nats_user)
+	declare -A fwd=()
+	for ((i = 0; i < ${#STARTED[@]}; i++)); do
+		fwd[${STARTED[$i]}]="127.0.0.1:$((FLOOR_PORT + i)):${HTTP[$i]}"
+		at+=("${NAMES[$i]}=127.0.0.1:$((FLOOR_PORT + i))")
+	done
+	cp=$(mktemp -d "$WORK/cp.XXXXXX")
+	c0=$(lab_cpu)
+	t0=$(now)
+	for h in "${HOSTS[@]}"; do
+		ssh "${SSH_OPTS[@]}" -o ControlMaster=yes -o ControlPath="$cp/$h" -o ControlPersist=120 \
+			${fwd[$h]:+-L "${fwd[$h]}"} -fN "root@$h" &
+		pids+=($!)
+	done
+	for h in "${pids[@]}"; do wait "$h" || fail=1; done
+	pids=()
+	for ((i = 0; i < ${#HOSTS[@]}; i++)); do
+		h=${HOSTS[$i]}
+		ssh "${SSH_OPTS[@]}" -o ControlPath="$cp/$h" "root@$h" \
+			"{ id -u $user >/dev/null 2>&1 || useradd --system --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin $user; } && tar -x -C /" \
+			<"$WORK/floortar/${ALLNAMES[$i]}.tar" &
+		pids+=($!)
+	done
+	for h in "${pids[@]}"; do wait "$h" || fail=1; done
+	pids=()
+	if ((fail == 0)); then
+		for h in "${STARTED[@]}"; do
+			ssh "${SSH_OPTS[@]}" -o ControlPath="$cp/$h" -n "root@$h" "systemctl start $svc" &
+			pids+=($!)
+		done
+		"$WORK/floorwait" "$INV" "$FLOOR_TIMEOUT" "${at[@]}" >"$WORK/floorwait.out" 2>"$WORK/log/$n-$r-floor-fresh.log" || ok=0
+		for h in "${pids[@]}"; do wait "$h" || ok=0; done
+	fi
+	t1=$(now)
+	c1=$(lab_cpu)
+	if ((ok && !fail)); then
+		record "$n" "$r" floor-fresh "$(elapsed "$t0" "$t1")"
+		record_cpu "$n" "$r" floor-fresh "$c0" "$c1"
+	else
+		log "floor fresh: failed (fail=$fail; see $WORK/log/$n-$r-floor-fresh.log)"
+		record "$n" "$r" floor-fresh-failed "$(elapsed "$t0" "$t1")"
+	fi
+	for h in "${HOSTS[@]}"; do ssh -o ControlPath="$cp/$h" -O exit "root@$h" 2>/dev/null || true; done
+	rm -rf "$cp"
+}
+
 # floor_noop: the one-round-trip floor of a no-op, with dcctl's files in
 # place and the units running: one fresh OpenSSH connection per host, all at
 # once, each running one short facts script.
@@ -327,12 +417,18 @@ prepare_round() {
 	lab/lab up "$n" >/dev/null
 	# The lab writes its inventory; the upload transfer is chosen here.
 	if [[ $TRANSFER == both ]]; then set_transfer sftp; else set_transfer "$TRANSFER"; fi
-	rm -rf "$WORK/render"
-	# Only provision creates passwords; before dcctl's first run of a fresh
-	# lab, Ansible's files carry placeholders (consistent among themselves).
-	local placeholders=()
-	[[ -e ${INV%.toml}.secrets.toml ]] || placeholders=(--placeholder-passwords)
-	bin/dcctl render "$INV" --out "$WORK/render" "${placeholders[@]}" >/dev/null
+	# Only provision creates passwords and certificates: a first run,
+	# untimed, makes them (and warms the caches), so that every tool
+	# installs the same real files (placeholder passwords would be hashed at
+	# a dearer bcrypt cost than provision's, slowing the floor's logins).
+	if [[ ! -e ${INV%.toml}.secrets.toml ]]; then
+		log "size $n: a first provision (untimed) for the passwords and certificates"
+		# shellcheck disable=SC2086 # DCCTL_FLAGS is a list of flags
+		bin/dcctl provision $DCCTL_FLAGS "$INV" >"$WORK/log/$n-warmup.log" 2>&1 || die "the untimed first provision failed (log: $WORK/log/$n-warmup.log)"
+	fi
+	rm -rf "$WORK/render" "$WORK/floortar"
+	bin/dcctl render "$INV" --out "$WORK/render" >/dev/null
+	"$WORK/floortar" "$INV" "$WORK/floortar"
 	"$WORK/ansible-inventory" "$INV" "$WORK/render" >"$WORK/hosts.ini"
 	load_hosts
 	# A host with openssl hashes uploads with it (SHA instructions); the
@@ -349,9 +445,10 @@ run_round() {
 	local n=$1 r=$2 ansible=0 s
 	for s in $ANSIBLE_SIZES; do [[ $s == "$n" ]] && ansible=1; done
 	[[ -z $(pgrep -f e2e.test) ]] || die "an e2e run is going: the lab is theirs"
-	[[ -x $WORK/ansible-inventory && -x $WORK/floorwait && -x bin/dcctl ]] || build
+	[[ -x $WORK/ansible-inventory && -x $WORK/floorwait && -x $WORK/floortar && -x bin/dcctl ]] || build
 	mkdir -p "$RESULTS" "$WORK/log"
 	prepare_round "$n" "$((r == 1))"
+	record_load "$n" "$r" load
 	if ((ansible)); then
 		python_tar
 		on_all "[ -x /usr/bin/python3 ] || tar --no-overwrite-dir -x -C /" "$PYCACHE/python3.tar"
@@ -364,13 +461,23 @@ run_round() {
 		reset_hosts
 		dcctl_runs "$n" "$r" dcctl-base "$BASELINE"
 	fi
+	# The fresh floor and dcctl's fresh run side by side, which first
+	# alternating by round (the floor first in even rounds).
+	if ((r % 2 == 0)); then
+		reset_hosts
+		floor_fresh "$n" "$r"
+	fi
 	reset_hosts
 	dcctl_both "$n" "$r"
+	floor_noop "$n" "$r"
+	if ((r % 2 == 1)); then
+		reset_hosts
+		floor_fresh "$n" "$r"
+	fi
 	if [[ -n $BASELINE ]] && ((r % 2 == 1)); then
 		reset_hosts
 		dcctl_runs "$n" "$r" dcctl-base "$BASELINE"
 	fi
-	floor_noop "$n" "$r"
 	floor_start "$n" "$r"
 	if ((ansible && r % 2 == 1)); then
 		reset_hosts
@@ -379,6 +486,7 @@ run_round() {
 	reset_hosts
 	floor_push "$n" "$r"
 	reset_hosts # nothing left to stop slowly: the next user's down is quick
+	record_load "$n" "$r" load-end
 }
 
 # --- report ---------------------------------------------------------------
@@ -388,37 +496,72 @@ median() { # SIZE WHAT [COLUMN]: median of raw.tsv's column (4: seconds, 5: RSS)
 		sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "-"; else if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
-# by_round SIZE: each round's fresh / (push + start) and no-op / no-op
-# floor, dcctl's and the baseline's: the floor's start sometimes waits for
-# a retried meta election, which medians across rounds hide.
+# by_round SIZE: one line per round: the load average at its start and end,
+# dcctl's fresh run against the fresh floor of the same round (wall time,
+# and the hosts' CPU), against the old floor (push + start), and the no-op
+# against the no-op floor; dcctl's baseline after a ";" where there is one.
+# Then the median of each ratio over the rounds: rounds, not medians of
+# times, because the load moves both sides of a round together.
 by_round() {
-	awk -F'\t' -v n="$1" '$1 == n { v[$2, $3] = $4; r[$2] = 1 }
-		END { for (k in r) { f = v[k, "floor-push"] + v[k, "floor-start"]; if (f == 0) continue
-			line = sprintf("r%s %.2f", k, v[k, "dcctl-fresh"] / f); if ((k, "dcctl-base-fresh") in v) line = line sprintf("; %.2f", v[k, "dcctl-base-fresh"] / f)
-			if (v[k, "floor-noop"] > 0) { line = line sprintf(" noop %.2f", v[k, "dcctl-noop"] / v[k, "floor-noop"]); if ((k, "dcctl-base-noop") in v) line = line sprintf("; %.2f", v[k, "dcctl-base-noop"] / v[k, "floor-noop"]) }
-			print line } }' "$RESULTS/raw.tsv" | sort | paste -sd ' ' | sed 's/ r/, r/g'
+	awk -F'\t' -v n="$1" '
+	function r(a, b) { return (a > 0 && b > 0) ? sprintf("%.2f", a / b) : "-" }
+	function keep(name, x) { if (x != "-") { m[name, ++c[name]] = x + 0 } }
+	function med(name,   k, i, j, t, v) {
+		k = c[name]; if (k == 0) return "-"
+		for (i = 1; i <= k; i++) v[i] = m[name, i]
+		for (i = 2; i <= k; i++) { t = v[i]; for (j = i - 1; j >= 1 && v[j] > t; j--) v[j + 1] = v[j]; v[j + 1] = t }
+		return sprintf("%.2f", (k % 2) ? v[(k + 1) / 2] : (v[k / 2] + v[k / 2 + 1]) / 2)
+	}
+	$1 == n { v[$2, $3] = $4; rounds[$2] = 1 }
+	END {
+		nr = 0; for (k in rounds) ord[++nr] = k + 0
+		for (i = 2; i <= nr; i++) { t = ord[i]; for (j = i - 1; j >= 1 && ord[j] > t; j--) ord[j + 1] = ord[j]; ord[j + 1] = t }
+		for (i = 1; i <= nr; i++) {
+			k = ord[i]
+			fr = r(v[k, "dcctl-fresh"], v[k, "floor-fresh"]); keep("fr", fr)
+			fc = r(v[k, "dcctl-fresh-hostcpu"], v[k, "floor-fresh-hostcpu"]); keep("fc", fc)
+			old = r(v[k, "dcctl-fresh"], v[k, "floor-push"] + v[k, "floor-start"]); keep("old", old)
+			no = r(v[k, "dcctl-noop"], v[k, "floor-noop"]); keep("no", no)
+			line = sprintf("  round %s, load %s-%s: fresh %s s, floor %s s: fresh/floor %s (hosts CPU %s / %s s: %s), old floor (push+start) %s; no-op/floor %s",
+				k, (k, "load") in v ? v[k, "load"] : "-", (k, "load-end") in v ? v[k, "load-end"] : "-",
+				v[k, "dcctl-fresh"] == "" ? "-" : v[k, "dcctl-fresh"], v[k, "floor-fresh"] == "" ? "-" : v[k, "floor-fresh"], fr,
+				v[k, "dcctl-fresh-hostcpu"] == "" ? "-" : v[k, "dcctl-fresh-hostcpu"], v[k, "floor-fresh-hostcpu"] == "" ? "-" : v[k, "floor-fresh-hostcpu"], fc, old, no)
+			if ((k, "dcctl-base-fresh") in v) {
+				bf = r(v[k, "dcctl-base-fresh"], v[k, "floor-fresh"]); keep("bf", bf)
+				bc = r(v[k, "dcctl-base-fresh-hostcpu"], v[k, "floor-fresh-hostcpu"]); keep("bc", bc)
+				bn = r(v[k, "dcctl-base-noop"], v[k, "floor-noop"]); keep("bn", bn)
+				db = r(v[k, "dcctl-fresh"], v[k, "dcctl-base-fresh"]); keep("db", db)
+				line = line sprintf("; baseline fresh/floor %s (hosts CPU %s), no-op/floor %s; dcctl/baseline fresh %s", bf, bc, bn, db)
+			}
+			print line
+		}
+		printf "  median of the rounds: fresh/floor %s, hosts CPU %s, old floor %s; no-op/floor %s", med("fr"), med("fc"), med("old"), med("no")
+		if (c["bf"] > 0) printf "; baseline fresh/floor %s, hosts CPU %s, no-op/floor %s; dcctl/baseline fresh %s", med("bf"), med("bc"), med("bn"), med("db")
+		printf "\n"
+	}' "$RESULTS/raw.tsv"
 }
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || b == 0) print "-"; else printf "%.2f", a / b }'; }
 
 report() {
 	[[ -s $RESULTS/raw.tsv ]] || die "no measurements in $RESULTS/raw.tsv"
-	local sizes n df dn af an fp fs floor fn fh rss rn ef en bf bn
+	local sizes n df dn af an fp fs floor fn fh ff rss rn ef en bf bn
 	sizes=$(cut -f1 "$RESULTS/raw.tsv" | sort -nu)
 	{
 		echo "machine: $(nproc) CPUs, $(awk '/MemTotal/ { printf "%.0f GB", $2 / 1048576 }' /proc/meminfo), kernel $(uname -r), $(. /etc/os-release && echo "$PRETTY_NAME")"
-		echo "medians over rounds (seconds; RSS in MB); floor = push + start (to the topology up); noop-fl = one round trip per host"
-		printf '%5s %8s %8s %8s %8s %8s %8s %8s %8s %8s %11s %10s %10s %10s %8s %8s\n' hosts dc-fresh dc-noop an-fresh an-noop push start floor healthz noop-fl fresh/floor noop/floor an/dc-fr an/dc-noop rss-fr rss-noop
+		echo "medians over rounds (seconds; RSS in MB); fl-fresh = the fresh floor in one run; floor = push + start (to the topology up, the old floor); noop-fl = one round trip per host"
+		printf '%5s %8s %8s %8s %8s %8s %8s %8s %8s %8s %8s %11s %10s %10s %10s %8s %8s\n' hosts dc-fresh dc-noop an-fresh an-noop fl-fresh push start floor healthz noop-fl fresh/flfr noop/floor an/dc-fr an/dc-noop rss-fr rss-noop
 		for n in $sizes; do
 			df=$(median "$n" dcctl-fresh) dn=$(median "$n" dcctl-noop) af=$(median "$n" ansible-fresh) an=$(median "$n" ansible-noop)
-			fp=$(median "$n" floor-push) fs=$(median "$n" floor-start) fh=$(median "$n" floor-healthz) fn=$(median "$n" floor-noop)
+			fp=$(median "$n" floor-push) fs=$(median "$n" floor-start) fh=$(median "$n" floor-healthz) fn=$(median "$n" floor-noop) ff=$(median "$n" floor-fresh)
 			floor=$(awk -v a="$fp" -v b="$fs" 'BEGIN { if (a == "-" || b == "-") print "-"; else printf "%.3f", a + b }')
 			rss=$(awk -v k="$(median "$n" dcctl-fresh 5)" 'BEGIN { if (k == "-") print "-"; else printf "%.0f", k / 1024 }')
 			rn=$(awk -v k="$(median "$n" dcctl-noop 5)" 'BEGIN { if (k == "-") print "-"; else printf "%.0f", k / 1024 }')
-			printf '%5s %8s %8s %8s %8s %8s %8s %8s %8s %8s %11s %10s %10s %10s %8s %8s\n' "$n" "$df" "$dn" "$af" "$an" "$fp" "$fs" "$floor" "$fh" "$fn" \
-				"$(ratio "$df" "$floor")" "$(ratio "$dn" "$fn")" "$(ratio "$af" "$df")" "$(ratio "$an" "$dn")" "$rss" "$rn"
+			printf '%5s %8s %8s %8s %8s %8s %8s %8s %8s %8s %8s %11s %10s %10s %10s %8s %8s\n' "$n" "$df" "$dn" "$af" "$an" "$ff" "$fp" "$fs" "$floor" "$fh" "$fn" \
+				"$(ratio "$df" "$ff")" "$(ratio "$dn" "$fn")" "$(ratio "$af" "$df")" "$(ratio "$an" "$dn")" "$rss" "$rn"
 			printf '%s %s %s %s %s %s %s\n' "$n" "$df" "$dn" "$af" "$an" "$floor" "$fp" >>"$RESULTS/hosts.dat.tmp"
-			echo "   $n hosts, round by round, fresh/floor and noop/noop-floor (dcctl; baseline): $(by_round "$n")"
+			echo "   $n hosts, round by round:"
+			by_round "$n"
 			bf=$(median "$n" dcctl-base-fresh) bn=$(median "$n" dcctl-base-noop)
 			if [[ $bf != - ]]; then
 				echo "   $n hosts, baseline: fresh $bf, no-op $bn; fresh/floor $(ratio "$bf" "$floor"), no-op/floor $(ratio "$bn" "$fn"); dcctl / baseline: fresh $(ratio "$df" "$bf"), no-op $(ratio "$dn" "$bn")"
