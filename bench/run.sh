@@ -21,7 +21,9 @@
 # that a change is measured against its parent in the same rounds),
 # HOST_OPENSSL=1 (this machine's openssl program on every host for the
 # round: the lab's image has none, a Debian host with ca-certificates
-# has it; dcctl then hashes uploads with it on the host). A run
+# has it; dcctl then hashes uploads with it on the host), HOSTCPU_DETAIL=1
+# (each fresh run's host CPU by cgroup, summed over hosts, into
+# /var/tmp/dcctl-bench/log/N-R-WHAT.hostcpu). A run
 # that fails (a cluster never healthy) is recorded as <what>-failed, not as
 # a figure.
 #
@@ -77,6 +79,7 @@ FLOOR_TIMEOUT=${FLOOR_TIMEOUT:-120} # seconds for every /healthz to answer 200
 TRANSFER=${TRANSFER:-}              # sftp, exec or both: dcctl's upload transfer (default: the inventory's, sftp)
 BASELINE=${BASELINE:-}              # another dcctl binary to run beside bin/dcctl (dcctl-base-*)
 HOST_OPENSSL=${HOST_OPENSSL:-}      # 1: this machine's openssl on every host for the round (the lab's image has none)
+HOSTCPU_DETAIL=${HOSTCPU_DETAIL:-}  # 1: each fresh run's host CPU by cgroup into $WORK/log/*.hostcpu
 
 log() { printf 'bench: %s\n' "$*" >&2; }
 die() {
@@ -202,10 +205,28 @@ lab_cpu() {
 		/sys/fs/cgroup/unified/dcctl-lab/cpu.stat /sys/fs/cgroup/dcctl-lab/cpu.stat 2>/dev/null || echo -
 }
 
-# record_cpu N R WHAT C0 C1: the hosts' CPU between two lab_cpu readings.
+# lab_cpu_by FILE: with HOSTCPU_DETAIL=1, the hosts' CPU so far by cgroup
+# (sshd, nats-server, systemd, the login sessions...), summed over hosts,
+# into FILE (microseconds).
+lab_cpu_by() {
+	[[ -n $HOSTCPU_DETAIL ]] || return 0
+	local root=/sys/fs/cgroup/unified/dcctl-lab h
+	for h in "$root"/*/; do
+		find "$h" -maxdepth 3 -name cpu.stat -printf '%P\n' | while read -r f; do
+			printf '%s %s\n' "$(dirname "$f")" "$(awk '/^usage_usec/ { print $2 }' "$h/$f")"
+		done
+	done | awk '{ s[$1] += $2 } END { for (k in s) print k, s[k] }' | LC_ALL=C sort >"$1"
+}
+
+# record_cpu N R WHAT C0 C1: the hosts' CPU between two lab_cpu readings
+# (and, with HOSTCPU_DETAIL=1, by cgroup into the run's .hostcpu file).
 record_cpu() {
 	[[ $4 == - || $5 == - ]] && return 0
 	record "$1" "$2" "$3-hostcpu" "$(elapsed "$4" "$5")"
+	if [[ -n $HOSTCPU_DETAIL ]]; then
+		LC_ALL=C join -a2 -e0 -o 0,1.2,2.2 "$WORK/cpu0" "$WORK/cpu1" |
+			awk '{ d = ($3 - $2) / 1e6; if (d >= 0.005) printf "%8.3f %s\n", d, $1 }' | sort -rn >"$WORK/log/$1-$2-$3.hostcpu"
+	fi
 }
 
 # record_load N R WHAT: the 1-minute load average now.
@@ -217,6 +238,7 @@ record_load() {
 timed() {
 	local name=$1 n=$2 r=$3 t0 t1 c0 c1 logf="$WORK/log/$2-$3-$1.log"
 	shift 3
+	lab_cpu_by "$WORK/cpu0"
 	c0=$(lab_cpu)
 	t0=$(now)
 	if ! /usr/bin/time -f '%M' -o "$WORK/rss" "$@" >"$logf" 2>&1; then
@@ -229,6 +251,7 @@ timed() {
 	fi
 	t1=$(now)
 	c1=$(lab_cpu)
+	lab_cpu_by "$WORK/cpu1"
 	record "$n" "$r" "$name" "$(elapsed "$t0" "$t1")" "$(tail -1 "$WORK/rss")"
 	[[ $name == *-fresh ]] && record_cpu "$n" "$r" "$name" "$c0" "$c1"
 	return 0
@@ -352,6 +375,7 @@ floor_fresh() {
 		at+=("${NAMES[$i]}=127.0.0.1:$((FLOOR_PORT + i))")
 	done
 	cp=$(mktemp -d "$WORK/cp.XXXXXX")
+	lab_cpu_by "$WORK/cpu0"
 	c0=$(lab_cpu)
 	t0=$(now)
 	for h in "${HOSTS[@]}"; do
@@ -380,6 +404,7 @@ floor_fresh() {
 	fi
 	t1=$(now)
 	c1=$(lab_cpu)
+	lab_cpu_by "$WORK/cpu1"
 	if ((ok && !fail)); then
 		record "$n" "$r" floor-fresh "$(elapsed "$t0" "$t1")"
 		record_cpu "$n" "$r" floor-fresh "$c0" "$c1"
