@@ -394,7 +394,7 @@ floor_fresh() {
 		h=${HOSTS[$i]}
 		ssh "${SSH_OPTS[@]}" -o ControlPath="$cp/$h" "root@$h" \
 			"{ id -u $user >/dev/null 2>&1 || useradd --system --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin $user; } && tar -x -C /" \
-			<"$WORK/floortar/${ALLNAMES[$i]}.tar" &
+			<"$WORK/tars/${ALLNAMES[$i]}.tar" &
 		pids+=($!)
 	done
 	for h in "${pids[@]}"; do wait "$h" || fail=1; done
@@ -456,9 +456,9 @@ prepare_round() {
 		# shellcheck disable=SC2086 # DCCTL_FLAGS is a list of flags
 		bin/dcctl provision $DCCTL_FLAGS "$INV" >"$WORK/log/$n-warmup.log" 2>&1 || die "the untimed first provision failed (log: $WORK/log/$n-warmup.log)"
 	fi
-	rm -rf "$WORK/render" "$WORK/floortar"
+	rm -rf "$WORK/render" "$WORK/tars"
 	bin/dcctl render "$INV" --out "$WORK/render" >/dev/null
-	"$WORK/floortar" "$INV" "$WORK/floortar"
+	"$WORK/floortar" "$INV" "$WORK/tars"
 	"$WORK/ansible-inventory" "$INV" "$WORK/render" >"$WORK/hosts.ini"
 	load_hosts
 	# A host with openssl hashes uploads with it (SHA instructions); the
