@@ -64,6 +64,7 @@ type Session struct {
 	clients  map[string]*remote.Client
 	dialErrs map[string]error
 	stores   map[string]*remote.HostKeyStore
+	keys     *remote.KeyFiles // the SSH key files, parsed once for every dial of the run
 	// monitorAt: nodes whose running server's monitoring endpoint is not
 	// where the inventory puts it (see httpaddr.go).
 	monitorAt map[string]string
@@ -83,7 +84,8 @@ type Session struct {
 // NewSession prepares a session; nothing is dialled until needed.
 func NewSession(inv *inventory.Inventory, sec *inventory.Secrets, opts SessionOptions) *Session {
 	return &Session{Inv: inv, Secrets: sec, opts: opts,
-		clients: map[string]*remote.Client{}, dialErrs: map[string]error{}, stores: map[string]*remote.HostKeyStore{}}
+		clients: map[string]*remote.Client{}, dialErrs: map[string]error{}, stores: map[string]*remote.HostKeyStore{},
+		keys: remote.NewKeyFiles()}
 }
 
 func (s *Session) config(n *inventory.Node) remote.Config {
@@ -100,7 +102,7 @@ func (s *Session) config(n *inventory.Node) remote.Config {
 	}
 	return remote.Config{
 		Name: n.Name, Host: n.Host, Port: n.SSH.Port, User: n.SSH.User,
-		KeyFile: key, AgentSocket: s.opts.AgentSocket,
+		KeyFile: key, Keys: s.keys, AgentSocket: s.opts.AgentSocket,
 		KnownHosts: n.SSH.KnownHosts, HostKeys: store,
 		AcceptNewHostKeys: s.opts.AcceptNewHostKeys, HostKeyAdded: s.hostKeyAdded,
 		Sudo: n.SSH.Sudo, Transfer: n.SSH.Transfer, Log: s.logLine, DialTimeout: s.opts.DialTimeout,

@@ -22,7 +22,9 @@ type Config struct {
 	Port int // default 22
 	User string
 
-	KeyFile     string // private key file; may be "" when the agent holds the key
+	KeyFile string // private key file; may be "" when the agent holds the key
+	// Keys, if not nil, parses KeyFile once for every dial that shares it.
+	Keys        *KeyFiles
 	AgentSocket string // ssh-agent socket, normally $SSH_AUTH_SOCK; "" for none
 
 	KnownHosts        string        // known_hosts file (required)
@@ -236,7 +238,7 @@ func authMethod(cfg Config) (ssh.AuthMethod, func(), error) {
 		}
 	}
 	if cfg.KeyFile != "" {
-		signer, err := loadKey(cfg.KeyFile)
+		signer, err := cfg.Keys.load(cfg.KeyFile)
 		if err != nil {
 			keyErr = err
 		} else {

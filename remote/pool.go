@@ -11,7 +11,7 @@ import (
 // at once when concurrency < 1), and returns the clients and the failures,
 // both keyed by Config.Name (Host when Name is empty). Dials of the same
 // known_hosts file share one HostKeyStore, so parallel first-use accepts do
-// not race on the file. Reuse each client for everything in the run, and
+// not race on the file, and they parse each key file once (KeyFiles). Reuse each client for everything in the run, and
 // close them with CloseAll.
 func DialAll(ctx context.Context, cfgs []Config, concurrency int) (map[string]*Client, map[string]error) {
 	clients := map[string]*Client{}
@@ -21,6 +21,7 @@ func DialAll(ctx context.Context, cfgs []Config, concurrency int) (map[string]*C
 	}
 
 	stores := map[string]*HostKeyStore{}
+	keys := NewKeyFiles()
 	var todo []Config
 	for _, cfg := range cfgs {
 		cfg = cfg.withDefaults()
@@ -33,6 +34,9 @@ func DialAll(ctx context.Context, cfgs []Config, concurrency int) (map[string]*C
 				stores[cfg.KnownHosts] = NewHostKeyStore(cfg.KnownHosts)
 			}
 			cfg.HostKeys = stores[cfg.KnownHosts]
+		}
+		if cfg.Keys == nil {
+			cfg.Keys = keys
 		}
 		todo = append(todo, cfg)
 	}

@@ -133,7 +133,7 @@ func runHosts(dir string, hosts int, in io.Reader, out io.Writer) error {
 // serverConfig accepts the driver's key and presents the one host key all
 // simulated hosts share (known_hosts still names each by its port).
 func serverConfig(dir string) (*ssh.ServerConfig, error) {
-	pub, err := os.ReadFile(filepath.Join(dir, "id_ed25519.pub"))
+	pub, err := os.ReadFile(filepath.Join(dir, "client_key.pub"))
 	if err != nil {
 		return nil, err
 	}

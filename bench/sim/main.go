@@ -48,6 +48,7 @@ func main() {
 	o := simOptions{Report: os.Stderr}
 	flag.IntVar(&o.Hosts, "hosts", 10, "how many hosts to simulate (2 to 5000)")
 	flag.StringVar(&o.Transfer, "transfer", "sftp", "the inventory's transfer: sftp or exec")
+	flag.StringVar(&o.ClientKey, "client-key", "ed25519", "the type of dcctl's SSH key: ed25519 or rsa (3072 bits)")
 	flag.IntVar(&o.Concurrency, "concurrency", 16, "dcctl provision --concurrency")
 	flag.DurationVar(&o.GateTimeout, "gate-timeout", 3*time.Minute, "dcctl provision --gate-timeout")
 	flag.IntVar(&o.Rounds, "rounds", 1, "run the no-op and its floor this many times, alternated, after the fresh run; noop_s is their median")

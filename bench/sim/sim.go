@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -22,6 +23,8 @@ import (
 type simOptions struct {
 	Hosts    int
 	Transfer string // the inventory's transfer: "sftp" (dcctl's default) or "exec"
+	// ClientKey is the type of dcctl's SSH key: "ed25519" (default) or "rsa".
+	ClientKey string
 	runOptions
 	// Rounds is how many times the no-op and its floor run, alternated,
 	// after the one fresh run (default 1); noop_s is their median.
@@ -75,7 +78,7 @@ func simulate(ctx context.Context, o simOptions) (*Result, error) {
 			removeWorkDir(dir, o.Report)
 		}
 	}()
-	hostKey, err := writeKeys(dir)
+	hostKey, err := writeKeys(dir, cmp.Or(o.ClientKey, "ed25519"))
 	if err != nil {
 		return nil, err
 	}

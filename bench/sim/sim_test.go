@@ -99,7 +99,7 @@ func TestInventoryAtScale(t *testing.T) {
 		for i := range ports {
 			ports[i] = 40000 + i
 		}
-		pub, err := writeKeys(dir)
+		pub, err := writeKeys(dir, "ed25519")
 		if err != nil {
 			t.Fatal(err)
 		}
