@@ -258,17 +258,47 @@ func (c *Cluster) Start(node string) *server.Server {
 	if err != nil {
 		c.t.Fatalf("%s: %v", node, err)
 	}
-	go s.Start()
-	// A generous bound: on a loaded machine a server has taken over 20 s,
-	// and a restarted one recovering its store over a minute (CI, load 14).
-	if !s.ReadyForConnections(3 * time.Minute) {
-		s.Shutdown()
-		c.t.Fatalf("%s: not ready for connections within 3 minutes", node)
-	}
+	c.awaitStartup(node, s)
 	c.mu.Lock()
 	c.servers[node] = s
 	c.mu.Unlock()
 	return s
+}
+
+// awaitStartup waits for s, being started, to listen. The wait is for
+// Start to return, not a fixed time: on a machine loaded by other test runs
+// (load 28 on 2 cores) a server's startup (JetStream's stores, each with
+// fsyncs) took over a minute, while a server that fails to start (a port in
+// use) returns from Start at once and is then reported promptly as not
+// listening. A Start that never returns is reported shortly before the
+// test's own deadline, with where it stands.
+func (c *Cluster) awaitStartup(node string, s *server.Server) {
+	c.t.Helper()
+	started := make(chan struct{})
+	go func() {
+		defer close(started)
+		s.Start()
+	}()
+	var limit <-chan time.Time
+	if d, ok := c.t.(interface{ Deadline() (time.Time, bool) }); ok {
+		if end, ok := d.Deadline(); ok {
+			timer := time.NewTimer(time.Until(end) - 30*time.Second)
+			defer timer.Stop()
+			limit = timer.C
+		}
+	}
+	select {
+	case <-started:
+	case <-limit:
+		s.Shutdown()
+		c.t.Fatalf("%s: its startup did not complete before the test's deadline", node)
+	}
+	// Start has opened the client listener or failed to; the route
+	// listener follows in a goroutine that only waits for it.
+	if s.Addr() == nil || !s.ReadyForConnections(30*time.Second) {
+		s.Shutdown()
+		c.t.Fatalf("%s: started but not listening (a port in use?)", node)
+	}
 }
 
 // rendered is node's files as they are to be in NodeDir, by name.
