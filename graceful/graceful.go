@@ -8,9 +8,10 @@
 // The request rides on the context because every step boundary already has
 // one, in every package that runs steps (provision's rollout, the runbooks,
 // a runbook step that runs a rollout): Begin marks a step under way,
-// Stopping is checked before the next one, and Cut gives read-only work
-// (plans, pre-checks, waits before anything changed) a context that the
-// request does end at once.
+// Stopping is checked before the next one, Cut gives read-only work
+// (plans, pre-checks) a context that the request does end at once, and
+// BeforeChange does so for a step's wait before its change (the health gate
+// before a restart), after which the step must not go on.
 package graceful
 
 import (
@@ -20,20 +21,24 @@ import (
 
 type key struct{}
 
+// stepKey carries the id Begin gave the step under way on a context.
+type stepKey struct{}
+
 // Stop is a run's stop request and the steps under way when it came.
 type Stop struct {
 	requested context.Context // done once the stop is requested; Cause says why
 	request   context.CancelCauseFunc
 
-	mu     sync.Mutex
-	next   int
-	inWork map[int]string
-	order  []int
+	mu      sync.Mutex
+	next    int
+	inWork  map[int]string
+	waiting map[int]bool // steps in BeforeChange: they end at the request
+	order   []int
 }
 
 // New returns ctx carrying a fresh Stop, and the Stop.
 func New(ctx context.Context) (context.Context, *Stop) {
-	s := &Stop{inWork: map[int]string{}}
+	s := &Stop{inWork: map[int]string{}, waiting: map[int]bool{}}
 	s.requested, s.request = context.WithCancelCause(context.Background())
 	return context.WithValue(ctx, key{}, s), s
 }
@@ -44,15 +49,16 @@ func from(ctx context.Context) *Stop {
 }
 
 // Request asks the run to stop before its next step, with cause as the
-// reason every stopped step gives. It returns the steps under way (those
-// that will finish first), oldest first. Only the first request counts.
+// reason every stopped step gives. It returns the steps under way that
+// will finish first (not those waiting in BeforeChange, which end now),
+// oldest first. Only the first request counts.
 func (s *Stop) Request(cause error) []string {
 	s.request(cause)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []string
 	for _, id := range s.order {
-		if what, ok := s.inWork[id]; ok {
+		if what, ok := s.inWork[id]; ok && !s.waiting[id] {
 			out = append(out, what)
 		}
 	}
@@ -60,12 +66,13 @@ func (s *Stop) Request(cause error) []string {
 }
 
 // Begin marks a step under way on ctx's run, named for the operator
-// ("restart of us_1"); the returned func marks it finished. Without a Stop
-// on ctx it does nothing.
-func Begin(ctx context.Context, what string) (end func()) {
+// ("restart of us_1"); it returns the step's context (ctx, knowing the
+// step: BeforeChange takes it) and a func that marks the step finished.
+// Without a Stop on ctx it does nothing.
+func Begin(ctx context.Context, what string) (context.Context, func()) {
 	s := from(ctx)
 	if s == nil {
-		return func() {}
+		return ctx, func() {}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -73,10 +80,11 @@ func Begin(ctx context.Context, what string) (end func()) {
 	s.next++
 	s.inWork[id] = what
 	s.order = append(s.order, id)
-	return func() {
+	return context.WithValue(ctx, stepKey{}, id), func() {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		delete(s.inWork, id)
+		delete(s.waiting, id)
 		for i, o := range s.order {
 			if o == id {
 				s.order = append(s.order[:i], s.order[i+1:]...)
@@ -102,6 +110,45 @@ func Err(ctx context.Context) error {
 		return context.Cause(ctx)
 	}
 	return Stopping(ctx)
+}
+
+// Stopped is the error of a step that a stop request ended while it
+// waited before changing anything (the health gate before a restart): the
+// change did not start.
+type Stopped struct {
+	Cause error // the request's cause ("interrupted (SIGINT)")
+}
+
+func (e *Stopped) Error() string { return "the run was stopped: " + e.Cause.Error() }
+func (e *Stopped) Unwrap() error { return e.Cause }
+
+// BeforeChange runs wait, the part of a step under way before it changes
+// anything (the health gate before a restart), with a context that a stop
+// request ends at once: waiting on is no use when the change it waits for
+// will not be made. Meanwhile the step (ctx from Begin) is not among those
+// Request says will finish. Once a stop was requested (or the run aborted) by the
+// time wait returns, whatever it returned, BeforeChange returns *Stopped:
+// the step must not start its change.
+func BeforeChange(ctx context.Context, wait func(context.Context) error) error {
+	cut, cancel := Cut(ctx)
+	defer cancel()
+	if s := from(ctx); s != nil {
+		if id, ok := ctx.Value(stepKey{}).(int); ok {
+			s.mu.Lock()
+			s.waiting[id] = true
+			s.mu.Unlock()
+			defer func() {
+				s.mu.Lock()
+				delete(s.waiting, id)
+				s.mu.Unlock()
+			}()
+		}
+	}
+	err := wait(cut)
+	if stop := Err(ctx); stop != nil {
+		return &Stopped{Cause: stop}
+	}
+	return err
 }
 
 // Cut returns a context that also ends, with the request's cause, as soon

@@ -3,6 +3,7 @@ package graceful
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"testing"
 )
@@ -17,10 +18,10 @@ func TestStopLetsStepsFinish(t *testing.T) {
 	}
 	read, cancel := Cut(ctx)
 	defer cancel()
-	endA := Begin(ctx, "restart of a1")
-	endB := Begin(ctx, "restart of b1")
+	_, endA := Begin(ctx, "restart of a1")
+	_, endB := Begin(ctx, "restart of b1")
 	endA()
-	endC := Begin(ctx, "restart of c1")
+	_, endC := Begin(ctx, "restart of c1")
 	cause := errors.New("interrupted (SIGINT)")
 	if got := st.Request(cause); !slices.Equal(got, []string{"restart of b1", "restart of c1"}) {
 		t.Errorf("under way at the request: %q", got)
@@ -55,10 +56,48 @@ func TestAbortWinsOverStop(t *testing.T) {
 		t.Errorf("Err %v, want the abort's cause", Err(ctx))
 	}
 	plain := context.Background()
-	Begin(plain, "x")()
+	_, end := Begin(plain, "x")
+	end()
 	c, cancel := Cut(plain)
 	if Err(plain) != nil || c.Err() != nil {
 		t.Error("a context without a Stop is stopping")
 	}
 	cancel()
+}
+
+// TestBeforeChangeEndsAtTheStop: a step's wait before its change (the gate
+// before a restart) is ended by the stop request, and once a stop was
+// requested the step is told not to go on (*Stopped, with the cause) even
+// when its wait passed; without one, the wait's own outcome stands.
+func TestBeforeChangeEndsAtTheStop(t *testing.T) {
+	ctx, st := New(context.Background())
+	cause := errors.New("interrupted (SIGINT)")
+	failed := errors.New("the cluster cannot lose n1")
+	if err := BeforeChange(ctx, func(context.Context) error { return nil }); err != nil {
+		t.Errorf("a wait that passed, no stop: %v", err)
+	}
+	if err := BeforeChange(ctx, func(context.Context) error { return failed }); !errors.Is(err, failed) {
+		t.Errorf("a wait that failed, no stop: %v", err)
+	}
+	_, endOther := Begin(ctx, "restart of n2")
+	defer endOther()
+	step, end := Begin(ctx, "restart of n1")
+	defer end()
+	err := BeforeChange(step, func(wait context.Context) error {
+		if under := st.Request(cause); !slices.Equal(under, []string{"restart of n2"}) {
+			t.Errorf("under way at the request: %q, want only the step not waiting at its gate", under)
+		}
+		<-wait.Done() // a wait that never passes on its own: only the stop ends it
+		return fmt.Errorf("gate: %w", context.Cause(wait))
+	})
+	var stopped *Stopped
+	if !errors.As(err, &stopped) || !errors.Is(err, cause) {
+		t.Errorf("a wait the stop ended: %v, want *Stopped with the cause", err)
+	}
+	if err := BeforeChange(step, func(context.Context) error { return nil }); !errors.As(err, &stopped) {
+		t.Errorf("a wait that passed once the stop was asked for: %v, want *Stopped (the change must not start)", err)
+	}
+	if ctx.Err() != nil {
+		t.Error("the stop cancelled the run's context")
+	}
 }

@@ -130,7 +130,8 @@ type applyRun struct {
 // onHost runs phases on p's host, as the step what (for the operator who
 // interrupts it: "restart of us_1"), and records the outcome.
 func (a *applyRun) onHost(ctx context.Context, p *HostPlan, what string, phases []phase) error {
-	defer graceful.Begin(ctx, what+" of "+p.Node.Name)()
+	ctx, end := graceful.Begin(ctx, what+" of "+p.Node.Name)
+	defer end()
 	t0 := time.Now()
 	err := func() error {
 		c, err := a.s.Client(ctx, p.Node.Name)
@@ -138,7 +139,12 @@ func (a *applyRun) onHost(ctx context.Context, p *HostPlan, what string, phases 
 			return err
 		}
 		h := &hostRun{s: a.s, p: p, c: c, log: a.log, timeout: a.o.GateTimeout, upload: a.o.Upload}
-		return runPhases(ctx, h, phases)
+		err = runPhases(ctx, h, phases)
+		if st := (*graceful.Stopped)(nil); errors.As(err, &st) {
+			h.say("not " + done(p.Action) + ": the run was stopped at the gate before it")
+			return fmt.Errorf("not %s: %w", done(p.Action), err)
+		}
+		return err
 	}()
 	a.r.add(p.Node.Name, time.Since(t0), err)
 	return err

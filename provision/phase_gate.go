@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"strings"
+
+	"github.com/dcctl/dcctl/graceful"
 )
 
 // gateBefore waits until the node's cluster can lose it: meta quorum and
@@ -15,7 +17,12 @@ func (gateBefore) ShouldRun(p *HostPlan) bool { return p.Action == ActionRestart
 
 func (gateBefore) Run(ctx context.Context, h *hostRun) error {
 	h.say("gate: checking the cluster can lose " + h.node())
-	if err := h.s.GateBefore(ctx, h.node(), h.timeout, func(w string) { h.say("warning: " + w) }); err != nil {
+	// Nothing has changed on the node yet: a stop request (the first
+	// Ctrl-C) ends this wait at once, and no restart starts after it.
+	err := graceful.BeforeChange(ctx, func(ctx context.Context) error {
+		return h.s.GateBefore(ctx, h.node(), h.timeout, func(w string) { h.say("warning: " + w) })
+	})
+	if err != nil {
 		return err
 	}
 	h.say("restarting (" + strings.Join(h.p.Why, "; ") + ")")

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/dcctl/dcctl/graceful"
 	"github.com/dcctl/dcctl/inventory"
 	"github.com/dcctl/dcctl/provision"
 )
@@ -83,7 +84,11 @@ func (r *RollingRestart) Steps(e *Env) []Step {
 			Destructive: true,
 			Run: func(ctx context.Context, progress func(string)) error {
 				progress("gate: can the cluster lose " + n.Name + "?")
-				if err := e.Session.GateBefore(ctx, n.Name, e.timeout(), progress); err != nil {
+				// Nothing has changed yet: a stop request (the first
+				// Ctrl-C) ends this wait at once, and no restart starts.
+				if err := graceful.BeforeChange(ctx, func(ctx context.Context) error {
+					return e.Session.GateBefore(ctx, n.Name, e.timeout(), progress)
+				}); err != nil {
 					return err
 				}
 				t0 := time.Now()

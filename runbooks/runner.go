@@ -165,11 +165,18 @@ func Run(ctx context.Context, e *Env, rb Runbook) (err error) {
 			continue
 		}
 		log.printf("%s ...\n", prefix)
-		end := graceful.Begin(ctx, fmt.Sprintf("step %d/%d %s", i+1, len(steps), s.Name))
-		err := s.Run(ctx, log.progress(j, s.Name))
+		stepCtx, end := graceful.Begin(ctx, fmt.Sprintf("step %d/%d %s", i+1, len(steps), s.Name))
+		err := s.Run(stepCtx, log.progress(j, s.Name))
 		end()
 		if err != nil && ctx.Err() != nil {
 			err = fmt.Errorf("stopped: %w (%v)", context.Cause(ctx), err)
+		}
+		if stopped := (*graceful.Stopped)(nil); errors.As(err, &stopped) {
+			// ended by the stop while it waited before its change (the
+			// gate before a restart): not a failure of the step
+			log.printf("    stopped after %.1fs, before its change: %v\n", time.Since(t0).Seconds(), stopped.Cause)
+			j.Write(Entry{Phase: "step", Name: s.Name, Result: "interrupted", Error: err.Error(), Duration: since(t0)})
+			return &FailedError{What: "stopped in step " + s.Name + " before its change", Err: fmt.Errorf("%w; the steps before it are done: run the same command again to go on", stopped.Cause), Journal: j.Path()}
 		}
 		if err != nil {
 			log.printf("    FAILED after %.1fs: %v\n", time.Since(t0).Seconds(), err)

@@ -91,7 +91,7 @@ func runNode(c *cli.Context) error {
 	if err := graceful.Err(ctx); err != nil {
 		return whyStopped(ctx, err)
 	}
-	end := graceful.Begin(ctx, action+" of "+n.Name)
+	_, end := graceful.Begin(ctx, action+" of "+n.Name)
 	err = s.UnitCtl(ctx, n.Name, action)
 	end()
 	if err != nil {

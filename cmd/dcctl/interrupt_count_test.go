@@ -21,7 +21,7 @@ import (
 func TestInterruptsStopThenAbortThenExit(t *testing.T) {
 	parent, abort := context.WithCancelCause(context.Background())
 	ctx, st := graceful.New(parent)
-	end := graceful.Begin(ctx, "step 1/3 restart(us_2)")
+	_, end := graceful.Begin(ctx, "step 1/3 restart(us_2)")
 	defer end()
 	var stderr strings.Builder
 	now := time.Unix(1000, 0)
@@ -74,7 +74,8 @@ func TestInterruptNoticeStaysOneLine(t *testing.T) {
 
 	ctx, st := graceful.New(context.Background())
 	for i := 1; i <= 1000; i++ {
-		defer graceful.Begin(ctx, fmt.Sprintf("install of h%d", i))()
+		_, end := graceful.Begin(ctx, fmt.Sprintf("install of h%d", i))
+		defer end()
 	}
 	stderr.Reset()
 	h = &interrupts{stop: st, abort: func(error) {}, stderr: &stderr, now: time.Now, exit: func(int) {}}
