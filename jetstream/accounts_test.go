@@ -9,6 +9,7 @@ import (
 	njs "github.com/nats-io/nats.go/jetstream"
 
 	"github.com/dcctl/dcctl/internal/testcluster"
+	"github.com/dcctl/dcctl/internal/testwait"
 )
 
 // TestEveryAccount: two accounts each have a stream ORDERS, one R3 and one
@@ -26,9 +27,9 @@ func TestEveryAccount(t *testing.T) {
 			{Name: "m-1", DC: "x"}, {Name: "m-2", DC: "x"}, {Name: "m-3", DC: "x"}}}}}
 	cl := testcluster.Start(t, testcluster.WriteInventory(t, spec))
 	sales, tele := cl.JetStreamAs(t, "main", "SALES"), cl.JetStreamAs(t, "main", "TELEMETRY")
-	testcluster.CreateStream(t, sales, njs.StreamConfig{Name: "ORDERS", Subjects: []string{"orders.>"}, Replicas: 3, Storage: njs.FileStorage}, 30*time.Second)
+	testcluster.CreateStream(t, sales, njs.StreamConfig{Name: "ORDERS", Subjects: []string{"orders.>"}, Replicas: 3, Storage: njs.FileStorage}, testwait.Converge)
 	testcluster.Publish(t, sales, "orders", 2)
-	testcluster.CreateStream(t, tele, njs.StreamConfig{Name: "ORDERS", Subjects: []string{"orders.>"}, Replicas: 1, Storage: njs.FileStorage}, 30*time.Second)
+	testcluster.CreateStream(t, tele, njs.StreamConfig{Name: "ORDERS", Subjects: []string{"orders.>"}, Replicas: 1, Storage: njs.FileStorage}, testwait.Converge)
 	testcluster.Publish(t, tele, "orders", 5)
 
 	su, sp := cl.SysUser()

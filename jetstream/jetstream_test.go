@@ -89,7 +89,7 @@ func newEnv(t *testing.T) (*env, njs.JetStream) {
 // JetStream of js and publishes n messages to it.
 func stream(t *testing.T, js njs.JetStream, name string, replicas, n int) {
 	t.Helper()
-	testcluster.CreateStream(t, js, njs.StreamConfig{Name: name, Subjects: []string{name + ".>"}, Replicas: replicas, Storage: njs.FileStorage}, 30*time.Second)
+	testcluster.CreateStream(t, js, njs.StreamConfig{Name: name, Subjects: []string{name + ".>"}, Replicas: replicas, Storage: njs.FileStorage}, testwait.Converge)
 	testcluster.Publish(t, js, name, n)
 }
 
@@ -101,7 +101,7 @@ func TestHealthyDeployment(t *testing.T) {
 
 	t.Run("servers and leafnodes", func(t *testing.T) {
 		var names []string
-		testwait.Eventually(t, 10*time.Second, "all servers answer", func() error {
+		testwait.Eventually(t, testwait.Converge, "all servers answer", func() error {
 			srv, err := e.c.Servers(ctxT(t, 5*time.Second))
 			if err != nil {
 				return err
@@ -123,7 +123,7 @@ func TestHealthyDeployment(t *testing.T) {
 			t.Fatalf("servers = %v, want %v (sorted by domain, then name)", names, want)
 		}
 
-		testwait.Eventually(t, 10*time.Second, "every leaf server linked for ACC1 and SYS", func() error {
+		testwait.Eventually(t, testwait.Converge, "every leaf server linked for ACC1 and SYS", func() error {
 			ls, err := e.c.Leafnodes(ctxT(t, 5*time.Second))
 			if err != nil {
 				return err
@@ -179,7 +179,7 @@ func TestHealthyDeployment(t *testing.T) {
 			size    int
 			cluster string
 		}{{"hub", 4, "BB"}, {"us", 3, "US"}} {
-			testwait.Eventually(t, 20*time.Second, d.domain+" meta group whole", func() error {
+			testwait.Eventually(t, testwait.Converge, d.domain+" meta group whole", func() error {
 				start := time.Now()
 				m, err := e.c.Meta(ctxT(t, 5*time.Second), d.domain)
 				if err != nil {
@@ -313,7 +313,7 @@ func TestHealthyDeployment(t *testing.T) {
 	t.Run("streams across domains", func(t *testing.T) {
 		ctx := ctxT(t, 30*time.Second)
 		us := e.cl.JetStream(t, "us")
-		testcluster.CreateStream(t, us, njs.StreamConfig{Name: "us", Subjects: []string{"us.>"}, Replicas: 3}, 30*time.Second)
+		testcluster.CreateStream(t, us, njs.StreamConfig{Name: "us", Subjects: []string{"us.>"}, Replicas: 3}, testwait.Converge)
 		testcluster.Publish(t, us, "us", 20)
 		if err := e.c.WaitStreamCurrent(ctx, "us", "us", 3, nil); err != nil {
 			t.Fatal(err)
@@ -345,7 +345,7 @@ func TestHealthyDeployment(t *testing.T) {
 
 	t.Run("set replicas 1 to 3", func(t *testing.T) {
 		ctx := ctxT(t, 30*time.Second)
-		testcluster.CreateStream(t, hub, njs.StreamConfig{Name: "bar", Subjects: []string{"bar.>"}, Replicas: 1, MaxMsgsPerSubject: 1000, Description: "kept"}, 30*time.Second)
+		testcluster.CreateStream(t, hub, njs.StreamConfig{Name: "bar", Subjects: []string{"bar.>"}, Replicas: 1, MaxMsgsPerSubject: 1000, Description: "kept"}, testwait.Converge)
 		testcluster.Publish(t, hub, "bar", 50)
 		before, err := e.c.Digest(ctx, "hub", "bar")
 		if err != nil {
@@ -434,7 +434,7 @@ func TestHealthyDeployment(t *testing.T) {
 			return err
 		})
 
-		testcluster.CreateStream(t, hub, njs.StreamConfig{Name: "mem", Subjects: []string{"mem.>"}, Replicas: 3, Storage: njs.MemoryStorage}, 30*time.Second)
+		testcluster.CreateStream(t, hub, njs.StreamConfig{Name: "mem", Subjects: []string{"mem.>"}, Replicas: 3, Storage: njs.MemoryStorage}, testwait.Converge)
 		_, err = e.c.Snapshot(ctx, "hub", "mem", t.TempDir()+"/mem")
 		if !errors.Is(err, ErrMemoryStream) || !strings.Contains(err.Error(), "memory streams cannot be snapshotted") {
 			t.Fatalf("snapshot of a memory stream: %v", err)
@@ -493,8 +493,8 @@ func TestHealthyDeployment(t *testing.T) {
 	})
 
 	t.Run("can lose a node while healthy, not an R1 holder", func(t *testing.T) {
-		ctx := ctxT(t, 30*time.Second)
-		testwait.Eventually(t, 15*time.Second, "every hub node can go", func() error {
+		ctx := ctxT(t, testwait.Converge+time.Minute)
+		testwait.Eventually(t, testwait.Converge, "every hub node can go", func() error {
 			for _, n := range hubNodes {
 				if err := e.c.CanLose(ctx, "hub", n); err != nil {
 					return err
@@ -502,7 +502,7 @@ func TestHealthyDeployment(t *testing.T) {
 			}
 			return nil
 		})
-		testcluster.CreateStream(t, hub, njs.StreamConfig{Name: "single", Subjects: []string{"single"}, Replicas: 1}, 30*time.Second)
+		testcluster.CreateStream(t, hub, njs.StreamConfig{Name: "single", Subjects: []string{"single"}, Replicas: 1}, testwait.Converge)
 		st, err := e.c.Stream(ctx, "hub", "single")
 		if err != nil {
 			t.Fatal(err)
@@ -523,7 +523,7 @@ func TestHealthyDeployment(t *testing.T) {
 func TestLeafMetaPeerRemove(t *testing.T) {
 	e, _ := newEnv(t)
 	{
-		ctx := ctxT(t, 60*time.Second)
+		ctx := ctxT(t, testwait.Converge+time.Minute)
 		// Only hub URLs: the request must travel to domain us over the
 		// system account's leafnode link.
 		c := e.connect(e.urls("BB"))
@@ -536,7 +536,7 @@ func TestLeafMetaPeerRemove(t *testing.T) {
 			victim = "us_2"
 		}
 		e.cl.Stop(victim)
-		testwait.Eventually(t, 20*time.Second, victim+" offline in domain us", func() error {
+		testwait.Eventually(t, testwait.Converge, victim+" offline in domain us", func() error {
 			m, err := c.Meta(ctx, "us")
 			if err != nil {
 				return err
@@ -580,7 +580,7 @@ func TestLosingBackboneServers(t *testing.T) {
 		}
 	}
 	t.Run("stream and meta leader killed", func(t *testing.T) {
-		ctx := ctxT(t, 60*time.Second)
+		ctx := ctxT(t, testwait.Converge+time.Minute)
 		st, err := e.c.Stream(ctx, "hub", "foo")
 		if err != nil {
 			t.Fatal(err)
@@ -594,7 +594,7 @@ func TestLosingBackboneServers(t *testing.T) {
 			if err := e.c.MetaStepDown(ctx, "hub", killed); err != nil {
 				t.Fatal(err)
 			}
-			testwait.Eventually(t, 15*time.Second, "meta leadership moves to "+killed, func() error {
+			testwait.Eventually(t, testwait.Converge, "meta leadership moves to "+killed, func() error {
 				if l := e.cl.MetaLeader("hub"); l != killed {
 					return fmt.Errorf("meta leader is %q", l)
 				}
@@ -603,7 +603,7 @@ func TestLosingBackboneServers(t *testing.T) {
 		}
 		e.cl.Stop(killed)
 
-		testwait.Eventually(t, 30*time.Second, "new meta leader, "+killed+" offline", func() error {
+		testwait.Eventually(t, testwait.Converge, "new meta leader, "+killed+" offline", func() error {
 			m, err := e.c.Meta(ctx, "hub")
 			if err != nil {
 				return err
@@ -619,7 +619,7 @@ func TestLosingBackboneServers(t *testing.T) {
 			}
 			return nil
 		})
-		testwait.Eventually(t, 30*time.Second, "new stream leader, "+killed+" replica offline", func() error {
+		testwait.Eventually(t, testwait.Converge, "new stream leader, "+killed+" replica offline", func() error {
 			st, err := e.c.Stream(ctx, "hub", "foo")
 			if err != nil {
 				return err
@@ -647,7 +647,7 @@ func TestLosingBackboneServers(t *testing.T) {
 
 	t.Run("stream peer remove", func(t *testing.T) {
 		afterKill(t)
-		ctx := ctxT(t, 60*time.Second)
+		ctx := ctxT(t, testwait.Converge+time.Minute)
 		if err := e.c.StreamPeerRemove(ctx, "hub", "foo", killed); err != nil {
 			t.Fatal(err)
 		}
@@ -672,7 +672,7 @@ func TestLosingBackboneServers(t *testing.T) {
 
 	t.Run("two of four down: no meta leader, promptly", func(t *testing.T) {
 		afterKill(t)
-		ctx := ctxT(t, 60*time.Second)
+		ctx := ctxT(t, testwait.Converge+time.Minute)
 		second := e.cl.MetaLeader("hub")
 		e.cl.Stop(second)
 		// Every call returns within one timeout, whatever the state (not one
@@ -684,7 +684,7 @@ func TestLosingBackboneServers(t *testing.T) {
 			}
 		}
 		var m *MetaGroup
-		testwait.Eventually(t, 30*time.Second, "survivors report no meta leader", func() error {
+		testwait.Eventually(t, testwait.Converge, "survivors report no meta leader", func() error {
 			start := time.Now()
 			var err error
 			m, err = e.c.Meta(ctx, "hub")
@@ -701,7 +701,7 @@ func TestLosingBackboneServers(t *testing.T) {
 			return nil
 		})
 		live := len(e.cl.Inv.Nodes) - 2
-		testwait.Eventually(t, 30*time.Second, fmt.Sprintf("the %d live servers answer", live), func() error {
+		testwait.Eventually(t, testwait.Converge, fmt.Sprintf("the %d live servers answer", live), func() error {
 			start := time.Now()
 			srv, err := e.c.Servers(ctx)
 			prompt("Servers", start)

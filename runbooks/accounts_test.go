@@ -56,7 +56,7 @@ func TestRunbooksOnEveryAccount(t *testing.T) {
 	shop, treasury := l.c.JetStreamAs(t, "core", "SHOP"), l.c.JetStreamAs(t, "core", "TREASURY")
 	create := func(js njs.JetStream, name string, replicas, n int) {
 		cfg := njs.StreamConfig{Name: name, Subjects: []string{strings.ToLower(name) + ".>"}, Storage: njs.FileStorage, Replicas: replicas}
-		testcluster.CreateStream(t, js, cfg, 30*time.Second)
+		testcluster.CreateStream(t, js, cfg, testwait.Converge)
 		testcluster.Publish(t, js, strings.ToLower(name), n)
 	}
 	create(shop, "ORDERS", 1, 10)
@@ -144,7 +144,7 @@ func TestRunbooksOnEveryAccount(t *testing.T) {
 			holders = append(holders, r.Name)
 		}
 		r1 := streamIn(t, shop, "ORDERS").Cluster.Leader
-		leader := l.c.WaitMetaLeader("core", 2*time.Minute)
+		leader := l.c.WaitMetaLeader("core", testwait.Converge)
 		var victim string
 		for _, h := range holders {
 			if h != r1 && h != leader {

@@ -15,6 +15,7 @@ import (
 	njs "github.com/nats-io/nats.go/jetstream"
 
 	"github.com/dcctl/dcctl/internal/testcluster"
+	"github.com/dcctl/dcctl/internal/testwait"
 	"github.com/dcctl/dcctl/inventory"
 	"github.com/dcctl/dcctl/provision"
 )
@@ -143,7 +144,7 @@ func (l *lab) js(domain string) njs.JetStream {
 // stream creates a stream and publishes n messages to it.
 func (l *lab) stream(domain string, cfg njs.StreamConfig, n int) {
 	l.t.Helper()
-	testcluster.CreateStream(l.t, l.js(domain), cfg, 30*time.Second)
+	testcluster.CreateStream(l.t, l.js(domain), cfg, testwait.Converge)
 	l.publish(domain, cfg.Subjects[0], n)
 }
 

@@ -5,11 +5,11 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	njs "github.com/nats-io/nats.go/jetstream"
 
 	"github.com/dcctl/dcctl/internal/testcluster"
+	"github.com/dcctl/dcctl/internal/testwait"
 )
 
 // cutHosts is processHosts seen from one side of a cut between DCs: the
@@ -64,7 +64,7 @@ func TestRunbooksRefuseToGuess(t *testing.T) {
 			l.c.Stop(n.Name)
 		}
 	}
-	l.c.WaitMetaLeader(d, 2*time.Minute)
+	l.c.WaitMetaLeader(d, testwait.Converge)
 	var victim string
 	for n := range far {
 		victim = n

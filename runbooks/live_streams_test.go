@@ -105,7 +105,7 @@ func TestExpandStreamLive(t *testing.T) {
 		t.Run(s.cfg.Name, func(t *testing.T) {
 			l.stream("us", s.cfg, 0)
 			pub := l.publishThroughout("us", s)
-			pub.WaitAcked(t, 60, 30*time.Second)
+			pub.WaitAcked(t, 60, testwait.Converge)
 			if err := l.run(&ExpandStream{Stream: s.cfg.Name, Domain: "us", Replicas: 3}); err != nil {
 				t.Fatal(err)
 			}
@@ -122,7 +122,7 @@ func TestReplacePeerLive(t *testing.T) {
 	// to take its new one: create them while one backbone server is down
 	// (so they land on the other three), then bring it back.
 	// Neither is the meta leader: no election slows the test down.
-	leader := l.c.WaitMetaLeader("hub", 2*time.Minute)
+	leader := l.c.WaitMetaLeader("hub", testwait.Converge)
 	var others []string
 	for _, n := range []string{"bb_emea_1", "bb_emea_2", "bb_us_1", "bb_us_2"} {
 		if n != leader {
@@ -156,7 +156,7 @@ func TestReplacePeerLive(t *testing.T) {
 		pubs = append(pubs, l.publishThroughout("hub", s))
 	}
 	for _, p := range pubs {
-		p.WaitAcked(t, 60, 30*time.Second)
+		p.WaitAcked(t, 60, testwait.Converge)
 	}
 	l.c.Stop(victim)
 	if err := l.run(&ReplacePeer{Node: victim}); err != nil {
@@ -180,7 +180,7 @@ func TestRestartsLive(t *testing.T) {
 		pubs = append(pubs, l.publishThroughout("us", s))
 	}
 	for _, p := range pubs {
-		p.WaitAcked(t, 30, 30*time.Second)
+		p.WaitAcked(t, 30, testwait.Converge)
 	}
 	cheap := func(s liveStream) liveStream { s.proof = jetstream.ProofLastSeq; return s }
 
@@ -194,7 +194,7 @@ func TestRestartsLive(t *testing.T) {
 
 	l.c.Stop("us_2")
 	for _, p := range pubs {
-		p.WaitAcked(t, 10, 30*time.Second) // R3 streams take writes with a replica down
+		p.WaitAcked(t, 10, testwait.Converge) // R3 streams take writes with a replica down
 	}
 	if err := l.run(&RestoreNode{Node: "us_2"}); err != nil {
 		t.Fatal(err)
@@ -238,7 +238,7 @@ func TestLostMessageFailsThePostCheck(t *testing.T) {
 	s := liveStreams("lost", 1)[0]
 	l.stream("us", s.cfg, 30)
 	pub := l.publishThroughout("us", s)
-	pub.WaitAcked(t, 20, 30*time.Second)
+	pub.WaitAcked(t, 20, testwait.Converge)
 	lose := withStep{Runbook: &ExpandStream{Stream: s.cfg.Name, Domain: "us", Replicas: 3}, step: Step{
 		Name: "deleteAcknowledgedMessage(12)",
 		Run: func(ctx context.Context, _ func(string)) error {

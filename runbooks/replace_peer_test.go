@@ -253,7 +253,7 @@ func TestRefusalsWithoutMetaLeader(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if ml := l.c.WaitMetaLeader("hub", 2*time.Minute); ml == "" {
+	if ml := l.c.WaitMetaLeader("hub", testwait.Converge); ml == "" {
 		t.Fatal("no meta leader after restoring")
 	}
 	testwait.Eventually(t, time.Minute, "foo back", func() error {

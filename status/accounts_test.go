@@ -5,11 +5,11 @@ import (
 	"fmt"
 	"strings"
 	"testing"
-	"time"
 
 	njs "github.com/nats-io/nats.go/jetstream"
 
 	"github.com/dcctl/dcctl/internal/testcluster"
+	"github.com/dcctl/dcctl/internal/testwait"
 	"github.com/dcctl/dcctl/status"
 )
 
@@ -24,7 +24,7 @@ func TestStreamsOfEveryAccount(t *testing.T) {
 	c := testcluster.Start(t, testcluster.WriteInventory(t, spec))
 	for account, n := range map[string]int{"SHOP": 4, "LEDGER": 9} {
 		js := c.JetStreamAs(t, "core", account)
-		testcluster.CreateStream(t, js, njs.StreamConfig{Name: "ORDERS", Subjects: []string{"orders.>"}, Replicas: 3, Storage: njs.FileStorage}, 30*time.Second)
+		testcluster.CreateStream(t, js, njs.StreamConfig{Name: "ORDERS", Subjects: []string{"orders.>"}, Replicas: 3, Storage: njs.FileStorage}, testwait.Converge)
 		testcluster.Publish(t, js, "orders", n)
 	}
 	r := waitReport(t, session(t, c), settle, func(r *status.Report) error {

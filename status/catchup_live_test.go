@@ -11,6 +11,7 @@ import (
 	njs "github.com/nats-io/nats.go/jetstream"
 
 	"github.com/dcctl/dcctl/internal/testcluster"
+	"github.com/dcctl/dcctl/internal/testwait"
 	"github.com/dcctl/dcctl/status"
 )
 
@@ -22,7 +23,7 @@ import (
 func TestWritesUnderway(t *testing.T) {
 	c := testcluster.Start(t, testcluster.WriteInventory(t, testcluster.Seed()))
 	js := c.JetStream(t, "hub")
-	testcluster.CreateStream(t, js, njs.StreamConfig{Name: "ticks", Subjects: []string{"ticks.>"}, Replicas: 3}, 30*time.Second)
+	testcluster.CreateStream(t, js, njs.StreamConfig{Name: "ticks", Subjects: []string{"ticks.>"}, Replicas: 3}, testwait.Converge)
 	s := session(t, c)
 	waitReport(t, s, settle, healthy)
 

@@ -13,6 +13,7 @@ import (
 	njs "github.com/nats-io/nats.go/jetstream"
 
 	"github.com/dcctl/dcctl/internal/testcluster"
+	"github.com/dcctl/dcctl/internal/testwait"
 	"github.com/dcctl/dcctl/inventory"
 	"github.com/dcctl/dcctl/provision"
 	"github.com/dcctl/dcctl/status"
@@ -98,7 +99,7 @@ func TestAllUp(t *testing.T) {
 			js := c.JetStream(t, hub.Domain)
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()
-			testcluster.CreateStream(t, js, njs.StreamConfig{Name: "orders", Subjects: []string{"orders.>"}, Replicas: 3}, 30*time.Second)
+			testcluster.CreateStream(t, js, njs.StreamConfig{Name: "orders", Subjects: []string{"orders.>"}, Replicas: 3}, testwait.Converge)
 			testcluster.Publish(t, js, "orders", 5)
 			s := session(t, c)
 			r := waitReport(t, s, settle, healthy)
@@ -206,7 +207,7 @@ func TestLeadersKilled(t *testing.T) {
 	js := c.JetStream(t, "hub")
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	testcluster.CreateStream(t, js, njs.StreamConfig{Name: "foo", Subjects: []string{"foo.>"}, Replicas: 3, Storage: njs.MemoryStorage}, 30*time.Second)
+	testcluster.CreateStream(t, js, njs.StreamConfig{Name: "foo", Subjects: []string{"foo.>"}, Replicas: 3, Storage: njs.MemoryStorage}, testwait.Converge)
 	s := session(t, c)
 	nc, err := s.NATS(ctx)
 	if err != nil {
@@ -386,7 +387,7 @@ func TestReplicasByDC(t *testing.T) {
 		{Name: "one_dc", Subjects: []string{"one.>"}, Replicas: 3, Placement: &njs.Placement{Tags: []string{"dc:" + near}}},
 		{Name: "far_dc", Subjects: []string{"far.>"}, Replicas: 2, Placement: &njs.Placement{Tags: []string{"dc:" + far}}},
 	} {
-		testcluster.CreateStream(t, js, sc, 30*time.Second)
+		testcluster.CreateStream(t, js, sc, testwait.Converge)
 	}
 	s := session(t, c)
 	r := waitReport(t, s, settle, healthy)
@@ -443,7 +444,7 @@ func TestDCCutOff(t *testing.T) {
 			}
 		}
 	}
-	c.WaitMetaLeader(hub.Domain, 2*time.Minute)
+	c.WaitMetaLeader(hub.Domain, testwait.Converge)
 	s := session(t, c)
 	r := waitReport(t, s, settle, func(r *status.Report) error {
 		if d := domain(r, hub.Domain); d.MetaLeader == "" {

@@ -44,7 +44,7 @@ func bootAndCheck(t *testing.T, spec testcluster.Spec) {
 	// node of its own DC.
 	for _, cl := range spec.Clusters[1:] {
 		for _, n := range cl.Nodes {
-			testwait.Eventually(t, 20*time.Second, n.Name+" leafnode connections for both accounts", func() error {
+			testwait.Eventually(t, testwait.Converge, n.Name+" leafnode connections for both accounts", func() error {
 				lz, err := c.Server(n.Name).Leafz(&server.LeafzOptions{})
 				if err != nil {
 					return err
@@ -93,7 +93,7 @@ func bootAndCheck(t *testing.T, spec testcluster.Spec) {
 		t.Fatal(err)
 	}
 	// from a leaf client: the request crosses the leafnode link
-	testcluster.CreateStream(t, hubJS, jetstream.StreamConfig{Name: "ORDERS_HUB", Subjects: []string{"boot.hub.>"}, Replicas: 3}, 30*time.Second)
+	testcluster.CreateStream(t, hubJS, jetstream.StreamConfig{Name: "ORDERS_HUB", Subjects: []string{"boot.hub.>"}, Replicas: 3}, testwait.Converge)
 	if _, err := hubJS.Publish(ctx, "boot.hub.1", []byte("hello")); err != nil {
 		t.Fatalf("publish to hub stream: %v", err)
 	}
@@ -114,8 +114,8 @@ func bootAndCheck(t *testing.T, spec testcluster.Spec) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	testcluster.CreateStream(t, leafJS, jetstream.StreamConfig{Name: "LEAF_R3", Subjects: []string{"boot.leaf.>"}, Replicas: 3}, 30*time.Second)
-	testwait.Eventually(t, 30*time.Second, "3 current replicas in domain "+leafA.Domain, func() error {
+	testcluster.CreateStream(t, leafJS, jetstream.StreamConfig{Name: "LEAF_R3", Subjects: []string{"boot.leaf.>"}, Replicas: 3}, testwait.Converge)
+	testwait.Eventually(t, testwait.Converge, "3 current replicas in domain "+leafA.Domain, func() error {
 		s, err := leafJS.Stream(ctx, "LEAF_R3")
 		if err != nil {
 			return err

@@ -45,7 +45,7 @@ func TestSeedBoots(t *testing.T) {
 			t.Errorf("domain %s: meta leader %q is not a node of cluster %s %v", cl.Domain, leader, cl.Name, members)
 			continue
 		}
-		testwait.Eventually(t, 30*time.Second, "meta group of "+cl.Domain+" whole", func() error {
+		testwait.Eventually(t, testwait.Converge, "meta group of "+cl.Domain+" whole", func() error {
 			jsz, err := c.Server(leader).Jsz(nil)
 			if err != nil {
 				return err
@@ -70,7 +70,7 @@ func TestSeedBoots(t *testing.T) {
 		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 		defer cancel()
 		name := strings.ToUpper(cl.Domain) + "_BOOT"
-		s := testcluster.CreateStream(t, js, njs.StreamConfig{Name: name, Subjects: []string{cl.Domain + ".boot.>"}, Replicas: 3}, 30*time.Second)
+		s := testcluster.CreateStream(t, js, njs.StreamConfig{Name: name, Subjects: []string{cl.Domain + ".boot.>"}, Replicas: 3}, testwait.Converge)
 		testcluster.Publish(t, js, cl.Domain+".boot.>", 10)
 		info, err := s.Info(ctx)
 		if err != nil {

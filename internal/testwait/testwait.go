@@ -14,6 +14,14 @@ import (
 // load the servers it asks.
 const pollEvery = 100 * time.Millisecond
 
+// Converge bounds a test's wait for servers to converge: an election, a
+// route or leaf link coming up, a replica catching up, a stopped server
+// seen offline. On a quiet machine that takes seconds; on the 2-core CI
+// machine at load 20-30 (other test runs beside) an election took over a
+// minute. A deadline, not a wait: a test that passes goes on as soon as the
+// servers have converged, and one that cannot converge still fails.
+const Converge = 3 * time.Minute
+
 // Eventually polls check until it returns nil and fails the test with the
 // last error once timeout has passed. A deadline, not a sleep: the test goes
 // on as soon as check passes. It does not watch the test's context, which
