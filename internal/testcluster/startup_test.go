@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/nats-io/nats-server/v2/server"
+
+	"github.com/dcctl/dcctl/inventory"
 )
 
 // fatalRecorder is a testing.TB whose Fatalf records the message and ends
@@ -56,7 +58,25 @@ func TestStartReportsANodeThatCannotListen(t *testing.T) {
 	defer other.Shutdown()
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
-	if !strings.Contains(rec.msg, "n3: started but not listening") {
+	if !strings.Contains(rec.msg, "n3: started but not listening") || !strings.Contains(rec.msg, "client port") {
 		t.Errorf("a node whose client port is taken: reported %q", rec.msg)
+	}
+}
+
+// TestPortsOutsideTheEphemeralRange: the ports an inventory gets are below
+// the kernel's ephemeral range, where no outgoing connection (the
+// deployment's own routes and clients) can take one before its node starts.
+func TestPortsOutsideTheEphemeralRange(t *testing.T) {
+	inv, err := inventory.Load(WriteInventory(t, Seed()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	low := ephemeralLow()
+	for _, n := range inv.Nodes {
+		for _, p := range []int{n.Ports.Client, n.Ports.Cluster, n.Ports.Leafnode, n.Ports.HTTP} {
+			if p < 1024 || p >= low {
+				t.Errorf("%s: port %d, want one in [1024, %d)", n.Name, p, low)
+			}
+		}
 	}
 }

@@ -297,8 +297,31 @@ func (c *Cluster) awaitStartup(node string, s *server.Server) {
 	// listener follows in a goroutine that only waits for it.
 	if s.Addr() == nil || !s.ReadyForConnections(30*time.Second) {
 		s.Shutdown()
-		c.t.Fatalf("%s: started but not listening (a port in use?)", node)
+		s.WaitForShutdown()
+		c.t.Fatalf("%s: started but not listening; its ports held by others: %s", node, c.heldPorts(node))
 	}
+}
+
+// heldPorts says which of node's listening ports something else holds,
+// for the failure of a node that did not listen.
+func (c *Cluster) heldPorts(node string) string {
+	n := c.Inv.Node(node)
+	var held []string
+	for _, p := range []struct {
+		what string
+		port int
+	}{{"client", n.Ports.Client}, {"cluster", n.Ports.Cluster}, {"leafnode", n.Ports.Leafnode}, {"http", n.Ports.HTTP}} {
+		l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p.port)))
+		if err != nil {
+			held = append(held, fmt.Sprintf("%s port %d (%v)", p.what, p.port, err))
+			continue
+		}
+		l.Close()
+	}
+	if len(held) == 0 {
+		return "none (its startup failed otherwise)"
+	}
+	return strings.Join(held, ", ")
 }
 
 // rendered is node's files as they are to be in NodeDir, by name.
