@@ -6,7 +6,6 @@ package testcluster
 import (
 	"crypto/tls"
 	"crypto/x509"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net"
@@ -527,13 +526,35 @@ func (c *Cluster) MetaLeader(domain string) string {
 	return ""
 }
 
+// metaViews says how each running server of domain sees its meta group
+// (the leader it knows, the group's size), for a wait that failed.
+func (c *Cluster) metaViews(domain string) string {
+	var views []string
+	for _, n := range c.Inv.ClusterByDomain(domain).Nodes {
+		s := c.Server(n.Name)
+		if s == nil {
+			continue
+		}
+		jsz, err := s.Jsz(nil)
+		switch {
+		case err != nil:
+			views = append(views, fmt.Sprintf("%s: %v", n.Name, err))
+		case jsz.Meta == nil:
+			views = append(views, n.Name+": no meta group")
+		default:
+			views = append(views, fmt.Sprintf("%s: leader %q, size %d, %d peers", n.Name, jsz.Meta.Leader, jsz.Meta.Size, len(jsz.Meta.Replicas)))
+		}
+	}
+	return strings.Join(views, "; ")
+}
+
 // WaitMetaLeader polls until the domain has a meta leader and returns it.
 func (c *Cluster) WaitMetaLeader(domain string, timeout time.Duration) string {
 	c.t.Helper()
 	var leader string
 	testwait.Eventually(c.t, timeout, "meta leader of domain "+domain, func() error {
 		if leader = c.MetaLeader(domain); leader == "" {
-			return errors.New("none of its running servers leads the meta group")
+			return fmt.Errorf("none of its running servers leads the meta group (%s)", c.metaViews(domain))
 		}
 		return nil
 	})
