@@ -433,13 +433,6 @@ func buildDomain(inv *inventory.Inventory, cl *inventory.Cluster, nr *natsResult
 			}
 		}
 		sort.Slice(d.Meta, func(i, j int) bool { return d.Meta[i].Name < d.Meta[j].Name })
-		// Nor its size: a server that has not seen a leader may report the
-		// boot size it counted from the servers it reached (CI: 3 for a
-		// 5-node backbone with 3 down, read as "2 of 3 responded, an
-		// election is under way" instead of a lost quorum).
-		if n := len(cl.Active()); d.ClusterSize < n {
-			d.ClusterSize, d.Quorum = n, n/2+1
-		}
 	}
 	if d.ClusterSize == 0 || (d.MetaLeader == "" && d.ClusterSize < len(cl.Active())) {
 		// No server answered, or no leader speaks for the group and the
