@@ -31,14 +31,15 @@ func needRoot(t *testing.T) {
 	}
 }
 
-// TestSimFiveHosts runs the bench as `go run ./bench/sim -hosts 5` does:
-// a fresh provision, then a second run that must change nothing.
+// TestSimFiveHosts runs the bench as `go run ./bench/sim -hosts 5 -rounds 2`
+// does: a fresh provision, then twice a run that must change nothing and
+// the floor, with an RSA key for dcctl.
 func TestSimFiveHosts(t *testing.T) {
 	needRoot(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	var report strings.Builder
-	res, err := simulate(ctx, simOptions{Hosts: 5, runOptions: runOptions{Concurrency: 16, GateTimeout: time.Minute}, Report: &report})
+	res, err := simulate(ctx, simOptions{Hosts: 5, Rounds: 2, ClientKey: "rsa", runOptions: runOptions{Concurrency: 16, GateTimeout: time.Minute}, Report: &report})
 	if err != nil {
 		t.Fatalf("%v\n%s", err, report.String())
 	}
@@ -60,10 +61,13 @@ func TestSimFiveHosts(t *testing.T) {
 	if !regexp.MustCompile(noop).MatchString(report.String()) {
 		t.Errorf("report lacks %q:\n%s", noop, report.String())
 	}
-	for _, want := range []string{"5 hosts, fresh:", "simulated hosts used", "sshd side", "floor: "} {
+	for _, want := range []string{"5 hosts, fresh:", "5 hosts, noop2:", "simulated hosts used", "sshd side", "load average "} {
 		if !strings.Contains(report.String(), want) {
 			t.Errorf("report lacks %q:\n%s", want, report.String())
 		}
+	}
+	if n := strings.Count(report.String(), "one-round-trip floor: "); n != 2 {
+		t.Errorf("report has %d floor lines, want one per round (2):\n%s", n, report.String())
 	}
 }
 
