@@ -57,7 +57,8 @@
 # directories, store and user removed. Each round records the load average
 # (1 minute) at its start and end, and each fresh run the CPU time the lab's
 # hosts used during it (their cgroup's usage_usec; "-hostcpu"), which the
-# machine's other load stretches far less than the wall time.
+# machine's other load stretches far less than the wall time, and each
+# timed tool run its own CPU ("-selfcpu").
 #
 # The lab is shared: `all` takes /tmp/dcctl-lab.lock for one round at a time
 # (flock -o, so the lab's processes do not inherit it), waits while an e2e
@@ -246,18 +247,20 @@ timed() {
 	lab_cpu_by "$WORK/cpu0"
 	c0=$(lab_cpu)
 	t0=$(now)
-	if ! /usr/bin/time -f '%M' -o "$WORK/rss" "$@" >"$logf" 2>&1; then
+	if ! /usr/bin/time -f '%U %S %M' -o "$WORK/rss" "$@" >"$logf" 2>&1; then
 		# Recorded under another name (not a figure for the medians), and on.
 		t1=$(now)
 		tail -4 "$logf" >&2
 		log "$name failed (log: $logf)"
-		record "$n" "$r" "$name-failed" "$(elapsed "$t0" "$t1")" "$(tail -1 "$WORK/rss")"
+		record "$n" "$r" "$name-failed" "$(elapsed "$t0" "$t1")" "$(tail -1 "$WORK/rss" | awk '{ print $3 }')"
 		return 0
 	fi
 	t1=$(now)
 	c1=$(lab_cpu)
 	lab_cpu_by "$WORK/cpu1"
-	record "$n" "$r" "$name" "$(elapsed "$t0" "$t1")" "$(tail -1 "$WORK/rss")"
+	record "$n" "$r" "$name" "$(elapsed "$t0" "$t1")" "$(tail -1 "$WORK/rss" | awk '{ print $3 }')"
+	# dcctl's own CPU (user + system), on the same CPUs as the hosts.
+	record "$n" "$r" "$name-selfcpu" "$(tail -1 "$WORK/rss" | awk '{ printf "%.2f", $1 + $2 }')"
 	[[ $name == *-fresh ]] && record_cpu "$n" "$r" "$name" "$c0" "$c1"
 	return 0
 }
@@ -552,16 +555,18 @@ by_round() {
 			fc = r(v[k, "dcctl-fresh-hostcpu"], v[k, "floor-fresh-hostcpu"]); keep("fc", fc)
 			old = r(v[k, "dcctl-fresh"], v[k, "floor-push"] + v[k, "floor-start"]); keep("old", old)
 			no = r(v[k, "dcctl-noop"], v[k, "floor-noop"]); keep("no", no)
-			line = sprintf("  round %s, load %s-%s: fresh %s s, floor %s s: fresh/floor %s (hosts CPU %s / %s s: %s), old floor (push+start) %s; no-op/floor %s",
+			line = sprintf("  round %s, load %s-%s: fresh %s s, floor %s s: fresh/floor %s (hosts CPU %s / %s s: %s; dcctl itself %s s), old floor (push+start) %s; no-op/floor %s",
 				k, (k, "load") in v ? v[k, "load"] : "-", (k, "load-end") in v ? v[k, "load-end"] : "-",
 				v[k, "dcctl-fresh"] == "" ? "-" : v[k, "dcctl-fresh"], v[k, "floor-fresh"] == "" ? "-" : v[k, "floor-fresh"], fr,
-				v[k, "dcctl-fresh-hostcpu"] == "" ? "-" : v[k, "dcctl-fresh-hostcpu"], v[k, "floor-fresh-hostcpu"] == "" ? "-" : v[k, "floor-fresh-hostcpu"], fc, old, no)
+				v[k, "dcctl-fresh-hostcpu"] == "" ? "-" : v[k, "dcctl-fresh-hostcpu"], v[k, "floor-fresh-hostcpu"] == "" ? "-" : v[k, "floor-fresh-hostcpu"], fc,
+				v[k, "dcctl-fresh-selfcpu"] == "" ? "-" : v[k, "dcctl-fresh-selfcpu"], old, no)
 			if ((k, "dcctl-base-fresh") in v) {
 				bf = r(v[k, "dcctl-base-fresh"], v[k, "floor-fresh"]); keep("bf", bf)
 				bc = r(v[k, "dcctl-base-fresh-hostcpu"], v[k, "floor-fresh-hostcpu"]); keep("bc", bc)
 				bn = r(v[k, "dcctl-base-noop"], v[k, "floor-noop"]); keep("bn", bn)
 				db = r(v[k, "dcctl-fresh"], v[k, "dcctl-base-fresh"]); keep("db", db)
-				line = line sprintf("; baseline fresh/floor %s (hosts CPU %s), no-op/floor %s; dcctl/baseline fresh %s", bf, bc, bn, db)
+				line = line sprintf("; baseline fresh/floor %s (hosts CPU %s; its own %s s), no-op/floor %s; dcctl/baseline fresh %s", bf, bc,
+					v[k, "dcctl-base-fresh-selfcpu"] == "" ? "-" : v[k, "dcctl-base-fresh-selfcpu"], bn, db)
 			}
 			print line
 		}
