@@ -53,8 +53,16 @@ func enoughTaggedServers(e *Env, domain string, tags []string, n *int) Check {
 				}
 			}
 			slices.Sort(known)
-			return fmt.Errorf("domain %q has %d online server(s) tagged %s (%s), %d replicas need %d: choose other tags (the domain's servers carry %s), fewer replicas, or bring servers back",
-				domain, len(got), strings.Join(tags, " and "), strings.Join(got, ", "), *n, *n, strings.Join(known, ", "))
+			have := "no online server"
+			switch len(got) {
+			case 0:
+			case 1:
+				have = "1 online server (" + got[0] + ")"
+			default:
+				have = fmt.Sprintf("%d online servers (%s)", len(got), strings.Join(got, ", "))
+			}
+			return fmt.Errorf("domain %q has %s tagged %s, and %d replicas need %d: choose other tags (the domain's servers carry %s), fewer replicas, or bring servers back",
+				domain, have, strings.Join(tags, " and "), *n, *n, strings.Join(known, ", "))
 		})
 	}}
 }

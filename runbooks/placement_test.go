@@ -78,6 +78,8 @@ func TestPlacementByTag(t *testing.T) {
 		// there are refused before anything is created, naming the way out.
 		err := l.run(&RestoreStream{From: dir, Replicas: 3})
 		wantRefused(t, err, "a restore keeps its placement")
+		wantRefused(t, err, "has 2 online servers (")
+		wantRefused(t, err, "and 3 replicas need 3")
 		wantRefused(t, err, "--tag TAG places the restore elsewhere")
 		if _, err := l.info(d, "ledger"); err == nil {
 			t.Fatal("the refused restore created stream ledger")
