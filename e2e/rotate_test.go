@@ -3,6 +3,7 @@ package e2e
 import (
 	"fmt"
 	"os"
+	"regexp"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -96,6 +97,14 @@ func TestRotatePasswords(t *testing.T) {
 	out, errOut, code = runDcctl(t, "runbook", "rotate-passwords", "--finish", "--yes", "-i", inv)
 	if code != 0 {
 		t.Fatalf("rotate-passwords --finish: exit %d\n%s\n%s", code, out, errOut)
+	}
+	// --finish changed the password dcctl itself logs in with (the first
+	// account's first user): its post-checks log in again and prove the
+	// streams of every domain not behind.
+	for _, check := range []string{`ok\s+loginWithTheServersPasswords`, `ok\s+allStreamsCurrent\(`, `ok\s+streamsNotBehind\(`} {
+		if !regexp.MustCompile(check).MatchString(out) {
+			t.Errorf("rotate-passwords --finish did not pass %s:\n%s", check, out)
+		}
 	}
 	pw, next, stage = readFile()
 	if pw == old || next != "" || stage != "" {

@@ -352,6 +352,19 @@ func (s *Session) Monitor() jetstream.Monitor {
 	}
 }
 
+// ForgetNATS closes the session's NATS connection, so that the next NATS
+// call logs in with the passwords the secrets hold now: a password rotation
+// that changed the one dcctl logged in with has the servers cut that
+// connection off, and its reconnects would offer the old password.
+func (s *Session) ForgetNATS() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.nats != nil {
+		s.nats.Close()
+		s.nats = nil
+	}
+}
+
 // Close ends the NATS connection and every SSH connection.
 func (s *Session) Close() error {
 	s.mu.Lock()

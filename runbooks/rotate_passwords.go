@@ -34,6 +34,8 @@ type RotatePasswords struct {
 	Users       []string // empty: every user (begin), every rotating user (finish)
 	Finish      bool
 	ReplaceLost bool
+
+	last map[string]map[streamRef]uint64 // by domain: each stream's last sequence before
 }
 
 func (r *RotatePasswords) Name() string { return "rotate-passwords" }
@@ -47,7 +49,8 @@ func (r *RotatePasswords) Describe() Description {
 		Steps: []string{"begin: new passwords saved (the old file kept as .previous); every server accepts <user>-next with the new password (reload); leaf remotes log in as <user>-next (gated restarts)",
 			"--finish: the user's own name takes the new password (reload; clients still on the old one are cut off); leaf remotes back on the user's name; the companion dropped, .previous removed",
 			"--replace-lost: new passwords for the users missing from the secrets file, saved and rolled out at once"},
-		Post: []string{"every leaf node has its leafnode links, one per account (its /leafz)", "nothing left for provision to change"},
+		Post: []string{"every leaf node has its leafnode links, one per account (its /leafz)", "nothing left for provision to change",
+			"dcctl logs in with the passwords the servers now take", "every stream current and not behind its last sequence before the run"},
 	}
 }
 
@@ -72,13 +75,22 @@ func (r *RotatePasswords) sec(e *Env) *inventory.Secrets { return e.Session.Secr
 func (r *RotatePasswords) Settle(*Env) error { return nil }
 
 func (r *RotatePasswords) PreChecks(e *Env) []Check {
-	return []Check{
+	checks := []Check{
 		{Name: "usersToRotate", Run: func(context.Context) error { return r.pickUsers(e) }},
 		{Name: "everyHostReachable", Run: func(ctx context.Context) error {
 			_, err := planAll(ctx, e)
 			return err
 		}},
 	}
+	// The streams' baseline: the rollout restarts leaf nodes. With lost
+	// passwords dcctl may not log in before the run, so the baseline is
+	// then taken where it can be, and its absence journaled.
+	r.last = map[string]map[streamRef]uint64{}
+	for _, cl := range e.Inv.Clusters {
+		r.last[cl.Domain] = map[streamRef]uint64{}
+		checks = append(checks, recordLastSeqs(e, cl.Domain, r.last[cl.Domain], r.ReplaceLost))
+	}
+	return checks
 }
 
 // pickUsers settles which users the run rotates and refuses what cannot be.
@@ -250,10 +262,21 @@ func (r *RotatePasswords) all(e *Env, ok func(inventory.RotationStage) bool) boo
 }
 
 func (r *RotatePasswords) PostChecks(e *Env) []Check {
-	return []Check{
+	checks := []Check{
 		{Name: "leafLinksUp", Run: func(ctx context.Context) error { return waitLeafLinks(ctx, e, func(string) {}) }},
 		nothingLeftToProvision(e),
+		{Name: "loginWithTheServersPasswords", Run: func(ctx context.Context) error {
+			// The run may have changed the password dcctl's connection
+			// logged in with: the servers cut it off at that reload.
+			e.Session.ForgetNATS()
+			_, err := e.nats(ctx)
+			return err
+		}},
 	}
+	for _, cl := range e.Inv.Clusters {
+		checks = append(checks, allStreamsCurrent(e, cl.Domain), streamsNotBehind(e, cl.Domain, r.last[cl.Domain]))
+	}
+	return checks
 }
 
 // nothingLeftToProvision asserts that provision would change nothing: the
