@@ -39,6 +39,12 @@ func contextCommand() *cli.Command {
 				"cut, though its own DC keeps working; give a client placed in a DC its DC's\n" +
 				"context. (@ because : already names the account, and account and DC names\n" +
 				"never hold @.)\n" +
+				"Each context names a JetStream domain, so that `nats stream ls` answers for\n" +
+				"the same domain whichever server natscli picks: the domain of its servers if\n" +
+				"they are all in one, else the hub's, which a leaf server reaches over its\n" +
+				"leafnode link (give --js-domain for another). The system user's context names\n" +
+				"none unless its servers are all in one domain: natscli filters server reports\n" +
+				"by it.\n" +
 				"With TLS on, each context names the deployment's CA (<inventory>.tls/ca.pem)\n" +
 				"so that natscli verifies the servers' certificates.\n" +
 				"A context file that exists with other content is overwritten only after\n" +
@@ -90,6 +96,7 @@ type exportedContext struct {
 	User    string `json:"user"`
 	Account string `json:"account"`
 	DC      string `json:"dc,omitempty"` // set on a variant that lists one DC's nodes only
+	Domain  string `json:"jetstream_domain"`
 	URL     string `json:"url"`
 	Changed bool   `json:"changed"`
 }
@@ -123,11 +130,15 @@ func runContextExport(c *cli.Context) error {
 		ca = pki.TrustedCA(inv)
 	}
 	var urls []string
+	var active []*inventory.Node
 	dcURLs := map[string][]string{}
+	dcNodes := map[string][]*inventory.Node{}
 	for _, n := range inv.Nodes {
 		if !n.Standby {
 			urls = append(urls, n.ClientURL())
+			active = append(active, n)
 			dcURLs[n.DC] = append(dcURLs[n.DC], n.ClientURL())
+			dcNodes[n.DC] = append(dcNodes[n.DC], n)
 		}
 	}
 	// The DCs that get a variant of each context: those with a node that
@@ -170,25 +181,30 @@ func runContextExport(c *cli.Context) error {
 		// the list's content, not its order, is what keeps a client in
 		// its DC.
 		for _, dc := range append([]string{""}, dcs...) {
-			name, desc, list := w.name, fmt.Sprintf("dcctl: user %s of account %s, from %s", user, w.acc.Name, inv.File), urls
+			name, desc, list, nodes := w.name, fmt.Sprintf("dcctl: user %s of account %s", user, w.acc.Name), urls, active
 			if dc != "" {
 				name = w.name + "@" + dc
-				desc = fmt.Sprintf("dcctl: user %s of account %s, servers of DC %s only, from %s", user, w.acc.Name, dc, inv.File)
-				list = dcURLs[dc]
+				desc += ", servers of DC " + dc + " only"
+				list, nodes = dcURLs[dc], dcNodes[dc]
+			}
+			domain := contextDomain(inv, nodes, w.acc == sys)
+			if domain != "" {
+				desc += ", JetStream domain " + domain
 			}
 			ctx := natsContext{
-				Description: desc,
+				Description: desc + ", from " + inv.File,
 				URL:         strings.Join(list, ","),
 				User:        user,
 				Password:    sec.Password(user),
 				CA:          ca,
+				JSDomain:    domain,
 			}
 			path := filepath.Join(dir, name+".json")
 			changed, err := writeContext(c, path, ctx)
 			if err != nil {
 				return err
 			}
-			out = append(out, exportedContext{Name: name, Path: path, User: user, Account: w.acc.Name, DC: dc, URL: ctx.URL, Changed: changed})
+			out = append(out, exportedContext{Name: name, Path: path, User: user, Account: w.acc.Name, DC: dc, Domain: domain, URL: ctx.URL, Changed: changed})
 		}
 	}
 	if c.Bool("json") {
@@ -202,6 +218,9 @@ func runContextExport(c *cli.Context) error {
 		where := ""
 		if e.DC != "" {
 			where = ", DC " + e.DC + " only"
+		}
+		if e.Domain != "" {
+			where += ", JetStream domain " + e.Domain
 		}
 		fmt.Fprintf(c.App.Writer, "%s context %s (user %s, account %s%s): %s\n", verb, e.Name, e.User, e.Account, where, e.Path)
 	}
