@@ -468,3 +468,31 @@ func TestEveryInterfaceOnSeveralHosts(t *testing.T) {
 		t.Errorf("h2 is reached at %q, want its host", got)
 	}
 }
+
+// TestDefaultsDCTagOnce: a dc: tag in [defaults] is one mistake, said once at
+// its line, not once per node naming each node (it read 9 lines for 9 nodes).
+func TestDefaultsDCTagOnce(t *testing.T) {
+	_, err := inventory.Load(writeInv(t, strings.Replace(base, `ssh_user = "root"`, "ssh_user = \"root\"\nserver_tags = [\"ssd\", \"dc:a\"]", 1)))
+	var ie *inventory.Error
+	if !errors.As(err, &ie) || len(ie.Problems) != 1 {
+		t.Fatalf("want 1 problem, got %v", err)
+	}
+	if p := ie.Problems[0]; p.Key != "defaults.server_tags" || p.Line != 4 || !strings.Contains(p.Msg, `tag "dc:a": dc: tags come from each node's dc`) {
+		t.Errorf("problem %q at %d %s, want defaults.server_tags at line 4", p.Msg, p.Line, p.Key)
+	}
+}
+
+// TestDCCaseNamesTheOddOne: when one node spells its data center in another
+// case than the others, that node is the one reported, even when it sorts
+// first (the others were reported, at lines holding no mistake).
+func TestDCCaseNamesTheOddOne(t *testing.T) {
+	text := strings.Replace(base, "dc = \"a\"\nhost = \"10.0.0.1\"", "dc = \"B\"\nhost = \"10.0.0.1\"", 1)
+	_, err := inventory.Load(writeInv(t, text))
+	var ie *inventory.Error
+	if !errors.As(err, &ie) || len(ie.Problems) != 1 {
+		t.Fatalf("want 1 problem, got %v", err)
+	}
+	if p := ie.Problems[0]; p.Key != "nodes.h1.dc" || p.Line != 25 || !strings.Contains(p.Msg, `"B" differs from "b" only in case (2 node(s) spell it "b")`) {
+		t.Errorf("problem %q at %d %s, want nodes.h1.dc at line 25", p.Msg, p.Line, p.Key)
+	}
+}

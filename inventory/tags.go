@@ -54,21 +54,42 @@ func (n *Node) HasTags(tags []string) bool {
 // validateTags checks every node's server_tags, and that no two data
 // centers differ only in case (they would share one dc: tag).
 func validateTags(c *collector, inv *Inventory) {
-	dcs := map[string]string{}
+	validateDCCase(c, inv)
 	for _, n := range inv.Nodes {
-		if prev, ok := dcs[strings.ToLower(n.DC)]; ok && prev != n.DC && n.DC != "" {
-			c.addf(Key("nodes", n.Name, "dc"), "data center %q differs from %q only in case: both would get the server tag %s", n.DC, prev, DCTag(n.DC))
-		} else if !ok {
-			dcs[strings.ToLower(n.DC)] = n.DC
-		}
 		key := c.settingKey(n.Name, "server_tags")
 		for _, t := range n.Tags {
 			switch {
 			case !tagRE.MatchString(t):
 				c.addf(key, "tag %q must start with a letter or digit and hold only letters, digits, _ . : = -", t)
+			case strings.HasPrefix(strings.ToLower(t), DCTagPrefix) && strings.HasPrefix(key, "defaults."):
+				// One mistake, said once: naming a node here would repeat it per node.
+				c.addf(key, "tag %q: dc: tags come from each node's dc (every node gets dc:<its dc>); remove it here", t)
 			case strings.HasPrefix(strings.ToLower(t), DCTagPrefix):
 				c.addf(key, "tag %q: dc: tags come from the node's dc (%s gets %s); name the data center there", t, n.Name, DCTag(n.DC))
 			}
+		}
+	}
+}
+
+// validateDCCase reports the nodes whose dc is spelt otherwise than most
+// nodes of that data center spell it: the odd one out is the likely typo,
+// so that is where the operator is sent (ties go to the first node's spelling).
+func validateDCCase(c *collector, inv *Inventory) {
+	count := map[string]int{}
+	usual := map[string]string{}
+	for _, n := range inv.Nodes {
+		if n.DC == "" {
+			continue
+		}
+		count[n.DC]++
+		low := strings.ToLower(n.DC)
+		if u, ok := usual[low]; !ok || count[n.DC] > count[u] {
+			usual[low] = n.DC
+		}
+	}
+	for _, n := range inv.Nodes {
+		if u := usual[strings.ToLower(n.DC)]; n.DC != "" && n.DC != u {
+			c.addf(Key("nodes", n.Name, "dc"), "data center %q differs from %q only in case (%d node(s) spell it %q): both would get the server tag %s", n.DC, u, count[u], u, DCTag(n.DC))
 		}
 	}
 }
