@@ -142,6 +142,8 @@ type Stream struct {
 	// ReplicasByDC counts the stream's replicas (leader included) in each
 	// data center, by the inventory's dc of each replica's server.
 	ReplicasByDC map[string]int `json:"replicas_by_dc"`
+	// PlacementTags are the stream's configured placement tags.
+	PlacementTags []string `json:"placement_tags,omitempty"`
 	// Problem is why the stream is not whole, "" when it is.
 	Problem string `json:"problem,omitempty"`
 	// CatchingUp names followers a few entries behind on a stream taking
@@ -467,7 +469,7 @@ func buildDomain(inv *inventory.Inventory, cl *inventory.Cluster, nr *natsResult
 func streamOf(inv *inventory.Inventory, st jetstream.StreamState, prev *jetstream.StreamState) *Stream {
 	s := &Stream{Name: st.Name, Account: st.Account, label: inv.StreamLabel(st.Account, st.Name), Storage: st.Storage, Replicas: st.Replicas, Leader: st.Leader,
 		Peers: []Replica{}, Messages: st.Msgs, Bytes: st.Bytes, Consumers: st.Consumers,
-		ReplicasByDC: map[string]int{}}
+		ReplicasByDC: map[string]int{}, PlacementTags: st.PlacementTags}
 	for _, p := range st.Peers() {
 		dc := "?" // a server the inventory does not know (removed from it)
 		if n := inv.Node(p); n != nil {

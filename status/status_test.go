@@ -386,6 +386,7 @@ func TestReplicasByDC(t *testing.T) {
 	for _, sc := range []njs.StreamConfig{
 		{Name: "one_dc", Subjects: []string{"one.>"}, Replicas: 3, Placement: &njs.Placement{Tags: []string{"dc:" + near}}},
 		{Name: "far_dc", Subjects: []string{"far.>"}, Replicas: 2, Placement: &njs.Placement{Tags: []string{"dc:" + far}}},
+		{Name: "untagged", Subjects: []string{"untagged.>"}, Replicas: 1},
 	} {
 		testcluster.CreateStream(t, js, sc, testwait.Converge)
 	}
@@ -394,6 +395,9 @@ func TestReplicasByDC(t *testing.T) {
 	d := domain(r, hub.Domain)
 	want := map[string]string{"one_dc": fmt.Sprintf("%s:3", near), "far_dc": fmt.Sprintf("%s:2", far)}
 	for _, st := range d.Streams {
+		if st.Name == "untagged" {
+			continue // R1: in whichever DC its server is
+		}
 		got := ""
 		for dc, n := range st.ReplicasByDC {
 			got += fmt.Sprintf("%s:%d", dc, n)
@@ -409,6 +413,21 @@ func TestReplicasByDC(t *testing.T) {
 		}
 		if !found {
 			t.Errorf("no notice that every replica of %s is in %s: %+v", name, dc, r.Warnings)
+		}
+	}
+	// A stream kept in one DC by its placement tag was placed so on purpose:
+	// the notice says so and gives no advice to place it with --tag; one
+	// without tags is told how to spread it.
+	for _, w := range r.Warnings {
+		for _, name := range []string{"one_dc", "far_dc", "untagged"} {
+			if !strings.Contains(w.Message, "every replica of stream "+name+" ") {
+				continue
+			}
+			placed := strings.Contains(w.Message, "as its placement tag dc:")
+			advice := strings.Contains(w.Message, "place it on purpose with --tag")
+			if tagged := name != "untagged"; placed != tagged || advice == tagged {
+				t.Errorf("notice for %s (placement tags: %v): %s", name, tagged, w.Message)
+			}
 		}
 	}
 	// --from-dc: the NATS view is taken from the given side.

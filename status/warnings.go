@@ -2,6 +2,7 @@ package status
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -221,6 +222,13 @@ func placementWarnings(inv *inventory.Inventory, d *Domain, add func(level, doma
 			args := s.Name + " --domain " + d.Name
 			if s.Label() != s.Name {
 				args += " --account " + s.Account
+			}
+			// A stream whose placement tag keeps it in the DC was placed so on
+			// purpose: the risk stands, advice to place it with --tag does not.
+			if tag := inventory.DCTag(dc); slices.ContainsFunc(s.PlacementTags, func(t string) bool { return strings.EqualFold(t, tag) }) {
+				add(LevelNotice, d.Name, "every replica of stream %s (R%d) is in data center %s, as its placement tag %s asks, although cluster %s spans %d DCs: losing %s loses the stream",
+					s.Label(), s.Replicas, dc, tag, d.Cluster, len(spans), dc)
+				continue
 			}
 			add(LevelNotice, d.Name, "every replica of stream %s (R%d) is in data center %s although cluster %s spans %d DCs: losing %s loses the stream; spread it (dcctl runbook expand-stream %s --replicas N) or place it on purpose with --tag",
 				s.Label(), s.Replicas, dc, d.Cluster, len(spans), dc, args)
