@@ -63,7 +63,9 @@ func metaLeader(e *Env, domain string) Check {
 				return err
 			}
 			if err := m.QuorumHealthy(); err != nil {
-				return fmt.Errorf("%w (dcctl runbook restore-node NODE brings a server back)", err)
+				// The silent servers may be down, or running behind a cut between
+				// DCs: restoring those would be the wrong move, so both are said.
+				return fmt.Errorf("%w (a server that is down: dcctl runbook restore-node NODE brings it back; servers that run but do not answer may be behind a cut between DCs, which heals by itself: dcctl status says which)", err)
 			}
 			return nil
 		})

@@ -235,6 +235,9 @@ func TestRefusalsWithoutMetaLeader(t *testing.T) {
 	})
 
 	wantRefused(t, l.run(&ReplacePeer{Node: down[0]}), "no meta leader")
+	// Silent servers may run behind a cut between DCs: the refusal does not
+	// send the operator to restore them only.
+	wantRefused(t, l.run(&ReplacePeer{Node: down[0]}), "may be behind a cut between DCs, which heals by itself: dcctl status says which")
 	wantRefused(t, l.run(&ExpandStream{Stream: "foo", Domain: "hub", Replicas: 2}), "no meta leader")
 	wantRefused(t, l.run(&RestoreStream{From: dir}), "no meta leader")
 	wantRefused(t, l.run(&RollingRestart{Cluster: "BB"}), "no meta leader")
