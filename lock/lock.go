@@ -14,7 +14,8 @@
 // while it runs, and a lock whose heartbeat is older than the expiry bound
 // (measured with the host's own clock, so clock skew between operators'
 // machines does not matter) belongs to a holder that died and is taken over.
-// Break removes whatever lock is there.
+// Break removes whatever lock is there. An empty file, as a release leaves
+// it, is no lock.
 //
 // A run can lose its lock: someone breaks it (the heartbeat then finds
 // another holder, or none), or its refreshes fail for longer than half the
@@ -57,6 +58,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/dcctl/dcctl/remote"
@@ -585,18 +587,48 @@ func parseResult(node string, out []byte) result {
 	return r
 }
 
-// heartbeat touches the lock on every held host until Release.
+// heartbeat touches the lock on every held host until Release, each host
+// every Options.Heartbeat, the hosts' refreshes spread evenly over that
+// interval (one every Heartbeat/n) rather than all at once: each refresh is
+// an SSH session and a script, and a thousand at once queue on a loaded
+// operator's machine (or on hosts that share CPUs) until the last of them
+// run past their timeout, while a lock's refresh is the last thing that
+// may starve. A host whose refresh still runs when its turn comes again
+// (bounded by RefreshTimeout) is skipped that round; a hung host holds back
+// no other host's refresh.
 func (l *Lock) heartbeat() {
 	defer close(l.done)
-	t := time.NewTicker(l.o.Heartbeat)
+	l.mu.Lock()
+	n := len(l.held)
+	l.mu.Unlock()
+	if n == 0 {
+		<-l.bg.Done()
+		return
+	}
+	step := max(l.o.Heartbeat/time.Duration(n), time.Millisecond)
+	busy := make([]atomic.Bool, n)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	start := time.Now()
+	t := time.NewTimer(step)
 	defer t.Stop()
-	for {
+	for j := 1; ; j++ {
 		select {
 		case <-l.bg.Done():
 			return
 		case <-t.C:
 		}
-		l.beat()
+		// Each turn is due at its own time from the start, so that late
+		// wake-ups on a loaded machine do not add up over a round.
+		t.Reset(max(time.Until(start.Add(time.Duration(j+1)*step)), 0))
+		k := (j - 1) % n
+		if !busy[k].CompareAndSwap(false, true) {
+			continue
+		}
+		wg.Go(func() {
+			defer busy[k].Store(false)
+			l.refreshHost(k)
+		})
 	}
 }
 
@@ -604,17 +636,27 @@ func (l *Lock) heartbeat() {
 // RefreshTimeout.
 func (l *Lock) beat() {
 	l.mu.Lock()
-	hosts := append([]Host(nil), l.held...)
+	n := len(l.held)
 	l.mu.Unlock()
 	var wg sync.WaitGroup
-	for i, h := range hosts {
-		wg.Go(func() {
-			ctx, cancel := context.WithTimeout(l.bg, l.o.RefreshTimeout)
-			defer cancel()
-			l.refresh(ctx, i, h)
-		})
+	for i := range n {
+		wg.Go(func() { l.refreshHost(i) })
 	}
 	wg.Wait()
+}
+
+// refreshHost refreshes held host i within RefreshTimeout.
+func (l *Lock) refreshHost(i int) {
+	l.mu.Lock()
+	if i >= len(l.held) {
+		l.mu.Unlock()
+		return
+	}
+	h := l.held[i]
+	l.mu.Unlock()
+	ctx, cancel := context.WithTimeout(l.bg, l.o.RefreshTimeout)
+	defer cancel()
+	l.refresh(ctx, i, h)
 }
 
 func (l *Lock) refresh(ctx context.Context, i int, h Host) {
@@ -726,7 +768,8 @@ func (l *Lock) run(ctx context.Context, i int, h Host, script string) ([]byte, [
 }
 
 // Release stops the heartbeat and removes this run's lock from every host
-// (a lock that someone broke and took in the meantime stays). It reports
+// (the file is left empty; a lock that someone broke and took in the
+// meantime stays). It reports
 // the hosts where that failed; their lock expires by itself.
 func (l *Lock) Release(ctx context.Context) error {
 	if l == nil {
@@ -738,8 +781,11 @@ func (l *Lock) Release(ctx context.Context) error {
 }
 
 // releaseBody removes this run's lock, under the mutex ($f and ours as
-// guarded sets them), and says so.
-const releaseBody = `if ours; then rm -f "$f"; fi
+// guarded sets them), and says so. It empties the file by the shell's own
+// redirection rather than deleting it: an empty file is no lock to a take,
+// a refresh and Inspect alike, and this runs on every host at the end of
+// every run, where an rm is a fork and exec more per host.
+const releaseBody = `if ours; then : > "$f"; fi
 echo state=released
 `
 

@@ -69,6 +69,21 @@ func (h *shHost) RunInput(ctx context.Context, cmd string, stdin io.Reader) ([]b
 
 const testPath = "run/dcctl/deployment.lock"
 
+// noLock says why path is a lock: a file with something in it. Absent or
+// empty (as a release leaves it) is no lock.
+func noLock(path string) error {
+	st, err := os.Stat(path)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return nil
+	case err != nil:
+		return err
+	case st.Size() > 0:
+		return fmt.Errorf("a lock of %d bytes", st.Size())
+	}
+	return nil
+}
+
 func newHosts(t *testing.T, names ...string) []Host {
 	t.Helper()
 	var hs []Host
@@ -149,7 +164,7 @@ func TestSecondHolderRefusedUntilRelease(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, h := range hosts {
-		if _, err := os.Stat(lockFile(h)); !errors.Is(err, os.ErrNotExist) {
+		if err := noLock(lockFile(h)); err != nil {
 			t.Fatalf("%s: lock file after Release: %v", h.Name(), err)
 		}
 	}
@@ -162,8 +177,8 @@ func TestSecondHolderRefusedUntilRelease(t *testing.T) {
 
 // TestScriptsStartFewProcesses: taking the lock starts no program besides
 // flock (the shell writes the file; mkdir for the lock's directory the
-// first time), refreshing and releasing one each (touch, rm), counted
-// through shims on PATH: these
+// first time), refreshing one (touch), releasing none (the shell empties
+// the file), counted through shims on PATH: these
 // scripts run on every host of a run, and a fork and exec less each is
 // what a host saves.
 func TestScriptsStartFewProcesses(t *testing.T) {
@@ -207,18 +222,27 @@ func TestScriptsStartFewProcesses(t *testing.T) {
 	if err := l.Release(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := calls(), "flock rm"; got != want {
+	if got, want := calls(), "flock"; got != want {
 		t.Errorf("release ran %q, want %q", got, want)
 	}
-	if _, err := os.Stat(lockFile(h)); !errors.Is(err, os.ErrNotExist) {
+	if err := noLock(lockFile(h)); err != nil {
 		t.Fatalf("lock file after Release: %v", err)
 	}
-	// Another run's lock is not ours: a release leaves it, a take refuses.
-	other, err := Acquire(ctx, []Host{h}, holder("bob@ops2"), Options{Path: testPath})
+	// The emptied file is no lock: Inspect finds none there, and the next
+	// run takes it without replacing anyone's. Another run's lock is not
+	// ours: a release leaves it, a take refuses.
+	if found, err := Inspect(ctx, []Host{h}, testPath); err != nil || len(found) != 0 {
+		t.Fatalf("Inspect after Release: %v, %v", found, err)
+	}
+	var n notices
+	other, err := Acquire(ctx, []Host{h}, holder("bob@ops2"), Options{Path: testPath, Notice: n.add})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer other.Release(ctx)
+	if n.text() != "" {
+		t.Errorf("a take after a release said %q", n.text())
+	}
 	if err := l.releaseAll(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -280,7 +304,7 @@ func TestAlsoRidesOnTheTake(t *testing.T) {
 		t.Errorf("Also's outputs %q: want a's and not c's", got)
 	}
 	for _, h := range hosts[:2] {
-		if _, err := os.Stat(lockFile(h)); !errors.Is(err, os.ErrNotExist) {
+		if err := noLock(lockFile(h)); err != nil {
 			t.Errorf("%s still locked after the refused Acquire: %v", h.Name(), err)
 		}
 	}
@@ -358,7 +382,7 @@ func TestTakeWhoseAnswerIsLostIsReleased(t *testing.T) {
 		t.Fatalf("Acquire: %v, want b's lost connection", err)
 	}
 	for _, h := range hosts {
-		if _, err := os.Stat(lockFile(h)); !errors.Is(err, os.ErrNotExist) {
+		if err := noLock(lockFile(h)); err != nil {
 			t.Errorf("%s still locked after the failed Acquire: %v", h.Name(), err)
 		}
 	}
@@ -381,7 +405,7 @@ func TestCollisionReleasesHostsAlreadyTaken(t *testing.T) {
 		t.Fatalf("Acquire: %v", err)
 	}
 	for _, h := range hosts[:2] {
-		if _, err := os.Stat(lockFile(h)); !errors.Is(err, os.ErrNotExist) {
+		if err := noLock(lockFile(h)); err != nil {
 			t.Errorf("%s still locked after the refused Acquire: %v", h.Name(), err)
 		}
 	}
@@ -604,7 +628,7 @@ func TestReleaseRedialsABrokenConnection(t *testing.T) {
 		t.Fatalf("redials %v, want b once", redialed)
 	}
 	for _, h := range hosts {
-		if _, err := os.Stat(lockFile(h)); !errors.Is(err, os.ErrNotExist) {
+		if err := noLock(lockFile(h)); err != nil {
 			t.Errorf("%s still locked: %v", h.Name(), err)
 		}
 	}
@@ -686,4 +710,55 @@ func FuzzParseResult(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestHungRefreshHoldsBackNoOtherHost: each host's heartbeat is its own. A
+// refresh that hangs on one host (a session the host never answers, up to
+// its RefreshTimeout) keeps no other host's lock from being refreshed,
+// round after round: a heartbeat that waited for every host's refresh
+// before the next round would leave them all to expire behind one host.
+func TestHungRefreshHoldsBackNoOtherHost(t *testing.T) {
+	ctx := ctxT(t)
+	hosts := newHosts(t, "a", "b")
+	a, b := hosts[0].(*shHost), hosts[1].(*shHost)
+	// b's commands hang once the file hang exists there, until go does.
+	b.slow = `[ ! -e hang ] || { : > hung; while [ ! -e go ]; do sleep 0.05; done; }; `
+	l, err := Acquire(ctx, hosts, holder("alice@ops1"), Options{Path: testPath, Heartbeat: 50 * time.Millisecond, RefreshTimeout: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Release(ctx)
+	unhang := func() { os.WriteFile(filepath.Join(b.root, "go"), nil, 0o644) }
+	defer unhang()
+	if err := os.WriteFile(filepath.Join(b.root, "hang"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	poll := func(what string, done func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second) // well under the test's 30 s
+		for !done() {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: not within 10s", what)
+			}
+			time.Sleep(10 * time.Millisecond) // poll interval
+		}
+	}
+	poll("b's refresh hangs", func() bool { _, err := os.Stat(filepath.Join(b.root, "hung")); return err == nil })
+	old := time.Now().Add(-time.Hour)
+	for round := range 3 {
+		if err := os.Chtimes(lockFile(a), old, old); err != nil {
+			t.Fatal(err)
+		}
+		poll(fmt.Sprintf("a's lock refreshed while b's refresh hangs (round %d)", round), func() bool {
+			st, err := os.Stat(lockFile(a))
+			return err == nil && time.Since(st.ModTime()) < time.Minute
+		})
+	}
+	if _, err := os.Stat(filepath.Join(b.root, "go")); err == nil {
+		t.Fatal("b's refresh was let go before the end")
+	}
+	if l.Err() != nil {
+		t.Fatalf("lock lost: %v", l.Err())
+	}
+	unhang()
 }
