@@ -207,8 +207,13 @@ func (d *Domain) hostTable() *table {
 			unit = "-"
 		}
 		nats := "OFFLINE"
-		if s.Standby && !s.Online {
+		switch {
+		case s.Standby && !s.Online:
 			nats = "standby"
+		case !s.Online && s.Monitoring == "answered":
+			// It runs (its own monitoring port answered) but NATS from here
+			// did not reach it: behind a cut between DCs, not dead.
+			nats = "not reached, runs"
 		}
 		version, uptime, conns, rss := "", "", "", ""
 		if s.Online && s.NATS != nil {
