@@ -26,7 +26,8 @@ func contextCommand() *cli.Command {
 			ArgsUsage: "[INVENTORY]",
 			Description: "Writes NAME.json and NAME:admin.json (NAME from --prefix, default \"local\"),\n" +
 				"for the first user of the first JetStream account and of the system account,\n" +
-				"and NAME:ACCOUNT.json for the first user of every other JetStream account,\n" +
+				"and NAME:ACCOUNT.json for the first user of every other account with users\n" +
+				"(one without JetStream names no JetStream domain),\n" +
 				"into natscli's context directory ($XDG_CONFIG_HOME/nats/context, else\n" +
 				"~/.config/nats/context) or --dir, mode 0600 since they hold passwords, so that\n" +
 				"`nats --context local:admin server report jetstream --js-domain DOMAIN` works at\n" +
@@ -159,11 +160,12 @@ func runContextExport(c *cli.Context) error {
 		acc  *inventory.Account
 	}
 	wants := []want{{prefix, app}, {prefix + ":admin", sys}}
-	// Every other JetStream account's first user gets a context of its own,
-	// named after the account: with two application accounts, the second
-	// one's clients are as much the operator's business.
+	// Every other application account's first user gets a context of its
+	// own, named after the account: with two application accounts, the
+	// second one's clients are as much the operator's business, JetStream
+	// or not.
 	for _, a := range inv.Accounts {
-		if a == app || !a.JetStream || len(a.Users) == 0 {
+		if a == app || a == sys || a.System || len(a.Users) == 0 {
 			continue
 		}
 		name := prefix + ":" + a.Name
@@ -187,7 +189,10 @@ func runContextExport(c *cli.Context) error {
 				desc += ", servers of DC " + dc + " only"
 				list, nodes = dcURLs[dc], dcNodes[dc]
 			}
-			domain := contextDomain(inv, nodes, w.acc == sys)
+			domain := "" // an account without JetStream has none to name
+			if w.acc == sys || w.acc.JetStream {
+				domain = contextDomain(inv, nodes, w.acc == sys)
+			}
 			if domain != "" {
 				desc += ", JetStream domain " + domain
 			}

@@ -280,3 +280,42 @@ func TestContextExportPerDC(t *testing.T) {
 		t.Errorf("one DC: %d files, want %d:\n%s", len(entries), len(bases), out)
 	}
 }
+
+// TestContextExportAccountWithoutJetStream: an application account without
+// JetStream has clients too: its first user gets a context (it got none),
+// which names no JetStream domain; the system account gets no second one.
+func TestContextExportAccountWithoutJetStream(t *testing.T) {
+	t.Setenv("DCCTL_PASSWORD_CHATTER", "chat-secret-1")
+	p := copyExample(t)
+	data, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, append(data, "\n[accounts.chat]\nusers = [\"chatter\"]\n"...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "ctx")
+	out, errOut, code := runCLI(t, "context", "export", p, "--dir", dir, "--prefix", "corp")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	for _, name := range []string{"corp:chat.json", "corp:chat@us.json", "corp:chat@emea.json"} {
+		raw, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatalf("no context for the account without JetStream: %v\n%s", err, out)
+		}
+		var ctx map[string]any
+		if err := json.Unmarshal(raw, &ctx); err != nil {
+			t.Fatal(err)
+		}
+		if ctx["user"] != "chatter" || ctx["password"] != "chat-secret-1" || ctx["jetstream_domain"] != nil && ctx["jetstream_domain"] != "" {
+			t.Errorf("%s: user %v, domain %v; want chatter and no domain", name, ctx["user"], ctx["jetstream_domain"])
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "corp:SYS.json")); err == nil {
+		t.Error("the system account got a second context")
+	}
+	if strings.Contains(out+errOut, "chat-secret-1") {
+		t.Error("password printed")
+	}
+}
