@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/dcctl/dcctl/inventory"
 )
@@ -77,12 +78,26 @@ func monitorEndpoint(config []byte) string {
 	return ""
 }
 
-// monitorClient is an HTTP client that reaches node's monitoring endpoint:
-// through the SSH connection to its host (the endpoint listens on
+// monitorClient is the HTTP client that reaches node's monitoring endpoint
+// at base: through the SSH connection to its host (the endpoint listens on
 // 127.0.0.1 there by default), or straight with Direct when the endpoint
 // is reachable from here (open on the node's address, or the node runs on
 // this machine). HTTPS is verified against the deployment's CA.
+//
+// One client per node and base for the session, its connections kept
+// alive: the waits poll each node every 100 ms, and a connection per
+// request was a tunnel opened through the host's sshd, a TCP (and with
+// HTTPS a TLS) handshake with its server and a round trip more, on hosts
+// busy starting their servers. A request on a kept connection that the
+// server closed meanwhile (it restarted) is sent again on a new one by
+// net/http (a GET may be); Forget and Close drop a node's clients.
 func (s *Session) monitorClient(n *inventory.Node, base string) *http.Client {
+	key := monitorKey{node: n.Name, base: base}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c := s.monitors[key]; c != nil {
+		return c
+	}
 	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
 		c, err := s.Client(ctx, n.Name)
 		if err != nil {
@@ -95,13 +110,35 @@ func (s *Session) monitorClient(n *inventory.Node, base string) *http.Client {
 		var d net.Dialer
 		dial = d.DialContext
 	}
-	tr := &http.Transport{DialContext: dial, DisableKeepAlives: true}
+	// A node's waits, its domain's gates and status read it at once: a few
+	// connections each (healthz, /jsz, /leafz), closed after a while idle.
+	tr := &http.Transport{DialContext: dial, MaxIdleConnsPerHost: 4, IdleConnTimeout: 30 * time.Second}
 	if ca := s.Secrets.TLSCA(); len(ca) > 0 {
 		pool := x509.NewCertPool()
 		pool.AppendCertsFromPEM(ca)
 		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 	}
-	return &http.Client{Transport: tr}
+	if s.monitors == nil {
+		s.monitors = map[monitorKey]*http.Client{}
+	}
+	c := &http.Client{Transport: tr}
+	s.monitors[key] = c
+	return c
+}
+
+// monitorKey names a kept monitoring client: a node, and where its
+// endpoint answers (which moves when its config does).
+type monitorKey struct{ node, base string }
+
+// dropMonitors closes the kept monitoring connections of node, or of every
+// node when node is ""; the caller holds s.mu.
+func (s *Session) dropMonitors(node string) {
+	for k, c := range s.monitors {
+		if node == "" || k.node == node {
+			c.CloseIdleConnections()
+			delete(s.monitors, k)
+		}
+	}
 }
 
 func isLoopback(hostport string) bool {

@@ -72,7 +72,10 @@ type Session struct {
 	// shared: monitoring answers the first installs' waits share
 	// (monitor_shared.go).
 	shared map[string]*sharedAnswer
-	nats   *jetstream.Conn
+	// monitors: the monitoring endpoints' HTTP clients, their connections
+	// kept alive (httpaddr.go).
+	monitors map[monitorKey]*http.Client
+	nats     *jetstream.Conn
 
 	// nats.binary's content for the uploads (binary_content.go)
 	binMu  sync.Mutex
@@ -198,6 +201,7 @@ func (s *Session) Forget(node string) {
 	c := s.clients[node]
 	delete(s.clients, node)
 	delete(s.dialErrs, node)
+	s.dropMonitors(node)
 	s.mu.Unlock()
 	if c != nil {
 		c.Close()
@@ -373,6 +377,7 @@ func (s *Session) Close() error {
 		s.nats.Close()
 		s.nats = nil
 	}
+	s.dropMonitors("")
 	err := remote.CloseAll(s.clients)
 	s.clients = map[string]*remote.Client{}
 	return err
