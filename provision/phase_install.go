@@ -7,8 +7,9 @@ import (
 	"github.com/dcctl/dcctl/remote"
 )
 
-// installFiles renames every uploaded and checked file over its target,
-// then stamps their sums for the next run's facts.
+// installFiles waits for the uploaded and checked files to be on disk,
+// renames each over its target, then stamps their sums for the next run's
+// facts.
 type installFiles struct{}
 
 func (installFiles) Title() string { return "install files" }
@@ -32,7 +33,10 @@ func (installFiles) Script(h *hostRun) string {
 	// The renames ignore a cancel's SIGTERM (and a dropped connection's
 	// HUP/PIPE): they take microseconds, and stopping between two of them
 	// would leave a config that includes a file of the other generation.
-	s := "trap '' INT TERM HUP PIPE\n" + strings.Join(mv, " &&\n") + " || return 1\ntrap - INT TERM HUP PIPE"
+	// Every file on disk before the first rename (verifyUploads started
+	// the flush).
+	s := remote.StagedFlushed(stagedFiles(h.p)) + " || { echo 'could not flush the uploaded files to disk' >&2; rm -f --" + stagedTemps(h.p) + "; return 1; }\n"
+	s += "trap '' INT TERM HUP PIPE\n" + strings.Join(mv, " &&\n") + " || return 1\ntrap - INT TERM HUP PIPE"
 	// The sums stamp is a cache: failing to write it only costs the next
 	// run a hash. It gets a line for every file installed now (the next
 	// facts then hash none of them) and keeps the lines of the others.

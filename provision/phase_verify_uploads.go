@@ -10,7 +10,9 @@ import (
 // sent (its sha256), and sets its owner and mode, before anything runs or
 // renames it. Over SFTP the upload ran nothing on the host: this is where
 // the host's check happens, in the same script as the install, for every
-// file at once (remote.StagedChecks).
+// file at once (remote.StagedChecks), and where their flush to disk starts,
+// in the background: the checks that follow run beside it, and
+// installFiles waits for it before its renames.
 type verifyUploads struct{}
 
 func (verifyUploads) Title() string { return "verify the uploaded files" }
@@ -20,13 +22,20 @@ func (verifyUploads) ShouldRun(p *HostPlan) bool {
 }
 
 func (verifyUploads) Script(h *hostRun) string {
+	files := stagedFiles(h.p)
+	return remote.StagedChecks(files) + " || { rc=$?; rm -f --" + stagedTemps(h.p) + "; return $rc; }\n" + remote.StagedFlush(files)
+}
+
+// stagedFiles are the files of p's plan that were uploaded to their
+// temporary names, as the host's checks see them.
+func stagedFiles(p *HostPlan) []remote.File {
 	var files []remote.File
-	for _, fc := range h.p.Files {
+	for _, fc := range p.Files {
 		if fc.ModeOnly {
 			continue
 		}
 		f := fc.File
 		files = append(files, remote.File{Path: f.Path, Mode: os.FileMode(f.Mode), Owner: f.Owner, Group: f.Group, SHA256: f.SHA256})
 	}
-	return remote.StagedChecks(files) + " || { rc=$?; rm -f --" + stagedTemps(h.p) + "; return $rc; }"
+	return files
 }

@@ -229,10 +229,14 @@ func StagedCheck(f File) string {
 // StagedChecks does on the host what StagedCheck does for each of files,
 // in a handful of processes instead of five per file: one `openssl dgst`
 // (or, without openssl, one `sha256sum -c`) checks every sum, then each
-// file's checks by the shell's builtins, one chown per owner, one chmod per
-// mode and one sync for all. When a sum does not match, or neither can take
-// the list (a path it would escape, a sha256sum without --status), each
-// file goes through StagedCheck, which words the failure. Like StagedCheck it is one command for a script.
+// file's checks by the shell's builtins, one chown per owner and one chmod
+// per mode. When a sum does not match, or neither can take the list (a
+// path it would escape, a sha256sum without --status), each file goes
+// through StagedCheck, which words the failure. Like StagedCheck it is one
+// command for a script. Unlike StagedCheck it does not flush the files to
+// disk: the script follows it with StagedFlush and, before its renames,
+// StagedFlushed, so that the disk writes run beside the script's other
+// checks.
 func StagedChecks(files []File) string {
 	var list, each, settle strings.Builder
 	var want, temps []string
@@ -278,12 +282,6 @@ if [ -L "$t" ] || [ ! -f "$t" ]; then echo "$t is not the uploaded file" >&2; ex
 	for _, m := range modes {
 		fmt.Fprintf(&settle, "chmod %s%s || exit 1\n", m, byMode[m])
 	}
-	var all string
-	for _, f := range files {
-		all += " " + shellQuote(f.Path+TempSuffix)
-	}
-	// Flushed before a rename makes them the files (see installScript).
-	fmt.Fprintf(&settle, "sync --%s 2>/dev/null || sync\n", all)
 	check := fmt.Sprintf(`printf '%%s  %%s\n'%s | sha256sum -c --status - 2>/dev/null`, list.String())
 	if fast {
 		// OpenSSL's digest uses the CPU's SHA instructions where coreutils'
@@ -301,6 +299,37 @@ else
 %s
 fi
 )`, check, strings.TrimSpace(settle.String()), strings.TrimSpace(each.String()))
+}
+
+// flushVar is the shell variable that holds the process id of the
+// background flush StagedFlush starts.
+const flushVar = "dcctl_flush"
+
+// StagedFlush is a shell command that starts flushing the temporary files
+// of files to disk in the background, for StagedFlushed to wait for: a
+// script's checks (running the new binary, nats-server -t) then run while
+// the disk writes the 24 MB binary, where they ran one after the other.
+// Its output goes nowhere, so that a script that fails before it waits
+// does not keep its session open.
+func StagedFlush(files []File) string {
+	var all string
+	for _, f := range files {
+		all += " " + shellQuote(f.Path+TempSuffix)
+	}
+	return fmt.Sprintf("{ sync --%s || sync; } </dev/null >/dev/null 2>&1 &\n%s=$!", all, flushVar)
+}
+
+// StagedFlushed is a shell command that waits for StagedFlush's flush, or,
+// in a script that started none, flushes files now; its status is the
+// flush's. Flushed before a rename makes them the files: a crash right
+// after must not leave an empty file where the old one was (see
+// installScript).
+func StagedFlushed(files []File) string {
+	var all string
+	for _, f := range files {
+		all += " " + shellQuote(f.Path+TempSuffix)
+	}
+	return fmt.Sprintf(`if [ -n "${%[1]s-}" ]; then wait "$%[1]s"; else { sync --%[2]s 2>/dev/null || sync; }; fi`, flushVar, all)
 }
 
 // SHA256Into is a shell command that sets the variable name to the sha256
