@@ -51,6 +51,14 @@
 #             once every host has its files, every unit started at once
 #             over the same connections, until the topology is up
 #             (bench/floorwait). No verification, no fsync, no lock.
+#             Its phases are recorded too: floor-fresh-dial (every host
+#             connected), floor-fresh-files (every host's files in place).
+# Each timed tool's output lines are stamped with the seconds since its
+# start in its log; a fresh dcctl run's phases are read off them: WHAT-plan
+# (the plan printed: dial, lock, facts), -installed (the last host's files
+# installed and unit enabled), -started (the last first start), -up (the
+# last node healthy with its leafnode links). The report prints them beside
+# the floor's, round by round.
 # The old floor = push + start, two runs added up; "floor-fresh" is one run,
 # next to dcctl's fresh run in the same round (which first alternating by
 # round). "Fresh" means the hosts were reset first: unit stopped, files,
@@ -240,6 +248,30 @@ record_load() {
 	record "$1" "$2" "$3" "$(cut -d' ' -f1 /proc/loadavg)"
 }
 
+# stamp: each line of stdin prefixed with the seconds since stamp started
+# (perl-base is on every Debian machine; Time::HiRes is in it).
+stamp() { perl -MTime::HiRes=time -ne 'BEGIN { $| = 1; $t0 = time } printf "%7.3f %s", time - $t0, $_'; }
+
+# phases N R WHAT: from a fresh dcctl run's stamped log, when its phases
+# ended: the plan printed (dial, lock, facts), the last host installed
+# (uploads, checks, renames, enable), the last first start, the last node
+# up (healthy, leafnode links); recorded as WHAT-plan, -installed,
+# -started, -up (seconds from the start of the run).
+phases() {
+	local f="$WORK/log/$1-$2-$3.log" p v
+	[[ -f $f ]] || return 0
+	for p in plan installed started up; do
+		v=$(awk -v p="$p" '
+			p == "plan" && /host\(s\) to change/ { t = $1 }
+			p == "installed" && / enabled / { t = $1 }
+			p == "started" && / started .* \(/ { t = $1 }
+			p == "up" && (/ healthy \(/ || / leafnode links up /) { t = $1 }
+			END { if (t != "") print t }' "$f")
+		[[ -n $v ]] && record "$1" "$2" "$3-$p" "$v"
+	done
+	return 0
+}
+
 # timed NAME SIZE ROUND CMD...: wall time and peak RSS of CMD, output to a log.
 timed() {
 	local name=$1 n=$2 r=$3 t0 t1 c0 c1 logf="$WORK/log/$2-$3-$1.log"
@@ -247,7 +279,9 @@ timed() {
 	lab_cpu_by "$WORK/cpu0"
 	c0=$(lab_cpu)
 	t0=$(now)
-	if ! /usr/bin/time -f '%U %S %M' -o "$WORK/rss" "$@" >"$logf" 2>&1; then
+	# Each output line stamped with the seconds since the start (stamp), so
+	# that a run's phases can be read off its log (phases).
+	if ! /usr/bin/time -f '%U %S %M' -o "$WORK/rss" "$@" 2>&1 | stamp >"$logf"; then
 		# Recorded under another name (not a figure for the medians), and on.
 		t1=$(now)
 		tail -4 "$logf" >&2
@@ -261,7 +295,10 @@ timed() {
 	record "$n" "$r" "$name" "$(elapsed "$t0" "$t1")" "$(tail -1 "$WORK/rss" | awk '{ print $3 }')"
 	# dcctl's own CPU (user + system), on the same CPUs as the hosts.
 	record "$n" "$r" "$name-selfcpu" "$(tail -1 "$WORK/rss" | awk '{ printf "%.2f", $1 + $2 }')"
-	[[ $name == *-fresh ]] && record_cpu "$n" "$r" "$name" "$c0" "$c1"
+	if [[ $name == *-fresh ]]; then
+		record_cpu "$n" "$r" "$name" "$c0" "$c1"
+		[[ $name == dcctl* ]] && phases "$n" "$r" "$name"
+	fi
 	return 0
 }
 
@@ -375,7 +412,7 @@ floor_start() {
 # hosts. Every host gets its files, the started ones are started and waited
 # for, as provision does.
 floor_fresh() {
-	local n=$1 r=$2 t0 t1 c0 c1 cp i h ok=1 fail=0 svc user pids=() at=()
+	local n=$1 r=$2 t0 t1 td tf c0 c1 cp i h ok=1 fail=0 svc user pids=() at=()
 	svc=$(var nats_service) user=$(var nats_user)
 	declare -A fwd=()
 	for ((i = 0; i < ${#STARTED[@]}; i++)); do
@@ -392,6 +429,7 @@ floor_fresh() {
 		pids+=($!)
 	done
 	for h in "${pids[@]}"; do wait "$h" || fail=1; done
+	td=$(now)
 	pids=()
 	for ((i = 0; i < ${#HOSTS[@]}; i++)); do
 		h=${HOSTS[$i]}
@@ -401,6 +439,7 @@ floor_fresh() {
 		pids+=($!)
 	done
 	for h in "${pids[@]}"; do wait "$h" || fail=1; done
+	tf=$(now)
 	pids=()
 	if ((fail == 0)); then
 		for h in "${STARTED[@]}"; do
@@ -416,6 +455,10 @@ floor_fresh() {
 	if ((ok && !fail)); then
 		record "$n" "$r" floor-fresh "$(elapsed "$t0" "$t1")"
 		record_cpu "$n" "$r" floor-fresh "$c0" "$c1"
+		# Its phases, as dcctl's are recorded (phases): connected, every
+		# host's files in place.
+		record "$n" "$r" floor-fresh-dial "$(elapsed "$t0" "$td")"
+		record "$n" "$r" floor-fresh-files "$(elapsed "$t0" "$tf")"
 	else
 		log "floor fresh: failed (fail=$fail; see $WORK/log/$n-$r-floor-fresh.log)"
 		record "$n" "$r" floor-fresh-failed "$(elapsed "$t0" "$t1")"
@@ -569,6 +612,14 @@ by_round() {
 					v[k, "dcctl-base-fresh-selfcpu"] == "" ? "-" : v[k, "dcctl-base-fresh-selfcpu"], bn, db)
 			}
 			print line
+			if ((k, "dcctl-fresh-plan") in v && (k, "floor-fresh-files") in v) {
+				printf "    phases (s from the start): dcctl plan %s, installed %s, started %s, up %s, done %s; floor connected %s, files %s, up %s\n",
+					v[k, "dcctl-fresh-plan"], v[k, "dcctl-fresh-installed"], v[k, "dcctl-fresh-started"], v[k, "dcctl-fresh-up"], v[k, "dcctl-fresh"],
+					v[k, "floor-fresh-dial"], v[k, "floor-fresh-files"], v[k, "floor-fresh"]
+				if ((k, "dcctl-base-fresh-plan") in v)
+					printf "    baseline, phases: plan %s, installed %s, started %s, up %s, done %s\n",
+						v[k, "dcctl-base-fresh-plan"], v[k, "dcctl-base-fresh-installed"], v[k, "dcctl-base-fresh-started"], v[k, "dcctl-base-fresh-up"], v[k, "dcctl-base-fresh"]
+			}
 		}
 		printf "  median of the rounds: fresh/floor %s, hosts CPU %s, old floor %s; no-op/floor %s", med("fr"), med("fc"), med("old"), med("no")
 		if (c["bf"] > 0) printf "; baseline fresh/floor %s, hosts CPU %s, no-op/floor %s; dcctl/baseline fresh %s", med("bf"), med("bc"), med("bn"), med("db")
