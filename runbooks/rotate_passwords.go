@@ -141,6 +141,10 @@ func (r *RotatePasswords) pickUsers(e *Env) error {
 			return fmt.Errorf("the password of %s comes from %s: change it there (dcctl cannot keep the old one accepted meanwhile)", u, inventory.EnvVar(u))
 		case r.Finish && st == "":
 			return fmt.Errorf("no rotation of %s is under way: start it with rotate-passwords --user %s", u, u)
+		case r.Finish && st.Before(inventory.StageLeavesOnNext):
+			// The first run stopped before the leaf remotes moved to the
+			// companion: switching now would refuse the leaf links' old password.
+			return fmt.Errorf("the first run of %s's rotation did not finish (stage %s: the leaf links still log in with the old password): run rotate-passwords again, without --finish (it goes on where it stopped), then --finish", u, st)
 		case !r.Finish && st != "" && !st.Before(inventory.StageSwitched):
 			return fmt.Errorf("the rotation of %s is finishing (stage %s): run rotate-passwords --finish", u, st)
 		}

@@ -2,6 +2,7 @@ package runbooks
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/dcctl/dcctl/internal/testcluster"
@@ -59,4 +60,39 @@ func TestRotatePasswordsStepsDone(t *testing.T) {
 	check("--finish at leaves-on-next", done(true), false, false, false)
 	sec.SetRotation([]string{spec.AppUser}, inventory.StageLeavesBack)
 	check("--finish at leaves-back", done(true), true, false, false)
+}
+
+// TestRotatePasswordsFinishAfterAFailedFirstRun: --finish refuses while the
+// first run has not got past serversAcceptBoth (an audit's first run failed
+// there and --finish went on, switching servers while the leaf remotes
+// still logged in with the old password); from leaves-on-next on it goes.
+func TestRotatePasswordsFinishAfterAFailedFirstRun(t *testing.T) {
+	spec := testcluster.Seed()
+	inv, err := inventory.Load(testcluster.WriteInventory(t, spec))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sec, err := inventory.PrepareSecrets(inv, func(string) string { return "" })
+	if err == nil {
+		err = sec.Save()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &Env{Inv: inv, Session: provision.NewSession(inv, sec, provision.SessionOptions{})}
+	if err := sec.BeginRotation([]string{spec.AppUser}); err != nil {
+		t.Fatal(err)
+	}
+	sec.SetRotation([]string{spec.AppUser}, inventory.StageAcceptBoth)
+	err = (&RotatePasswords{Users: []string{spec.AppUser}, Finish: true}).pickUsers(e)
+	if err == nil || !strings.Contains(err.Error(), "did not finish (stage accept-both") || !strings.Contains(err.Error(), "run rotate-passwords again, without --finish") {
+		t.Fatalf("--finish at accept-both: %v", err)
+	}
+	if err := (&RotatePasswords{Users: []string{spec.AppUser}}).pickUsers(e); err != nil {
+		t.Fatalf("the first run again at accept-both: %v", err)
+	}
+	sec.SetRotation([]string{spec.AppUser}, inventory.StageLeavesOnNext)
+	if err := (&RotatePasswords{Users: []string{spec.AppUser}, Finish: true}).pickUsers(e); err != nil {
+		t.Fatalf("--finish at leaves-on-next: %v", err)
+	}
 }
