@@ -60,7 +60,10 @@ func metaPeerPresent(m *MetaGroup, domain, server string) error {
 	p, ok := m.Peer(server)
 	switch {
 	case !ok:
-		return fmt.Errorf("%s is not in the meta group of domain %q", server, domain)
+		// The last word of a wait that timed out: after a replace-peer whose
+		// inventory edit was skipped, provision starts the removed server and
+		// waits for it (an audit waited 3 minutes for this line).
+		return fmt.Errorf("%s is not in the meta group of domain %q (if replace-peer --permanent removed it, take it out of the inventory: provision starts it again otherwise)", server, domain)
 	case !p.Healthy():
 		return fmt.Errorf("meta peer %s", p.describe())
 	}

@@ -113,3 +113,19 @@ func TestPoll(t *testing.T) {
 		t.Errorf("PollFor past its bound = %v, want the last reason as it is", err)
 	}
 }
+
+// TestMetaPeerAbsentSaysWhy: a server missing from a led meta group may be
+// one replace-peer --permanent removed and provision started again: the
+// error (the last word of a wait for it) says so and what to do.
+func TestMetaPeerAbsentSaysWhy(t *testing.T) {
+	m := &MetaGroup{Domain: "core", Leader: "a", Size: 3, Quorum: 2, Peers: []Peer{
+		{Name: "a", Leader: true, Current: true}, {Name: "b", Current: true}, {Name: "c", Current: true},
+	}}
+	err := metaPeerPresent(m, "core", "gone.1")
+	if err == nil || !strings.Contains(err.Error(), "gone.1 is not in the meta group") || !strings.Contains(err.Error(), "if replace-peer --permanent removed it, take it out of the inventory") {
+		t.Fatalf("absent peer: %v", err)
+	}
+	if err := metaPeerPresent(m, "core", "b"); err != nil {
+		t.Fatalf("present peer: %v", err)
+	}
+}
