@@ -236,6 +236,16 @@ func runContextExport(c *cli.Context) error {
 			break
 		}
 	}
+	// A context written before a rotation's switch holds the password that
+	// --finish replaces: its clients are cut off then, unless warned here.
+	seen := map[string]bool{}
+	for _, e := range out {
+		if st := sec.Rotation(e.User); st != "" && st.Before(inventory.StageSwitched) && !seen[e.User] {
+			seen[e.User] = true
+			fmt.Fprintf(c.App.ErrWriter, "dcctl: the password rotation of %s is under way (stage %s): its contexts hold the password it logs in with now, which rotate-passwords --finish replaces; export them again right after --finish (until then clients can log in as %s%s with the new password)\n",
+				e.User, st, e.User, inventory.CompanionSuffix)
+		}
+	}
 	fmt.Fprintf(c.App.Writer, "try: nats --context %s:admin server report jetstream --js-domain %s\n", prefix, hub)
 	if len(dcs) > 0 {
 		fmt.Fprintf(c.App.Writer, "a client placed in a DC: use its DC's context (%s@%s, ...), so that a cut of the link between the DCs does not take it down\n", prefix, dcs[0])

@@ -319,3 +319,36 @@ func TestContextExportAccountWithoutJetStream(t *testing.T) {
 		t.Error("password printed")
 	}
 }
+
+// TestContextExportDuringRotation: contexts exported while a password
+// rotation is under way hold the password that --finish replaces (an audit's
+// publishers, given them, were cut off at --finish): the export says so on
+// stderr, naming the user and when to export again; none is printed after.
+func TestContextExportDuringRotation(t *testing.T) {
+	p := copyExample(t)
+	inv, err := inventory.Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sec, err := inventory.PrepareSecrets(inv, func(string) string { return "" })
+	if err == nil {
+		err = sec.BeginRotation([]string{"acc1"})
+	}
+	if err == nil {
+		err = sec.Save()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "ctx")
+	out, errOut, code := runCLI(t, "context", "export", p, "--dir", dir)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if !strings.Contains(errOut, "the password rotation of acc1 is under way") || !strings.Contains(errOut, "export them again right after --finish") || strings.Contains(errOut, "of admin") {
+		t.Errorf("no notice of the rotation (or one for a user not rotating):\nstderr: %s\nstdout: %s", errOut, out)
+	}
+	if strings.Contains(out+errOut, sec.Password("acc1")) {
+		t.Error("password printed")
+	}
+}
