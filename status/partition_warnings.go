@@ -50,6 +50,16 @@ func partitionWarnings(inv *inventory.Inventory, r *Report, add func(level, doma
 	return cut
 }
 
+// allAnswered: every non-standby server of d answered over NATS.
+func allAnswered(d *Domain) bool {
+	for _, s := range d.Servers {
+		if !s.Standby && !s.Online {
+			return false
+		}
+	}
+	return true
+}
+
 func countUnits(r *Report, dc, state string) int {
 	n := 0
 	for _, d := range r.Domains {
@@ -70,8 +80,19 @@ func sideWarnings(inv *inventory.Inventory, d *Domain, cut map[string]bool, add 
 	if len(d.Views) == 0 {
 		return
 	}
+	anyCut := false
+	for _, c := range cut {
+		anyCut = anyCut || c
+	}
 	cl := inv.Cluster(d.Cluster)
 	if cl != nil && len(dcsOf(cl.Active())) == 1 {
+		// Said only when something puts this domain in doubt (a DC cut, or
+		// one of its own servers silent): with one hub node stopped, every
+		// leaf domain was told it works "whatever its links", which reads
+		// like a partition at 3 a.m.
+		if !anyCut && allAnswered(d) {
+			return
+		}
 		v := d.Views[0]
 		if v.MetaLeader != "" && v.HealthyPeers >= v.Quorum && v.HealthyPeers == v.ClusterSize {
 			msg := fmt.Sprintf("cluster %s is whole in DC %s: meta leader %s, %d of %d peers current, as its own servers report on their monitoring ports",
@@ -83,11 +104,11 @@ func sideWarnings(inv *inventory.Inventory, d *Domain, cut map[string]bool, add 
 		}
 		return
 	}
-	anyCut := false
+	viewCut := false
 	for _, v := range d.Views {
-		anyCut = anyCut || cut[v.DC]
+		viewCut = viewCut || cut[v.DC]
 	}
-	if !anyCut {
+	if !viewCut {
 		return
 	}
 	for _, v := range d.Views {
