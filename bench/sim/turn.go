@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 	"unsafe"
@@ -27,6 +28,7 @@ type turn struct {
 	eof     bool // the client ended the input: the command cannot wait for it
 	done    chan struct{}
 	wake    chan struct{} // the command wrote output: look soon
+	looks   atomic.Int64  // how often it looked (tests)
 }
 
 func (t *turn) take() {
@@ -82,18 +84,20 @@ func (t *turn) feed(ch io.Reader) {
 }
 
 // watch gives the slot back once the command waits for input: it looks
-// right after the command's output (a script says where it is before it
-// waits) and otherwise on a tick that starts at 2 ms and doubles up to
-// 16 ms, back to 2 ms after each output, while the command holds a slot and
-// its input is open (most commands get their input and its end at once: one
-// look). Each look reads /proc: looking every 2 ms for the whole life of
-// every such command cost the hosts' process more CPU than their SSH
-// servers' own work, which no real host pays.
+// after the command's output (a script says where it is before it waits)
+// and otherwise on a tick that starts at 2 ms and doubles up to 16 ms, back
+// to 2 ms after each output, while the command holds a slot and its input
+// is open (most commands get their input and its end at once: one look).
+// Each look reads /proc, and it looks at most once per 2 ms: a look at
+// every write of a command that prints line by line (the facts, dozens of
+// lines between its programs) cost the hosts' process more CPU than their
+// SSH servers' own work on the command, which no real host pays.
 func (t *turn) watch() {
 	const first, most = 2 * time.Millisecond, 16 * time.Millisecond
 	every := first
 	tick := time.NewTimer(every)
 	defer tick.Stop()
+	var last time.Time // of the last look
 	for {
 		select {
 		case <-t.done:
@@ -108,8 +112,14 @@ func (t *turn) watch() {
 				default:
 				}
 			}
+			if since := time.Since(last); since < first {
+				tick.Reset(first - since) // the look after this output
+				continue
+			}
 		}
 		tick.Reset(every)
+		last = time.Now()
+		t.looks.Add(1)
 		t.mu.Lock()
 		if !t.holding || t.eof {
 			t.mu.Unlock()
