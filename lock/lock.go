@@ -588,8 +588,9 @@ func parseResult(node string, out []byte) result {
 }
 
 // heartbeat touches the lock on every held host until Release, each host
-// every Options.Heartbeat, the hosts' refreshes spread evenly over that
-// interval (one every Heartbeat/n) rather than all at once: each refresh is
+// every Options.Heartbeat from an interval after the takes on, the hosts'
+// refreshes spread evenly over the interval (one every Heartbeat/n) rather
+// than all at once: each refresh is
 // an SSH session and a script, and a thousand at once queue on a loaded
 // operator's machine (or on hosts that share CPUs) until the last of them
 // run past their timeout, while a lock's refresh is the last thing that
@@ -609,19 +610,21 @@ func (l *Lock) heartbeat() {
 	busy := make([]atomic.Bool, n)
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	start := time.Now()
-	t := time.NewTimer(step)
+	// The first round starts an interval after the takes, as the first
+	// refresh did when all hosts were refreshed at once: a run shorter
+	// than that refreshes nothing. Each turn is due at its own time from
+	// there, so that late wake-ups on a loaded machine do not add up.
+	first := time.Now().Add(l.o.Heartbeat)
+	t := time.NewTimer(l.o.Heartbeat)
 	defer t.Stop()
-	for j := 1; ; j++ {
+	for j := 0; ; j++ {
 		select {
 		case <-l.bg.Done():
 			return
 		case <-t.C:
 		}
-		// Each turn is due at its own time from the start, so that late
-		// wake-ups on a loaded machine do not add up over a round.
-		t.Reset(max(time.Until(start.Add(time.Duration(j+1)*step)), 0))
-		k := (j - 1) % n
+		t.Reset(max(time.Until(first.Add(time.Duration(j+1)*step)), 0))
+		k := j % n
 		if !busy[k].CompareAndSwap(false, true) {
 			continue
 		}
