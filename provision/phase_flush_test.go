@@ -2,20 +2,39 @@ package provision
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 )
 
-// A fresh install's checks (the new binary run, nats-server -t) run while
-// the uploaded files are flushed to disk, not after, and no file is renamed
-// into place before the flush has ended. The sync stand-in waits (to a
-// deadline) for the check to have run: had the flush come before the
-// checks, as it did, it would see none, and log its end before the check.
+// A fresh install's checks (the sums, the new binary run, nats-server -t)
+// run while the uploaded files are flushed to disk, not after, and no file
+// is renamed into place before the flush has ended. The stand-ins wait (to
+// a deadline) for each other: the hash for the flush to have started, the
+// flush for the config check to have run. Had the flush come after the
+// sums, or before the config check, as it did, a wait would end at its
+// deadline and the events come in another order.
 func TestPhaseInstallChecksRunWhileTheUploadsFlush(t *testing.T) {
 	h := newPhaseHost(t)
 	events := filepath.Join(t.TempDir(), "events")
 	bin := h.path("opt/acme/nats/bin/nats-server")
+	// The sums are checked by openssl where the host has it, else by
+	// sha256sum: the one used waits for the flush to start.
+	hasher := "sha256sum"
+	if _, err := exec.LookPath("openssl"); err == nil {
+		hasher = "openssl"
+	}
+	real, err := exec.LookPath(hasher)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.srv.Command(t, hasher, `#!/bin/sh
+i=0
+while ! grep -qx flush '`+events+`' 2>/dev/null && [ $i -lt 500 ]; do sleep 0.02; i=$((i+1)); done
+echo hashed >> '`+events+`'
+exec '`+real+`' "$@"
+`)
 	os.WriteFile(h.s.Inv.NATS.Binary, []byte("#!/bin/sh\ncase \"$1\" in --version) echo 'nats-server: v2.99.0-test';; -t) echo checked >> '"+events+"'; exit 0;; *) exit 1;; esac\n"), 0o755)
 	h.srv.Command(t, "sync", `#!/bin/sh
 echo flush >> '`+events+`'
@@ -30,8 +49,8 @@ exec /bin/sync "$@"
 		t.Fatalf("install: %v\n%s", err, log)
 	}
 	got, _ := os.ReadFile(events)
-	if want := "flush\nchecked\nflushed\n"; string(got) != want {
-		t.Errorf("events on the host:\n%s\nwant the check while the files flush, and no rename before the flush ended:\n%s", got, want)
+	if want := "flush\nhashed\nchecked\nflushed\n"; string(got) != want {
+		t.Errorf("events on the host:\n%s\nwant the checks while the files flush, and no rename before the flush ended:\n%s", got, want)
 	}
 	if b, err := os.ReadFile(bin); err != nil || !strings.Contains(string(b), "v2.99.0-test") {
 		t.Errorf("the binary was not installed: %v", err)

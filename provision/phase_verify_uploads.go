@@ -10,9 +10,9 @@ import (
 // sent (its sha256), and sets its owner and mode, before anything runs or
 // renames it. Over SFTP the upload ran nothing on the host: this is where
 // the host's check happens, in the same script as the install, for every
-// file at once (remote.StagedChecks), and where their flush to disk starts,
-// in the background: the checks that follow run beside it, and
-// installFiles waits for it before its renames.
+// file at once (remote.StagedChecks). Their flush to disk starts first, in
+// the background: the checks run beside it, and installFiles waits for it
+// before its renames.
 type verifyUploads struct{}
 
 func (verifyUploads) Title() string { return "verify the uploaded files" }
@@ -23,7 +23,7 @@ func (verifyUploads) ShouldRun(p *HostPlan) bool {
 
 func (verifyUploads) Script(h *hostRun) string {
 	files := stagedFiles(h.p)
-	return remote.StagedChecks(files) + " || { rc=$?; rm -f --" + stagedTemps(h.p) + "; return $rc; }\n" + remote.StagedFlush(files)
+	return remote.StagedFlush(files) + "\n" + remote.StagedChecks(files) + " || { rc=$?; rm -f --" + stagedTemps(h.p) + "; return $rc; }"
 }
 
 // stagedFiles are the files of p's plan that were uploaded to their

@@ -113,3 +113,51 @@ func TestStagedChecksRefuse(t *testing.T) {
 		}
 	})
 }
+
+// StagedFlush flushes the temporary files in the background and
+// StagedFlushed waits for it; it flushes nothing through a link planted in
+// place of a temporary file (the checks refuse that file after it), and a
+// script that started no flush flushes when it waits.
+func TestStagedFlushInTheBackground(t *testing.T) {
+	run := func(t *testing.T, script string) []string {
+		t.Helper()
+		dir := t.TempDir()
+		calls := filepath.Join(dir, "calls")
+		real, err := exec.LookPath("sync")
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(dir, "sync"), []byte("#!/bin/sh\necho \"$#\" >> '"+calls+"'\nexec "+real+" \"$@\"\n"), 0o755)
+		cmd := exec.Command("sh", "-c", script)
+		cmd.Env = append(os.Environ(), "PATH="+dir+":"+os.Getenv("PATH"))
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("%v: %s", err, out)
+		}
+		b, _ := os.ReadFile(calls)
+		return strings.Fields(string(b))
+	}
+	t.Run("plain files", func(t *testing.T) {
+		files := stagedFiles(t, t.TempDir(), 3)
+		// one sync, of the three files (and its "--")
+		if got := run(t, StagedFlush(files)+"\n"+StagedFlushed(files)); len(got) != 1 || got[0] != "4" {
+			t.Errorf("sync calls (their argument counts): %v, want one of 4", got)
+		}
+	})
+	t.Run("planted link", func(t *testing.T) {
+		dir := t.TempDir()
+		files := stagedFiles(t, dir, 2)
+		os.Remove(files[1].Path + TempSuffix)
+		if err := os.Symlink(filepath.Join(dir, "elsewhere"), files[1].Path+TempSuffix); err != nil {
+			t.Fatal(err)
+		}
+		if got := run(t, StagedFlush(files)+"\n"+StagedFlushed(files)); len(got) != 0 {
+			t.Errorf("sync ran (%v) with a link in place of a temporary file", got)
+		}
+	})
+	t.Run("no flush started", func(t *testing.T) {
+		files := stagedFiles(t, t.TempDir(), 2)
+		if got := run(t, StagedFlushed(files)); len(got) != 1 || got[0] != "3" {
+			t.Errorf("sync calls: %v, want one of 3 when no flush was started", got)
+		}
+	})
+}

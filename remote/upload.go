@@ -307,16 +307,19 @@ const flushVar = "dcctl_flush"
 
 // StagedFlush is a shell command that starts flushing the temporary files
 // of files to disk in the background, for StagedFlushed to wait for: a
-// script's checks (running the new binary, nats-server -t) then run while
-// the disk writes the 24 MB binary, where they ran one after the other.
-// Its output goes nowhere, so that a script that fails before it waits
-// does not keep its session open.
+// script's checks (the sums, running the new binary, nats-server -t) then
+// run while the disk writes the 24 MB binary, where they ran one after the
+// other. It may come before StagedChecks: it flushes nothing unless every
+// temporary file is a plain file (not a link planted to redirect it), which
+// StagedChecks then refuses. Its output goes nowhere, so that a script
+// that fails before it waits does not keep its session open.
 func StagedFlush(files []File) string {
 	var all string
 	for _, f := range files {
 		all += " " + shellQuote(f.Path+TempSuffix)
 	}
-	return fmt.Sprintf("{ sync --%s || sync; } </dev/null >/dev/null 2>&1 &\n%s=$!", all, flushVar)
+	return fmt.Sprintf(`{ for t in%[1]s; do if [ -L "$t" ] || [ ! -f "$t" ]; then exit 0; fi; done; sync --%[1]s || sync; } </dev/null >/dev/null 2>&1 &
+%[2]s=$!`, all, flushVar)
 }
 
 // StagedFlushed is a shell command that waits for StagedFlush's flush, or,
