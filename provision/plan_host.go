@@ -158,7 +158,10 @@ func (pl *planning) unitState() {
 	pl.running = facts.UnitActive == "active" || facts.UnitActive == "activating" || facts.UnitActive == "reloading"
 	// A running node is what counts: a stop marker beside a running server
 	// (started by hand) no longer says what the operator wants.
-	p.LeftStopped = facts.Stopped && !pl.running && !node.Standby
+	// A node replace-peer --permanent removed stays down even when the
+	// inventory still calls it a standby.
+	removed := strings.HasPrefix(facts.StoppedBy, RemovedTag)
+	p.LeftStopped = facts.Stopped && !pl.running && (!node.Standby || removed)
 	if !node.Standby && facts.UnitEnabled != "enabled" && !p.LeftStopped {
 		p.Enable = true
 	}
@@ -172,10 +175,10 @@ func (pl *planning) unitState() {
 func (pl *planning) action() {
 	p, facts := pl.p, pl.facts
 	switch {
-	case !pl.running && p.Node.Standby:
-		p.Why = append(p.Why, "standby node: installed, not started")
 	case p.LeftStopped:
 		p.Why = append(p.Why, StoppedNote(p.Node.Name, facts.StoppedBy))
+	case !pl.running && p.Node.Standby:
+		p.Why = append(p.Why, "standby node: installed, not started")
 	case !pl.running:
 		p.Action = ActionStart
 		if facts.UnitEnabled == "not-found" || facts.UnitEnabled == "" {

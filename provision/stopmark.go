@@ -1,6 +1,8 @@
 package provision
 
 import (
+	"context"
+	"fmt"
 	"os"
 	"os/user"
 	"path"
@@ -43,9 +45,38 @@ func stopMarkerContent(now time.Time) string {
 	}, line)
 }
 
+// RemovedTag starts the stop marker that `dcctl runbook replace-peer NODE
+// --permanent` leaves on NODE's host. The runbook took NODE out of its meta
+// group for good; the inventory edit that should follow (removing NODE) is
+// the operator's, and until it is made provision must not start NODE again:
+// it would rejoin as one peer too many. The marker is the same file as
+// `node stop`'s, so everything that honours that one (provision, reboot,
+// status) honours this one, and `node start`, restore-node's way back,
+// removes it.
+const RemovedTag = "removed for good by replace-peer --permanent: "
+
+// Retire leaves the removed marker on node's host, disables its unit and
+// stops it: what replace-peer --permanent does to a node it dropped from the
+// meta group, when the node's host still answers.
+func (s *Session) Retire(ctx context.Context, node string) error {
+	c, err := s.Client(ctx, node)
+	if err != nil {
+		return err
+	}
+	script := stopScript(s.Inv, RemovedTag+stopMarkerContent(time.Now()))
+	if _, _, err := c.Run(ctx, script); err != nil {
+		return fmt.Errorf("retire %s on %s: %w", s.Inv.NATS.Service, node, err)
+	}
+	return nil
+}
+
 // StoppedNote is what plans, recaps and status say of a node stopped on
-// purpose.
+// purpose, by an operator or by replace-peer --permanent.
 func StoppedNote(node, by string) string {
+	if when, ok := strings.CutPrefix(by, RemovedTag); ok {
+		return "removed from its meta group for good by `dcctl runbook replace-peer " + node + " --permanent` (" + when +
+			"): provision leaves it stopped; remove [nodes." + node + "] from the inventory, or bring it back with `dcctl runbook restore-node " + node + "`"
+	}
 	s := "stopped by an operator"
 	if by != "" {
 		s += " (" + by + ")"

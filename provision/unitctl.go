@@ -131,18 +131,12 @@ func (s *Session) UnitCtl(ctx context.Context, node, action string) error {
 		return err
 	}
 	unit := shellQuote(s.Inv.NATS.Service + ".service")
-	mark := shellQuote(stopMarkerPath(s.Inv))
 	var script string
 	switch action {
 	case UnitStart, UnitRestart:
 		script = startScript(s.Inv, action)
 	case UnitStop:
-		// The marker is written (atomically) before the stop: a stop that
-		// half happens still says what the operator wanted.
-		script = fmt.Sprintf(`printf '%%s\n' '%[2]s' > %[3]s.tmp && mv -f %[3]s.tmp %[3]s || exit 1
-systemctl disable --quiet %[1]s || exit 1
-systemctl stop %[1]s || exit 1
-`+waitGone, unit, stopMarkerContent(time.Now()), mark)
+		script = stopScript(s.Inv, stopMarkerContent(time.Now()))
 	case UnitKill:
 		// MainPID is read before the kill so that we can prove that very
 		// process is gone, not merely that systemd forgot about it.
@@ -163,6 +157,16 @@ systemctl stop %[1]s || exit 1
 		return fmt.Errorf("%s %s on %s: %w%s", action, s.Inv.NATS.Service, node, err, tail)
 	}
 	return nil
+}
+
+// stopScript writes the stop marker with content (one line, no quote),
+// disables the unit and stops it. The marker is written (atomically) before
+// the stop: a stop that half happens still says what the operator wanted.
+func stopScript(inv *inventory.Inventory, content string) string {
+	return fmt.Sprintf(`printf '%%s\n' '%[2]s' > %[3]s.tmp && mv -f %[3]s.tmp %[3]s || exit 1
+systemctl disable --quiet %[1]s || exit 1
+systemctl stop %[1]s || exit 1
+`+waitGone, shellQuote(inv.NATS.Service+".service"), content, shellQuote(stopMarkerPath(inv)))
 }
 
 // startScript starts or restarts the unit (enabling it again when an

@@ -59,6 +59,13 @@ func (h *processHosts) UnitCtl(_ context.Context, node, action string) error {
 	return nil
 }
 
+// Retire stops node's server, as the unit's stop does.
+func (h *processHosts) Retire(_ context.Context, node string) error {
+	h.record("retire " + node)
+	h.c.Stop(node)
+	return nil
+}
+
 // Drift is always empty: testcluster renders every node's config from the
 // inventory each time it starts one.
 func (h *processHosts) Drift(context.Context, string) ([]string, error) { return nil, nil }

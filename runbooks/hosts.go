@@ -24,6 +24,10 @@ type Hosts interface {
 	UnitState(ctx context.Context, node string) (string, error)
 	// UnitCtl runs start, stop, restart or kill on node's unit.
 	UnitCtl(ctx context.Context, node, action string) error
+	// Retire stops and disables node's unit for good and leaves the removed
+	// marker on its host, so that provision does not start it again while the
+	// inventory still lists it (replace-peer --permanent).
+	Retire(ctx context.Context, node string) error
 	// Drift lists what provision would change on node's host besides starting
 	// the unit (files, directories, user, daemon-reload); empty when the
 	// host matches the inventory.
@@ -62,6 +66,11 @@ func (h SystemdHosts) UnitState(ctx context.Context, node string) (string, error
 // (kill is SIGKILL to the main process, stop goes through lame duck).
 func (h SystemdHosts) UnitCtl(ctx context.Context, node, action string) error {
 	return h.S.UnitCtl(ctx, node, action)
+}
+
+// Retire delegates to provision, which owns the marker provision reads.
+func (h SystemdHosts) Retire(ctx context.Context, node string) error {
+	return h.S.Retire(ctx, node)
 }
 
 // Drift plans provision for node alone and keeps the changes to its files.

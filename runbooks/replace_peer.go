@@ -21,6 +21,7 @@ type ReplacePeer struct {
 	Force       bool   // do not require Node to be down
 
 	domain   string
+	retired  bool                    // Node's host got the removed marker, its unit is disabled
 	affected []jetstream.StreamState // of every JetStream account
 	before   map[streamRef]*jetstream.Baseline
 }
@@ -29,16 +30,20 @@ func (r *ReplacePeer) Name() string { return "replace-peer" }
 
 // Next: the inventory still says NODE runs and NEWNODE stands by, and
 // provision does what the inventory says: it would start NODE again, a
-// server --permanent took out of the meta group, and never route to NEWNODE.
+// server --permanent took out of the meta group, were it not for the
+// removed marker on NODE's host, and never route to NEWNODE.
 func (r *ReplacePeer) Next(e *Env) []string {
 	var out []string
-	if r.Permanent {
-		out = append(out, fmt.Sprintf("if %s's host still answers: dcctl node stop %s %s --yes (its unit is still enabled: a reboot would start it again)", r.Node, r.Node, e.Inv.File))
+	if r.Permanent && !r.retired {
+		out = append(out, fmt.Sprintf("once %s's host answers again: dcctl node stop %s %s --yes (its unit is still enabled and nothing on the host says it was removed: a reboot or provision would start it again)", r.Node, r.Node, e.Inv.File))
 	}
 	if r.Replacement != "" {
 		out = append(out, fmt.Sprintf("in %s, set standby = false on %s (it runs now): otherwise provision leaves the other nodes without a route to it", e.Inv.File, r.Replacement))
 	}
-	if r.Permanent {
+	switch {
+	case r.Permanent && r.retired:
+		out = append(out, fmt.Sprintf("in %s, remove [nodes.%s] (it left the meta group for good; until then provision leaves it stopped, as the marker on its host says)", e.Inv.File, r.Node))
+	case r.Permanent:
 		out = append(out, fmt.Sprintf("in %s, remove [nodes.%s] (it left the meta group for good): otherwise provision starts it again", e.Inv.File, r.Node))
 	}
 	if len(out) > 0 {
@@ -56,7 +61,7 @@ func (r *ReplacePeer) Describe() Description {
 			"NODE is really down, on evidence: no ping reply and its host's systemd says the unit is not running; an unreachable host is no evidence (it may be alive behind a partition): refused unless --force, whose risk is printed", "every affected stream (of every JetStream account) has a leader and a current majority without NODE, and a server to take the new replica",
 			"baseline of each affected stream"},
 		Steps: []string{"provision and start NEWNODE, wait until it is a current meta peer (--replacement)", "stream peer-remove NODE from each affected stream, wait for the new replica to be current",
-			"meta peer-remove NODE (--permanent)"},
+			"meta peer-remove NODE (--permanent)", "when NODE's host answers: stop and disable its unit and leave the removed marker, so that provision does not start it while the inventory still lists it (--permanent)"},
 		Post: []string{"each stream has its replica count, all current, none on NODE; its recorded messages intact (growth allowed; the proof used is named)", "meta group has a leader and quorum; NODE gone (--permanent); NEWNODE current"},
 	}
 }
@@ -357,9 +362,38 @@ func (r *ReplacePeer) Steps(e *Env) []Step {
 				}
 				return waitMetaPeer(ctx, e, r.domain, r.Node, false, progress)
 			},
-		})
+		}, r.retire(e))
 	}
 	return steps
+}
+
+// retire stops and disables Node's unit and leaves the removed marker on its
+// host, so that neither a reboot nor the next provision (nor any runbook
+// that provisions) starts it again while the inventory still lists it: it
+// would rejoin as a meta peer the domain no longer counts. A host that
+// cannot be reached is left as it is (the run may have been forced for that
+// very reason); Next then says what to do once it answers.
+func (r *ReplacePeer) retire(e *Env) Step {
+	return Step{
+		Name:        fmt.Sprintf("retire(%s)", r.Node),
+		Destructive: true,
+		Run: func(ctx context.Context, progress func(string)) error {
+			state, err := e.Hosts.UnitState(ctx, r.Node)
+			if err != nil {
+				return err
+			}
+			if state == UnitUnreachable {
+				progress(fmt.Sprintf("%s's host %s cannot be reached: its unit is left as it is (see the next steps)", r.Node, e.Inv.Node(r.Node).SSHAddr()))
+				return nil
+			}
+			progress(fmt.Sprintf("stopping and disabling %s's unit, marking it removed on its host", r.Node))
+			if err := e.Hosts.Retire(ctx, r.Node); err != nil {
+				return err
+			}
+			r.retired = true
+			return nil
+		},
+	}
 }
 
 func (r *ReplacePeer) PostChecks(e *Env) []Check {

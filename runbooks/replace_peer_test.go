@@ -173,9 +173,19 @@ func TestReplacePeer(t *testing.T) {
 		})
 		gone := cur[2]
 		l.c.Stop(gone)
-		err = l.run(&ReplacePeer{Node: gone, Replacement: "bb_emea_3", Permanent: true})
-		if err != nil {
+		rp := &ReplacePeer{Node: gone, Replacement: "bb_emea_3", Permanent: true}
+		if err := l.run(rp); err != nil {
 			t.Fatal(err)
+		}
+		// The removed node's host answers: it is retired (unit disabled,
+		// removed marker) so that provision does not start it while the
+		// inventory still lists it, and the next steps say so.
+		if !slices.Contains(l.hosts.Calls(), "retire "+gone) {
+			t.Errorf("%s not retired; host calls %v", gone, l.hosts.Calls())
+		}
+		next := strings.Join(rp.Next(l.env()), "\n")
+		if !strings.Contains(next, "remove [nodes."+gone+"]") || strings.Contains(next, "node stop "+gone) {
+			t.Errorf("next steps:\n%s", next)
 		}
 		if l.c.Server("bb_emea_3") == nil {
 			t.Fatal("replacement not running")
