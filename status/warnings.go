@@ -29,6 +29,7 @@ func warnings(inv *inventory.Inventory, r *Report) []Warning {
 			continue // a domain wholly in cut DCs: their warning stands for it
 		}
 		metaWarnings(d, inCut(inv, cut), add)
+		memberWarnings(inv, d, add)
 		for _, s := range d.Servers {
 			if cut[s.DC] {
 				continue // the DC's warning stands for its servers

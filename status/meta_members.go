@@ -1,0 +1,47 @@
+package status
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/dcctl/dcctl/inventory"
+)
+
+// memberWarnings compares the meta group with the inventory. The servers
+// count every peer in the quorum, so a peer the inventory does not know (a
+// node dropped from the inventory but never peer-removed) or one peer too
+// many (a node `replace-peer --permanent` removed, started again while the
+// inventory still lists it, rejoins beside its replacement) changes what
+// the domain survives while each peer looks healthy. Only a meta leader's
+// list is complete enough to judge.
+func memberWarnings(inv *inventory.Inventory, d *Domain, add func(level, domain, format string, a ...any)) {
+	cl := inv.Cluster(d.Cluster)
+	if cl == nil || d.MetaLeader == "" {
+		return
+	}
+	var unknown, standby []string
+	for _, p := range d.Meta {
+		n := inv.Node(p.Name)
+		switch {
+		case n == nil || n.Cluster != cl.Name:
+			unknown = append(unknown, p.Name)
+		case n.Standby:
+			standby = append(standby, p.Name)
+		}
+	}
+	if len(unknown) > 0 {
+		add(LevelDegraded, d.Name, "meta group of domain %q has peers that %s does not list in cluster %s: %s. The servers count them in the quorum (%d peers, quorum %d) though provision manages none of them. If they are gone for good, remove them from the group: `nats --context local:admin server raft peer-remove NAME --js-domain %s` for each (or list them in the inventory and run `dcctl runbook replace-peer NAME --permanent`); if they belong, add them to the inventory",
+			d.Name, inv.File, cl.Name, strings.Join(unknown, ", "), len(d.Meta), d.Quorum, d.Name)
+	}
+	// The unknown peers are said above; this counts the listed ones.
+	active, known := len(cl.Active()), len(d.Meta)-len(unknown)
+	if known <= active {
+		return
+	}
+	msg := fmt.Sprintf("meta group of domain %q has %d peers of cluster %s, %d more than its %d active nodes in %s", d.Name, known, cl.Name, known-active, active, inv.File)
+	if len(standby) > 0 {
+		msg += fmt.Sprintf("; standby in the inventory but a peer: %s", strings.Join(standby, ", "))
+	}
+	msg += ". A node removed with `dcctl runbook replace-peer NODE --permanent` and started again while the inventory still listed it rejoins this way: stop it (`dcctl node stop NODE`), peer-remove it again (`dcctl runbook replace-peer NODE --permanent`) and remove [nodes.NODE] from the inventory. A replacement that runs as a standby belongs in the inventory with standby = false"
+	add(LevelDegraded, d.Name, "%s", msg)
+}
