@@ -113,8 +113,8 @@ func enoughServers(e *Env, domain string, n *int) Check {
 				return err
 			}
 			if len(on) < *n {
-				return fmt.Errorf("domain %q has %d online servers (%s), %d replicas need %d: choose fewer replicas or bring servers back",
-					domain, len(on), strings.Join(on, ", "), *n, *n)
+				return refuseUnlessAwaited(e, domain, nil, on, fmt.Errorf("domain %q has %d online servers (%s), %d replicas need %d: choose fewer replicas or bring servers back",
+					domain, len(on), strings.Join(on, ", "), *n, *n))
 			}
 			return nil
 		})

@@ -61,10 +61,26 @@ func enoughTaggedServers(e *Env, domain string, tags []string, n *int) Check {
 			default:
 				have = fmt.Sprintf("%d online servers (%s)", len(got), strings.Join(got, ", "))
 			}
-			return fmt.Errorf("domain %q has %s tagged %s, and %d replicas need %d: choose other tags (the domain's servers carry %s), fewer replicas, or bring servers back",
+			err = fmt.Errorf("domain %q has %s tagged %s, and %d replicas need %d: choose other tags (the domain's servers carry %s), fewer replicas, or bring servers back",
 				domain, have, strings.Join(tags, " and "), *n, *n, strings.Join(known, ", "))
+			return refuseUnlessAwaited(e, domain, tags, got, err)
 		})
 	}}
+}
+
+// refuseUnlessAwaited ends a settle at once with err when every node of
+// domain carrying tags is among online: no election or restart under way
+// can add a server then, and the count stands (waiting out the settle
+// window would only delay the refusal). While a tagged node is not online
+// and current, it may be in an election or back in seconds: err is
+// returned as it is, for the settle to ask again.
+func refuseUnlessAwaited(e *Env, domain string, tags []string, online []string, err error) error {
+	for _, node := range e.Inv.Nodes {
+		if !node.Standby && e.Inv.Domain(node) == domain && node.HasTags(tags) && !slices.Contains(online, node.Name) {
+			return err
+		}
+	}
+	return jetstream.Stop(err)
 }
 
 // replicasCarryTags asserts every replica of stream sits on a server
