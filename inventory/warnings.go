@@ -37,6 +37,13 @@ func (inv *Inventory) Warnings() []Warning {
 			}
 		}
 	}
+	if u := inv.NATS.User; u == "root" {
+		// Not refused: the unit's empty capability set and read-only
+		// system keep such a server from most harm, and it works. But it
+		// still owns every root-owned file the unit can write, and the
+		// service needs no privilege at all.
+		out = append(out, Warning{"nats.user", fmt.Sprintf("%q runs nats-server as root: a flaw in it (or in a config it is given) would act as the owner of root's files; leave user unset for \"nats\", a system user dcctl creates", u)})
+	}
 	if inv.NATS.SyncInterval != "always" {
 		out = append(out, Warning{"nats.sync_interval", fmt.Sprintf("%q acknowledges writes before they reach disk: nodes crashing together (power loss) can lose acknowledged messages (Jepsen, NATS 2.12.1); \"always\" is the safe choice", inv.NATS.SyncInterval)})
 	}

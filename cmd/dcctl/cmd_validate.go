@@ -19,7 +19,8 @@ func validateCommand() *cli.Command {
 		ArgsUsage: "[INVENTORY]",
 		Description: "Reports every mistake at once as FILE:LINE: KEY.PATH: what is wrong, and the\n" +
 			"topology warnings (even-sized clusters, clusters too\n" +
-			"small for R3, leaf clusters spread over DCs, a lazy sync_interval).\n" +
+			"small for R3, leaf clusters spread over DCs, a lazy sync_interval, nats-server\n" +
+			"running as root).\n" +
 			"Checks the local files the inventory names: nats.binary and ssh_key must exist\n" +
 			"(a missing ssh_key is only a warning when SSH_AUTH_SOCK is set: the agent may hold\n" +
 			"the key); a missing known_hosts is a warning (first contact needs\n" +
