@@ -371,12 +371,9 @@ func (s *Session) ForgetNATS() {
 
 // Close ends the NATS connection and every SSH connection.
 func (s *Session) Close() error {
+	s.ForgetNATS()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.nats != nil {
-		s.nats.Close()
-		s.nats = nil
-	}
 	s.dropMonitors("")
 	err := remote.CloseAll(s.clients)
 	s.clients = map[string]*remote.Client{}
