@@ -89,9 +89,11 @@ type Conn struct {
 	// apps is every application account's connection, in Options order;
 	// shared by the views Account returns.
 	apps []accountConn
-	// app and account are the account stream methods act in.
+	// app and account are the account stream methods act in; appErr is
+	// why app is nil when its user could not log in.
 	app     *nats.Conn
 	account string
+	appErr  error
 	timeout time.Duration
 	gap     time.Duration
 }
@@ -99,6 +101,7 @@ type Conn struct {
 type accountConn struct {
 	account string
 	nc      *nats.Conn
+	err     error // the login refused (nc is nil)
 }
 
 const (
@@ -133,24 +136,58 @@ func Connect(ctx context.Context, o Options) (*Conn, error) {
 			return nil, fmt.Errorf("connect to NATS: no user given for account %s", a.Account)
 		}
 		nc, err := dial(ctx, o, a.Credentials, c.timeout)
-		if err != nil {
+		switch {
+		case err != nil && refusedLogin(err):
+			// One account's wrong password blocks that account's streams
+			// only: the error waits for whoever needs them.
+			c.apps = append(c.apps, accountConn{account: a.Account, err: &LoginError{Account: a.Account, User: a.User, Err: err}})
+			continue
+		case err != nil:
 			c.Close()
 			return nil, fmt.Errorf("account %s: %w", a.Account, err)
 		}
 		c.apps = append(c.apps, accountConn{account: a.Account, nc: nc})
 	}
+	if c.sys == nil && len(c.Accounts()) == 0 {
+		// Nothing to work with: the first refusal says why.
+		return nil, c.apps[0].err
+	}
 	if len(c.apps) > 0 {
-		c.app, c.account = c.apps[0].nc, c.apps[0].account
+		c.app, c.account, c.appErr = c.apps[0].nc, c.apps[0].account, c.apps[0].err
 	}
 	return c, nil
+}
+
+// LoginError is an application account whose user the servers refuse
+// (wrong password, for one): Connect still succeeds, and whatever needs
+// that account's streams gets this error, naming the account and what it
+// blocks; the other accounts work.
+type LoginError struct {
+	Account, User string
+	Err           error
+}
+
+func (e *LoginError) Error() string {
+	return fmt.Sprintf("account %s: the servers refuse its user %s (%v): the streams of account %s cannot be read or changed, so nothing that needs them can run (other accounts' streams can); check the password dcctl has for %s",
+		e.Account, e.User, e.Err, e.Account, e.User)
+}
+
+func (e *LoginError) Unwrap() error { return e.Err }
+
+// refusedLogin reports whether a connect failed because the servers refused
+// the user (not because none could be reached).
+func refusedLogin(err error) bool {
+	return errors.Is(err, nats.ErrAuthorization) || errors.Is(err, nats.ErrAuthExpired) || errors.Is(err, nats.ErrAuthRevoked)
 }
 
 // Accounts names the application accounts this Conn has a connection for,
 // in the order they were given.
 func (c *Conn) Accounts() []string {
-	out := make([]string, len(c.apps))
-	for i, a := range c.apps {
-		out[i] = a.account
+	var out []string
+	for _, a := range c.apps {
+		if a.nc != nil {
+			out = append(out, a.account)
+		}
 	}
 	return out
 }
@@ -160,8 +197,11 @@ func (c *Conn) Accounts() []string {
 func (c *Conn) Account(account string) (*Conn, error) {
 	for _, a := range c.apps {
 		if a.account == account {
+			if a.err != nil {
+				return nil, a.err
+			}
 			v := *c
-			v.app, v.account = a.nc, a.account
+			v.app, v.account, v.appErr = a.nc, a.account, nil
 			return &v, nil
 		}
 	}
@@ -177,7 +217,9 @@ func (c *Conn) Close() {
 		c.sys.Close()
 	}
 	for _, a := range c.apps {
-		a.nc.Close()
+		if a.nc != nil {
+			a.nc.Close()
+		}
 	}
 }
 
@@ -361,6 +403,9 @@ func (c *Conn) sysConn() (*nats.Conn, error) {
 }
 
 func (c *Conn) appConn() (*nats.Conn, error) {
+	if c.app == nil && c.appErr != nil {
+		return nil, c.appErr
+	}
 	if c.app == nil {
 		return nil, ErrNoAppUser
 	}

@@ -312,7 +312,10 @@ func (c *Conn) AllStreams(ctx context.Context, domain string) (*StreamList, erro
 	}
 	out := &StreamList{Streams: []StreamState{}}
 	for _, a := range c.apps {
-		v, _ := c.Account(a.account)
+		v, err := c.Account(a.account)
+		if err != nil {
+			return nil, fmt.Errorf("list streams in domain %q: %w", domain, err)
+		}
 		list, err := v.Streams(ctx, domain)
 		if err != nil {
 			if len(c.apps) > 1 {

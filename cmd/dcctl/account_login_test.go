@@ -1,0 +1,49 @@
+package main
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	njs "github.com/nats-io/nats.go/jetstream"
+
+	"github.com/dcctl/dcctl/internal/testcluster"
+	"github.com/dcctl/dcctl/inventory"
+)
+
+// TestOneAccountsPasswordWrong: the password dcctl has for one account's
+// user is wrong. A backup of another account's stream (--account) works; a
+// run that must look in every account fails naming the refused account
+// and what it blocks; no password is printed.
+func TestOneAccountsPasswordWrong(t *testing.T) {
+	spec := testcluster.Spec{AppAccount: "SHOP", AppUser: "shop-app", SysAccount: "OPS", SysUser: "ops",
+		MoreAccounts: []testcluster.AccountSpec{{Name: "LEDGER", User: "ledger-app"}},
+		Clusters: []testcluster.ClusterSpec{{Name: "CORE", Domain: "core", Nodes: []testcluster.NodeSpec{
+			{Name: "c-1", DC: "x"}, {Name: "c-2", DC: "x"}, {Name: "c-3", DC: "x"}}}}}
+	inv := testcluster.WriteInventory(t, spec)
+	c := testcluster.Start(t, inv)
+	js := c.JetStreamAs(t, "core", "SHOP")
+	testcluster.CreateStream(t, js, njs.StreamConfig{Name: "ORDERS", Subjects: []string{"orders.>"}, Replicas: 1, Storage: njs.FileStorage}, time.Minute)
+	testcluster.Publish(t, js, "orders", 3)
+	const wrong = "wrong-ledger-password"
+	t.Setenv(inventory.EnvVar("ledger-app"), wrong)
+	_, shopPw := c.AccountUser("SHOP")
+	common := []string{"-i", inv, "--direct", "--ssh-timeout", "2s", "--timeout", "60s", "--without-lock"}
+	cli := func(args ...string) (string, string, int) {
+		t.Helper()
+		out, errOut, code := runCLI(t, append(args, common...)...)
+		t.Logf("dcctl %s -> %d\n%s%s", strings.Join(args, " "), code, out, errOut)
+		if strings.Contains(out+errOut, wrong) || strings.Contains(out+errOut, shopPw) {
+			t.Fatal("a password was printed")
+		}
+		return out, errOut, code
+	}
+	if _, _, code := cli("backup", "ORDERS", "--domain", "core", "--account", "SHOP", "--out", filepath.Join(t.TempDir(), "b1")); code != 0 {
+		t.Errorf("backup of SHOP's stream with LEDGER's password wrong: exit %d, want 0", code)
+	}
+	_, errOut, code := cli("backup", "ORDERS", "--domain", "core", "--out", filepath.Join(t.TempDir(), "b2"))
+	if code == 0 || !strings.Contains(errOut, "the servers refuse its user ledger-app") || !strings.Contains(errOut, "streams of account LEDGER cannot be read or changed") {
+		t.Errorf("backup that looks in every account: exit %d, want a failure naming account LEDGER and what it blocks", code)
+	}
+}
