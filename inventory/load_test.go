@@ -257,7 +257,7 @@ func TestWarnings(t *testing.T) {
 		got = append(got, w.String())
 	}
 	all := strings.Join(got, "\n")
-	if !strings.Contains(all, "clusters.BB: 4 nodes tolerate only 1 failure") {
+	if !strings.Contains(all, "clusters.BB: 4 nodes tolerate only 1 failure, like 3") {
 		t.Errorf("no even-size warning for BB:\n%s", all)
 	}
 	if len(got) != 1 {
@@ -274,7 +274,7 @@ func TestWarnings(t *testing.T) {
 		got = append(got, w.String())
 	}
 	all = strings.Join(got, "\n")
-	for _, want := range []string{"nats.sync_interval", "clusters.HUB: 2 node(s): too small", "clusters.LEAF: leaf cluster spread over 2 data centers"} {
+	for _, want := range []string{"nats.sync_interval", "clusters.HUB: 2 nodes: too small", "clusters.LEAF: leaf cluster spread over 2 data centers"} {
 		if !strings.Contains(all, want) {
 			t.Errorf("missing warning %q in:\n%s", want, all)
 		}
@@ -492,7 +492,7 @@ func TestDCCaseNamesTheOddOne(t *testing.T) {
 	if !errors.As(err, &ie) || len(ie.Problems) != 1 {
 		t.Fatalf("want 1 problem, got %v", err)
 	}
-	if p := ie.Problems[0]; p.Key != "nodes.h1.dc" || p.Line != 25 || !strings.Contains(p.Msg, `"B" differs from "b" only in case (2 node(s) spell it "b")`) {
+	if p := ie.Problems[0]; p.Key != "nodes.h1.dc" || p.Line != 25 || !strings.Contains(p.Msg, `"B" differs from "b" only in case (2 nodes spell it "b")`) {
 		t.Errorf("problem %q at %d %s, want nodes.h1.dc at line 25", p.Msg, p.Line, p.Key)
 	}
 }

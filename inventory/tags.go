@@ -89,7 +89,11 @@ func validateDCCase(c *collector, inv *Inventory) {
 	}
 	for _, n := range inv.Nodes {
 		if u := usual[strings.ToLower(n.DC)]; n.DC != "" && n.DC != u {
-			c.addf(Key("nodes", n.Name, "dc"), "data center %q differs from %q only in case (%d node(s) spell it %q): both would get the server tag %s", n.DC, u, count[u], u, DCTag(n.DC))
+			spell := "spell"
+			if count[u] == 1 {
+				spell = "spells"
+			}
+			c.addf(Key("nodes", n.Name, "dc"), "data center %q differs from %q only in case (%s %s it %q): both would get the server tag %s", n.DC, u, plural(count[u], "node"), spell, u, DCTag(n.DC))
 		}
 	}
 }

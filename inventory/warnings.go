@@ -23,9 +23,9 @@ func (inv *Inventory) Warnings() []Warning {
 		case size < 2:
 			// refused by validation: no meta leader
 		case size < 3:
-			out = append(out, Warning{key, fmt.Sprintf("%d node(s): too small for R3 streams and tolerates no failure of the meta group; use 3 or 5", size)})
+			out = append(out, Warning{key, plural(size, "node") + ": too small for R3 streams and tolerates no failure of the meta group; use 3 or 5"})
 		case size%2 == 0:
-			out = append(out, Warning{key, fmt.Sprintf("%d nodes tolerate only %d failure(s), like %d: an even-sized cluster adds no availability; 5 nodes are recommended for R3 streams (they survive 2 failures)", size, tolerate, size-1)})
+			out = append(out, Warning{key, fmt.Sprintf("%s tolerate only %s, like %d: an even-sized cluster adds no availability; 5 nodes are recommended for R3 streams (they survive 2 failures)", plural(size, "node"), plural(tolerate, "failure"), size-1)})
 		}
 		if cl.IsLeaf() {
 			dcs := map[string]bool{}

@@ -1,7 +1,6 @@
 package provision
 
 import (
-	"fmt"
 	"strings"
 
 	"github.com/dcctl/dcctl/remote"
@@ -23,5 +22,5 @@ func (cleanTemp) Script(h *hostRun) string {
 }
 
 func (cleanTemp) Done(h *hostRun, _ string) {
-	h.say(fmt.Sprintf("removed %d leftover temporary file(s) of an interrupted run", len(h.p.CleanTemp)))
+	h.say("removed " + plural(len(h.p.CleanTemp), "leftover temporary file") + " of an interrupted run")
 }

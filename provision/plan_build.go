@@ -106,7 +106,7 @@ func CheckUpgrade(ctx context.Context, s *Session, plans []*HostPlan, allowDowng
 	}
 	v, err := ReadBinaryVersion(s.Inv.NATS.Binary)
 	if err != nil {
-		return fmt.Errorf("nats.binary changes on %d running node(s): %w", len(nodes), err)
+		return fmt.Errorf("nats.binary changes on %s: %w", plural(len(nodes), "running node"), err)
 	}
 	_, err = s.CheckVersions(ctx, nodes, v, allowDowngrade)
 	return err

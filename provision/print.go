@@ -10,7 +10,7 @@ import (
 func (p *HostPlan) Summary() []string {
 	var out []string
 	if len(p.CleanTemp) > 0 {
-		out = append(out, fmt.Sprintf("remove %d leftover temp file(s)", len(p.CleanTemp)))
+		out = append(out, "remove "+plural(len(p.CleanTemp), "leftover temp file"))
 	}
 	if p.CreateUser {
 		out = append(out, "create user")

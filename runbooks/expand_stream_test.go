@@ -43,7 +43,7 @@ func TestExpandStream(t *testing.T) {
 	t.Run("more replicas than servers is refused", func(t *testing.T) {
 		err := l.run(&ExpandStream{Stream: "orders", Domain: "us", Replicas: 4})
 		wantRefused(t, err, "target: --replicas 4: cluster US")
-		wantRefused(t, err, "has 3 non-standby node(s) (us_1, us_2, us_3)")
+		wantRefused(t, err, "has 3 non-standby nodes (us_1, us_2, us_3)")
 		si, err := l.info("us", "orders")
 		if err != nil {
 			t.Fatal(err)

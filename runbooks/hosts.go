@@ -81,7 +81,7 @@ func (h SystemdHosts) Drift(ctx context.Context, node string) ([]string, error) 
 	}
 	var out []string
 	if len(p.CleanTemp) > 0 {
-		out = append(out, fmt.Sprintf("%d leftover temp file(s)", len(p.CleanTemp)))
+		out = append(out, plural(len(p.CleanTemp), "leftover temp file"))
 	}
 	if p.CreateUser {
 		out = append(out, "user "+h.S.Inv.NATS.User+" missing")

@@ -39,7 +39,7 @@ func replicasFit(e *Env, domain string, n int, tags []string) error {
 	if n <= len(fit) {
 		return nil
 	}
-	have := fmt.Sprintf("%d non-standby node(s)", len(fit))
+	have := plural(len(fit), "non-standby node")
 	instead := "choose fewer replicas or add nodes"
 	if len(tags) > 0 {
 		slices.Sort(known)

@@ -48,7 +48,7 @@ func (r *Report) Write(w io.Writer) {
 				n++
 			}
 		}
-		verdict = fmt.Sprintf("DEGRADED (%d problem(s))", n)
+		verdict = "DEGRADED (" + plural(n, "problem") + ")"
 	}
 	fmt.Fprintf(w, "Status at %s: %s (collected in %.1fs)\n", r.Time.Local().Format("2006-01-02 15:04:05"), verdict, r.Seconds)
 }

@@ -93,7 +93,7 @@ func runValidate(c *cli.Context) error {
 		}
 	}
 	if !res.Valid {
-		return refused(fmt.Errorf("%s: %d problem(s)", path, len(res.Problems)))
+		return refused(fmt.Errorf("%s: %s", path, plural(len(res.Problems), "problem")))
 	}
 	return nil
 }

@@ -48,16 +48,16 @@ func TestRunbookArgumentsBeforeAnyConnection(t *testing.T) {
 		return append(append([]string{"runbook", "expand-stream", "orders", "--domain", "hub"}, more...), common...)
 	}
 	cases := map[string][]string{
-		"--replicas 0: a stream has at least 1":                              expand("--replicas", "0"),
-		"--replicas -2: a stream has at least 1":                             expand("--replicas", "-2"),
-		"--replicas 99: JetStream keeps at most 5":                           expand("--replicas", "99"),
-		"has 4 non-standby node(s) (bb_emea_1, bb_emea_2, bb_us_1, bb_us_2)": expand("--replicas", "5"),
-		"has 2 non-standby node(s) tagged dc:emea (bb_emea_1, bb_emea_2)":    expand("--replicas", "3", "--tag", "dc:emea"),
-		`no JetStream account "NOPE"`:                                        expand("--account", "NOPE"),
-		`no node "nosuch"`:                                                   append([]string{"runbook", "replace-peer", "bb_us_2", "--replacement", "nosuch"}, common...),
-		"the replacement must have a new server_name":                        append([]string{"runbook", "replace-peer", "bb_us_2", "--replacement", "bb_us_2"}, common...),
-		`no JetStream account "NOPE2"`:                                       append([]string{"backup", "orders", "--domain", "hub", "--account", "NOPE2", "--out", filepath.Join(t.TempDir(), "b")}, common...),
-		"--replicas 7: JetStream keeps at most 5":                            append([]string{"runbook", "restore-stream", "--from", t.TempDir(), "--domain", "hub", "--replicas", "7"}, common...),
+		"--replicas 0: a stream has at least 1":                            expand("--replicas", "0"),
+		"--replicas -2: a stream has at least 1":                           expand("--replicas", "-2"),
+		"--replicas 99: JetStream keeps at most 5":                         expand("--replicas", "99"),
+		"has 4 non-standby nodes (bb_emea_1, bb_emea_2, bb_us_1, bb_us_2)": expand("--replicas", "5"),
+		"has 2 non-standby nodes tagged dc:emea (bb_emea_1, bb_emea_2)":    expand("--replicas", "3", "--tag", "dc:emea"),
+		`no JetStream account "NOPE"`:                                      expand("--account", "NOPE"),
+		`no node "nosuch"`:                                                 append([]string{"runbook", "replace-peer", "bb_us_2", "--replacement", "nosuch"}, common...),
+		"the replacement must have a new server_name":                      append([]string{"runbook", "replace-peer", "bb_us_2", "--replacement", "bb_us_2"}, common...),
+		`no JetStream account "NOPE2"`:                                     append([]string{"backup", "orders", "--domain", "hub", "--account", "NOPE2", "--out", filepath.Join(t.TempDir(), "b")}, common...),
+		"--replicas 7: JetStream keeps at most 5":                          append([]string{"runbook", "restore-stream", "--from", t.TempDir(), "--domain", "hub", "--replicas", "7"}, common...),
 	}
 	for want, args := range cases {
 		out, errOut, code := runCLI(t, args...)
