@@ -273,8 +273,17 @@ func (r *RotatePasswords) PostChecks(e *Env) []Check {
 			// The run may have changed the password dcctl's connection
 			// logged in with: the servers cut it off at that reload.
 			e.Session.ForgetNATS()
-			_, err := e.nats(ctx)
-			return err
+			if _, err := e.nats(ctx); err != nil {
+				return err
+			}
+			// A connection stands with one account's login refused (its
+			// streams alone are blocked): ask for each account's.
+			for _, a := range e.jsAccounts() {
+				if _, err := e.natsIn(ctx, a); err != nil {
+					return err
+				}
+			}
+			return nil
 		}},
 	}
 	for _, cl := range e.Inv.Clusters {
