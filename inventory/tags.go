@@ -3,6 +3,8 @@ package inventory
 import (
 	"regexp"
 	"strings"
+
+	"github.com/dcctl/dcctl/words"
 )
 
 // DCTagPrefix starts the server tag every node gets from its data center:
@@ -93,7 +95,7 @@ func validateDCCase(c *collector, inv *Inventory) {
 			if count[u] == 1 {
 				spell = "spells"
 			}
-			c.addf(Key("nodes", n.Name, "dc"), "data center %q differs from %q only in case (%s %s it %q): both would get the server tag %s", n.DC, u, plural(count[u], "node"), spell, u, DCTag(n.DC))
+			c.addf(Key("nodes", n.Name, "dc"), "data center %q differs from %q only in case (%s %s it %q): both would get the server tag %s", n.DC, u, words.Count(count[u], "node"), spell, u, DCTag(n.DC))
 		}
 	}
 }

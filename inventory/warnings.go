@@ -1,6 +1,10 @@
 package inventory
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/dcctl/dcctl/words"
+)
 
 // Warning is a topology choice that works but that an operator should know
 // the cost of.
@@ -23,9 +27,9 @@ func (inv *Inventory) Warnings() []Warning {
 		case size < 2:
 			// refused by validation: no meta leader
 		case size < 3:
-			out = append(out, Warning{key, plural(size, "node") + ": too small for R3 streams and tolerates no failure of the meta group; use 3 or 5"})
+			out = append(out, Warning{key, words.Count(size, "node") + ": too small for R3 streams and tolerates no failure of the meta group; use 3 or 5"})
 		case size%2 == 0:
-			out = append(out, Warning{key, fmt.Sprintf("%s tolerate only %s, like %d: an even-sized cluster adds no availability; 5 nodes are recommended for R3 streams (they survive 2 failures)", plural(size, "node"), plural(tolerate, "failure"), size-1)})
+			out = append(out, Warning{key, fmt.Sprintf("%s tolerate only %s, like %d: an even-sized cluster adds no availability; 5 nodes are recommended for R3 streams (they survive 2 failures)", words.Count(size, "node"), words.Count(tolerate, "failure"), size-1)})
 		}
 		if cl.IsLeaf() {
 			dcs := map[string]bool{}

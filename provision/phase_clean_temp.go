@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	"github.com/dcctl/dcctl/remote"
+	"github.com/dcctl/dcctl/words"
 )
 
 // cleanTemp removes the temporary files an interrupted run left beside
@@ -22,5 +23,5 @@ func (cleanTemp) Script(h *hostRun) string {
 }
 
 func (cleanTemp) Done(h *hostRun, _ string) {
-	h.say("removed " + plural(len(h.p.CleanTemp), "leftover temporary file") + " of an interrupted run")
+	h.say("removed " + words.Count(len(h.p.CleanTemp), "leftover temporary file") + " of an interrupted run")
 }

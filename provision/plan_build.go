@@ -9,6 +9,7 @@ import (
 	"github.com/dcctl/dcctl/inventory"
 	"github.com/dcctl/dcctl/remote"
 	"github.com/dcctl/dcctl/templates"
+	"github.com/dcctl/dcctl/words"
 )
 
 // Plan gathers facts from every given node's host, in parallel, and plans
@@ -106,7 +107,7 @@ func CheckUpgrade(ctx context.Context, s *Session, plans []*HostPlan, allowDowng
 	}
 	v, err := ReadBinaryVersion(s.Inv.NATS.Binary)
 	if err != nil {
-		return fmt.Errorf("nats.binary changes on %s: %w", plural(len(nodes), "running node"), err)
+		return fmt.Errorf("nats.binary changes on %s: %w", words.Count(len(nodes), "running node"), err)
 	}
 	_, err = s.CheckVersions(ctx, nodes, v, allowDowngrade)
 	return err

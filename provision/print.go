@@ -4,13 +4,15 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/dcctl/dcctl/words"
 )
 
 // Summary lists the plan's changes in a few words each.
 func (p *HostPlan) Summary() []string {
 	var out []string
 	if len(p.CleanTemp) > 0 {
-		out = append(out, "remove "+plural(len(p.CleanTemp), "leftover temp file"))
+		out = append(out, "remove "+words.Count(len(p.CleanTemp), "leftover temp file"))
 	}
 	if p.CreateUser {
 		out = append(out, "create user")

@@ -8,6 +8,7 @@ import (
 
 	"github.com/dcctl/dcctl/inventory"
 	"github.com/dcctl/dcctl/provision"
+	"github.com/dcctl/dcctl/words"
 )
 
 // Hosts is the runbooks' boundary to the machines the nodes run on: their
@@ -81,7 +82,7 @@ func (h SystemdHosts) Drift(ctx context.Context, node string) ([]string, error) 
 	}
 	var out []string
 	if len(p.CleanTemp) > 0 {
-		out = append(out, plural(len(p.CleanTemp), "leftover temp file"))
+		out = append(out, words.Count(len(p.CleanTemp), "leftover temp file"))
 	}
 	if p.CreateUser {
 		out = append(out, "user "+h.S.Inv.NATS.User+" missing")

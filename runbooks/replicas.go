@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/dcctl/dcctl/words"
 )
 
 // maxReplicas is JetStream's own bound on a stream's replica count.
@@ -39,7 +41,7 @@ func replicasFit(e *Env, domain string, n int, tags []string) error {
 	if n <= len(fit) {
 		return nil
 	}
-	have := plural(len(fit), "non-standby node")
+	have := words.Count(len(fit), "non-standby node")
 	instead := "choose fewer replicas or add nodes"
 	if len(tags) > 0 {
 		slices.Sort(known)

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/dcctl/dcctl/words"
 )
 
 // Write renders the report as tables: per domain the JetStream summary and
@@ -48,7 +50,7 @@ func (r *Report) Write(w io.Writer) {
 				n++
 			}
 		}
-		verdict = "DEGRADED (" + plural(n, "problem") + ")"
+		verdict = "DEGRADED (" + words.Count(n, "problem") + ")"
 	}
 	fmt.Fprintf(w, "Status at %s: %s (collected in %.1fs)\n", r.Time.Local().Format("2006-01-02 15:04:05"), verdict, r.Seconds)
 }

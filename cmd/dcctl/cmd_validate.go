@@ -10,6 +10,7 @@ import (
 
 	"github.com/dcctl/dcctl/inventory"
 	"github.com/dcctl/dcctl/pki"
+	"github.com/dcctl/dcctl/words"
 )
 
 func validateCommand() *cli.Command {
@@ -89,22 +90,11 @@ func runValidate(c *cli.Context) error {
 			fmt.Fprintf(out, "warning: %s\n", w)
 		}
 		if res.Valid {
-			fmt.Fprintf(out, "%s: OK (%s in %s, %s)\n", path, plural(res.Nodes, "node"), plural(res.Clusters, "cluster"), plural(len(res.Warnings), "warning"))
+			fmt.Fprintf(out, "%s: OK (%s in %s, %s)\n", path, words.Count(res.Nodes, "node"), words.Count(res.Clusters, "cluster"), words.Count(len(res.Warnings), "warning"))
 		}
 	}
 	if !res.Valid {
-		return refused(fmt.Errorf("%s: %s", path, plural(len(res.Problems), "problem")))
+		return refused(fmt.Errorf("%s: %s", path, words.Count(len(res.Problems), "problem")))
 	}
 	return nil
-}
-
-// plural counts n things in words: "no warnings", "1 cluster", "2 clusters".
-func plural(n int, thing string) string {
-	switch n {
-	case 0:
-		return "no " + thing + "s"
-	case 1:
-		return "1 " + thing
-	}
-	return fmt.Sprintf("%d %ss", n, thing)
 }
