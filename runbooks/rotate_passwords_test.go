@@ -14,19 +14,7 @@ import (
 // secrets file. The runner asks every step before the first one runs, so
 // "no rotation" must mean "to do" for the first run and "done" for --finish.
 func TestRotatePasswordsStepsDone(t *testing.T) {
-	spec := testcluster.Seed()
-	inv, err := inventory.Load(testcluster.WriteInventory(t, spec))
-	if err != nil {
-		t.Fatal(err)
-	}
-	sec, err := inventory.PrepareSecrets(inv, func(string) string { return "" })
-	if err == nil {
-		err = sec.Save()
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := &Env{Inv: inv, Session: provision.NewSession(inv, sec, provision.SessionOptions{})}
+	spec, sec, e := rotationEnv(t)
 	done := func(finish bool) []bool {
 		t.Helper()
 		r := &RotatePasswords{Users: []string{spec.AppUser}, Finish: finish}
@@ -67,6 +55,28 @@ func TestRotatePasswordsStepsDone(t *testing.T) {
 // there and --finish went on, switching servers while the leaf remotes
 // still logged in with the old password); from leaves-on-next on it goes.
 func TestRotatePasswordsFinishAfterAFailedFirstRun(t *testing.T) {
+	spec, sec, e := rotationEnv(t)
+	if err := sec.BeginRotation([]string{spec.AppUser}); err != nil {
+		t.Fatal(err)
+	}
+	sec.SetRotation([]string{spec.AppUser}, inventory.StageAcceptBoth)
+	err := (&RotatePasswords{Users: []string{spec.AppUser}, Finish: true}).pickUsers(e)
+	if err == nil || !strings.Contains(err.Error(), "did not finish (stage accept-both") || !strings.Contains(err.Error(), "run rotate-passwords again, without --finish") {
+		t.Fatalf("--finish at accept-both: %v", err)
+	}
+	if err := (&RotatePasswords{Users: []string{spec.AppUser}}).pickUsers(e); err != nil {
+		t.Fatalf("the first run again at accept-both: %v", err)
+	}
+	sec.SetRotation([]string{spec.AppUser}, inventory.StageLeavesOnNext)
+	if err := (&RotatePasswords{Users: []string{spec.AppUser}, Finish: true}).pickUsers(e); err != nil {
+		t.Fatalf("--finish at leaves-on-next: %v", err)
+	}
+}
+
+// rotationEnv is the seed deployment's inventory with its secrets saved and
+// an Env on them, no server running: what the rotation's stage logic reads.
+func rotationEnv(t *testing.T) (testcluster.Spec, *inventory.Secrets, *Env) {
+	t.Helper()
 	spec := testcluster.Seed()
 	inv, err := inventory.Load(testcluster.WriteInventory(t, spec))
 	if err != nil {
@@ -79,20 +89,5 @@ func TestRotatePasswordsFinishAfterAFailedFirstRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &Env{Inv: inv, Session: provision.NewSession(inv, sec, provision.SessionOptions{})}
-	if err := sec.BeginRotation([]string{spec.AppUser}); err != nil {
-		t.Fatal(err)
-	}
-	sec.SetRotation([]string{spec.AppUser}, inventory.StageAcceptBoth)
-	err = (&RotatePasswords{Users: []string{spec.AppUser}, Finish: true}).pickUsers(e)
-	if err == nil || !strings.Contains(err.Error(), "did not finish (stage accept-both") || !strings.Contains(err.Error(), "run rotate-passwords again, without --finish") {
-		t.Fatalf("--finish at accept-both: %v", err)
-	}
-	if err := (&RotatePasswords{Users: []string{spec.AppUser}}).pickUsers(e); err != nil {
-		t.Fatalf("the first run again at accept-both: %v", err)
-	}
-	sec.SetRotation([]string{spec.AppUser}, inventory.StageLeavesOnNext)
-	if err := (&RotatePasswords{Users: []string{spec.AppUser}, Finish: true}).pickUsers(e); err != nil {
-		t.Fatalf("--finish at leaves-on-next: %v", err)
-	}
+	return spec, sec, &Env{Inv: inv, Session: provision.NewSession(inv, sec, provision.SessionOptions{})}
 }
