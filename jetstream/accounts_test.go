@@ -36,11 +36,11 @@ func TestEveryAccount(t *testing.T) {
 	var accounts []AccountUser
 	for _, a := range []string{"SALES", "TELEMETRY"} {
 		u, p := cl.AccountUser(a)
-		accounts = append(accounts, AccountUser{Account: a, Credentials: Credentials{u, p}})
+		accounts = append(accounts, AccountUser{Account: a, Credentials: Credentials{User: u, Password: p}})
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	c, err := Connect(ctx, Options{URLs: cl.ClientURLs(), System: Credentials{su, sp}, Accounts: accounts, Timeout: testTimeout, TLS: cl.TLSConfig()})
+	c, err := Connect(ctx, Options{URLs: cl.ClientURLs(), System: Credentials{User: su, Password: sp}, Accounts: accounts, Timeout: testTimeout, TLS: cl.TLSConfig()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -29,6 +29,10 @@ type DialFunc func(ctx context.Context, network, addr string) (net.Conn, error)
 type Credentials struct {
 	User     string
 	Password string
+	// Source says where the password comes from (an environment variable,
+	// a secrets file's key), for the error that asks to check it; never
+	// the password itself.
+	Source string
 }
 
 func (c Credentials) set() bool { return c.User != "" }
@@ -140,7 +144,7 @@ func Connect(ctx context.Context, o Options) (*Conn, error) {
 		case err != nil && refusedLogin(err):
 			// One account's wrong password blocks that account's streams
 			// only: the error waits for whoever needs them.
-			c.apps = append(c.apps, accountConn{account: a.Account, err: &LoginError{Account: a.Account, User: a.User, Err: err}})
+			c.apps = append(c.apps, accountConn{account: a.Account, err: &LoginError{Account: a.Account, User: a.User, Source: a.Source, Err: err}})
 			continue
 		case err != nil:
 			c.Close()
@@ -164,12 +168,17 @@ func Connect(ctx context.Context, o Options) (*Conn, error) {
 // blocks; the other accounts work.
 type LoginError struct {
 	Account, User string
+	Source        string // where the password comes from (Credentials.Source)
 	Err           error
 }
 
 func (e *LoginError) Error() string {
-	return fmt.Sprintf("account %s: the servers refuse its user %s (%v): the streams of account %s cannot be read or changed, so nothing that needs them can run (other accounts' streams can); check the password dcctl has for %s",
-		e.Account, e.User, e.Err, e.Account, e.User)
+	check := "check the password dcctl has for " + e.User
+	if e.Source != "" {
+		check += ": " + e.Source
+	}
+	return fmt.Sprintf("account %s: the servers refuse its user %s (%v): the streams of account %s cannot be read or changed, so nothing that needs them can run (other accounts' streams can); %s",
+		e.Account, e.User, e.Err, e.Account, check)
 }
 
 func (e *LoginError) Unwrap() error { return e.Err }

@@ -63,7 +63,7 @@ func (e *env) connectWith(urls []string, set func(*Options)) *Conn {
 	au, ap := e.cl.AppUser()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	o := Options{URLs: urls, System: Credentials{su, sp}, Accounts: []AccountUser{{Account: e.cl.Inv.JetStreamAccounts()[0].Name, Credentials: Credentials{au, ap}}}, Timeout: testTimeout, Name: "jetstream-test", TLS: e.cl.TLSConfig()}
+	o := Options{URLs: urls, System: Credentials{User: su, Password: sp}, Accounts: []AccountUser{{Account: e.cl.Inv.JetStreamAccounts()[0].Name, Credentials: Credentials{User: au, Password: ap}}}, Timeout: testTimeout, Name: "jetstream-test", TLS: e.cl.TLSConfig()}
 	if set != nil {
 		set(&o)
 	}
@@ -171,7 +171,7 @@ func TestHealthyDeployment(t *testing.T) {
 		su, _ := e.cl.SysUser()
 		const secret = "not-the-password-4711"
 		urls := append([]string{"nats://user:" + secret + "@127.0.0.1:1"}, e.urls("BB")...)
-		_, err := Connect(ctxT(t, 10*time.Second), Options{URLs: urls, System: Credentials{su, secret}, Timeout: time.Second, TLS: e.cl.TLSConfig()})
+		_, err := Connect(ctxT(t, 10*time.Second), Options{URLs: urls, System: Credentials{User: su, Password: secret}, Timeout: time.Second, TLS: e.cl.TLSConfig()})
 		if err == nil {
 			t.Fatal("connected with a wrong password")
 		}
@@ -765,7 +765,7 @@ func TestLosingBackboneServers(t *testing.T) {
 		}
 		su, sp := e.cl.SysUser()
 		au, ap := e.cl.AppUser()
-		c, err := Connect(ctxT(t, time.Minute), Options{URLs: urls, Dial: blackhole, System: Credentials{su, sp}, Accounts: []AccountUser{{Account: e.cl.Inv.JetStreamAccounts()[0].Name, Credentials: Credentials{au, ap}}}, Timeout: time.Hour, TLS: e.cl.TLSConfig()})
+		c, err := Connect(ctxT(t, time.Minute), Options{URLs: urls, Dial: blackhole, System: Credentials{User: su, Password: sp}, Accounts: []AccountUser{{Account: e.cl.Inv.JetStreamAccounts()[0].Name, Credentials: Credentials{User: au, Password: ap}}}, Timeout: time.Hour, TLS: e.cl.TLSConfig()})
 		if err != nil {
 			t.Fatalf("Connect with silent dead hosts first: %v", err)
 		}

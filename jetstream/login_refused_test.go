@@ -33,12 +33,12 @@ func TestOneAccountsLoginRefused(t *testing.T) {
 	tu, tp := cl.AccountUser("TELEMETRY")
 	su2, _ := cl.AccountUser("SALES")
 	accounts := []AccountUser{
-		{Account: "SALES", Credentials: Credentials{su2, "not-the-password"}},
-		{Account: "TELEMETRY", Credentials: Credentials{tu, tp}},
+		{Account: "SALES", Credentials: Credentials{User: su2, Password: "not-the-password", Source: "DCCTL_PASSWORD_SALES in the environment"}},
+		{Account: "TELEMETRY", Credentials: Credentials{User: tu, Password: tp}},
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	c, err := Connect(ctx, Options{URLs: cl.ClientURLs(), System: Credentials{su, sp}, Accounts: accounts, Timeout: testTimeout, TLS: cl.TLSConfig()})
+	c, err := Connect(ctx, Options{URLs: cl.ClientURLs(), System: Credentials{User: su, Password: sp}, Accounts: accounts, Timeout: testTimeout, TLS: cl.TLSConfig()})
 	if err != nil {
 		t.Fatalf("one account's user refused fails the whole connect: %v", err)
 	}
@@ -61,7 +61,8 @@ func TestOneAccountsLoginRefused(t *testing.T) {
 			t.Errorf("%s: %v, want the refused login of account SALES", what, err)
 			return
 		}
-		for _, want := range []string{"account SALES", "user " + su2, "streams of account SALES cannot be read or changed", "other accounts' streams can"} {
+		for _, want := range []string{"account SALES", "user " + su2, "streams of account SALES cannot be read or changed", "other accounts' streams can",
+			"check the password dcctl has for " + su2 + ": DCCTL_PASSWORD_SALES in the environment"} {
 			if !strings.Contains(err.Error(), want) {
 				t.Errorf("%s: %q lacks %q", what, err, want)
 			}

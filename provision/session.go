@@ -260,7 +260,7 @@ func (s *Session) NATS(ctx context.Context) (*jetstream.Conn, error) {
 	}
 	for _, a := range s.Inv.JetStreamAccounts() {
 		opts.Accounts = append(opts.Accounts, jetstream.AccountUser{Account: a.Name,
-			Credentials: jetstream.Credentials{User: a.Users[0], Password: s.Secrets.Password(a.Users[0])}})
+			Credentials: jetstream.Credentials{User: a.Users[0], Password: s.Secrets.Password(a.Users[0]), Source: s.Secrets.PasswordSource(a.Users[0])}})
 	}
 	for _, n := range s.liveFirst() {
 		opts.URLs = append(opts.URLs, n.ClientURL())

@@ -15,7 +15,8 @@ import (
 // TestOneAccountsPasswordWrong: the password dcctl has for one account's
 // user is wrong. A backup of another account's stream (--account) works; a
 // run that must look in every account fails naming the refused account
-// and what it blocks; no password is printed.
+// and what it blocks and where its password comes from; status reports it
+// per domain; no password is printed.
 func TestOneAccountsPasswordWrong(t *testing.T) {
 	spec := testcluster.Spec{AppAccount: "SHOP", AppUser: "shop-app", SysAccount: "OPS", SysUser: "ops",
 		MoreAccounts: []testcluster.AccountSpec{{Name: "LEDGER", User: "ledger-app"}},
@@ -45,5 +46,18 @@ func TestOneAccountsPasswordWrong(t *testing.T) {
 	_, errOut, code := cli("backup", "ORDERS", "--domain", "core", "--out", filepath.Join(t.TempDir(), "b2"))
 	if code == 0 || !strings.Contains(errOut, "the servers refuse its user ledger-app") || !strings.Contains(errOut, "streams of account LEDGER cannot be read or changed") {
 		t.Errorf("backup that looks in every account: exit %d, want a failure naming account LEDGER and what it blocks", code)
+	}
+	if !strings.Contains(errOut, "check the password dcctl has for ledger-app: DCCTL_PASSWORD_LEDGER_APP in the environment") {
+		t.Errorf("the refusal does not say where the password comes from:\n%s", errOut)
+	}
+	out, errOut, code := runCLI(t, "status", "-i", inv, "--direct", "--ssh-timeout", "2s")
+	t.Logf("dcctl status -> %d\n%s%s", code, out, errOut)
+	// status reports it per domain, as streams it could not list.
+	if code != 1 || !strings.Contains(out, `WARNING: [core] streams of domain "core" could not be listed`) ||
+		!strings.Contains(out, "account LEDGER: the servers refuse its user ledger-app") || !strings.Contains(out, "DCCTL_PASSWORD_LEDGER_APP in the environment") {
+		t.Errorf("status with LEDGER's login refused: exit %d, want 1 and a warning for domain core naming the account and the variable", code)
+	}
+	if strings.Contains(out+errOut, wrong) || strings.Contains(out+errOut, shopPw) {
+		t.Error("status printed a password")
 	}
 }
