@@ -39,7 +39,7 @@ func (inv *Inventory) CheckLocalFiles(agent bool) ([]Problem, []Warning) {
 				if agent {
 					if !warned[key+n.SSH.Key] {
 						warned[key+n.SSH.Key] = true
-						warn = append(warn, Warning{key, fmt.Sprintf("%v: only the keys in ssh-agent will be offered", err)})
+						warn = append(warn, inv.Warningf(key, "%v: only the keys in ssh-agent will be offered", err))
 					}
 				} else {
 					c.addf(key, "%v, and no ssh-agent is available (SSH_AUTH_SOCK is not set)", err)
@@ -51,7 +51,7 @@ func (inv *Inventory) CheckLocalFiles(agent bool) ([]Problem, []Warning) {
 		case missing:
 			if !warned[key+n.SSH.KnownHosts] {
 				warned[key+n.SSH.KnownHosts] = true
-				warn = append(warn, Warning{key, fmt.Sprintf("%s does not exist yet: no host is known; the first connection needs --accept-new-host-keys (compare the fingerprints it prints with the hosts' own)", n.SSH.KnownHosts)})
+				warn = append(warn, inv.Warningf(key, "%s does not exist yet: no host is known; the first connection needs --accept-new-host-keys (compare the fingerprints it prints with the hosts' own)", n.SSH.KnownHosts))
 			}
 		case err != nil:
 			c.addf(key, "%v", err)

@@ -7,13 +7,22 @@ import (
 )
 
 // Warning is a topology choice that works but that an operator should know
-// the cost of.
+// the cost of. It is placed like a Problem: the file, and the line where
+// the key is written (0 when it is not written: a default).
 type Warning struct {
-	Key string `json:"key"`
-	Msg string `json:"message"`
+	File string `json:"file"`
+	Line int    `json:"line,omitempty"`
+	Key  string `json:"key"`
+	Msg  string `json:"message"`
 }
 
 func (w Warning) String() string { return w.Key + ": " + w.Msg }
+
+// Warningf is a warning about the inventory's key, placed at the line where
+// it is written: for checks made after Load, by other packages.
+func (inv *Inventory) Warningf(key, format string, args ...any) Warning {
+	return Warning{File: inv.File, Line: inv.lines.line(key), Key: key, Msg: fmt.Sprintf(format, args...)}
+}
 
 // Warnings lists the topology risks worth an operator's attention though the
 // inventory is valid.
@@ -27,9 +36,9 @@ func (inv *Inventory) Warnings() []Warning {
 		case size < 2:
 			// refused by validation: no meta leader
 		case size < 3:
-			out = append(out, Warning{key, words.Count(size, "node") + ": too small for R3 streams and tolerates no failure of the meta group; use 3 or 5"})
+			out = append(out, inv.Warningf(key, "%s: too small for R3 streams and tolerates no failure of the meta group; use 3 or 5", words.Count(size, "node")))
 		case size%2 == 0:
-			out = append(out, Warning{key, fmt.Sprintf("%s tolerate only %s, like %d: an even-sized cluster adds no availability; 5 nodes are recommended for R3 streams (they survive 2 failures)", words.Count(size, "node"), words.Count(tolerate, "failure"), size-1)})
+			out = append(out, inv.Warningf(key, "%s tolerate only %s, like %d: an even-sized cluster adds no availability; 5 nodes are recommended for R3 streams (they survive 2 failures)", words.Count(size, "node"), words.Count(tolerate, "failure"), size-1))
 		}
 		if cl.IsLeaf() {
 			dcs := map[string]bool{}
@@ -37,7 +46,7 @@ func (inv *Inventory) Warnings() []Warning {
 				dcs[n.DC] = true
 			}
 			if len(dcs) > 1 {
-				out = append(out, Warning{key, fmt.Sprintf("leaf cluster spread over %d data centers: a leaf cluster is meant to serve one DC; a DC link failure can split its meta group", len(dcs))})
+				out = append(out, inv.Warningf(key, "leaf cluster spread over %d data centers: a leaf cluster is meant to serve one DC; a DC link failure can split its meta group", len(dcs)))
 			}
 		}
 	}
@@ -46,10 +55,10 @@ func (inv *Inventory) Warnings() []Warning {
 		// system keep such a server from most harm, and it works. But it
 		// still owns every root-owned file the unit can write, and the
 		// service needs no privilege at all.
-		out = append(out, Warning{"nats.user", fmt.Sprintf("%q runs nats-server as root: a flaw in it (or in a config it is given) would act as the owner of root's files; leave user unset for \"nats\", a system user dcctl creates", u)})
+		out = append(out, inv.Warningf("nats.user", "%q runs nats-server as root: a flaw in it (or in a config it is given) would act as the owner of root's files; leave user unset for \"nats\", a system user dcctl creates", u))
 	}
 	if inv.NATS.SyncInterval != "always" {
-		out = append(out, Warning{"nats.sync_interval", fmt.Sprintf("%q acknowledges writes before they reach disk: nodes crashing together (power loss) can lose acknowledged messages (Jepsen, NATS 2.12.1); \"always\" is the safe choice", inv.NATS.SyncInterval)})
+		out = append(out, inv.Warningf("nats.sync_interval", "%q acknowledges writes before they reach disk: nodes crashing together (power loss) can lose acknowledged messages (Jepsen, NATS 2.12.1); \"always\" is the safe choice", inv.NATS.SyncInterval))
 	}
 	return out
 }

@@ -122,7 +122,7 @@ func Check(inv *inventory.Inventory, now time.Time) ([]inventory.Problem, []inve
 			continue
 		}
 		if left := c.NotAfter.Sub(now); left < RenewBefore {
-			warns = append(warns, inventory.Warning{Key: "tls.cert_file", Msg: fmt.Sprintf("node %s: %s ends %s (in %d days): issue a new one and run provision", n.Name, cp, end, int(left.Hours()/24))})
+			warns = append(warns, inv.Warningf("tls.cert_file", "node %s: %s ends %s (in %d days): issue a new one and run provision", n.Name, cp, end, int(left.Hours()/24)))
 		}
 	}
 	return probs, warns

@@ -30,6 +30,8 @@ func validateCommand() *cli.Command {
 			"client authentication, name the node's server name and addresses and not have\n" +
 			"ended; one ending within 30 days is a warning. --skip-local-files checks the\n" +
 			"inventory alone (a CI job).\n" +
+			"--json: {file, valid, problems, warnings, nodes, clusters}, each problem and\n" +
+			"warning {file, line, key, message}.\n" +
 			"Exit 0 when valid (warnings included), 2 when not.",
 		Flags: []cli.Flag{inventoryFlag(), jsonFlag(),
 			&cli.BoolFlag{Name: "skip-local-files", Usage: "do not check nats.binary, ssh_key, known_hosts and the operator's TLS files on this machine"}},
