@@ -144,6 +144,7 @@ func (s *Secrets) setUser(user string, u secretUser) {
 	}
 	s.doc.Users[user] = e
 	s.dirty = true
+	s.version++
 }
 
 // PreviousPath is where a rotation keeps the secrets file as it was before

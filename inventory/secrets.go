@@ -50,6 +50,9 @@ type Secrets struct {
 
 	tlsCA    []byte
 	tlsNodes map[string]NodeTLS
+
+	// version counts the changes made after loading (see Version).
+	version uint64
 }
 
 type secretUser struct {
@@ -344,7 +347,18 @@ func (s *Secrets) AdoptRoute(password, hash string) error {
 	s.route = secretUser{password: password, hash: hash}
 	s.routeGenerated = false
 	s.dirty = true
+	s.version++
 	return nil
+}
+
+// Version changes whenever something a rendered config holds changes
+// (passwords, hashes, rotation stages, TLS files): a caller that keeps
+// configs rendered earlier tells by it whether they are still current.
+func (s *Secrets) Version() uint64 {
+	if s == nil {
+		return 0
+	}
+	return s.version
 }
 
 // Generated lists the users PrepareSecrets gave a new random password.

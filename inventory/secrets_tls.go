@@ -15,6 +15,7 @@ type NodeTLS struct {
 func (s *Secrets) SetTLS(ca []byte, nodes map[string]NodeTLS) {
 	s.tlsCA = ca
 	s.tlsNodes = nodes
+	s.version++
 }
 
 // TLSCA is the CA certificate (PEM) servers present certificates from;

@@ -33,7 +33,7 @@ func (s *Session) FactsScripts(nodes []*inventory.Node) (map[string]string, erro
 	}
 	out := map[string]string{}
 	for _, n := range nodes {
-		dirs, files, err := desired(s.Inv, s.Secrets, bin, n.Name)
+		dirs, files, err := s.desiredFor(bin, n.Name)
 		if err != nil {
 			return nil, err
 		}

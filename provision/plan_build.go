@@ -29,7 +29,7 @@ func Plan(ctx context.Context, s *Session, nodes []*inventory.Node) ([]*HostPlan
 	type want struct{ dirs, files []templates.File }
 	wants := map[string]want{}
 	for _, n := range nodes {
-		dirs, files, err := desired(s.Inv, s.Secrets, bin, n.Name)
+		dirs, files, err := s.desiredFor(bin, n.Name)
 		if err != nil {
 			return nil, err
 		}

@@ -69,6 +69,8 @@ type Session struct {
 	// where the inventory puts it (see httpaddr.go).
 	monitorAt map[string]string
 	given     map[string]givenFacts // see GivenFacts
+	rendered  map[string]rendering  // each node's files, rendered once (render_once.go)
+	renders   int                   // how many renderings the session made, for tests
 	// shared: monitoring answers the first installs' waits share
 	// (monitor_shared.go).
 	shared map[string]*sharedAnswer
