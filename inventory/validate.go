@@ -218,6 +218,7 @@ func validateNodes(c *collector, inv *Inventory) {
 			port int
 		}{{"client_port", n.Ports.Client}, {"cluster_port", n.Ports.Cluster}, {"leafnode_port", n.Ports.Leafnode}, {"http_port", n.Ports.HTTP}}
 		own := map[int]string{}
+		var clashes []portClash
 		for _, p := range listeners {
 			pk := key + "." + p.name
 			if !checkPort(c, c.settingKey(n.Name, p.name), p.port) {
@@ -234,9 +235,10 @@ func validateNodes(c *collector, inv *Inventory) {
 			}
 			own[p.port] = p.name
 			if other := ports.take(n, p.port); other != "" {
-				c.addf(pk, "%s:%d is already used by node %s", n.Listen, p.port, other)
+				clashes = append(clashes, portClash{key: pk, name: p.name, port: p.port, other: other})
 			}
 		}
+		reportClashes(c, n, len(listeners), clashes)
 	}
 }
 
