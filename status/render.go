@@ -253,8 +253,8 @@ func (r *Report) dcTable() *table {
 			ssh = fmt.Sprintf("%d/%d", dc.SSHReachable, dc.Servers)
 		}
 		mon := ""
-		if len(dc.NATSSilent) > 0 && len(dc.MonitorAnswered) > 0 {
-			mon = fmt.Sprintf("%d of the silent answer", len(dc.MonitorAnswered))
+		if len(dc.NATSSilent) > 0 && dc.MonitorAsked {
+			mon = silentAnswered(len(dc.MonitorAnswered), len(dc.NATSSilent))
 		}
 		state := "ok"
 		switch {
@@ -266,6 +266,23 @@ func (r *Report) dcTable() *table {
 		t.add(dc.Name, strconv.Itoa(dc.Servers), ssh, fmt.Sprintf("%d/%d", dc.NATSAnswered, dc.Servers), mon, state)
 	}
 	return t
+}
+
+// silentAnswered is the DC table's Monitoring cell: "6 of 6 silent servers
+// answer", "1 of 2 silent servers answers", "none of 3 silent servers
+// answers".
+func silentAnswered(answered, silent int) string {
+	switch {
+	case answered == 0 && silent == 1:
+		return "the silent server does not answer"
+	case answered == 0:
+		return "none of " + words.Count(silent, "silent server") + " answers"
+	}
+	verb := "answer"
+	if answered == 1 {
+		verb = "answers"
+	}
+	return fmt.Sprintf("%d of %s %s", answered, words.Count(silent, "silent server"), verb)
 }
 
 // viewTable is the meta group as each DC's servers see it.

@@ -37,6 +37,9 @@ type DC struct {
 	// port answered over SSH: they run, but are cut off from the side the
 	// NATS connection is on.
 	MonitorAnswered []string `json:"monitor_answered"`
+	// MonitorAsked is true when the silent servers' monitoring ports were
+	// asked (some server was silent, or a domain had no meta leader).
+	MonitorAsked bool `json:"monitor_asked"`
 	// Cut is true when no server of the DC answered over NATS while others
 	// did: a partition between DCs, or the whole DC down.
 	Cut bool `json:"cut"`
@@ -207,6 +210,7 @@ func dcSummary(r *Report, unitsAsked bool) []DC {
 				dc.NATSAnswered++
 			} else {
 				dc.NATSSilent = append(dc.NATSSilent, s.Name)
+				dc.MonitorAsked = dc.MonitorAsked || s.Monitoring != ""
 				if s.Monitoring == monitorAnswered {
 					dc.MonitorAnswered = append(dc.MonitorAnswered, s.Name)
 				}
