@@ -79,3 +79,38 @@ func TestRetiredNodeStaysDown(t *testing.T) {
 		})
 	}
 }
+
+// TestStopKeepsTheRemovedMarker: `node stop` (or retire run again) on a node
+// replace-peer --permanent retired keeps the marker's "removed for good"
+// line, who and when: a plain stop line in its place would make provision
+// and status call the node paused by an operator. A node stopped plainly
+// gets its stop line as before.
+func TestStopKeepsTheRemovedMarker(t *testing.T) {
+	inv, _, _ := fixture(t, nil)
+	dir := t.TempDir()
+	inv.NATS.ConfigDir = dir
+	run := func(content string) string {
+		t.Helper()
+		script := "systemctl() { [ \"$1\" != is-active ] || return 1; }\n" + stopScript(inv, content)
+		if out, err := exec.Command("sh", "-c", script).CombinedOutput(); err != nil {
+			t.Fatalf("stop script: %v: %s", err, out)
+		}
+		mark, err := os.ReadFile(stopMarkerPath(inv))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(mark)
+	}
+	if got := run("op@desk at 2026-01-01T00:00:00Z"); got != "op@desk at 2026-01-01T00:00:00Z\n" {
+		t.Fatalf("a plain stop wrote %q", got)
+	}
+	retired := RemovedTag + "op@desk at 2026-01-02T00:00:00Z"
+	if got := run(retired); got != retired+"\n" {
+		t.Fatalf("retire over a plain stop wrote %q, want the removed line", got)
+	}
+	for _, again := range []string{"op2@laptop at 2026-01-03T00:00:00Z", RemovedTag + "op2@laptop at 2026-01-03T00:00:00Z"} {
+		if got := run(again); got != retired+"\n" {
+			t.Errorf("stop with %q over the removed marker left %q, want %q", again, got, retired+"\n")
+		}
+	}
+}

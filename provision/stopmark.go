@@ -70,6 +70,12 @@ func (s *Session) Retire(ctx context.Context, node string) error {
 	return nil
 }
 
+// Retired reports whether the unit is down with the marker replace-peer
+// --permanent leaves: the node was removed from its meta group for good.
+func (u UnitState) Retired() bool {
+	return strings.HasPrefix(u.StoppedBy, RemovedTag) && u.Active != "active" && u.Active != "activating"
+}
+
 // StoppedNote is what plans, recaps and status say of a node stopped on
 // purpose, by an operator or by replace-peer --permanent.
 func StoppedNote(node, by string) string {

@@ -162,11 +162,17 @@ systemctl stop %[1]s || exit 1
 // stopScript writes the stop marker with content (one line, no quote),
 // disables the unit and stops it. The marker is written (atomically) before
 // the stop: a stop that half happens still says what the operator wanted.
+// A marker replace-peer --permanent left is kept as it is: a later stop (or
+// a repeated retire) must not turn "removed for good" into a plain stop,
+// which `node start` and provision's notes treat as an operator's pause.
 func stopScript(inv *inventory.Inventory, content string) string {
-	return fmt.Sprintf(`printf '%%s\n' '%[2]s' > %[3]s.tmp && mv -f %[3]s.tmp %[3]s || exit 1
+	return fmt.Sprintf(`case "$(head -n 1 %[3]s 2>/dev/null)" in
+%[4]s*) ;;
+*) printf '%%s\n' '%[2]s' > %[3]s.tmp && mv -f %[3]s.tmp %[3]s || exit 1 ;;
+esac
 systemctl disable --quiet %[1]s || exit 1
 systemctl stop %[1]s || exit 1
-`+waitGone, shellQuote(inv.NATS.Service+".service"), content, shellQuote(stopMarkerPath(inv)))
+`+waitGone, shellQuote(inv.NATS.Service+".service"), content, shellQuote(stopMarkerPath(inv)), shellQuote(RemovedTag))
 }
 
 // startScript starts or restarts the unit (enabling it again when an

@@ -27,8 +27,9 @@ import (
 type processHosts struct {
 	c *testcluster.Cluster
 
-	mu    sync.Mutex
-	calls []string // every UnitCtl and Provision, in order, to assert on
+	mu      sync.Mutex
+	calls   []string        // every UnitCtl and Provision, in order, to assert on
+	retired map[string]bool // nodes Retire marked, until a start
 }
 
 func (h *processHosts) UnitState(_ context.Context, node string) (string, error) {
@@ -43,6 +44,11 @@ func (h *processHosts) UnitState(_ context.Context, node string) (string, error)
 
 func (h *processHosts) UnitCtl(_ context.Context, node, action string) error {
 	h.record(action + " " + node)
+	if action == "start" || action == "restart" {
+		h.mu.Lock()
+		delete(h.retired, node) // as the unit's start removes the marker
+		h.mu.Unlock()
+	}
 	switch action {
 	case "start":
 		if h.c.Server(node) == nil {
@@ -63,7 +69,20 @@ func (h *processHosts) UnitCtl(_ context.Context, node, action string) error {
 func (h *processHosts) Retire(_ context.Context, node string) error {
 	h.record("retire " + node)
 	h.c.Stop(node)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.retired == nil {
+		h.retired = map[string]bool{}
+	}
+	h.retired[node] = true
 	return nil
+}
+
+// Retired: Retire marked the node and it does not run.
+func (h *processHosts) Retired(_ context.Context, node string) (bool, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.retired[node] && h.c.Server(node) == nil, nil
 }
 
 // Drift is always empty: testcluster renders every node's config from the

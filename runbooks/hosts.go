@@ -29,6 +29,10 @@ type Hosts interface {
 	// marker on its host, so that provision does not start it again while the
 	// inventory still lists it (replace-peer --permanent).
 	Retire(ctx context.Context, node string) error
+	// Retired reports whether node is retired already: its unit down and
+	// the removed marker on its host. A host that cannot be reached is not
+	// (nothing says so).
+	Retired(ctx context.Context, node string) (bool, error)
 	// Drift lists what provision would change on node's host besides starting
 	// the unit (files, directories, user, daemon-reload); empty when the
 	// host matches the inventory.
@@ -72,6 +76,22 @@ func (h SystemdHosts) UnitCtl(ctx context.Context, node, action string) error {
 // Retire delegates to provision, which owns the marker provision reads.
 func (h SystemdHosts) Retire(ctx context.Context, node string) error {
 	return h.S.Retire(ctx, node)
+}
+
+// Retired reads the unit's state and the marker in one round trip.
+func (h SystemdHosts) Retired(ctx context.Context, node string) (bool, error) {
+	if _, err := h.S.Client(ctx, node); err != nil {
+		var unknown *inventory.UnknownNodeError
+		if errors.As(err, &unknown) {
+			return false, err
+		}
+		return false, nil
+	}
+	u, err := h.S.UnitState(ctx, node)
+	if err != nil {
+		return false, err
+	}
+	return u.Retired(), nil
 }
 
 // Drift plans provision for node alone and keeps the changes to its files.

@@ -372,11 +372,20 @@ func (r *ReplacePeer) Steps(e *Env) []Step {
 // that provisions) starts it again while the inventory still lists it: it
 // would rejoin as a meta peer the domain no longer counts. A host that
 // cannot be reached is left as it is (the run may have been forced for that
-// very reason); Next then says what to do once it answers.
+// very reason); Next then says what to do once it answers. A node retired
+// already (a re-run) is done: retiring it again would only replace who and
+// when on its marker.
 func (r *ReplacePeer) retire(e *Env) Step {
 	return Step{
 		Name:        fmt.Sprintf("retire(%s)", r.Node),
 		Destructive: true,
+		Done: func(ctx context.Context) (bool, error) {
+			done, err := e.Hosts.Retired(ctx, r.Node)
+			if done {
+				r.retired = true
+			}
+			return done, err
+		},
 		Run: func(ctx context.Context, progress func(string)) error {
 			state, err := e.Hosts.UnitState(ctx, r.Node)
 			if err != nil {

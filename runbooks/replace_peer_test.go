@@ -1,6 +1,7 @@
 package runbooks
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"path/filepath"
@@ -203,6 +204,26 @@ func TestReplacePeer(t *testing.T) {
 		names = append(names, leader)
 		if slices.Contains(names, gone) || !slices.Contains(names, "bb_emea_3") {
 			t.Fatalf("meta group %v: want bb_emea_3 in, %s out", names, gone)
+		}
+
+		// Run again (as after an interruption): the node is retired
+		// already, and the step says so instead of retiring it again.
+		var out bytes.Buffer
+		again := &ReplacePeer{Node: gone, Replacement: "bb_emea_3", Permanent: true}
+		if err := l.run(again, func(e *Env) { e.Out = &out }); err != nil {
+			t.Fatalf("re-run: %v\n%s", err, &out)
+		}
+		retires := 0
+		for _, c := range l.hosts.Calls() {
+			if c == "retire "+gone {
+				retires++
+			}
+		}
+		if retires != 1 || !strings.Contains(out.String(), "retire("+gone+") [destructive]: already done, skipped") {
+			t.Errorf("re-run: %s retired %d times, want once and the step skipped as done:\n%s", gone, retires, &out)
+		}
+		if next := strings.Join(again.Next(l.env()), "\n"); strings.Contains(next, "node stop "+gone) {
+			t.Errorf("re-run's next steps ask to stop the retired node:\n%s", next)
 		}
 	})
 }

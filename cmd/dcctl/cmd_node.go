@@ -25,6 +25,8 @@ func nodeCommand() *cli.Command {
 			"on the host that the node was stopped on purpose: provision then leaves it\n" +
 			"stopped (it still updates its files), the unit is disabled so a reboot\n" +
 			"does not start it, and status says so; start and restart clear the mark.\n" +
+			"stop on a node replace-peer --permanent retired changes nothing and says so\n" +
+			"(the mark keeps saying it was removed for good).\n" +
 			"kill sends SIGKILL, as a crash would, and keeps systemd from restarting\n" +
 			"the server (the unit has Restart=on-failure), so the node stays down until\n" +
 			"`dcctl node start NODE` or the next provision, which starts a crashed node.\n" +
@@ -66,6 +68,13 @@ func runNode(c *cli.Context) error {
 	defer s.Close()
 	ctx := c.Context
 
+	if action == provision.UnitStop {
+		// A node replace-peer --permanent retired is stopped for good
+		// already: a stop would only blur why.
+		if st, err := s.UnitState(ctx, n.Name); err == nil && st.Retired() {
+			return writeRetired(c, n.Name, st)
+		}
+	}
 	if action == provision.UnitStop || action == provision.UnitKill {
 		unit := inv.NATS.Service + ".service"
 		q := fmt.Sprintf("%s %s on %s (%s)?", action, unit, n.Name, n.Host)
@@ -115,6 +124,22 @@ func runNode(c *cli.Context) error {
 	if action == provision.UnitStart || action == provision.UnitRestart {
 		fmt.Fprintf(c.App.Writer, "check that it rejoined: dcctl status %s --domain %s\n", inv.File, inv.Domain(n))
 	}
+	return nil
+}
+
+// writeRetired says that node is retired and that the stop changed nothing.
+func writeRetired(c *cli.Context, node string, st provision.UnitState) error {
+	note := provision.StoppedNote(node, st.StoppedBy)
+	if c.Bool("json") {
+		return writeJSON(c.App.Writer, struct {
+			Node    string              `json:"node"`
+			Action  string              `json:"action"`
+			Unit    provision.UnitState `json:"unit"`
+			Changed bool                `json:"changed"`
+			Note    string              `json:"note"`
+		}{node, provision.UnitStop, st, false, note})
+	}
+	fmt.Fprintf(c.App.Writer, "%s: not stopped again, nothing changed: it is %s\n", node, note)
 	return nil
 }
 
