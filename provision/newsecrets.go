@@ -6,6 +6,7 @@ import (
 
 	"github.com/dcctl/dcctl/inventory"
 	"github.com/dcctl/dcctl/templates"
+	"github.com/dcctl/dcctl/words"
 )
 
 // CheckNewPasswords refuses passwords that PrepareSecrets generated when a
@@ -21,7 +22,7 @@ func CheckNewPasswords(inv *inventory.Inventory, sec *inventory.Secrets, plans [
 		return nil
 	}
 	paths := templates.PathsFor(inv)
-	var bad []string
+	var bad, unasked []string
 	for _, p := range plans {
 		name := p.Node.Name
 		if p.Facts == nil {
@@ -30,7 +31,7 @@ func CheckNewPasswords(inv *inventory.Inventory, sec *inventory.Secrets, plans [
 			// host that took the file's users: the others stay unchanged
 			// and get it on the run that reaches them.
 			if !sec.FileExists() {
-				bad = append(bad, p.notChecked())
+				unasked = append(unasked, p.notChecked())
 			}
 			continue
 		}
@@ -56,22 +57,30 @@ func CheckNewPasswords(inv *inventory.Inventory, sec *inventory.Secrets, plans [
 			}
 		}
 	}
-	if len(bad) == 0 {
+	if len(bad) == 0 && len(unasked) == 0 {
 		return nil
 	}
-	return &NewPasswordsRefusedError{Missing: &inventory.MissingSecretsError{File: sec.File(), FileMissing: !sec.FileExists(), Users: gen}, Hosts: bad}
+	return &NewPasswordsRefusedError{Missing: &inventory.MissingSecretsError{File: sec.File(), FileMissing: !sec.FileExists(), Users: gen}, Hosts: bad, Unasked: unasked}
 }
 
 // NewPasswordsRefusedError is CheckNewPasswords' refusal: which hosts
 // already run with passwords dcctl does not have, and how to recover.
 type NewPasswordsRefusedError struct {
 	Missing *inventory.MissingSecretsError
-	Hosts   []string
+	Hosts   []string // hosts that have a config from dcctl
+	Unasked []string // hosts that could not be asked
 }
 
 func (e *NewPasswordsRefusedError) Error() string {
+	if len(e.Hosts) == 0 {
+		// No host said it has a config: most often a first provision that
+		// cannot log in yet, where the recovery of a lost file would send
+		// the operator after a backup that never existed.
+		return fmt.Sprintf("not generating passwords yet: %s could not be asked whether they already run with a config from dcctl (%s). Make every host reachable and run again; only if they do run with passwords whose secrets file is lost: %s",
+			words.Count(len(e.Unasked), "host"), strings.Join(e.Unasked, "; "), e.Missing.Error())
+	}
 	return fmt.Sprintf("refusing to generate new passwords: servers already run with passwords dcctl does not have (%s). %s",
-		strings.Join(e.Hosts, "; "), e.Missing.Error())
+		strings.Join(append(append([]string{}, e.Hosts...), e.Unasked...), "; "), e.Missing.Error())
 }
 
 func (e *NewPasswordsRefusedError) Unwrap() error { return e.Missing }

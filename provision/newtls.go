@@ -8,6 +8,7 @@ import (
 	"github.com/dcctl/dcctl/inventory"
 	"github.com/dcctl/dcctl/pki"
 	"github.com/dcctl/dcctl/templates"
+	"github.com/dcctl/dcctl/words"
 )
 
 // CheckNewCA refuses a CA that pki.Prepare just created when a host may
@@ -21,20 +22,27 @@ func CheckNewCA(inv *inventory.Inventory, m *pki.Material, plans []*HostPlan) er
 		return nil
 	}
 	ca := templates.PathsFor(inv).TLSCA
-	var bad []string
+	var had, unasked []string
 	for _, p := range plans {
 		switch {
 		case p.Facts == nil:
-			bad = append(bad, p.notChecked())
+			unasked = append(unasked, p.notChecked())
 		case p.Facts.Files[ca].Exists:
-			bad = append(bad, fmt.Sprintf("%s already has %s", p.Node.Name, ca))
+			had = append(had, fmt.Sprintf("%s already has %s", p.Node.Name, ca))
 		}
 	}
-	if len(bad) == 0 {
-		return nil
+	switch {
+	case len(had) > 0:
+		return fmt.Errorf("refusing to create a new CA in %s: servers may already run with certificates from another (%s). Restore %s (the CA's certificate and key) from a backup; dcctl never replaces a CA on its own",
+			m.Dir(), strings.Join(append(had, unasked...), "; "), m.Dir())
+	case len(unasked) > 0:
+		// No host said it has a CA: most often a first provision that
+		// cannot log in yet, where "restore from a backup" would send the
+		// operator after a backup that never existed.
+		return fmt.Errorf("not creating a CA in %s yet: %s could not be asked whether they already run with certificates from another CA (%s). Make every host reachable and run again; only if they do run with a CA whose files are lost, restore %s from a backup",
+			m.Dir(), words.Count(len(unasked), "host"), strings.Join(unasked, "; "), m.Dir())
 	}
-	return fmt.Errorf("refusing to create a new CA in %s: servers may already run with certificates from another (%s). Restore %s (the CA's certificate and key) from a backup; dcctl never replaces a CA on its own",
-		m.Dir(), strings.Join(bad, "; "), m.Dir())
+	return nil
 }
 
 // TLSSwitch lists the running nodes whose config turns TLS on (or off): a

@@ -74,8 +74,16 @@ func TestCheckNewCA(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "already has "+templates.PathsFor(inv).TLSCA) || !strings.Contains(err.Error(), "Restore") {
 		t.Errorf("host with a CA file: %v", err)
 	}
-	if err := CheckNewCA(inv, m, []*HostPlan{{Node: node, Unreachable: errors.New("no route")}}); err == nil {
-		t.Error("unreachable host: allowed")
+	// A host that could not be asked is no sign of a lost CA: the refusal
+	// says to reach it first, not to restore a backup that may never have
+	// existed (a first provision with a wrong key).
+	err = CheckNewCA(inv, m, []*HostPlan{{Node: node, Unreachable: errors.New("no route")}})
+	if err == nil || !strings.Contains(err.Error(), "no route") || !strings.Contains(err.Error(), "Make every host reachable") || strings.Contains(err.Error(), "may already run") {
+		t.Errorf("unreachable host: %v, want a refusal saying to reach it", err)
+	}
+	err = CheckNewCA(inv, m, []*HostPlan{{Node: node, Facts: had}, {Node: inv.Nodes[1], Unreachable: errors.New("no route")}})
+	if err == nil || !strings.Contains(err.Error(), "Restore") || !strings.Contains(err.Error(), "no route") {
+		t.Errorf("a host with a CA file and an unreachable one: %v", err)
 	}
 }
 
