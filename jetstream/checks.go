@@ -162,16 +162,25 @@ func streamSurvives(st StreamState, label, server string) string {
 	if st.Leader == "" {
 		return fmt.Sprintf("stream %s has no leader", label)
 	}
-	var bad []string
+	var bad, offline []string
 	for _, f := range st.Followers {
 		if f.Name != server && !f.Healthy() {
 			bad = append(bad, f.describe())
+			if f.Offline {
+				offline = append(offline, f.Name)
+			}
 		}
 	}
 	if have := 1 + len(st.Followers); have < st.Replicas {
 		bad = append(bad, fmt.Sprintf("only %d of %d replicas placed", have, st.Replicas))
 	}
-	if len(bad) > 0 {
+	switch {
+	case len(offline) > 0:
+		// An offline replica never catches up by waiting: "wait" would
+		// keep the operator watching a gate that cannot open.
+		return fmt.Sprintf("stream %s has other replicas not current (%s): an offline one does not catch up until its server is back: start %s again (dcctl runbook restore-node NODE), or if it is gone move its replicas off it (dcctl runbook replace-peer NODE)",
+			label, strings.Join(bad, ", "), strings.Join(offline, ", "))
+	case len(bad) > 0:
 		return fmt.Sprintf("stream %s has other replicas not current (%s): wait for them to catch up", label, strings.Join(bad, ", "))
 	}
 	return ""

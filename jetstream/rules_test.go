@@ -61,6 +61,15 @@ func TestStreamMajorityRule(t *testing.T) {
 			t.Errorf("without %s: %v", gone, err)
 		}
 	}
+	// Losing a current replica while the third is offline: the advice is to
+	// bring the offline one back, not to wait for it (it cannot catch up).
+	if r := streamSurvives(st, "sys/orders", "b"); !strings.Contains(r, "c offline") || !strings.Contains(r, "start c again") || strings.Contains(r, "wait for them") {
+		t.Errorf("without b, c offline: %q", r)
+	}
+	behind := StreamState{Name: "orders", Replicas: 3, Leader: "a", Followers: []Peer{{Name: "b", Current: true}, {Name: "c", Current: false, Lag: 3}}}
+	if r := streamSurvives(behind, "orders", "b"); !strings.Contains(r, "c not current (lag 3)") || !strings.Contains(r, "wait for them to catch up") {
+		t.Errorf("without b, c behind: %q", r)
+	}
 	five := StreamState{Name: "r5", Replicas: 5, Leader: "", Followers: []Peer{{Name: "b", Current: true}, {Name: "c", Current: true}, {Name: "d", Current: true}}}
 	if err := five.MajorityWithout("e"); err != nil {
 		t.Errorf("R5 with 3 current followers and no leader yet keeps its majority: %v", err)

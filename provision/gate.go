@@ -32,10 +32,16 @@ const nodePoll = 100 * time.Millisecond
 // GateBefore waits (up to timeout) until node can go down without its
 // domain losing meta quorum or any stream losing its only current copies.
 // warn, if not nil, hears about the outages it allows (an R1 stream on node
-// is unavailable while node restarts).
-func (s *Session) GateBefore(ctx context.Context, node string, timeout time.Duration, warn func(string)) error {
+// is unavailable while node restarts); waiting, if not nil, hears why node
+// cannot go down yet, each time the reason changes: a wait of minutes with
+// no word looks hung to the operator, who then cannot tell a peer that is
+// down from one that is catching up.
+func (s *Session) GateBefore(ctx context.Context, node string, timeout time.Duration, warn, waiting func(string)) error {
 	if warn == nil {
 		warn = func(string) {}
+	}
+	if waiting == nil {
+		waiting = func(string) {}
 	}
 	n := s.Inv.Node(node)
 	if err := RestartNeverSafe(s.Inv.ClusterOf(n)); err != nil {
@@ -46,8 +52,13 @@ func (s *Session) GateBefore(ctx context.Context, node string, timeout time.Dura
 	defer cancel()
 	mon := s.Monitor()
 	var warnings []string
+	said := ""
 	err := jetstream.Poll(ctx, gatePoll, func() (err error) {
 		warnings, err = mon.CanRestart(ctx, domain, node)
+		if err != nil && ctx.Err() == nil && err.Error() != said {
+			said = err.Error()
+			waiting("waiting: " + said)
+		}
 		return err
 	})
 	if err != nil {

@@ -52,7 +52,7 @@ func TestGateStreamsOfEveryAccount(t *testing.T) {
 	}
 
 	var warnings []string
-	if err := s.GateBefore(ctx, node, time.Minute, func(w string) { warnings = append(warnings, w) }); err != nil {
+	if err := s.GateBefore(ctx, node, time.Minute, func(w string) { warnings = append(warnings, w) }, nil); err != nil {
 		t.Fatalf("gate before %s: %v", node, err)
 	}
 	if w := strings.Join(warnings, "\n"); !strings.Contains(w, "stream TELEMETRY/ORDERS is R1 on "+node) || strings.Contains(w, "SALES/ORDERS") {

@@ -23,7 +23,7 @@ func TestGateRefusesTwoNodeClusterAtOnce(t *testing.T) {
 	}
 	s := NewSession(inv, &inventory.Secrets{}, SessionOptions{Direct: true})
 	defer s.Close()
-	err = s.GateBefore(t.Context(), "p-1", 20*time.Second, nil)
+	err = s.GateBefore(t.Context(), "p-1", 20*time.Second, nil, nil)
 	if err == nil {
 		t.Fatal("the gate lets a node of a 2-node cluster go down")
 	}

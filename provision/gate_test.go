@@ -54,7 +54,7 @@ func TestGateWithWrongPasswords(t *testing.T) {
 		t.Fatal("NATS accepted the wrong passwords: the test proves nothing")
 	}
 
-	if err := s.GateBefore(ctx, node, time.Minute, nil); err != nil {
+	if err := s.GateBefore(ctx, node, time.Minute, nil, nil); err != nil {
 		t.Fatalf("gate before %s with wrong NATS passwords: %v", node, err)
 	}
 	// Two other servers down (not the meta leader, so that no election
@@ -69,9 +69,14 @@ func TestGateWithWrongPasswords(t *testing.T) {
 	for _, o := range others {
 		c.Stop(o)
 	}
-	err = s.GateBefore(ctx, node, 3*time.Second, nil)
+	// The wait says why it waits, once per reason, not only when it ends.
+	var waited []string
+	err = s.GateBefore(ctx, node, 3*time.Second, nil, func(w string) { waited = append(waited, w) })
 	if err == nil || !strings.Contains(err.Error(), "quorum") {
 		t.Fatalf("gate before %s with 2 of 5 down: %v, want a quorum refusal", node, err)
+	}
+	if len(waited) == 0 || len(waited) > 3 || !strings.HasPrefix(waited[0], "waiting: ") || !strings.Contains(waited[0], "quorum") {
+		t.Fatalf("gate before %s with 2 of 5 down reported %q while waiting, want the quorum reason once", node, waited)
 	}
 	// Back: each must pass the after-gate (healthz, current meta peer, its
 	// replicas current), still without the passwords.
@@ -83,7 +88,7 @@ func TestGateWithWrongPasswords(t *testing.T) {
 			t.Fatalf("gate after %s with wrong NATS passwords: %v", o, err)
 		}
 	}
-	if err := s.GateBefore(ctx, node, time.Minute, nil); err != nil {
+	if err := s.GateBefore(ctx, node, time.Minute, nil, nil); err != nil {
 		t.Fatalf("gate before %s once everything is back: %v", node, err)
 	}
 }

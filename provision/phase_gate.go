@@ -20,7 +20,7 @@ func (gateBefore) Run(ctx context.Context, h *hostRun) error {
 	// Nothing has changed on the node yet: a stop request (the first
 	// Ctrl-C) ends this wait at once, and no restart starts after it.
 	err := graceful.BeforeChange(ctx, func(ctx context.Context) error {
-		return h.s.GateBefore(ctx, h.node(), h.timeout, func(w string) { h.say("warning: " + w) })
+		return h.s.GateBefore(ctx, h.node(), h.timeout, func(w string) { h.say("warning: " + w) }, h.say)
 	})
 	if err != nil {
 		return err

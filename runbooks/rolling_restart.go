@@ -87,7 +87,7 @@ func (r *RollingRestart) Steps(e *Env) []Step {
 				// Nothing has changed yet: a stop request (the first
 				// Ctrl-C) ends this wait at once, and no restart starts.
 				if err := graceful.BeforeChange(ctx, func(ctx context.Context) error {
-					return e.Session.GateBefore(ctx, n.Name, e.timeout(), progress)
+					return e.Session.GateBefore(ctx, n.Name, e.timeout(), progress, progress)
 				}); err != nil {
 					return err
 				}
