@@ -182,6 +182,22 @@ func (inv *Inventory) StreamLabel(account, name string) string {
 }
 
 // Users lists every user name of every account, sorted.
+// UsersSharingEnvVar maps each DCCTL_PASSWORD_<USER> variable that more
+// than one user reads ("writer" and "Writer", "a.b" and "a-b") to those
+// users.
+func (inv *Inventory) UsersSharingEnvVar() map[string][]string {
+	by := map[string][]string{}
+	for _, u := range inv.Users() {
+		by[EnvVar(u)] = append(by[EnvVar(u)], u)
+	}
+	for v, users := range by {
+		if len(users) < 2 {
+			delete(by, v)
+		}
+	}
+	return by
+}
+
 func (inv *Inventory) Users() []string {
 	var out []string
 	for _, a := range inv.Accounts {

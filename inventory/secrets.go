@@ -189,9 +189,17 @@ func readSecrets(inv *Inventory, getenv func(string) string, generate bool) (*Se
 	}
 	s := &Secrets{file: path, users: map[string]secretUser{}, existed: existed}
 	missing := &MissingSecretsError{File: path, FileMissing: !existed}
+	shared := inv.UsersSharingEnvVar()
 	for _, user := range inv.Users() {
 		e, known := f.Users[user]
 		if env := getenv(EnvVar(user)); env != "" {
+			if others := shared[EnvVar(user)]; len(others) > 1 {
+				// Taken for all of them, the variable meant for one user
+				// would roll out a new password for the others too and
+				// lock their clients out.
+				return nil, fmt.Errorf("%s is set, but it is the variable of users %s alike (their names differ only in case or in characters other than letters, digits and _): dcctl cannot tell whose password it is. Unset it and write each one's password into %s (mode 0600)",
+					EnvVar(user), strings.Join(others, ", "), path)
+			}
 			if e.EnvBcrypt == "" || bcrypt.CompareHashAndPassword([]byte(e.EnvBcrypt), []byte(env)) != nil {
 				h, err := bcrypt.GenerateFromPassword([]byte(env), bcryptCost)
 				if err != nil {

@@ -250,3 +250,37 @@ func TestSecretsGeneratedPasswordsHashCheaply(t *testing.T) {
 		t.Errorf("rotation's new password of app: bcrypt cost %d (%v), want %d", cost, err, bcrypt.MinCost)
 	}
 }
+
+// TestSecretsSharedEnvVarRefused: users whose names differ only in case
+// ("app" and "App") read the same DCCTL_PASSWORD_APP. Set, it is refused
+// (taken for both, the one meant for one user would change the other's
+// password and lock its clients out), and validate warns of the pair.
+func TestSecretsSharedEnvVarRefused(t *testing.T) {
+	inv, err := inventory.Load(writeInv(t, strings.Replace(base, `users = ["app"]`, `users = ["app", "App"]`, 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := inventory.PrepareSecrets(inv, func(string) string { return "" })
+	if err != nil || len(first.Generated()) != 3 {
+		t.Fatalf("first install: %v, generated %v", err, first.Generated())
+	}
+	if err := first.Save(); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"DCCTL_PASSWORD_APP": "meant-for-App"}
+	_, err = inventory.LoadSecrets(inv, func(k string) string { return env[k] })
+	if err == nil || !strings.Contains(err.Error(), "DCCTL_PASSWORD_APP is set") || !strings.Contains(err.Error(), "App, app") || strings.Contains(err.Error(), "meant-for-App") {
+		t.Fatalf("a variable two users share: %v, want a refusal naming both and not the password", err)
+	}
+	s, err := inventory.LoadSecrets(inv, func(string) string { return "" })
+	if err != nil || s.Password("app") == s.Password("App") {
+		t.Fatalf("from the file: %v (passwords must be each user's own)", err)
+	}
+	var warned bool
+	for _, w := range inv.Warnings() {
+		warned = warned || strings.Contains(w.Msg, "users App, app share the password variable DCCTL_PASSWORD_APP")
+	}
+	if !warned {
+		t.Errorf("no warning of the shared variable: %v", inv.Warnings())
+	}
+}

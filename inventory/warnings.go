@@ -2,6 +2,9 @@ package inventory
 
 import (
 	"fmt"
+	"maps"
+	"slices"
+	"strings"
 
 	"github.com/dcctl/dcctl/words"
 )
@@ -56,6 +59,10 @@ func (inv *Inventory) Warnings() []Warning {
 		// still owns every root-owned file the unit can write, and the
 		// service needs no privilege at all.
 		out = append(out, inv.Warningf("nats.user", "%q runs nats-server as root: a flaw in it (or in a config it is given) would act as the owner of root's files; leave user unset for \"nats\", a system user dcctl creates", u))
+	}
+	shared := inv.UsersSharingEnvVar()
+	for _, v := range slices.Sorted(maps.Keys(shared)) {
+		out = append(out, Warning{"accounts", fmt.Sprintf("users %s share the password variable %s: their passwords must come from the secrets file (dcctl refuses the variable, since it cannot tell whose it is)", strings.Join(shared[v], ", "), v)})
 	}
 	if inv.NATS.SyncInterval != "always" {
 		out = append(out, inv.Warningf("nats.sync_interval", "%q acknowledges writes before they reach disk: nodes crashing together (power loss) can lose acknowledged messages (Jepsen, NATS 2.12.1); \"always\" is the safe choice", inv.NATS.SyncInterval))
