@@ -198,6 +198,16 @@ type Options struct {
 	// Redial returns a fresh connection to a host whose connection broke
 	// (a heartbeat or the release then goes through it). Nil: no retry.
 	Redial func(ctx context.Context, name string) (Host, error)
+	// Enough, if not nil, says whether the hosts (by name) whose heartbeat
+	// is still fresh are enough of a lock for the run (a runbook: a
+	// majority of each cluster it acts on), as at the take. A host whose
+	// refreshes have failed for over half the expiry then only drops out
+	// of the lock, with a notice, while the others are enough: a second
+	// run still finds this run's lock on them and is refused. Without it,
+	// one host going down (a power cut during a runbook, the very case
+	// replace-peer and restore-node are for) stopped the whole run. Nil:
+	// any such host loses the lock.
+	Enough func(fresh []string) error
 }
 
 func (o Options) withDefaults() Options {
@@ -229,6 +239,11 @@ type Lock struct {
 	mu     sync.Mutex
 	held   []Host      // in acquisition order
 	lastOK []time.Time // per held host: when its lock was last known to be ours
+	// dropped, per held host: its refreshes failed for over half the
+	// expiry while the others were Enough; it is refreshed no more (back
+	// from a reboot it has no lock, which a refresh would take for a
+	// --break-lock)
+	dropped []bool
 	// streams, per held host, the take's command waiting for the release
 	// (nil where the host cannot hold one, or it ended)
 	streams []*remote.Stream
@@ -337,6 +352,7 @@ launch:
 		if taken[i] {
 			l.held = append(l.held, h)
 			l.lastOK = append(l.lastOK, l.now())
+			l.dropped = append(l.dropped, false)
 			l.streams = append(l.streams, streams[i])
 		}
 	}
@@ -651,7 +667,7 @@ func (l *Lock) beat() {
 // refreshHost refreshes held host i within RefreshTimeout.
 func (l *Lock) refreshHost(i int) {
 	l.mu.Lock()
-	if i >= len(l.held) {
+	if i >= len(l.held) || (i < len(l.dropped) && l.dropped[i]) {
 		l.mu.Unlock()
 		return
 	}
@@ -702,13 +718,45 @@ func (l *Lock) refreshFailed(i int, h Host, err error) {
 	if i < len(l.lastOK) {
 		failing = l.now().Sub(l.lastOK[i])
 	}
+	fresh := l.freshExcept(i)
 	l.mu.Unlock()
 	l.o.Notice(fmt.Sprintf("%s: could not refresh the deployment lock's heartbeat: %v", h.Name(), err))
-	if failing > l.o.Expiry/2 {
-		l.setLost(&LostError{Node: h.Name(), Reason: fmt.Sprintf(
-			"its heartbeat could not be refreshed for %s, over half the lock's expiry (%s), so another run may take it over (last error: %v)",
-			failing.Round(time.Second), l.o.Expiry, err)})
+	if failing <= l.o.Expiry/2 {
+		return
 	}
+	reason := fmt.Sprintf("its heartbeat could not be refreshed for %s, over half the lock's expiry (%s), so another run may take it over (last error: %v)",
+		failing.Round(time.Second), l.o.Expiry, err)
+	if l.o.Enough != nil && len(fresh) > 0 {
+		short := l.o.Enough(fresh)
+		if short == nil {
+			l.mu.Lock()
+			if i < len(l.dropped) {
+				l.dropped[i] = true
+			}
+			l.mu.Unlock()
+			l.o.Notice(fmt.Sprintf("%s: left out of this run's deployment lock: its heartbeat could not be refreshed for %s (the lock there expires by itself); the run goes on, its lock held on %s",
+				h.Name(), failing.Round(time.Second), strings.Join(fresh, ", ")))
+			return
+		}
+		reason += ", and the hosts still holding it are not enough: " + short.Error()
+	}
+	l.setLost(&LostError{Node: h.Name(), Reason: reason})
+}
+
+// freshExcept lists the held hosts other than i whose lock was last known
+// to be ours within half the expiry. l.mu is held.
+func (l *Lock) freshExcept(i int) []string {
+	var out []string
+	now := l.now()
+	for j, h := range l.held {
+		if j == i || j >= len(l.lastOK) || (j < len(l.dropped) && l.dropped[j]) {
+			continue
+		}
+		if now.Sub(l.lastOK[j]) <= l.o.Expiry/2 {
+			out = append(out, h.Name())
+		}
+	}
+	return out
 }
 
 // setLost records the first reason the lock was lost and tells the waiters.
@@ -806,13 +854,18 @@ func (l *Lock) releaseAll(ctx context.Context) error {
 				return
 			}
 			if _, stderr, err := l.run(ctx, i, h, script); err != nil {
-				errs[i] = fmt.Errorf("%s: %w%s (the lock there expires %s after its last heartbeat)", h.Name(), err, stderrSuffix(err, stderr), l.o.Expiry)
+				// A connection's errors already start with the host's name.
+				name := h.Name() + ": "
+				if strings.HasPrefix(err.Error(), name) {
+					name = ""
+				}
+				errs[i] = fmt.Errorf("%s%w%s (the lock there expires %s after its last heartbeat)", name, err, stderrSuffix(err, stderr), l.o.Expiry)
 			}
 		})
 	}
 	wg.Wait()
 	l.mu.Lock()
-	l.held, l.lastOK, l.streams = nil, nil, nil
+	l.held, l.lastOK, l.streams, l.dropped = nil, nil, nil, nil
 	l.mu.Unlock()
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("release the deployment lock: %w", err)

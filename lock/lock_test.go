@@ -572,6 +572,60 @@ func TestLostAfterRefreshesFailForHalfTheExpiry(t *testing.T) {
 	}
 }
 
+// TestHostDownLeavesTheLockWhileTheOthersAreEnough: with Enough, a host
+// whose refreshes fail for over half the expiry (powered off mid-run) drops
+// out of the lock and is refreshed no more while the hosts still holding it
+// are enough; the lock is lost only once they are not.
+func TestHostDownLeavesTheLockWhileTheOthersAreEnough(t *testing.T) {
+	ctx := ctxT(t)
+	hosts := newHosts(t, "a", "b", "c")
+	var n notices
+	majority := func(fresh []string) error {
+		if len(fresh)*2 > len(hosts) {
+			return nil
+		}
+		return fmt.Errorf("only %s of 3 hold it", strings.Join(fresh, ", "))
+	}
+	l, err := Acquire(ctx, hosts, holder("alice@ops1"), Options{Path: testPath, Heartbeat: time.Hour, Expiry: time.Minute, Notice: n.add, Enough: majority})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Release(ctx)
+	t0 := time.Now()
+	clock := t0
+	l.mu.Lock()
+	l.now = func() time.Time { return clock }
+	l.mu.Unlock()
+	hosts[1].(*shHost).broken = true
+
+	clock = t0.Add(29 * time.Second)
+	l.beat()
+	clock = t0.Add(31 * time.Second)
+	l.beat()
+	if err := l.Err(); err != nil {
+		t.Fatalf("lost with a and c still holding it: %v", err)
+	}
+	if !strings.Contains(n.text(), "b: left out of this run's deployment lock") || !strings.Contains(n.text(), "held on a, c") {
+		t.Fatalf("notices %q, want b left out", n.text())
+	}
+	before := strings.Count(n.text(), "b: could not refresh")
+	clock = t0.Add(40 * time.Second)
+	l.beat()
+	if got := strings.Count(n.text(), "b: could not refresh"); got != before {
+		t.Errorf("b refreshed again after it was left out (%d failures, %d before)", got, before)
+	}
+
+	hosts[2].(*shHost).broken = true
+	clock = t0.Add(50 * time.Second)
+	l.beat()
+	clock = t0.Add(72 * time.Second)
+	l.beat()
+	var le *LostError
+	if !errors.As(l.Err(), &le) || le.Node != "c" || !strings.Contains(le.Error(), "not enough: only a of 3 hold it") {
+		t.Fatalf("Err() = %v, want lost on c, a alone not enough", l.Err())
+	}
+}
+
 func TestHeartbeatKeepsLockAlive(t *testing.T) {
 	ctx := ctxT(t)
 	hosts := newHosts(t, "a")

@@ -91,6 +91,7 @@ func takeLock(c *cli.Context, s *provision.Session, inv *inventory.Inventory, ma
 			return nil, nil, refused(err)
 		}
 		warn("WARNING: --without-lock: %v", err)
+		majorityOf = nil
 	}
 	if len(hosts) == 0 {
 		warn("WARNING: no host answered over SSH, so no deployment lock was taken: another operator's run would not be refused")
@@ -107,6 +108,15 @@ func takeLock(c *cli.Context, s *provision.Session, inv *inventory.Inventory, ma
 		Redial: func(ctx context.Context, name string) (lock.Host, error) {
 			s.Forget(name)
 			return s.Client(ctx, name)
+		},
+		// A host that goes down mid-run leaves the lock while the others
+		// still make the majority the take required.
+		Enough: func(fresh []string) error {
+			holding := map[string]bool{}
+			for _, n := range fresh {
+				holding[n] = true
+			}
+			return lockMajority(inv, majorityOf, holding)
 		},
 	})
 	var held *lock.HeldError
