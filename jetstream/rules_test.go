@@ -70,6 +70,12 @@ func TestStreamMajorityRule(t *testing.T) {
 	if r := streamSurvives(behind, "orders", "b"); !strings.Contains(r, "c not current (lag 3)") || !strings.Contains(r, "wait for them to catch up") {
 		t.Errorf("without b, c behind: %q", r)
 	}
+	// A move under way (more peers than replicas) says so and how each
+	// peer is, not "2 of 1 replicas".
+	moving := StreamState{Name: "aud", Replicas: 1, Leader: "a", Followers: []Peer{{Name: "c", Offline: true}}}
+	if err := moving.Current(); err == nil || !strings.Contains(err.Error(), "stream aud is moving to other servers: 2 peers for its 1 replica until the move ends (a leader, c offline)") {
+		t.Errorf("moving: %v", err)
+	}
 	five := StreamState{Name: "r5", Replicas: 5, Leader: "", Followers: []Peer{{Name: "b", Current: true}, {Name: "c", Current: true}, {Name: "d", Current: true}}}
 	if err := five.MajorityWithout("e"); err != nil {
 		t.Errorf("R5 with 3 current followers and no leader yet keeps its majority: %v", err)

@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/dcctl/dcctl/words"
 )
 
 // StreamState is a stream's configuration summary, its RAFT group as the
@@ -125,7 +127,16 @@ func (s StreamState) Current() error {
 	if s.Leader == "" {
 		return fmt.Errorf("stream %s has no leader", s.Name)
 	}
-	if have := 1 + len(s.Followers); have != s.Replicas {
+	if have := 1 + len(s.Followers); have > s.Replicas {
+		// More peers than replicas: a move to other servers (new placement
+		// tags) under way; "2 of 1 replicas" told the operator nothing, and
+		// a move stalls on a new peer that is offline.
+		peers := []string{s.Leader + " leader"}
+		for _, f := range s.Followers {
+			peers = append(peers, f.describe())
+		}
+		return fmt.Errorf("stream %s is moving to other servers: %d peers for its %s until the move ends (%s)", s.Name, have, words.Count(s.Replicas, "replica"), strings.Join(peers, ", "))
+	} else if have != s.Replicas {
 		return fmt.Errorf("stream %s has %d of %d replicas (%s)", s.Name, have, s.Replicas, strings.Join(s.Peers(), ", "))
 	}
 	var bad []string
