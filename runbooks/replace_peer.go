@@ -257,16 +257,24 @@ func (r *ReplacePeer) replicaPlacementPossible(e *Env) Check {
 		for _, st := range r.affected {
 			free := 0
 			for _, s := range on {
-				if s != r.Node && !st.HasPeer(s) {
+				// A stream placed by tags takes a new replica only on a
+				// server carrying them: counting the others let the run
+				// reach a peer-remove that nats-server then refused
+				// ("peer remap failed").
+				if n := e.Inv.Node(s); s != r.Node && !st.HasPeer(s) && (len(st.PlacementTags) == 0 || (n != nil && n.HasTags(st.PlacementTags))) {
 					free++
 				}
 			}
 			if free == 0 {
-				bad = append(bad, e.label(refOf(st)))
+				label := e.label(refOf(st))
+				if len(st.PlacementTags) > 0 {
+					label += " (placed on servers tagged " + strings.Join(st.PlacementTags, " and ") + ")"
+				}
+				bad = append(bad, label)
 			}
 		}
 		if len(bad) > 0 {
-			return fmt.Errorf("no online server outside their peer groups can take a new replica of %s: bring %s back with restore-node, or add a server with --replacement NEWNODE",
+			return fmt.Errorf("no online server outside their peer groups can take a new replica of %s: bring %s back with restore-node, or add a server (carrying the stream's placement tags) with --replacement NEWNODE",
 				strings.Join(bad, ", "), r.Node)
 		}
 		return nil

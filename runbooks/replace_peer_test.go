@@ -304,3 +304,21 @@ func TestRefusalsWithoutMetaLeader(t *testing.T) {
 		t.Fatal("bar was restored by a refused run")
 	}
 }
+
+// TestReplacePeerPlacedStream: a stream placed by tags (dc:us) takes a new
+// replica only on a server carrying them. With every us server of the hub
+// already in its peer group, replace-peer refuses before any step, naming
+// the stream and its tags, though servers of the other DC and the
+// replacement are there: nats-server would refuse the peer-remove
+// ("peer remap failed") halfway through the run.
+func TestReplacePeerPlacedStream(t *testing.T) {
+	s := withStandby()
+	s.Clusters[0].Nodes = append(s.Clusters[0].Nodes, testcluster.NodeSpec{Name: "bb_us_3", DC: "us"})
+	l := newLab(t, s)
+	l.stream("hub", njs.StreamConfig{Name: "placed", Subjects: []string{"placed.>"}, Storage: njs.FileStorage, Replicas: 3, Placement: &njs.Placement{Tags: []string{"dc:us"}}}, 10)
+	l.c.Stop("bb_us_1")
+	wantRefused(t, l.run(&ReplacePeer{Node: "bb_us_1", Replacement: "bb_emea_3"}), "placed (placed on servers tagged dc:us)")
+	if calls := l.hosts.Calls(); len(calls) > 0 {
+		t.Fatalf("the refused run acted on hosts: %v", calls)
+	}
+}
