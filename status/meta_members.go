@@ -40,8 +40,13 @@ func memberWarnings(inv *inventory.Inventory, d *Domain, add func(level, domain,
 	}
 	msg := fmt.Sprintf("meta group of domain %q has %d peers of cluster %s, %d more than its %d active nodes in %s", d.Name, known, cl.Name, known-active, active, inv.File)
 	if len(standby) > 0 {
-		msg += fmt.Sprintf("; standby in the inventory but a peer: %s", strings.Join(standby, ", "))
+		// Most often a replace-peer --replacement started it: the advice
+		// for that comes first (a run stopped halfway left it so too).
+		msg += fmt.Sprintf("; standby in the inventory but a peer: %s. `dcctl runbook replace-peer OLD --replacement %s` starts its replacement: once that run is done, set standby = false for it in the inventory; if the run stopped halfway, run it again to finish, or stop the replacement (`dcctl node stop %s`). Otherwise, a",
+			strings.Join(standby, ", "), standby[0], standby[0])
+	} else {
+		msg += ". A"
 	}
-	msg += ". A node removed with `dcctl runbook replace-peer NODE --permanent` and started again while the inventory still listed it rejoins this way: stop it (`dcctl node stop NODE`), peer-remove it again (`dcctl runbook replace-peer NODE --permanent`) and remove [nodes.NODE] from the inventory. A replacement that runs as a standby belongs in the inventory with standby = false"
+	msg += " node removed with `dcctl runbook replace-peer NODE --permanent` and started again while the inventory still listed it rejoins this way: stop it (`dcctl node stop NODE`), peer-remove it again (`dcctl runbook replace-peer NODE --permanent`) and remove [nodes.NODE] from the inventory"
 	add(LevelDegraded, d.Name, "%s", msg)
 }

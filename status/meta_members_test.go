@@ -65,7 +65,7 @@ func TestMetaPeersBeyondTheInventory(t *testing.T) {
 		s := edited(t, func(inv *inventory.Inventory) { inv.Node(extra).Standby = true })
 		waitReport(t, s, settle, func(r *status.Report) error {
 			return warned(r, fmt.Sprintf("%d peers of cluster %s, 1 more than its %d active nodes", len(hub.Nodes), hub.Name, len(hub.Nodes)-1),
-				"standby in the inventory but a peer: "+extra, "replace-peer NODE --permanent", "remove [nodes.NODE]")
+				"standby in the inventory but a peer: "+extra, "--replacement "+extra, "if the run stopped halfway, run it again", "replace-peer NODE --permanent", "remove [nodes.NODE]")
 		})
 	})
 }
