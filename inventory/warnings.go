@@ -62,7 +62,13 @@ func (inv *Inventory) Warnings() []Warning {
 	}
 	shared := inv.UsersSharingEnvVar()
 	for _, v := range slices.Sorted(maps.Keys(shared)) {
-		out = append(out, Warning{"accounts", fmt.Sprintf("users %s share the password variable %s: their passwords must come from the secrets file (dcctl refuses the variable, since it cannot tell whose it is)", strings.Join(shared[v], ", "), v)})
+		key := "accounts"
+		for _, a := range inv.Accounts {
+			if slices.Contains(a.Users, shared[v][len(shared[v])-1]) {
+				key = Key("accounts", a.Name, "users")
+			}
+		}
+		out = append(out, inv.Warningf(key, "users %s share the password variable %s: their passwords must come from the secrets file (dcctl refuses the variable, since it cannot tell whose it is)", strings.Join(shared[v], ", "), v))
 	}
 	if inv.NATS.SyncInterval != "always" {
 		out = append(out, inv.Warningf("nats.sync_interval", "%q acknowledges writes before they reach disk: nodes crashing together (power loss) can lose acknowledged messages (Jepsen, NATS 2.12.1); \"always\" is the safe choice", inv.NATS.SyncInterval))
