@@ -14,12 +14,18 @@ import (
 // inventory still lists it, rejoins beside its replacement) changes what
 // the domain survives while each peer looks healthy. Only a meta leader's
 // list is complete enough to judge.
-func memberWarnings(inv *inventory.Inventory, d *Domain, add func(level, domain, format string, a ...any)) {
+//
+// A replacement under way (`replace-peer NODE --replacement NEW` without
+// --permanent, before the inventory edit) also has a standby peer beyond
+// the active nodes, beside the offline one it stands in for: that is said
+// as one thing, the replacement and its next step, and the standby nodes
+// it names are returned, so that no other warning gives them another hint.
+func memberWarnings(inv *inventory.Inventory, d *Domain, add func(level, domain, format string, a ...any)) (replacing map[string]bool) {
 	cl := inv.Cluster(d.Cluster)
 	if cl == nil || d.MetaLeader == "" {
-		return
+		return nil
 	}
-	var unknown, standby []string
+	var unknown, standby, offline []string
 	for _, p := range d.Meta {
 		n := inv.Node(p.Name)
 		switch {
@@ -27,6 +33,8 @@ func memberWarnings(inv *inventory.Inventory, d *Domain, add func(level, domain,
 			unknown = append(unknown, p.Name)
 		case n.Standby:
 			standby = append(standby, p.Name)
+		case !p.Online:
+			offline = append(offline, p.Name)
 		}
 	}
 	if len(unknown) > 0 {
@@ -36,7 +44,15 @@ func memberWarnings(inv *inventory.Inventory, d *Domain, add func(level, domain,
 	// The unknown peers are said above; this counts the listed ones.
 	active, known := len(cl.Active()), len(d.Meta)-len(unknown)
 	if known <= active {
-		return
+		return nil
+	}
+	if len(standby) > 0 && len(offline) > 0 && known-active <= len(standby) {
+		replacementWarning(inv, d, standby, offline, add)
+		replacing = map[string]bool{}
+		for _, n := range standby {
+			replacing[n] = true
+		}
+		return replacing
 	}
 	msg := fmt.Sprintf("meta group of domain %q has %d peers of cluster %s, %d more than its %d active nodes in %s", d.Name, known, cl.Name, known-active, active, inv.File)
 	if len(standby) > 0 {
@@ -49,4 +65,22 @@ func memberWarnings(inv *inventory.Inventory, d *Domain, add func(level, domain,
 	}
 	msg += " node removed with `dcctl runbook replace-peer NODE --permanent` and started again while the inventory still listed it rejoins this way: stop it (`dcctl node stop NODE`), peer-remove it again (`dcctl runbook replace-peer NODE --permanent`) and remove [nodes.NODE] from the inventory"
 	add(LevelDegraded, d.Name, "%s", msg)
+	return nil
+}
+
+// replacementWarning: standby nodes run as meta peers while active nodes'
+// peers are offline, as replace-peer without --permanent leaves a domain
+// until the inventory says the replacement is a member.
+func replacementWarning(inv *inventory.Inventory, d *Domain, standby, offline []string, add func(level, domain, format string, a ...any)) {
+	news, olds := strings.Join(standby, ", "), strings.Join(offline, ", ")
+	newNodes, runs := "node "+news, "runs as a meta peer"
+	if len(standby) > 1 {
+		newNodes, runs = "nodes "+news, "run as meta peers"
+	}
+	old, gone := olds, olds+" is gone"
+	if len(offline) > 1 {
+		old, gone = "NODE", "a NODE of "+olds+" is gone"
+	}
+	add(LevelDegraded, d.Name, "replacement under way in domain %q: standby %s %s beside offline %s (as `dcctl runbook replace-peer NODE --replacement NEWNODE` leaves it), so the meta group counts %d peers, quorum %d. Next: in %s set standby = false on %s and run `dcctl provision %s` (the other nodes then route to it); then, if %s for good, `dcctl runbook replace-peer %s --permanent` and remove [nodes.%s] from the inventory, or else bring it back with `dcctl runbook restore-node %s`",
+		d.Name, newNodes, runs, olds, len(d.Meta), d.Quorum, inv.File, news, inv.File, gone, old, old, old)
 }

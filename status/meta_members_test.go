@@ -68,4 +68,24 @@ func TestMetaPeersBeyondTheInventory(t *testing.T) {
 				"standby in the inventory but a peer: "+extra, "--replacement "+extra, "if the run stopped halfway, run it again", "replace-peer NODE --permanent", "remove [nodes.NODE]")
 		})
 	})
+
+	// replace-peer OLD --replacement NEW without --permanent, before the
+	// inventory edit: NEW (standby) is a peer beside offline OLD. One
+	// warning says so and what comes next, not "started again, stop it"
+	// beside the offline node's.
+	t.Run("a replacement under way", func(t *testing.T) {
+		old := hub.Nodes[0].Name
+		c.Stop(old)
+		t.Cleanup(func() { c.Start(old) })
+		s := edited(t, func(inv *inventory.Inventory) { inv.Node(extra).Standby = true })
+		r := waitReport(t, s, settle, func(r *status.Report) error {
+			return warned(r, "replacement under way", "standby node "+extra+" runs as a meta peer beside offline "+old,
+				"set standby = false on "+extra, "replace-peer "+old+" --permanent", "restore-node "+old)
+		})
+		for _, w := range r.Warnings {
+			if strings.Contains(w.Message, "started again") {
+				t.Errorf("a hint beside the replacement's: %s", w.Message)
+			}
+		}
+	})
 }

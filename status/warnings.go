@@ -29,12 +29,14 @@ func warnings(inv *inventory.Inventory, r *Report) []Warning {
 			continue // a domain wholly in cut DCs: their warning stands for it
 		}
 		metaWarnings(d, inCut(inv, cut), add)
-		memberWarnings(inv, d, add)
+		replacing := memberWarnings(inv, d, add)
 		for _, s := range d.Servers {
 			if cut[s.DC] {
 				continue // the DC's warning stands for its servers
 			}
-			serverWarnings(inv, d, s, add)
+			if !replacing[s.Name] { // the replacement's warning says what to do with it
+				serverWarnings(inv, d, s, add)
+			}
 			certWarnings(r.Time, d, s, add)
 		}
 		switch {
