@@ -84,6 +84,9 @@ func (d *Domain) write(w io.Writer) {
 		fmt.Fprintln(w)
 	}
 	d.hostTable().write(w)
+	if note := d.leafSpreadNote(); note != "" {
+		fmt.Fprintln(w, note)
+	}
 	if len(d.Views) > 0 {
 		fmt.Fprintln(w)
 		d.viewTable().write(w)
@@ -202,7 +205,11 @@ func replicaState(p Replica) string {
 // hostTable shows each node of the cluster as its host sees it: the systemd
 // unit, whether the server answers, and its client connections.
 func (d *Domain) hostTable() *table {
-	t := newTable("Servers and hosts", "Server", "Host", "DC", "Unit", "NATS", "Version", "Uptime", "Connections", "RSS")
+	cols := []string{"Server", "Host", "DC", "Unit", "NATS", "Version", "Uptime", "Connections", "RSS"}
+	if d.LeafLinksAccepted != nil {
+		cols = append(cols, "Leaf links")
+	}
+	t := newTable("Servers and hosts", cols...)
 	for _, s := range d.Servers {
 		unit := s.Unit
 		if unit == "" {
@@ -223,7 +230,15 @@ func (d *Domain) hostTable() *table {
 			version, uptime = s.NATS.Version, fmtDuration(s.NATS.Uptime)
 			conns, rss = strconv.Itoa(s.NATS.Connections), ibytes(uint64(max(s.NATS.Mem, 0)))
 		}
-		t.add(s.Name, s.Host, s.DC, unit, nats, version, uptime, conns, rss)
+		row := []string{s.Name, s.Host, s.DC, unit, nats, version, uptime, conns, rss}
+		if d.LeafLinksAccepted != nil {
+			links := ""
+			if n, ok := d.LeafLinksAccepted[s.Name]; ok {
+				links = strconv.Itoa(n)
+			}
+			row = append(row, links)
+		}
+		t.add(row...)
 	}
 	return t
 }

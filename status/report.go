@@ -85,6 +85,12 @@ type Domain struct {
 	MissingStreams []string   `json:"missing_streams,omitempty"`
 	StreamsError   string     `json:"streams_error,omitempty"`
 	Leafnodes      []LeafLink `json:"leafnodes"`
+	// LeafLinksAccepted counts, for a cluster that leaf clusters connect
+	// to, the leafnode connections each of its answering servers accepted
+	// (every leaf cluster and account). nats-server never moves a link once
+	// it is made, so after restarts they gather on the servers that stayed
+	// up: information, not a fault (docs/status.md).
+	LeafLinksAccepted map[string]int `json:"leaf_links_accepted,omitempty"`
 	// MetaSource is "monitoring" when no meta leader answered over NATS and
 	// the meta group (and streams) come from the servers' monitoring ports.
 	MetaSource string `json:"meta_source,omitempty"`
@@ -460,6 +466,9 @@ func buildDomain(inv *inventory.Inventory, cl *inventory.Cluster, nr *natsResult
 
 	if cl.IsLeaf() {
 		d.Leafnodes = leafLinks(inv, cl, nr.leafs)
+	}
+	if nr.leafErr == nil && acceptsLeafs(inv, cl) {
+		d.LeafLinksAccepted = acceptedLeafLinks(cl, nr.leafs)
 	}
 	return d
 }
