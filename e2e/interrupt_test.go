@@ -87,7 +87,7 @@ func TestInterruptMidRollout(t *testing.T) {
 			t.Errorf("%s: temporary files after the next run: %s", n, left)
 		}
 	}
-	if out, _, code := tr.dcctl(t, "plan", changed, "--limit", limit); code != 0 || !strings.Contains(out, "0 of 3 host(s) to change") {
+	if out, _, code := tr.dcctl(t, "plan", changed, "--limit", limit); code != 0 || !strings.Contains(out, "0 of 3 hosts to change") {
 		t.Errorf("plan after the converging run: exit %d\n%s", code, out)
 	}
 

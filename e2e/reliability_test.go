@@ -564,7 +564,7 @@ func testUnreachable(t *testing.T, tr *transcript) {
 		t.Errorf("%s did not get the change on the re-run", victim)
 	}
 	out, _, code = tr.dcctl(t, "plan", inv)
-	if code != 0 || !strings.Contains(out, "0 of 11 host(s) to change") {
+	if code != 0 || !strings.Contains(out, "0 of 11 hosts to change") {
 		t.Errorf("after the re-run, plan: exit %d\n%s", code, out)
 	}
 }

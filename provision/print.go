@@ -79,7 +79,16 @@ func PrintPlans(w io.Writer, plans []*HostPlan, diff bool) {
 			}
 		}
 	}
-	fmt.Fprintf(w, "%d of %d host(s) to change\n", changed, len(plans))
+	fmt.Fprintln(w, hostsToChange(changed, len(plans)))
+}
+
+// hostsToChange is the plan's last line: "0 of 3 hosts to change", "1 of
+// 1 host to change", "no hosts to change".
+func hostsToChange(changed, total int) string {
+	if total == 0 {
+		return words.Count(0, "host") + " to change"
+	}
+	return fmt.Sprintf("%d of %s to change", changed, words.Count(total, "host"))
 }
 
 func indent(s, pre string) string {
