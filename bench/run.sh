@@ -19,11 +19,17 @@
 # older commit: it runs fresh + no-op in each round too, recorded as
 # dcctl-base-*, before or after this tree's dcctl alternating by round, so
 # that a change is measured against its parent in the same rounds),
-# HOST_OPENSSL=1 (this machine's openssl program on every host for the
-# round: the lab's image has none, a Debian host with ca-certificates
-# has it; dcctl then hashes uploads with it on the host), HOSTCPU_DETAIL=1
+# HOST_OPENSSL=0 (no openssl program on the hosts for the round: the
+# lab's image has one, as a Debian host with ca-certificates has, and
+# dcctl hashes uploads with it on the host; without it, with sha256sum,
+# as on a minimal host), HOSTCPU_DETAIL=1
 # (each fresh run's host CPU by cgroup, summed over hosts, into
-# /var/tmp/dcctl-bench/log/N-R-WHAT.hostcpu). A run
+# /var/tmp/dcctl-bench/log/N-R-WHAT.hostcpu), ACCT=1 (process accounting
+# of each fresh run, dcctl's and the floor's: every program the hosts ran,
+# with its CPU, from the kernel's acct records (the acct package; the
+# lab's hosts are processes of this machine), summed per program over the
+# hosts into log/N-R-WHAT.acct and side by side into $RESULTS/acct.txt;
+# the kernel counts a process's CPU in 10 ms ticks, rounded down). A run
 # that fails (a cluster never healthy) is recorded as <what>-failed, not as
 # a figure.
 #
@@ -87,8 +93,9 @@ DCCTL_FLAGS=${DCCTL_FLAGS:-}        # e.g. --gate-timeout 30s
 FLOOR_TIMEOUT=${FLOOR_TIMEOUT:-120} # seconds for every /healthz to answer 200
 TRANSFER=${TRANSFER:-}              # sftp, exec or both: dcctl's upload transfer (default: the inventory's, sftp)
 BASELINE=${BASELINE:-}              # another dcctl binary to run beside bin/dcctl (dcctl-base-*)
-HOST_OPENSSL=${HOST_OPENSSL:-}      # 1: this machine's openssl on every host for the round (the lab's image has none)
+HOST_OPENSSL=${HOST_OPENSSL:-}      # 0: the hosts' openssl hidden for the round (sha256sum hashes uploads)
 HOSTCPU_DETAIL=${HOSTCPU_DETAIL:-}  # 1: each fresh run's host CPU by cgroup into $WORK/log/*.hostcpu
+ACCT=${ACCT:-}                      # 1: each fresh run's host programs (process accounting) into $WORK/log/*.acct
 
 log() { printf 'bench: %s\n' "$*" >&2; }
 die() {
@@ -110,6 +117,7 @@ prereqs() {
 	local missing=()
 	command -v ansible-playbook >/dev/null || missing+=(ansible-core)
 	command -v gnuplot >/dev/null || missing+=(gnuplot-nox)
+	[[ -z $ACCT ]] || command -v dump-acct >/dev/null || missing+=(acct)
 	[[ -x /usr/bin/time ]] || missing+=(time)
 	if ((${#missing[@]})); then
 		log "installing ${missing[*]} from Debian"
@@ -131,7 +139,7 @@ build() {
 # targets. Debian's python3 packages (those the base lacks) are unpacked into
 # one tar, byte-compiled here, and streamed to each host before timing.
 python_tar() {
-	local tar=$PYCACHE/python3.tar base=/var/cache/dcctl-lab/bookworm-v1
+	local tar=$PYCACHE/python3.tar base=/var/cache/dcctl-lab/bookworm-v2
 	[[ -f $tar ]] && return
 	log "preparing Python for the Ansible targets (Debian's python3 debs)"
 	[[ -f $base/var/lib/dpkg/status ]] || die "no lab base image at $base (run lab/lab base)"
@@ -211,6 +219,67 @@ systemctl daemon-reload; systemctl reset-failed 2>/dev/null; true"
 	sleep 1
 }
 
+# --- process accounting (ACCT=1) -------------------------------------------
+
+# lab_pids: every process in the lab's cgroups now (the hosts' systemd,
+# sshd listeners, nats-servers...): the roots the hosts' short-lived
+# processes descend from.
+lab_pids() {
+	{ find /sys/fs/cgroup/*/dcctl-lab /sys/fs/cgroup/dcctl-lab -name cgroup.procs -exec cat {} + 2>/dev/null || true; } | sort -u
+}
+
+# lab_sessions: processes in the hosts' login sessions now (sshd serving a
+# connection and what it runs).
+lab_sessions() {
+	{ find /sys/fs/cgroup/*/dcctl-lab /sys/fs/cgroup/dcctl-lab -path '*/user.slice/*' -name cgroup.procs \
+		-exec cat {} + 2>/dev/null || true; } | grep -c . || true
+}
+
+# acct_on BASE: accounting into BASE.pacct from now, the lab's processes
+# into BASE.pids.
+acct_on() {
+	[[ -n $ACCT ]] || return 0
+	lab_pids >"$1.pids"
+	: >"$1.pacct"
+	accton "$1.pacct" >/dev/null
+}
+
+# acct_off BASE: once the hosts' login sessions have ended (their sshd
+# records its CPU when it exits; 5 s at most), accounting off; every
+# record whose parents lead to a lab process is a host's: summed per
+# program into BASE.acct (program, processes, CPU seconds).
+acct_off() {
+	[[ -n $ACCT ]] || return 0
+	local deadline=$((SECONDS + 5))
+	while (($(lab_sessions) > 0 && SECONDS < deadline)); do sleep 0.1; done
+	accton off >/dev/null
+	lab_pids >>"$1.pids"
+	dump-acct "$1.pacct" | awk -F'|' -v pids="$1.pids" '
+		BEGIN { while ((getline p <pids) > 0) lab[p + 0] = 1 }
+		{ gsub(/ /, "", $1); n++; comm[n] = $1; cpu[n] = $3 + $4; pid[n] = $10 + 0; ppid[$10 + 0] = $11 + 0 }
+		function host(p,   i) { for (i = 0; i < 64 && p > 1; i++) { if (p in lab) return 1; if (!(p in ppid)) return 0; p = ppid[p] } return 0 }
+		END {
+			for (i = 1; i <= n; i++) if (host(pid[i])) { c[comm[i]]++; t[comm[i]] += cpu[i] / 100 }
+			for (k in c) printf "%-16s %5d %8.2f\n", k, c[k], t[k]
+		}' | sort -k3,3nr -k1,1 >"$1.acct"
+}
+
+# acct_table N R A B: the per-program table of two fresh runs of a round
+# side by side (processes and CPU seconds over every host).
+acct_table() {
+	local a="$WORK/log/$1-$2-$3.acct" b="$WORK/log/$1-$2-$4.acct"
+	[[ -f $a && -f $b ]] || return 0
+	printf '%s hosts, round %s: the hosts\x27 programs, processes and CPU seconds (acct, 10 ms ticks)\n' "$1" "$2"
+	awk -v a="$3" -v b="$4" '
+		FNR == 1 { f++ }
+		{ k[$1] = 1; n[f, $1] = $2; c[f, $1] = $3; tot[f] += $3; cnt[f] += $2 }
+		END {
+			printf "  %-16s %16s %16s %8s\n", "program", a, b, "diff s"
+			for (p in k) printf "  %-16s %6d %8.2f s %6d %8.2f s %+8.2f\n", p, n[1, p], c[1, p], n[2, p], c[2, p], c[1, p] - c[2, p]
+			printf "  %-16s %6d %8.2f s %6d %8.2f s %+8.2f\n", "total", cnt[1], tot[1], cnt[2], tot[2], tot[1] - tot[2]
+		}' "$a" "$b" | awk 'NR == 1 { print; next } { print | "sort -k3,3nr" }'
+}
+
 # --- the measured runs ----------------------------------------------------
 
 # lab_cpu: CPU seconds the lab's hosts used so far (their cgroup), or "-".
@@ -276,6 +345,7 @@ phases() {
 timed() {
 	local name=$1 n=$2 r=$3 t0 t1 c0 c1 logf="$WORK/log/$2-$3-$1.log"
 	shift 3
+	[[ $name == *-fresh ]] && acct_on "${logf%.log}"
 	lab_cpu_by "$WORK/cpu0"
 	c0=$(lab_cpu)
 	t0=$(now)
@@ -284,6 +354,7 @@ timed() {
 	if ! /usr/bin/time -f '%U %S %M' -o "$WORK/rss" "$@" 2>&1 | stamp >"$logf"; then
 		# Recorded under another name (not a figure for the medians), and on.
 		t1=$(now)
+		[[ $name == *-fresh ]] && acct_off "${logf%.log}"
 		tail -4 "$logf" >&2
 		log "$name failed (log: $logf)"
 		record "$n" "$r" "$name-failed" "$(elapsed "$t0" "$t1")" "$(tail -1 "$WORK/rss" | awk '{ print $3 }')"
@@ -292,6 +363,7 @@ timed() {
 	t1=$(now)
 	c1=$(lab_cpu)
 	lab_cpu_by "$WORK/cpu1"
+	[[ $name == *-fresh ]] && acct_off "${logf%.log}"
 	record "$n" "$r" "$name" "$(elapsed "$t0" "$t1")" "$(tail -1 "$WORK/rss" | awk '{ print $3 }')"
 	# dcctl's own CPU (user + system), on the same CPUs as the hosts.
 	record "$n" "$r" "$name-selfcpu" "$(tail -1 "$WORK/rss" | awk '{ printf "%.2f", $1 + $2 }')"
@@ -420,6 +492,7 @@ floor_fresh() {
 		at+=("${NAMES[$i]}=127.0.0.1:$((FLOOR_PORT + i))")
 	done
 	cp=$(mktemp -d "$WORK/cp.XXXXXX")
+	acct_on "$WORK/log/$n-$r-floor-fresh"
 	lab_cpu_by "$WORK/cpu0"
 	c0=$(lab_cpu)
 	t0=$(now)
@@ -464,6 +537,7 @@ floor_fresh() {
 		record "$n" "$r" floor-fresh-failed "$(elapsed "$t0" "$t1")"
 	fi
 	for h in "${HOSTS[@]}"; do ssh -o ControlPath="$cp/$h" -O exit "root@$h" 2>/dev/null || true; done
+	acct_off "$WORK/log/$n-$r-floor-fresh"
 	rm -rf "$cp"
 }
 
@@ -507,12 +581,12 @@ prepare_round() {
 	"$WORK/floortar" "$INV" "$WORK/tars"
 	"$WORK/ansible-inventory" "$INV" "$WORK/render" >"$WORK/hosts.ini"
 	load_hosts
-	# A host with openssl hashes uploads with it (SHA instructions); the
-	# lab's image has libssl3 but not the program: this machine's, untimed.
-	if [[ -n $HOST_OPENSSL ]]; then
-		on_all "cat > /usr/local/bin/openssl && chmod 755 /usr/local/bin/openssl" "$(command -v openssl)"
+	# A host with openssl hashes uploads with it (SHA instructions), as the
+	# lab's image does; HOST_OPENSSL=0 hides it (a minimal host's sha256sum).
+	if [[ $HOST_OPENSSL == 0 ]]; then
+		on_all "[ ! -e /usr/bin/openssl ] || mv /usr/bin/openssl /usr/bin/openssl.hidden"
 	else
-		on_all "rm -f /usr/local/bin/openssl"
+		on_all "[ ! -e /usr/bin/openssl.hidden ] || mv /usr/bin/openssl.hidden /usr/bin/openssl"
 	fi
 }
 
@@ -563,6 +637,12 @@ run_round() {
 	floor_push "$n" "$r"
 	reset_hosts # nothing left to stop slowly: the next user's down is quick
 	record_load "$n" "$r" load-end
+	if [[ -n $ACCT ]]; then
+		{
+			acct_table "$n" "$r" dcctl-fresh floor-fresh
+			[[ -z $BASELINE ]] || acct_table "$n" "$r" dcctl-fresh dcctl-base-fresh
+		} >>"$RESULTS/acct.txt"
+	fi
 }
 
 # --- report ---------------------------------------------------------------
@@ -697,6 +777,7 @@ all)
 	build
 	mkdir -p "$RESULTS"
 	[[ -n ${KEEP:-} ]] || : >"$RESULTS/raw.tsv" # KEEP=1 adds to the last run's figures
+	[[ -n ${KEEP:-} || -z $ACCT ]] || : >"$RESULTS/acct.txt"
 	for n in $SIZES; do
 		for ((r = 1; r <= ROUNDS; r++)); do
 			# One round per hold of the lock, so e2e runs can take the lab between.
