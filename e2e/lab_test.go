@@ -14,7 +14,7 @@ import (
 )
 
 // TestLab checks the lab itself, independently of dcctl: real systemd on every host, sshd
-// answering with the host key recorded in known_hosts, the sudo user, and the two DCs joined
+// answering with the host key recorded in known_hosts, the sudo user, openssl, and the two DCs joined
 // through a link that partition cuts and heal restores.
 func TestLab(t *testing.T) {
 	nodes := labNodes(t)
@@ -107,6 +107,21 @@ func TestLab(t *testing.T) {
 		}
 		if got := strings.Fields(out); len(got) != 2 || got[0] != "deploy" || got[1] != "0" {
 			t.Fatalf("deploy with sudo -n: got %q, want deploy and uid 0", out)
+		}
+	})
+
+	// The image carries openssl, as a Debian host with ca-certificates does:
+	// dcctl hashes its uploads on the host with it (sha256sum where a host
+	// has none, tested against the in-process sshd).
+	t.Run("openssl", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		out, err := trySSH(ctx, "root", nodes[0].Host, "openssl dgst -sha256 -r /dev/null")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855 */dev/null"; strings.TrimSpace(out) != want {
+			t.Fatalf("openssl dgst on %s: %q, want %q", nodes[0].Name, out, want)
 		}
 	})
 
