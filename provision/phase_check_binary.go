@@ -12,7 +12,9 @@ import (
 // installed one: one that cannot run on this host (another architecture or
 // C library, a noexec mount) never takes a working one's place. It runs in
 // the target's directory, so a noexec mount fails here too; a program of
-// the wrong kind may wait for input forever, hence the timeout.
+// the wrong kind may wait for input forever, hence the timeout. Its first
+// line is cut by the shell, not by head: a fresh host runs this once per
+// run, and every process is CPU the host's other work shares.
 type checkBinary struct{}
 
 func (checkBinary) Title() string              { return "check the new binary runs" }
@@ -28,7 +30,8 @@ if [ $rc -ne 0 ]; then
 	rm -f --%[3]s
 	return 1
 fi
-printf 'version %%s\n' "$(printf '%%s\n' "$out" | head -n 1)"`, remote.CheckTimeout, t, stagedTemps(h.p))
+printf 'version %%s\n' "${out%%%%
+*}"`, remote.CheckTimeout, t, stagedTemps(h.p))
 }
 
 func (checkBinary) Explain(_ context.Context, h *hostRun, stderr string) error {

@@ -15,6 +15,12 @@ import (
 // one. The configs are copied into a check directory with the live files
 // not being replaced, so that includes resolve as they will; the binary
 // that checks them is the one that will run them (the new one, if any).
+// The copies name a new TLS file by its upload (already verified by its
+// sum) and a file not changed by its live path: the certificates -t loads
+// are those that will be live, without copies of them. A fresh host runs
+// this once per run, and every process is CPU the host's other work
+// shares: one sed for both configs, no removal of a check directory that
+// is not there.
 type checkConfig struct{}
 
 func (checkConfig) Title() string { return "check the new configuration with nats-server -t" }
@@ -45,30 +51,31 @@ func (checkConfig) Script(h *hostRun) string {
 	var b strings.Builder
 	// A copy that fails (config_dir's filesystem full) is not a config
 	// nats-server rejected: it says so with stageFailed, and, like a
-	// rejection, leaves neither the check directory nor the uploads.
+	// rejection, leaves neither the check directory nor the uploads. A
+	// check directory left by an interrupted run is removed first.
 	fmt.Fprintf(&b, "checkstage_failed() { rm -rf -- %[1]s; rm -f --%[2]s; echo %[3]s >&2; return 1; }\n", stage, stagedTemps(h.p), stageFailed)
-	fmt.Fprintf(&b, "rm -rf -- %[1]s && install -d -m 750 -o root -g %[2]s %[1]s || { checkstage_failed; return 1; }\n", stage, shellQuote(nats.User))
+	fmt.Fprintf(&b, "{ { [ ! -e %[1]s ] && [ ! -L %[1]s ]; } || rm -rf -- %[1]s; } && install -d -m 750 -o root -g %[2]s %[1]s || { checkstage_failed; return 1; }\n", stage, shellQuote(nats.User))
 	paths := templates.PathsFor(h.s.Inv)
+	var copies []string
 	for _, p := range []string{paths.Config, paths.LeafRemotes} {
 		if staged[p] {
 			fmt.Fprintf(&b, "cp -p %s %s/%s || { checkstage_failed; return 1; }\n", shellQuote(p+remote.TempSuffix), stage, shellQuote(path.Base(p)))
 		} else {
 			fmt.Fprintf(&b, "{ [ ! -f %[1]s ] || cp -p %[1]s %[2]s/; } || { checkstage_failed; return 1; }\n", shellQuote(p), stage)
 		}
+		copies = append(copies, stage+"/"+shellQuote(path.Base(p)))
 	}
-	// The TLS files: the staged ones where new, and the configs made to
-	// name the copies, so that -t loads the certificates that will be live.
+	// The new TLS files, by their uploads' paths; sed -i edits each file it
+	// is given on its own.
 	var seds []string
 	for _, p := range []string{paths.TLSCA, paths.TLSCert, paths.TLSKey} {
 		if staged[p] {
-			fmt.Fprintf(&b, "cp -p %s %s/%s || { checkstage_failed; return 1; }\n", shellQuote(p+remote.TempSuffix), stage, shellQuote(path.Base(p)))
-		} else {
-			fmt.Fprintf(&b, "{ [ ! -f %[1]s ] || cp -p %[1]s %[2]s/; } || { checkstage_failed; return 1; }\n", shellQuote(p), stage)
+			seds = append(seds, "-e", shellQuote(fmt.Sprintf(`s|"%s"|"%s"|g`, sedPattern(p), sedReplacement(p+remote.TempSuffix))))
 		}
-		seds = append(seds, "-e", shellQuote(fmt.Sprintf(`s|"%s"|"%s"|g`, sedPattern(p), sedReplacement(path.Join(checkDir(h), path.Base(p))))))
 	}
-	for _, p := range []string{paths.Config, paths.LeafRemotes} {
-		fmt.Fprintf(&b, "{ [ ! -f %[1]s/%[2]s ] || sed -i %[3]s %[1]s/%[2]s; } || { checkstage_failed; return 1; }\n", stage, shellQuote(path.Base(p)), strings.Join(seds, " "))
+	if len(seds) > 0 {
+		fmt.Fprintf(&b, "set --; for f in %[1]s; do [ ! -f \"$f\" ] || set -- \"$@\" \"$f\"; done\n", strings.Join(copies, " "))
+		fmt.Fprintf(&b, "[ $# -eq 0 ] || sed -i %s \"$@\" || { checkstage_failed; return 1; }\n", strings.Join(seds, " "))
 	}
 	fmt.Fprintf(&b, `out=$(%[1]s -t -c %[2]s/%[3]s 2>&1 </dev/null); rc=$?
 rm -rf -- %[2]s
@@ -86,6 +93,10 @@ func (checkConfig) Explain(_ context.Context, h *hostRun, stderr string) error {
 			checkDir(h), h.node(), h.s.Secrets.Redact(strings.TrimSpace(why)))
 	}
 	msg := strings.ReplaceAll(stderr, checkDir(h)+"/", h.s.Inv.NATS.ConfigDir+"/")
+	paths := templates.PathsFor(h.s.Inv)
+	for _, p := range []string{paths.TLSCA, paths.TLSCert, paths.TLSKey} {
+		msg = strings.ReplaceAll(msg, p+remote.TempSuffix, p)
+	}
 	return fmt.Errorf("nats-server rejected the new configuration, the old one stays in place: %s", h.s.Secrets.Redact(msg))
 }
 
