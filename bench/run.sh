@@ -331,7 +331,7 @@ phases() {
 	[[ -f $f ]] || return 0
 	for p in plan installed started up; do
 		v=$(awk -v p="$p" '
-			p == "plan" && /host\(s\) to change/ { t = $1 }
+			p == "plan" && / hosts? to change/ { t = $1 }
 			p == "installed" && / enabled / { t = $1 }
 			p == "started" && / started .* \(/ { t = $1 }
 			p == "up" && (/ healthy \(/ || / leafnode links up /) { t = $1 }
