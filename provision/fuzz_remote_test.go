@@ -2,6 +2,7 @@ package provision
 
 import (
 	"fmt"
+	"reflect"
 	"regexp"
 	"strings"
 	"testing"
@@ -26,7 +27,7 @@ func FuzzParseUnitShow(f *testing.F) {
 		out := fmt.Sprintf("LoadState=%s\nActiveState=%s\nSubState=%s\nResult=%s\nMainPID=%d\nNRestarts=%d\n", load, active, sub, result, pid, restarts)
 		got := parseUnitShow("u", []byte(out))
 		want := UnitState{Unit: "u", Load: load, Active: active, Sub: sub, Result: result, MainPID: pid, Restarts: restarts}
-		if got != want {
+		if !reflect.DeepEqual(got, want) {
 			t.Fatalf("parse(%q) = %+v, want %+v", out, got, want)
 		}
 		_ = got.String()

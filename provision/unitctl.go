@@ -36,6 +36,11 @@ type UnitState struct {
 	// StoppedBy is set when an operator stopped the node with `dcctl node
 	// stop`: who and when (the stop marker).
 	StoppedBy string `json:"stopped_by,omitempty"`
+	// Pending lists the files in config_dir whose content is not what the
+	// applied marker says the server runs with: a provision stopped (Ctrl-C,
+	// a gate that timed out, a host lost) between installing them and the
+	// restart. The server answers as healthy meanwhile, on its old config.
+	Pending []string `json:"pending,omitempty"`
 }
 
 // State is the one word status shows: the active state, or "not-found"
@@ -73,7 +78,8 @@ func (s *Session) UnitState(ctx context.Context, node string) (UnitState, error)
 	}
 	unit := s.Inv.NATS.Service + ".service"
 	cmd := "systemctl show --no-pager -p LoadState,ActiveState,SubState,Result,MainPID,NRestarts " + shellQuote(unit) +
-		fmt.Sprintf(`; if [ -f %[1]s ]; then printf 'DcctlStoppedBy=%%s\n' "$(head -n 1 %[1]s | cut -c 1-200)"; fi`, shellQuote(stopMarkerPath(s.Inv)))
+		fmt.Sprintf(`; if [ -f %[1]s ]; then printf 'DcctlStoppedBy=%%s\n' "$(head -n 1 %[1]s | cut -c 1-200)"; fi`, shellQuote(stopMarkerPath(s.Inv))) +
+		"; " + pendingScript(s.Inv)
 	out, _, err := c.Run(ctx, cmd)
 	if err != nil {
 		return UnitState{}, fmt.Errorf("state of %s on %s: %w", unit, node, err)
@@ -102,6 +108,8 @@ func parseUnitShow(unit string, out []byte) UnitState {
 			u.MainPID, _ = strconv.Atoi(v)
 		case "NRestarts":
 			u.Restarts, _ = strconv.Atoi(v)
+		case "DcctlPending":
+			u.Pending = append(u.Pending, v)
 		case "DcctlStoppedBy":
 			u.StoppedBy = v
 			if v == "" {
@@ -208,3 +216,15 @@ while { [ -n "${pid:-}" ] && [ "${pid:-0}" != 0 ] && kill -0 "$pid" 2>/dev/null;
 	if [ $i -gt 50 ]; then echo "still running after 5s (pid ${pid:-?}, unit $(systemctl is-active %[1]s))" >&2; exit 1; fi
 	sleep 0.1
 done`
+
+// pendingScript prints DcctlPending=PATH for each file under config_dir
+// that the applied marker ("SHA256 PATH" lines) lists with another sum than
+// the file has now: three processes, whatever the number of files. The
+// binary is left out (hashing it on every status would cost each host far
+// more than the rest). A file gone is no pending change.
+func pendingScript(inv *inventory.Inventory) string {
+	dir := strings.ReplaceAll(inv.NATS.ConfigDir, ".", `\.`) // paths hold no other BRE specials (validate)
+	sel := fmt.Sprintf(`s#^\([0-9a-f]\{64\}\) \(%s/.*\)$#\1  \2#p`, dir)
+	return fmt.Sprintf(`if [ -f %[1]s ]; then sed -n %[2]s %[1]s | sha256sum -c --quiet 2>/dev/null | sed -n 's/^\(.*\): FAILED$/DcctlPending=\1/p'; fi`,
+		shellQuote(markerPath(inv)), shellQuote(sel))
+}

@@ -189,6 +189,13 @@ func serverWarnings(inv *inventory.Inventory, d *Domain, s *Server, add func(lev
 		}
 		add(LevelDegraded, d.Name, "%s", msg)
 	}
+	if s.Unit == "active" && s.UnitDetail != nil && len(s.UnitDetail.Pending) > 0 {
+		// Healthy by every other measure, on its old config: only a look
+		// at the files tells (after a Ctrl-C in provision, or a gate that
+		// timed out), and the next restart for any reason would apply it.
+		add(LevelNotice, d.Name, "%s runs on an older config than the one installed (%s): a provision stopped before restarting it; `dcctl provision` restarts it behind the health gate",
+			s.Name, strings.Join(s.UnitDetail.Pending, ", "))
+	}
 	switch s.Unit {
 	case "", "active":
 	case "unreachable":
