@@ -178,8 +178,12 @@ func streamSurvives(st StreamState, label, server string) string {
 	case len(offline) > 0:
 		// An offline replica never catches up by waiting: "wait" would
 		// keep the operator watching a gate that cannot open.
-		return fmt.Sprintf("stream %s has other replicas not current (%s): an offline one does not catch up until its server is back: start %s again (dcctl runbook restore-node NODE), or if it is gone move its replicas off it (dcctl runbook replace-peer NODE)",
-			label, strings.Join(bad, ", "), strings.Join(offline, ", "))
+		node := "NODE"
+		if len(offline) == 1 {
+			node = offline[0]
+		}
+		return fmt.Sprintf("stream %s has other replicas not current (%s): an offline one does not catch up until its server is back: start %s again (dcctl runbook restore-node %s), or if it is gone move its replicas off it (dcctl runbook replace-peer %s)",
+			label, strings.Join(bad, ", "), strings.Join(offline, ", "), node, node)
 	case len(bad) > 0:
 		return fmt.Sprintf("stream %s has other replicas not current (%s): wait for them to catch up", label, strings.Join(bad, ", "))
 	}

@@ -63,7 +63,7 @@ func TestStreamMajorityRule(t *testing.T) {
 	}
 	// Losing a current replica while the third is offline: the advice is to
 	// bring the offline one back, not to wait for it (it cannot catch up).
-	if r := streamSurvives(st, "sys/orders", "b"); !strings.Contains(r, "c offline") || !strings.Contains(r, "start c again") || strings.Contains(r, "wait for them") {
+	if r := streamSurvives(st, "sys/orders", "b"); !strings.Contains(r, "c offline") || !strings.Contains(r, "start c again (dcctl runbook restore-node c)") || strings.Contains(r, "wait for them") {
 		t.Errorf("without b, c offline: %q", r)
 	}
 	behind := StreamState{Name: "orders", Replicas: 3, Leader: "a", Followers: []Peer{{Name: "b", Current: true}, {Name: "c", Current: false, Lag: 3}}}
