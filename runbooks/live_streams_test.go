@@ -131,8 +131,23 @@ func TestReplacePeerLive(t *testing.T) {
 	}
 	spare, victim := others[0], others[1]
 	l.c.Stop(spare)
+	// Until the meta leader counts spare offline it may still place a
+	// replica there, and a stream without one on victim is not affected by
+	// its replacement (and gets no proof).
+	testwait.Eventually(t, time.Minute, spare+" offline in the meta group", func() error {
+		return metaPeerOffline(l, spare)
+	})
 	for _, s := range streams {
 		l.stream("hub", s.cfg, 0)
+	}
+	for _, s := range streams {
+		info, err := l.js("hub").Stream(t.Context(), s.cfg.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !clusterHas(info.CachedInfo().Cluster, victim) {
+			t.Fatalf("%s has no replica on %s: %+v", s.cfg.Name, victim, info.CachedInfo().Cluster)
+		}
 	}
 	l.c.Start(spare)
 	testwait.Eventually(t, time.Minute, spare+" a current meta peer", func() error {
@@ -262,4 +277,38 @@ func TestLostMessageFailsThePostCheck(t *testing.T) {
 	if got := proofs(t, l, "expand-stream"); got[s.cfg.Name] != nil {
 		t.Errorf("a proof was journaled for a stream that lost a message: %s", got[s.cfg.Name])
 	}
+}
+
+// metaPeerOffline is nil once the meta leader reports node offline.
+func metaPeerOffline(l *lab, node string) error {
+	leader := l.c.MetaLeader("hub")
+	if leader == "" {
+		return errors.New("no meta leader")
+	}
+	jsz, err := l.c.Server(leader).Jsz(nil)
+	if err != nil {
+		return err
+	}
+	for _, p := range jsz.Meta.Replicas {
+		if p.Name == node && p.Offline {
+			return nil
+		}
+	}
+	return fmt.Errorf("meta group %+v", jsz.Meta.Replicas)
+}
+
+// clusterHas tells whether node is the leader or a replica of a stream.
+func clusterHas(c *njs.ClusterInfo, node string) bool {
+	if c == nil {
+		return false
+	}
+	if c.Leader == node {
+		return true
+	}
+	for _, r := range c.Replicas {
+		if r.Name == node {
+			return true
+		}
+	}
+	return false
 }
