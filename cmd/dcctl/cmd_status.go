@@ -104,8 +104,13 @@ func statusExit(r *status.Report) error {
 	if r.Healthy {
 		return nil
 	}
-	return errReported
+	return errNotHealthy
 }
+
+// errNotHealthy ends a status that found problems: exit 1, like a failed
+// command, but "dcctl: failed" after a complete report read as if status
+// itself had failed to collect it.
+var errNotHealthy = errors.New("the deployment is not healthy (exit 1): see the warnings")
 
 // watchStatus redraws the report every second, the way operators watch
 // `nats server report jetstream`. The whole frame is rendered first and then
