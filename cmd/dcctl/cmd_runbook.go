@@ -246,10 +246,12 @@ func runbookCommand() *cli.Command {
 }
 
 // runbookBackupCommand is `dcctl backup` under the name of the runbook it
-// runs, for an operator who looks for it among the runbooks.
+// runs, for an operator who looks for it among the runbooks, and as
+// backup-stream beside its pair restore-stream.
 func runbookBackupCommand() *cli.Command {
 	cmd := backupCommand()
 	cmd.Hidden = true
+	cmd.Aliases = []string{"backup-stream"}
 	cmd.Usage += " (the same as dcctl backup)"
 	return cmd
 }

@@ -85,6 +85,10 @@ func TestRunbookCLI(t *testing.T) {
 		!strings.Contains(out, `"runbook":"backup"`) || !strings.Contains(out, `"result":"done"`) {
 		t.Fatalf("runbook backup: exit %d", code)
 	}
+	// and by the name that pairs it with restore-stream.
+	if out, _, code := cli("runbook", "backup-stream", "orders", "--domain", "us", "--out", filepath.Join(t.TempDir(), "third")); code != 0 || !strings.Contains(out, "done: backup") {
+		t.Fatalf("runbook backup-stream: exit %d", code)
+	}
 	if err := js.DeleteStream(ctx, "orders"); err != nil {
 		t.Fatal(err)
 	}
