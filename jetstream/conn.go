@@ -201,6 +201,19 @@ func (c *Conn) Accounts() []string {
 	return out
 }
 
+// Refused are the application accounts whose user the servers refused at
+// connect, in the order they were given.
+func (c *Conn) Refused() []*LoginError {
+	var out []*LoginError
+	for _, a := range c.apps {
+		var le *LoginError
+		if errors.As(a.err, &le) {
+			out = append(out, le)
+		}
+	}
+	return out
+}
+
 // Account returns a view of c whose stream methods act in account; it
 // shares c's connections (closing either closes both).
 func (c *Conn) Account(account string) (*Conn, error) {

@@ -17,7 +17,8 @@ import (
 // (a wrong password); Connect still succeeds, the other account's streams
 // are read as before, and whatever needs the refused account (its view,
 // the default account when it is the first, the list of every account's
-// streams) fails with a LoginError naming the account and what it blocks.
+// streams) fails with a LoginError naming the account and what it blocks;
+// ReadableStreams lists the other account's streams and Refused names SALES.
 // With no other connection to work with, Connect itself fails so.
 func TestOneAccountsLoginRefused(t *testing.T) {
 	spec := testcluster.Spec{AppAccount: "SALES", AppUser: "sales", SysAccount: "OPS", SysUser: "ops",
@@ -77,6 +78,17 @@ func TestOneAccountsLoginRefused(t *testing.T) {
 	wantLogin("a stream in the default account", err)
 	_, err = c.AllStreams(ctx, "main")
 	wantLogin("every account's streams", err)
+
+	// A report still shows the streams it can read, and names the refusal.
+	l, err := c.ReadableStreams(ctx, "main")
+	if err != nil || len(l.Streams) != 1 || l.Streams[0].Account != "TELEMETRY" || l.Streams[0].Name != "METRICS" {
+		t.Errorf("the streams that can be read: %+v, %v; want TELEMETRY's METRICS alone", l, err)
+	}
+	if r := c.Refused(); len(r) != 1 {
+		t.Errorf("refused logins %v, want SALES's", r)
+	} else {
+		wantLogin("the refused login", r[0])
+	}
 
 	// Nothing else to work with: Connect says why.
 	_, err = Connect(ctx, Options{URLs: cl.ClientURLs(), Accounts: accounts[:1], Timeout: testTimeout, TLS: cl.TLSConfig()})

@@ -318,11 +318,26 @@ func (c *Conn) Streams(ctx context.Context, domain string) (*StreamList, error) 
 // connection for, each with its account, sorted by name then account. With
 // more than one account, Missing names streams as ACCOUNT/NAME.
 func (c *Conn) AllStreams(ctx context.Context, domain string) (*StreamList, error) {
+	return c.streamsOf(ctx, domain, false)
+}
+
+// ReadableStreams is AllStreams without the accounts whose user the servers
+// refused (Refused names them): what a report can still show when one
+// account's password is wrong. Whatever must see every account's streams
+// (a runbook's baseline, a safety check) uses AllStreams, which fails.
+func (c *Conn) ReadableStreams(ctx context.Context, domain string) (*StreamList, error) {
+	return c.streamsOf(ctx, domain, true)
+}
+
+func (c *Conn) streamsOf(ctx context.Context, domain string, skipRefused bool) (*StreamList, error) {
 	if len(c.apps) == 0 {
 		return nil, fmt.Errorf("list streams in domain %q: %w", domain, ErrNoAppUser)
 	}
 	out := &StreamList{Streams: []StreamState{}}
 	for _, a := range c.apps {
+		if a.err != nil && skipRefused {
+			continue
+		}
 		v, err := c.Account(a.account)
 		if err != nil {
 			return nil, fmt.Errorf("list streams in domain %q: %w", domain, err)

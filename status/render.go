@@ -20,7 +20,7 @@ func (r *Report) Write(w io.Writer) {
 		if i > 0 {
 			fmt.Fprintln(w)
 		}
-		d.write(w)
+		d.write(w, r.RefusedAccounts)
 	}
 	fmt.Fprintln(w)
 	if len(r.DCs) > 0 {
@@ -55,7 +55,17 @@ func (r *Report) Write(w io.Writer) {
 	fmt.Fprintf(w, "Status at %s: %s (collected in %.1fs)\n", r.Time.Local().Format("2006-01-02 15:04:05"), verdict, r.Seconds)
 }
 
-func (d *Domain) write(w io.Writer) {
+// refusedNames is "account A (user U)", joined, for the streams a report
+// could not read.
+func refusedNames(refused []RefusedAccount) string {
+	var names []string
+	for _, a := range refused {
+		names = append(names, "account "+a.Account+" (user "+a.User+")")
+	}
+	return strings.Join(names, ", ")
+}
+
+func (d *Domain) write(w io.Writer, refused []RefusedAccount) {
 	leader := d.MetaLeader
 	if leader == "" {
 		leader = "NONE"
@@ -74,14 +84,22 @@ func (d *Domain) write(w io.Writer) {
 		fmt.Fprintf(w, "RAFT meta group: %s\n", d.MetaError)
 	}
 	fmt.Fprintln(w)
+	// A refused account's streams are missing from every domain: the
+	// line says so where the operator reads the streams.
+	notShown := ""
+	if len(refused) > 0 && d.StreamsError == "" {
+		notShown = "Not shown, login refused: the streams of " + refusedNames(refused) + "; see the warnings\n"
+	}
 	switch {
 	case d.StreamsError != "":
 		fmt.Fprintf(w, "Streams: could not be listed: %s\n\n", d.StreamsError)
+	case len(d.Streams) == 0 && len(d.MissingStreams) == 0 && notShown != "":
+		fmt.Fprintf(w, "Streams: none readable in domain %s\n%s\n", d.Name, notShown)
 	case len(d.Streams) == 0 && len(d.MissingStreams) == 0:
 		fmt.Fprintf(w, "Streams: none in domain %s\n\n", d.Name)
 	default:
 		d.streamTable().write(w)
-		fmt.Fprintln(w)
+		fmt.Fprintf(w, "%s\n", notShown)
 	}
 	d.hostTable().write(w)
 	if note := d.leafSpreadNote(); note != "" {

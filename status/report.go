@@ -47,8 +47,22 @@ type Report struct {
 	NATSViaDC string `json:"nats_via_dc,omitempty"`
 	// DCs say per data center what this machine reached (SSH, NATS, the
 	// servers' monitoring ports).
-	DCs     []DC    `json:"dcs"`
-	Seconds float64 `json:"seconds"` // how long collecting took
+	DCs []DC `json:"dcs"`
+	// RefusedAccounts are the JetStream accounts whose user the servers
+	// refused: their streams are missing from every domain's list (the
+	// other accounts' are there), and one degraded warning names each.
+	RefusedAccounts []RefusedAccount `json:"refused_accounts,omitempty"`
+	Seconds         float64          `json:"seconds"` // how long collecting took
+}
+
+// RefusedAccount is a JetStream account whose user the servers refused:
+// PasswordFrom is where dcctl's password for User comes from (never the
+// password).
+type RefusedAccount struct {
+	Account      string `json:"account"`
+	User         string `json:"user"`
+	PasswordFrom string `json:"password_from,omitempty"`
+	Error        string `json:"error"`
 }
 
 // Warning levels: a degraded warning makes the report unhealthy (exit 1);
@@ -253,6 +267,9 @@ func Collect(ctx context.Context, s *provision.Session, o Options) (*Report, err
 			r.NATSViaDC = n.DC
 		}
 	}
+	for _, le := range nr.refused {
+		r.RefusedAccounts = append(r.RefusedAccounts, RefusedAccount{Account: le.Account, User: le.User, PasswordFrom: le.Source, Error: le.Error()})
+	}
 	r.DCs = dcSummary(r, o.Units)
 	discountCut(inv, r)
 	r.Warnings = warnings(inv, r)
@@ -277,6 +294,9 @@ type natsResult struct {
 	metaErr   map[string]error
 	streams   map[string]*jetstream.StreamList
 	streamErr map[string]error
+	// refused are the accounts whose user the servers refused: streams
+	// holds the other accounts' streams.
+	refused []*jetstream.LoginError
 	// first is the earlier look at a domain's streams when streams holds a
 	// second one (needsResample).
 	first map[string]*jetstream.StreamList
@@ -292,6 +312,7 @@ func collectNATS(ctx context.Context, s *provision.Session, clusters []*inventor
 		return nr
 	}
 	nr.via = nc.ConnectedServer()
+	nr.refused = nc.Refused()
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	wg.Add(2)
@@ -327,7 +348,9 @@ func collectNATS(ctx context.Context, s *provision.Session, clusters []*inventor
 		// account, each through its own user.
 		go func() {
 			defer wg.Done()
-			list := func(ctx context.Context) (*jetstream.StreamList, error) { return nc.AllStreams(ctx, d) }
+			// One account's refused login must not hide the others'
+			// streams: its warning says what is missing.
+			list := func(ctx context.Context) (*jetstream.StreamList, error) { return nc.ReadableStreams(ctx, d) }
 			l, err := list(ctx)
 			var first *jetstream.StreamList
 			if err == nil && needsResample(l) {

@@ -22,6 +22,11 @@ func warnings(inv *inventory.Inventory, r *Report) []Warning {
 	if r.NATSError != "" {
 		add(LevelDegraded, "", "no NATS server could be asked: %s", r.NATSError)
 	}
+	for _, a := range r.RefusedAccounts {
+		// One warning for the whole report: the account is refused by every
+		// server, and every domain's streams table lacks its streams.
+		add(LevelDegraded, "", "%s; the streams below are the other accounts' only", a.Error)
+	}
 	cut := partitionWarnings(inv, r, add)
 	for _, d := range r.Domains {
 		sideWarnings(inv, d, cut, add)

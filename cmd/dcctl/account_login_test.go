@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -15,8 +16,9 @@ import (
 // TestOneAccountsPasswordWrong: the password dcctl has for one account's
 // user is wrong. A backup of another account's stream (--account) works; a
 // run that must look in every account fails naming the refused account
-// and what it blocks and where its password comes from; status reports it
-// per domain; no password is printed.
+// and what it blocks and where its password comes from; status shows the
+// other account's streams and one warning for the refused one (exit 1, and
+// refused_accounts in --json); no password is printed.
 func TestOneAccountsPasswordWrong(t *testing.T) {
 	spec := testcluster.Spec{AppAccount: "SHOP", AppUser: "shop-app", SysAccount: "OPS", SysUser: "ops",
 		MoreAccounts: []testcluster.AccountSpec{{Name: "LEDGER", User: "ledger-app"}},
@@ -52,10 +54,33 @@ func TestOneAccountsPasswordWrong(t *testing.T) {
 	}
 	out, errOut, code := runCLI(t, "status", "-i", inv, "--direct", "--ssh-timeout", "2s")
 	t.Logf("dcctl status -> %d\n%s%s", code, out, errOut)
-	// status reports it per domain, as streams it could not list.
-	if code != 1 || !strings.Contains(out, `WARNING: [core] streams of domain "core" could not be listed`) ||
-		!strings.Contains(out, "account LEDGER: the servers refuse its user ledger-app") || !strings.Contains(out, "DCCTL_PASSWORD_LEDGER_APP in the environment") {
-		t.Errorf("status with LEDGER's login refused: exit %d, want 1 and a warning for domain core naming the account and the variable", code)
+	// status shows SHOP's streams and one warning for LEDGER's refusal.
+	if code != 1 || !strings.Contains(out, "SHOP/ORDERS") || strings.Contains(out, "could not be listed") {
+		t.Errorf("status with LEDGER's login refused: exit %d, want 1 with SHOP's stream ORDERS listed", code)
+	}
+	if n := strings.Count(out, "WARNING: account LEDGER: the servers refuse its user ledger-app"); n != 1 || !strings.Contains(out, "DCCTL_PASSWORD_LEDGER_APP in the environment") ||
+		!strings.Contains(out, "Not shown, login refused: the streams of account LEDGER (user ledger-app)") {
+		t.Errorf("status: %d warnings naming LEDGER's refused user, want 1 naming the variable, and the streams table saying what it lacks", n)
+	}
+	jout, jerr, code := runCLI(t, "status", "-i", inv, "--direct", "--ssh-timeout", "2s", "--json")
+	var rep struct {
+		RefusedAccounts []map[string]string `json:"refused_accounts"`
+		Domains         []struct {
+			StreamsError string `json:"streams_error"`
+			Streams      []struct{ Account, Name string }
+		} `json:"domains"`
+	}
+	if err := json.Unmarshal([]byte(jout), &rep); err != nil || code != 1 {
+		t.Fatalf("status --json: exit %d, %v\n%s%s", code, err, jout, jerr)
+	}
+	if ra := rep.RefusedAccounts; len(ra) != 1 || ra[0]["account"] != "LEDGER" || ra[0]["user"] != "ledger-app" || ra[0]["password_from"] != "DCCTL_PASSWORD_LEDGER_APP in the environment" {
+		t.Errorf("status --json refused_accounts %v, want LEDGER's user ledger-app and where its password comes from", ra)
+	}
+	if d := rep.Domains; len(d) != 1 || d[0].StreamsError != "" || len(d[0].Streams) != 1 || d[0].Streams[0].Account != "SHOP" {
+		t.Errorf("status --json domains %+v, want SHOP's stream listed and no streams_error", d)
+	}
+	if strings.Contains(jout+jerr, wrong) {
+		t.Error("status --json printed a password")
 	}
 	if strings.Contains(out+errOut, wrong) || strings.Contains(out+errOut, shopPw) {
 		t.Error("status printed a password")
