@@ -51,8 +51,8 @@ func stopMarkerContent(now time.Time) string {
 // the operator's, and until it is made provision must not start NODE again:
 // it would rejoin as one peer too many. The marker is the same file as
 // `node stop`'s, so everything that honours that one (provision, reboot,
-// status) honours this one, and `node start`, restore-node's way back,
-// removes it.
+// status) honours this one; restore-node's start removes it. `node start`
+// refuses such a node: the way back must be meant (see cmd/dcctl node).
 const RemovedTag = "removed for good by replace-peer --permanent: "
 
 // Retire leaves the removed marker on node's host, disables its unit and

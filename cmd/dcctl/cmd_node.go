@@ -26,7 +26,9 @@ func nodeCommand() *cli.Command {
 			"stopped (it still updates its files), the unit is disabled so a reboot\n" +
 			"does not start it, and status says so; start and restart clear the mark.\n" +
 			"stop on a node replace-peer --permanent retired changes nothing and says so\n" +
-			"(the mark keeps saying it was removed for good).\n" +
+			"(the mark keeps saying it was removed for good); start and restart refuse\n" +
+			"such a node (exit 2): `dcctl runbook restore-node NODE` brings it back on\n" +
+			"purpose, or remove it from the inventory.\n" +
 			"kill sends SIGKILL, as a crash would, and keeps systemd from restarting\n" +
 			"the server (the unit has Restart=on-failure), so the node stays down until\n" +
 			"`dcctl node start NODE` or the next provision, which starts a crashed node.\n" +
@@ -68,11 +70,16 @@ func runNode(c *cli.Context) error {
 	defer s.Close()
 	ctx := c.Context
 
-	if action == provision.UnitStop {
+	if action != provision.UnitKill {
 		// A node replace-peer --permanent retired is stopped for good
-		// already: a stop would only blur why.
+		// already: a stop would only blur why, and a start would let it
+		// rejoin its meta group as one peer too many while the group still
+		// remembers it. restore-node is the way back on purpose.
 		if st, err := s.UnitState(ctx, n.Name); err == nil && st.Retired() {
-			return writeRetired(c, n.Name, st)
+			if action == provision.UnitStop {
+				return writeRetired(c, n.Name, st)
+			}
+			return refused(retiredStartError(inv, n.Name, action, st.StoppedBy))
 		}
 	}
 	if action == provision.UnitStop || action == provision.UnitKill {
@@ -141,6 +148,18 @@ func writeRetired(c *cli.Context, node string, st provision.UnitState) error {
 	}
 	fmt.Fprintf(c.App.Writer, "%s: not stopped again, nothing changed: it is %s\n", node, note)
 	return nil
+}
+
+// retiredStartError is node start's (or restart's) refusal of a node
+// replace-peer --permanent retired: who retired it and when, and the two
+// ways on.
+func retiredStartError(inv *inventory.Inventory, node, action, by string) error {
+	when, _ := strings.CutPrefix(by, provision.RemovedTag)
+	return fmt.Errorf("%s: not %sed: it was removed from its meta group for good by `dcctl runbook replace-peer %s --permanent` (%s); "+
+		"started on its own it would rejoin as one peer too many while the meta group remembers it. "+
+		"To bring it back on purpose: dcctl runbook restore-node %s %s (it starts the node and waits until it is a current peer); "+
+		"if it is gone for good, remove [nodes.%s] from %s",
+		node, action, node, when, node, inv.File, node, inv.File)
 }
 
 // lossRisk says what losing n now would cost its domain (meta quorum,
