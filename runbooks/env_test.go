@@ -27,14 +27,35 @@ import (
 type processHosts struct {
 	c *testcluster.Cluster
 
-	mu      sync.Mutex
-	calls   []string        // every UnitCtl and Provision, in order, to assert on
-	retired map[string]bool // nodes Retire marked, until a start
+	mu          sync.Mutex
+	calls       []string        // every UnitCtl and Provision, in order, to assert on
+	retired     map[string]bool // nodes Retire marked, until a start
+	unreachable map[string]bool // nodes whose host SSH does not reach
+}
+
+// cutOff makes node's host unreachable over SSH (or reachable again), as
+// SystemdHosts reports a host it cannot dial.
+func (h *processHosts) cutOff(node string, cut bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.unreachable == nil {
+		h.unreachable = map[string]bool{}
+	}
+	h.unreachable[node] = cut
+}
+
+func (h *processHosts) reachable(node string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return !h.unreachable[node]
 }
 
 func (h *processHosts) UnitState(_ context.Context, node string) (string, error) {
 	if h.c.Inv.Node(node) == nil {
 		return "", fmt.Errorf("no node %s", node)
+	}
+	if !h.reachable(node) {
+		return UnitUnreachable, nil
 	}
 	if h.c.Server(node) != nil {
 		return "active", nil
@@ -67,6 +88,9 @@ func (h *processHosts) UnitCtl(_ context.Context, node, action string) error {
 
 // Retire stops node's server, as the unit's stop does.
 func (h *processHosts) Retire(_ context.Context, node string) error {
+	if !h.reachable(node) {
+		return fmt.Errorf("retire %s: its host cannot be reached", node)
+	}
 	h.record("retire " + node)
 	h.c.Stop(node)
 	h.mu.Lock()
@@ -82,7 +106,7 @@ func (h *processHosts) Retire(_ context.Context, node string) error {
 func (h *processHosts) Retired(_ context.Context, node string) (bool, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return h.retired[node] && h.c.Server(node) == nil, nil
+	return !h.unreachable[node] && h.retired[node] && h.c.Server(node) == nil, nil
 }
 
 // Drift is always empty: testcluster renders every node's config from the

@@ -35,7 +35,7 @@ func (r *ReplacePeer) Name() string { return "replace-peer" }
 func (r *ReplacePeer) Next(e *Env) []string {
 	var out []string
 	if r.Permanent && !r.retired {
-		out = append(out, fmt.Sprintf("once %s's host answers again: dcctl node stop %s %s --yes (its unit is still enabled and nothing on the host says it was removed: a reboot or provision would start it again)", r.Node, r.Node, e.Inv.File))
+		out = append(out, RetireAdvice(r.Node, e.Inv.File))
 	}
 	if r.Replacement != "" {
 		out = append(out, fmt.Sprintf("in %s, set standby = false on %s (it runs now): otherwise provision leaves the other nodes without a route to it", e.Inv.File, r.Replacement))
@@ -52,13 +52,23 @@ func (r *ReplacePeer) Next(e *Env) []string {
 	return []string{fmt.Sprintf("once %s's host is fixed: dcctl runbook restore-node %s %s", r.Node, r.Node, e.Inv.File)}
 }
 
+// RetireAdvice is the next step of a --permanent run that could not reach
+// node's host: running the runbook again once the host answers retires
+// node there (the steps done are skipped). `node stop` would not do: its
+// plain stop marker reads as an operator's pause, which `node start` ends.
+func RetireAdvice(node, inv string) string {
+	return fmt.Sprintf("once %s's host answers again, while the inventory still lists it: dcctl runbook replace-peer %s --permanent %s "+
+		"(it skips what is done and retires %s on its host: stops and disables its unit and leaves the removed marker; until then its unit is still enabled and a reboot or provision would start it again)",
+		node, node, inv, node)
+}
+
 // Describe is the runbook's entry in `dcctl runbook list`.
 func (r *ReplacePeer) Describe() Description {
 	return Description{
 		Name: "replace-peer", Command: "dcctl runbook", Usage: "replace-peer NODE [--replacement NEWNODE] [--permanent] [--force]",
 		Short: "move every stream replica off a dead node; optionally drop it from the meta group and bring up a replacement",
 		Pre: []string{"the inventory knows NODE (and NEWNODE, a node of the same cluster)", "the domain has a meta leader and keeps quorum without NODE",
-			"NODE is really down, on evidence: no ping reply and its host's systemd says the unit is not running; an unreachable host is no evidence (it may be alive behind a partition): refused unless --force, whose risk is printed", "every affected stream (of every JetStream account) has a leader and a current majority without NODE, and a server to take the new replica",
+			"NODE is really down, on evidence: no ping reply and its host's systemd says the unit is not running; an unreachable host is no evidence (it may be alive behind a partition): refused unless --force, whose risk is printed; with --permanent, a NODE already out of its meta group (an earlier run removed it) passes: retiring it on its host is what is left", "every affected stream (of every JetStream account) has a leader and a current majority without NODE, and a server to take the new replica",
 			"baseline of each affected stream"},
 		Steps: []string{"provision and start NEWNODE, wait until it is a current meta peer (--replacement)", "stream peer-remove NODE from each affected stream, wait for the new replica to be current",
 			"meta peer-remove NODE (--permanent)", "when NODE's host answers: stop and disable its unit and leave the removed marker, so that provision does not start it while the inventory still lists it (--permanent)"},
@@ -144,6 +154,15 @@ func (r *ReplacePeer) nodeDown(e *Env) Check {
 		m, err := nc.Meta(ctx, r.domain)
 		if err != nil {
 			return err
+		}
+		if _, member := m.Peer(r.Node); r.Permanent && m.HasLeader() && !member {
+			// An earlier --permanent run removed it already: its replicas
+			// are gone with it, and a server that runs again (its host
+			// back, the unit still enabled) is what the retire step ends.
+			if e.Out != nil {
+				fmt.Fprintf(e.Out, "          %s is no longer in the meta group of domain %s (removed by an earlier run): what is left is retiring it on its host\n", r.Node, r.domain)
+			}
+			return nil
 		}
 		var doubts []string
 		alive := false // positive evidence, beside the mere lack of it

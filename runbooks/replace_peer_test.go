@@ -222,8 +222,58 @@ func TestReplacePeer(t *testing.T) {
 		if retires != 1 || !strings.Contains(out.String(), "retire("+gone+") [destructive]: already done, skipped") {
 			t.Errorf("re-run: %s retired %d times, want once and the step skipped as done:\n%s", gone, retires, &out)
 		}
-		if next := strings.Join(again.Next(l.env()), "\n"); strings.Contains(next, "node stop "+gone) {
-			t.Errorf("re-run's next steps ask to stop the retired node:\n%s", next)
+		if next := strings.Join(again.Next(l.env()), "\n"); strings.Contains(next, "replace-peer "+gone) {
+			t.Errorf("re-run's next steps ask to retire the retired node again:\n%s", next)
+		}
+	})
+
+	t.Run("permanent with its host unreachable, retired by the advised re-run", func(t *testing.T) {
+		// A meta peer that holds no replica of foo: nothing to move, so
+		// the run is about the meta group and the host alone.
+		var victim string
+		testwait.Eventually(t, time.Minute, "a hub peer without foo", func() error {
+			cur, err := l.peers("hub", "foo")
+			if err != nil {
+				return err
+			}
+			for _, n := range l.c.Inv.ClusterByDomain("hub").Nodes {
+				if !slices.Contains(cur, n.Name) && l.c.Server(n.Name) != nil {
+					victim = n.Name
+					return nil
+				}
+			}
+			return fmt.Errorf("foo on %v: no running hub node without it", cur)
+		})
+		l.c.Stop(victim)
+		l.hosts.cutOff(victim, true)
+		rp := &ReplacePeer{Node: victim, Permanent: true, Force: true}
+		if err := l.run(rp); err != nil {
+			t.Fatal(err)
+		}
+		next := rp.Next(l.env())
+		want := RetireAdvice(victim, l.c.Inv.File)
+		if len(next) == 0 || next[0] != want || strings.Contains(strings.Join(next, "\n"), "node stop") {
+			t.Fatalf("next steps %q, want first %q", next, want)
+		}
+		// The advice is the runbook again, as the operator would type it.
+		cmd := "dcctl runbook replace-peer " + victim + " --permanent " + l.c.Inv.File
+		if !strings.Contains(want, ": "+cmd+" (") {
+			t.Fatalf("advice %q does not name %q", want, cmd)
+		}
+
+		// The host is back, and with it the unit, still enabled: the
+		// server runs again outside its meta group.
+		l.hosts.cutOff(victim, false)
+		l.c.Start(victim)
+		var out bytes.Buffer
+		if err := l.run(&ReplacePeer{Node: victim, Permanent: true}, func(e *Env) { e.Out = &out }); err != nil {
+			t.Fatalf("the advised re-run: %v\n%s", err, &out)
+		}
+		if done, err := l.hosts.Retired(context.Background(), victim); !done || err != nil || l.c.Server(victim) != nil {
+			t.Errorf("after the advised re-run %s is retired %v (%v), running %v; want the removed marker and its server down", victim, done, err, l.c.Server(victim) != nil)
+		}
+		if !strings.Contains(out.String(), "metaPeerRemove("+victim+") [destructive]: already done, skipped") {
+			t.Errorf("the re-run did not skip the meta peer-remove as done:\n%s", &out)
 		}
 	})
 }

@@ -92,7 +92,7 @@ func TestAfterwordFollowsDone(t *testing.T) {
 func TestReplacePeerSaysWhatTheInventoryNeeds(t *testing.T) {
 	e := &Env{Inv: &inventory.Inventory{File: "/srv/corp.toml"}}
 	got := strings.Join((&ReplacePeer{Node: "spine-ash-1", Replacement: "spine-ash-3", Permanent: true}).Next(e), "\n")
-	for _, want := range []string{"dcctl node stop spine-ash-1 /srv/corp.toml --yes", "set standby = false on spine-ash-3", "remove [nodes.spine-ash-1]", "then: dcctl provision /srv/corp.toml"} {
+	for _, want := range []string{"dcctl runbook replace-peer spine-ash-1 --permanent /srv/corp.toml", "set standby = false on spine-ash-3", "remove [nodes.spine-ash-1]", "then: dcctl provision /srv/corp.toml"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("next steps lack %q:\n%s", want, got)
 		}
