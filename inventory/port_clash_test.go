@@ -21,17 +21,18 @@ func TestCopiedAddressIsOneProblem(t *testing.T) {
 		}
 		return ie.Problems
 	}
-	copied := base + "\n[nodes.l2]\ncluster = \"LEAF\"\ndc = \"a\"\nhost = \"10.0.0.4\"\n"
+	copied := base + "\n[nodes.l2]\ncluster = \"LEAF\"\ndc = \"a\"\nhost = \"10.0.0.5\"\nlisten = \"10.0.0.4\"\n"
 	got := problems(t, copied)
-	if len(got) != 1 || got[0].Key != "nodes.l2.host" || !strings.Contains(got[0].Msg, "node l2 binds 10.0.0.4 on the same ports as node l1") {
-		t.Errorf("a copied address: %v, want one problem at nodes.l2.host naming l2 and l1", got)
+	if len(got) != 1 || got[0].Key != "nodes.l2.listen" || !strings.Contains(got[0].Msg, "node l2 binds 10.0.0.4 on the same ports as node l1") {
+		t.Errorf("a copied address: %v, want one problem at nodes.l2.listen naming l2 and l1", got)
 	}
 
-	// l3 shares its client port with l1 and its HTTP port with l2, on one
-	// machine: two different clashes, two problems.
+	// l3 shares its client port with l1 and its HTTP port with l2, all
+	// three on one address (of two other machines: one host runs one
+	// node): two different clashes, two problems.
 	two := base + "client_port = 4001\nhttp_port = 8001\ncluster_port = 6001\nleafnode_port = 7001\n" +
-		"\n[nodes.l2]\ncluster = \"LEAF\"\ndc = \"a\"\nhost = \"10.0.0.4\"\nclient_port = 4002\nhttp_port = 8002\ncluster_port = 6002\nleafnode_port = 7002\n" +
-		"\n[nodes.l3]\ncluster = \"LEAF\"\ndc = \"a\"\nhost = \"10.0.0.4\"\nclient_port = 4001\nhttp_port = 8002\ncluster_port = 6003\nleafnode_port = 7003\n"
+		"\n[nodes.l2]\ncluster = \"LEAF\"\ndc = \"a\"\nhost = \"10.0.0.5\"\nlisten = \"10.0.0.4\"\nclient_port = 4002\nhttp_port = 8002\ncluster_port = 6002\nleafnode_port = 7002\n" +
+		"\n[nodes.l3]\ncluster = \"LEAF\"\ndc = \"a\"\nhost = \"10.0.0.6\"\nlisten = \"10.0.0.4\"\nclient_port = 4001\nhttp_port = 8002\ncluster_port = 6003\nleafnode_port = 7003\n"
 	got = problems(t, two)
 	want := map[string]string{"nodes.l3.client_port": "10.0.0.4:4001 is already used by node l1", "nodes.l3.http_port": "10.0.0.4:8002 is already used by node l2"}
 	if len(got) != len(want) {

@@ -170,8 +170,10 @@ func validateNodes(c *collector, inv *Inventory) {
 	}
 	ports := newPortsInUse()
 	lowerNames := map[string]string{}
+	machines := map[sshTarget]string{}
 	for _, n := range inv.Nodes {
 		key := Key("nodes", n.Name)
+		checkOwnHost(c, inv, n, machines)
 		if !nameRE.MatchString(n.Name) {
 			c.addf(key, "server name %q must start with a letter or digit and hold only letters, digits, _ . -", n.Name)
 		}
@@ -234,7 +236,9 @@ func validateNodes(c *collector, inv *Inventory) {
 				continue
 			}
 			own[p.port] = p.name
-			if other := ports.take(n, p.port); other != "" {
+			// A node on another's host has its error already, and the
+			// fix (a host of its own) ends its port clashes too.
+			if other := ports.take(n, p.port); other != "" && !sameMachine(n, inv.Node(other)) {
 				clashes = append(clashes, portClash{key: pk, name: p.name, port: p.port, other: other})
 			}
 		}

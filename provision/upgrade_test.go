@@ -185,6 +185,7 @@ func newRolloutFixture(t *testing.T, restage bool) *rolloutFixture {
 	inv.NATS.ConfigDir = filepath.Join(root, "etc")
 	inv.NATS.Service = "dcctl-test-natsd"
 	for _, n := range inv.Nodes {
+		n.Host = "127.0.0.1" // the sshd's; the inventory was validated with a host per node
 		n.SSH = inventory.SSH{User: "deploy", Port: srv.Port(), Key: keyFile, KnownHosts: knownHosts, Transfer: inventory.TransferSFTP}
 	}
 	os.MkdirAll(filepath.Dir(inv.NATS.InstallPath), 0o755)

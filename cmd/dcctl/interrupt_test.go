@@ -70,7 +70,8 @@ func closedStdout(t *testing.T, bin string) {
 // interruptSilentWait runs the scenario of TestInterruptWhileWaitingOnAHost
 // with one signal.
 func interruptSilentWait(t *testing.T, bin, dir string, sig os.Signal) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	// every address: the nodes are hosts 127.0.0.1-3 (one host runs one node)
+	ln, err := net.Listen("tcp", ":0")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,7 +168,7 @@ func interruptSilentWait(t *testing.T, bin, dir string, sig os.Signal) {
 }
 
 // silentInventory writes an inventory of one 3-node cluster whose hosts are
-// all 127.0.0.1:port, with a client key, an empty known_hosts and a stand-in
+// 127.0.0.1-3:port, with a client key, an empty known_hosts and a stand-in
 // server binary beside it.
 func silentInventory(t *testing.T, dir string, port int) string {
 	t.Helper()
@@ -195,8 +196,8 @@ func silentInventory(t *testing.T, dir string, port int) string {
 	b.WriteString("[clusters.C1]\ndomain = \"d1\"\n\n")
 	for i := 1; i <= 3; i++ {
 		// Never listened on: the run stops before it reaches NATS.
-		fmt.Fprintf(&b, "[nodes.n%d]\ncluster = \"C1\"\ndc = \"x\"\nhost = \"127.0.0.1\"\nclient_port = %d\ncluster_port = %d\nleafnode_port = %d\nhttp_port = %d\n\n",
-			i, 14220+i, 16220+i, 17420+i, 18220+i)
+		fmt.Fprintf(&b, "[nodes.n%d]\ncluster = \"C1\"\ndc = \"x\"\nhost = \"127.0.0.%d\"\nclient_port = %d\ncluster_port = %d\nleafnode_port = %d\nhttp_port = %d\n\n",
+			i, i, 14220+i, 16220+i, 17420+i, 18220+i)
 	}
 	p := filepath.Join(dir, "inventory.toml")
 	if err := os.WriteFile(p, []byte(b.String()), 0o644); err != nil {

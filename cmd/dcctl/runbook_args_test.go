@@ -17,7 +17,8 @@ import (
 func TestRunbookArgumentsBeforeAnyConnection(t *testing.T) {
 	t.Setenv("DCCTL_PASSWORD_ACC1", "")
 	t.Setenv("DCCTL_PASSWORD_ADMIN", "")
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	// every address: the nodes are hosts 127.0.x.y (one host runs one node)
+	l, err := net.Listen("tcp", ":0")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 // Package testcluster starts real nats-server clusters in-process from the
 // configs dcctl renders, for tests that need JetStream without hosts: every
-// node of an inventory runs on 127.0.0.1 with its own ports and store.
+// node of an inventory runs on 127.0.0.1 with its own ports and store
+// (and is a host of its own, 127.0.x.y, to dcctl).
 package testcluster
 
 import (
@@ -116,12 +117,17 @@ func WriteInventory(t testing.TB, spec Spec) string {
 		total += len(cl.Nodes)
 	}
 	all := freePorts(t, 4*total)
+	i := 0
 	for _, cl := range spec.Clusters {
 		for _, n := range cl.Nodes {
 			ports := all[:4]
 			all = all[4:]
-			fmt.Fprintf(&b, "[nodes.%q]\ncluster = %q\ndc = %q\nhost = \"127.0.0.1\"\nclient_port = %d\ncluster_port = %d\nleafnode_port = %d\nhttp_port = %d\n",
-				n.Name, cl.Name, n.DC, ports[0], ports[1], ports[2], ports[3])
+			i++
+			// One host runs one node (validate refuses two on one host):
+			// each node is a host of its own among the loopback addresses,
+			// while every server listens on 127.0.0.1.
+			fmt.Fprintf(&b, "[nodes.%q]\ncluster = %q\ndc = %q\nhost = \"127.0.%d.%d\"\nlisten = \"127.0.0.1\"\nclient_port = %d\ncluster_port = %d\nleafnode_port = %d\nhttp_port = %d\n",
+				n.Name, cl.Name, n.DC, i/250, 1+i%250, ports[0], ports[1], ports[2], ports[3])
 			if n.Standby {
 				b.WriteString("standby = true\n")
 			}
