@@ -110,6 +110,8 @@ func (r *ExpandStream) PreChecks(e *Env) []Check {
 	}
 	if len(r.Tags) > 0 {
 		checks = append(checks, enoughTaggedServers(e, r.Domain, r.Tags, &n))
+	} else {
+		checks = append(checks, enoughServersForItsPlacement(e, r.Domain, &r.ref, &r.state, &n))
 	}
 	return append(checks, recordBaseline(e, r.Domain, &r.ref, &r.before))
 }

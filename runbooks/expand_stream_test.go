@@ -30,7 +30,7 @@ func TestExpandStreamSettles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantChecks(t, names, "metaLeader(hub)", "streamFewerReplicasThan(orders, 3)", "enoughServers(hub)", "baseline(orders)")
+	wantChecks(t, names, "metaLeader(hub)", "streamFewerReplicasThan(orders, 3)", "enoughServers(hub)", "enoughServersForItsPlacement(orders)", "baseline(orders)")
 	if _, err := settledChecks(t, &ExpandStream{Stream: "orders", Domain: "emea"}); err == nil || !strings.Contains(err.Error(), `domain "emea"`) {
 		t.Errorf("unknown domain: %v", err)
 	}
@@ -45,6 +45,26 @@ func TestExpandStream(t *testing.T) {
 		wantRefused(t, err, "target: --replicas 4: cluster US")
 		wantRefused(t, err, "has 3 non-standby nodes (us_1, us_2, us_3)")
 		si, err := l.info("us", "orders")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if si.Config.Replicas != 1 {
+			t.Fatalf("refused run changed the stream to R%d", si.Config.Replicas)
+		}
+	})
+
+	// A stream placed on one DC's servers (tag dc:us, 2 of the hub's 4)
+	// keeps that placement without --tag: R3 cannot fit, and the run is
+	// refused before any step, not failed at the update with JetStream's
+	// "no suitable peers for placement" (an outside audit's R1 stream
+	// pinned to a 3-DC backbone's one node of a DC).
+	t.Run("more replicas than its placement's servers is refused", func(t *testing.T) {
+		l.stream("hub", njs.StreamConfig{Name: "pinned", Subjects: []string{"pinned.>"}, Storage: njs.FileStorage, Replicas: 1,
+			Placement: &njs.Placement{Tags: []string{"dc:us"}}}, 10)
+		err := l.run(&ExpandStream{Stream: "pinned", Domain: "hub", Replicas: 3})
+		wantRefused(t, err, "stream pinned is placed on servers tagged dc:us (its placement, kept without --tag)")
+		wantRefused(t, err, "2 online servers (bb_us_1, bb_us_2) tagged dc:us, and 3 replicas need 3")
+		si, err := l.info("hub", "pinned")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -156,3 +156,21 @@ func setReplicasAfterMove(ctx context.Context, e *Env, domain string, s streamRe
 		return jetstream.Stop(err)
 	})
 }
+
+// enoughServersForItsPlacement asserts, for a stream that keeps the
+// placement tags it has (no --tag), that n online servers carry them: the
+// domain may have n servers while the stream's tags (dc:X of one DC) match
+// fewer, and JetStream would refuse the update only at the step. st is read
+// when the check runs: an earlier check finds the stream.
+func enoughServersForItsPlacement(e *Env, domain string, s *streamRef, st *jetstream.StreamState, n *int) Check {
+	return Check{Name: fmt.Sprintf("enoughServersForItsPlacement(%s)", e.label(*s)), Run: func(ctx context.Context) error {
+		if len(st.PlacementTags) == 0 {
+			return nil
+		}
+		if err := enoughTaggedServers(e, domain, st.PlacementTags, n).Run(ctx); err != nil {
+			return fmt.Errorf("stream %s is placed on servers tagged %s (its placement, kept without --tag): %w",
+				e.label(*s), strings.Join(st.PlacementTags, " and "), err)
+		}
+		return nil
+	}}
+}
