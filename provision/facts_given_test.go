@@ -1,7 +1,6 @@
 package provision
 
 import (
-	"os"
 	"reflect"
 	"testing"
 
@@ -15,18 +14,7 @@ import (
 func TestGivenFactsSaveTheFactsCommand(t *testing.T) {
 	root := hostRoot(t)
 	s, n, srv := hostFixture(t, root, false)
-	// Plan wants a binary for the host's architecture: this test's own.
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := os.ReadFile(self)
-	if err == nil {
-		err = os.WriteFile(s.Inv.NATS.Binary, b, 0o755)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	useOwnBinary(t, s)
 	ctx := t.Context()
 	nodes := []*inventory.Node{n}
 	c, err := s.Client(ctx, n.Name)

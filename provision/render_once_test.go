@@ -2,7 +2,6 @@ package provision
 
 import (
 	"bytes"
-	"os"
 	"testing"
 
 	"github.com/dcctl/dcctl/inventory"
@@ -16,17 +15,7 @@ import (
 func TestARunRendersEachNodeOnce(t *testing.T) {
 	root := hostRoot(t)
 	s, n, _ := hostFixture(t, root, false)
-	self, err := os.Executable() // a binary for the host's architecture
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := os.ReadFile(self)
-	if err == nil {
-		err = os.WriteFile(s.Inv.NATS.Binary, b, 0o755)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	useOwnBinary(t, s)
 	ctx := t.Context()
 	nodes := []*inventory.Node{n}
 	c, err := s.Client(ctx, n.Name)

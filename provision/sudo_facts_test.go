@@ -16,12 +16,7 @@ import (
 func TestPlanOfAHostWhoseSudoWantsAPasswordIsFailedNotUnreachable(t *testing.T) {
 	root := hostRoot(t)
 	s, node, srv := hostFixture(t, root, true)
-	// An ELF for this machine: Plan reads the binary's architecture.
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.Inv.NATS.Binary = exe
+	useOwnBinary(t, s)
 	sudoDir := srv.SudoStandIn(t)
 	if err := os.WriteFile(filepath.Join(sudoDir, "deny"), nil, 0o644); err != nil {
 		t.Fatal(err)
@@ -42,4 +37,16 @@ func TestPlanOfAHostWhoseSudoWantsAPasswordIsFailedNotUnreachable(t *testing.T) 
 	if r := newRecap(plans); r.Count(StatusUnreachable) != 0 || r.Count(StatusFailed) != 1 {
 		t.Errorf("recap: %d unreachable, %d failed; want 0 and 1", r.Count(StatusUnreachable), r.Count(StatusFailed))
 	}
+}
+
+// useOwnBinary makes the test's own executable the nats.binary to push:
+// Plan reads the binary's architecture, and this one is an ELF for this
+// machine.
+func useOwnBinary(t *testing.T, s *Session) {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Inv.NATS.Binary = exe
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	njs "github.com/nats-io/nats.go/jetstream"
 
 	"github.com/dcctl/dcctl/internal/testcluster"
@@ -135,7 +136,7 @@ func TestReplacePeerLive(t *testing.T) {
 	// replica there, and a stream without one on victim is not affected by
 	// its replacement (and gets no proof).
 	testwait.Eventually(t, time.Minute, spare+" offline in the meta group", func() error {
-		return metaPeerOffline(l, spare)
+		return metaPeerIs(l, spare, func(p *server.PeerInfo) bool { return p.Offline })
 	})
 	for _, s := range streams {
 		l.stream("hub", s.cfg, 0)
@@ -151,20 +152,7 @@ func TestReplacePeerLive(t *testing.T) {
 	}
 	l.c.Start(spare)
 	testwait.Eventually(t, time.Minute, spare+" a current meta peer", func() error {
-		leader := l.c.MetaLeader("hub")
-		if leader == "" {
-			return errors.New("no meta leader")
-		}
-		jsz, err := l.c.Server(leader).Jsz(nil)
-		if err != nil {
-			return err
-		}
-		for _, p := range jsz.Meta.Replicas {
-			if p.Name == spare && p.Current && !p.Offline {
-				return nil
-			}
-		}
-		return fmt.Errorf("meta group %+v", jsz.Meta.Replicas)
+		return metaPeerIs(l, spare, func(p *server.PeerInfo) bool { return p.Current && !p.Offline })
 	})
 	var pubs []*testcluster.Publisher
 	for _, s := range streams {
@@ -279,8 +267,9 @@ func TestLostMessageFailsThePostCheck(t *testing.T) {
 	}
 }
 
-// metaPeerOffline is nil once the meta leader reports node offline.
-func metaPeerOffline(l *lab, node string) error {
+// metaPeerIs is nil once the hub's meta leader reports node as a meta peer
+// that is accepts.
+func metaPeerIs(l *lab, node string, is func(*server.PeerInfo) bool) error {
 	leader := l.c.MetaLeader("hub")
 	if leader == "" {
 		return errors.New("no meta leader")
@@ -290,7 +279,7 @@ func metaPeerOffline(l *lab, node string) error {
 		return err
 	}
 	for _, p := range jsz.Meta.Replicas {
-		if p.Name == node && p.Offline {
+		if p.Name == node && is(p) {
 			return nil
 		}
 	}
