@@ -255,12 +255,22 @@ func (a *applyRun) rolling(ctx context.Context, phases []phase) {
 		a.upgradeRollout(ctx, byCluster, phases)
 		return
 	}
+	hubDone := hubRollouts(a.s.Inv, byCluster)
 	var wg sync.WaitGroup
 	for name, list := range byCluster {
 		wg.Go(func() {
+			if done, ok := hubDone[name]; ok {
+				defer close(done)
+			}
+			cl := a.s.Inv.Cluster(name)
+			if cl != nil && cl.IsLeaf() {
+				if hub, ok := hubDone[cl.LeafOf]; ok {
+					<-hub // its own rollout stops early if the run is stopped meanwhile
+				}
+			}
 			// The meta leader last, as in an upgrade: the cluster elects a
 			// new leader once, not once per restart that lands on it.
-			if cl := a.s.Inv.Cluster(name); cl != nil {
+			if cl != nil {
 				list = a.leaderLast(ctx, cl.Domain, list)
 			}
 			a.oneAtATime(ctx, list, phases, func(p *HostPlan) string {
@@ -269,6 +279,38 @@ func (a *applyRun) rolling(ctx context.Context, phases []phase) {
 		})
 	}
 	wg.Wait()
+}
+
+// hubRollouts gives each cluster that restarts nodes in this rollout and
+// has leaf clusters rolling too a channel closed when its rollout ends: its
+// leaves wait for it. A leaf link whose hub node restarts moves to the next
+// hub node of its remote's list, and nats-server never moves it back; while
+// the hub's nodes in the leaf's own DC restart, that is a node in another DC,
+// and the leaf's traffic then crosses DCs until the leaf node restarts. A
+// leaf node restarted after its hub's rollout links to the first hub nodes of
+// its list: those of its own DC.
+func hubRollouts(inv *inventory.Inventory, byCluster map[string][]*HostPlan) map[string]chan struct{} {
+	out := map[string]chan struct{}{}
+	for name := range byCluster {
+		cl := inv.Cluster(name)
+		if cl == nil || !cl.IsLeaf() {
+			continue
+		}
+		if restarts(byCluster[cl.LeafOf]) && out[cl.LeafOf] == nil {
+			out[cl.LeafOf] = make(chan struct{})
+		}
+	}
+	return out
+}
+
+// restarts tells whether plans restart a node (a reload keeps its links).
+func restarts(plans []*HostPlan) bool {
+	for _, p := range plans {
+		if p.Action == ActionRestart {
+			return true
+		}
+	}
+	return false
 }
 
 // upgradeRollout is rolling for a run that upgrades nats-server: one

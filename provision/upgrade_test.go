@@ -170,10 +170,15 @@ type rolloutFixture struct {
 
 func newRolloutFixture(t *testing.T, restage bool) *rolloutFixture {
 	t.Helper()
+	return newRolloutFixtureOf(t, restage, upgradeSpec())
+}
+
+func newRolloutFixtureOf(t *testing.T, restage bool, spec testcluster.Spec) *rolloutFixture {
+	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: the swap keeps the files' owners (run as root, as scripts/test.sh does)")
 	}
-	c := testcluster.Start(t, testcluster.WriteInventory(t, upgradeSpec()))
+	c := testcluster.Start(t, testcluster.WriteInventory(t, spec))
 	dir := t.TempDir()
 	keyFile, signer := sshtest.ClientKey(t, dir)
 	srv := sshtest.NewServer(t, signer.PublicKey())
@@ -360,5 +365,41 @@ func TestRollingRestartLeaderLast(t *testing.T) {
 	}
 	if len(order) != 3 || order[2] != leader {
 		t.Fatalf("restart order %v, want 3 nodes and the meta leader %s last\n%s", order, leader, log.String())
+	}
+}
+
+// A config change that restarts a hub's nodes and its leaf cluster's rolls
+// the leaf cluster after the hub's rollout ended: a leaf node restarted
+// while the hub's nodes restart would link to a hub node the remote lists
+// later (in another DC) and stay there.
+func TestRollingRestartLeavesAfterTheirHub(t *testing.T) {
+	spec := testcluster.Spec{AppAccount: "TENANT", AppUser: "tenant-app", SysAccount: "ADMIN", SysUser: "sre",
+		Clusters: []testcluster.ClusterSpec{
+			{Name: "SPOKE", Domain: "spoked", LeafOf: "RING", Nodes: []testcluster.NodeSpec{{Name: "s-a", DC: "x"}, {Name: "s-b", DC: "x"}, {Name: "s-c", DC: "x"}}},
+			{Name: "RING", Domain: "ringd", Nodes: []testcluster.NodeSpec{{Name: "r-a", DC: "x"}, {Name: "r-b", DC: "x"}, {Name: "r-c", DC: "x"}}},
+		}}
+	f := newRolloutFixtureOf(t, false, spec)
+	var plans []*HostPlan
+	for _, n := range f.s.Inv.Nodes {
+		plans = append(plans, &HostPlan{Node: n, Action: ActionRestart, Why: []string{"config changed"}})
+	}
+	var log strings.Builder
+	r := Apply(t.Context(), f.s, plans, ApplyOptions{GateTimeout: time.Minute, Log: &log})
+	if r.Failed() {
+		t.Fatalf("rollout failed: %+v\n%s", r.Hosts, log.String())
+	}
+	var order []string
+	for _, l := range strings.Split(log.String(), "\n") {
+		if fs := strings.Fields(l); len(fs) > 1 && strings.Contains(l, "restarting (config changed)") {
+			order = append(order, fs[0])
+		}
+	}
+	if len(order) != 6 {
+		t.Fatalf("restarted %v, want the 6 nodes\n%s", order, log.String())
+	}
+	for i, n := range order {
+		if hub := strings.HasPrefix(n, "r-"); hub != (i < 3) {
+			t.Fatalf("restart order %v, want the hub's three (r-*) before its leaves (s-*)\n%s", order, log.String())
+		}
 	}
 }

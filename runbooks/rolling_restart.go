@@ -44,9 +44,14 @@ func (r *RollingRestart) Target() string {
 	return "cluster " + r.Cluster
 }
 
+// clusters are the clusters to restart, hubs before their leaves whatever
+// the inventory's order: a leaf node restarted after its hub's nodes links
+// to the hub nodes of its own DC (first in its remotes), where a hub node
+// restarted after its leaves would move their links to another hub node,
+// perhaps in another DC, for good.
 func (r *RollingRestart) clusters(e *Env) []*inventory.Cluster {
 	if r.Cluster == "" {
-		return e.Inv.Clusters
+		return provision.UpgradeOrder(e.Inv.Clusters, false)
 	}
 	if cl := e.Inv.Cluster(r.Cluster); cl != nil {
 		return []*inventory.Cluster{cl}

@@ -101,3 +101,16 @@ func TestRestartsRefusedForTwoNodeCluster(t *testing.T) {
 		}
 	}
 }
+
+// TestRollingRestartHubsFirst: restarting every cluster goes through hubs
+// before their leaves even when the inventory lists a leaf first.
+func TestRollingRestartHubsFirst(t *testing.T) {
+	inv := &inventory.Inventory{Clusters: []*inventory.Cluster{{Name: "EDGE", LeafOf: "CORE"}, {Name: "CORE"}, {Name: "EDGE2", LeafOf: "CORE"}}}
+	var got []string
+	for _, cl := range (&RollingRestart{}).clusters(&Env{Inv: inv}) {
+		got = append(got, cl.Name)
+	}
+	if strings.Join(got, " ") != "CORE EDGE EDGE2" {
+		t.Fatalf("rolling-restart order %v, want the hub CORE first, then its leaves in the inventory's order", got)
+	}
+}
