@@ -218,6 +218,18 @@ func (f *rolloutFixture) plans(want string) []*HostPlan {
 	return out
 }
 
+// restarted lists the nodes restarted for a config change, in order, from
+// the log.
+func restarted(log string) []string {
+	var out []string
+	for _, l := range strings.Split(log, "\n") {
+		if f := strings.Fields(l); len(f) > 1 && strings.Contains(l, "restarting (config changed)") {
+			out = append(out, f[0])
+		}
+	}
+	return out
+}
+
 // swapped lists the nodes whose swap ran, in order, from the log.
 func swapped(log string) []string {
 	var out []string
@@ -357,12 +369,7 @@ func TestRollingRestartLeaderLast(t *testing.T) {
 	if r.Failed() {
 		t.Fatalf("rollout failed: %+v\n%s", r.Hosts, log.String())
 	}
-	var order []string
-	for _, l := range strings.Split(log.String(), "\n") {
-		if fs := strings.Fields(l); len(fs) > 1 && strings.Contains(l, "restarting (config changed)") {
-			order = append(order, fs[0])
-		}
-	}
+	order := restarted(log.String())
 	if len(order) != 3 || order[2] != leader {
 		t.Fatalf("restart order %v, want 3 nodes and the meta leader %s last\n%s", order, leader, log.String())
 	}
@@ -388,12 +395,7 @@ func TestRollingRestartLeavesAfterTheirHub(t *testing.T) {
 	if r.Failed() {
 		t.Fatalf("rollout failed: %+v\n%s", r.Hosts, log.String())
 	}
-	var order []string
-	for _, l := range strings.Split(log.String(), "\n") {
-		if fs := strings.Fields(l); len(fs) > 1 && strings.Contains(l, "restarting (config changed)") {
-			order = append(order, fs[0])
-		}
-	}
+	order := restarted(log.String())
 	if len(order) != 6 {
 		t.Fatalf("restarted %v, want the 6 nodes\n%s", order, log.String())
 	}
