@@ -11,8 +11,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/klauspost/compress/s2"
 	"github.com/nats-io/jsm.go"
 	"github.com/nats-io/jsm.go/api"
+	"github.com/nats-io/nats-server/v2/server/archive"
 	"github.com/nats-io/nats.go"
 )
 
@@ -144,6 +146,10 @@ type RestoreOptions struct {
 	// PlacementTags, when set, replace the snapshot's placement tags: every
 	// replica goes on a server carrying all of them (dc:<dc> places by DC).
 	PlacementTags []string
+	// Name, when set, is the restored stream's name instead of the
+	// snapshot's. Only an archive in nats-server's own format (RenamableSnapshot)
+	// restores under another name.
+	Name string
 }
 
 // Restore recreates the stream saved in dir in domain. It refuses when a
@@ -154,6 +160,9 @@ func (c *Conn) Restore(ctx context.Context, domain, dir string, o RestoreOptions
 		return nil, fmt.Errorf("restore: %w", err)
 	}
 	name := req.Config.Name
+	if o.Name != "" {
+		name = o.Name
+	}
 	switch _, err := c.Stream(ctx, domain, name); {
 	case err == nil:
 		return nil, fmt.Errorf("restore of stream %s in domain %q: a stream of that name exists; delete it or restore elsewhere", name, domain)
@@ -168,6 +177,28 @@ func (c *Conn) Restore(ctx context.Context, domain, dir string, o RestoreOptions
 		return nil, fmt.Errorf("restore of stream %s: read it back: %w", name, err)
 	}
 	return st, nil
+}
+
+// RenamableSnapshot reports whether the archive in dir can be restored under
+// another stream name. nats-server from v2.15 writes its own archive format,
+// which carries the messages but not the stream's name; older servers wrote a
+// tar of the stream's store whose metadata names the stream, and their
+// restore refuses any other name ("stream names do not match").
+func RenamableSnapshot(dir string) (bool, error) {
+	data, err := jsm.SnapshotDataPath(dir)
+	if err != nil {
+		return false, fmt.Errorf("read snapshot in %s: %w", dir, err)
+	}
+	f, err := os.Open(data)
+	if err != nil {
+		return false, fmt.Errorf("read snapshot in %s: %w", dir, err)
+	}
+	defer f.Close()
+	magic := make([]byte, len(archive.MagicBytes))
+	if _, err := io.ReadFull(s2.NewReader(f), magic); err != nil {
+		return false, fmt.Errorf("read snapshot archive %s: %w", data, err)
+	}
+	return string(magic) == archive.MagicBytes, nil
 }
 
 // restoreChunk is the most we send per message; the server's max_payload
@@ -210,6 +241,9 @@ func (c *Conn) sendRestore(ctx context.Context, domain, dir string, o RestoreOpt
 			md[k] = v
 		}
 		cfg["metadata"] = md
+	}
+	if o.Name != "" {
+		cfg["name"] = o.Name
 	}
 	name, _ := cfg["name"].(string)
 	if req["config"], err = json.Marshal(cfg); err != nil {

@@ -23,6 +23,9 @@ type RestoreStream struct {
 	// Tags, when set, place every replica on servers carrying all of them
 	// (JetStream placement tags; dc:<dc> places by data center).
 	Tags []string
+	// As is the name the restored stream gets; default: the backed-up
+	// stream's.
+	As string
 
 	manifest *Manifest
 	// backupTags are the backed-up stream's placement tags, which the
@@ -40,9 +43,9 @@ func (r *RestoreStream) Name() string { return "restore-stream" }
 // Describe is the runbook's entry in `dcctl runbook list`.
 func (r *RestoreStream) Describe() Description {
 	return Description{
-		Name: "restore-stream", Command: "dcctl runbook", Usage: "restore-stream --from DIR [--domain D] [--account A] [--replicas N] [--tag TAG]...",
+		Name: "restore-stream", Command: "dcctl runbook", Usage: "restore-stream --from DIR [--as NAME] [--domain D] [--account A] [--replicas N] [--tag TAG]...",
 		Short: "recreate a stream from a backup and prove it holds what the manifest says",
-		Pre: []string{"the backup and its manifest validate; the target account (--account, else the backup's) is a JetStream account", "the target domain has a meta leader and quorum", "no stream of that name in the account and domain (unless this backup's restore mark is on it)",
+		Pre: []string{"the backup and its manifest validate (with --as: a valid stream name, and an archive written by nats-server v2.15 or later); the target account (--account, else the backup's) is a JetStream account", "the target domain has a meta leader and quorum", "no stream of that name (--as NAME, else the backup's) in the account and domain (unless this backup's restore mark is on it)",
 			"no stream of the account in any reachable domain captures an overlapping subject", "enough online servers for the replicas (carrying every --tag, else the backup's own placement tags)"},
 		Steps: []string{"restore, marked with the archive's sha256 (as R1 when more replicas are wanted; confirmed when fewer than the backup's)", "scale to N replicas (lowering is confirmed), wait until current"},
 		Post:  []string{"replicas current (on tagged servers with --tag); the manifest's range holds exactly its messages (growth allowed); consumers back"},
@@ -52,8 +55,11 @@ func (r *RestoreStream) Describe() Description {
 func (r *RestoreStream) Target() string {
 	if r.manifest != nil {
 		label := r.label
-		if label == "" { // Settle refused the account
-			label = r.manifest.Stream
+		if label == "" { // Settle refused the account or the name
+			label = r.stream()
+		}
+		if r.renamed() {
+			label += " (backup of " + r.manifest.Stream + ")"
 		}
 		return fmt.Sprintf("%s from %s to domain %s as R%d", label, r.From, r.domain(), r.replicas())
 	}
@@ -77,7 +83,15 @@ func (r *RestoreStream) replicas() int {
 	return 1
 }
 
-func (r *RestoreStream) stream() string { return r.manifest.Stream }
+// stream is the name the restored stream has: --as, else the backup's.
+func (r *RestoreStream) stream() string {
+	if r.As != "" {
+		return r.As
+	}
+	return r.manifest.Stream
+}
+
+func (r *RestoreStream) renamed() bool { return r.As != "" && r.As != r.manifest.Stream }
 
 // tags are the placement tags the restored stream gets: --tag's, else the
 // backed-up stream's own (a stream placed by dc:<dc> restores into that DC
@@ -99,14 +113,38 @@ func (r *RestoreStream) Settle(e *Env) error {
 	}
 	r.manifest = m
 	r.backupTags = info.PlacementTags
+	if err := r.checkNewName(); err != nil {
+		return err
+	}
 	account, err := r.account(e)
 	if err != nil {
 		return err
 	}
-	r.ref = streamRef{account, m.Stream}
+	r.ref = streamRef{account, r.stream()}
 	r.label = e.label(r.ref)
 	e.Journal.Baseline("manifest", r.label, m.Baseline)
 	return knownDomain(e, r.domain())
+}
+
+// checkNewName refuses an --as name nats-server would refuse, and a backup
+// whose archive cannot take another name: before any connection, rather than
+// at the restore step.
+func (r *RestoreStream) checkNewName() error {
+	if !r.renamed() {
+		return nil
+	}
+	if strings.ContainsAny(r.As, " \t\r\n\f.*>\\/") || len(r.As) > 255 {
+		return fmt.Errorf("--as %q is not a stream name: at most 255 characters, none of them a space, '.', '*', '>', '/' or '\\'", r.As)
+	}
+	ok, err := jetstream.RenamableSnapshot(r.From)
+	if err != nil {
+		return fmt.Errorf("backup in %s: %w", r.From, err)
+	}
+	if !ok {
+		return fmt.Errorf("--as cannot rename this backup: %s was taken from nats-server older than v2.15, whose archive carries the stream's name, and nats-server restores it only as %s; restore it without --as (into another domain with --domain, or another account with --account, where the name %s is free)",
+			r.From, r.manifest.Stream, r.manifest.Stream)
+	}
+	return nil
 }
 
 // account is the account to restore into: --account, else the backup's.
@@ -155,7 +193,7 @@ func (r *RestoreStream) PreChecks(e *Env) []Check {
 			if m := st.Metadata[RestoredFromKey]; m != "" {
 				mark = fmt.Sprintf("restored by dcctl from another backup (archive sha256 %.12s…)", m)
 			}
-			return fmt.Errorf("stream %s exists in domain %q with %d messages (%d..%d), %s: it is not this backup's restore; delete it first if it should be replaced, or restore into another domain with --domain (or another account with --account)",
+			return fmt.Errorf("stream %s exists in domain %q with %d messages (%d..%d), %s: it is not this backup's restore; delete it first if it should be replaced, or restore under another name (--as NAME), into another domain (--domain) or into another account (--account)",
 				r.label, r.domain(), st.Msgs, st.FirstSeq, st.LastSeq, mark)
 		}},
 		{Name: fmt.Sprintf("noSubjectOverlap(%s, all domains)", r.ref.Account), Run: func(ctx context.Context) error {
@@ -213,7 +251,13 @@ func (r *RestoreStream) noSubjectOverlap(ctx context.Context, e *Env) error {
 		}
 	}
 	if len(clashes) > 0 {
-		return fmt.Errorf("%s: both streams would capture the same messages; remove or change the other stream first", strings.Join(clashes, "; "))
+		keeps := ""
+		if r.renamed() {
+			// --as renames the stream, not what it captures: beside the
+			// backed-up stream itself it is always refused.
+			keeps = " (a restore under --as keeps the backup's subjects: restore into another account with --account)"
+		}
+		return fmt.Errorf("%s: both streams would capture the same messages; remove or change the other stream first%s", strings.Join(clashes, "; "), keeps)
 	}
 	return nil
 }
@@ -249,6 +293,7 @@ func (r *RestoreStream) Steps(e *Env) []Step {
 				Replicas:      first,
 				Metadata:      map[string]string{RestoredFromKey: r.manifest.ArchiveSHA256},
 				PlacementTags: r.Tags,
+				Name:          r.stream(),
 			})
 			return err
 		},

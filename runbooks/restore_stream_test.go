@@ -1,14 +1,20 @@
 package runbooks
 
 import (
+	"archive/tar"
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/klauspost/compress/s2"
 	njs "github.com/nats-io/nats.go/jetstream"
 
 	"github.com/dcctl/dcctl/internal/testwait"
@@ -169,6 +175,116 @@ func TestBackupRestore(t *testing.T) {
 			t.Fatalf("after --replicas 1: %v %v", si, err)
 		}
 	})
+
+	t.Run("restore under another name", func(t *testing.T) {
+		wantRefused(t, l.run(&RestoreStream{From: dir, As: "us.copy"}), "is not a stream name")
+		// The backed-up stream is there (restored above): a copy under
+		// another name would capture its subjects too.
+		wantRefused(t, l.run(&RestoreStream{From: dir, As: "us_copy"}), "keeps the backup's subjects")
+		l.stream("us", njs.StreamConfig{Name: "taken", Subjects: []string{"elsewhere.>"}, Storage: njs.FileStorage, Replicas: 1}, 3)
+		wantRefused(t, l.run(&RestoreStream{From: dir, As: "taken"}), "stream taken exists")
+		if err := l.js("us").DeleteStream(ctx, "us"); err != nil {
+			t.Fatal(err)
+		}
+		testwait.Eventually(t, time.Minute, "us deleted", func() error {
+			if _, err := l.info("us", "us"); !errors.Is(err, njs.ErrStreamNotFound) {
+				return fmt.Errorf("info: %v", err)
+			}
+			return nil
+		})
+		if err := l.run(&RestoreStream{From: dir, As: "us_copy", Replicas: 3}); err != nil {
+			t.Fatal(err)
+		}
+		si, err := l.info("us", "us_copy")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if si.State.Msgs != before.State.Msgs || si.State.FirstSeq != before.State.FirstSeq || si.State.LastSeq != before.State.LastSeq || si.Config.Replicas != 3 || si.State.Consumers != 2 {
+			t.Fatalf("restored as us_copy: R%d, %d consumers, state %+v; backed up %+v", si.Config.Replicas, si.State.Consumers, si.State, before.State)
+		}
+		if _, err := l.info("us", "us"); !errors.Is(err, njs.ErrStreamNotFound) {
+			t.Fatalf("the backup's own name was restored too: %v", err)
+		}
+		proven := false
+		for _, e := range lastJournal(t, l, "restore-stream") {
+			if e.Phase == "proof" && e.Name == "us_copy" && e.Proof != nil {
+				proven = true
+			}
+		}
+		if !proven {
+			t.Fatal("the journal has no proof of us_copy's data")
+		}
+		// Again: the mark makes it this backup's restore, so the run converges.
+		if err := l.run(&RestoreStream{From: dir, As: "us_copy", Replicas: 3}); err != nil {
+			t.Fatal(err)
+		}
+		if !journalHas(t, l, "restore-stream", "step", "skipped") {
+			t.Fatal("the second run did not skip the restore")
+		}
+	})
+
+	t.Run("an archive older than nats-server v2.15 keeps its name", func(t *testing.T) {
+		old := olderFormatBackup(t, dir)
+		wantRefused(t, l.run(&RestoreStream{From: old, As: "us_old"}), "taken from nats-server older than v2.15")
+		if _, err := l.info("us", "us_old"); !errors.Is(err, njs.ErrStreamNotFound) {
+			t.Fatalf("a refused restore created the stream: %v", err)
+		}
+	})
+}
+
+// olderFormatBackup copies the backup in dir with its archive replaced by
+// one in the format nats-server wrote before v2.15 (an s2-compressed tar),
+// its manifest's sum updated to match: a backup dcctl took from an older
+// server.
+func olderFormatBackup(t *testing.T, dir string) string {
+	t.Helper()
+	m, _, err := ReadManifest(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "older")
+	if err := os.MkdirAll(out, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	var arc bytes.Buffer
+	zw := s2.NewWriter(&arc)
+	tw := tar.NewWriter(zw)
+	meta := []byte(`{"name":"` + m.Stream + `"}`)
+	if err := tw.WriteHeader(&tar.Header{Name: "meta.inf", Mode: 0o600, Size: int64(len(meta))}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tw.Write(meta); err != nil {
+		t.Fatal(err)
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		raw, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.Name() == m.Archive {
+			raw = arc.Bytes()
+		}
+		if err := os.WriteFile(filepath.Join(out, e.Name()), raw, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sum := sha256.Sum256(arc.Bytes())
+	m.ArchiveSHA256 = hex.EncodeToString(sum[:])
+	m.ArchiveBytes = int64(arc.Len())
+	if err := writeManifest(out, m); err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
 
 // journalHas reports whether the newest journal of runbook has an entry of

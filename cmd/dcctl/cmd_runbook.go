@@ -82,6 +82,7 @@ func runbookCommand() *cli.Command {
 				ArgsUsage: "[INVENTORY]",
 				Flags: runbookFlags(
 					&cli.StringFlag{Name: "from", Required: true, Usage: "backup `DIR` written by dcctl backup"},
+					&cli.StringFlag{Name: "as", Usage: "the restored stream's `NAME` (default: the backed-up stream's); a backup taken from nats-server v2.15 or later; the subjects stay the backup's"},
 					domainFlag(false),
 					accountFlag("the JetStream `ACCOUNT` to restore into (default: the backed-up stream's, as its manifest names it)"),
 					&cli.IntFlag{Name: "replicas", Usage: "replica count `N` (default: the backed-up stream's); restored as R1, then scaled up; fewer than the backup's is confirmed as destructive"},
@@ -91,7 +92,7 @@ func runbookCommand() *cli.Command {
 					if err := optionalInventoryArg(c, 0); err != nil {
 						return err
 					}
-					return runRunbook(c, &runbooks.RestoreStream{From: c.String("from"), Domain: c.String("domain"), Account: c.String("account"), Replicas: c.Int("replicas"), Tags: c.StringSlice("tag")})
+					return runRunbook(c, &runbooks.RestoreStream{From: c.String("from"), As: c.String("as"), Domain: c.String("domain"), Account: c.String("account"), Replicas: c.Int("replicas"), Tags: c.StringSlice("tag")})
 				},
 			},
 			{
