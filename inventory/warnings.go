@@ -53,6 +53,7 @@ func (inv *Inventory) Warnings() []Warning {
 			}
 		}
 	}
+	out = append(out, inv.dcTypoWarnings()...)
 	if u := inv.NATS.User; u == "root" {
 		// Not refused: the unit's empty capability set and read-only
 		// system keep such a server from most harm, and it works. But it
