@@ -14,13 +14,21 @@ import (
 // the target's directory, so a noexec mount fails here too; a program of
 // the wrong kind may wait for input forever, hence the timeout. Its first
 // line is cut by the shell, not by head: a fresh host runs this once per
-// run, and every process is CPU the host's other work shares.
+// run, and every process is CPU the host's other work shares. When the
+// new configuration is checked too, `-t` runs the new binary already, and
+// `--version` runs only if that fails, to tell a binary that does not run
+// from a configuration it rejects (checkConfig's script).
 type checkBinary struct{}
 
-func (checkBinary) Title() string              { return "check the new binary runs" }
-func (checkBinary) ShouldRun(p *HostPlan) bool { return stagedBinary(p) != nil }
+func (checkBinary) Title() string { return "check the new binary runs" }
+func (checkBinary) ShouldRun(p *HostPlan) bool {
+	return stagedBinary(p) != nil && !checkConfig{}.ShouldRun(p)
+}
 
-func (checkBinary) Script(h *hostRun) string {
+// binaryRunsScript runs the staged binary's --version under a timeout; on
+// failure it writes why to stderr, removes the uploads and returns 1; on
+// success it prints "version <its first line>".
+func binaryRunsScript(h *hostRun) string {
 	t := shellQuote(stagedBinary(h.p).File.Path + remote.TempSuffix)
 	return fmt.Sprintf(`to=; if command -v timeout >/dev/null 2>&1; then to="timeout %[1]d"; fi
 out=$($to %[2]s --version 2>&1 </dev/null); rc=$?
@@ -34,7 +42,13 @@ printf 'version %%s\n' "${out%%%%
 *}"`, remote.CheckTimeout, t, stagedTemps(h.p))
 }
 
+func (checkBinary) Script(h *hostRun) string { return binaryRunsScript(h) }
+
 func (checkBinary) Explain(_ context.Context, h *hostRun, stderr string) error {
+	return binaryDoesNotRun(h, stderr)
+}
+
+func binaryDoesNotRun(h *hostRun, stderr string) error {
 	return fmt.Errorf("nats.binary %s does not run on %s (wrong architecture or C library, or a noexec mount?): %w (%s); the installed file stays",
 		h.s.Inv.NATS.Binary, h.node(), remote.ErrCheckFailed, stderr)
 }

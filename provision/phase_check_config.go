@@ -77,10 +77,36 @@ func (checkConfig) Script(h *hostRun) string {
 		fmt.Fprintf(&b, "set --; for f in %[1]s; do [ ! -f \"$f\" ] || set -- \"$@\" \"$f\"; done\n", strings.Join(copies, " "))
 		fmt.Fprintf(&b, "[ $# -eq 0 ] || sed -i %s \"$@\" || { checkstage_failed; return 1; }\n", strings.Join(seds, " "))
 	}
-	fmt.Fprintf(&b, `out=$(%[1]s -t -c %[2]s/%[3]s 2>&1 </dev/null); rc=$?
+	// A new binary is run here first: a program of the wrong kind may wait
+	// forever, hence the timeout; if -t fails, --version tells a binary that
+	// does not run from a configuration it rejects.
+	binRuns := ""
+	if stagedBinary(h.p) != nil {
+		binRuns = fmt.Sprintf("\n\ttout=$out\n\tbinruns() {\n%s\n}\n\tbinruns >/dev/null || { echo %s >&2; return 1; }\n\tout=$tout", binaryRunsScript(h), binaryFailed)
+	}
+	fmt.Fprintf(&b, `to=; if command -v timeout >/dev/null 2>&1; then to="timeout %[5]d"; fi
+out=$($to %[1]s -t -c %[2]s/%[3]s 2>&1 </dev/null); rc=$?
 rm -rf -- %[2]s
-if [ $rc -ne 0 ]; then printf '%%s\n' "$out" >&2; rm -f --%[4]s; return 1; fi`, bin, stage, shellQuote(templates.ConfigName), stagedTemps(h.p))
+if [ $rc -ne 0 ]; then%[6]s
+	printf '%%s\n' "$out" >&2; rm -f --%[4]s; return 1
+fi`, bin, stage, shellQuote(templates.ConfigName), stagedTemps(h.p), remote.CheckTimeout, binRuns)
 	return b.String()
+}
+
+// binaryFailed is the line the check writes to stderr when -t failed
+// because the new binary does not run at all.
+const binaryFailed = "dcctl-check-binary-does-not-run"
+
+// Done names the new binary's release for the install's line: --version
+// did not run (checkBinary), -t ran the binary instead; its build
+// information says the release without running it again.
+func (checkConfig) Done(h *hostRun, _ string) {
+	if stagedBinary(h.p) == nil || h.version != "" {
+		return
+	}
+	if v, err := ReadBinaryVersion(h.s.Inv.NATS.Binary); err == nil {
+		h.version = "nats-server: " + v.NATS
+	}
 }
 
 // stageFailed is the line the check writes to stderr when it could not
@@ -88,6 +114,9 @@ if [ $rc -ne 0 ]; then printf '%%s\n' "$out" >&2; rm -f --%[4]s; return 1; fi`, 
 const stageFailed = "dcctl-check-stage-failed"
 
 func (checkConfig) Explain(_ context.Context, h *hostRun, stderr string) error {
+	if why, ok := strings.CutSuffix(strings.TrimSpace(stderr), binaryFailed); ok {
+		return binaryDoesNotRun(h, strings.TrimSpace(why))
+	}
 	if why, ok := strings.CutSuffix(strings.TrimSpace(stderr), stageFailed); ok {
 		return fmt.Errorf("could not copy the new configuration into %s on %s for its check by nats-server -t: %s; nothing installed, the old configuration stays",
 			checkDir(h), h.node(), h.s.Secrets.Redact(strings.TrimSpace(why)))

@@ -70,13 +70,22 @@ func (installFiles) Done(h *hostRun, _ string) {
 		switch {
 		case fc.ModeOnly:
 		case fc.File.Kind == "binary" && h.p.Upgrade:
-			h.say(fmt.Sprintf("staged %s%s (%s, %.1f MB in %.1fs); the running server is untouched", fc.File.Path, NextSuffix, h.version, float64(h.binarySize)/1e6, h.binaryTook.Seconds()))
+			h.say(fmt.Sprintf("staged %s%s (%s%.1f MB in %.1fs); the running server is untouched", fc.File.Path, NextSuffix, versionPrefix(h.version), float64(h.binarySize)/1e6, h.binaryTook.Seconds()))
 		case fc.File.Kind == "binary":
-			h.say(fmt.Sprintf("installed %s (%s, %.1f MB in %.1fs)", fc.File.Path, h.version, float64(h.binarySize)/1e6, h.binaryTook.Seconds()))
+			h.say(fmt.Sprintf("installed %s (%s%.1f MB in %.1fs)", fc.File.Path, versionPrefix(h.version), float64(h.binarySize)/1e6, h.binaryTook.Seconds()))
 		case fc.File.Kind == "config":
 			h.say(fmt.Sprintf("installed %s (%s, checked with nats-server -t)", fc.File.Path, fc.Reason))
 		default:
 			h.say("installed " + fc.File.Path)
 		}
 	}
+}
+
+// versionPrefix starts an installed binary's line with its release, when
+// known: a binary without Go build information checked by -t alone has none.
+func versionPrefix(v string) string {
+	if v == "" {
+		return ""
+	}
+	return v + ", "
 }

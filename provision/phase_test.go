@@ -304,6 +304,25 @@ func TestPhaseCheckBinaryRefusesABinaryThatDoesNotRun(t *testing.T) {
 	noTemps(t, bin, conf)
 }
 
+// A fresh host's new binary runs once before it is installed: -t on the
+// new configuration proves it runs, and --version runs only when -t fails
+// (TestPhaseCheckBinaryRefusesABinaryThatDoesNotRun); a new binary alone
+// is still run with --version before it is staged
+// (TestPhasesNewBinaryIsStagedThenSwapped).
+func TestFreshInstallRunsTheNewBinaryOnce(t *testing.T) {
+	h := newPhaseHost(t)
+	runs := filepath.Join(t.TempDir(), "runs")
+	os.WriteFile(h.s.Inv.NATS.Binary, []byte("#!/bin/sh\necho \"$1\" >> '"+runs+"'\n"+strings.TrimPrefix(fakeNATSServer, "#!/bin/sh\n")), 0o755)
+	p := h.plan(t)
+	if log, err := h.run(t, p, installPhases()...); err != nil {
+		t.Fatalf("install: %v\n%s", err, log)
+	}
+	b, _ := os.ReadFile(runs)
+	if got := strings.Fields(string(b)); !slices.Equal(got, []string{"-t"}) {
+		t.Errorf("the new binary ran with %q, want only -t", got)
+	}
+}
+
 // A config the new nats-server rejects stays out, and so does the binary
 // that rejected it; the error names the live path and hides passwords.
 func TestPhaseCheckConfigRejectedInstallsNothing(t *testing.T) {
