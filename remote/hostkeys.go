@@ -22,7 +22,8 @@ import (
 // that two dials never interleave their writes or miss each other's lines.
 //
 // The file is parsed once and kept: at a thousand hosts, parsing it for
-// every dial cost more CPU than the dials' own work. It is parsed again
+// every dial cost more CPU than the dials' own work; a file of plain lines
+// is also indexed by address (hostkeys_index.go). It is parsed again
 // whenever it is not the file last parsed (its inode, size, modification or
 // change time differ), so a key that another dcctl or the operator added or
 // removed meanwhile is seen by the next check.
@@ -33,6 +34,7 @@ type HostKeyStore struct {
 	check  ssh.HostKeyCallback // the parsed file; nil until the first load
 	stamp  fileStamp           // of the file check was parsed from
 	parses int                 // how often the file was parsed, for tests
+	plain  plainIndex          // of the last parse, nil unless every line is plain (for tests)
 }
 
 // fileStamp tells one version of a file from another without reading it.
@@ -234,8 +236,13 @@ func (s *HostKeyStore) load() (ssh.HostKeyCallback, error) {
 		return s.check, nil
 	}
 	var cb ssh.HostKeyCallback
+	plain := plainIndex{}
 	if now.exists {
-		cb, err = knownhosts.New(s.path)
+		var data []byte
+		if data, err = os.ReadFile(s.path); err == nil {
+			plain, _ = indexPlain(s.path, data)
+			cb, err = knownhosts.New(s.path)
+		}
 	} else {
 		cb, err = knownhosts.New()
 	}
@@ -243,6 +250,8 @@ func (s *HostKeyStore) load() (ssh.HostKeyCallback, error) {
 		return nil, fmt.Errorf("read known_hosts %s: %w", s.path, err)
 	}
 	s.parses++
+	s.plain = plain
+	cb = plain.callback(cb)
 	// The stamp taken before the parse: a write during the parse leaves the
 	// file with another stamp, so the next check parses it again. A file
 	// modified within the last racyWindow is not kept: file times advance
