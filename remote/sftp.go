@@ -219,6 +219,10 @@ type limitedBuffer struct {
 	max int
 }
 
+// ReadFrom keeps the session's copying goroutine to a small buffer
+// (smallcopy.go).
+func (l *limitedBuffer) ReadFrom(r io.Reader) (int64, error) { return readSmall(r, l.Write) }
+
 func (l *limitedBuffer) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()

@@ -166,6 +166,10 @@ func (b *lockedBuffer) Write(p []byte) (int, error) {
 	return b.b.Write(p)
 }
 
+// ReadFrom keeps the session's copying goroutine to a small buffer
+// (smallcopy.go).
+func (b *lockedBuffer) ReadFrom(r io.Reader) (int64, error) { return readSmall(r, b.Write) }
+
 func (b *lockedBuffer) Bytes() []byte {
 	b.mu.Lock()
 	defer b.mu.Unlock()
