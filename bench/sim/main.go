@@ -55,6 +55,7 @@ func main() {
 	flag.BoolVar(&o.Keep, "keep", false, "keep the work directory (trees, inventory, per-run logs)")
 	flag.StringVar(&o.CPUProfile, "cpuprofile", "", "write CPU profiles of the runs to `PREFIX`.fresh and PREFIX.noop, and of the simulated hosts' SSH servers over them to PREFIX.hosts.fresh and PREFIX.hosts.noop")
 	flag.StringVar(&o.MemProfile, "memprofile", "", "write an allocation profile of both runs to `FILE`")
+	flag.StringVar(&o.HeapPeak, "heappeak", "", "write the heap profile in use and the goroutines (`FILE`.goroutines) at the highest memory of the runs, and its breakdown to stderr")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

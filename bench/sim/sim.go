@@ -32,6 +32,7 @@ type simOptions struct {
 	Keep       bool      // keep the work directory (trees, inventory, logs)
 	CPUProfile string    // write each run's CPU profile to this path + ".fresh" and ".noop"
 	MemProfile string    // write a heap profile (allocations) here after both runs
+	HeapPeak   string    // write the heap profile and goroutines at the highest memory here (heappeak.go)
 	Report     io.Writer // the per-stage breakdown, one line per run
 	// betweenRuns, if not nil, runs after the fresh run with the work
 	// directory (tests use it to change a host behind provision's back).
@@ -58,6 +59,12 @@ func simulate(ctx context.Context, o simOptions) (*Result, error) {
 	if o.Report == nil {
 		o.Report = io.Discard
 	}
+	stopWatch := watchHeapPeak(o.HeapPeak)
+	defer func() {
+		if m := stopWatch(); m != "" {
+			fmt.Fprintf(o.Report, "sim: at the highest memory (heap profile %s): %s\n", o.HeapPeak, m)
+		}
+	}()
 	if err := raiseFileLimit(); err != nil {
 		return nil, err
 	}
