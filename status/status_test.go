@@ -243,6 +243,16 @@ func TestLeadersKilled(t *testing.T) {
 		if len(d.Streams) != 1 || d.Streams[0].Leader == "" || d.Streams[0].Leader == victim {
 			return fmt.Errorf("streams %+v missing %v", d.Streams, d.MissingStreams)
 		}
+		// Leaf servers whose leafnode link went to the victim answer again
+		// once they have linked to another hub node; until then they are
+		// rightly in doubt.
+		for _, ld := range r.Domains {
+			for _, sv := range ld.Servers {
+				if sv.Name != victim && !sv.Online {
+					return fmt.Errorf("server %s does not answer yet", sv.Name)
+				}
+			}
+		}
 		return nil
 	})
 	t.Logf("new leaders reported %s after the kill", time.Since(began).Round(time.Millisecond))
