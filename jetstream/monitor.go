@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"sync"
 )
@@ -89,6 +91,7 @@ func (m Monitor) Streams(ctx context.Context, domain string) (*StreamList, error
 	type key struct{ account, name string }
 	leaderView := map[key]StreamState{}
 	seen := map[key]bool{}
+	holders := map[key]map[string]bool{}
 	answered := 0
 	var last error
 	for _, r := range m.fetchAll(ctx, domain, "/jsz?accounts=true&streams=true&config=true") {
@@ -110,6 +113,13 @@ func (m Monitor) Streams(ctx context.Context, domain string) (*StreamList, error
 				st.Account = a.Name
 				k := key{a.Name, st.Name}
 				seen[k] = true
+				if holders[k] == nil {
+					holders[k] = map[string]bool{}
+				}
+				holders[k][r.server] = true
+				for _, p := range st.Peers() {
+					holders[k][p] = true
+				}
 				// An R1 stream outside a cluster reports no cluster
 				// information: the server holding it is its leader.
 				if st.Leader == "" && d.Cluster == nil {
@@ -132,7 +142,13 @@ func (m Monitor) Streams(ctx context.Context, domain string) (*StreamList, error
 	for k := range seen {
 		if st, ok := leaderView[k]; ok {
 			out.Streams = append(out.Streams, st)
-		} else if len(accounts) > 1 {
+			continue
+		}
+		if out.Holders == nil {
+			out.Holders = map[string][]string{}
+		}
+		out.Holders[StreamRef(k.account, k.name)] = slices.Sorted(maps.Keys(holders[k]))
+		if len(accounts) > 1 {
 			out.Missing = append(out.Missing, StreamRef(k.account, k.name))
 		} else {
 			out.Missing = append(out.Missing, k.name)

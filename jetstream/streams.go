@@ -263,6 +263,11 @@ func (c *Conn) Stream(ctx context.Context, domain, name string) (*StreamState, e
 type StreamList struct {
 	Streams []StreamState `json:"streams"`
 	Missing []string      `json:"missing,omitempty"`
+	// Holders are, from Monitor.Streams, the servers that hold a replica of
+	// each Missing stream, keyed ACCOUNT/NAME: the servers that reported it
+	// and the peers they named. Where those servers are says why no leader
+	// answered (a DC cut off holding most of its replicas).
+	Holders map[string][]string `json:"holders,omitempty"`
 }
 
 // Label names st for a message: as ACCOUNT/NAME when the list holds the

@@ -182,7 +182,7 @@ func (d *Domain) streamTable() *table {
 		t.add(s.Label(), s.Storage, strconv.Itoa(s.Replicas), byDC(s.ReplicasByDC), leader, strings.Join(fs, ", "),
 			count(s.Messages), ibytes(s.Bytes), strconv.Itoa(s.Consumers), state)
 	}
-	for _, name := range d.MissingStreams {
+	for _, name := range unlisted(d) {
 		t.add(name, "", "", "", "NONE", "", "", "", "", "NO ANSWER")
 	}
 	return t

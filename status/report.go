@@ -96,9 +96,13 @@ type Domain struct {
 	Streams   []*Stream  `json:"streams"`
 	// MissingStreams are streams the meta leader knows whose leader did
 	// not answer in time.
-	MissingStreams []string   `json:"missing_streams,omitempty"`
-	StreamsError   string     `json:"streams_error,omitempty"`
-	Leafnodes      []LeafLink `json:"leafnodes"`
+	MissingStreams []string `json:"missing_streams,omitempty"`
+	// Leaderless places the replicas of the streams without a leader
+	// (listed without one, or in MissingStreams), with those on servers that
+	// do not answer.
+	Leaderless   []LeaderlessStream `json:"leaderless_streams,omitempty"`
+	StreamsError string             `json:"streams_error,omitempty"`
+	Leafnodes    []LeafLink         `json:"leafnodes"`
 	// LeafLinksAccepted counts, for a cluster that leaf clusters connect
 	// to, the leafnode connections each of its answering servers accepted
 	// (every leaf cluster and account). nats-server never moves a link once
@@ -483,6 +487,11 @@ func buildDomain(inv *inventory.Inventory, cl *inventory.Cluster, nr *natsResult
 			d.Streams = append(d.Streams, streamOf(inv, st, earlier(first, st)))
 		}
 		d.MissingStreams = l.Missing
+		var mon *jetstream.StreamList
+		if sides != nil {
+			mon = sides.monitorStreams[cl.Domain]
+		}
+		d.Leaderless = leaderlessStreams(d, mon)
 	} else if err := nr.streamErr[cl.Domain]; err != nil {
 		d.StreamsError = err.Error()
 	}

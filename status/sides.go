@@ -72,6 +72,10 @@ type sideResult struct {
 	// monitoring port or whose streams could not be listed over NATS, as
 	// their stream leaders report them there.
 	streams map[string]*jetstream.StreamList
+	// monitorStreams are the streams of every domain with streams that did
+	// not answer, as the servers report them on their monitoring ports:
+	// where those streams' replicas are.
+	monitorStreams map[string]*jetstream.StreamList
 }
 
 // needSides reports whether the NATS view is incomplete: a server silent or
@@ -97,7 +101,7 @@ func needSides(clusters []*inventory.Cluster, nr *natsResult) bool {
 // collectSides asks every server of every domain, per DC, for its /jsz.
 func collectSides(ctx context.Context, s *provision.Session, clusters []*inventory.Cluster, nr *natsResult) *sideResult {
 	sr := &sideResult{views: map[string][]SideView{}, leader: map[string]*jetstream.MetaGroup{}, answered: map[string]bool{},
-		streams: map[string]*jetstream.StreamList{}}
+		streams: map[string]*jetstream.StreamList{}, monitorStreams: map[string]*jetstream.StreamList{}}
 	get := s.Monitor().Get
 	var mu sync.Mutex
 	var wg sync.WaitGroup
@@ -149,7 +153,11 @@ func collectSides(ctx context.Context, s *provision.Session, clusters []*invento
 	// streams here too.
 	for _, cl := range clusters {
 		natsLeader := nr.meta[cl.Domain] != nil && nr.meta[cl.Domain].HasLeader()
-		if sr.leader[cl.Domain] == nil || (natsLeader && nr.streamErr[cl.Domain] == nil) {
+		replace := sr.leader[cl.Domain] != nil && (!natsLeader || nr.streamErr[cl.Domain] != nil)
+		// Streams that did not answer over NATS: their servers say where
+		// the replicas are.
+		missing := nr.streams[cl.Domain] != nil && len(nr.streams[cl.Domain].Missing) > 0
+		if !replace && !missing {
 			continue
 		}
 		wg.Go(func() {
@@ -159,7 +167,10 @@ func collectSides(ctx context.Context, s *provision.Session, clusters []*invento
 			}
 			mu.Lock()
 			defer mu.Unlock()
-			sr.streams[cl.Domain] = l
+			sr.monitorStreams[cl.Domain] = l
+			if replace {
+				sr.streams[cl.Domain] = l
+			}
 		})
 	}
 	wg.Wait()

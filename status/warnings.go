@@ -60,11 +60,21 @@ func warnings(inv *inventory.Inventory, r *Report) []Warning {
 			if s.Problem == "" {
 				continue
 			}
+			if s.Leader == "" {
+				if w := leaderlessWarning(leaderless(d, s.Label()), s.Replicas, cut); w != "" {
+					add(LevelDegraded, d.Name, "%s", w)
+					continue
+				}
+			}
 			add(LevelDegraded, d.Name, "%s: while it is degraded, create only R1 consumers on it until it is whole (consumers with more replicas may not come up)", s.Problem)
 		}
 		placementWarnings(inv, d, add)
-		for _, name := range d.MissingStreams {
-			add(LevelDegraded, d.Name, "stream %s did not answer: it has no leader or its leader is offline", name)
+		for _, name := range unlisted(d) {
+			w := leaderlessWarning(leaderless(d, name), 0, cut)
+			if w == "" {
+				w = fmt.Sprintf("stream %s did not answer: it has no leader or its leader is offline", name)
+			}
+			add(LevelDegraded, d.Name, "%s", w)
 		}
 		for _, l := range d.Leafnodes {
 			if l.Hub == "" {
