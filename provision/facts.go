@@ -81,21 +81,17 @@ echo "os ${u% *}"; echo "arch ${u##* }"
 	// "signature sha256 path"; a stamp line vouches for a file when both
 	// its signature and its path are the file's. Lines are cut by patterns,
 	// not read: dash's read takes a byte per system call.
-	// The stamp and the marker come from the facts cache when it is theirs
-	// (facts_cache.go): its, the stamp's and the marker's lines first.
 	fmt.Fprintf(&b, `u=%s x=no
-f=%s g=%s k=%s kv=
-[ ! -f "$k" ] || [ ! -f "$f" ] || [ ! -f "$g" ] || { kv=1; set -- "$k" "$f" "$g" "$@"; }
+s=$nl; f=%s
+[ ! -f "$f" ] || while IFS= read -r l || [ -n "$l" ]; do s="$s$l$nl"; done < "$f"
 st=; [ $# -eq 0 ] || st=$(stat -c '%s %%a %%U %%G %%n' -- "$@")
 set -f
-%s
 while [ -n "$st" ]; do
 	l=${st%%%%"$nl"*}
 	case $st in *"$nl"*) st=${st#*"$nl"} ;; *) st= ;; esac
 	set -- $l
 	[ $# -ge 5 ] || continue
 	p=${l#"$1 $2 $3 $4 "}
-	case $p in "$k"|"$f"|"$g") continue ;; esac
 	[ "$3" != "$u" ] || x=yes
 	case $dirs in *"$nl$p$nl"*) printf 'dir x %%s %%s %%s %%s\n' "$2" "$3" "$4" "$p"; continue ;; esac
 	c=-
@@ -107,8 +103,8 @@ set +f
 [ $x = yes ] || [ ! -r /etc/passwd ] || while IFS=: read -r n r; do [ "$n" != "$u" ] || { x=yes; break; }; done < /etc/passwd
 [ $x = yes ] || ! id -u "$u" >/dev/null 2>&1 || x=yes
 echo "user $x"
-`, shellQuote(user), shellQuote(sums), shellQuote(marker), shellQuote(factsCachePath(sums)), statSignature, factsCacheRead)
-	b.WriteString(`while [ -n "$m" ]; do l=${m%%"$nl"*}; m=${m#*"$nl"}; printf 'applied %s\n' "$l"; done` + "\n")
+`, shellQuote(user), shellQuote(sums), statSignature)
+	fmt.Fprintf(&b, `if [ -f %[1]s ]; then while IFS= read -r l || [ -n "$l" ]; do printf 'applied %%s\n' "$l"; done < %[1]s; fi`+"\n", shellQuote(marker))
 	fmt.Fprintf(&b, `if [ -f %[1]s ]; then printf 'stopped %%s\n' "$(head -n 1 %[1]s | cut -c 1-200)"; fi`+"\n", shellQuote(stopped))
 	// One systemctl for both states. is-enabled's answer is the unit file
 	// state (enabled, disabled, static, masked, ...), and is-active's the

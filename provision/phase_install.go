@@ -62,7 +62,7 @@ stat -c '%[5]s %%n' -- %[6]s | installed=%[2]s sums=%[3]s awk 'BEGIN { n = split
 { i = index($0, " "); f = substr($0, i + 1); if (f in sum) print substr($0, 1, i - 1), sum[f], f }'
 } > %[4]s && mv -f %[4]s %[1]s; } 2>/dev/null || rm -f %[4]s`,
 		shellQuote(stamp), shellQuote(strings.Join(installed, "\n")), shellQuote(strings.Join(sums, "\n")), tmp, statSignature, strings.Join(quoted, " "))
-	return s + "\n" + factsCacheScript(stamp, markerPath(h.s.Inv))
+	return s
 }
 
 func (installFiles) Done(h *hostRun, _ string) {

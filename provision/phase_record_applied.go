@@ -28,6 +28,6 @@ func (r recordApplied) ShouldRun(p *HostPlan) bool {
 func (recordApplied) Script(h *hostRun) string {
 	m := markerPath(h.s.Inv)
 	t := shellQuote(m + remote.TempSuffix)
-	return fmt.Sprintf("(umask 077 && printf '%%s' %[1]s > %[2]s && chown root:%[3]s %[2]s && chmod 640 %[2]s && mv -f -- %[2]s %[4]s) || { rm -f -- %[2]s; return 1; }\n",
-		shellQuote(string(markerContent(h.p.Desired))), t, shellQuote(h.s.Inv.NATS.User), shellQuote(m)) + factsCacheScript(sumsPath(h.s.Inv), m)
+	return fmt.Sprintf("(umask 077 && printf '%%s' %[1]s > %[2]s && chown root:%[3]s %[2]s && chmod 640 %[2]s && mv -f -- %[2]s %[4]s) || { rm -f -- %[2]s; return 1; }",
+		shellQuote(string(markerContent(h.p.Desired))), t, shellQuote(h.s.Inv.NATS.User), shellQuote(m))
 }

@@ -48,12 +48,11 @@ done
 if [ -f "$m" ]; then
 	{ awk -v p="$p" -v s="$sum" '$2 == p { $1 = s } { print }' "$m" > "$m%[8]s" && chown --reference="$m" "$m%[8]s" && chmod --reference="$m" "$m%[8]s" && mv -f "$m%[8]s" "$m"; } || rm -f "$m%[8]s"
 fi
-%[10]s
 systemctl start "$u" || return 1
 systemctl is-active --quiet "$u" || { echo "$u is $(systemctl is-active "$u") after its start" >&2; return 1; }
 trap - INT TERM HUP PIPE
 echo "swapped $sum"`, shellQuote(install), shellQuote(from), shellQuote(h.unit()), shellQuote(sumsPath(h.s.Inv)), shellQuote(markerPath(h.s.Inv)),
-		swap, statSignature, remote.TempSuffix, remote.SHA256Into("sum", `"$from"`), factsCacheScript(sumsPath(h.s.Inv), markerPath(h.s.Inv)))
+		swap, statSignature, remote.TempSuffix, remote.SHA256Into("sum", `"$from"`))
 }
 
 func (swapBinary) Explain(ctx context.Context, h *hostRun, stderr string) error {

@@ -190,7 +190,7 @@ func startScript(inv *inventory.Inventory, action string) string {
 	return fmt.Sprintf(`if [ -f %[3]s ]; then systemctl enable --quiet %[2]s && rm -f %[3]s || exit 1; fi
 systemctl %[1]s %[2]s || exit 1
 systemctl is-active --quiet %[2]s || { echo "unit is $(systemctl is-active %[2]s) after %[1]s" >&2; exit 1; }
-`, action, unit, shellQuote(stopMarkerPath(inv))) + refreshAppliedScript(markerPath(inv), sumsPath(inv))
+`, action, unit, shellQuote(stopMarkerPath(inv))) + refreshAppliedScript(markerPath(inv))
 }
 
 // refreshAppliedScript: a server just started or restarted runs the files
@@ -198,14 +198,13 @@ systemctl is-active --quiet %[2]s || { echo "unit is $(systemctl is-active %[2]s
 // with their sums. Otherwise provision would take files installed by an
 // earlier run and put into effect by `dcctl node restart` for files still
 // waiting for a restart.
-func refreshAppliedScript(marker, sums string) string {
+func refreshAppliedScript(marker string) string {
 	return fmt.Sprintf(`m=%[1]s
 if [ -f "$m" ]; then
 	t="$m"%[2]s
 	(umask 077 && awk '{print $2}' "$m" | while read -r p; do if [ -f "$p" ]; then printf '%%s %%s\n' "$(sha256sum < "$p" | cut -d ' ' -f 1)" "$p"; fi; done > "$t" &&
 		chown --reference="$m" "$t" && chmod --reference="$m" "$t" && mv -f -- "$t" "$m") || { rm -f -- "$t"; echo "could not update $m" >&2; exit 1; }
-fi
-%[3]s`, shellQuote(marker), shellQuote(remote.TempSuffix), factsCacheScript(sums, marker))
+fi`, shellQuote(marker), shellQuote(remote.TempSuffix))
 }
 
 // waitGone polls (5 s at most) until the process $pid, when set, has exited
