@@ -195,6 +195,13 @@ func (r *ReplacePeer) nodeDown(e *Env) Check {
 		if alive {
 			verdict = "is not down"
 		}
+		if alive && r.Permanent && r.Replacement == "" {
+			// Taking a healthy node out for good (shrinking its cluster,
+			// retiring its host) comes here too, and "bring it back" is
+			// the wrong way round for it.
+			return fmt.Errorf("%s %s (%s). To take a running node out for good, stop it first: `dcctl node stop %s`, then run this again, which moves its replicas to the other servers and retires it on its host; then remove [nodes.%s] from the inventory and run `dcctl provision` (its peers drop their routes to it). If it is meant to stay, nothing needs doing. --force would move its replicas while it runs: %s",
+				r.Node, verdict, strings.Join(doubts, "; "), r.Node, r.Node, risk)
+		}
 		return fmt.Errorf("%s %s (%s): bring it back with restore-node or `dcctl node restart %s`, or heal the link; if you know it is gone (powered off, destroyed), --force moves its replicas anyway. Risk of --force: %s",
 			r.Node, verdict, strings.Join(doubts, "; "), r.Node, risk)
 	}}

@@ -77,6 +77,13 @@ func TestReplacePeer(t *testing.T) {
 
 	t.Run("live node is refused", func(t *testing.T) {
 		wantRefused(t, l.run(&ReplacePeer{Node: first[1]}), "is not down")
+		// --permanent on a running node is how one shrinks a cluster: the
+		// refusal says to stop it first, not to bring it back.
+		err := l.run(&ReplacePeer{Node: first[1], Permanent: true})
+		wantRefused(t, err, "dcctl node stop "+first[1]+"`, then run this again")
+		if strings.Contains(err.Error(), "bring it back") {
+			t.Errorf("a running node's retirement is told to bring it back: %v", err)
+		}
 		after, err := l.peers("hub", "foo")
 		if err != nil || !slices.Contains(after, first[1]) {
 			t.Fatalf("refused run changed the stream: %v %v", after, err)

@@ -25,12 +25,15 @@ func memberWarnings(inv *inventory.Inventory, d *Domain, add func(level, domain,
 	if cl == nil || d.MetaLeader == "" {
 		return nil
 	}
-	var unknown, standby, offline []string
+	var unknown, unknownRunning, standby, offline []string
 	for _, p := range d.Meta {
 		n := inv.Node(p.Name)
 		switch {
 		case n == nil || n.Cluster != cl.Name:
 			unknown = append(unknown, p.Name)
+			if p.Online {
+				unknownRunning = append(unknownRunning, p.Name)
+			}
 		case n.Standby:
 			standby = append(standby, p.Name)
 		case !p.Online:
@@ -40,6 +43,17 @@ func memberWarnings(inv *inventory.Inventory, d *Domain, add func(level, domain,
 	if len(unknown) > 0 {
 		add(LevelDegraded, d.Name, "meta group of domain %q has peers that %s does not list in cluster %s: %s. The servers count them in the quorum (%d peers, quorum %d) though provision manages none of them. If they are gone for good, remove them from the group: `nats --context local:admin server raft peer-remove NAME --js-domain %s` for each (or list them in the inventory and run `dcctl runbook replace-peer NAME --permanent`); if they belong, add them to the inventory",
 			d.Name, inv.File, cl.Name, strings.Join(unknown, ", "), len(d.Meta), d.Quorum, d.Name)
+		if len(unknownRunning) > 0 {
+			// A node taken out of the inventory keeps running on its host:
+			// provision no longer reaches it, and a peer-remove of a server
+			// that runs is undone when it rejoins.
+			verb := "is"
+			if len(unknownRunning) > 1 {
+				verb = "are"
+			}
+			add(LevelDegraded, d.Name, "%s %s still running (online in the meta group of domain %q): taking [nodes.NAME] out of the inventory stops nothing. To take one out for good, put it back in the inventory, then `dcctl node stop NAME` and `dcctl runbook replace-peer NAME --permanent` (its replicas move, its unit is disabled), then remove it from the inventory and run `dcctl provision`",
+				strings.Join(unknownRunning, ", "), verb, d.Name)
+		}
 	}
 	// The unknown peers are said above; this counts the listed ones.
 	active, known := len(cl.Active()), len(d.Meta)-len(unknown)

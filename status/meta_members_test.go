@@ -59,6 +59,11 @@ func TestMetaPeersBeyondTheInventory(t *testing.T) {
 		waitReport(t, s, settle, func(r *status.Report) error {
 			return warned(r, "does not list", extra, "peer-remove", "add them to the inventory")
 		})
+		// It still runs: dropping it from the inventory stopped nothing,
+		// and the way out is to stop it before the peer-remove.
+		waitReport(t, s, settle, func(r *status.Report) error {
+			return warned(r, extra+" is still running", "taking [nodes.NAME] out of the inventory stops nothing", "`dcctl node stop NAME` and `dcctl runbook replace-peer NAME --permanent`")
+		})
 	})
 
 	t.Run("one peer more than the active nodes", func(t *testing.T) {
