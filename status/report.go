@@ -109,6 +109,10 @@ type Domain struct {
 	// it is made, so after restarts they gather on the servers that stayed
 	// up: information, not a fault (docs/status.md).
 	LeafLinksAccepted map[string]int `json:"leaf_links_accepted,omitempty"`
+	// leafHome is where the leaf links belong, when every leaf node's DC
+	// has hub servers (nil otherwise): leafSpreadNote judges the spread
+	// per DC by it.
+	leafHome *leafHome
 	// MetaSource is "monitoring" when no meta leader answered over NATS and
 	// the meta group (and streams) come from the servers' monitoring ports.
 	MetaSource string `json:"meta_source,omitempty"`
@@ -501,6 +505,7 @@ func buildDomain(inv *inventory.Inventory, cl *inventory.Cluster, nr *natsResult
 	}
 	if nr.leafErr == nil && acceptsLeafs(inv, cl) {
 		d.LeafLinksAccepted = acceptedLeafLinks(cl, nr.leafs)
+		d.leafHome = leafHomes(inv, cl)
 	}
 	return d
 }
