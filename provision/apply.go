@@ -78,7 +78,10 @@ func Apply(ctx context.Context, s *Session, plans []*HostPlan, o ApplyOptions) *
 // installPhases put a host's files, directories and unit in place; nothing
 // is started or restarted. Two commands on the host (the first script, the
 // second script) with the uploads over SFTP beside and after the first;
-// over exec each upload is a command of its own.
+// over exec each upload is a command of its own. Where the sftp-server
+// flushes and renames (OpenSSH's: fsync@ and posix-rename@openssh.com), the
+// renames go over SFTP instead of a `mv` per file, between the second
+// script's checks and its rest: three commands.
 func installPhases() []phase {
 	return []phase{
 		sideBySide{
@@ -89,8 +92,10 @@ func installPhases() []phase {
 			{cleanTemp{}, createUser{}, createParents{}, ownDirs{}, fixModes{},
 				sideBySide{{uploadBinary{}}, {uploadFiles{}}}},
 		},
-		// one script: verify, check, install, tell systemd
-		verifyUploads{}, checkBinary{}, checkConfig{}, installFiles{}, daemonReload{}, enableUnit{}, recordApplied{stopped: true},
+		// one script: verify, check, install, tell systemd; over SFTP, the
+		// renames go in between, in the sftp-server (installFiles), and
+		// the rest is a second script
+		verifyUploads{}, checkBinary{}, checkConfig{}, installFiles{}, stampSums{}, daemonReload{}, enableUnit{}, recordApplied{stopped: true},
 	}
 }
 

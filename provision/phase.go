@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/dcctl/dcctl/remote"
@@ -41,6 +42,17 @@ type scripter interface {
 	Script(h *hostRun) string
 }
 
+// inProcess is a scripter that can do its work over the host's SFTP
+// session instead, in the sftp-server already running there, with no
+// program started on the host: when InProcess says it can, the script so
+// far runs, then RunInProcess, and the scripters after it make the next
+// script. When it cannot (over exec; a server without the extension it
+// needs), its piece of shell runs as any other.
+type inProcess interface {
+	InProcess(h *hostRun) bool
+	RunInProcess(ctx context.Context, h *hostRun) error
+}
+
 // explainer words a scripter's failure for the operator; stderr is what the
 // failed piece wrote there.
 type explainer interface {
@@ -63,6 +75,10 @@ type hostRun struct {
 	timeout time.Duration                 // each health-gate wait
 	upload  func(node string, n, t int64) // binary upload progress, or nil
 
+	// what each staged upload (by path) did on the host besides the write
+	stagedMu sync.Mutex
+	staged   map[string]remote.Staged
+
 	// binary upload, for the line that says it is installed
 	binarySize int64
 	binaryTook time.Duration
@@ -73,12 +89,48 @@ func (h *hostRun) node() string   { return h.p.Node.Name }
 func (h *hostRun) say(msg string) { h.log.say(h.node(), msg) }
 func (h *hostRun) unit() string   { return h.s.Inv.NATS.Service + ".service" }
 
+// stage uploads f to its temporary name and remembers what the upload did
+// there besides the write (remote.Staged).
+func (h *hostRun) stage(ctx context.Context, f remote.File, progress func(int64)) error {
+	st, err := h.c.Stage(ctx, f, progress)
+	if err != nil {
+		return err
+	}
+	h.stagedMu.Lock()
+	defer h.stagedMu.Unlock()
+	if h.staged == nil {
+		h.staged = map[string]remote.Staged{}
+	}
+	h.staged[f.Path] = st
+	return nil
+}
+
+// stagedAs is what the upload of the file at p did besides the write.
+func (h *hostRun) stagedAs(p string) remote.Staged {
+	h.stagedMu.Lock()
+	defer h.stagedMu.Unlock()
+	return h.staged[p]
+}
+
 // runPhases runs, in order, the phases whose ShouldRun holds for h's plan,
 // and stops at the first that fails.
 func runPhases(ctx context.Context, h *hostRun, phases []phase) error {
 	var batch []scripter
 	for _, ph := range phases {
 		if !ph.ShouldRun(h.p) {
+			continue
+		}
+		if ip, ok := ph.(inProcess); ok && ip.InProcess(h) {
+			if err := runScripts(ctx, h, batch); err != nil {
+				return err
+			}
+			batch = nil
+			if err := ip.RunInProcess(ctx, h); err != nil {
+				return err
+			}
+			if r, ok := ph.(reporter); ok {
+				r.Done(h, "")
+			}
 			continue
 		}
 		switch ph := ph.(type) {

@@ -1,15 +1,18 @@
 package provision
 
 import (
+	"context"
 	"fmt"
 	"strings"
 
 	"github.com/dcctl/dcctl/remote"
 )
 
-// installFiles waits for the uploaded and checked files to be on disk,
-// renames each over its target, then stamps their sums for the next run's
-// facts.
+// installFiles waits for the uploaded and checked files to be on disk and
+// renames each over its target. Where the uploads flushed every file and
+// the host's SFTP session renames over a file (remote.Client.CanRename),
+// the renames go over it, with no program started; otherwise, and over
+// exec, they are `mv` in the install script.
 type installFiles struct{}
 
 func (installFiles) Title() string { return "install files" }
@@ -18,8 +21,10 @@ func (installFiles) ShouldRun(p *HostPlan) bool {
 	return stagedBinary(p) != nil || len(stagedText(p)) > 0
 }
 
-func (installFiles) Script(h *hostRun) string {
-	var mv []string
+// renames are the plan's (temporary name, target) pairs, in the plan's
+// order.
+func renames(h *hostRun) [][2]string {
+	var out [][2]string
 	for _, fc := range h.p.Files {
 		if fc.ModeOnly {
 			continue
@@ -28,41 +33,47 @@ func (installFiles) Script(h *hostRun) string {
 		if fc.File.Kind == "binary" && h.p.Upgrade {
 			to += NextSuffix // staged: swapBinary puts it in place
 		}
-		mv = append(mv, fmt.Sprintf("mv -f -- %s %s", shellQuote(fc.File.Path+remote.TempSuffix), shellQuote(to)))
+		out = append(out, [2]string{fc.File.Path + remote.TempSuffix, to})
+	}
+	return out
+}
+
+func (installFiles) Script(h *hostRun) string {
+	var mv []string
+	for _, r := range renames(h) {
+		mv = append(mv, fmt.Sprintf("mv -f -- %s %s", shellQuote(r[0]), shellQuote(r[1])))
 	}
 	// The renames ignore a cancel's SIGTERM (and a dropped connection's
 	// HUP/PIPE): they take microseconds, and stopping between two of them
 	// would leave a config that includes a file of the other generation.
 	// Every file on disk before the first rename (verifyUploads started
 	// the flush).
-	s := remote.StagedFlushed(stagedFiles(h.p)) + " || { echo 'could not flush the uploaded files to disk' >&2; rm -f --" + stagedTemps(h.p) + "; return 1; }\n"
-	s += "trap '' INT TERM HUP PIPE\n" + strings.Join(mv, " &&\n") + " || return 1\ntrap - INT TERM HUP PIPE"
-	// The sums stamp is a cache: failing to write it only costs the next
-	// run a hash. It gets a line for every file installed now (the next
-	// facts then hash none of them) and keeps the lines of the others.
-	stamp := sumsPath(h.s.Inv)
-	tmp := shellQuote(stamp + remote.TempSuffix)
-	var installed, sums, quoted []string
-	for _, fc := range h.p.Files {
-		if fc.ModeOnly || (fc.File.Kind == "binary" && h.p.Upgrade) {
-			continue // an upgrade's binary is staged as .next: swapBinary puts it in place
+	s := ""
+	if f := unflushed(h); len(f) > 0 {
+		s = remote.StagedFlushed(f) + " || { echo 'could not flush the uploaded files to disk' >&2; rm -f --" + stagedTemps(h.p) + "; return 1; }\n"
+	}
+	return s + "trap '' INT TERM HUP PIPE\n" + strings.Join(mv, " &&\n") + " || return 1\ntrap - INT TERM HUP PIPE"
+}
+
+// InProcess: over SFTP, once every upload was flushed by its own fsync,
+// so that no flush of the script's is left to wait for.
+func (installFiles) InProcess(h *hostRun) bool {
+	return len(unflushed(h)) == 0 && h.c.CanRename()
+}
+
+// RunInProcess renames over SFTP, every rename even once ctx is cancelled
+// (as the script ignores the signals): a config must not include a file of
+// the other generation. A failed rename stops there: the files renamed
+// before it are in place, the others keep their old content under their
+// names and their uploads under the temporary ones, for the next run.
+func (installFiles) RunInProcess(ctx context.Context, h *hostRun) error {
+	ctx = context.WithoutCancel(ctx)
+	for _, r := range renames(h) {
+		if err := h.c.Rename(ctx, r[0], r[1]); err != nil {
+			return fmt.Errorf("install files on %s: %w", h.node(), err)
 		}
-		installed = append(installed, fc.File.Path)
-		sums = append(sums, fc.File.SHA256)
-		quoted = append(quoted, shellQuote(fc.File.Path))
 	}
-	if len(installed) == 0 {
-		return s
-	}
-	// One stat for every file (not one each): its lines name the files, and
-	// awk puts each one's sum beside its signature.
-	s += fmt.Sprintf(`
-{ { [ ! -f %[1]s ] || installed=%[2]s awk 'BEGIN { n = split(ENVIRON["installed"], a, "\n"); for (i = 1; i <= n; i++) now[a[i]] = 1 } !(substr($0, index($0, " ") + 66) in now)' %[1]s
-stat -c '%[5]s %%n' -- %[6]s | installed=%[2]s sums=%[3]s awk 'BEGIN { n = split(ENVIRON["installed"], p, "\n"); split(ENVIRON["sums"], s, "\n"); for (i = 1; i <= n; i++) sum[p[i]] = s[i] }
-{ i = index($0, " "); f = substr($0, i + 1); if (f in sum) print substr($0, 1, i - 1), sum[f], f }'
-} > %[4]s && mv -f %[4]s %[1]s; } 2>/dev/null || rm -f %[4]s`,
-		shellQuote(stamp), shellQuote(strings.Join(installed, "\n")), shellQuote(strings.Join(sums, "\n")), tmp, statSignature, strings.Join(quoted, " "))
-	return s
+	return nil
 }
 
 func (installFiles) Done(h *hostRun, _ string) {
@@ -88,4 +99,41 @@ func versionPrefix(v string) string {
 		return ""
 	}
 	return v + ", "
+}
+
+// stampSums stamps the sums of the files installFiles put in place, for
+// the next run's facts. The sums stamp is a
+// cache: failing to write it only costs the next run a hash. It gets a
+// line for every file installed now (the next facts then hash none of
+// them) and keeps the lines of the others.
+type stampSums struct{}
+
+func (stampSums) Title() string { return "stamp the installed files' sums" }
+
+func (stampSums) ShouldRun(p *HostPlan) bool {
+	return stagedBinary(p) != nil || len(stagedText(p)) > 0
+}
+
+func (stampSums) Script(h *hostRun) string {
+	stamp := sumsPath(h.s.Inv)
+	tmp := shellQuote(stamp + remote.TempSuffix)
+	var installed, sums, quoted []string
+	for _, fc := range h.p.Files {
+		if fc.ModeOnly || (fc.File.Kind == "binary" && h.p.Upgrade) {
+			continue // an upgrade's binary is staged as .next: swapBinary puts it in place
+		}
+		installed = append(installed, fc.File.Path)
+		sums = append(sums, fc.File.SHA256)
+		quoted = append(quoted, shellQuote(fc.File.Path))
+	}
+	if len(installed) == 0 {
+		return ":"
+	}
+	// One stat for every file (not one each): its lines name the files, and
+	// awk puts each one's sum beside its signature.
+	return fmt.Sprintf(`{ { [ ! -f %[1]s ] || installed=%[2]s awk 'BEGIN { n = split(ENVIRON["installed"], a, "\n"); for (i = 1; i <= n; i++) now[a[i]] = 1 } !(substr($0, index($0, " ") + 66) in now)' %[1]s
+stat -c '%[5]s %%n' -- %[6]s | installed=%[2]s sums=%[3]s awk 'BEGIN { n = split(ENVIRON["installed"], p, "\n"); split(ENVIRON["sums"], s, "\n"); for (i = 1; i <= n; i++) sum[p[i]] = s[i] }
+{ i = index($0, " "); f = substr($0, i + 1); if (f in sum) print substr($0, 1, i - 1), sum[f], f }'
+} > %[4]s && mv -f %[4]s %[1]s; } 2>/dev/null || rm -f %[4]s`,
+		shellQuote(stamp), shellQuote(strings.Join(installed, "\n")), shellQuote(strings.Join(sums, "\n")), tmp, statSignature, strings.Join(quoted, " "))
 }

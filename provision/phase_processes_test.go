@@ -15,10 +15,15 @@ import (
 // PATH of the in-process sshd's commands: no head to cut --version's first
 // line, no copies of the TLS files for -t (the copied config names the
 // verified uploads), one sed for the copies, no removal of a check
-// directory that is not there. Every fresh host runs this script, and on
-// hosts that share CPUs each process is time.
+// directory that is not there. Over SFTP to a server that has
+// fsync@openssh.com and posix-rename@openssh.com (OpenSSH's), the owners,
+// modes, flush and renames are done in the sftp-server: no chown, chmod,
+// sync, nor an mv per file (two are left: the sums stamp's and the facts
+// cache's). Every fresh host runs this script, and on hosts that share CPUs
+// each process is time.
 func TestInstallStartsFewProcesses(t *testing.T) {
 	h := newPhaseHost(t)
+	h.srv.SFTPFsync.Store(true)
 	log := filepath.Join(t.TempDir(), "calls")
 	for _, name := range []string{"head", "cp", "sed", "rm", "install", "mv", "chown", "chmod", "sync", "timeout", "stat", "awk", "openssl", "sha256sum"} {
 		real, err := exec.LookPath(name)
@@ -41,16 +46,23 @@ func TestInstallStartsFewProcesses(t *testing.T) {
 	}
 	t.Logf("programs of a fresh host's install: %v", calls)
 	// The check of the new config: one copy (this host is no leaf node: one
-	// config), one sed, one rm (the check directory after -t).
-	for name, want := range map[string]int{"head": 0, "cp": 1, "sed": 1, "rm": 1} {
+	// config), one sed, one rm (the check directory after -t). Owners,
+	// modes, the flush and the renames in the sftp-server.
+	for name, want := range map[string]int{"head": 0, "cp": 1, "sed": 1, "rm": 1, "chown": 0, "chmod": 0, "sync": 0} {
 		if calls[name] != want {
 			t.Errorf("%s ran %d times, want %d", name, calls[name], want)
 		}
 	}
+	if calls["mv"] > 2 {
+		t.Errorf("mv ran %d times, want 2 at most (the sums stamp, the facts cache)", calls["mv"])
+	}
 	// The checks kept: the sums (one hasher for every file), --version under
-	// timeout, the flush, owners and modes, the renames.
+	// timeout; the flush by the sftp-server's fsyncs, one per file.
+	if n := h.srv.SFTPFsyncs.Load(); n != int64(len(p.Files)) {
+		t.Errorf("the sftp-server flushed %d files, want %d", n, len(p.Files))
+	}
 	var missing []string
-	for _, name := range []string{"timeout", "sync", "chown", "chmod", "mv"} {
+	for _, name := range []string{"timeout"} {
 		if calls[name] == 0 {
 			missing = append(missing, name)
 		}

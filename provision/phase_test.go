@@ -136,11 +136,17 @@ func noTemps(t *testing.T, paths ...string) {
 // A fresh host's install and first start run three commands over SFTP
 // (the prepare script; the verify, check and install script; the start
 // script), eight over exec (each upload is one: the binary, the config, the
-// three TLS files). Before the phases: twelve.
+// three TLS files). Before the phases: twelve. Over SFTP to a server with
+// fsync@openssh.com (OpenSSH's), the renames go over SFTP between the
+// checks and the rest of the install: one command more.
 func TestApplyRoundTripsFreshHost(t *testing.T) {
-	for transfer, want := range map[string][2]int64{inventory.TransferSFTP: {2, 3}, inventory.TransferExec: {7, 8}} {
+	for transfer, want := range map[string][2]int64{inventory.TransferSFTP: {2, 3}, inventory.TransferExec: {7, 8}, "sftp+fsync": {3, 4}} {
 		t.Run(transfer, func(t *testing.T) {
 			h := newPhaseHost(t)
+			if transfer == "sftp+fsync" {
+				transfer = inventory.TransferSFTP
+				h.srv.SFTPFsync.Store(true)
+			}
 			h.node.SSH.Transfer = transfer
 			p := h.plan(t)
 			if p.Action != ActionStart || !p.Enable {

@@ -56,8 +56,8 @@ func (uploadBinary) Run(ctx context.Context, h *hostRun) error {
 	t0 := time.Now()
 	// Hashed: the session hashed these bytes once for every host.
 	rf := remote.File{Path: f.Path, Mode: os.FileMode(f.Mode), Owner: f.Owner, Group: f.Group, Content: bytes.NewReader(content),
-		SHA256: f.SHA256, Hashed: true, Size: int64(len(content)), Stage: true}
-	if err := h.c.Put(ctx, rf, progress); err != nil {
+		SHA256: f.SHA256, Hashed: true, Size: int64(len(content))}
+	if err := h.stage(ctx, rf, progress); err != nil {
 		return fmt.Errorf("upload nats-server binary to %s: %w", f.Path, err)
 	}
 	h.binarySize, h.binaryTook = int64(len(content)), time.Since(t0)

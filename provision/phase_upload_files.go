@@ -24,9 +24,7 @@ func (uploadFiles) Run(ctx context.Context, h *hostRun) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			rf := remoteFile(fc.File)
-			rf.Stage = true
-			if err := h.c.Put(ctx, rf, nil); err != nil {
+			if err := h.stage(ctx, remoteFile(fc.File), nil); err != nil {
 				errs[i] = fmt.Errorf("upload %s: %w", fc.File.Path, err)
 			}
 		}()

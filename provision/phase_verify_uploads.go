@@ -12,7 +12,9 @@ import (
 // the host's check happens, in the same script as the install, for every
 // file at once (remote.StagedChecks). Their flush to disk starts first, in
 // the background: the checks run beside it, and installFiles waits for it
-// before its renames.
+// before its renames. What an SFTP upload already did in the sftp-server
+// (remote.Staged: owner and mode set on the open file, the file flushed)
+// starts no program here.
 type verifyUploads struct{}
 
 func (verifyUploads) Title() string { return "verify the uploaded files" }
@@ -22,20 +24,35 @@ func (verifyUploads) ShouldRun(p *HostPlan) bool {
 }
 
 func (verifyUploads) Script(h *hostRun) string {
-	files := stagedFiles(h.p)
-	return remote.StagedFlush(files) + "\n" + remote.StagedChecks(files) + " || { rc=$?; rm -f --" + stagedTemps(h.p) + "; return $rc; }"
+	s := remote.StagedChecks(stagedFiles(h)) + " || { rc=$?; rm -f --" + stagedTemps(h.p) + "; return $rc; }"
+	if f := unflushed(h); len(f) > 0 {
+		s = remote.StagedFlush(f) + "\n" + s
+	}
+	return s
 }
 
-// stagedFiles are the files of p's plan that were uploaded to their
+// stagedFiles are the files of h's plan that were uploaded to their
 // temporary names, as the host's checks see them.
-func stagedFiles(p *HostPlan) []remote.File {
+func stagedFiles(h *hostRun) []remote.File {
 	var files []remote.File
-	for _, fc := range p.Files {
+	for _, fc := range h.p.Files {
 		if fc.ModeOnly {
 			continue
 		}
 		f := fc.File
-		files = append(files, remote.File{Path: f.Path, Mode: os.FileMode(f.Mode), Owner: f.Owner, Group: f.Group, SHA256: f.SHA256})
+		files = append(files, remote.File{Path: f.Path, Mode: os.FileMode(f.Mode), Owner: f.Owner, Group: f.Group, SHA256: f.SHA256,
+			Settled: h.stagedAs(f.Path).Settled})
+	}
+	return files
+}
+
+// unflushed are the staged files whose upload did not flush them.
+func unflushed(h *hostRun) []remote.File {
+	var files []remote.File
+	for _, f := range stagedFiles(h) {
+		if !h.stagedAs(f.Path).Flushed {
+			files = append(files, f)
+		}
 	}
 	return files
 }

@@ -69,6 +69,10 @@ type sftpConn struct {
 	sess     *ssh.Session
 	fallback bool   // no sftp-server on the host: Put uses exec from now on
 	why      string // why, for the one log line
+
+	// the host's users and groups by name (sftpIDs), read once
+	idsMu         sync.Mutex
+	users, groups map[string]int
 }
 
 // sftpClient returns the SFTP session, opening it on first use. It returns

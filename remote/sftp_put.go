@@ -18,7 +18,7 @@ import (
 // sets owner and mode, and renames. A transfer cut off midway (connection lost, client killed)
 // leaves the temporary file behind, never a changed target: the next Put
 // replaces it, and provision's facts find and remove it.
-func (c *Client) putSFTP(ctx context.Context, sc *sftp.Client, f File, want string, progress func(int64)) error {
+func (c *Client) putSFTP(ctx context.Context, sc *sftp.Client, f File, want string, progress func(int64)) (Staged, error) {
 	tmp := f.Path + TempSuffix
 	// SFTP requests take no context: a cancelled Put stuck on a silent host
 	// ends the session after the grace period, which fails the requests.
@@ -50,7 +50,12 @@ func (c *Client) putSFTP(ctx context.Context, sc *sftp.Client, f File, want stri
 	}()
 	stop := context.AfterFunc(ctx, func() { pw.CloseWithError(context.Cause(ctx)) })
 	defer stop()
-	err := sendSFTP(sc, tmp, pr)
+	var st Staged
+	err := sendSFTP(sc, tmp, pr, func(fh *sftp.File) {
+		if f.Stage {
+			st = c.settleOpen(sc, fh, f)
+		}
+	})
 	n, sum, _, readErr := src.stop()
 	if err != nil || readErr != nil {
 		// Best effort: when the session is gone, the next run cleans up.
@@ -58,34 +63,35 @@ func (c *Client) putSFTP(ctx context.Context, sc *sftp.Client, f File, want stri
 	}
 	switch {
 	case ctx.Err() != nil:
-		return fmt.Errorf("upload %s to %s: %w", f.Path, c.name, context.Cause(ctx))
+		return Staged{}, fmt.Errorf("upload %s to %s: %w", f.Path, c.name, context.Cause(ctx))
 	case readErr != nil:
-		return fmt.Errorf("upload %s to %s: read content: %w", f.Path, c.name, readErr)
+		return Staged{}, fmt.Errorf("upload %s to %s: read content: %w", f.Path, c.name, readErr)
 	case err != nil:
 		size := f.Size
 		if size <= 0 {
 			size = n
 		}
-		return c.explain(fmt.Errorf("upload %s to %s over sftp: %w%s; the installed file stays", f.Path, c.name, err, c.whyNotWritten(ctx, err, tmp, size)))
+		return Staged{}, c.explain(fmt.Errorf("upload %s to %s over sftp: %w%s; the installed file stays", f.Path, c.name, err, c.whyNotWritten(ctx, err, tmp, size)))
 	}
 	// What was sent is known here: a content that is not what the caller
 	// promised is refused before the host is asked to install it.
 	if (f.Size > 0 && n != f.Size) || sum != want {
 		_ = sc.Remove(tmp)
-		return c.installError(f, want, &ExitError{Host: c.name, Code: exitMismatch}, n, sum, true)
+		return Staged{}, c.installError(f, want, &ExitError{Host: c.name, Code: exitMismatch}, n, sum, true)
 	}
 	if f.Stage {
-		return nil // the caller's script runs StagedCheck
+		return st, nil // the caller's script runs StagedCheck
 	}
 	_, _, err = c.run(ctx, "install "+f.Path, installScript(f, want, false), nil)
 	if err == nil {
-		return nil
+		return Staged{}, nil
 	}
-	return c.installError(f, want, err, n, sum, true)
+	return Staged{}, c.installError(f, want, err, n, sum, true)
 }
 
-// sendSFTP writes src to tmp, created afresh and private.
-func sendSFTP(sc *sftp.Client, tmp string, src io.Reader) error {
+// sendSFTP writes src to tmp, created afresh and private, and calls
+// finish on the open file once it was written.
+func sendSFTP(sc *sftp.Client, tmp string, src io.Reader, finish func(*sftp.File)) error {
 	flags := os.O_WRONLY | os.O_CREATE | os.O_EXCL
 	fh, err := sc.OpenFile(tmp, flags)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -112,6 +118,7 @@ func sendSFTP(sc *sftp.Client, tmp string, src io.Reader) error {
 		fh.Close()
 		return fmt.Errorf("write %s: %w", tmp, err)
 	}
+	finish(fh)
 	if err := fh.Close(); err != nil {
 		return fmt.Errorf("write %s: %w", tmp, err)
 	}

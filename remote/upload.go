@@ -55,6 +55,9 @@ type File struct {
 	// in the caller's check. A staged file never installed is a leftover
 	// temporary file for the next run to remove.
 	Stage bool
+	// Settled says that a staged file already has its owner and mode
+	// (Staged.Settled): StagedChecks starts no chown or chmod for it.
+	Settled bool
 }
 
 // ErrCheckFailed is wrapped by Put's error when File.Check failed on the host.
@@ -74,25 +77,30 @@ var sha256Hex = regexp.MustCompile(`^[0-9a-f]{64}$`)
 // directory must exist. progress, if not nil, is called with the bytes sent
 // so far, from another goroutine.
 func (c *Client) Put(ctx context.Context, f File, progress func(written int64)) error {
+	_, err := c.put(ctx, f, progress)
+	return err
+}
+
+func (c *Client) put(ctx context.Context, f File, progress func(written int64)) (Staged, error) {
 	if !path.IsAbs(f.Path) || path.Clean(f.Path) != f.Path {
-		return fmt.Errorf("upload to %s: path %q must be absolute and clean", c.name, f.Path)
+		return Staged{}, fmt.Errorf("upload to %s: path %q must be absolute and clean", c.name, f.Path)
 	}
 	want := strings.ToLower(f.SHA256)
 	if want == "" {
 		sum, err := hashSeeker(f.Content)
 		if err != nil {
-			return fmt.Errorf("upload %s to %s: %w", f.Path, c.name, err)
+			return Staged{}, fmt.Errorf("upload %s to %s: %w", f.Path, c.name, err)
 		}
 		want = sum
 	}
 	if !sha256Hex.MatchString(want) {
-		return fmt.Errorf("upload %s to %s: SHA256 %q is not 64 hex digits", f.Path, c.name, f.SHA256)
+		return Staged{}, fmt.Errorf("upload %s to %s: SHA256 %q is not 64 hex digits", f.Path, c.name, f.SHA256)
 	}
 
 	if c.transfer == TransferSFTP {
 		sc, err := c.sftpClient(ctx)
 		if err != nil {
-			return fmt.Errorf("upload %s to %s: %w", f.Path, c.name, err)
+			return Staged{}, fmt.Errorf("upload %s to %s: %w", f.Path, c.name, err)
 		}
 		if sc != nil {
 			return c.putSFTP(ctx, sc, f, want, progress)
@@ -102,7 +110,7 @@ func (c *Client) Put(ctx context.Context, f File, progress func(written int64)) 
 	_, _, err := c.run(ctx, "install "+f.Path, installScript(f, want, true), src)
 	n, sum, eof, readErr := src.stop()
 	if readErr != nil {
-		return fmt.Errorf("upload %s to %s: read content: %w", f.Path, c.name, readErr)
+		return Staged{}, fmt.Errorf("upload %s to %s: read content: %w", f.Path, c.name, readErr)
 	}
 	if err == nil && f.Stage && ((f.Size > 0 && n != f.Size) || sum != want) {
 		// Staged, the host has not hashed it yet: what was sent is known
@@ -112,9 +120,9 @@ func (c *Client) Put(ctx context.Context, f File, progress func(written int64)) 
 		err = &ExitError{Host: c.name, Code: exitMismatch}
 	}
 	if err == nil {
-		return nil
+		return Staged{}, nil
 	}
-	return c.installError(f, want, err, n, sum, eof)
+	return Staged{}, c.installError(f, want, err, n, sum, eof)
 }
 
 // installError explains the install script's failure. n, sum and eof say
@@ -230,7 +238,7 @@ func StagedCheck(f File) string {
 // in a handful of processes instead of five per file: one `openssl dgst`
 // (or, without openssl, one `sha256sum -c`) checks every sum, then each
 // file's checks by the shell's builtins, one chown per owner and one chmod
-// per mode. When a sum does not match, or neither can take the list (a
+// per mode (none for a file Settled by its upload). When a sum does not match, or neither can take the list (a
 // path it would escape, a sha256sum without --status), each file goes
 // through StagedCheck, which words the failure. Like StagedCheck it is one
 // command for a script. Unlike StagedCheck it does not flush the files to
@@ -258,6 +266,9 @@ func StagedChecks(files []File) string {
 if [ ! -d "${p%/*}/" ]; then echo "directory ${p%/*}/ does not exist" >&2; exit 1; fi
 if [ -L "$t" ] || [ ! -f "$t" ]; then echo "$t is not the uploaded file" >&2; exit 1; fi
 `)
+		if f.Settled {
+			continue
+		}
 		owner := f.Owner
 		if f.Group != "" {
 			owner += ":" + f.Group

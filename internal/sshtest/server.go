@@ -49,6 +49,14 @@ type Server struct {
 	SFTPCommand atomic.Pointer[string]
 	// SFTPSessions counts sftp subsystem sessions started.
 	SFTPSessions atomic.Int64
+	// SFTPFsync makes the sftp subsystem offer fsync@openssh.com, as
+	// OpenSSH's sftp-server does (pkg/sftp's does not); SFTPFsyncs counts
+	// the fsyncs it did.
+	SFTPFsync  atomic.Bool
+	SFTPFsyncs atomic.Int64
+	// SFTPNoPosixRename makes the sftp subsystem leave out
+	// posix-rename@openssh.com, as a server without it would.
+	SFTPNoPosixRename atomic.Bool
 
 	// KillAfter, when > 0, makes each new connection drop after the server has
 	// read that many bytes from the client: a network failure mid-upload.
@@ -246,7 +254,10 @@ func (s *Server) serveSFTP(ch ssh.Channel) {
 	defer ch.Close()
 	var rw io.ReadWriteCloser = ch
 	if s.OpenSSHStatus.Load() {
-		rw = &openSSHStatus{ReadWriteCloser: ch}
+		rw = &openSSHStatus{ReadWriteCloser: rw}
+	}
+	if s.SFTPFsync.Load() || s.SFTPNoPosixRename.Load() {
+		rw = newSFTPExtensions(rw, s.SFTPFsync.Load(), s.SFTPNoPosixRename.Load(), &s.SFTPFsyncs)
 	}
 	srv, err := sftp.NewServer(rw)
 	if err != nil {

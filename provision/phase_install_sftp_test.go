@@ -1,0 +1,158 @@
+package provision
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/dcctl/dcctl/remote"
+)
+
+// countCalls puts shims of names on the sshd's PATH that log each call;
+// the returned function counts them.
+func countCalls(t *testing.T, h *phaseHost, names ...string) func() map[string]int {
+	t.Helper()
+	log := filepath.Join(t.TempDir(), "calls")
+	for _, name := range names {
+		real, err := exec.LookPath(name)
+		if err != nil {
+			t.Skipf("no %s here: %v", name, err)
+		}
+		h.srv.Command(t, name, "#!/bin/sh\necho "+name+" >> "+log+"\nexec "+real+" \"$@\"\n")
+	}
+	return func() map[string]int {
+		b, _ := os.ReadFile(log)
+		calls := map[string]int{}
+		for _, c := range strings.Fields(string(b)) {
+			calls[c]++
+		}
+		return calls
+	}
+}
+
+// assertInstalled checks that every file of p is in place with the
+// plan's content, owner, group and mode, and that no temporary file is left.
+func assertInstalled(t *testing.T, p *HostPlan) {
+	t.Helper()
+	for _, fc := range p.Files {
+		f := fc.File
+		if f.Kind == "unit" {
+			continue
+		}
+		st, err := os.Lstat(f.Path)
+		if err != nil {
+			t.Errorf("%s: %v", f.Path, err)
+			continue
+		}
+		sys := st.Sys().(*syscall.Stat_t)
+		u, err1 := user.Lookup(f.Owner)
+		g, err2 := user.LookupGroup(f.Group)
+		if err1 != nil || err2 != nil {
+			t.Fatalf("owner %s:%s of %s: %v %v", f.Owner, f.Group, f.Path, err1, err2)
+		}
+		if st.Mode().Perm() != os.FileMode(f.Mode).Perm() || strconv.Itoa(int(sys.Uid)) != u.Uid || strconv.Itoa(int(sys.Gid)) != g.Gid {
+			t.Errorf("%s: mode %o %d:%d, want %o %s:%s", f.Path, st.Mode().Perm(), sys.Uid, sys.Gid, f.Mode, f.Owner, f.Group)
+		}
+		if f.Kind != "binary" {
+			if got, _ := os.ReadFile(f.Path); !bytes.Equal(got, f.Content) {
+				t.Errorf("%s holds other content than planned", f.Path)
+			}
+		}
+		noTemps(t, f.Path)
+	}
+}
+
+// Over SFTP to a server with posix-rename and fsync (OpenSSH's), a fresh
+// host's files get their owners and modes (the key 0600 or 0640 among them)
+// on the upload's open file, are flushed by the sftp-server and renamed by
+// it: no chown, chmod, sync or mv for them on the host.
+func TestPhaseInstallOverSFTPStartsNoProgramPerFile(t *testing.T) {
+	h := newPhaseHost(t)
+	h.srv.SFTPFsync.Store(true)
+	calls := countCalls(t, h, "chown", "chmod", "sync", "mv")
+	p := h.plan(t)
+	withoutUnit(p)
+	if log, err := h.run(t, p, installPhases()...); err != nil {
+		t.Fatalf("install: %v\n%s", err, log)
+	}
+	assertInstalled(t, p)
+	if got := calls(); got["chown"]+got["chmod"]+got["sync"] != 0 || got["mv"] > 2 {
+		t.Errorf("programs of the install: %v, want no chown, chmod, sync, and two mv at most (the stamp, the facts cache)", got)
+	}
+	if n := h.srv.SFTPFsyncs.Load(); n != int64(len(p.Files)) {
+		t.Errorf("%d fsyncs, want one per file (%d)", n, len(p.Files))
+	}
+}
+
+// A server without posix-rename@openssh.com: the renames are the script's
+// mv, the rest as over SFTP; one without fsync@openssh.com: the script
+// flushes and renames. Both install every file as planned.
+func TestPhaseInstallFallsBackWithoutTheExtension(t *testing.T) {
+	for name, set := range map[string]func(h *phaseHost){
+		"no posix-rename": func(h *phaseHost) { h.srv.SFTPFsync.Store(true); h.srv.SFTPNoPosixRename.Store(true) },
+		"no fsync":        func(h *phaseHost) {},
+	} {
+		t.Run(name, func(t *testing.T) {
+			h := newPhaseHost(t)
+			set(h)
+			calls := countCalls(t, h, "sync", "mv")
+			p := h.plan(t)
+			withoutUnit(p)
+			if log, err := h.run(t, p, installPhases()...); err != nil {
+				t.Fatalf("install: %v\n%s", err, log)
+			}
+			assertInstalled(t, p)
+			got := calls()
+			if got["mv"] < len(p.Files) {
+				t.Errorf("%d mv, want one per file (%d) at least: the script renames", got["mv"], len(p.Files))
+			}
+			if fsync := h.srv.SFTPFsync.Load(); (got["sync"] == 0) == !fsync {
+				t.Errorf("%d sync with fsync@openssh.com %v: the script must flush what the sftp-server did not", got["sync"], fsync)
+			}
+		})
+	}
+}
+
+// A rename over SFTP that fails (the upload of the config gone between the
+// checks and the renames) fails the install with the file's name; the
+// files renamed before it are whole, the config's name holds no new
+// content, and the next run installs it.
+func TestPhaseInstallFailedRenameOverSFTP(t *testing.T) {
+	h := newPhaseHost(t)
+	h.srv.SFTPFsync.Store(true)
+	p := h.plan(t)
+	withoutUnit(p)
+	conf := h.path("etc/acme/nats/nats-server.conf")
+	gone := runStub{"remove the config's upload", func() error { return os.Remove(conf + remote.TempSuffix) }}
+	var phases []phase
+	for _, ph := range installPhases() {
+		if _, ok := ph.(installFiles); ok {
+			phases = append(phases, gone)
+		}
+		phases = append(phases, ph)
+	}
+	_, err := h.run(t, p, phases...)
+	if err == nil || !strings.Contains(err.Error(), "rename "+conf+remote.TempSuffix) {
+		t.Fatalf("install with the config's upload gone: %v", err)
+	}
+	if _, err := os.Lstat(conf); err == nil {
+		t.Errorf("%s exists after its rename failed", conf)
+	}
+	for _, fc := range p.Files {
+		if st, err := os.Stat(fc.File.Path); err == nil && fc.File.Kind != "binary" && st.Size() != int64(len(fc.File.Content)) {
+			t.Errorf("%s is %d bytes, want %d: a half-written file under its name", fc.File.Path, st.Size(), len(fc.File.Content))
+		}
+	}
+	p = h.plan(t)
+	withoutUnit(p)
+	if log, err := h.run(t, p, installPhases()...); err != nil {
+		t.Fatalf("the next install: %v\n%s", err, log)
+	}
+	assertInstalled(t, p)
+}
