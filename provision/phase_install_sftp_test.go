@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/dcctl/dcctl/inventory"
 	"github.com/dcctl/dcctl/remote"
 )
 
@@ -155,4 +156,59 @@ func TestPhaseInstallFailedRenameOverSFTP(t *testing.T) {
 		t.Fatalf("the next install: %v\n%s", err, log)
 	}
 	assertInstalled(t, p)
+}
+
+// The owned directories are made over SFTP with their owners and modes (no
+// install -d); over exec, and for an owner the host's /etc files do not
+// list, by install -d as before. Either way they end as planned.
+func TestPhaseOwnDirsOverSFTPOrInstall(t *testing.T) {
+	for name, c := range map[string]struct {
+		transfer string
+		owner    string // "" keeps the plan's
+		installs int
+	}{
+		"sftp":                  {inventory.TransferSFTP, "", 0},
+		"sftp, parents missing": {inventory.TransferSFTP, "", 2},
+		"exec":                  {inventory.TransferExec, "", 2},
+		// the first directory's install -d fails, and the && stops there
+		"owner not in /etc": {inventory.TransferSFTP, "dcctl-no-such-user", 1},
+	} {
+		t.Run(name, func(t *testing.T) {
+			h := newPhaseHost(t)
+			h.node.SSH.Transfer = c.transfer
+			calls := countCalls(t, h, "install")
+			p := h.plan(t)
+			if len(p.Dirs) != 2 {
+				t.Fatalf("plan of a fresh host: %d owned directories, want 2", len(p.Dirs))
+			}
+			if c.owner != "" {
+				// an owner that chown cannot resolve either: the fallback's
+				// install -d fails, naming it
+				p.Dirs[0].Owner = c.owner
+			}
+			phases := []phase{createParents{}, ownDirs{}}
+			if name == "sftp, parents missing" {
+				phases = phases[1:] // install -d makes them
+			}
+			_, err := h.run(t, p, phases...)
+			if c.owner != "" {
+				if err == nil || !strings.Contains(err.Error(), c.owner) {
+					t.Fatalf("owned directories with owner %s: %v", c.owner, err)
+				}
+			} else if err != nil {
+				t.Fatal(err)
+			} else {
+				for _, d := range p.Dirs {
+					u, _ := user.Lookup(d.Owner)
+					g, _ := user.LookupGroup(d.Group)
+					uid, _ := strconv.Atoi(u.Uid)
+					gid, _ := strconv.Atoi(g.Gid)
+					assertDir(t, d.Path, os.FileMode(d.Mode), uint32(uid), uint32(gid))
+				}
+			}
+			if got := calls()["install"]; got != c.installs {
+				t.Errorf("install ran %d times, want %d", got, c.installs)
+			}
+		})
+	}
 }

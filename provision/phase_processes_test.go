@@ -19,7 +19,7 @@ import (
 // fsync@openssh.com and posix-rename@openssh.com (OpenSSH's), the owners,
 // modes, flush and renames are done in the sftp-server: no chown, chmod,
 // sync, nor an mv per file (two are left: the sums stamp's and the facts
-// cache's). Every fresh host runs this script, and on hosts that share CPUs
+// cache's), nor `install -d` for the owned directories. Every fresh host runs this script, and on hosts that share CPUs
 // each process is time.
 func TestInstallStartsFewProcesses(t *testing.T) {
 	h := newPhaseHost(t)
@@ -46,9 +46,10 @@ func TestInstallStartsFewProcesses(t *testing.T) {
 	}
 	t.Logf("programs of a fresh host's install: %v", calls)
 	// The check of the new config: one copy (this host is no leaf node: one
-	// config), one sed, one rm (the check directory after -t). Owners,
-	// modes, the flush and the renames in the sftp-server.
-	for name, want := range map[string]int{"head": 0, "cp": 1, "sed": 1, "rm": 1, "chown": 0, "chmod": 0, "sync": 0} {
+	// config), one sed, one rm (the check directory after -t), one install
+	// (the check directory). Owners, modes, the flush, the renames and the
+	// owned directories in the sftp-server.
+	for name, want := range map[string]int{"head": 0, "cp": 1, "sed": 1, "rm": 1, "install": 1, "chown": 0, "chmod": 0, "sync": 0} {
 		if calls[name] != want {
 			t.Errorf("%s ran %d times, want %d", name, calls[name], want)
 		}

@@ -6,6 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"os"
+	"path"
 	"strconv"
 	"strings"
 
@@ -162,3 +165,69 @@ func (c *Client) Rename(ctx context.Context, from, to string) error {
 }
 
 var errNoRename = errors.New("no sftp session with posix-rename@openssh.com")
+
+// parentIsDir says whether dir's parent is a directory on the host.
+func (c *Client) parentIsDir(sc *sftp.Client, dir string) bool {
+	st, err := sc.Stat(path.Dir(dir))
+	return err == nil && st.IsDir()
+}
+
+// OverSFTP says whether the client transfers over SFTP (not exec, and the
+// host was not found to have no sftp-server).
+func (c *Client) OverSFTP() bool {
+	s := &c.sftp
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return c.transfer == TransferSFTP && !s.fallback
+}
+
+// MkdirOwned does over the SFTP session what `install -d -m mode -o owner
+// -g group dir` does: makes dir unless
+// it is there (a link to a directory counts, as for install), then sets
+// its owner and group, then its mode; no program is started. It returns
+// false and does nothing when it cannot (over exec, no sftp-server, a
+// name the host's /etc files do not list, a parent missing: install -d
+// makes parents too): the caller runs the program.
+func (c *Client) MkdirOwned(ctx context.Context, dir string, mode os.FileMode, owner, group string) (bool, error) {
+	if !c.OverSFTP() {
+		return false, nil
+	}
+	sc, err := c.sftpClient(ctx)
+	if err != nil || sc == nil {
+		return false, err
+	}
+	uid, gid, ok := c.sftpIDs(sc, owner, group)
+	if !ok {
+		return false, nil
+	}
+	fail := func(what string, err error) (bool, error) {
+		return true, c.explain(fmt.Errorf("%s directory %s on %s over sftp: %w", what, dir, c.name, err))
+	}
+	st, err := sc.Stat(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		if err := sc.Mkdir(dir); err != nil {
+			st, err2 := sc.Stat(dir)
+			switch {
+			case err2 == nil && st.IsDir():
+				// made meanwhile by another
+			case errors.Is(err2, fs.ErrNotExist) && !c.parentIsDir(sc, dir):
+				return false, nil // install -d makes the parents too
+			default:
+				return fail("create", err)
+			}
+		}
+	} else if err != nil {
+		return fail("stat", err)
+	} else if !st.IsDir() {
+		return fail("create", fmt.Errorf("%s exists and is not a directory", dir))
+	}
+	if uid >= 0 {
+		if err := sc.Chown(dir, uid, gid); err != nil {
+			return fail("chown", err)
+		}
+	}
+	if err := sc.Chmod(dir, mode); err != nil {
+		return fail("chmod", err)
+	}
+	return true, nil
+}
