@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/dcctl/dcctl/inventory"
 	"github.com/dcctl/dcctl/remote"
 )
 
@@ -58,21 +59,38 @@ func TestPhasesBinaryUploadBesidePrepare(t *testing.T) {
 }
 
 // A prepare script that fails stops the binary's upload beside it; the
-// error is the script's, and nothing is installed.
+// error is the script's, and nothing is installed. Over SFTP the owned
+// directories are made by the sftp-server: a file in the way of one fails
+// it the same way.
 func TestPhasesPrepareFailureStopsTheUpload(t *testing.T) {
-	h := newPhaseHost(t)
-	bin := h.path("opt/acme/nats/bin/nats-server")
-	if err := os.MkdirAll(filepath.Dir(bin), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	h.srv.Command(t, "install", "#!/bin/sh\necho 'install: no room' >&2\nexit 1\n")
-	p := h.plan(t)
-	_, err := h.run(t, p, installPhases()...)
-	var pe *PhaseError
-	if !errors.As(err, &pe) || pe.Phase != (ownDirs{}).Title() || !strings.Contains(pe.Stderr, "no room") {
-		t.Fatalf("install with a failing prepare script: %v, want the owned directories' failure", err)
-	}
-	if _, err := os.Stat(bin); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("binary installed after the prepare script failed (stat: %v)", err)
+	for _, transfer := range []string{inventory.TransferExec, inventory.TransferSFTP} {
+		t.Run(transfer, func(t *testing.T) {
+			h := newPhaseHost(t)
+			h.node.SSH.Transfer = transfer
+			bin := h.path("opt/acme/nats/bin/nats-server")
+			if err := os.MkdirAll(filepath.Dir(bin), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			p := h.plan(t)
+			want := "no room"
+			if transfer == inventory.TransferExec {
+				h.srv.Command(t, "install", "#!/bin/sh\necho 'install: no room' >&2\nexit 1\n")
+			} else {
+				want = "is not a directory"
+				if err := os.MkdirAll(filepath.Dir(p.Dirs[0].Path), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(p.Dirs[0].Path, nil, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			_, err := h.run(t, p, installPhases()...)
+			if err == nil || !strings.Contains(err.Error(), (ownDirs{}).Title()) || !strings.Contains(err.Error(), want) {
+				t.Fatalf("install with a failing prepare script: %v, want the owned directories' failure", err)
+			}
+			if _, err := os.Stat(bin); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("binary installed after the prepare script failed (stat: %v)", err)
+			}
+		})
 	}
 }
