@@ -70,6 +70,10 @@ type Options struct {
 	Gap time.Duration
 	// Name is the client connection name shown in the servers' connz.
 	Name string
+	// ServerNames are the deployment's server names: a peer that a server
+	// reports by peer id only (it has not heard from it since it started)
+	// is reported under its name when it is one of these.
+	ServerNames []string
 	// TLS, when set, is how servers are verified (RootCAs: the deployment's
 	// CA). Its ServerName is left empty: each connection then expects the
 	// host of the URL it dials, an address the server's certificate names,
@@ -100,6 +104,7 @@ type Conn struct {
 	appErr  error
 	timeout time.Duration
 	gap     time.Duration
+	names   []string // Options.ServerNames
 }
 
 type accountConn struct {
@@ -121,7 +126,7 @@ func Connect(ctx context.Context, o Options) (*Conn, error) {
 	if !o.System.set() && len(o.Accounts) == 0 {
 		return nil, errors.New("connect to NATS: neither a system nor an application user given")
 	}
-	c := &Conn{timeout: o.Timeout, gap: o.Gap}
+	c := &Conn{timeout: o.Timeout, gap: o.Gap, names: o.ServerNames}
 	if c.timeout <= 0 {
 		c.timeout = defaultTimeout
 	}

@@ -144,10 +144,12 @@ func (c *Conn) Meta(ctx context.Context, domain string) (*MetaGroup, error) {
 	if err != nil {
 		return nil, fmt.Errorf("meta group of domain %q: %w", domain, err)
 	}
-	return metaFromReplies(domain, replies)
+	return metaFromReplies(domain, replies, c.names)
 }
 
-func metaFromReplies(domain string, replies []serverReply) (*MetaGroup, error) {
+// metaFromReplies builds the group from the servers' /jsz answers; names
+// are the server names its peers are told by (see namePeer).
+func metaFromReplies(domain string, replies []serverReply, names []string) (*MetaGroup, error) {
 	m := &MetaGroup{Domain: domain, Peers: []Peer{}, Responded: []string{}}
 	var leader *metaData
 	claims := map[string]int{}
@@ -201,7 +203,7 @@ func metaFromReplies(domain string, replies []serverReply) (*MetaGroup, error) {
 	}
 	m.Peers = append(m.Peers, Peer{Name: m.Leader, Leader: true, Current: true})
 	for _, p := range leader.Replicas {
-		m.Peers = append(m.Peers, Peer{Name: p.Name, Current: p.Current, Offline: p.Offline, Active: p.Active, Lag: p.Lag})
+		m.Peers = append(m.Peers, Peer{Name: namePeer(p.Name, names), Current: p.Current, Offline: p.Offline, Active: p.Active, Lag: p.Lag})
 	}
 	sort.Slice(m.Peers, func(i, j int) bool { return m.Peers[i].Name < m.Peers[j].Name })
 	return m, nil

@@ -21,6 +21,16 @@ type Monitor struct {
 	Get func(ctx context.Context, server, path string) ([]byte, error)
 	// Servers lists the server names of domain.
 	Servers func(domain string) []string
+	// Names are every server name a peer may be told by (see namePeer);
+	// nil: Servers(domain).
+	Names []string
+}
+
+func (m Monitor) names(domain string) []string {
+	if m.Names != nil {
+		return m.Names
+	}
+	return m.Servers(domain)
 }
 
 // monitorReply is one server's /jsz answer, or why there is none.
@@ -68,7 +78,7 @@ func (m Monitor) Meta(ctx context.Context, domain string) (*MetaGroup, error) {
 	if len(replies) == 0 {
 		return nil, fmt.Errorf("meta group of domain %q: no server's monitoring endpoint answered (last: %v)", domain, last)
 	}
-	return metaFromReplies(domain, replies)
+	return metaFromReplies(domain, replies, m.names(domain))
 }
 
 // jszStreams is the part of /jsz?accounts=true&streams=true&config=true
@@ -106,7 +116,7 @@ func (m Monitor) Streams(ctx context.Context, domain string) (*StreamList, error
 		}
 		for _, a := range j.Accounts {
 			for _, d := range a.Streams {
-				st, err := d.state(domain)
+				st, err := d.state(domain, m.names(domain))
 				if err != nil {
 					return nil, fmt.Errorf("list streams in domain %q: %s: %w", domain, r.server, err)
 				}

@@ -202,7 +202,7 @@ func (l StreamLimits) DiscardsOldest() bool {
 	return l.MaxAge > 0 || (l.Discard != "new" && (l.MaxMsgs > 0 || l.MaxBytes > 0))
 }
 
-func (d streamInfoData) state(domain string) (StreamState, error) {
+func (d streamInfoData) state(domain string, names []string) (StreamState, error) {
 	var cfg streamConfigData
 	if err := json.Unmarshal(d.Config, &cfg); err != nil {
 		return StreamState{}, fmt.Errorf("decode stream config: %w", err)
@@ -227,7 +227,7 @@ func (d streamInfoData) state(domain string) (StreamState, error) {
 	if d.Cluster != nil {
 		s.Cluster, s.Leader = d.Cluster.Name, d.Cluster.Leader
 		for _, p := range d.Cluster.Replicas {
-			s.Followers = append(s.Followers, Peer{Name: p.Name, Current: p.Current, Offline: p.Offline, Active: p.Active, Lag: p.Lag})
+			s.Followers = append(s.Followers, Peer{Name: namePeer(p.Name, names), Current: p.Current, Offline: p.Offline, Active: p.Active, Lag: p.Lag})
 		}
 		sort.Slice(s.Followers, func(i, j int) bool { return s.Followers[i].Name < s.Followers[j].Name })
 	}
@@ -247,7 +247,7 @@ func (c *Conn) Stream(ctx context.Context, domain, name string) (*StreamState, e
 	if err := c.apiRequest(ctx, nc, apiPrefix(domain)+".STREAM.INFO."+name, nil, &info); err != nil {
 		return nil, fmt.Errorf("stream %s in domain %q: %w", name, domain, err)
 	}
-	s, err := info.state(domain)
+	s, err := info.state(domain, c.names)
 	if err != nil {
 		return nil, fmt.Errorf("stream %s in domain %q: %w", name, domain, err)
 	}
@@ -301,7 +301,7 @@ func (c *Conn) Streams(ctx context.Context, domain string) (*StreamList, error) 
 			return nil, fmt.Errorf("list streams in domain %q: %w", domain, err)
 		}
 		for _, d := range page.Streams {
-			s, err := d.state(domain)
+			s, err := d.state(domain, c.names)
 			if err != nil {
 				return nil, fmt.Errorf("list streams in domain %q: %w", domain, err)
 			}

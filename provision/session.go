@@ -255,10 +255,11 @@ func (s *Session) NATS(ctx context.Context) (*jetstream.Conn, error) {
 	s.mu.Unlock()
 	sys := s.Inv.SystemAccount()
 	opts := jetstream.Options{
-		Dial:    s.dialNATS,
-		Timeout: s.opts.NATSTimeout,
-		Name:    "dcctl",
-		System:  jetstream.Credentials{User: sys.Users[0], Password: s.Secrets.Password(sys.Users[0])},
+		Dial:        s.dialNATS,
+		Timeout:     s.opts.NATSTimeout,
+		Name:        "dcctl",
+		ServerNames: s.serverNames(),
+		System:      jetstream.Credentials{User: sys.Users[0], Password: s.Secrets.Password(sys.Users[0])},
 	}
 	for _, a := range s.Inv.JetStreamAccounts() {
 		opts.Accounts = append(opts.Accounts, jetstream.AccountUser{Account: a.Name,
@@ -355,7 +356,18 @@ func (s *Session) Monitor() jetstream.Monitor {
 			}
 			return out
 		},
+		Names: s.serverNames(),
 	}
+}
+
+// serverNames are every node's server name, for peers a server reports by
+// peer id only.
+func (s *Session) serverNames() []string {
+	out := make([]string, len(s.Inv.Nodes))
+	for i, n := range s.Inv.Nodes {
+		out[i] = n.Name
+	}
+	return out
 }
 
 // ForgetNATS closes the session's NATS connection, so that the next NATS

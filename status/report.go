@@ -11,7 +11,6 @@ package status
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"sort"
@@ -456,7 +455,7 @@ func buildDomain(inv *inventory.Inventory, cl *inventory.Cluster, nr *natsResult
 		d.MetaLeader, d.ClusterSize, d.Quorum, d.Responded = m.Leader, m.Size, m.Quorum, len(m.Responded)
 		for _, p := range m.Peers {
 			answered := contains(m.Responded, p.Name) || (sides != nil && sides.answered[p.Name])
-			d.Meta = append(d.Meta, MetaPeer{Name: p.Name, ID: PeerID(p.Name), Leader: p.Leader,
+			d.Meta = append(d.Meta, MetaPeer{Name: p.Name, ID: jetstream.PeerID(p.Name), Leader: p.Leader,
 				Current: p.Current, Online: !p.Offline && answered,
 				ActiveMS: p.Active.Milliseconds(), Lag: p.Lag})
 		}
@@ -468,7 +467,7 @@ func buildDomain(inv *inventory.Inventory, cl *inventory.Cluster, nr *natsResult
 		// the members that did not answer as offline beside those that did.
 		for _, n := range cl.Active() {
 			if !containsPeer(d.Meta, n.Name) {
-				d.Meta = append(d.Meta, MetaPeer{Name: n.Name, ID: PeerID(n.Name)})
+				d.Meta = append(d.Meta, MetaPeer{Name: n.Name, ID: jetstream.PeerID(n.Name)})
 			}
 		}
 		sort.Slice(d.Meta, func(i, j int) bool { return d.Meta[i].Name < d.Meta[j].Name })
@@ -593,18 +592,4 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
-}
-
-// PeerID is the RAFT peer id nats-server gives a server in the meta group:
-// 8 characters of base-62 over the sha256 of the server name (getHash in
-// nats-server's events.go). Computing it saves asking every server for it,
-// and it is what natscli shows in its ID column.
-func PeerID(serverName string) string {
-	const digits = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-	sum := sha256.Sum256([]byte(serverName))
-	b := make([]byte, 8)
-	for i := range b {
-		b[i] = digits[int(sum[i]%byte(len(digits)))]
-	}
-	return string(b)
 }

@@ -102,13 +102,13 @@ func needSides(clusters []*inventory.Cluster, nr *natsResult) bool {
 func collectSides(ctx context.Context, s *provision.Session, clusters []*inventory.Cluster, nr *natsResult) *sideResult {
 	sr := &sideResult{views: map[string][]SideView{}, leader: map[string]*jetstream.MetaGroup{}, answered: map[string]bool{},
 		streams: map[string]*jetstream.StreamList{}, monitorStreams: map[string]*jetstream.StreamList{}}
-	get := s.Monitor().Get
+	all := s.Monitor()
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	for _, cl := range clusters {
 		for _, dc := range dcsOf(cl.Nodes) {
 			wg.Go(func() {
-				mon := jetstream.Monitor{Get: get, Servers: func(string) []string {
+				mon := jetstream.Monitor{Get: all.Get, Names: all.Names, Servers: func(string) []string {
 					var out []string
 					for _, n := range cl.Nodes {
 						if n.DC == dc {
