@@ -83,6 +83,7 @@ func warnings(inv *inventory.Inventory, r *Report) []Warning {
 			}
 		}
 	}
+	releaseWarnings(r, add)
 	for _, w := range inv.Warnings() {
 		domain := ""
 		if strings.HasPrefix(w.Key, "clusters.") {
