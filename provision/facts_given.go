@@ -3,6 +3,7 @@ package provision
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/dcctl/dcctl/inventory"
 	"github.com/dcctl/dcctl/remote"
@@ -32,6 +33,9 @@ func (s *Session) FactsScripts(nodes []*inventory.Node) (map[string]string, erro
 		return nil, err
 	}
 	out := map[string]string{}
+	s.mu.Lock()
+	s.factsAsked = time.Now() // the earliest the hosts can run them
+	s.mu.Unlock()
 	for _, n := range nodes {
 		dirs, files, err := s.desiredFor(bin, n.Name)
 		if err != nil {
@@ -47,12 +51,16 @@ func (s *Session) FactsScripts(nodes []*inventory.Node) (map[string]string, erro
 // the same script; output it cannot read is dropped (Plan then asks the
 // host itself).
 func (s *Session) GivenFacts(node, script string, out []byte) {
+	received := time.Now()
 	f, err := parseFacts(string(out))
 	if err != nil {
 		return
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if !f.Clock.IsZero() {
+		f.ClockOffset = ClockOffset(f.Clock, s.factsAsked, received)
+	}
 	if s.given == nil {
 		s.given = map[string]givenFacts{}
 	}
@@ -94,13 +102,18 @@ func hostFacts(ctx context.Context, s *Session, c *remote.Client, dirs, files []
 	if f := s.takeGivenFacts(c.Name(), script); f != nil {
 		return f, nil
 	}
+	sent := time.Now()
 	out, _, err := c.Run(ctx, script)
 	if err != nil {
 		return nil, fmt.Errorf("gather facts: %w", err)
 	}
+	received := time.Now()
 	f, err := parseFacts(string(out))
 	if err != nil {
 		return nil, fmt.Errorf("gather facts: %w", err)
+	}
+	if !f.Clock.IsZero() {
+		f.ClockOffset = ClockOffset(f.Clock, sent, received)
 	}
 	return f, nil
 }

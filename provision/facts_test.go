@@ -133,6 +133,11 @@ func TestFactsScriptOnThisMachine(t *testing.T) {
 	if f.Stopped {
 		t.Errorf("stopped by an operator without a stop marker")
 	}
+	// The host's clock, from stat's look at /proc/self/: this machine's,
+	// to the kernel's coarse clock (a tick).
+	if d := f.Clock.Sub(time.Now()); f.Clock.IsZero() || d > time.Second || d < -time.Minute {
+		t.Errorf("host clock %v, %v from this machine's", f.Clock, d)
+	}
 
 	// The stop marker `dcctl node stop` leaves: read, with who wrote it.
 	os.WriteFile(filepath.Join(dir, "stopped"), []byte(stopMarkerContent(time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC))+"\n"), 0o640)

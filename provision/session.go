@@ -69,8 +69,11 @@ type Session struct {
 	// where the inventory puts it (see httpaddr.go).
 	monitorAt map[string]string
 	given     map[string]givenFacts // see GivenFacts
-	rendered  map[string]rendering  // each node's files, rendered once (render_once.go)
-	renders   int                   // how many renderings the session made, for tests
+	// factsAsked is when FactsScripts gave out the scripts GivenFacts
+	// hands back: the earliest a host's clock can have been read by them.
+	factsAsked time.Time
+	rendered   map[string]rendering // each node's files, rendered once (render_once.go)
+	renders    int                  // how many renderings the session made, for tests
 	// shared: monitoring answers the first installs' waits share
 	// (monitor_shared.go).
 	shared map[string]*sharedAnswer

@@ -41,6 +41,11 @@ type UnitState struct {
 	// a gate that timed out, a host lost) between installing them and the
 	// restart. The server answers as healthy meanwhile, on its old config.
 	Pending []string `json:"pending,omitempty"`
+	// Clock is the host's clock as the command read it (zero when it could
+	// not), and ClockOffset how far it is from this machine's
+	// (ClockOffset: 0 within the round trip).
+	Clock       time.Time     `json:"-"`
+	ClockOffset time.Duration `json:"-"`
 }
 
 // State is the one word status shows: the active state, or "not-found"
@@ -79,12 +84,17 @@ func (s *Session) UnitState(ctx context.Context, node string) (UnitState, error)
 	unit := s.Inv.NATS.Service + ".service"
 	cmd := "systemctl show --no-pager -p LoadState,ActiveState,SubState,Result,MainPID,NRestarts " + shellQuote(unit) +
 		fmt.Sprintf(`; if [ -f %[1]s ]; then printf 'DcctlStoppedBy=%%s\n' "$(head -n 1 %[1]s | cut -c 1-200)"; fi`, shellQuote(stopMarkerPath(s.Inv))) +
-		"; " + pendingScript(s.Inv)
+		"; " + pendingScript(s.Inv) + "; date +DcctlClock=%s.%N"
+	sent := time.Now()
 	out, _, err := c.Run(ctx, cmd)
 	if err != nil {
 		return UnitState{}, fmt.Errorf("state of %s on %s: %w", unit, node, err)
 	}
-	return parseUnitShow(unit, out), nil
+	u := parseUnitShow(unit, out)
+	if !u.Clock.IsZero() {
+		u.ClockOffset = ClockOffset(u.Clock, sent, time.Now())
+	}
+	return u, nil
 }
 
 func parseUnitShow(unit string, out []byte) UnitState {
@@ -112,6 +122,8 @@ func parseUnitShow(unit string, out []byte) UnitState {
 			u.Pending = append(u.Pending, v)
 		case "DcctlStoppedBy":
 			u.StoppedBy = v
+		case "DcctlClock":
+			u.Clock = parseClock(v)
 			if v == "" {
 				u.StoppedBy = "unknown"
 			}

@@ -59,6 +59,11 @@ func TestUnitStatePending(t *testing.T) {
 	if len(u.Pending) != 1 || u.Pending[0] != conf {
 		t.Fatalf("pending %q, want only %s", u.Pending, conf)
 	}
+	// The host's clock rides on the same command: here it is this
+	// machine's, so it falls within the round trip.
+	if u.Clock.IsZero() || u.ClockOffset != 0 {
+		t.Errorf("host clock %v, offset %v: want this machine's, offset 0", u.Clock, u.ClockOffset)
+	}
 	if err := os.WriteFile(conf, []byte("old conf"), 0o640); err != nil {
 		t.Fatal(err)
 	}

@@ -140,6 +140,10 @@ type Server struct {
 	// monitoring port answered (over SSH to its host); "" when not asked
 	// (everything answered over NATS).
 	Monitoring string `json:"monitoring,omitempty"`
+	// ClockOffsetS is how many seconds the host's clock is ahead of this
+	// machine's (negative: behind), 0 when it agrees within the round trip;
+	// absent when it was not read.
+	ClockOffsetS *float64 `json:"clock_offset_s,omitempty"`
 }
 
 // MetaPeer is one member of the meta group as its leader sees it.
@@ -436,6 +440,10 @@ func buildDomain(inv *inventory.Inventory, cl *inventory.Cluster, nr *natsResult
 			} else {
 				st := u.state
 				sv.Unit, sv.UnitDetail = st.State(), &st
+				if !st.Clock.IsZero() {
+					off := st.ClockOffset.Round(time.Millisecond).Seconds()
+					sv.ClockOffsetS = &off
+				}
 			}
 		}
 		d.Servers = append(d.Servers, sv)

@@ -84,6 +84,12 @@ func warnings(inv *inventory.Inventory, r *Report) []Warning {
 		}
 	}
 	releaseWarnings(r, add)
+	if w := clockWarning(r); w != "" {
+		// A notice, not a degraded state: service goes on until a clock is
+		// off by about the hour certificates are backdated, and the exit
+		// code says whether the deployment serves.
+		add(LevelNotice, "", "%s", w)
+	}
 	for _, w := range inv.Warnings() {
 		domain := ""
 		if strings.HasPrefix(w.Key, "clusters.") {
@@ -291,4 +297,21 @@ func warnedCluster(inv *inventory.Inventory, key string) *inventory.Cluster {
 		}
 	}
 	return nil
+}
+
+// clockWarning names the hosts whose clock is off by more than
+// provision.ClockSkewLimit, "" when none is.
+func clockWarning(r *Report) string {
+	var off []string
+	for _, d := range r.Domains {
+		for _, s := range d.Servers {
+			if s.ClockOffsetS == nil {
+				continue
+			}
+			if o := time.Duration(*s.ClockOffsetS * float64(time.Second)); o > provision.ClockSkewLimit || o < -provision.ClockSkewLimit {
+				off = append(off, fmt.Sprintf("%s (%s) %s", s.Name, s.Host, provision.DescribeClockOffset(o)))
+			}
+		}
+	}
+	return provision.ClockWarning(off)
 }

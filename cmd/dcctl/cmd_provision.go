@@ -156,6 +156,9 @@ func runProvision(c *cli.Context, checkOnly bool) error {
 		}
 		return refused(err)
 	}
+	if w := provision.ClockWarnings(plans); w != "" {
+		fmt.Fprintf(c.App.ErrWriter, "warning: %s\n", w)
+	}
 	if err := provision.CheckUpgrade(planCtx, s, plans, c.Bool("allow-downgrade")); err != nil {
 		if graceful.Err(ctx) != nil {
 			return whyStopped(ctx, err)
