@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 // shells are the POSIX shells a host may run dcctl's scripts in: Debian's
@@ -67,6 +68,11 @@ func TestFactsScriptInDashAndBash(t *testing.T) {
 		if f.Applied[files[0]] != strings.Repeat("a", 64) || f.Applied[files[1]] != strings.Repeat("b", 64) {
 			t.Errorf("%s: applied %v, want both lines of the marker", sh, f.Applied)
 		}
+		// Each shell's run reads the clock at its own moment.
+		if f.Clock.IsZero() {
+			t.Errorf("%s: no host clock in the facts:\n%s", sh, out)
+		}
+		f.Clock = time.Time{}
 		if first == nil {
 			first = f
 		} else if !reflect.DeepEqual(f, first) {
