@@ -172,6 +172,15 @@ func runProvision(c *cli.Context, checkOnly bool) error {
 	if err := checkRoutePorts(c, s, plans, len(nodes), checkOnly); err != nil {
 		return err
 	}
+	if err := provision.CheckDroppedAccounts(planCtx, s, plans); err != nil {
+		if graceful.Err(ctx) != nil {
+			return whyStopped(ctx, err)
+		}
+		if !checkOnly {
+			return refused(err)
+		}
+		fmt.Fprintf(c.App.ErrWriter, "warning: provision would refuse: %v\n", err)
+	}
 	if err := provision.StoreDirMove(s.Inv, plans); err != nil {
 		if !checkOnly {
 			return refused(err)
