@@ -181,6 +181,12 @@ func runProvision(c *cli.Context, checkOnly bool) error {
 		}
 		fmt.Fprintf(c.App.ErrWriter, "warning: provision would refuse: %v\n", err)
 	}
+	if err := provision.ServiceRenamed(s.Inv, plans); err != nil {
+		if !checkOnly {
+			return refused(err)
+		}
+		fmt.Fprintf(c.App.ErrWriter, "warning: provision would refuse: %v\n", err)
+	}
 	if err := provision.StoreDirMove(s.Inv, plans); err != nil {
 		if !checkOnly {
 			return refused(err)
