@@ -18,7 +18,7 @@ import (
 // once, not one at a time. Returns nil when no node has another unit.
 func ServiceRenamed(inv *inventory.Inventory, plans []*HostPlan) *ServiceRenamedError {
 	unit := templates.PathsFor(inv).Unit
-	e := &ServiceRenamedError{New: path.Base(unit)}
+	e := &ServiceRenamedError{New: path.Base(unit), Marker: markerPath(inv)}
 	for _, p := range plans {
 		if p.Facts == nil {
 			continue
@@ -43,12 +43,13 @@ func ServiceRenamed(inv *inventory.Inventory, plans []*HostPlan) *ServiceRenamed
 type ServiceRenamedError struct {
 	Nodes    []string
 	Old, New string
+	Marker   string // the applied marker that names the old unit
 }
 
 func (e *ServiceRenamedError) Error() string {
 	oldName := strings.TrimSuffix(e.Old, ".service")
 	return fmt.Sprintf("refusing to install %s beside %s, which runs the node on %s now: the new unit would start on the ports and store the old one holds and fail, on every node at once. "+
-		"To rename the service, one node at a time: on its host `systemctl disable --now %s && rm /etc/systemd/system/%s && systemctl daemon-reload`, then `dcctl provision --limit NODE` (it installs and starts %s), and `dcctl status` healthy before the next; "+
+		"To rename the service, one node at a time: on its host `systemctl disable --now %s && rm /etc/systemd/system/%s %s && systemctl daemon-reload` (the last is dcctl's record of the unit it started), then `dcctl provision --limit NODE` (it installs and starts %s), and `dcctl status` healthy before the next; "+
 		"or keep service = %q",
-		e.New, e.Old, strings.Join(e.Nodes, ", "), oldName, e.Old, e.New, oldName)
+		e.New, e.Old, strings.Join(e.Nodes, ", "), oldName, e.Old, e.Marker, e.New, oldName)
 }

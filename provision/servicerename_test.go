@@ -36,7 +36,7 @@ func TestServiceRenamedIsRefused(t *testing.T) {
 	if got == nil || len(got.Nodes) != 1 || got.Nodes[0] != node || got.Old != "nats-server.service" || got.New != "busd2.service" {
 		t.Fatalf("renamed service: %+v", got)
 	}
-	for _, want := range []string{"busd2.service beside nats-server.service", "systemctl disable --now nats-server", "--limit NODE", `keep service = "nats-server"`} {
+	for _, want := range []string{"busd2.service beside nats-server.service", "systemctl disable --now nats-server", "/etc/nats/.dcctl-applied", "--limit NODE", `keep service = "nats-server"`} {
 		if !strings.Contains(got.Error(), want) {
 			t.Errorf("refusal lacks %q: %s", want, got)
 		}
