@@ -43,17 +43,33 @@ type DowngradeError struct {
 }
 
 func (e *DowngradeError) Error() string {
-	nodes := make([]string, 0, len(e.Running))
-	for n := range e.Running {
-		nodes = append(nodes, n)
+	// Grouped by release, a few names each: a deployment of hundreds of
+	// servers on one release is one short line, not one entry per server.
+	by := map[string][]string{}
+	for n, v := range e.Running {
+		by[v] = append(by[v], n)
 	}
-	sort.Strings(nodes)
+	releases := make([]string, 0, len(by))
+	for v := range by {
+		releases = append(releases, v)
+	}
+	sort.Strings(releases)
 	var parts []string
-	for _, n := range nodes {
-		parts = append(parts, n+" runs "+e.Running[n])
+	for _, v := range releases {
+		nodes := by[v]
+		sort.Strings(nodes)
+		const shown = 4
+		switch {
+		case len(nodes) == 1:
+			parts = append(parts, nodes[0]+" runs "+v)
+		case len(nodes) <= shown:
+			parts = append(parts, strings.Join(nodes, ", ")+" run "+v)
+		default:
+			parts = append(parts, fmt.Sprintf("%d servers run %s: %s and %d more", len(nodes), v, strings.Join(nodes[:shown], ", "), len(nodes)-shown))
+		}
 	}
 	return fmt.Sprintf("the new binary is nats-server %s, a downgrade across minor releases (%s): nats-server supports going back one patch release only; nothing was changed. Use --allow-downgrade if you must (a rollback after an upgrade is `dcctl runbook upgrade --rollback`)",
-		e.To, strings.Join(parts, ", "))
+		e.To, strings.Join(parts, "; "))
 }
 
 // CheckVersions reads every given node's running release (/varz) and refuses

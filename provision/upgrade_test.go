@@ -3,6 +3,7 @@ package provision
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -132,7 +133,7 @@ func TestCheckVersionsRefusesADowngradeAcrossMinor(t *testing.T) {
 	}
 	running, err := s.CheckVersions(ctx, nodes, older, false)
 	var down *DowngradeError
-	if !errors.As(err, &down) || len(down.Running) != 3 || !strings.Contains(err.Error(), "r-b runs "+server.VERSION) || !strings.Contains(err.Error(), "--allow-downgrade") {
+	if !errors.As(err, &down) || len(down.Running) != 3 || !strings.Contains(err.Error(), "r-a, r-b, r-c run "+server.VERSION) || !strings.Contains(err.Error(), "--allow-downgrade") {
 		t.Fatalf("downgrade to %s: %v", older.NATS, err)
 	}
 	if running["r-a"] != server.VERSION {
@@ -403,5 +404,21 @@ func TestRollingRestartLeavesAfterTheirHub(t *testing.T) {
 		if hub := strings.HasPrefix(n, "r-"); hub != (i < 3) {
 			t.Fatalf("restart order %v, want the hub's three (r-*) before its leaves (s-*)\n%s", order, log.String())
 		}
+	}
+}
+
+// TestDowngradeRefusalGroupsServers: the refusal of a downgrade on a
+// 17-server deployment named every server ("core-a1 runs 2.15.2, core-a2
+// runs 2.15.2, ..." 17 times, printed twice; an outside audit): it names each
+// release once, with a few of its servers and the count of the rest.
+func TestDowngradeRefusalGroupsServers(t *testing.T) {
+	running := map[string]string{"edge_s9": "2.15.1"}
+	for i := 1; i <= 16; i++ {
+		running[fmt.Sprintf("core-%02d", i)] = "2.15.2"
+	}
+	got := (&DowngradeError{To: "2.14.9", Running: running}).Error()
+	want := "a downgrade across minor releases (edge_s9 runs 2.15.1; 16 servers run 2.15.2: core-01, core-02, core-03, core-04 and 12 more)"
+	if !strings.Contains(got, want) || strings.Contains(got, "core-05") {
+		t.Errorf("got %q\nwant it to say %q", got, want)
 	}
 }

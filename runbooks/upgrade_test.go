@@ -39,7 +39,7 @@ func TestUpgradeRefusesADowngrade(t *testing.T) {
 
 	err := l.run(&Upgrade{Binary: old, Cluster: cl.Name})
 	wantRefused(t, err, "notADowngrade")
-	for _, want := range []string{"a downgrade across minor releases", cl.Nodes[0].Name + " runs " + server.VERSION, "--allow-downgrade"} {
+	for _, want := range []string{"a downgrade across minor releases", cl.Nodes[0].Name + ", " + cl.Nodes[1].Name + ", " + cl.Nodes[2].Name + " run " + server.VERSION, "--allow-downgrade"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("refusal %q does not say %q", err, want)
 		}
