@@ -96,6 +96,8 @@ func installPhases() []phase {
 		// renames go in between, in the sftp-server (installFiles), and
 		// the rest is a second script
 		verifyUploads{}, checkBinary{}, checkConfig{}, installFiles{}, stampSums{}, daemonReload{}, enableUnit{}, recordApplied{stopped: true},
+		// the host's file work is done: its SFTP session goes
+		endSFTP{},
 	}
 }
 

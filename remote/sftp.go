@@ -203,6 +203,11 @@ func (c *Client) dropSFTP(client *sftp.Client) {
 	s.client, s.sess = nil, nil
 }
 
+// EndSFTP ends the client's SFTP session, if one is open, so that what it
+// holds is freed (its channel's buffers, the SFTP client, the host's
+// sftp-server); a later Put opens a new one. No Put may run on c meanwhile.
+func (c *Client) EndSFTP() { c.closeSFTP() }
+
 // closeSFTP ends the session at Close.
 func (c *Client) closeSFTP() {
 	s := &c.sftp

@@ -47,8 +47,9 @@ type Server struct {
 	// OpenSSH Subsystem line names a program: a path the host lacks (a
 	// Debian host without openssh-sftp-server) makes the shell exit 127.
 	SFTPCommand atomic.Pointer[string]
-	// SFTPSessions counts sftp subsystem sessions started.
-	SFTPSessions atomic.Int64
+	// SFTPSessions counts sftp subsystem sessions started, SFTPEnded those
+	// that ended (their client closed the channel or the connection).
+	SFTPSessions, SFTPEnded atomic.Int64
 	// SFTPFsync makes the sftp subsystem offer fsync@openssh.com, as
 	// OpenSSH's sftp-server does (pkg/sftp's does not); SFTPFsyncs counts
 	// the fsyncs it did.
@@ -251,6 +252,7 @@ func (s *Server) handleSession(nch ssh.NewChannel) {
 // serveSFTP runs pkg/sftp's server on the channel, against the real
 // filesystem as the test's user, as OpenSSH's sftp subsystem would.
 func (s *Server) serveSFTP(ch ssh.Channel) {
+	defer s.SFTPEnded.Add(1)
 	defer ch.Close()
 	var rw io.ReadWriteCloser = ch
 	if s.OpenSSHStatus.Load() {
