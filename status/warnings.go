@@ -9,6 +9,7 @@ import (
 	"github.com/dcctl/dcctl/inventory"
 	"github.com/dcctl/dcctl/jetstream"
 	"github.com/dcctl/dcctl/provision"
+	"github.com/dcctl/dcctl/words"
 )
 
 // warnings derives what the operator must know from the report: every
@@ -90,18 +91,35 @@ func warnings(inv *inventory.Inventory, r *Report) []Warning {
 		// code says whether the deployment serves.
 		add(LevelNotice, "", "%s", w)
 	}
-	for _, w := range inv.Warnings() {
-		domain := ""
-		if strings.HasPrefix(w.Key, "clusters.") {
-			cl := warnedCluster(inv, w.Key)
-			if cl == nil || !reported(r, cl.Domain) {
-				continue
-			}
-			domain = cl.Domain
-		}
-		add(LevelNotice, domain, "%s", w.String())
+	if w := inventoryNotice(inv, r); w != "" {
+		add(LevelNotice, "", "%s", w)
 	}
 	return out
+}
+
+// inventoryNotice is one line for the inventory's own warnings (those of
+// the reported domains' clusters and the deployment-wide ones), "" when
+// there are none. They are standing risks of the configuration, not the
+// deployment's state: in full, as `dcctl validate` says them, they took a
+// paragraph each of every status (and of every --watch screen) above or
+// among what is wrong now. Each is named by its key and first clause, so a
+// change to them still shows, and validate says the rest.
+func inventoryNotice(inv *inventory.Inventory, r *Report) string {
+	var parts []string
+	for _, w := range inv.Warnings() {
+		if strings.HasPrefix(w.Key, "clusters.") {
+			if cl := warnedCluster(inv, w.Key); cl == nil || !reported(r, cl.Domain) {
+				continue
+			}
+		}
+		gist, _, _ := strings.Cut(w.Msg, ":")
+		parts = append(parts, fmt.Sprintf("%s (%s)", w.Key, gist))
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("the inventory has %s: %s; `dcctl validate %s` says what each means and what to do",
+		words.Count(len(parts), "warning"), strings.Join(parts, "; "), inv.File)
 }
 
 func reported(r *Report, domain string) bool {
