@@ -171,10 +171,12 @@ func waitReplicaCurrent(ctx context.Context, mon jetstream.Monitor, domain, acco
 // WaitHealthz polls node's /healthz until it answers 200 or ctx ends.
 func (s *Session) WaitHealthz(ctx context.Context, node string) error {
 	err := jetstream.Poll(ctx, nodePoll, func() error {
-		code, err := s.Healthz(ctx, node, "/healthz")
+		code, why, err := s.healthz(ctx, node, "/healthz")
 		switch {
 		case err != nil:
 			return err
+		case code != http.StatusOK && why != "":
+			return fmt.Errorf("/healthz answered %d: %s", code, why)
 		case code != http.StatusOK:
 			return fmt.Errorf("/healthz answered %d", code)
 		}

@@ -8,6 +8,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -324,9 +325,17 @@ func (s *Session) liveFirst() []*inventory.Node {
 // Healthz asks node's monitoring endpoint for /healthz (path may carry a
 // query) and returns the HTTP status.
 func (s *Session) Healthz(ctx context.Context, node, path string) (int, error) {
+	code, _, err := s.healthz(ctx, node, path)
+	return code, err
+}
+
+// healthz is Healthz with the server's reason for an answer other than
+// 200 (the "error" of its JSON, such as `JetStream can not lookup account
+// "x": account missing`), "" when it gives none.
+func (s *Session) healthz(ctx context.Context, node, path string) (code int, why string, err error) {
 	n := s.Inv.Node(node)
 	if n == nil {
-		return 0, &inventory.UnknownNodeError{Name: node, Inventory: s.Inv.File}
+		return 0, "", &inventory.UnknownNodeError{Name: node, Inventory: s.Inv.File}
 	}
 	base := s.monitorBase(n)
 	client := s.monitorClient(n, base)
@@ -334,15 +343,23 @@ func (s *Session) Healthz(ctx context.Context, node, path string) (int, error) {
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+path, nil)
 	if err != nil {
-		return 0, err
+		return 0, "", err
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return 0, fmt.Errorf("%s %s: %w", node, path, err)
+		return 0, "", fmt.Errorf("%s %s: %w", node, path, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		var body struct {
+			Error string `json:"error"`
+		}
+		if b, err := io.ReadAll(io.LimitReader(resp.Body, 4096)); err == nil && json.Unmarshal(b, &body) == nil {
+			why = body.Error
+		}
 	}
 	io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	return resp.StatusCode, nil
+	return resp.StatusCode, why, nil
 }
 
 // Monitor reads JetStream state from the monitoring endpoints of each
