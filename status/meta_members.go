@@ -41,7 +41,7 @@ func memberWarnings(inv *inventory.Inventory, d *Domain, add func(level, domain,
 		}
 	}
 	if len(unknown) > 0 {
-		add(LevelDegraded, d.Name, "meta group of domain %q has peers that %s does not list in cluster %s: %s. The servers count them in the quorum (%d peers, quorum %d) though provision manages none of them. If they are gone for good, remove them from the group: `nats --context local:admin server raft peer-remove NAME --js-domain %s` for each (or list them in the inventory and run `dcctl runbook replace-peer NAME --permanent`); if they belong, add them to the inventory",
+		add(LevelDegraded, d.Name, "meta group of domain %q has peers that %s does not list in cluster %s: %s. The servers count them in the quorum (%d peers, quorum %d) though provision manages none of them. If they are gone for good, remove them from the group: `nats --context local:admin server raft peer-remove NAME --js-domain %s` for each (local:admin is the system user's context as `dcctl context export` names it; with --prefix P, P:admin) (or list them in the inventory and run `dcctl runbook replace-peer NAME --permanent`); if they belong, add them to the inventory",
 			d.Name, inv.File, cl.Name, strings.Join(unknown, ", "), len(d.Meta), d.Quorum, d.Name)
 		if len(unknownRunning) > 0 {
 			// A node taken out of the inventory keeps running on its host:

@@ -57,7 +57,7 @@ func TestMetaPeersBeyondTheInventory(t *testing.T) {
 			cl.Nodes = slices.DeleteFunc(cl.Nodes, func(n *inventory.Node) bool { return n.Name == extra })
 		})
 		waitReport(t, s, settle, func(r *status.Report) error {
-			return warned(r, "does not list", extra, "peer-remove", "add them to the inventory")
+			return warned(r, "does not list", extra, "peer-remove", "with --prefix P, P:admin", "add them to the inventory")
 		})
 		// It still runs: dropping it from the inventory stopped nothing,
 		// and the way out is to stop it before the peer-remove.
