@@ -26,7 +26,7 @@ func TestLeaderlessWarning(t *testing.T) {
 		{"most replicas silent", LeaderlessStream{Stream: "half", Replicas: []string{"e1", "e2", "w1"}, Silent: []string{"e1", "e2"}, SilentDCs: []string{"east"}, known: true}, 3,
 			"stream half has no leader: 2 of its 3 replicas are on servers that do not answer (e1, e2 in DC east, cut off from here), and the one that answers cannot elect a leader alone (a leader needs 2 of 3)"},
 		{"a leader on the other side", LeaderlessStream{Stream: "far", Replicas: []string{"e1", "e2"}, Silent: []string{"e1", "e2"}, SilentDCs: []string{"east"}, Leader: "e1", known: true}, 2,
-			"stream far has no leader: all its 2 replicas are on servers that do not answer (e1, e2 in DC east, cut off from here): it takes no messages here until they are back; its messages are on those servers: do not recreate, delete or peer-remove it on this evidence. On the other side of the cut it has leader e1"},
+			"stream far has no leader: all its 2 replicas are on servers that do not answer (e1, e2 in DC east, cut off from here): it takes no messages here until they are back; its replicas keep its messages: do not recreate, delete or peer-remove it on this evidence. On the other side of the cut it has leader e1"},
 		{"a majority answers: an election", LeaderlessStream{Stream: "soon", Replicas: []string{"e1", "w1", "w2"}, Silent: []string{"e1"}, SilentDCs: []string{"east"}, known: true}, 3, ""},
 	} {
 		got := leaderlessWarning(tc.m, tc.replicas, cut)

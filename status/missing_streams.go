@@ -119,7 +119,7 @@ func leaderlessWarning(m LeaderlessStream, replicas int, cut map[string]bool) st
 		}
 	}
 	slices.Sort(cutDCs)
-	const keep = "its messages are on those servers: do not recreate, delete or peer-remove it on this evidence"
+	const keep = "its replicas keep its messages: do not recreate, delete or peer-remove it on this evidence"
 	if len(m.Replicas) == 0 {
 		if !m.known || len(cutDCs) == 0 {
 			return ""
