@@ -110,8 +110,10 @@ type stampSums struct{}
 
 func (stampSums) Title() string { return "stamp the installed files' sums" }
 
+// ShouldRun: a file is installed under its name (an upgrade's binary alone
+// is staged as .next: nothing to stamp, and no script to run for it).
 func (stampSums) ShouldRun(p *HostPlan) bool {
-	return stagedBinary(p) != nil || len(stagedText(p)) > 0
+	return len(stagedText(p)) > 0 || (stagedBinary(p) != nil && !p.Upgrade)
 }
 
 func (stampSums) Script(h *hostRun) string {
@@ -125,9 +127,6 @@ func (stampSums) Script(h *hostRun) string {
 		installed = append(installed, fc.File.Path)
 		sums = append(sums, fc.File.SHA256)
 		quoted = append(quoted, shellQuote(fc.File.Path))
-	}
-	if len(installed) == 0 {
-		return ":"
 	}
 	// One stat for every file (not one each): its lines name the files, and
 	// awk puts each one's sum beside its signature.

@@ -3,6 +3,7 @@ package provision
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path"
 	"path/filepath"
@@ -537,9 +538,18 @@ func assertMode(t *testing.T, p string, mode os.FileMode) {
 // the unit, keeps the old binary as .previous, swaps and starts (the gates
 // read the monitoring endpoints through tunnels, not commands). Afterwards
 // the plan has nothing left to do: the sums stamp and the applied marker
-// follow the swapped file.
+// follow the swapped file. Also to an sftp-server that flushes and
+// renames (the rename to .next then goes over SFTP, and no script follows
+// it: there is nothing to stamp).
 func TestPhasesNewBinaryIsStagedThenSwapped(t *testing.T) {
+	for _, fsync := range []bool{false, true} {
+		t.Run(fmt.Sprintf("fsync@openssh.com %v", fsync), func(t *testing.T) { newBinaryIsStagedThenSwapped(t, fsync) })
+	}
+}
+
+func newBinaryIsStagedThenSwapped(t *testing.T, fsync bool) {
 	h := newPhaseHost(t)
+	h.srv.SFTPFsync.Store(fsync)
 	h.installed(t)
 	install := h.s.Inv.NATS.InstallPath
 	old, _ := os.ReadFile(install)
