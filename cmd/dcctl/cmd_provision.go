@@ -68,14 +68,18 @@ func provisionCommand() *cli.Command {
 			"keys. A running plaintext deployment is not moved to TLS node by node (a\n" +
 			"cluster half on TLS is two clusters): provision refuses and says how, with\n" +
 			"--tls-cutover restarting every node at once (docs/security.md). The same holds\n" +
-			"for a new cluster_port: a node restarted on it would reach none of its peers.",
+			"for a new cluster_port (a node restarted on it would reach none of its peers)\n" +
+			"and a renamed cluster (nats-server refuses routes naming another cluster).\n" +
+			"Refused outright, with the way to do it by hand: a new store_dir on running\n" +
+			"nodes (they would start on an empty store), a renamed service (the new unit\n" +
+			"would start beside the old one), an account dropped while it has streams.",
 		Flags: append([]cli.Flag{
 			inventoryFlag(), limitFlag(), concurrencyFlag(), jsonFlag(),
 			&cli.BoolFlag{Name: "check", Usage: "only show the plan; change nothing"},
 			&cli.BoolFlag{Name: "diff", Usage: "show unified diffs of changed text files (secrets redacted)"},
 			&cli.DurationFlag{Name: "gate-timeout", Value: 3 * time.Minute, Usage: "bound on each health-gate wait"},
 			allowDowngradeFlag(),
-			&cli.BoolFlag{Name: "tls-cutover", Usage: "restart every node that needs it at once, without the gate before: to turn TLS on (or off), or change cluster_port, in a running deployment, which cannot roll (see docs/security.md)"},
+			&cli.BoolFlag{Name: "tls-cutover", Usage: "restart every node that needs it at once, without the gate before: to turn TLS on (or off), change cluster_port or rename a cluster, in a running deployment, which cannot roll (see docs/security.md)"},
 			breakLockFlag(),
 		}, sshFlags()...),
 		Action: func(c *cli.Context) error { return runProvision(c, c.Bool("check")) },
@@ -170,6 +174,9 @@ func runProvision(c *cli.Context, checkOnly bool) error {
 		return err
 	}
 	if err := checkRoutePorts(c, s, plans, len(nodes), checkOnly); err != nil {
+		return err
+	}
+	if err := checkClusterRename(c, s, plans, len(nodes), checkOnly); err != nil {
 		return err
 	}
 	if err := provision.CheckDroppedAccounts(planCtx, s, plans); err != nil {
@@ -286,6 +293,27 @@ func checkRoutePorts(c *cli.Context, s *provision.Session, plans []*provision.Ho
 		return nil
 	}
 	err := &provision.RoutePortSwitchRefusedError{Nodes: sw}
+	if checkOnly {
+		fmt.Fprintf(c.App.ErrWriter, "warning: provision would refuse: %v\n", err)
+		return nil
+	}
+	return refused(err)
+}
+
+// checkClusterRename refuses to roll a cluster's new name node by node
+// (provision.ClusterRenamed) unless --tls-cutover says to restart all at
+// once; plan only warns of it.
+func checkClusterRename(c *cli.Context, s *provision.Session, plans []*provision.HostPlan, selected int, checkOnly bool) error {
+	renamed := provision.ClusterRenamed(s.Inv, plans)
+	switch {
+	case len(renamed) == 0:
+		return nil
+	case c.Bool("tls-cutover") && selected < len(s.Inv.Nodes):
+		return refused(fmt.Errorf("--tls-cutover with --limit: every node of a renamed cluster must restart at once (%s would route to peers left under the old name); run it without --limit", strings.Join(renamed, ", ")))
+	case c.Bool("tls-cutover"):
+		return nil
+	}
+	err := &provision.ClusterRenameRefusedError{Nodes: renamed}
 	if checkOnly {
 		fmt.Fprintf(c.App.ErrWriter, "warning: provision would refuse: %v\n", err)
 		return nil

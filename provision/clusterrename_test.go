@@ -1,0 +1,52 @@
+package provision
+
+import (
+	"context"
+	"strings"
+	"testing"
+)
+
+// TestClusterRenameCannotRoll: running nodes of a renamed cluster are named
+// (nats-server closes a route from a server naming another cluster:
+// ClusterNameConflict), and the refusal says both ways out; a restart that
+// keeps the name is not.
+func TestClusterRenameCannotRoll(t *testing.T) {
+	node := "bb_us_2"
+	inv, sec, bin := fixture(t, nil)
+	dirs, files, err := desired(inv, sec, bin, node)
+	if err != nil {
+		t.Fatal(err)
+	}
+	running, fetch := hostWith(files, dirs)
+	plan := func(edit func(string) string) *HostPlan {
+		t.Helper()
+		inv2, sec2, bin2 := fixture(t, edit)
+		dirs2, files2, err := desired(inv2, sec2, bin2, node)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := planHost(context.Background(), inv2, sec2, inv2.Node(node), dirs2, files2, running, fetch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	renamed := plan(func(s string) string {
+		return strings.ReplaceAll(strings.Replace(s, "[clusters.BB]", "[clusters.CORE]", 1), `"BB"`, `"CORE"`)
+	})
+	if got := ClusterRenamed(inv, []*HostPlan{renamed}); len(got) != 1 || got[0] != node {
+		t.Fatalf("cluster renamed: %v (plan %v, %v)", got, renamed.Action, renamed.Why)
+	}
+	msg := (&ClusterRenameRefusedError{Nodes: []string{node}}).Error()
+	for _, want := range []string{"--tls-cutover", "keep the cluster's name", node} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("refusal lacks %q: %s", want, msg)
+		}
+	}
+	other := plan(func(s string) string {
+		return strings.Replace(s, `max_file_store = "2GB"`, `max_file_store = "3GB"`, 1)
+	})
+	if got := ClusterRenamed(inv, []*HostPlan{other}); len(got) != 0 || other.Action != ActionRestart {
+		t.Errorf("name kept: %v, action %v", got, other.Action)
+	}
+}
