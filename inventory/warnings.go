@@ -21,6 +21,12 @@ type Warning struct {
 
 func (w Warning) String() string { return w.Key + ": " + w.Msg }
 
+// Located is the warning as validate prints it, placed like an error:
+// "FILE:LINE: KEY: message" (no line for a key that is not written).
+func (w Warning) Located() string {
+	return Problem{File: w.File, Line: w.Line, Key: w.Key, Msg: w.Msg}.String()
+}
+
 // Warningf is a warning about the inventory's key, placed at the line where
 // it is written: for checks made after Load, by other packages.
 func (inv *Inventory) Warningf(key, format string, args ...any) Warning {

@@ -134,7 +134,8 @@ func TestValidateLocalFiles(t *testing.T) {
 	if code != 2 || !strings.Contains(errOut, p+":17: nats.binary: "+filepath.Join(filepath.Dir(p), "nats-server")+" does not exist") {
 		t.Errorf("missing binary: exit %d, want 2 naming nats.binary at line 17:\n%s", code, errOut)
 	}
-	if !strings.Contains(out, "warning: defaults.known_hosts: ") || !strings.Contains(out, "--accept-new-host-keys") {
+	// placed as an error is: file and line (known_hosts is written at line 10)
+	if !strings.Contains(out, "warning: "+p+":10: defaults.known_hosts: ") || !strings.Contains(out, "--accept-new-host-keys") {
 		t.Errorf("a missing known_hosts is not a warning pointing at --accept-new-host-keys:\n%s", out)
 	}
 	if _, errOut, code := runCLI(t, "validate", p, "--skip-local-files"); code != 0 {

@@ -89,7 +89,7 @@ func runValidate(c *cli.Context) error {
 			fmt.Fprintf(c.App.ErrWriter, "error: %s\n", p)
 		}
 		for _, w := range res.Warnings {
-			fmt.Fprintf(out, "warning: %s\n", w)
+			fmt.Fprintf(out, "warning: %s\n", w.Located())
 		}
 		if res.Valid {
 			fmt.Fprintf(out, "%s: OK (%s in %s, %s)\n", path, words.Count(res.Nodes, "node"), words.Count(res.Clusters, "cluster"), words.Count(len(res.Warnings), "warning"))
