@@ -42,14 +42,17 @@ func (p *HostPlan) Summary() []string {
 // unified diffs of changed text files (secrets redacted).
 func PrintPlans(w io.Writer, plans []*HostPlan, diff bool) {
 	changed := 0
+	var unplanned []string
 	for _, p := range plans {
 		head := fmt.Sprintf("%s (%s)", p.Node.Name, p.Node.Host)
 		switch {
 		case p.Unreachable != nil:
 			fmt.Fprintf(w, "%s: UNREACHABLE: %v\n", head, p.Unreachable)
+			unplanned = append(unplanned, p.Node.Name)
 			continue
 		case p.Err != nil:
 			fmt.Fprintf(w, "%s: FAILED: %v\n", head, p.Err)
+			unplanned = append(unplanned, p.Node.Name)
 			continue
 		case !p.Changed() && p.LeftStopped:
 			fmt.Fprintf(w, "%s: no change; %s\n", head, strings.Join(p.Why, "; "))
@@ -79,16 +82,28 @@ func PrintPlans(w io.Writer, plans []*HostPlan, diff bool) {
 			}
 		}
 	}
-	fmt.Fprintln(w, hostsToChange(changed, len(plans)))
+	fmt.Fprintln(w, hostsToChange(changed, len(plans), unplanned))
 }
 
 // hostsToChange is the plan's last line: "0 of 3 hosts to change", "1 of
-// 1 host to change", "no hosts to change".
-func hostsToChange(changed, total int) string {
+// 1 host to change", "no hosts to change", and the hosts that could not be
+// planned, whose changes are unknown: "0 of 17 hosts to change" alone read
+// as nothing to do while a host's key had changed.
+func hostsToChange(changed, total int, unplanned []string) string {
 	if total == 0 {
 		return words.Count(0, "host") + " to change"
 	}
-	return fmt.Sprintf("%d of %s to change", changed, words.Count(total, "host"))
+	line := fmt.Sprintf("%d of %s to change", changed, words.Count(total, "host"))
+	if len(unplanned) == 0 {
+		return line
+	}
+	names := unplanned
+	const shown = 4
+	more := ""
+	if len(names) > shown {
+		names, more = names[:shown], fmt.Sprintf(" and %d more", len(unplanned)-shown)
+	}
+	return fmt.Sprintf("%s; %s could not be planned (see above): %s%s", line, words.Count(len(unplanned), "host"), strings.Join(names, ", "), more)
 }
 
 func indent(s, pre string) string {

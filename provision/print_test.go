@@ -1,6 +1,7 @@
 package provision
 
 import (
+	"errors"
 	"strings"
 	"testing"
 
@@ -20,6 +21,9 @@ func TestPrintPlansCountsHostsInWords(t *testing.T) {
 		{[]*HostPlan{reload}, "1 of 1 host to change\n"},
 		{[]*HostPlan{unchanged("w1"), reload, unchanged("w3")}, "1 of 3 hosts to change\n"},
 		{nil, "no hosts to change\n"},
+		// A host that could not be asked is no host without changes (an
+		// outside audit: "0 of 17 hosts to change" with a host key changed).
+		{[]*HostPlan{unchanged("w1"), {Node: node("w2"), Unreachable: errors.New("HOST KEY CHANGED")}}, "0 of 2 hosts to change; 1 host could not be planned (see above): w2\n"},
 	} {
 		var out strings.Builder
 		PrintPlans(&out, c.plans, false)

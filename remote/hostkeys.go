@@ -125,9 +125,24 @@ func (e *HostKeyChangedError) Error() string {
 	return fmt.Sprintf("HOST KEY CHANGED for %s (%s): known_hosts expects %s but the host offered %s %s; "+
 		"this may be a man-in-the-middle attack, or the host was reinstalled. "+
 		"Not connecting (--accept-new-host-keys never overrides a changed key). "+
-		"If the change is expected, verify the new fingerprint on the host and remove the old entry: ssh-keygen -R '%s' -f %s",
+		"If the change is expected, verify the new fingerprint on the host (%s), remove the old entry: ssh-keygen -R '%s' -f %s, "+
+		"then run again with --accept-new-host-keys, which adds the key the host offers now and prints its fingerprint",
 		e.Name, e.Addr, strings.Join(want, ", "), e.OfferedType, e.OfferedFingerprint,
-		knownhosts.Normalize(e.Addr), e.KnownHosts)
+		hostKeyFileCommand(e.OfferedType), knownhosts.Normalize(e.Addr), e.KnownHosts)
+}
+
+// hostKeyFileCommand is how to read a host key's fingerprint on the host
+// itself, for the key type sshd offered: the only check of a new key that
+// does not go through the network being questioned.
+func hostKeyFileCommand(keyType string) string {
+	t := "ed25519"
+	switch {
+	case strings.HasPrefix(keyType, "ecdsa-"):
+		t = "ecdsa"
+	case keyType == "ssh-rsa" || strings.HasPrefix(keyType, "rsa-"):
+		t = "rsa"
+	}
+	return "ssh-keygen -lf /etc/ssh/ssh_host_" + t + "_key.pub"
 }
 
 // RevokedHostKeyError refuses a key marked @revoked in known_hosts.

@@ -90,6 +90,10 @@ func TestChangedHostKeyIsFatalEvenWithAccept(t *testing.T) {
 		ssh.FingerprintSHA256(old),                           // expected
 		ssh.FingerprintSHA256(e.srv.HostKeys[0].PublicKey()), // offered
 		e.knownHosts + ":1", "ssh-keygen -R",
+		// What to do after the removal, and where to verify the new key
+		// (an outside audit followed the advice literally: the next run
+		// then refused the host as unknown).
+		"then run again with --accept-new-host-keys", "ssh-keygen -lf /etc/ssh/ssh_host_",
 	} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not mention %q", err, want)
