@@ -195,6 +195,14 @@ func (pl *planning) action() {
 		if pl.unitChanged {
 			p.Why = append(p.Why, "unit changed")
 		}
+		if pl.configChanged {
+			// The restart would hide what else changes with it: a new
+			// store_dir or domain reads "unit changed" alone (the unit
+			// names both), which says nothing of the data.
+			if keys, _ := configChange(pl.configOld, pl.configNew); len(keys) > 0 {
+				p.Why = append(p.Why, "config changed: "+strings.Join(keys, ", "))
+			}
+		}
 		if pl.remotesChanged {
 			p.Why = append(p.Why, "leafnode remotes changed (not hot-reloadable)")
 		}

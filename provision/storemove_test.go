@@ -34,6 +34,10 @@ func TestStoreDirMoveIsRefused(t *testing.T) {
 	moved := plan(func(s string) string {
 		return strings.Replace(s, `store_dir = "/var/lib/nats"`, `store_dir = "/srv/nats-js"`, 1)
 	})
+	// the plan says what changes beside the unit (which names the store)
+	if why := strings.Join(moved.Why, "; "); !strings.Contains(why, "unit changed") || !strings.Contains(why, "config changed: jetstream.store_dir") {
+		t.Errorf("plan's why: %q, want the unit and jetstream.store_dir named", why)
+	}
 	err2 := StoreDirMove(inv, []*HostPlan{moved})
 	if err2 == nil || len(err2.Nodes) != 1 || err2.Nodes[0] != node || err2.From != "/var/lib/nats" {
 		t.Fatalf("store_dir moved: %+v (plan %v, %v)", err2, moved.Action, moved.Why)
