@@ -69,7 +69,8 @@ func provisionCommand() *cli.Command {
 			"cluster half on TLS is two clusters): provision refuses and says how, with\n" +
 			"--tls-cutover restarting every node at once (docs/security.md). The same holds\n" +
 			"for a new cluster_port (a node restarted on it would reach none of its peers)\n" +
-			"and a renamed cluster (nats-server refuses routes naming another cluster).\n" +
+			"and a renamed cluster or domain (nats-server refuses routes naming another\n" +
+			"cluster; a server under another domain never joins its cluster's meta group).\n" +
 			"Refused outright, with the way to do it by hand: a new store_dir on running\n" +
 			"nodes (they would start on an empty store), a renamed service (the new unit\n" +
 			"would start beside the old one), an account dropped while it has streams.",
@@ -79,7 +80,7 @@ func provisionCommand() *cli.Command {
 			&cli.BoolFlag{Name: "diff", Usage: "show unified diffs of changed text files (secrets redacted)"},
 			&cli.DurationFlag{Name: "gate-timeout", Value: 3 * time.Minute, Usage: "bound on each health-gate wait"},
 			allowDowngradeFlag(),
-			&cli.BoolFlag{Name: "tls-cutover", Usage: "restart every node that needs it at once, without the gate before: to turn TLS on (or off), change cluster_port or rename a cluster, in a running deployment, which cannot roll (see docs/security.md)"},
+			&cli.BoolFlag{Name: "tls-cutover", Usage: "restart every node that needs it at once, without the gate before: to turn TLS on (or off), change cluster_port or rename a cluster or its domain, in a running deployment, which cannot roll (see docs/security.md)"},
 			breakLockFlag(),
 		}, sshFlags()...),
 		Action: func(c *cli.Context) error { return runProvision(c, c.Bool("check")) },
