@@ -1,7 +1,6 @@
 package provision
 
 import (
-	"context"
 	"strings"
 	"testing"
 )
@@ -13,25 +12,7 @@ import (
 // keeps the name is not.
 func TestClusterRenameCannotRoll(t *testing.T) {
 	node := "bb_us_2"
-	inv, sec, bin := fixture(t, nil)
-	dirs, files, err := desired(inv, sec, bin, node)
-	if err != nil {
-		t.Fatal(err)
-	}
-	running, fetch := hostWith(files, dirs)
-	plan := func(edit func(string) string) *HostPlan {
-		t.Helper()
-		inv2, sec2, bin2 := fixture(t, edit)
-		dirs2, files2, err := desired(inv2, sec2, bin2, node)
-		if err != nil {
-			t.Fatal(err)
-		}
-		p, err := planHost(context.Background(), inv2, sec2, inv2.Node(node), dirs2, files2, running, fetch)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
+	inv, plan := runningNodePlans(t, node)
 	renamed := plan(func(s string) string {
 		return strings.ReplaceAll(strings.Replace(s, "[clusters.BB]", "[clusters.CORE]", 1), `"BB"`, `"CORE"`)
 	})

@@ -1,7 +1,6 @@
 package provision
 
 import (
-	"context"
 	"strings"
 	"testing"
 )
@@ -12,25 +11,7 @@ import (
 // restart that keeps the routes, is not.
 func TestRoutePortSwitchCannotRoll(t *testing.T) {
 	node := "bb_us_2"
-	inv, sec, bin := fixture(t, nil)
-	dirs, files, err := desired(inv, sec, bin, node)
-	if err != nil {
-		t.Fatal(err)
-	}
-	running, fetch := hostWith(files, dirs)
-	plan := func(edit func(string) string) *HostPlan {
-		t.Helper()
-		inv2, sec2, bin2 := fixture(t, edit)
-		dirs2, files2, err := desired(inv2, sec2, bin2, node)
-		if err != nil {
-			t.Fatal(err)
-		}
-		p, err := planHost(context.Background(), inv2, sec2, inv2.Node(node), dirs2, files2, running, fetch)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
+	inv, plan := runningNodePlans(t, node)
 	everyNode := plan(func(s string) string {
 		return strings.Replace(s, "cluster_port = 6222\n", "cluster_port = 16333\n", 1)
 	})
