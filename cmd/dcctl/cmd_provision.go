@@ -285,20 +285,8 @@ func checkTLS(c *cli.Context, s *provision.Session, mat *pki.Material, plans []*
 // at once; plan only warns of it.
 func checkRoutePorts(c *cli.Context, s *provision.Session, plans []*provision.HostPlan, selected int, checkOnly bool) error {
 	sw := provision.RoutePortSwitch(s.Inv, plans)
-	switch {
-	case len(sw) == 0:
-		return nil
-	case c.Bool("tls-cutover") && selected < len(s.Inv.Nodes):
-		return refused(fmt.Errorf("--tls-cutover with --limit: every node must move to the new cluster_port at once (%s would route to peers left on the old one); run it without --limit", strings.Join(sw, ", ")))
-	case c.Bool("tls-cutover"):
-		return nil
-	}
-	err := &provision.RoutePortSwitchRefusedError{Nodes: sw}
-	if checkOnly {
-		fmt.Fprintf(c.App.ErrWriter, "warning: provision would refuse: %v\n", err)
-		return nil
-	}
-	return refused(err)
+	return refuseRolling(c, s, sw, selected, checkOnly, "every node must move to the new cluster_port at once", "on the old one",
+		&provision.RoutePortSwitchRefusedError{Nodes: sw})
 }
 
 // checkClusterRename refuses to roll a cluster's new name node by node
@@ -306,20 +294,27 @@ func checkRoutePorts(c *cli.Context, s *provision.Session, plans []*provision.Ho
 // once; plan only warns of it.
 func checkClusterRename(c *cli.Context, s *provision.Session, plans []*provision.HostPlan, selected int, checkOnly bool) error {
 	renamed := provision.ClusterRenamed(s.Inv, plans)
+	return refuseRolling(c, s, renamed, selected, checkOnly, "every node of a renamed cluster must restart at once", "under the old name",
+		&provision.ClusterRenameRefusedError{Nodes: renamed})
+}
+
+// refuseRolling refuses a change that nodes cannot take one at a time (their
+// routes would reach no peer left as it was) unless --tls-cutover restarts
+// every node at once, and then not with --limit; plan (checkOnly) only warns.
+func refuseRolling(c *cli.Context, s *provision.Session, nodes []string, selected int, checkOnly bool, atOnce, left string, refusal error) error {
 	switch {
-	case len(renamed) == 0:
+	case len(nodes) == 0:
 		return nil
 	case c.Bool("tls-cutover") && selected < len(s.Inv.Nodes):
-		return refused(fmt.Errorf("--tls-cutover with --limit: every node of a renamed cluster must restart at once (%s would route to peers left under the old name); run it without --limit", strings.Join(renamed, ", ")))
+		return refused(fmt.Errorf("--tls-cutover with --limit: %s (%s would route to peers left %s); run it without --limit", atOnce, strings.Join(nodes, ", "), left))
 	case c.Bool("tls-cutover"):
 		return nil
 	}
-	err := &provision.ClusterRenameRefusedError{Nodes: renamed}
 	if checkOnly {
-		fmt.Fprintf(c.App.ErrWriter, "warning: provision would refuse: %v\n", err)
+		fmt.Fprintf(c.App.ErrWriter, "warning: provision would refuse: %v\n", refusal)
 		return nil
 	}
-	return refused(err)
+	return refused(refusal)
 }
 
 // saveTLS writes the CA and certificates pki.Prepare created and says so.
