@@ -39,9 +39,10 @@ func provisionCommand() *cli.Command {
 			"as the binary's directory, is created and an existing one left as it is),\n" +
 			"uploads only files whose sha256 differs (over SFTP, or exec with\n" +
 			"transfer = \"exec\"; to <path>.dcctl-tmp, verified,\n" +
-			"then renamed; the binary must run there with --version before it replaces\n" +
-			"the installed one), checks a new config\n" +
-			"with `nats-server -t` before installing it, starts first installs, reloads\n" +
+			"then renamed; the new binary must run there before it replaces the\n" +
+			"installed one), checks a new config with the binary that will run it\n" +
+			"(`nats-server -t`; --version alone when no config changes) before\n" +
+			"installing it, starts first installs, reloads\n" +
 			"when every changed option is hot-reloadable and otherwise restarts one node\n" +
 			"at a time per cluster behind the health gate. A second run changes nothing.\n" +
 			"A changed nats.binary on a running node is an upgrade, as `dcctl runbook\n" +
