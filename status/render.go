@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dcctl/dcctl/jetstream"
 	"github.com/dcctl/dcctl/words"
 )
 
@@ -223,7 +224,7 @@ func replicaState(p Replica) string {
 // hostTable shows each node of the cluster as its host sees it: the systemd
 // unit, whether the server answers, and its client connections.
 func (d *Domain) hostTable() *table {
-	cols := []string{"Server", "Host", "DC", "Unit", "NATS", "Version", "Uptime", "Connections", "RSS"}
+	cols := []string{"Server", "Host", "DC", "Unit", "NATS", "Healthz", "Version", "Uptime", "Connections", "RSS"}
 	if d.LeafLinksAccepted != nil {
 		cols = append(cols, "Leaf links")
 	}
@@ -248,7 +249,7 @@ func (d *Domain) hostTable() *table {
 			version, uptime = s.NATS.Version, fmtDuration(s.NATS.Uptime)
 			conns, rss = strconv.Itoa(s.NATS.Connections), ibytes(uint64(max(s.NATS.Mem, 0)))
 		}
-		row := []string{s.Name, s.Host, s.DC, unit, nats, version, uptime, conns, rss}
+		row := []string{s.Name, s.Host, s.DC, unit, nats, healthzCell(s.Healthz), version, uptime, conns, rss}
 		if d.LeafLinksAccepted != nil {
 			links := ""
 			if n, ok := d.LeafLinksAccepted[s.Name]; ok {
@@ -259,6 +260,20 @@ func (d *Domain) hostTable() *table {
 		t.add(row...)
 	}
 	return t
+}
+
+// healthzCell is "ok", or the code and the server's reason ("503: JetStream
+// can not lookup account ..."); "" when the server gave no verdict.
+func healthzCell(h *jetstream.Health) string {
+	switch {
+	case h == nil:
+		return ""
+	case h.OK():
+		return "ok"
+	case h.Error == "":
+		return strconv.Itoa(h.Code)
+	}
+	return fmt.Sprintf("%d: %s", h.Code, h.Error)
 }
 
 func (d *Domain) leafTable() *table {

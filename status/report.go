@@ -140,6 +140,10 @@ type Server struct {
 	// monitoring port answered (over SSH to its host); "" when not asked
 	// (everything answered over NATS).
 	Monitoring string `json:"monitoring,omitempty"`
+	// Healthz is the server's /healthz verdict, asked over NATS with the
+	// other requests: code 200, or 503 with the server's reason (it answers
+	// everything else meanwhile); absent when it did not answer.
+	Healthz *jetstream.Health `json:"healthz,omitempty"`
 	// ClockOffsetS is how many seconds the host's clock is ahead of this
 	// machine's (negative: behind), 0 when it agrees within the round trip;
 	// absent when it was not read.
@@ -301,6 +305,7 @@ type natsResult struct {
 	servers   []jetstream.Server
 	leafs     []jetstream.ServerLeafnodes
 	leafErr   error
+	health    map[string]jetstream.Health // by server name
 	meta      map[string]*jetstream.MetaGroup
 	metaErr   map[string]error
 	streams   map[string]*jetstream.StreamList
@@ -326,7 +331,16 @@ func collectNATS(ctx context.Context, s *provision.Session, clusters []*inventor
 	nr.refused = nc.Refused()
 	var mu sync.Mutex
 	var wg sync.WaitGroup
-	wg.Add(2)
+	wg.Add(3)
+	go func() {
+		defer wg.Done()
+		// One request every server answers, beside the others: no round
+		// trip per host. A failure leaves the servers without a verdict.
+		health, _ := nc.Healthz(ctx)
+		mu.Lock()
+		defer mu.Unlock()
+		nr.health = health
+	}()
 	go func() {
 		defer wg.Done()
 		servers, err := nc.Servers(ctx)
@@ -423,6 +437,9 @@ func buildDomain(inv *inventory.Inventory, cl *inventory.Cluster, nr *natsResult
 		sv := &Server{Name: n.Name, Host: n.Host, DC: n.DC, Standby: n.Standby}
 		if js, ok := byName[n.Name]; ok {
 			sv.Online, sv.NATS = true, js
+		}
+		if h, ok := nr.health[n.Name]; ok {
+			sv.Healthz = &h
 		}
 		if sides != nil {
 			sv.Monitoring = monitorSilent

@@ -229,6 +229,17 @@ func serverWarnings(inv *inventory.Inventory, d *Domain, s *Server, add func(lev
 		}
 		add(LevelDegraded, d.Name, "%s", msg)
 	}
+	if s.Online && s.Healthz != nil && !s.Healthz.OK() {
+		// It answers everything else: only its own verdict tells (on the
+		// lab, a server reloaded without an account that held streams said
+		// 503 for minutes while status called the deployment healthy).
+		why := ""
+		if s.Healthz.Error != "" {
+			why = ": " + s.Healthz.Error
+		}
+		add(LevelDegraded, d.Name, "server %s (%s) answers over NATS, but its /healthz answers %d%s; the health gate of provision and the runbooks does not pass it in this state",
+			s.Name, s.Host, s.Healthz.Code, why)
+	}
 	if s.Unit == "active" && s.UnitDetail != nil && len(s.UnitDetail.Pending) > 0 {
 		// Healthy by every other measure, on its old config: only a look
 		// at the files tells (after a Ctrl-C in provision, or a gate that

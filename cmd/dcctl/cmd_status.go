@@ -24,7 +24,8 @@ func statusCommand() *cli.Command {
 		ArgsUsage: "[INVENTORY]",
 		Description: "Asks NATS (through SSH, or straight with --direct) and systemd on every host,\n" +
 			"all in parallel and each with a deadline: hosts that are down are reported as\n" +
-			"offline or unreachable within a few seconds. Exit 0 when everything is\n" +
+			"offline or unreachable within a few seconds. Every server's /healthz verdict\n" +
+			"is read too (a 503 is shown with the server's reason). Exit 0 when everything is\n" +
 			"healthy, 1 when anything is degraded or unreachable. --json prints the\n" +
 			"report documented in docs/status.md; --watch redraws it every second until\n" +
 			"Ctrl-C (with --json: one report per line).",
