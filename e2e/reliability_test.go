@@ -920,10 +920,11 @@ func breakStore(t *testing.T, tr *transcript, node string) {
 // two keep running the old config.
 func testProvisionRolloutStops(t *testing.T, tr *transcript) {
 	nodes := []string{"us_1", "us_2", "us_3"}
-	leader, err := metaLeaderSeenBy(hostAddr(t, nodes[0]), natsHTTPPort)
-	if err != nil || leader == "" {
-		t.Fatalf("cluster US's meta leader: %q %v", leader, err)
-	}
+	// Provision restarts the meta leader last, so the victim must not be
+	// it when provision looks: the previous subtest's restarts can still
+	// move the leadership, and a victim chosen from one server's answer
+	// while it moves was restarted last (and the test then failed).
+	leader := agreedMetaLeader(t, nodes)
 	victim := nodes[0]
 	if victim == leader {
 		victim = nodes[1]
@@ -965,4 +966,41 @@ func testProvisionRolloutStops(t *testing.T, tr *transcript) {
 			t.Errorf("%s was restarted after %s failed to come back", n, victim)
 		}
 	}
+}
+
+// agreedMetaLeader waits until every node names the same meta leader in
+// three reads in a row, a second apart: a leader that has just been
+// elected or is about to move shows as disagreement or a change.
+func agreedMetaLeader(t *testing.T, nodes []string) string {
+	t.Helper()
+	deadline := time.Now().Add(90 * time.Second)
+	var last string
+	var lastErr error
+	same := 0
+	for time.Now().Before(deadline) {
+		seen := ""
+		agreed := true
+		for _, n := range nodes {
+			l, err := metaLeaderSeenBy(hostAddr(t, n), natsHTTPPort)
+			if err != nil || l == "" || (seen != "" && l != seen) {
+				agreed, lastErr = false, err
+				break
+			}
+			seen = l
+		}
+		switch {
+		case !agreed:
+			same = 0
+		case seen == last:
+			same++
+		default:
+			last, same = seen, 1
+		}
+		if same >= 3 {
+			return last
+		}
+		time.Sleep(time.Second) // pace of the reads, not a wait for an event
+	}
+	t.Fatalf("nodes %v did not agree on one meta leader for 3 s within 90 s (last %q, %v)", nodes, last, lastErr)
+	return ""
 }
