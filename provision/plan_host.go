@@ -30,6 +30,7 @@ func planHost(ctx context.Context, inv *inventory.Inventory, sec *inventory.Secr
 	}
 	pl.unitState()
 	pl.action()
+	pl.passwordNote()
 	pl.notYetInEffect()
 	p := pl.p
 	sort.SliceStable(p.Files, func(i, j int) bool { return p.Files[i].File.Kind == "binary" && p.Files[j].File.Kind != "binary" })

@@ -93,6 +93,11 @@ func planCommand() *cli.Command {
 		Name:      "plan",
 		Usage:     "show what provision would change, per host (read-only)",
 		ArgsUsage: "[INVENTORY]",
+		Description: "Gathers every host's facts as provision does and prints, per host, the changes\n" +
+			"and the action (start, reload, restart) with why. A password changed in the\n" +
+			"secrets file is said as such: clients still using the old one are refused\n" +
+			"from the reload on; `dcctl runbook rotate-passwords --user U` is the way\n" +
+			"without that cut. What provision would refuse is said on stderr.",
 		Flags: append([]cli.Flag{
 			inventoryFlag(), limitFlag(), concurrencyFlag(), jsonFlag(),
 			&cli.BoolFlag{Name: "diff", Usage: "show unified diffs of changed text files (secrets redacted)"},
