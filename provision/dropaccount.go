@@ -68,6 +68,7 @@ type DroppedAccountError struct {
 	Account string
 	Streams []string // "NAME (N messages, domain D)"
 	Unasked []string // nodes whose monitoring did not answer
+	Nodes   []string // the running nodes that would lose it
 }
 
 func (e *DroppedAccountError) Error() string {
@@ -94,7 +95,7 @@ func CheckDroppedAccounts(ctx context.Context, s *Session, plans []*HostPlan) er
 	for _, acc := range accounts {
 		streams, unasked := s.accountStreams(ctx, acc, dropped[acc])
 		if len(streams) > 0 || len(unasked) > 0 {
-			return &DroppedAccountError{Account: acc, Streams: streams, Unasked: unasked}
+			return &DroppedAccountError{Account: acc, Streams: streams, Unasked: unasked, Nodes: dropped[acc]}
 		}
 	}
 	return nil

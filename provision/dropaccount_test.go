@@ -48,6 +48,9 @@ func TestDroppedAccountWithStreamsIsRefused(t *testing.T) {
 	if !errors.As(err, &dropped) || dropped.Account != "TELEMETRY" {
 		t.Fatalf("TELEMETRY dropped with its stream: %v", err)
 	}
+	if len(dropped.Nodes) != 3 {
+		t.Errorf("the refusal names nodes %v, want the 3 that would lose TELEMETRY (plan --json gives it on each)", dropped.Nodes)
+	}
 	for _, want := range []string{"TEL (5 messages, domain main)", "dcctl backup STREAM --domain D --account TELEMETRY", "keep the account"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("refusal lacks %q: %v", want, err)

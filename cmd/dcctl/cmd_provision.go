@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -97,7 +98,8 @@ func planCommand() *cli.Command {
 			"and the action (start, reload, restart) with why. A password changed in the\n" +
 			"secrets file is said as such: clients still using the old one are refused\n" +
 			"from the reload on; `dcctl runbook rotate-passwords --user U` is the way\n" +
-			"without that cut. What provision would refuse is said on stderr.",
+			"without that cut. What provision would refuse is said on stderr, and with\n" +
+			"--json as the refusals (key, reason) of each node it concerns (docs/architecture.md).",
 		Flags: append([]cli.Flag{
 			inventoryFlag(), limitFlag(), concurrencyFlag(), jsonFlag(),
 			&cli.BoolFlag{Name: "diff", Usage: "show unified diffs of changed text files (secrets redacted)"},
@@ -176,14 +178,15 @@ func runProvision(c *cli.Context, checkOnly bool) error {
 		}
 		return refused(err)
 	}
-	// Every refusal before anything is saved.
-	if err := checkTLS(c, s, mat, plans, len(nodes), checkOnly); err != nil {
+	// Every refusal before anything is saved; plan only warns of them.
+	would := planRefusals{}
+	if err := checkTLS(c, s, mat, plans, len(nodes), checkOnly, would); err != nil {
 		return err
 	}
-	if err := checkRoutePorts(c, s, plans, len(nodes), checkOnly); err != nil {
+	if err := checkRoutePorts(c, s, plans, len(nodes), checkOnly, would); err != nil {
 		return err
 	}
-	if err := checkClusterRename(c, s, plans, len(nodes), checkOnly); err != nil {
+	if err := checkClusterRename(c, s, plans, len(nodes), checkOnly, would); err != nil {
 		return err
 	}
 	if err := provision.CheckDroppedAccounts(planCtx, s, plans); err != nil {
@@ -193,19 +196,25 @@ func runProvision(c *cli.Context, checkOnly bool) error {
 		if !checkOnly {
 			return refused(err)
 		}
-		fmt.Fprintf(c.App.ErrWriter, "warning: provision would refuse: %v\n", err)
+		var dropped *provision.DroppedAccountError
+		errors.As(err, &dropped)
+		var on []string
+		if dropped != nil {
+			on = dropped.Nodes
+		}
+		would.warn(c, refuseDroppedAccount, on, err)
 	}
 	if err := provision.ServiceRenamed(s.Inv, plans); err != nil {
 		if !checkOnly {
 			return refused(err)
 		}
-		fmt.Fprintf(c.App.ErrWriter, "warning: provision would refuse: %v\n", err)
+		would.warn(c, refuseService, err.Nodes, err)
 	}
 	if err := provision.StoreDirMove(s.Inv, plans); err != nil {
 		if !checkOnly {
 			return refused(err)
 		}
-		fmt.Fprintf(c.App.ErrWriter, "warning: provision would refuse: %v\n", err)
+		would.warn(c, refuseStoreDir, err.Nodes, err)
 	}
 	if err := newPasswords(c, s, plans, len(nodes), checkOnly); err != nil {
 		return err
@@ -215,7 +224,7 @@ func runProvision(c *cli.Context, checkOnly bool) error {
 	}
 	if checkOnly {
 		if c.Bool("json") {
-			return writeJSON(out, plansJSON(plans, c.Bool("diff")))
+			return writeJSON(out, plansJSON(plans, c.Bool("diff"), would))
 		}
 		provision.PrintPlans(out, plans, c.Bool("diff"))
 		for _, p := range plans {
@@ -262,7 +271,7 @@ func runProvision(c *cli.Context, checkOnly bool) error {
 // and a switch of TLS node by node unless --tls-cutover says to restart all
 // at once (plan only warns of it). plans covers the selected nodes; the CA
 // check needs every node.
-func checkTLS(c *cli.Context, s *provision.Session, mat *pki.Material, plans []*provision.HostPlan, selected int, checkOnly bool) error {
+func checkTLS(c *cli.Context, s *provision.Session, mat *pki.Material, plans []*provision.HostPlan, selected int, checkOnly bool, would planRefusals) error {
 	all := plans
 	if mat.CreatedCA() && selected < len(s.Inv.Nodes) {
 		var err error
@@ -278,7 +287,7 @@ func checkTLS(c *cli.Context, s *provision.Session, mat *pki.Material, plans []*
 	} else if len(sw) > 0 && !c.Bool("tls-cutover") {
 		err := &provision.TLSSwitchRefusedError{Nodes: sw, On: s.Inv.TLS.Enabled}
 		if checkOnly {
-			fmt.Fprintf(c.App.ErrWriter, "warning: provision would refuse: %v\n", err)
+			would.warn(c, refuseTLS, sw, err)
 			return nil
 		}
 		return refused(err)
@@ -289,25 +298,25 @@ func checkTLS(c *cli.Context, s *provision.Session, mat *pki.Material, plans []*
 // checkRoutePorts refuses to roll a change of a cluster's route port node by
 // node (provision.RoutePortSwitch) unless --tls-cutover says to restart all
 // at once; plan only warns of it.
-func checkRoutePorts(c *cli.Context, s *provision.Session, plans []*provision.HostPlan, selected int, checkOnly bool) error {
+func checkRoutePorts(c *cli.Context, s *provision.Session, plans []*provision.HostPlan, selected int, checkOnly bool, would planRefusals) error {
 	sw := provision.RoutePortSwitch(s.Inv, plans)
 	return refuseRolling(c, s, sw, selected, checkOnly, "every node must move to the new cluster_port at once", "on the old one",
-		&provision.RoutePortSwitchRefusedError{Nodes: sw})
+		&provision.RoutePortSwitchRefusedError{Nodes: sw}, func(err error) { would.warn(c, refuseClusterPort, sw, err) })
 }
 
 // checkClusterRename refuses to roll a cluster's new name node by node
 // (provision.ClusterRenamed) unless --tls-cutover says to restart all at
 // once; plan only warns of it.
-func checkClusterRename(c *cli.Context, s *provision.Session, plans []*provision.HostPlan, selected int, checkOnly bool) error {
+func checkClusterRename(c *cli.Context, s *provision.Session, plans []*provision.HostPlan, selected int, checkOnly bool, would planRefusals) error {
 	renamed := provision.ClusterRenamed(s.Inv, plans)
 	return refuseRolling(c, s, renamed, selected, checkOnly, "every node of a renamed cluster must restart at once", "under the old name",
-		&provision.ClusterRenameRefusedError{Nodes: renamed})
+		&provision.ClusterRenameRefusedError{Nodes: renamed}, func(err error) { would.warn(c, refuseClusterRename, renamed, err) })
 }
 
 // refuseRolling refuses a change that nodes cannot take one at a time (their
 // routes would reach no peer left as it was) unless --tls-cutover restarts
 // every node at once, and then not with --limit; plan (checkOnly) only warns.
-func refuseRolling(c *cli.Context, s *provision.Session, nodes []string, selected int, checkOnly bool, atOnce, left string, refusal error) error {
+func refuseRolling(c *cli.Context, s *provision.Session, nodes []string, selected int, checkOnly bool, atOnce, left string, refusal error, warn func(error)) error {
 	switch {
 	case len(nodes) == 0:
 		return nil
@@ -317,7 +326,7 @@ func refuseRolling(c *cli.Context, s *provision.Session, nodes []string, selecte
 		return nil
 	}
 	if checkOnly {
-		fmt.Fprintf(c.App.ErrWriter, "warning: provision would refuse: %v\n", refusal)
+		warn(refusal)
 		return nil
 	}
 	return refused(refusal)
@@ -399,12 +408,16 @@ type planJSON struct {
 	Action      string   `json:"action,omitempty"`
 	Why         []string `json:"why,omitempty"`
 	Diffs       []string `json:"diffs,omitempty"`
+	// Refusals are what provision would refuse that concerns the node
+	// (plan says them on stderr too): provision would change nothing.
+	Refusals []refusal `json:"refusals,omitempty"`
 }
 
-func plansJSON(plans []*provision.HostPlan, diff bool) []planJSON {
+func plansJSON(plans []*provision.HostPlan, diff bool, would planRefusals) []planJSON {
 	var out []planJSON
 	for _, p := range plans {
-		j := planJSON{Node: p.Node.Name, Host: p.Node.Host, Changed: p.Changed(), Changes: p.Summary(), Action: string(p.Action), Why: p.Why}
+		j := planJSON{Node: p.Node.Name, Host: p.Node.Host, Changed: p.Changed(), Changes: p.Summary(), Action: string(p.Action), Why: p.Why,
+			Refusals: would.of(p.Node.Name)}
 		if p.Unreachable != nil {
 			j.Unreachable = p.Unreachable.Error()
 		}
