@@ -157,7 +157,7 @@ func planOne(t *testing.T, s *Session, n *inventory.Node) *HostPlan {
 	if err != nil {
 		t.Fatal(err)
 	}
-	facts, err := hostFacts(t.Context(), s, c, dirs, files)
+	facts, err := hostFacts(t.Context(), s, c, s.factsScriptFor(dirs, files))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -37,11 +37,11 @@ func (s *Session) FactsScripts(nodes []*inventory.Node) (map[string]string, erro
 	s.factsAsked = time.Now() // the earliest the hosts can run them
 	s.mu.Unlock()
 	for _, n := range nodes {
-		dirs, files, err := s.desiredFor(bin, n.Name)
+		_, _, script, err := s.desiredFor(bin, n.Name)
 		if err != nil {
 			return nil, err
 		}
-		out[n.Name] = s.factsScriptFor(dirs, files)
+		out[n.Name] = script
 	}
 	return out, nil
 }
@@ -84,6 +84,9 @@ func (s *Session) takeGivenFacts(node, script string) *Facts {
 // factsScriptFor is the facts script of a node whose desired state is dirs
 // and files: their paths, and their parents'.
 func (s *Session) factsScriptFor(dirs, files []templates.File) string {
+	s.mu.Lock()
+	s.factsBuilt++
+	s.mu.Unlock()
 	var fp, dp []string
 	for _, f := range files {
 		fp = append(fp, f.Path)
@@ -95,10 +98,10 @@ func (s *Session) factsScriptFor(dirs, files []templates.File) string {
 	return factsScript(s.Inv.NATS.User, s.Inv.NATS.Service, markerPath(s.Inv), sumsPath(s.Inv), stopMarkerPath(s.Inv), fp, dp)
 }
 
-// hostFacts are the facts of c's host: those handed over by GivenFacts if
-// gathered by the same script, else asked of the host now.
-func hostFacts(ctx context.Context, s *Session, c *remote.Client, dirs, files []templates.File) (*Facts, error) {
-	script := s.factsScriptFor(dirs, files)
+// hostFacts are the facts of c's host that script gathers: those handed
+// over by GivenFacts if gathered by the same script, else asked of the host
+// now.
+func hostFacts(ctx context.Context, s *Session, c *remote.Client, script string) (*Facts, error) {
 	if f := s.takeGivenFacts(c.Name(), script); f != nil {
 		return f, nil
 	}

@@ -84,7 +84,7 @@ func (h *phaseHost) plan(t *testing.T) *HostPlan {
 	if err != nil {
 		t.Fatal(err)
 	}
-	facts, err := hostFacts(t.Context(), h.s, c, dirs, files)
+	facts, err := hostFacts(t.Context(), h.s, c, h.s.factsScriptFor(dirs, files))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -26,14 +26,17 @@ func Plan(ctx context.Context, s *Session, nodes []*inventory.Node) ([]*HostPlan
 	if err != nil {
 		return nil, err
 	}
-	type want struct{ dirs, files []templates.File }
+	type want struct {
+		dirs, files []templates.File
+		facts       string
+	}
 	wants := map[string]want{}
 	for _, n := range nodes {
-		dirs, files, err := s.desiredFor(bin, n.Name)
+		dirs, files, facts, err := s.desiredFor(bin, n.Name)
 		if err != nil {
 			return nil, err
 		}
-		wants[n.Name] = want{dirs, files}
+		wants[n.Name] = want{dirs, files, facts}
 	}
 	dialErrs := s.Connect(ctx, nodes)
 	plans := make([]*HostPlan, len(nodes))
@@ -50,7 +53,7 @@ func Plan(ctx context.Context, s *Session, nodes []*inventory.Node) ([]*HostPlan
 				return
 			}
 			w := wants[n.Name]
-			facts, err := hostFacts(ctx, s, c, w.dirs, w.files)
+			facts, err := hostFacts(ctx, s, c, w.facts)
 			var answered *remote.ExitError
 			if errors.As(err, &answered) {
 				// The host ran the command and it failed (sudo wants a

@@ -44,6 +44,9 @@ func TestARunRendersEachNodeOnce(t *testing.T) {
 	if s.renders != 1 {
 		t.Fatalf("FactsScripts and Plan rendered %d times, want once", s.renders)
 	}
+	if s.factsBuilt != 1 {
+		t.Fatalf("FactsScripts and Plan built the facts script %d times, want once (Plan compares the script the facts came from with the one FactsScripts gave out)", s.factsBuilt)
+	}
 	if first[0].Err != nil || len(first[0].Files) == 0 {
 		t.Fatalf("plan of a host with nothing on it: %+v", first[0])
 	}
@@ -58,6 +61,9 @@ func TestARunRendersEachNodeOnce(t *testing.T) {
 	}
 	if s.renders != 2 {
 		t.Fatalf("Plan after a change of the secrets rendered %d times in all, want 2", s.renders)
+	}
+	if again[0].Facts == nil || again[0].Facts.Systemd != true {
+		t.Fatalf("Plan after a change of the secrets did not use the facts handed over (same paths, same script): %+v", again[0].Facts)
 	}
 	cfg := templates.PathsFor(s.Inv).Config
 	if sum(first[0].Desired, cfg) == sum(again[0].Desired, cfg) {

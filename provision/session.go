@@ -75,6 +75,7 @@ type Session struct {
 	factsAsked time.Time
 	rendered   map[string]rendering // each node's files, rendered once (render_once.go)
 	renders    int                  // how many renderings the session made, for tests
+	factsBuilt int                  // how many facts scripts it built, for tests
 	// shared: monitoring answers the first installs' waits share
 	// (monitor_shared.go).
 	shared map[string]*sharedAnswer

@@ -69,10 +69,12 @@ type Client struct {
 	sessions chan struct{} // semaphore, see maxSessions
 	streams  chan struct{} // the one Stream a client may hold (stream.go)
 	done     chan struct{} // closed by Close: stops the keepalive
-	silent   atomic.Bool   // the keepalive closed the connection: explains later errors
-	transfer string        // TransferSFTP or TransferExec
-	log      func(string)
-	sftp     sftpConn
+	// keepAlive fires the next probe of the connection (nil: none).
+	keepAlive *time.Timer
+	silent    atomic.Bool // the keepalive closed the connection: explains later errors
+	transfer  string      // TransferSFTP or TransferExec
+	log       func(string)
+	sftp      sftpConn
 }
 
 // Name is the node name the client was dialled for.
@@ -144,7 +146,7 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 		done:     make(chan struct{}),
 	}
 	if cfg.KeepAlive > 0 {
-		go c.keepAlive(cfg.KeepAlive)
+		c.startKeepAlive(cfg.KeepAlive)
 	}
 	return c, nil
 }
@@ -155,6 +157,9 @@ func (c *Client) Close() error {
 	case <-c.done:
 	default:
 		close(c.done)
+	}
+	if c.keepAlive != nil {
+		c.keepAlive.Stop()
 	}
 	c.closeSFTP()
 	if err := c.conn.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
@@ -278,37 +283,44 @@ func loadKey(path string) (ssh.Signer, error) {
 	return signer, nil
 }
 
-// keepAlive probes the connection every interval and closes it when a probe
-// goes unanswered for as long again.
-func (c *Client) keepAlive(interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-c.done:
-			return
-		case <-t.C:
-		}
-		replied := make(chan error, 1)
-		go func() {
-			// Servers answer unknown requests with a failure, which is an answer.
-			_, _, err := c.conn.SendRequest("keepalive@openssh.com", true, nil)
-			replied <- err
-		}()
-		timeout := time.NewTimer(interval)
-		select {
-		case <-c.done:
-			timeout.Stop()
-			return
-		case err := <-replied:
-			timeout.Stop()
-			if err != nil {
-				return // the connection is gone already
-			}
-		case <-timeout.C:
+// startKeepAlive arms the first probe. Between probes a client holds a
+// timer, not a goroutine: at a thousand hosts a goroutine each was a
+// thousand stacks for the garbage collector to scan in every cycle, to
+// wait on a tick every 15 s.
+func (c *Client) startKeepAlive(interval time.Duration) {
+	// Armed once assigned, so that a probe always finds its timer.
+	c.keepAlive = time.AfterFunc(time.Hour, func() { c.probe(interval) })
+	c.keepAlive.Reset(interval)
+}
+
+// probe asks the host for an answer, and closes the connection when none
+// comes within interval; after an answer, the next probe is interval after
+// this one began (a ticker's rhythm).
+func (c *Client) probe(interval time.Duration) {
+	if c.closed() {
+		return
+	}
+	began := time.Now()
+	silent := time.AfterFunc(interval, func() {
+		if !c.closed() {
 			c.silent.Store(true)
-			c.conn.Close()
-			return
 		}
+		c.conn.Close()
+	})
+	// Servers answer unknown requests with a failure, which is an answer.
+	_, _, err := c.conn.SendRequest("keepalive@openssh.com", true, nil)
+	if !silent.Stop() || err != nil || c.closed() {
+		return // closed for silence, gone already, or closed by dcctl
+	}
+	c.keepAlive.Reset(max(interval-time.Since(began), 0))
+}
+
+// closed reports whether Close was called.
+func (c *Client) closed() bool {
+	select {
+	case <-c.done:
+		return true
+	default:
+		return false
 	}
 }

@@ -6,14 +6,17 @@ import (
 	"crypto/rand"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/dcctl/dcctl/internal/sshtest"
+	"github.com/dcctl/dcctl/internal/testwait"
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/agent"
 )
@@ -182,5 +185,39 @@ func TestKeepAliveClosesASilentConnection(t *testing.T) {
 	}
 	if ctx.Err() != nil || !strings.Contains(err.Error(), "keepalive") {
 		t.Fatalf("Run on a silent host: %v (caller's ctx: %v), want the keepalive to close it", err, ctx.Err())
+	}
+}
+
+// A host that answers keeps its connection: the keepalive probes it again
+// and again (the next probe armed after each answer), and commands still run.
+func TestKeepAliveKeepsAnAnsweringConnection(t *testing.T) {
+	e := newTestEnv(t)
+	c := e.dial(t, func(cfg *Config) { cfg.KeepAlive = 20 * time.Millisecond })
+	before := e.srv.KeepAlives()
+	testwait.Eventually(t, 10*time.Second, "three keepalives answered", func() error {
+		if n := e.srv.KeepAlives() - before; n < 3 {
+			return fmt.Errorf("%d keepalives so far", n)
+		}
+		return nil
+	})
+	if out, _, err := c.Run(t.Context(), "echo alive"); err != nil || strings.TrimSpace(string(out)) != "alive" {
+		t.Fatalf("Run after keepalives: %q, %v", out, err)
+	}
+}
+
+// Between probes a client holds a timer, not a goroutine of its own: at a
+// thousand hosts a goroutine each is a thousand stacks for every garbage
+// collection to scan.
+func TestKeepAliveHoldsNoGoroutine(t *testing.T) {
+	e := newTestEnv(t)
+	e.dial(t, func(cfg *Config) { cfg.KeepAlive = time.Hour })
+	buf := make([]byte, 1<<20)
+	stacks := string(buf[:runtime.Stack(buf, true)])
+	for _, g := range strings.Split(stacks, "\n\n") {
+		// Dialled and idle, no goroutine of package remote's is left (the
+		// connection's own are x/crypto's).
+		if strings.Contains(g, "created by github.com/dcctl/dcctl/remote.") || strings.Contains(g, "remote.(*Client).") {
+			t.Fatalf("a goroutine of package remote's waits while the client is idle:\n%s", g)
+		}
 	}
 }

@@ -54,7 +54,7 @@ func main() {
 	flag.IntVar(&o.Rounds, "rounds", 1, "run the no-op and its floor this many times, alternated, after the fresh run; noop_s is their median")
 	flag.BoolVar(&o.Keep, "keep", false, "keep the work directory (trees, inventory, per-run logs)")
 	flag.StringVar(&o.CPUProfile, "cpuprofile", "", "write CPU profiles of the runs to `PREFIX`.fresh and PREFIX.noop, and of the simulated hosts' SSH servers over them to PREFIX.hosts.fresh and PREFIX.hosts.noop")
-	flag.StringVar(&o.MemProfile, "memprofile", "", "write an allocation profile of both runs to `FILE`")
+	flag.StringVar(&o.MemProfile, "memprofile", "", "write an allocation profile of both runs to `FILE`, and the allocations up to the end of each run to FILE.fresh, FILE.noop (go tool pprof -base FILE.fresh FILE.noop: the no-op's own)")
 	flag.StringVar(&o.HeapPeak, "heappeak", "", "write the heap profile in use and the goroutines (`FILE`.goroutines) at the highest memory of the runs, and its breakdown to stderr")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

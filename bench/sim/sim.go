@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"runtime/pprof"
 	"slices"
 	"strconv"
@@ -31,7 +32,7 @@ type simOptions struct {
 	Rounds     int
 	Keep       bool      // keep the work directory (trees, inventory, logs)
 	CPUProfile string    // write each run's CPU profile to this path + ".fresh" and ".noop"
-	MemProfile string    // write a heap profile (allocations) here after both runs
+	MemProfile string    // write the allocations so far here after both runs, and to this path + ".fresh", ".noop" after each run
 	HeapPeak   string    // write the heap profile and goroutines at the highest memory here (heappeak.go)
 	Report     io.Writer // the per-stage breakdown, one line per run
 	// betweenRuns, if not nil, runs after the fresh run with the work
@@ -131,6 +132,12 @@ func simulate(ctx context.Context, o simOptions) (*Result, error) {
 		}
 		plans, recap, st, err := provisionRun(ctx, invPath, ro)
 		stopProfile()
+		if o.MemProfile != "" {
+			// Cumulative: `go tool pprof -base P.fresh P.noop` is the no-op's own.
+			if err := writeHeapProfile(profilePath(o.MemProfile, what)); err != nil {
+				return 0, nil, err
+			}
+		}
 		if o.CPUProfile != "" {
 			if err := hp.send(ctx, "cpuprofile stop", "ok"); err != nil {
 				return 0, nil, err
@@ -443,6 +450,9 @@ func writeHeapProfile(file string) error {
 		return err
 	}
 	defer f.Close()
+	// The profile is as of the last collection: one now puts every
+	// allocation so far in it, so that two of them subtract cleanly.
+	runtime.GC()
 	return pprof.Lookup("allocs").WriteTo(f, 0)
 }
 

@@ -70,6 +70,8 @@ type Server struct {
 	pathDir atomic.Pointer[string]
 	// execs counts exec requests: the round trips a client made.
 	execs atomic.Int64
+	// keepalives counts the global requests answered (a client's keepalives).
+	keepalives atomic.Int64
 	// frozen, once closed, makes the server stop reading from every
 	// connection: a host gone silent behind a partition.
 	frozen     chan struct{}
@@ -160,7 +162,14 @@ func (s *Server) handleConn(nc net.Conn) {
 	if err != nil {
 		return // failed handshakes are what some tests are about
 	}
-	go ssh.DiscardRequests(reqs) // keepalives get a "no", as from OpenSSH
+	go func() {
+		for r := range reqs { // keepalives get a "no", as from OpenSSH
+			s.keepalives.Add(1)
+			if r.WantReply {
+				r.Reply(false, nil)
+			}
+		}
+	}()
 	for nch := range chans {
 		switch nch.ChannelType() {
 		case "session":
@@ -604,3 +613,6 @@ func (s *Server) SFTPServerStandIn(t testing.TB) string {
 // Execs is how many commands the server was asked to run (exec requests):
 // the round trips its clients made.
 func (s *Server) Execs() int64 { return s.execs.Load() }
+
+// KeepAlives is how many global requests (keepalives) the server answered.
+func (s *Server) KeepAlives() int64 { return s.keepalives.Load() }
