@@ -2,8 +2,10 @@ package provision
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/dcctl/dcctl/inventory"
@@ -62,13 +64,36 @@ func (s *Session) GateBefore(ctx context.Context, node string, timeout time.Dura
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("%s cannot be taken down safely (waited %s): %w", node, timeout, err)
+		return gateBeforeFailed(node, timeout, err)
 	}
 	for _, w := range warnings {
 		warn(w)
 	}
 	return nil
 }
+
+// gateBeforeFailed says why node could not go down: the last reason the
+// gate heard (it read "cannot be taken down safely (waited 3m0s): context
+// deadline exceeded (last: NODE cannot be taken down safely: ...)", the
+// verdict twice), or what else ended the wait. The error still wraps the
+// wait's (errors.Is finds its deadline or cancellation).
+func gateBeforeFailed(node string, timeout time.Duration, err error) error {
+	var unsafe *jetstream.UnsafeError
+	if errors.As(err, &unsafe) && errors.Is(err, context.DeadlineExceeded) {
+		return &gateError{msg: fmt.Sprintf("%s cannot be taken down safely (waited %s): %s", node, timeout, strings.Join(unsafe.Reasons, "; ")), err: err}
+	}
+	return fmt.Errorf("%s cannot be taken down safely (waited %s): %w", node, timeout, err)
+}
+
+// gateError is a gate's failure worded for the operator, wrapping the
+// wait's error for errors.Is and errors.As.
+type gateError struct {
+	msg string
+	err error
+}
+
+func (e *gateError) Error() string { return e.msg }
+func (e *gateError) Unwrap() error { return e.err }
 
 // RestartNeverSafe: in a cluster of two, one node down leaves one of the two
 // votes its meta quorum needs, however healthy the other is: no wait can

@@ -2,6 +2,7 @@ package provision
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -77,6 +78,13 @@ func TestGateWithWrongPasswords(t *testing.T) {
 	}
 	if len(waited) == 0 || len(waited) > 3 || !strings.HasPrefix(waited[0], "waiting: ") || !strings.Contains(waited[0], "quorum") {
 		t.Fatalf("gate before %s with 2 of 5 down reported %q while waiting, want the quorum reason once", node, waited)
+	}
+	// Its verdict once, with the reason, not the wait's mechanics (it read
+	// "... (waited 3s): context deadline exceeded (last: NODE cannot be
+	// taken down safely: ...)").
+	if msg := err.Error(); strings.Count(msg, "cannot be taken down safely") != 1 || strings.Contains(msg, "deadline") ||
+		!strings.HasPrefix(msg, node+" cannot be taken down safely (waited 3s): ") || !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("gate before %s timed out with %q, want its verdict once, then why", node, msg)
 	}
 	// Back: each must pass the after-gate (healthz, current meta peer, its
 	// replicas current), still without the passwords.
