@@ -73,6 +73,7 @@ func Plan(ctx context.Context, s *Session, nodes []*inventory.Node) ([]*HostPlan
 		})
 	}
 	wg.Wait()
+	noteLeafPortMoves(s.Inv, plans)
 	facts := map[string]*Facts{}
 	for _, p := range plans {
 		facts[p.Node.Name] = p.Facts
