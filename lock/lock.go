@@ -248,6 +248,9 @@ type Lock struct {
 	// (nil where the host cannot hold one, or it ended)
 	streams []*remote.Stream
 	lost    error // *LostError once lost
+	// silent, by held host: the host's not answering was said (once per
+	// outage: a heartbeat every 20 s said it again and again)
+	silent map[int]bool
 
 	now      func() time.Time // the operator's clock, for how long refreshes failed
 	lostCh   chan struct{}
@@ -696,6 +699,7 @@ if [ -s "$f" ]; then echo "age=$(( $(date +%s) - $(stat -c %Y "$f") ))"; sed 's/
 		if i < len(l.lastOK) {
 			l.lastOK[i] = l.now()
 		}
+		delete(l.silent, i)
 		l.mu.Unlock()
 	default:
 		who := "nobody holds it now"
@@ -719,13 +723,32 @@ func (l *Lock) refreshFailed(i int, h Host, err error) {
 		failing = l.now().Sub(l.lastOK[i])
 	}
 	fresh := l.freshExcept(i)
+	said := l.silent[i]
+	silent, isSilent := hostSilent(h.Name(), err)
+	if isSilent {
+		if l.silent == nil {
+			l.silent = map[int]bool{}
+		}
+		l.silent[i] = true
+	}
 	l.mu.Unlock()
-	l.o.Notice(fmt.Sprintf("%s: could not refresh the deployment lock's heartbeat: %v", h.Name(), err))
+	switch {
+	case !isSilent:
+		l.o.Notice(fmt.Sprintf("%s: could not refresh the deployment lock's heartbeat: %v", h.Name(), err))
+	case !said:
+		// Once per outage, not at every heartbeat: what follows (the
+		// host left out, or the lock lost) is said when it happens.
+		l.o.Notice(silent + ": the deployment lock there is not refreshed until it answers again")
+	}
 	if failing <= l.o.Expiry/2 {
 		return
 	}
-	reason := fmt.Sprintf("its heartbeat could not be refreshed for %s, over half the lock's expiry (%s), so another run may take it over (last error: %v)",
-		failing.Round(time.Second), l.o.Expiry, err)
+	last := err.Error()
+	if isSilent {
+		last = silent
+	}
+	reason := fmt.Sprintf("its heartbeat could not be refreshed for %s, over half the lock's expiry (%s), so another run may take it over (last: %s)",
+		failing.Round(time.Second), l.o.Expiry, last)
 	if l.o.Enough != nil && len(fresh) > 0 {
 		short := l.o.Enough(fresh)
 		if short == nil {
@@ -808,7 +831,7 @@ func (l *Lock) run(ctx context.Context, i int, h Host, script string) ([]byte, [
 	}
 	nh, derr := l.o.Redial(ctx, h.Name())
 	if derr != nil {
-		return out, stderr, fmt.Errorf("%w (reconnecting: %v)", err, derr)
+		return out, stderr, &redialError{err: err, redial: derr}
 	}
 	l.mu.Lock()
 	if i < len(l.held) && l.held[i] == h {
@@ -854,6 +877,10 @@ func (l *Lock) releaseAll(ctx context.Context) error {
 				return
 			}
 			if _, stderr, err := l.run(ctx, i, h, script); err != nil {
+				if silent, ok := hostSilent(h.Name(), err); ok {
+					errs[i] = fmt.Errorf("%s: the lock there expires %s after its last heartbeat", silent, l.o.Expiry)
+					return
+				}
 				// A connection's errors already start with the host's name.
 				name := h.Name() + ": "
 				if strings.HasPrefix(err.Error(), name) {
@@ -923,4 +950,30 @@ func stderrSuffix(err error, stderr []byte) string {
 // shellQuote quotes s for POSIX sh.
 func shellQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// redialError is a command that failed on a broken connection, and the
+// dial that was to replace it.
+type redialError struct{ err, redial error }
+
+func (e *redialError) Error() string {
+	return fmt.Sprintf("%v (reconnecting: %v)", e.err, e.redial)
+}
+func (e *redialError) Unwrap() error { return e.err }
+
+// hostSilent words a failure to reach a held host for the operator ("b does
+// not answer over SSH (connection refused (no sshd listening))"), without
+// the command that was to run or the key file's path; false for a command
+// that ran and failed, whose own words say more.
+func hostSilent(name string, err error) (string, bool) {
+	var exit *remote.ExitError
+	if errors.As(err, &exit) {
+		return "", false
+	}
+	cause := remote.ShortCause(err)
+	var re *redialError
+	if errors.As(err, &re) {
+		cause = remote.ShortCause(re.err) + "; reconnecting: " + remote.ShortCause(re.redial)
+	}
+	return fmt.Sprintf("%s does not answer over SSH (%s)", name, cause), true
 }
