@@ -76,7 +76,7 @@ func (m Monitor) Meta(ctx context.Context, domain string) (*MetaGroup, error) {
 		replies = append(replies, serverReply{Server: info, Data: r.data})
 	}
 	if len(replies) == 0 {
-		return nil, fmt.Errorf("meta group of domain %q: no server's monitoring endpoint answered (last: %v)", domain, last)
+		return nil, fmt.Errorf("meta group of domain %q: no server's monitoring endpoint answered (last: %w)", domain, last)
 	}
 	return metaFromReplies(domain, replies, m.names(domain))
 }

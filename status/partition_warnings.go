@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/dcctl/dcctl/inventory"
+	"github.com/dcctl/dcctl/remote"
 )
 
 // partitionWarnings say, for each DC of which no server answered over NATS
@@ -114,7 +115,7 @@ func sideWarnings(inv *inventory.Inventory, d *Domain, cut map[string]bool, add 
 	for _, v := range d.Views {
 		switch {
 		case v.Error != "":
-			add(LevelDegraded, d.Name, "domain %q as seen from DC %s: no server there answered on its monitoring port (%s)", d.Name, v.DC, v.Error)
+			add(LevelDegraded, d.Name, "domain %q as seen from DC %s: no server there answered on its monitoring port (%s)", d.Name, v.DC, viewCause(d, v))
 		case v.MetaLeader != "" && v.HealthyPeers >= v.Quorum:
 			add(LevelDegraded, d.Name, "domain %q as seen from DC %s: meta leader %s with %d of %d peers healthy (quorum %d): JetStream administration works on this side; streams with a majority of replicas here take writes",
 				d.Name, v.DC, v.MetaLeader, v.HealthyPeers, v.ClusterSize, v.Quorum)
@@ -132,4 +133,28 @@ func sideWarnings(inv *inventory.Inventory, d *Domain, cut map[string]bool, add 
 				d.Name, v.DC, len(v.Answered), size, size/2+1)
 		}
 	}
+}
+
+// viewCause says in a few words why no server of v's DC answered on its
+// monitoring port: "SSH to NODE (HOST): CAUSE" for each whose host SSH did
+// not reach, else the gist of the last error. The raw chain named the URL,
+// the SSH user and the key file's path.
+func viewCause(d *Domain, v SideView) string {
+	var parts []string
+	for _, s := range d.Servers {
+		if s.DC == v.DC && s.sshCause != "" {
+			parts = append(parts, fmt.Sprintf("SSH to %s (%s): %s", s.Name, s.Host, s.sshCause))
+		}
+	}
+	const shown = 3
+	if len(parts) > shown {
+		parts = append(parts[:shown], fmt.Sprintf("and %d more", len(parts)-shown))
+	}
+	switch {
+	case len(parts) > 0:
+		return strings.Join(parts, "; ")
+	case v.err != nil:
+		return remote.ShortCause(v.err)
+	}
+	return v.Error
 }

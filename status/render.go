@@ -3,6 +3,7 @@ package status
 import (
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -302,7 +303,7 @@ func (r *Report) dcTable() *table {
 		}
 		mon := ""
 		if len(dc.NATSSilent) > 0 && dc.MonitorAsked {
-			mon = silentAnswered(len(dc.MonitorAnswered), len(dc.NATSSilent))
+			mon = monitoringCell(dc)
 		}
 		state := "ok"
 		switch {
@@ -314,6 +315,30 @@ func (r *Report) dcTable() *table {
 		t.add(dc.Name, strconv.Itoa(dc.Servers), ssh, fmt.Sprintf("%d/%d", dc.NATSAnswered, dc.Servers), mon, state)
 	}
 	return t
+}
+
+// monitoringCell is the DC table's Monitoring cell: how many of the DC's
+// NATS-silent servers answered on their monitoring ports, of those that
+// could be asked. One whose host SSH did not reach was not asked at all
+// (its port is reached through SSH): "the silent server does not answer"
+// read as if it had been.
+func monitoringCell(dc DC) string {
+	down := 0
+	for _, s := range dc.NATSSilent {
+		if slices.Contains(dc.SSHUnreachable, s) {
+			down++
+		}
+	}
+	asked := len(dc.NATSSilent) - down
+	switch {
+	case down == 0:
+		return silentAnswered(len(dc.MonitorAnswered), asked)
+	case asked == 0 && down == 1:
+		return "not asked: SSH to its host fails"
+	case asked == 0:
+		return fmt.Sprintf("not asked: SSH fails to all %d", down)
+	}
+	return fmt.Sprintf("%s; %d not asked (SSH fails)", silentAnswered(len(dc.MonitorAnswered), asked), down)
 }
 
 // silentAnswered is the DC table's Monitoring cell: "6 of 6 silent servers

@@ -144,6 +144,9 @@ type Server struct {
 	// other requests: code 200, or 503 with the server's reason (it answers
 	// everything else meanwhile); absent when it did not answer.
 	Healthz *jetstream.Health `json:"healthz,omitempty"`
+	// sshCause is why SSH to the host failed, in a few words
+	// (remote.ShortCause), for warnings; "" when it did not.
+	sshCause string
 	// ClockOffsetS is how many seconds the host's clock is ahead of this
 	// machine's (negative: behind), 0 when it agrees within the round trip;
 	// absent when it was not read.
@@ -453,6 +456,8 @@ func buildDomain(inv *inventory.Inventory, cl *inventory.Cluster, nr *natsResult
 				var ee *remote.ExitError
 				if errors.As(u.err, &ee) {
 					sv.Unit = "unknown" // reached the host, systemctl failed
+				} else {
+					sv.sshCause = remote.ShortCause(u.err)
 				}
 			} else {
 				st := u.state

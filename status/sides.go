@@ -58,6 +58,7 @@ type SideView struct {
 	Quorum       int    `json:"quorum"`
 	HealthyPeers int    `json:"healthy_peers"` // as that leader sees them, within its reach
 	Error        string `json:"error,omitempty"`
+	err          error  // Error's chain, for its gist
 
 	healthy []string // the healthy peers' names
 }
@@ -122,7 +123,7 @@ func collectSides(ctx context.Context, s *provision.Session, clusters []*invento
 				mu.Lock()
 				defer mu.Unlock()
 				if err != nil {
-					v.Error = err.Error()
+					v.Error, v.err = err.Error(), err
 				} else {
 					v.Answered = m.Responded
 					v.MetaLeader, v.ClusterSize, v.Quorum = m.Leader, m.Size, m.Quorum
