@@ -75,7 +75,12 @@ func provisionCommand() *cli.Command {
 			"cluster; a server under another domain never joins its cluster's meta group).\n" +
 			"Refused outright, with the way to do it by hand: a new store_dir on running\n" +
 			"nodes (they would start on an empty store), a renamed service (the new unit\n" +
-			"would start beside the old one), an account dropped while it has streams.",
+			"would start beside the old one), an account dropped while it has streams,\n" +
+			"and a node to start on a host while a server of its name runs elsewhere (a\n" +
+			"node moved to another host, or its old host given to another node: a running\n" +
+			"peer's /routez names it at its old address): two servers of one name are one\n" +
+			"JetStream peer. Stop the old server first (docs/runbooks.md, \"Moving a node\n" +
+			"to another host\"). plan prints each refusal as a warning.",
 		Flags: append([]cli.Flag{
 			inventoryFlag(), limitFlag(), concurrencyFlag(), jsonFlag(),
 			&cli.BoolFlag{Name: "check", Usage: "only show the plan; change nothing"},
@@ -99,7 +104,9 @@ func planCommand() *cli.Command {
 			"secrets file is said as such: clients still using the old one are refused\n" +
 			"from the reload on; `dcctl runbook rotate-passwords --user U` is the way\n" +
 			"without that cut. What provision would refuse is said on stderr, and with\n" +
-			"--json as the refusals (key, reason) of each node it concerns (docs/architecture.md).",
+			"--json as the refusals (key, reason) of each node it concerns (docs/architecture.md):\n" +
+			"a node moved to another host while its old server still runs is named, with\n" +
+			"the address it runs at and its new host.",
 		Flags: append([]cli.Flag{
 			inventoryFlag(), limitFlag(), concurrencyFlag(), jsonFlag(),
 			&cli.BoolFlag{Name: "diff", Usage: "show unified diffs of changed text files (secrets redacted)"},
@@ -215,6 +222,21 @@ func runProvision(c *cli.Context, checkOnly bool) error {
 			return refused(err)
 		}
 		would.warn(c, refuseStoreDir, err.Nodes, err)
+	}
+	if err := provision.CheckNodesElsewhere(planCtx, s, plans); err != nil {
+		if graceful.Err(ctx) != nil {
+			return whyStopped(ctx, err)
+		}
+		if !checkOnly {
+			return refused(err)
+		}
+		var elsewhere *provision.NodeElsewhereError
+		errors.As(err, &elsewhere)
+		var on []string
+		if elsewhere != nil {
+			on = elsewhere.NodeNames()
+		}
+		would.warn(c, refuseNodeElsewhere, on, err)
 	}
 	if err := newPasswords(c, s, plans, len(nodes), checkOnly); err != nil {
 		return err

@@ -14,6 +14,7 @@ const (
 	refuseDroppedAccount = "dropped_account" // an account (or its JetStream) dropped while it holds streams
 	refuseService        = "service"         // a renamed service beside the running one
 	refuseStoreDir       = "store_dir"       // running nodes restarted on another store_dir
+	refuseNodeElsewhere  = "node_elsewhere"  // a node to start while a server of its name runs on another host
 )
 
 // refusal is one thing provision would refuse, as `plan --json` gives it on
