@@ -33,6 +33,9 @@ type ApplyOptions struct {
 	// quorum), then waits for each to be back: for a change that cannot
 	// roll, such as turning TLS on (see TLSSwitch).
 	Cutover bool
+	// Trace, if not nil, hears when each phase started on each host and how
+	// long it took (seconds since Apply started): where a run's time goes.
+	Trace io.Writer
 }
 
 // Apply carries out the plans: files and units on every host in parallel,
@@ -54,6 +57,9 @@ func Apply(ctx context.Context, s *Session, plans []*HostPlan, o ApplyOptions) *
 	}
 	start := time.Now()
 	a := &applyRun{s: s, plans: plans, o: o, r: newRecap(plans), log: &lineLog{w: o.Log}}
+	if o.Trace != nil {
+		a.trace = &tracer{log: &lineLog{w: o.Trace}, start: start}
+	}
 
 	// 1. Files, units and enables, on every host that changes, in parallel.
 	a.inParallel(ctx, installPhases())
@@ -132,6 +138,7 @@ type applyRun struct {
 	o     ApplyOptions
 	r     *Recap
 	log   *lineLog
+	trace *tracer // nil: no trace
 }
 
 // onHost runs phases on p's host, as the step what (for the operator who
@@ -145,7 +152,7 @@ func (a *applyRun) onHost(ctx context.Context, p *HostPlan, what string, phases 
 		if err != nil {
 			return err
 		}
-		h := &hostRun{s: a.s, p: p, c: c, log: a.log, timeout: a.o.GateTimeout, upload: a.o.Upload}
+		h := &hostRun{s: a.s, p: p, c: c, log: a.log, timeout: a.o.GateTimeout, upload: a.o.Upload, trace: a.trace}
 		err = runPhases(ctx, h, phases)
 		if st := (*graceful.Stopped)(nil); errors.As(err, &st) {
 			h.say("not " + done(p.Action) + ": the run was stopped at the gate before it")

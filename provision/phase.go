@@ -74,6 +74,7 @@ type hostRun struct {
 	log     *lineLog
 	timeout time.Duration                 // each health-gate wait
 	upload  func(node string, n, t int64) // binary upload progress, or nil
+	trace   *tracer                       // nil: no trace
 
 	// what each staged upload (by path) did on the host besides the write
 	stagedMu sync.Mutex
@@ -92,7 +93,9 @@ func (h *hostRun) unit() string   { return h.s.Inv.NATS.Service + ".service" }
 // stage uploads f to its temporary name and remembers what the upload did
 // there besides the write (remote.Staged).
 func (h *hostRun) stage(ctx context.Context, f remote.File, progress func(int64)) error {
+	t0 := time.Now()
 	st, err := h.c.Stage(ctx, f, progress)
+	h.trace.done(h.node(), fmt.Sprintf("upload %s (settled %v, flushed %v)", f.Path, st.Settled, st.Flushed), t0)
 	if err != nil {
 		return err
 	}
@@ -125,7 +128,10 @@ func runPhases(ctx context.Context, h *hostRun, phases []phase) error {
 				return err
 			}
 			batch = nil
-			if err := ip.RunInProcess(ctx, h); err != nil {
+			t0 := time.Now()
+			err := ip.RunInProcess(ctx, h)
+			h.trace.done(h.node(), "over sftp: "+ph.Title(), t0)
+			if err != nil {
 				return err
 			}
 			if r, ok := ph.(reporter); ok {
@@ -141,7 +147,12 @@ func runPhases(ctx context.Context, h *hostRun, phases []phase) error {
 				return err
 			}
 			batch = nil
-			if err := ph.Run(ctx, h); err != nil {
+			t0 := time.Now()
+			err := ph.Run(ctx, h)
+			if _, nested := ph.(sideBySide); !nested {
+				h.trace.done(h.node(), ph.Title(), t0)
+			}
+			if err != nil {
 				return err
 			}
 		default:
@@ -179,7 +190,15 @@ func runScripts(ctx context.Context, h *hostRun, batch []scripter) error {
 	if len(batch) == 0 {
 		return nil
 	}
+	t0 := time.Now()
 	out, stderr, err := h.c.Run(ctx, batchScript(h, batch))
+	if h.trace != nil {
+		titles := make([]string, len(batch))
+		for i, ph := range batch {
+			titles[i] = ph.Title()
+		}
+		h.trace.done(h.node(), "script: "+strings.Join(titles, ", "), t0)
+	}
 	if err != nil {
 		var ee *remote.ExitError
 		if errors.As(err, &ee) {

@@ -266,6 +266,11 @@ func runProvision(c *cli.Context, checkOnly bool) error {
 		Log:         logw,
 		Cutover:     c.Bool("tls-cutover"),
 	}
+	if os.Getenv("DCCTL_TRACE") == "1" {
+		// Each phase's start and duration on each host, for measuring
+		// (docs/performance.md).
+		opts.Trace = c.App.ErrWriter
+	}
 	if bars != nil {
 		opts.Upload = bars.upload
 		opts.Log = bars
