@@ -10,17 +10,19 @@ import (
 	"github.com/dcctl/dcctl/inventory"
 )
 
-// A hub cluster's new leafnode_port rolls like any restart, but its leaf
-// clusters' links cannot follow node by node: a leaf node's remotes name
-// the hub's nodes on the old port until the leaf node itself restarts with
-// new ones. While the hub rolls, the links move to the hub nodes not yet
-// restarted; from the last one's restart no hub node listens where the
-// remotes point, and each leaf node is without links (its account's
-// messages do not cross between the leaf and the hub) until its own
-// restart. provision rolls the hub first and each leaf cluster after it,
-// one node at a time, each done once its links are up (on the lab, a
-// publisher on a leaf cluster saw publishes fail in that window). The plan
-// says so on the nodes concerned.
+// A hub cluster's new leafnode_port rolls like any restart. Its leaf
+// clusters' links follow it without their own restart: each hub node's
+// restart drops the links on it for a moment, and they reconnect to
+// another hub node, on the new port too, since the hub's nodes announce
+// their leafnode URLs to the leaf nodes linked to them (nats-server adds
+// those to a remote's configured URLs). On the lab the polled leaf nodes
+// kept their links through the whole hub rollout, but for a second or two
+// at each restart of the hub node they were on. The leaf nodes still
+// restart afterwards, after the hub's rollout, for remotes that name the new
+// port: a leaf node restarted with the old ones (for any reason, once every
+// hub node moved) reaches no hub node. The plan says so on the nodes
+// concerned, and what a run that leaves the leaves out (--limit) leaves
+// behind.
 
 // noteLeafPortMoves adds that word to the plans of the hub nodes whose
 // leafnode port moves and of their leaf clusters' nodes.
@@ -52,17 +54,17 @@ func noteLeafPortMoves(inv *inventory.Inventory, plans []*HostPlan) {
 		if len(leaves) == 0 {
 			continue
 		}
-		note := fmt.Sprintf("leafnode port of cluster %s changes: the links of leaf %s %s move to %s's nodes not yet restarted, and are down from the last one's restart until each leaf node restarts with remotes on the new port",
+		note := fmt.Sprintf("leafnode port of cluster %s changes: each of its nodes' restarts drops the links of leaf %s %s on it for a moment (they reconnect to another %s node, on the new port too: the hub's nodes announce it to their leaf nodes)",
 			hub, clusterWord(len(leaves)), strings.Join(leaves, ", "), hub)
 		switch {
 		case len(planned) == 1:
-			note += fmt.Sprintf("; provision restarts %s's nodes one at a time first, then %s's, one at a time, every leaf node done once its links are up", hub, planned[0])
+			note += fmt.Sprintf("; provision restarts %s's nodes one at a time first, then %s's, one at a time, every leaf node done once its links are up, so that their remotes name the new port", hub, planned[0])
 		case len(planned) > 1:
-			note += fmt.Sprintf("; provision restarts %s's nodes one at a time first, then those of %s side by side, one at a time in each, every leaf node done once its links are up", hub, strings.Join(planned, " and "))
+			note += fmt.Sprintf("; provision restarts %s's nodes one at a time first, then those of %s side by side, one at a time in each, every leaf node done once its links are up, so that their remotes name the new port", hub, strings.Join(planned, " and "))
 		}
 		if len(absent) > 0 {
-			note += fmt.Sprintf("; %s %s not restarted by this run (--limit, or unreachable): %s links stay down until `dcctl provision` restarts %s nodes",
-				strings.Join(absent, ", "), isAre(len(absent)), theirIts(len(absent)), theirIts(len(absent)))
+			note += fmt.Sprintf("; %s %s not restarted by this run (--limit, or unreachable): %s links keep to the port the hub announced, but a node of %s that restarts before `dcctl provision` gives it the new remotes reaches no %s node",
+				strings.Join(absent, ", "), isAre(len(absent)), theirIts(len(absent)), themIt(len(absent)), hub)
 		}
 		for _, p := range plans {
 			if containsName(nodes, p.Node.Name) {
@@ -71,7 +73,7 @@ func noteLeafPortMoves(inv *inventory.Inventory, plans []*HostPlan) {
 		}
 		for _, p := range plans {
 			if cl := inv.Cluster(p.Node.Cluster); cl != nil && cl.LeafOf == hub && p.Action == ActionRestart {
-				p.Why = append(p.Why, fmt.Sprintf("its remotes move to cluster %s's new leafnode port: restarted after %s's rollout; its links to %s are down from the last %s node's restart until this restart", hub, hub, hub, hub))
+				p.Why = append(p.Why, fmt.Sprintf("its remotes move to cluster %s's new leafnode port: restarted after %s's rollout (its links stay up meanwhile, on the port %s's nodes announce)", hub, hub, hub))
 			}
 		}
 	}
@@ -134,4 +136,11 @@ func theirIts(n int) string {
 		return "its"
 	}
 	return "their"
+}
+
+func themIt(n int) string {
+	if n == 1 {
+		return "it"
+	}
+	return "them"
 }
