@@ -59,6 +59,26 @@ func TestMetaPeersBeyondTheInventory(t *testing.T) {
 		waitReport(t, s, settle, func(r *status.Report) error {
 			return warned(r, "does not list", extra, "peer-remove", "with --prefix P, P:admin", "add them to the inventory")
 		})
+		// A hub server's /routez names it too (one name, one server id);
+		// as a meta peer it is memberWarnings' to say.
+		waitReport(t, s, settle, func(r *status.Report) error {
+			for _, d := range r.Domains {
+				if d.Cluster != hub.Name {
+					continue
+				}
+				if d.Routes == nil || d.Routes.From == "" || len(d.Routes.Twice) > 0 ||
+					len(d.Routes.Unlisted) != 1 || d.Routes.Unlisted[0].Name != extra {
+					return fmt.Errorf("routes of %s: %+v", hub.Name, d.Routes)
+				}
+				for _, w := range r.Warnings {
+					if strings.Contains(w.Message, "/routez") {
+						return fmt.Errorf("a meta peer warned of by its routes: %s", w.Message)
+					}
+				}
+				return nil
+			}
+			return fmt.Errorf("no domain of cluster %s", hub.Name)
+		})
 		// It still runs: dropping it from the inventory stopped nothing,
 		// and the way out is to stop it before the peer-remove.
 		waitReport(t, s, settle, func(r *status.Report) error {

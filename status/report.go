@@ -29,6 +29,9 @@ type Options struct {
 	Domain string
 	// Units asks systemd on every host (over SSH) for the unit state.
 	Units bool
+	// Routes asks one server per cluster for its /routez (through SSH when
+	// the monitoring port is on 127.0.0.1).
+	Routes bool
 }
 
 // Report is the state of the deployment at one moment.
@@ -118,6 +121,10 @@ type Domain struct {
 	// Views are the meta group as the servers of each DC see it, asked when
 	// the NATS view is incomplete (servers silent, no meta leader).
 	Views []SideView `json:"views,omitempty"`
+	// Routes is what one server of the cluster says of its routes: server
+	// names routed from two servers, and names the inventory does not
+	// list; nil when no server answered.
+	Routes *Routes `json:"routes,omitempty"`
 }
 
 // Server is one inventory node of the domain, whether it answered or not.
@@ -267,6 +274,14 @@ func Collect(ctx context.Context, s *provision.Session, o Options) (*Report, err
 			units = collectUnits(ctx, s, nodes)
 		}()
 	}
+	var routes map[string]*Routes
+	if o.Routes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			routes = collectRoutes(ctx, s, clusters)
+		}()
+	}
 	nr := collectNATS(ctx, s, clusters)
 	wg.Wait()
 	var sides *sideResult
@@ -275,7 +290,9 @@ func Collect(ctx context.Context, s *provision.Session, o Options) (*Report, err
 	}
 
 	for _, cl := range clusters {
-		r.Domains = append(r.Domains, buildDomain(inv, cl, nr, units, sides))
+		d := buildDomain(inv, cl, nr, units, sides)
+		d.Routes = routes[cl.Name]
+		r.Domains = append(r.Domains, d)
 	}
 	if nr.err != nil {
 		r.NATSError = nr.err.Error()

@@ -38,7 +38,7 @@ func collect(t *testing.T, s *provision.Session, domain string) *status.Report {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	r, err := status.Collect(ctx, s, status.Options{Domain: domain})
+	r, err := status.Collect(ctx, s, status.Options{Domain: domain, Routes: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -36,6 +36,7 @@ func warnings(inv *inventory.Inventory, r *Report) []Warning {
 		}
 		metaWarnings(d, inCut(inv, cut), add)
 		replacing := memberWarnings(inv, d, add)
+		routeWarnings(inv, d, add)
 		for _, s := range d.Servers {
 			if cut[s.DC] {
 				continue // the DC's warning stands for its servers

@@ -78,7 +78,8 @@ func runStatus(c *cli.Context) error {
 	if note := certRotationNote(inv); note != "" {
 		fmt.Fprintln(c.App.ErrWriter, note)
 	}
-	opts := status.Options{Domain: c.String("domain"), Units: !c.Bool("no-units")}
+	// --no-units with --direct asks nothing through SSH.
+	opts := status.Options{Domain: c.String("domain"), Units: !c.Bool("no-units"), Routes: !c.Bool("no-units") || !c.Bool("direct")}
 	if c.Bool("watch") {
 		return watchStatus(c, s, opts)
 	}
