@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
+	"sort"
 	"strings"
 	"time"
 
@@ -129,13 +131,18 @@ func (s *Session) GateAfter(ctx context.Context, node string, timeout time.Durat
 		return fmt.Errorf("%s is not back as a current meta peer of domain %s (waited %s): %w", node, domain, timeout, err)
 	}
 	// Right after a restart a stream's leader may not answer yet: retry
-	// until the gate's deadline.
+	// until the gate's deadline. A stream with a replica on node and no
+	// leader is not served: the node is not whole until it has one (the
+	// list carries such a stream only in Missing, where the loop below
+	// would never look).
 	var list *jetstream.StreamList
 	if err := jetstream.Poll(ctx, gatePoll, func() (err error) {
-		list, err = mon.Streams(ctx, domain)
-		return err
+		if list, err = mon.Streams(ctx, domain); err != nil {
+			return err
+		}
+		return leaderlessOn(s.Inv, list, node)
 	}); err != nil {
-		return fmt.Errorf("%s: list streams of domain %s: %w", node, domain, err)
+		return fmt.Errorf("%s is not whole (waited %s): %w", node, timeout, err)
 	}
 	for _, st := range list.Streams {
 		if !st.HasPeer(node) || st.Replicas < 2 {
@@ -152,6 +159,27 @@ func (s *Session) GateAfter(ctx context.Context, node string, timeout time.Durat
 		}
 	}
 	return nil
+}
+
+// leaderlessOn names the streams with a replica on node that have no
+// leader answering.
+func leaderlessOn(inv *inventory.Inventory, list *jetstream.StreamList, node string) error {
+	var refs []string
+	for ref, holders := range list.Holders {
+		if slices.Contains(holders, node) {
+			// keyed account/name: neither holds a slash
+			account, name, ok := strings.Cut(ref, "/")
+			if !ok {
+				account, name = "", ref
+			}
+			refs = append(refs, fmt.Sprintf("%s (replicas on %s)", inv.StreamLabel(account, name), strings.Join(holders, ", ")))
+		}
+	}
+	if len(refs) == 0 {
+		return nil
+	}
+	sort.Strings(refs)
+	return fmt.Errorf("stream %s has no leader: it takes no messages until a majority of its replicas is up and current", strings.Join(refs, ", stream "))
 }
 
 // waitReplicaCurrent waits until account's stream has a leader and node's replica is

@@ -45,20 +45,11 @@ type Manifest struct {
 // ReadManifest reads dir's manifest and checks it against the snapshot
 // files: the archive's sha256 and the state the server recorded.
 func ReadManifest(dir string) (*Manifest, *jetstream.SnapshotInfo, error) {
-	raw, err := os.ReadFile(filepath.Join(dir, ManifestFile))
+	mp, err := readManifestFile(dir)
 	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return nil, nil, fmt.Errorf("%s has no %s: not a dcctl backup, or the backup did not finish", dir, ManifestFile)
-		}
-		return nil, nil, fmt.Errorf("read backup manifest: %w", err)
+		return nil, nil, err
 	}
-	var m Manifest
-	if err := json.Unmarshal(raw, &m); err != nil {
-		return nil, nil, fmt.Errorf("read backup manifest %s: %w", filepath.Join(dir, ManifestFile), err)
-	}
-	if m.Format != 1 {
-		return nil, nil, fmt.Errorf("backup manifest in %s has format %d; this dcctl reads format 1", dir, m.Format)
-	}
+	m := *mp
 	info, err := jetstream.ReadSnapshot(dir)
 	if err != nil {
 		return nil, nil, err
@@ -75,6 +66,25 @@ func ReadManifest(dir string) (*Manifest, *jetstream.SnapshotInfo, error) {
 			dir, info.Stream, info.Msgs, info.FirstSeq, info.LastSeq, m.Stream, m.Baseline.Msgs, m.Baseline.FirstSeq, m.Baseline.LastSeq)
 	}
 	return &m, info, nil
+}
+
+// readManifestFile reads dir's manifest alone, without the archive.
+func readManifestFile(dir string) (*Manifest, error) {
+	raw, err := os.ReadFile(filepath.Join(dir, ManifestFile))
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("%s has no %s: not a dcctl backup, or the backup did not finish", dir, ManifestFile)
+		}
+		return nil, fmt.Errorf("read backup manifest: %w", err)
+	}
+	var m Manifest
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return nil, fmt.Errorf("read backup manifest %s: %w", filepath.Join(dir, ManifestFile), err)
+	}
+	if m.Format != 1 {
+		return nil, fmt.Errorf("backup manifest in %s has format %d; this dcctl reads format 1", dir, m.Format)
+	}
+	return &m, nil
 }
 
 func writeManifest(dir string, m *Manifest) error {

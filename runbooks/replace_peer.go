@@ -166,7 +166,8 @@ func (r *ReplacePeer) nodeDown(e *Env) Check {
 		}
 		var doubts []string
 		alive := false // positive evidence, beside the mere lack of it
-		if slices.Contains(m.Responded, r.Node) {
+		answers, runs := slices.Contains(m.Responded, r.Node), false
+		if answers {
 			doubts, alive = append(doubts, "it answers pings"), true
 		}
 		state, err := e.Hosts.UnitState(ctx, r.Node)
@@ -177,7 +178,7 @@ func (r *ReplacePeer) nodeDown(e *Env) Check {
 			doubts = append(doubts, fmt.Sprintf("its host %s cannot be reached over SSH, so nothing says it is down: it may be, or it may be running behind a cut link (a DC partition) and serving the clients on its side (dcctl status shows per DC what this machine reaches)",
 				e.Inv.Node(r.Node).SSHAddr()))
 		case !unitDown(state):
-			doubts, alive = append(doubts, "its unit is "+state), true
+			doubts, alive, runs = append(doubts, "its unit is "+state), true, true
 		}
 		if len(doubts) == 0 {
 			return nil
@@ -201,6 +202,12 @@ func (r *ReplacePeer) nodeDown(e *Env) Check {
 			// the wrong way round for it.
 			return fmt.Errorf("%s %s (%s). To take a running node out for good, stop it first: `dcctl node stop %s`, then run this again, which moves its replicas to the other servers and retires it on its host; then remove [nodes.%s] from the inventory and run `dcctl provision` (its peers drop their routes to it). If it is meant to stay, nothing needs doing. --force would move its replicas while it runs: %s",
 				r.Node, verdict, strings.Join(doubts, "; "), r.Node, r.Node, risk)
+		}
+		if answers && runs {
+			// Healthy as seen from here: "bring it back" is the wrong way
+			// round; moving its replicas off on purpose starts with a stop.
+			return fmt.Errorf("%s %s (%s): it runs and serves, so it has no replicas to rescue. To move its replicas off it on purpose (its host is to be serviced), stop it first: `dcctl node stop %s`, then run this again; if it is meant to stay, nothing needs doing. --force would move its replicas while it runs: %s",
+				r.Node, verdict, strings.Join(doubts, "; "), r.Node, risk)
 		}
 		return fmt.Errorf("%s %s (%s): bring it back with restore-node or `dcctl node restart %s`, or heal the link; if you know it is gone (powered off, destroyed), --force moves its replicas anyway. Risk of --force: %s",
 			r.Node, verdict, strings.Join(doubts, "; "), r.Node, risk)

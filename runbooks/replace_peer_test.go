@@ -76,10 +76,16 @@ func TestReplacePeer(t *testing.T) {
 	}
 
 	t.Run("live node is refused", func(t *testing.T) {
-		wantRefused(t, l.run(&ReplacePeer{Node: first[1]}), "is not down")
+		// A node that runs and answers has nothing to bring back: the
+		// refusal says how to move its replicas off on purpose.
+		err := l.run(&ReplacePeer{Node: first[1]})
+		wantRefused(t, err, "is not down")
+		if !strings.Contains(err.Error(), "dcctl node stop "+first[1]+"`, then run this again") || strings.Contains(err.Error(), "bring it back") {
+			t.Errorf("a running, answering node's refusal: %v, want the stop-first way and no \"bring it back\"", err)
+		}
 		// --permanent on a running node is how one shrinks a cluster: the
 		// refusal says to stop it first, not to bring it back.
-		err := l.run(&ReplacePeer{Node: first[1], Permanent: true})
+		err = l.run(&ReplacePeer{Node: first[1], Permanent: true})
 		wantRefused(t, err, "dcctl node stop "+first[1]+"`, then run this again")
 		if strings.Contains(err.Error(), "bring it back") {
 			t.Errorf("a running node's retirement is told to bring it back: %v", err)

@@ -122,8 +122,11 @@ func KnownNames(inv *inventory.Inventory, rb Runbook) error {
 			d = manifestDomain(r.From)
 		}
 		if r.Replicas != 0 { // 0: the backup's count, known once its manifest is read
-			return replicasFit(e, d, r.Replicas, r.Tags)
+			if err := replicasFit(e, d, r.Replicas, r.Tags); err != nil {
+				return err
+			}
 		}
+		return r.knownSource(e)
 	case *RollingRestart:
 		return knownCluster(e, r.clusters(e), r.Cluster)
 	case *Upgrade:
@@ -136,6 +139,27 @@ func KnownNames(inv *inventory.Inventory, rb Runbook) error {
 		}
 	}
 	return nil
+}
+
+// knownSource refuses a --from that holds no manifest, or whose manifest
+// names a domain or account this inventory lacks (a backup of another
+// deployment) with no --domain or --account to say where it goes: the
+// operator's mistake, said before any secret is read. Only the manifest is
+// read here; the archive is checked when the run settles its target.
+func (r *RestoreStream) knownSource(e *Env) error {
+	m, err := readManifestFile(r.From)
+	if err != nil {
+		return err
+	}
+	if r.Domain == "" && m.Domain != "" {
+		if err := knownDomain(e, m.Domain); err != nil {
+			return fmt.Errorf("the backup in %s is of domain %s: %w; say where to restore it with --domain D", r.From, m.Domain, err)
+		}
+	}
+	probe := *r
+	probe.manifest = m
+	_, err = probe.account(e)
+	return err
 }
 
 // manifestDomain is the source domain a backup's manifest names, or "" when

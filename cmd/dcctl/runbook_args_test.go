@@ -48,7 +48,22 @@ func TestRunbookArgumentsBeforeAnyConnection(t *testing.T) {
 	expand := func(more ...string) []string {
 		return append(append([]string{"runbook", "expand-stream", "orders", "--domain", "hub"}, more...), common...)
 	}
+	// backups of another deployment: their manifests alone show it
+	manifest := func(body string) string {
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, "dcctl-manifest.json"), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return dir
+	}
+	restore := func(more ...string) []string {
+		return append(append([]string{"runbook", "restore-stream"}, more...), common...)
+	}
 	cases := map[string][]string{
+		"has no dcctl-manifest.json: not a dcctl backup": restore("--from", t.TempDir()),
+		"is of domain elsewhere: no cluster":             restore("--from", manifest(`{"format":1,"stream":"orders","source_domain":"elsewhere"}`)),
+		"of account GONE, which is not a JetStream account": restore("--from",
+			manifest(`{"format":1,"stream":"orders","source_domain":"hub","source_account":"GONE"}`)),
 		"--replicas 0: a stream has at least 1":                            expand("--replicas", "0"),
 		"--replicas -2: a stream has at least 1":                           expand("--replicas", "-2"),
 		"--replicas 99: JetStream keeps at most 5":                         expand("--replicas", "99"),
