@@ -199,33 +199,45 @@ func streamsNotBehind(e *Env, domain string, rec map[streamRef]uint64) Check {
 		if len(rec) == 0 {
 			return nil
 		}
-		list, err := domainStreams(ctx, e, domain)
-		if err != nil {
-			return err
-		}
-		now := map[streamRef]jetstream.StreamState{}
-		for _, st := range list.Streams {
-			now[refOf(st)] = st
-		}
 		refs := make([]streamRef, 0, len(rec))
 		for s := range rec {
 			refs = append(refs, s)
 		}
 		sort.Slice(refs, func(i, j int) bool { return e.label(refs[i]) < e.label(refs[j]) })
-		var bad []string
-		for _, s := range refs {
-			st, ok := now[s]
-			switch {
-			case !ok:
-				bad = append(bad, fmt.Sprintf("stream %s did not answer (gone, or without a leader)", e.label(s)))
-			case st.LastSeq < rec[s]:
-				bad = append(bad, fmt.Sprintf("stream %s: last sequence %d is behind the recorded %d: acknowledged messages are gone", e.label(s), st.LastSeq, rec[s]))
-			default:
-				e.proof(jetstream.Proof{Stream: s.Name, Account: s.Account, Kind: jetstream.ProofLastSeq, From: st.FirstSeq, To: rec[s], LastSeq: st.LastSeq})
+		// Right after a restart the stream list may time out or miss a
+		// stream whose leader is being elected (the meta leader waits for
+		// every stream leader's answer): what fails must stand a while.
+		now := map[streamRef]jetstream.StreamState{}
+		err := e.settle(ctx, func() error {
+			list, err := domainStreams(ctx, e, domain)
+			if err != nil {
+				return err
 			}
+			clear(now)
+			for _, st := range list.Streams {
+				now[refOf(st)] = st
+			}
+			var bad []string
+			for _, s := range refs {
+				st, ok := now[s]
+				switch {
+				case !ok:
+					bad = append(bad, fmt.Sprintf("stream %s did not answer (gone, or without a leader)", e.label(s)))
+				case st.LastSeq < rec[s]:
+					bad = append(bad, fmt.Sprintf("stream %s: last sequence %d is behind the recorded %d: acknowledged messages are gone", e.label(s), st.LastSeq, rec[s]))
+				}
+			}
+			if len(bad) > 0 {
+				return fmt.Errorf("%s", strings.Join(bad, "; "))
+			}
+			return nil
+		})
+		if err != nil {
+			return err
 		}
-		if len(bad) > 0 {
-			return fmt.Errorf("%s", strings.Join(bad, "; "))
+		for _, s := range refs {
+			st := now[s]
+			e.proof(jetstream.Proof{Stream: s.Name, Account: s.Account, Kind: jetstream.ProofLastSeq, From: st.FirstSeq, To: rec[s], LastSeq: st.LastSeq})
 		}
 		return nil
 	}}
