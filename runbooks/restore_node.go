@@ -128,8 +128,11 @@ func (r *RestoreNode) nodeStateKnown(e *Env) Check {
 			if err != nil {
 				return err
 			}
-			if p, ok := m.Peer(r.Node); !m.HasLeader() || !ok || !p.Healthy() {
-				return fmt.Errorf("its unit is active but it is not a current member of domain %q's meta group as seen from here (meta leader %q)", domain, m.Leader)
+			if !m.HasLeader() {
+				return fmt.Errorf("its unit is active but domain %q has no meta leader that answers from here", domain)
+			}
+			if p, ok := m.Peer(r.Node); !ok || !p.Healthy() {
+				return fmt.Errorf("its unit is active but it is not a current member of domain %q's meta group as seen from here (meta leader %s)", domain, m.Leader)
 			}
 			return nil
 		})
