@@ -129,6 +129,14 @@ func sideWarnings(inv *inventory.Inventory, d *Domain, cut map[string]bool, add 
 			if size == 0 && cl != nil {
 				size = len(cl.Active())
 			}
+			if q := size/2 + 1; len(v.Answered) >= q {
+				// Enough servers for a quorum and no leader: the leader was
+				// on the other side and this side has not elected its own
+				// yet (seconds after a cut), not a lasting state.
+				add(LevelDegraded, d.Name, "domain %q as seen from DC %s: no meta leader on this side yet, though %d of %d servers here answer (quorum needs %d): they are electing one, as they do in the seconds after a cut; run dcctl status again",
+					d.Name, v.DC, len(v.Answered), size, q)
+				continue
+			}
 			add(LevelDegraded, d.Name, "domain %q as seen from DC %s: no meta leader on this side (%d of %d servers here answer, quorum needs %d): no stream can be created, changed or peer-removed from here; streams with a majority of replicas here still take writes",
 				d.Name, v.DC, len(v.Answered), size, size/2+1)
 		}

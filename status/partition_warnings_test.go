@@ -32,6 +32,32 @@ func TestStaleLeaderPerSide(t *testing.T) {
 	}
 }
 
+// TestElectionAfterACutPerSide: seconds after a cut the side holding a
+// majority of the backbone has no leader yet (the leader was on the other
+// side). Its view says an election is under way, not that nothing can be
+// administered there (on the lab: "no meta leader on this side (3 of 5
+// servers here answer, quorum needs 3): no stream can be created ...").
+func TestElectionAfterACutPerSide(t *testing.T) {
+	spec := testcluster.Other()
+	inv, err := inventory.Load(testcluster.WriteInventory(t, spec))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hub := spec.Clusters[0]
+	near, far := hub.Nodes[0].DC, hub.Nodes[len(hub.Nodes)-1].DC
+	d := &Domain{Name: hub.Domain, Cluster: hub.Name, ClusterSize: 5, Quorum: 3, Views: []SideView{
+		{DC: far, Answered: []string{"x", "y"}, ClusterSize: 5, Quorum: 3},
+		{DC: near, Answered: []string{"a", "b", "c"}, ClusterSize: 5, Quorum: 3},
+	}}
+	var got []string
+	add := func(level, domain, format string, a ...any) { got = append(got, level+" "+format) }
+	sideWarnings(inv, d, map[string]bool{far: true}, add)
+	text := strings.Join(got, "\n")
+	if len(got) != 2 || !strings.Contains(got[0], "no stream can be created") || !strings.Contains(got[1], "they are electing one") || strings.Contains(got[1], "no stream can be created") {
+		t.Errorf("side warnings:\n%s", text)
+	}
+}
+
 // TestDiscountCut: a leader in a cut-off DC reaches only its own DC's peers,
 // whatever it still reports in the first seconds after the cut.
 func TestDiscountCut(t *testing.T) {
