@@ -143,6 +143,17 @@ func canLose(ctx context.Context, c clusterView, domain, server string, allowR1 
 			warnings = append(warnings, fmt.Sprintf("stream %s is R1 on %s: unavailable until %s is back", list.Label(st), server, server))
 			continue
 		}
+		if st.Replicas == 2 {
+			// Its other replica keeps every message, but a group of two
+			// has no quorum with one gone: an outage like R1's, said the
+			// same way.
+			r := fmt.Sprintf("stream %s is R2 with a replica on %s: both replicas make its quorum, so it takes no writes until %s is back (an R3 stream keeps taking writes with one server down)", list.Label(st), server, server)
+			if allowR1 {
+				warnings = append(warnings, r)
+			} else {
+				unsafe.Reasons = append(unsafe.Reasons, r)
+			}
+		}
 		if r := streamSurvives(st, list.Label(st), server); r != "" {
 			unsafe.Reasons = append(unsafe.Reasons, r)
 		}

@@ -535,6 +535,36 @@ func TestHealthyDeployment(t *testing.T) {
 		}
 	})
 
+	// An R2 stream loses its quorum with either server: node stop (CanLose)
+	// says so as a risk, a planned restart (CanRestart) as a warning. On
+	// the lab `dcctl node stop` of such a server said nothing and the
+	// stream took no writes until it was back.
+	t.Run("an R2 holder's loss is said", func(t *testing.T) {
+		ctx := ctxT(t, testwait.Converge+time.Minute)
+		testcluster.CreateStream(t, hub, njs.StreamConfig{Name: "pair", Subjects: []string{"pair"}, Replicas: 2}, testwait.Converge)
+		var st *StreamState
+		testwait.Eventually(t, testwait.Converge, "stream pair has both replicas current", func() (err error) {
+			if st, err = e.c.Stream(ctx, "hub", "pair"); err != nil {
+				return err
+			}
+			if len(st.Followers) != 1 || !st.Followers[0].Healthy() {
+				return fmt.Errorf("followers %v", st.Followers)
+			}
+			return nil
+		})
+		err := e.c.CanLose(ctx, "hub", st.Followers[0].Name)
+		if !IsUnsafe(err) || !strings.Contains(err.Error(), "stream pair is R2 with a replica on "+st.Followers[0].Name) {
+			t.Fatalf("CanLose(%s) holding an R2 stream's replica = %v", st.Followers[0].Name, err)
+		}
+		warnings, err := e.c.CanRestart(ctx, "hub", st.Leader)
+		if err != nil || !strings.Contains(strings.Join(warnings, "\n"), "stream pair is R2 with a replica on "+st.Leader) {
+			t.Fatalf("CanRestart(%s) holding an R2 stream's replica = %v, %v", st.Leader, warnings, err)
+		}
+		if err := hub.DeleteStream(ctx, "pair"); err != nil {
+			t.Fatal(err)
+		}
+	})
+
 }
 
 // TestLeafMetaPeerRemove removes a stopped leaf server from its domain's
