@@ -9,6 +9,7 @@ import (
 	njs "github.com/nats-io/nats.go/jetstream"
 
 	"github.com/dcctl/dcctl/internal/testcluster"
+	"github.com/dcctl/dcctl/jetstream"
 )
 
 // TestGateAfterWaitsForALeaderOfItsStreams: an R2 stream's two servers
@@ -39,6 +40,15 @@ func TestGateAfterWaitsForALeaderOfItsStreams(t *testing.T) {
 	c.Start(back)
 	s := NewSession(c.Inv, c.Secrets, SessionOptions{Direct: true, NATSTimeout: 2 * time.Second})
 	defer s.Close()
+	// back healthy and a current meta peer first (the meta group may be
+	// electing, on a loaded machine for longer than the short gate below):
+	// what is left to wait for is the stream
+	if err := s.WaitHealthz(ctx, back); err != nil {
+		t.Fatal(err)
+	}
+	if err := jetstream.Poll(ctx, nodePoll, func() error { return s.Monitor().MetaPeerCurrent(ctx, "edge_o", back) }); err != nil {
+		t.Fatal(err)
+	}
 	err = s.GateAfter(ctx, back, 8*time.Second, nil)
 	if err == nil || !strings.Contains(err.Error(), "stream OLM") || !strings.Contains(err.Error(), "has no leader") {
 		t.Fatalf("gate after %s with OLM's other server %s down: %v, want that stream OLM has no leader", back, other, err)
