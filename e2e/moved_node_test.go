@@ -12,7 +12,8 @@ import (
 // the cluster had two servers of one name (one JetStream peer id): a
 // publisher on the old one got acks the stream did not keep. Now plan warns,
 // naming the node, the address it runs at and the new host, and provision
-// refuses (exit 2) before it touches a host. Reuses the provisioned lab.
+// (and restore-node, which provisions and starts a node) refuses (exit 2)
+// before it touches a host. Reuses the provisioned lab.
 func TestNodeMovedWhileItRuns(t *testing.T) {
 	ensureProvisioned(t)
 	var standby, moved labNode
@@ -65,6 +66,11 @@ func TestNodeMovedWhileItRuns(t *testing.T) {
 		if !strings.Contains(stderr, want) {
 			t.Errorf("the refusal lacks %q:\n%s", want, stderr)
 		}
+	}
+	// restore-node provisions and starts the node as provision would: refused alike
+	_, stderr, code = runDcctl(t, "runbook", "restore-node", moved.Name, inv, "--yes")
+	if code != 2 || !strings.Contains(stderr, says[0]) {
+		t.Errorf("restore-node %s: exit %d, want 2 and the refusal:\n%s", moved.Name, code, stderr)
 	}
 	after := state()
 	for h, was := range before {

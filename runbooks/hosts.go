@@ -160,5 +160,10 @@ func (h SystemdHosts) plan(ctx context.Context, node string) (*provision.HostPla
 	if p.Err != nil {
 		return nil, fmt.Errorf("plan %s: %w", node, p.Err)
 	}
+	// As provision: a node is never started on its host while a server of
+	// its name runs on another (the inventory moved it).
+	if err := provision.CheckNodesElsewhere(ctx, h.S, plans); err != nil {
+		return nil, err
+	}
 	return p, nil
 }
