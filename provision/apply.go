@@ -84,10 +84,11 @@ func Apply(ctx context.Context, s *Session, plans []*HostPlan, o ApplyOptions) *
 // installPhases put a host's files, directories and unit in place; nothing
 // is started or restarted. Two commands on the host (the first script, the
 // second script) with the uploads over SFTP beside and after the first;
-// over exec each upload is a command of its own. Where the sftp-server
-// flushes and renames (OpenSSH's: fsync@ and posix-rename@openssh.com), the
-// renames go over SFTP instead of a `mv` per file, between the second
-// script's checks and its rest: three commands.
+// over exec each upload is a command of its own. The uploads are flushed
+// by the second script, beside its checks. Where the sftp-server renames
+// (OpenSSH's: posix-rename@openssh.com), the renames go over SFTP instead
+// of a `mv` per file, between the second script's checks and flush and its
+// rest: three commands.
 func installPhases() []phase {
 	return []phase{
 		sideBySide{
@@ -101,7 +102,7 @@ func installPhases() []phase {
 		// one script: verify, check, install, tell systemd; over SFTP, the
 		// renames go in between, in the sftp-server (installFiles), and
 		// the rest is a second script
-		verifyUploads{}, checkBinary{}, checkConfig{}, installFiles{}, stampSums{}, daemonReload{}, enableUnit{}, recordApplied{stopped: true},
+		verifyUploads{}, checkBinary{}, checkConfig{}, flushUploads{}, installFiles{}, stampSums{}, daemonReload{}, enableUnit{}, recordApplied{stopped: true},
 		// the host's file work is done: its SFTP session goes
 		endSFTP{},
 	}

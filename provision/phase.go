@@ -91,9 +91,11 @@ func (h *hostRun) say(msg string) { h.log.say(h.node(), msg) }
 func (h *hostRun) unit() string   { return h.s.Inv.NATS.Service + ".service" }
 
 // stage uploads f to its temporary name and remembers what the upload did
-// there besides the write (remote.Staged).
+// there besides the write (remote.Staged). Its flush is the install
+// script's (flushUploads), beside the checks.
 func (h *hostRun) stage(ctx context.Context, f remote.File, progress func(int64)) error {
 	t0 := time.Now()
+	f.FlushLater = true
 	st, err := h.c.Stage(ctx, f, progress)
 	h.trace.done(h.node(), fmt.Sprintf("upload %s (settled %v, flushed %v)", f.Path, st.Settled, st.Flushed), t0)
 	if err != nil {

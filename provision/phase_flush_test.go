@@ -14,9 +14,21 @@ import (
 // a deadline) for each other: the hash for the flush to have started, the
 // flush for the config check to have run. Had the flush come after the
 // sums, or before the config check, as it did, a wait would end at its
-// deadline and the events come in another order.
+// deadline and the events come in another order. So also where the
+// sftp-server could flush each file (fsync@openssh.com, OpenSSH's): its
+// fsyncs would run before the checks, not beside them, and the renames
+// over SFTP must still come after the flush.
 func TestPhaseInstallChecksRunWhileTheUploadsFlush(t *testing.T) {
+	for _, fsync := range []bool{false, true} {
+		t.Run(map[bool]string{false: "script flush", true: "fsync@openssh.com offered"}[fsync], func(t *testing.T) {
+			checksRunWhileTheUploadsFlush(t, fsync)
+		})
+	}
+}
+
+func checksRunWhileTheUploadsFlush(t *testing.T, fsync bool) {
 	h := newPhaseHost(t)
+	h.srv.SFTPFsync.Store(fsync)
 	events := filepath.Join(t.TempDir(), "events")
 	bin := h.path("opt/acme/nats/bin/nats-server")
 	// The sums are checked by openssl where the host has it, else by

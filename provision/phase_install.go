@@ -8,11 +8,10 @@ import (
 	"github.com/dcctl/dcctl/remote"
 )
 
-// installFiles waits for the uploaded and checked files to be on disk and
-// renames each over its target. Where the uploads flushed every file and
-// the host's SFTP session renames over a file (remote.Client.CanRename),
-// the renames go over it, with no program started; otherwise, and over
-// exec, they are `mv` in the install script.
+// installFiles renames each uploaded, checked and flushed file over its
+// target. Where the host's SFTP session renames over a file
+// (remote.Client.CanRename), the renames go over it, with no program
+// started; otherwise, and over exec, they are `mv` in the install script.
 type installFiles struct{}
 
 func (installFiles) Title() string { return "install files" }
@@ -46,19 +45,14 @@ func (installFiles) Script(h *hostRun) string {
 	// The renames ignore a cancel's SIGTERM (and a dropped connection's
 	// HUP/PIPE): they take microseconds, and stopping between two of them
 	// would leave a config that includes a file of the other generation.
-	// Every file on disk before the first rename (verifyUploads started
-	// the flush).
-	s := ""
-	if f := unflushed(h); len(f) > 0 {
-		s = remote.StagedFlushed(f) + " || { echo 'could not flush the uploaded files to disk' >&2; rm -f --" + stagedTemps(h.p) + "; return 1; }\n"
-	}
-	return s + "trap '' INT TERM HUP PIPE\n" + strings.Join(mv, " &&\n") + " || return 1\ntrap - INT TERM HUP PIPE"
+	// Every file is on disk before the first rename (flushUploads).
+	return "trap '' INT TERM HUP PIPE\n" + strings.Join(mv, " &&\n") + " || return 1\ntrap - INT TERM HUP PIPE"
 }
 
-// InProcess: over SFTP, once every upload was flushed by its own fsync,
-// so that no flush of the script's is left to wait for.
+// InProcess: over SFTP, where the server renames over a file. The script
+// before it ends with flushUploads: every file is on disk by then.
 func (installFiles) InProcess(h *hostRun) bool {
-	return len(unflushed(h)) == 0 && h.c.CanRename()
+	return h.c.CanRename()
 }
 
 // RunInProcess renames over SFTP, every rename even once ctx is cancelled

@@ -71,8 +71,10 @@ func assertInstalled(t *testing.T, p *HostPlan) {
 
 // Over SFTP to a server with posix-rename and fsync (OpenSSH's), a fresh
 // host's files get their owners and modes (the key 0600 or 0640 among them)
-// on the upload's open file, are flushed by the sftp-server and renamed by
-// it: no chown, chmod, sync or mv for them on the host.
+// on the upload's open file and are renamed by the sftp-server: no chown,
+// chmod or mv for them on the host; one sync flushes them all, beside the
+// checks (TestPhaseInstallChecksRunWhileTheUploadsFlush), not the
+// sftp-server's fsyncs before them.
 func TestPhaseInstallOverSFTPStartsNoProgramPerFile(t *testing.T) {
 	h := newPhaseHost(t)
 	h.srv.SFTPFsync.Store(true)
@@ -83,21 +85,22 @@ func TestPhaseInstallOverSFTPStartsNoProgramPerFile(t *testing.T) {
 		t.Fatalf("install: %v\n%s", err, log)
 	}
 	assertInstalled(t, p)
-	if got := calls(); got["chown"]+got["chmod"]+got["sync"] != 0 || got["mv"] > 1 {
-		t.Errorf("programs of the install: %v, want no chown, chmod, sync, and one mv at most (the sums stamp)", got)
+	if got := calls(); got["chown"]+got["chmod"] != 0 || got["sync"] != 1 || got["mv"] > 1 {
+		t.Errorf("programs of the install: %v, want no chown, chmod, one sync, and one mv at most (the sums stamp)", got)
 	}
-	if n := h.srv.SFTPFsyncs.Load(); n != int64(len(p.Files)) {
-		t.Errorf("%d fsyncs, want one per file (%d)", n, len(p.Files))
+	if n := h.srv.SFTPFsyncs.Load(); n != 0 {
+		t.Errorf("%d fsyncs in the sftp-server, want none", n)
 	}
 }
 
 // A server without posix-rename@openssh.com: the renames are the script's
-// mv, the rest as over SFTP; one without fsync@openssh.com: the script
-// flushes and renames. Both install every file as planned.
+// mv, the rest as over SFTP; the script flushes every upload (one sync)
+// whether or not the server has fsync@openssh.com. Both install every file
+// as planned.
 func TestPhaseInstallFallsBackWithoutTheExtension(t *testing.T) {
 	for name, set := range map[string]func(h *phaseHost){
-		"no posix-rename": func(h *phaseHost) { h.srv.SFTPFsync.Store(true); h.srv.SFTPNoPosixRename.Store(true) },
-		"no fsync":        func(h *phaseHost) {},
+		"no posix-rename":           func(h *phaseHost) { h.srv.SFTPFsync.Store(true); h.srv.SFTPNoPosixRename.Store(true) },
+		"no posix-rename, no fsync": func(h *phaseHost) { h.srv.SFTPNoPosixRename.Store(true) },
 	} {
 		t.Run(name, func(t *testing.T) {
 			h := newPhaseHost(t)
@@ -113,8 +116,8 @@ func TestPhaseInstallFallsBackWithoutTheExtension(t *testing.T) {
 			if got["mv"] < len(p.Files) {
 				t.Errorf("%d mv, want one per file (%d) at least: the script renames", got["mv"], len(p.Files))
 			}
-			if fsync := h.srv.SFTPFsync.Load(); (got["sync"] == 0) == !fsync {
-				t.Errorf("%d sync with fsync@openssh.com %v: the script must flush what the sftp-server did not", got["sync"], fsync)
+			if got["sync"] != 1 {
+				t.Errorf("%d sync, want 1: the script flushes every upload", got["sync"])
 			}
 		})
 	}

@@ -134,14 +134,15 @@ func noTemps(t *testing.T, paths ...string) {
 	}
 }
 
-// A fresh host's install and first start run three commands over SFTP
-// (the prepare script; the verify, check and install script; the start
+// A fresh host's install and first start run four commands over SFTP
+// (the prepare script; the verify, check and flush script; the renames go
+// over SFTP, then the script of the rest of the install; the start
 // script), eight over exec (each upload is one: the binary, the config, the
-// three TLS files). Before the phases: twelve. Over SFTP to a server with
-// fsync@openssh.com (OpenSSH's), the renames go over SFTP between the
-// checks and the rest of the install: one command more.
+// three TLS files; the renames are the install script's). Before the
+// phases: twelve. A server with fsync@openssh.com (OpenSSH's) changes
+// nothing: the script flushes the uploads beside its checks.
 func TestApplyRoundTripsFreshHost(t *testing.T) {
-	for transfer, want := range map[string][2]int64{inventory.TransferSFTP: {2, 3}, inventory.TransferExec: {7, 8}, "sftp+fsync": {3, 4}} {
+	for transfer, want := range map[string][2]int64{inventory.TransferSFTP: {3, 4}, inventory.TransferExec: {7, 8}, "sftp+fsync": {3, 4}} {
 		t.Run(transfer, func(t *testing.T) {
 			h := newPhaseHost(t)
 			if transfer == "sftp+fsync" {
@@ -386,12 +387,13 @@ func TestPhasesCleanTempAndFixModes(t *testing.T) {
 	assertMode(t, conf, 0o640)
 }
 
-// A change that needs a restart or reload runs two commands on a host over
-// SFTP (the verify, check and install script; the reload-and-record
-// script), three over exec, besides the gates' reads of the monitoring
-// endpoints (through tunnels).
+// A change that needs a restart or reload runs three commands on a host
+// over SFTP (the verify, check and flush script; the renames go over SFTP,
+// then the rest of the install; the reload-and-record script), three over
+// exec (the upload; the install script; the reload), besides the gates'
+// reads of the monitoring endpoints (through tunnels).
 func TestPhasesReloadRecordsTheMarker(t *testing.T) {
-	for transfer, want := range map[string]int64{inventory.TransferSFTP: 2, inventory.TransferExec: 3} {
+	for transfer, want := range map[string]int64{inventory.TransferSFTP: 3, inventory.TransferExec: 3} {
 		t.Run(transfer, func(t *testing.T) {
 			h := newPhaseHost(t)
 			h.node.SSH.Transfer = transfer

@@ -11,10 +11,11 @@ import (
 // renames it. Over SFTP the upload ran nothing on the host: this is where
 // the host's check happens, in the same script as the install, for every
 // file at once (remote.StagedChecks). Their flush to disk starts first, in
-// the background: the checks run beside it, and installFiles waits for it
-// before its renames. What an SFTP upload already did in the sftp-server
-// (remote.Staged: owner and mode set on the open file, the file flushed)
-// starts no program here.
+// the background (one `sync`, also where the sftp-server could fsync: the
+// checks run beside it instead of after it), and flushUploads waits for it
+// before any rename. What an SFTP upload already did in the sftp-server
+// (remote.Staged: owner and mode set on the open file) starts no program
+// here.
 type verifyUploads struct{}
 
 func (verifyUploads) Title() string { return "verify the uploaded files" }

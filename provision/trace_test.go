@@ -36,11 +36,11 @@ func TestInstallTracesEachPhase(t *testing.T) {
 	all := strings.Join(what, "\n")
 	bin := stagedBinary(p).File.Path
 	for _, want := range []string{
-		"upload " + bin + " (settled true, flushed true)",
+		"upload " + bin + " (settled true, flushed false)",
 		"upload the nats-server binary",
 		"script: create directories",
 		"over sftp: create or fix owned directories",
-		"script: verify the uploaded files, check the new configuration with nats-server -t",
+		"script: verify the uploaded files, check the new configuration with nats-server -t, flush the uploaded files to disk",
 		"over sftp: install files",
 		"script: stamp the installed files' sums",
 		"end the SFTP session",

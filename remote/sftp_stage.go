@@ -53,8 +53,8 @@ func hasExt(sc *sftp.Client, ext string) bool {
 	return ok && v == "1"
 }
 
-// settleOpen sets f's owner and mode on fh and flushes it, where the
-// server can.
+// settleOpen sets f's owner and mode on fh and flushes it (unless
+// f.FlushLater), where the server can.
 func (c *Client) settleOpen(sc *sftp.Client, fh *sftp.File, f File) Staged {
 	var st Staged
 	if uid, gid, ok := c.sftpIDs(sc, f.Owner, f.Group); ok {
@@ -67,7 +67,7 @@ func (c *Client) settleOpen(sc *sftp.Client, fh *sftp.File, f File) Staged {
 		}
 		st.Settled = err == nil
 	}
-	if hasExt(sc, extFsync) {
+	if !f.FlushLater && hasExt(sc, extFsync) {
 		st.Flushed = fh.Sync() == nil
 	}
 	return st

@@ -104,3 +104,27 @@ func TestStageOverExecLeavesAllToTheScript(t *testing.T) {
 		t.Error("CanRename over exec")
 	}
 }
+
+// FlushLater leaves the flush to the caller's script even where the server
+// has fsync@openssh.com; owner and mode are still set on the open file.
+func TestStageFlushLaterLeavesTheFlushToTheScript(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: sets owners")
+	}
+	e := newTestEnv(t)
+	e.srv.SFTPFsync.Store(true)
+	c := e.dial(t)
+	path := filepath.Join(e.dir, "nats-server")
+	content := randomBytes(t, 1<<20)
+	st, err := c.Stage(t.Context(), File{Path: path, Mode: 0o755, Owner: "root", Group: "root", SHA256: sum(content), Content: bytes.NewReader(content), FlushLater: true}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !st.Settled || st.Flushed {
+		t.Fatalf("staged %+v, want settled and not flushed", st)
+	}
+	if n := e.srv.SFTPFsyncs.Load(); n != 0 {
+		t.Errorf("%d fsyncs in the sftp-server, want none", n)
+	}
+	assertFile(t, path+TempSuffix, content)
+}
