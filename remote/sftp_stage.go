@@ -17,7 +17,8 @@ import (
 
 // A staged upload over SFTP can do in the sftp-server already running for
 // it what the caller's script would otherwise start a program for: set the
-// file's owner and mode, and flush it to disk. Each is done on the open
+// file's owner and mode, and flush it to disk (unless File.FlushLater:
+// provision flushes in its checks' script, beside them). Each is done on the open
 // file, before it is closed, so on the upload itself and never through a
 // link planted at its temporary name; the sum is still checked on the host
 // by the caller's script before anything renames the file. Each step that
