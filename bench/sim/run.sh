@@ -7,15 +7,16 @@
 # writes each run's CPU profile there (sim-N.fresh, sim-N.noop, and the
 # simulated hosts' SSH servers' sim-N.hosts.fresh, .noop; go tool pprof).
 # BEFORE=FILE (a sim.tsv of an earlier run, kept under another name) draws
-# that run's lines too, dashed, for a before/after chart.
+# that run's lines too, dashed, for a before/after chart. TSV and PNG name
+# other files to write (or, for chart, to draw from and to).
 #
 #   bash bench/sim/run.sh            SIZES (default "10 100 1000"), then the chart
 #   bash bench/sim/run.sh chart      the chart from bench/results/sim.tsv
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 SIZES=${SIZES:-"10 100 1000"}
-TSV=bench/results/sim.tsv
-PNG=docs/sim-hosts.png
+TSV=${TSV:-bench/results/sim.tsv}
+PNG=${PNG:-docs/sim-hosts.png}
 
 chart() {
 	local plot='plot "'$TSV'" using 1:2 with linespoints lw 2 lc 1 title "fresh", \
