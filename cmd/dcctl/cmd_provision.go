@@ -80,7 +80,10 @@ func provisionCommand() *cli.Command {
 			"node moved to another host, or its old host given to another node: a running\n" +
 			"peer's /routez names it at its old address): two servers of one name are one\n" +
 			"JetStream peer. Stop the old server first (docs/runbooks.md, \"Moving a node\n" +
-			"to another host\"). plan prints each refusal as a warning.",
+			"to another host\"). Refused too: a node renamed on its own host while its\n" +
+			"server runs (it would restart under the new name on the old name's store, the\n" +
+			"old name left an offline meta peer): retire the old name first, or keep it\n" +
+			"(docs/runbooks.md, \"Renaming a node\"). plan prints each refusal as a warning.",
 		Flags: append([]cli.Flag{
 			inventoryFlag(), limitFlag(), concurrencyFlag(), jsonFlag(),
 			&cli.BoolFlag{Name: "check", Usage: "only show the plan; change nothing"},
@@ -106,7 +109,8 @@ func planCommand() *cli.Command {
 			"without that cut. What provision would refuse is said on stderr, and with\n" +
 			"--json as the refusals (key, reason) of each node it concerns (docs/architecture.md):\n" +
 			"a node moved to another host while its old server still runs is named, with\n" +
-			"the address it runs at and its new host.",
+			"the address it runs at and its new host; a node renamed on its own host\n" +
+			"while its server runs, with the host and the old and new names.",
 		Flags: append([]cli.Flag{
 			inventoryFlag(), limitFlag(), concurrencyFlag(), jsonFlag(),
 			&cli.BoolFlag{Name: "diff", Usage: "show unified diffs of changed text files (secrets redacted)"},
@@ -222,6 +226,12 @@ func runProvision(c *cli.Context, checkOnly bool) error {
 			return refused(err)
 		}
 		would.warn(c, refuseStoreDir, err.Nodes, err)
+	}
+	if err := provision.NodesRenamed(s.Inv, plans); err != nil {
+		if !checkOnly {
+			return refused(err)
+		}
+		would.warn(c, refuseNodeRenamed, err.NodeNames(), err)
 	}
 	if err := provision.CheckNodesElsewhere(planCtx, s, plans); err != nil {
 		if graceful.Err(ctx) != nil {

@@ -15,6 +15,7 @@ const (
 	refuseService        = "service"         // a renamed service beside the running one
 	refuseStoreDir       = "store_dir"       // running nodes restarted on another store_dir
 	refuseNodeElsewhere  = "node_elsewhere"  // a node to start while a server of its name runs on another host
+	refuseNodeRenamed    = "node_renamed"    // a running node renamed on its own host
 )
 
 // refusal is one thing provision would refuse, as `plan --json` gives it on
