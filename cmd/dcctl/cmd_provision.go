@@ -83,7 +83,10 @@ func provisionCommand() *cli.Command {
 			"to another host\"). Refused too: a node renamed on its own host while its\n" +
 			"server runs (it would restart under the new name on the old name's store, the\n" +
 			"old name left an offline meta peer): retire the old name first, or keep it\n" +
-			"(docs/runbooks.md, \"Renaming a node\"). plan prints each refusal as a warning.",
+			"(docs/runbooks.md, \"Renaming a node\"). plan prints each refusal as a warning.\n\n" +
+			"DCCTL_TRACE=1 in the environment writes to stderr when each phase started on\n" +
+			"each host and how long it took, to see where a run's time goes\n" +
+			"(docs/performance.md).",
 		Flags: append([]cli.Flag{
 			inventoryFlag(), limitFlag(), concurrencyFlag(), jsonFlag(),
 			&cli.BoolFlag{Name: "check", Usage: "only show the plan; change nothing"},
