@@ -715,16 +715,10 @@ func testRolloutStops(t *testing.T, tr *transcript) {
 	inv := labInventory(t)
 	nodes := []string{"us_1", "us_2", "us_3"}
 	// rolling-restart restarts the meta leader last: the first follower in
-	// inventory order goes first.
-	var leader string
-	testwait.Eventually(t, 30*time.Second, "US meta leader", func() error {
-		l, err := metaLeaderSeenBy(hostAddr(t, "us_1"), natsHTTPPort)
-		if err == nil && l == "" {
-			err = errors.New("none")
-		}
-		leader = l
-		return err
-	})
+	// inventory order goes first. One server's answer while the leadership
+	// still moves after the previous subtest's restarts made the runbook
+	// restart another node first: every node must name the same leader.
+	leader := agreedMetaLeader(t, nodes)
 	victim := ""
 	for _, n := range nodes {
 		if n != leader {
